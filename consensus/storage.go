@@ -1,0 +1,197 @@
+package consensus
+
+import "sync"
+
+// Storage is the read side of the durable log the core consults. Entries
+// the core has asked the driver to persist become visible here once the
+// driver has written them. Implementations must be safe for use by the
+// driver goroutine while another goroutine writes a snapshot.
+type Storage interface {
+	// InitialState returns the persisted HardState and the membership as of
+	// the latest snapshot.
+	InitialState() (HardState, ConfState, error)
+	// Entries returns entries in [lo, hi), at least one if any exist,
+	// stopping once their total Size passes maxSize.
+	Entries(lo, hi, maxSize uint64) ([]Entry, error)
+	// Term returns the term of entry i, which must be in
+	// [FirstIndex()-1, LastIndex()]. The term of FirstIndex()-1 is the
+	// snapshot's term.
+	Term(i uint64) (uint64, error)
+	// LastIndex returns the index of the last entry in the log.
+	LastIndex() (uint64, error)
+	// FirstIndex returns the index of the first entry that may be read
+	// (the one after the latest snapshot).
+	FirstIndex() (uint64, error)
+	// Snapshot returns the most recent snapshot.
+	Snapshot() (Snapshot, error)
+}
+
+// LogStore is Storage plus the writes the driver makes. Save must make
+// everything it is given durable with one write and one sync before it
+// returns (group commit); Save truncates any persisted entries at or after
+// the first index in ents before appending them.
+type LogStore interface {
+	Storage
+	Save(hs HardState, ents []Entry, snap *Snapshot) error
+	// CreateSnapshot records a snapshot of the application taken at index i
+	// and compacts the log before it.
+	CreateSnapshot(i uint64, conf ConfState, data []byte) error
+	Close() error
+}
+
+// MemoryStorage is a LogStore held in memory. The simulation uses it to
+// model a node's disk: what was saved survives a simulated crash.
+type MemoryStorage struct {
+	mu   sync.Mutex
+	hs   HardState
+	snap Snapshot
+	// ents[0] is a dummy entry at the snapshot's index and term.
+	ents []Entry
+}
+
+// NewMemoryStorage returns an empty MemoryStorage.
+func NewMemoryStorage() *MemoryStorage {
+	return &MemoryStorage{ents: make([]Entry, 1)}
+}
+
+// InitialState implements Storage.
+func (ms *MemoryStorage) InitialState() (HardState, ConfState, error) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.hs, ms.snap.Meta.Conf.Clone(), nil
+}
+
+// SetHardState replaces the stored HardState.
+func (ms *MemoryStorage) SetHardState(hs HardState) {
+	ms.mu.Lock()
+	ms.hs = hs
+	ms.mu.Unlock()
+}
+
+// Entries implements Storage.
+func (ms *MemoryStorage) Entries(lo, hi, maxSize uint64) ([]Entry, error) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	offset := ms.ents[0].Index
+	if lo <= offset {
+		return nil, ErrCompacted
+	}
+	if hi > ms.lastIndex()+1 {
+		return nil, ErrUnavailable
+	}
+	ents := ms.ents[lo-offset : hi-offset]
+	return limitSize(append([]Entry(nil), ents...), maxSize), nil
+}
+
+// Term implements Storage.
+func (ms *MemoryStorage) Term(i uint64) (uint64, error) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	offset := ms.ents[0].Index
+	if i < offset {
+		return 0, ErrCompacted
+	}
+	if i-offset >= uint64(len(ms.ents)) {
+		return 0, ErrUnavailable
+	}
+	return ms.ents[i-offset].Term, nil
+}
+
+// LastIndex implements Storage.
+func (ms *MemoryStorage) LastIndex() (uint64, error) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.lastIndex(), nil
+}
+
+func (ms *MemoryStorage) lastIndex() uint64 {
+	return ms.ents[0].Index + uint64(len(ms.ents)) - 1
+}
+
+// FirstIndex implements Storage.
+func (ms *MemoryStorage) FirstIndex() (uint64, error) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.ents[0].Index + 1, nil
+}
+
+// Snapshot implements Storage.
+func (ms *MemoryStorage) Snapshot() (Snapshot, error) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.snap, nil
+}
+
+// Save implements LogStore.
+func (ms *MemoryStorage) Save(hs HardState, ents []Entry, snap *Snapshot) error {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if !snap.IsEmpty() && snap.Meta.Index > ms.snap.Meta.Index {
+		ms.snap = *snap
+		ms.snap.Meta.Conf = snap.Meta.Conf.Clone()
+		ms.ents = []Entry{{Term: snap.Meta.Term, Index: snap.Meta.Index}}
+	}
+	if len(ents) > 0 {
+		ms.append(ents)
+	}
+	if !hs.IsEmpty() {
+		ms.hs = hs
+	}
+	return nil
+}
+
+func (ms *MemoryStorage) append(ents []Entry) {
+	first := ms.ents[0].Index + 1
+	last := ents[len(ents)-1].Index
+	if last < first {
+		return
+	}
+	if first > ents[0].Index {
+		ents = ents[first-ents[0].Index:]
+	}
+	offset := ents[0].Index - ms.ents[0].Index
+	switch {
+	case uint64(len(ms.ents)) > offset:
+		ms.ents = append(ms.ents[:offset:offset], ents...)
+	case uint64(len(ms.ents)) == offset:
+		ms.ents = append(ms.ents, ents...)
+	default:
+		panic("consensus: MemoryStorage append leaves a gap")
+	}
+}
+
+// CreateSnapshot implements LogStore.
+func (ms *MemoryStorage) CreateSnapshot(i uint64, conf ConfState, data []byte) error {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if i <= ms.snap.Meta.Index {
+		return ErrSnapOutOfDate
+	}
+	offset := ms.ents[0].Index
+	if i > ms.lastIndex() {
+		panic("consensus: snapshot beyond the last index")
+	}
+	term := ms.ents[i-offset].Term
+	ms.snap = Snapshot{Meta: SnapshotMeta{Index: i, Term: term, Conf: conf.Clone()}, Data: data}
+	ms.ents = append([]Entry{{Index: i, Term: term}}, ms.ents[i-offset+1:]...)
+	return nil
+}
+
+// Close implements LogStore.
+func (ms *MemoryStorage) Close() error { return nil }
+
+// limitSize keeps at least one entry and stops once the total size passes
+// maxSize.
+func limitSize(ents []Entry, maxSize uint64) []Entry {
+	if len(ents) == 0 {
+		return ents
+	}
+	size := ents[0].Size()
+	for i := 1; i < len(ents); i++ {
+		size += ents[i].Size()
+		if size > maxSize {
+			return ents[:i]
+		}
+	}
+	return ents
+}
