@@ -1,0 +1,1248 @@
+package consensus
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+)
+
+// campaignTransfer marks a vote request caused by leadership transfer, which
+// voters grant even while they still hear from a leader.
+var campaignTransfer = []byte("transfer")
+
+// noAckYet is a lastAckedSend far enough in the past to grant no lease.
+const noAckYet = -1 << 62
+
+// Config configures a Raft core.
+type Config struct {
+	// ID is this node's id; it must not be None.
+	ID NodeID
+	// Group is stamped on every outgoing message.
+	Group GroupID
+	// ElectionTick is the number of Ticks without hearing from a leader
+	// before a follower campaigns (randomized in [ElectionTick, 2*ElectionTick)).
+	ElectionTick int
+	// HeartbeatTick is the number of Ticks between leader heartbeats.
+	HeartbeatTick int
+	// Storage holds the persisted log and hard state.
+	Storage Storage
+	// Applied is the index the application had applied when it restarted
+	// (at least the snapshot index). Committed entries after it are handed
+	// out again.
+	Applied uint64
+	// Peers bootstraps a brand-new group: when Storage is empty, the log
+	// starts with one committed entry per peer making it a voter. Ignored
+	// when Storage holds state. A node joining an existing group leaves it
+	// empty and learns the membership from the leader.
+	Peers []NodeID
+	// MaxSizePerMsg bounds the bytes of entries in one MsgApp.
+	MaxSizePerMsg uint64
+	// MaxInflightMsgs bounds the MsgApps in flight to one follower.
+	MaxInflightMsgs int
+	// MaxCommittedSizePerReady bounds the bytes of committed entries per Ready.
+	MaxCommittedSizePerReady uint64
+	// MaxSnapshotChunk bounds the bytes of snapshot data per MsgSnap.
+	MaxSnapshotChunk uint64
+	// PreVote makes a node ask whether it could win before it bumps its term,
+	// so a partitioned node rejoining does not disrupt the group.
+	PreVote bool
+	// CheckQuorum makes a leader step down when it has not heard from a
+	// quorum for an election timeout, and followers ignore vote requests while
+	// they hear from a leader.
+	CheckQuorum bool
+	// LeaseRead serves ReadIndex from the leader's lease without a heartbeat
+	// round. It requires CheckQuorum.
+	LeaseRead bool
+	// LeaseMargin is how many ticks short of the election timeout a lease
+	// ends, covering clock drift and tick granularity (at least 2).
+	LeaseMargin int
+	// AutoPromoteLag is how close (in entries) to the commit index a learner
+	// must be before the leader promotes it to voter.
+	AutoPromoteLag uint64
+	// Rand supplies randomized election timeouts; nil means a fixed seed
+	// derived from ID.
+	Rand *rand.Rand
+	// Logger receives the core's log lines; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) validate() error {
+	if c.ID == None {
+		return errors.New("consensus: config: ID must not be zero")
+	}
+	if c.HeartbeatTick <= 0 {
+		return errors.New("consensus: config: HeartbeatTick must be positive")
+	}
+	if c.ElectionTick <= c.HeartbeatTick {
+		return errors.New("consensus: config: ElectionTick must be greater than HeartbeatTick")
+	}
+	if c.Storage == nil {
+		return errors.New("consensus: config: Storage is required")
+	}
+	if c.LeaseRead && !c.CheckQuorum {
+		return errors.New("consensus: config: LeaseRead requires CheckQuorum")
+	}
+	if c.MaxSizePerMsg == 0 {
+		c.MaxSizePerMsg = 1 << 20
+	}
+	if c.MaxInflightMsgs <= 0 {
+		c.MaxInflightMsgs = 256
+	}
+	if c.MaxCommittedSizePerReady == 0 {
+		c.MaxCommittedSizePerReady = 16 << 20
+	}
+	if c.MaxSnapshotChunk == 0 {
+		c.MaxSnapshotChunk = 1 << 20
+	}
+	if c.LeaseMargin < 2 {
+		c.LeaseMargin = 2
+	}
+	if c.LeaseMargin >= c.ElectionTick {
+		return errors.New("consensus: config: LeaseMargin must be below ElectionTick")
+	}
+	if c.AutoPromoteLag == 0 {
+		c.AutoPromoteLag = 256
+	}
+	if c.Rand == nil {
+		c.Rand = rand.New(rand.NewPCG(uint64(c.ID), 0x726b76))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// snapReceive is a snapshot a follower is receiving in chunks.
+type snapReceive struct {
+	meta SnapshotMeta
+	buf  []byte
+}
+
+// Raft is the pure consensus core: it does no IO, reads no clock and starts
+// no goroutines. Feed it with Step and Tick, drain it with Ready and Advance.
+// It is not safe for concurrent use.
+type Raft struct {
+	id    NodeID
+	group GroupID
+
+	term  uint64
+	vote  NodeID
+	state StateType
+	lead  NodeID
+
+	log *raftLog
+
+	// conf is the active membership; confIndex is the index of the last
+	// conf entry reflected in it. appliedConf is the membership as of the
+	// applied index, which is what a snapshot records.
+	conf        ConfState
+	confIndex   uint64
+	appliedConf ConfState
+
+	prs   map[NodeID]*progress
+	votes map[NodeID]bool
+
+	msgs       []Message
+	readStates []ReadState
+
+	electionElapsed  int
+	heartbeatElapsed int
+	// ticks counts every Tick; leases are measured in it.
+	ticks                     int64
+	randomizedElectionTimeout int
+
+	leadTransferee NodeID
+	// pendingConfIndex: no new conf change is accepted until the applied
+	// index passes it, so changes go one at a time.
+	pendingConfIndex uint64
+
+	readOnly                 readOnly
+	pendingReadIndexMessages []Message
+
+	snapRecv *snapReceive
+
+	prevHardState HardState
+	prevSoftState SoftState
+
+	cfg    Config
+	logger *slog.Logger
+}
+
+// NewRaft returns a core restored from cfg.Storage, as a follower.
+func NewRaft(cfg Config) (*Raft, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	l, err := newLog(cfg.Storage, cfg.MaxCommittedSizePerReady)
+	if err != nil {
+		return nil, err
+	}
+	hs, cs, err := cfg.Storage.InitialState()
+	if err != nil {
+		return nil, err
+	}
+	r := &Raft{
+		id:       cfg.ID,
+		group:    cfg.Group,
+		log:      l,
+		prs:      make(map[NodeID]*progress),
+		readOnly: newReadOnly(),
+		cfg:      cfg,
+		logger:   cfg.Logger.With("node", cfg.ID, "group", cfg.Group),
+	}
+	r.conf = cs.Clone()
+	r.appliedConf = cs.Clone()
+	snap, err := cfg.Storage.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	r.confIndex = snap.Meta.Index
+	empty := hs.IsEmpty() && l.lastIndex() == 0 && snap.IsEmpty()
+	if empty && len(cfg.Peers) > 0 {
+		r.bootstrap(cfg.Peers)
+	} else {
+		if hs.Commit < l.committed || hs.Commit > l.lastIndex() {
+			if hs.Commit > l.lastIndex() {
+				return nil, fmt.Errorf("consensus: hard state commit %d is beyond the last index %d", hs.Commit, l.lastIndex())
+			}
+			hs.Commit = l.committed
+		}
+		r.term, r.vote, l.committed = hs.Term, hs.Vote, hs.Commit
+		if cfg.Applied > 0 {
+			if cfg.Applied > l.committed {
+				return nil, fmt.Errorf("consensus: applied index %d is beyond commit %d", cfg.Applied, l.committed)
+			}
+			l.applied = max(l.applied, cfg.Applied)
+		}
+		// Elections need the membership as of the commit index now, not
+		// once the application has caught up.
+		if err := r.replayConf(l.applied, l.committed); err != nil {
+			return nil, err
+		}
+	}
+	r.prevHardState = r.hardState()
+	if empty && len(cfg.Peers) > 0 {
+		r.prevHardState = HardState{}
+	}
+	r.becomeFollower(r.term, None)
+	r.prevSoftState = r.softState()
+	r.logger.Info("raft core started", "term", r.term, "commit", l.committed,
+		"applied", l.applied, "last", l.lastIndex(), "voters", r.conf.Voters, "learners", r.conf.Learners)
+	return r, nil
+}
+
+func (r *Raft) bootstrap(peers []NodeID) {
+	ents := make([]Entry, len(peers))
+	for i, p := range peers {
+		ents[i] = Entry{Term: 1, Index: uint64(i + 1), Type: EntryConfChange,
+			Data: ConfChange{Type: ConfPromote, Node: p}.Marshal()}
+		r.conf = applyConf(r.conf, ConfChange{Type: ConfPromote, Node: p})
+	}
+	r.log.append(ents...)
+	r.log.committed = uint64(len(ents))
+	r.confIndex = r.log.committed
+	r.term = 1
+}
+
+// replayConf applies the conf entries in (lo, hi] to the active membership.
+func (r *Raft) replayConf(lo, hi uint64) error {
+	for lo < hi {
+		ents, err := r.log.slice(lo+1, hi+1, r.cfg.MaxCommittedSizePerReady)
+		if err != nil {
+			return fmt.Errorf("consensus: reading committed entries: %w", err)
+		}
+		for _, e := range ents {
+			if e.Type != EntryConfChange {
+				continue
+			}
+			cc, err := UnmarshalConfChange(e.Data)
+			if err != nil {
+				return fmt.Errorf("consensus: entry %d: %w", e.Index, err)
+			}
+			r.conf = applyConf(r.conf, cc)
+			r.confIndex = e.Index
+		}
+		lo = ents[len(ents)-1].Index
+	}
+	return nil
+}
+
+// applyConf returns cs with cc applied. Applying a change twice is harmless.
+func applyConf(cs ConfState, cc ConfChange) ConfState {
+	cs = cs.Clone()
+	switch cc.Type {
+	case ConfAddLearner:
+		if !slices.Contains(cs.Voters, cc.Node) && !slices.Contains(cs.Learners, cc.Node) {
+			cs.Learners = append(cs.Learners, cc.Node)
+		}
+	case ConfPromote:
+		cs.Learners = slices.DeleteFunc(cs.Learners, func(n NodeID) bool { return n == cc.Node })
+		if !slices.Contains(cs.Voters, cc.Node) {
+			cs.Voters = append(cs.Voters, cc.Node)
+		}
+	case ConfRemove:
+		cs.Voters = slices.DeleteFunc(cs.Voters, func(n NodeID) bool { return n == cc.Node })
+		cs.Learners = slices.DeleteFunc(cs.Learners, func(n NodeID) bool { return n == cc.Node })
+	}
+	slices.Sort(cs.Voters)
+	slices.Sort(cs.Learners)
+	return cs
+}
+
+func (r *Raft) hardState() HardState {
+	return HardState{Term: r.term, Vote: r.vote, Commit: r.log.committed}
+}
+
+func (r *Raft) softState() SoftState { return SoftState{Lead: r.lead, State: r.state} }
+
+func (r *Raft) isVoter(id NodeID) bool { return slices.Contains(r.conf.Voters, id) }
+
+func (r *Raft) isLearner(id NodeID) bool { return slices.Contains(r.conf.Learners, id) }
+
+// promotable reports whether this node may campaign.
+func (r *Raft) promotable() bool { return r.isVoter(r.id) }
+
+func (r *Raft) quorum() int { return len(r.conf.Voters)/2 + 1 }
+
+func (r *Raft) send(m Message) {
+	m.Group = r.group
+	m.From = r.id
+	if m.Term == 0 && m.Type != MsgProp && m.Type != MsgReadIndex && m.Type != MsgTransferLeader {
+		m.Term = r.term
+	}
+	r.msgs = append(r.msgs, m)
+}
+
+// sendAppend sends entries (or a heartbeat-like empty MsgApp when
+// sendIfEmpty) to a follower, or starts a snapshot if the entries it needs
+// are compacted. It reports whether a message was sent.
+func (r *Raft) sendAppend(to NodeID, sendIfEmpty bool) bool {
+	pr := r.prs[to]
+	if pr == nil || pr.isPaused() {
+		return false
+	}
+	prevIndex := pr.next - 1
+	prevTerm, errt := r.log.term(prevIndex)
+	ents, erre := r.log.entries(pr.next, r.cfg.MaxSizePerMsg)
+	if len(ents) == 0 && !sendIfEmpty && errt == nil && erre == nil {
+		return false
+	}
+	if errt != nil || erre != nil {
+		return r.startSnapshot(to, pr)
+	}
+	r.send(Message{To: to, Type: MsgApp, Index: prevIndex, LogTerm: prevTerm,
+		Entries: ents, Commit: r.log.committed})
+	last := prevIndex
+	if n := len(ents); n > 0 {
+		last = ents[n-1].Index
+	}
+	pr.sentEntries(last, len(ents))
+	return true
+}
+
+func (r *Raft) startSnapshot(to NodeID, pr *progress) bool {
+	if !pr.recentActive {
+		return false // a follower that is down would only waste the bandwidth
+	}
+	snap, err := r.log.snapshot()
+	if err != nil {
+		if errors.Is(err, ErrSnapshotTemporarilyUnavailable) {
+			return false
+		}
+		panic(err)
+	}
+	if snap.IsEmpty() {
+		panic("consensus: need a snapshot but there is none")
+	}
+	r.logger.Info("sending snapshot", "to", to, "index", snap.Meta.Index, "bytes", len(snap.Data))
+	pr.becomeSnapshot(&snap)
+	r.sendSnapChunk(to, pr)
+	return true
+}
+
+func (r *Raft) sendSnapChunk(to NodeID, pr *progress) {
+	s := pr.snap
+	off := min(pr.snapOff, uint64(len(s.Data)))
+	end := min(off+r.cfg.MaxSnapshotChunk, uint64(len(s.Data)))
+	meta := s.Meta
+	r.send(Message{To: to, Type: MsgSnap, Snapshot: &meta, SnapOffset: off,
+		SnapData: s.Data[off:end], SnapDone: end == uint64(len(s.Data))})
+}
+
+func (r *Raft) sendHeartbeat(to NodeID, ctx []byte) {
+	pr := r.prs[to]
+	// Never advance a follower's commit past what it is known to hold.
+	commit := min(pr.match, r.log.committed)
+	r.send(Message{To: to, Type: MsgHeartbeat, Commit: commit, Index: uint64(r.ticks), Context: ctx})
+}
+
+func (r *Raft) forEachPeer(f func(id NodeID, pr *progress)) {
+	for id, pr := range r.prs {
+		if id != r.id {
+			f(id, pr)
+		}
+	}
+}
+
+func (r *Raft) bcastAppend() {
+	r.forEachPeer(func(id NodeID, _ *progress) { r.sendAppend(id, true) })
+}
+
+func (r *Raft) bcastHeartbeat(ctx []byte) {
+	r.forEachPeer(func(id NodeID, _ *progress) { r.sendHeartbeat(id, ctx) })
+}
+
+// maybeCommit advances the commit index to the highest index stored on a
+// quorum, if that entry is of the current term (§5.4.2).
+func (r *Raft) maybeCommit() bool {
+	if len(r.conf.Voters) == 0 {
+		return false
+	}
+	matches := make([]uint64, 0, len(r.conf.Voters))
+	for _, v := range r.conf.Voters {
+		if pr := r.prs[v]; pr != nil {
+			matches = append(matches, pr.match)
+		} else {
+			matches = append(matches, 0)
+		}
+	}
+	slices.Sort(matches)
+	mci := matches[len(matches)-r.quorum()]
+	if !r.log.maybeCommit(mci, r.term) {
+		return false
+	}
+	r.onLeaderCommit()
+	return true
+}
+
+// onLeaderCommit releases reads that waited for the first commit of the term.
+func (r *Raft) onLeaderCommit() {
+	if !r.committedEntryInCurrentTerm() || len(r.pendingReadIndexMessages) == 0 {
+		return
+	}
+	msgs := r.pendingReadIndexMessages
+	r.pendingReadIndexMessages = nil
+	for _, m := range msgs {
+		r.sendReadIndex(m)
+	}
+}
+
+func (r *Raft) committedEntryInCurrentTerm() bool {
+	return r.log.zeroTermOnErr(r.log.term(r.log.committed)) == r.term
+}
+
+func (r *Raft) reset(term uint64) {
+	if r.term != term {
+		r.term = term
+		r.vote = None
+	}
+	r.lead = None
+	r.electionElapsed = 0
+	r.heartbeatElapsed = 0
+	r.randomizedElectionTimeout = r.cfg.ElectionTick + r.cfg.Rand.IntN(r.cfg.ElectionTick)
+	r.leadTransferee = None
+	r.votes = make(map[NodeID]bool)
+	clear(r.prs)
+	last := r.log.lastIndex()
+	for _, id := range r.conf.Voters {
+		r.prs[id] = r.newProgress(last, false)
+	}
+	for _, id := range r.conf.Learners {
+		r.prs[id] = r.newProgress(last, true)
+	}
+	if pr := r.prs[r.id]; pr != nil {
+		pr.match = r.stableLastIndex()
+	}
+	r.pendingConfIndex = 0
+	r.readOnly.reset()
+	r.pendingReadIndexMessages = nil
+}
+
+func (r *Raft) newProgress(last uint64, learner bool) *progress {
+	return &progress{next: last + 1, inflights: newInflights(r.cfg.MaxInflightMsgs),
+		learner: learner, recentActive: true, lastAckedSend: noAckYet}
+}
+
+// stableLastIndex is the last index the driver has persisted.
+func (r *Raft) stableLastIndex() uint64 {
+	if len(r.log.unstable.entries) > 0 {
+		return r.log.unstable.offset - 1
+	}
+	return r.log.lastIndex()
+}
+
+func (r *Raft) appendEntries(es []Entry) {
+	last := r.log.lastIndex()
+	for i := range es {
+		es[i].Term = r.term
+		es[i].Index = last + 1 + uint64(i)
+	}
+	r.log.append(es...)
+}
+
+func (r *Raft) becomeFollower(term uint64, lead NodeID) {
+	r.reset(term)
+	r.lead = lead
+	r.state = StateFollower
+}
+
+func (r *Raft) becomePreCandidate() {
+	// PreVote does not change the term or vote, so a rejected pre-candidate
+	// leaves no trace.
+	r.votes = make(map[NodeID]bool)
+	r.lead = None
+	r.state = StatePreCandidate
+}
+
+func (r *Raft) becomeCandidate() {
+	r.reset(r.term + 1)
+	r.vote = r.id
+	r.state = StateCandidate
+}
+
+func (r *Raft) becomeLeader() {
+	r.reset(r.term)
+	r.lead = r.id
+	r.state = StateLeader
+	r.prs[r.id].becomeReplicate()
+	r.pendingConfIndex = r.log.lastIndex()
+	// A no-op of the new term lets the leader commit what earlier terms left
+	// (§5.4.2) and makes ReadIndex safe once committed.
+	r.appendEntries([]Entry{{}})
+	r.logger.Info("became leader", "term", r.term, "last", r.log.lastIndex())
+	if len(r.conf.Voters) == 1 {
+		r.maybeCommit()
+	}
+	r.bcastAppend()
+}
+
+// hup starts an election (with a pre-vote first when enabled).
+func (r *Raft) hup(transfer bool) {
+	if r.state == StateLeader || !r.promotable() {
+		return
+	}
+	// A node with unapplied conf changes might campaign under a membership
+	// it is about to leave; wait until they are applied.
+	if r.hasUnappliedConf() {
+		r.logger.Warn("not campaigning: unapplied membership change", "term", r.term)
+		return
+	}
+	if r.cfg.PreVote && !transfer {
+		r.campaign(true, false)
+	} else {
+		r.campaign(false, transfer)
+	}
+}
+
+func (r *Raft) hasUnappliedConf() bool {
+	return r.confIndex > r.log.applied
+}
+
+func (r *Raft) campaign(pre, transfer bool) {
+	var voteMsg MessageType
+	var term uint64
+	if pre {
+		r.becomePreCandidate()
+		voteMsg, term = MsgPreVote, r.term+1
+	} else {
+		r.becomeCandidate()
+		voteMsg, term = MsgVote, r.term
+	}
+	if r.poll(r.id, true) == voteWon {
+		if pre {
+			r.campaign(false, transfer)
+		} else {
+			r.becomeLeader()
+		}
+		return
+	}
+	var ctx []byte
+	if transfer {
+		ctx = campaignTransfer
+	}
+	for _, id := range r.conf.Voters {
+		if id == r.id {
+			continue
+		}
+		r.send(Message{To: id, Term: term, Type: voteMsg, Index: r.log.lastIndex(),
+			LogTerm: r.log.lastTerm(), Context: ctx})
+	}
+}
+
+type voteResult uint8
+
+const (
+	votePending voteResult = iota
+	voteLost
+	voteWon
+)
+
+func voteRespType(t MessageType) MessageType {
+	if t == MsgVote {
+		return MsgVoteResp
+	}
+	return MsgPreVoteResp
+}
+
+func (r *Raft) poll(id NodeID, granted bool) voteResult {
+	if _, ok := r.votes[id]; !ok {
+		r.votes[id] = granted
+	}
+	var yes, no int
+	for _, v := range r.conf.Voters {
+		if g, ok := r.votes[v]; ok {
+			if g {
+				yes++
+			} else {
+				no++
+			}
+		}
+	}
+	switch {
+	case yes >= r.quorum():
+		return voteWon
+	case no > len(r.conf.Voters)-r.quorum():
+		return voteLost
+	}
+	return votePending
+}
+
+// Tick advances the core's logical clock by one tick.
+func (r *Raft) Tick() {
+	r.ticks++
+	if r.state == StateLeader {
+		r.tickHeartbeat()
+	} else {
+		r.tickElection()
+	}
+}
+
+func (r *Raft) tickElection() {
+	r.electionElapsed++
+	if r.promotable() && r.electionElapsed >= r.randomizedElectionTimeout {
+		r.electionElapsed = 0
+		r.hup(false)
+	}
+}
+
+func (r *Raft) tickHeartbeat() {
+	r.heartbeatElapsed++
+	r.electionElapsed++
+	if r.electionElapsed >= r.cfg.ElectionTick {
+		r.electionElapsed = 0
+		if r.cfg.CheckQuorum && !r.checkQuorumActive() {
+			r.logger.Warn("stepping down: no quorum heard within an election timeout", "term", r.term)
+			r.becomeFollower(r.term, None)
+			return
+		}
+		if r.leadTransferee != None {
+			r.logger.Info("leadership transfer timed out", "to", r.leadTransferee)
+			r.leadTransferee = None
+		}
+	}
+	if r.heartbeatElapsed >= r.cfg.HeartbeatTick {
+		r.heartbeatElapsed = 0
+		r.bcastHeartbeat(r.readOnly.lastPendingCtx())
+	}
+}
+
+// checkQuorumActive reports whether a quorum of voters was heard from since
+// the last check, and starts a new round.
+func (r *Raft) checkQuorumActive() bool {
+	active := 0
+	for _, v := range r.conf.Voters {
+		pr := r.prs[v]
+		if pr == nil {
+			continue
+		}
+		if v == r.id || pr.recentActive {
+			active++
+		}
+		if v != r.id {
+			pr.recentActive = false
+		}
+	}
+	return active >= r.quorum()
+}
+
+// leaseValid reports whether no other leader can have been elected yet:
+// a quorum answered heartbeats sent within the last election timeout (less
+// the margin), and those voters refuse votes for an election timeout after
+// hearing from us.
+func (r *Raft) leaseValid() bool {
+	if !r.cfg.LeaseRead || r.leadTransferee != None {
+		return false
+	}
+	sends := make([]int64, 0, len(r.conf.Voters))
+	for _, v := range r.conf.Voters {
+		if v == r.id {
+			sends = append(sends, r.ticks)
+		} else if pr := r.prs[v]; pr != nil {
+			sends = append(sends, pr.lastAckedSend)
+		}
+	}
+	if len(sends) < r.quorum() {
+		return false
+	}
+	slices.Sort(sends)
+	base := sends[len(sends)-r.quorum()]
+	return base+int64(r.cfg.ElectionTick-r.cfg.LeaseMargin) > r.ticks
+}
+
+// Step feeds one message into the core: a local request (MsgHup, MsgProp,
+// MsgReadIndex, MsgTransferLeader) or a message from a peer.
+func (r *Raft) Step(m Message) error {
+	switch {
+	case m.Term == 0:
+		// Local message.
+	case m.Term > r.term:
+		if m.Type == MsgVote || m.Type == MsgPreVote {
+			force := bytes.Equal(m.Context, campaignTransfer)
+			inLease := r.cfg.CheckQuorum && r.lead != None && r.electionElapsed < r.cfg.ElectionTick
+			if !force && inLease {
+				return nil // we hear from a live leader: do not help depose it
+			}
+		}
+		switch {
+		case m.Type == MsgPreVote:
+		case m.Type == MsgPreVoteResp && !m.Reject:
+			// The term is bumped only when the pre-vote wins.
+		default:
+			if m.Type == MsgApp || m.Type == MsgHeartbeat || m.Type == MsgSnap {
+				r.becomeFollower(m.Term, m.From)
+			} else {
+				r.becomeFollower(m.Term, None)
+			}
+		}
+	case m.Term < r.term:
+		switch {
+		case (r.cfg.CheckQuorum || r.cfg.PreVote) && (m.Type == MsgHeartbeat || m.Type == MsgApp):
+			// Tell a stale leader about the newer term so it steps down
+			// (with PreVote we would otherwise never bump its term).
+			r.send(Message{To: m.From, Type: MsgAppResp})
+		case m.Type == MsgPreVote:
+			r.send(Message{To: m.From, Type: MsgPreVoteResp, Reject: true})
+		}
+		return nil
+	}
+
+	switch m.Type {
+	case MsgHup:
+		r.hup(false)
+	case MsgVote, MsgPreVote:
+		canVote := r.vote == m.From ||
+			(r.vote == None && r.lead == None) ||
+			(m.Type == MsgPreVote && m.Term > r.term)
+		if canVote && r.log.isUpToDate(m.Index, m.LogTerm) {
+			r.send(Message{To: m.From, Term: m.Term, Type: voteRespType(m.Type)})
+			if m.Type == MsgVote {
+				r.electionElapsed = 0
+				r.vote = m.From
+			}
+		} else {
+			r.send(Message{To: m.From, Type: voteRespType(m.Type), Reject: true})
+		}
+	default:
+		switch r.state {
+		case StateLeader:
+			return r.stepLeader(m)
+		case StateCandidate, StatePreCandidate:
+			return r.stepCandidate(m)
+		default:
+			return r.stepFollower(m)
+		}
+	}
+	return nil
+}
+
+func (r *Raft) stepLeader(m Message) error {
+	switch m.Type {
+	case MsgBeat:
+		r.bcastHeartbeat(r.readOnly.lastPendingCtx())
+		return nil
+	case MsgProp:
+		return r.propose(m)
+	case MsgReadIndex:
+		if len(r.conf.Voters) == 1 && r.isVoter(r.id) {
+			r.respondReadIndex(m, r.log.committed)
+			return nil
+		}
+		if !r.committedEntryInCurrentTerm() {
+			r.pendingReadIndexMessages = append(r.pendingReadIndexMessages, m)
+			return nil
+		}
+		r.sendReadIndex(m)
+		return nil
+	case MsgTransferLeader:
+		r.transferLeadership(m.From)
+		return nil
+	}
+
+	pr := r.prs[m.From]
+	if pr == nil {
+		return nil
+	}
+	switch m.Type {
+	case MsgAppResp:
+		pr.recentActive = true
+		r.handleAppendResponse(m, pr)
+	case MsgHeartbeatResp:
+		pr.recentActive = true
+		pr.lastAckedSend = max(pr.lastAckedSend, int64(m.Index))
+		pr.probeSent = false
+		if pr.state == snapshotState {
+			r.sendSnapChunk(m.From, pr) // resend what may have been lost
+		} else if pr.match < r.log.lastIndex() {
+			r.sendAppend(m.From, false)
+		}
+		if len(m.Context) > 0 {
+			r.handleReadAck(m)
+		}
+	case MsgSnapResp:
+		pr.recentActive = true
+		if pr.state != snapshotState || m.Commit != pr.snap.Meta.Index {
+			return nil
+		}
+		pr.snapOff = m.Index
+		if pr.snapOff < uint64(len(pr.snap.Data)) {
+			r.sendSnapChunk(m.From, pr)
+		}
+	}
+	return nil
+}
+
+func (r *Raft) propose(m Message) error {
+	if r.prs[r.id] == nil {
+		return ErrProposalDropped // removed from the group
+	}
+	if r.leadTransferee != None {
+		return ErrProposalDropped
+	}
+	for i := range m.Entries {
+		if m.Entries[i].Type != EntryConfChange {
+			continue
+		}
+		if r.pendingConfIndex > r.log.applied {
+			return ErrConfChangePending
+		}
+		r.pendingConfIndex = r.log.lastIndex() + uint64(i) + 1
+	}
+	r.appendEntries(m.Entries)
+	r.bcastAppend()
+	return nil
+}
+
+func (r *Raft) handleAppendResponse(m Message, pr *progress) {
+	if m.Reject {
+		next := m.RejectHint
+		if m.HintTerm > 0 {
+			next, _ = r.log.findConflictByTerm(m.RejectHint, m.HintTerm)
+		}
+		if pr.maybeDecrTo(m.Index, next) {
+			if pr.state == replicateState {
+				pr.becomeProbe()
+			}
+			r.sendAppend(m.From, false)
+		}
+		return
+	}
+	if !pr.maybeUpdate(m.Index) {
+		return
+	}
+	switch {
+	case pr.state == probeState:
+		pr.becomeReplicate()
+	case pr.state == snapshotState && pr.match+1 >= r.log.firstIndex():
+		pr.becomeReplicate()
+	case pr.state == replicateState:
+		pr.inflights.freeLE(m.Index)
+	}
+	if r.maybeCommit() {
+		r.bcastAppend()
+	} else {
+		for r.sendAppend(m.From, false) {
+		}
+	}
+	if m.From == r.leadTransferee && pr.match == r.log.lastIndex() {
+		r.logger.Info("transferee caught up; sending TimeoutNow", "to", m.From)
+		r.send(Message{To: m.From, Type: MsgTimeoutNow})
+	}
+	r.maybePromote(m.From, pr)
+}
+
+// maybePromote turns a caught-up learner into a voter: learners join
+// without a vote so that a slow newcomer cannot stall commits.
+func (r *Raft) maybePromote(id NodeID, pr *progress) {
+	if !pr.learner || pr.state != replicateState || r.pendingConfIndex > r.log.applied {
+		return
+	}
+	if pr.match+r.cfg.AutoPromoteLag < r.log.committed {
+		return
+	}
+	r.logger.Info("promoting caught-up learner", "node", id, "match", pr.match)
+	if err := r.propose(Message{Entries: []Entry{{Type: EntryConfChange,
+		Data: ConfChange{Type: ConfPromote, Node: id}.Marshal()}}}); err != nil {
+		r.logger.Debug("promotion deferred", "node", id, "err", err)
+	}
+}
+
+func (r *Raft) transferLeadership(to NodeID) {
+	if to == r.id || !r.isVoter(to) {
+		return
+	}
+	if r.leadTransferee == to {
+		return
+	}
+	r.leadTransferee = to
+	// The transfer must finish within an election timeout.
+	r.electionElapsed = 0
+	r.logger.Info("transferring leadership", "to", to)
+	if r.prs[to].match == r.log.lastIndex() {
+		r.send(Message{To: to, Type: MsgTimeoutNow})
+	} else {
+		r.sendAppend(to, true)
+	}
+}
+
+func (r *Raft) sendReadIndex(m Message) {
+	if r.leaseValid() {
+		r.respondReadIndex(m, r.log.committed)
+		return
+	}
+	r.readOnly.add(r.log.committed, m)
+	r.readOnly.recvAck(r.id, m.Context)
+	r.bcastHeartbeat(m.Context)
+}
+
+func (r *Raft) handleReadAck(m Message) {
+	acks := r.readOnly.recvAck(m.From, m.Context)
+	if acks == nil {
+		return
+	}
+	n := 0
+	for _, v := range r.conf.Voters {
+		if acks[v] {
+			n++
+		}
+	}
+	if n < r.quorum() {
+		return
+	}
+	for _, rs := range r.readOnly.advance(m.Context) {
+		r.respondReadIndex(rs.req, rs.index)
+	}
+}
+
+func (r *Raft) respondReadIndex(req Message, index uint64) {
+	if req.From == None || req.From == r.id {
+		r.readStates = append(r.readStates, ReadState{Index: index, RequestCtx: req.Context})
+		return
+	}
+	r.send(Message{To: req.From, Type: MsgReadIndexResp, Index: index, Context: req.Context})
+}
+
+func (r *Raft) stepCandidate(m Message) error {
+	myVoteResp := MsgVoteResp
+	if r.state == StatePreCandidate {
+		myVoteResp = MsgPreVoteResp
+	}
+	switch m.Type {
+	case MsgProp:
+		return ErrProposalDropped
+	case MsgApp:
+		r.becomeFollower(m.Term, m.From)
+		r.handleAppend(m)
+	case MsgHeartbeat:
+		r.becomeFollower(m.Term, m.From)
+		r.handleHeartbeat(m)
+	case MsgSnap:
+		r.becomeFollower(m.Term, m.From)
+		r.handleSnapshot(m)
+	case myVoteResp:
+		switch r.poll(m.From, !m.Reject) {
+		case voteWon:
+			if r.state == StatePreCandidate {
+				r.campaign(false, false)
+			} else {
+				r.becomeLeader()
+			}
+		case voteLost:
+			r.becomeFollower(r.term, None)
+		}
+	case MsgReadIndex:
+		r.pendingReadIndexMessages = append(r.pendingReadIndexMessages, m)
+	}
+	return nil
+}
+
+func (r *Raft) stepFollower(m Message) error {
+	switch m.Type {
+	case MsgProp:
+		return ErrProposalDropped
+	case MsgApp:
+		r.electionElapsed = 0
+		r.lead = m.From
+		r.handleAppend(m)
+	case MsgHeartbeat:
+		r.electionElapsed = 0
+		r.lead = m.From
+		r.handleHeartbeat(m)
+	case MsgSnap:
+		r.electionElapsed = 0
+		r.lead = m.From
+		r.handleSnapshot(m)
+	case MsgTransferLeader:
+		if r.lead == None {
+			return ErrProposalDropped
+		}
+		m.To = r.lead
+		r.send(m)
+	case MsgTimeoutNow:
+		r.logger.Info("campaigning at the leader's request", "term", r.term)
+		r.hup(true)
+	case MsgReadIndex:
+		if r.lead == None {
+			return ErrProposalDropped
+		}
+		m.To = r.lead
+		r.send(m)
+	case MsgReadIndexResp:
+		r.readStates = append(r.readStates, ReadState{Index: m.Index, RequestCtx: m.Context})
+	}
+	return nil
+}
+
+func (r *Raft) handleAppend(m Message) {
+	if m.Index < r.log.committed {
+		r.send(Message{To: m.From, Type: MsgAppResp, Index: r.log.committed})
+		return
+	}
+	if last, ok := r.log.maybeAppend(m.Index, m.LogTerm, m.Commit, m.Entries); ok {
+		r.send(Message{To: m.From, Type: MsgAppResp, Index: last})
+		return
+	}
+	// Point the leader at where our logs may match: the last index of a
+	// term no later than its entry's, skipping a whole conflicting term.
+	hintIndex := min(m.Index, r.log.lastIndex())
+	hintIndex, hintTerm := r.log.findConflictByTerm(hintIndex, m.LogTerm)
+	r.send(Message{To: m.From, Type: MsgAppResp, Index: m.Index, Reject: true,
+		RejectHint: hintIndex, HintTerm: hintTerm})
+}
+
+func (r *Raft) handleHeartbeat(m Message) {
+	r.log.commitTo(min(m.Commit, r.log.lastIndex()))
+	r.send(Message{To: m.From, Type: MsgHeartbeatResp, Index: m.Index, Context: m.Context})
+}
+
+func (r *Raft) handleSnapshot(m Message) {
+	if m.Snapshot == nil {
+		return
+	}
+	meta := *m.Snapshot
+	if meta.Index <= r.log.committed {
+		// Already have it: tell the leader where we are.
+		r.snapRecv = nil
+		r.send(Message{To: m.From, Type: MsgAppResp, Index: r.log.committed})
+		return
+	}
+	if r.snapRecv == nil || r.snapRecv.meta.Index != meta.Index || r.snapRecv.meta.Term != meta.Term {
+		if m.SnapOffset != 0 {
+			// A chunk of a snapshot we have not started: ask for the start.
+			r.send(Message{To: m.From, Type: MsgSnapResp, Commit: meta.Index, Index: 0})
+			return
+		}
+		r.snapRecv = &snapReceive{meta: meta}
+	}
+	rcv := r.snapRecv
+	if m.SnapOffset != uint64(len(rcv.buf)) {
+		// Out of order or duplicate: resume from what we hold.
+		r.send(Message{To: m.From, Type: MsgSnapResp, Commit: meta.Index, Index: uint64(len(rcv.buf))})
+		return
+	}
+	rcv.buf = append(rcv.buf, m.SnapData...)
+	if !m.SnapDone {
+		r.send(Message{To: m.From, Type: MsgSnapResp, Commit: meta.Index, Index: uint64(len(rcv.buf))})
+		return
+	}
+	r.snapRecv = nil
+	snap := Snapshot{Meta: meta, Data: rcv.buf}
+	if r.restore(snap) {
+		r.logger.Info("restored snapshot", "index", meta.Index, "term", meta.Term, "bytes", len(snap.Data))
+		r.send(Message{To: m.From, Type: MsgAppResp, Index: r.log.lastIndex()})
+	} else {
+		r.send(Message{To: m.From, Type: MsgAppResp, Index: r.log.committed})
+	}
+}
+
+// restore installs snapshot s unless the log already covers it.
+func (r *Raft) restore(s Snapshot) bool {
+	if s.Meta.Index <= r.log.committed {
+		return false
+	}
+	if r.log.matchTerm(s.Meta.Index, s.Meta.Term) {
+		// Our log already holds the snapshot's last entry: just commit to it.
+		r.log.commitTo(s.Meta.Index)
+		return false
+	}
+	r.log.restore(s)
+	r.conf = s.Meta.Conf.Clone()
+	r.appliedConf = s.Meta.Conf.Clone()
+	r.confIndex = s.Meta.Index
+	return true
+}
+
+func (r *Raft) applyConfChange(cc ConfChange) {
+	r.conf = applyConf(r.conf, cc)
+	if r.state != StateLeader {
+		return
+	}
+	switch cc.Type {
+	case ConfAddLearner:
+		if r.prs[cc.Node] == nil {
+			r.prs[cc.Node] = r.newProgress(r.log.lastIndex(), true)
+		}
+	case ConfPromote:
+		if pr := r.prs[cc.Node]; pr != nil {
+			pr.learner = false
+		} else {
+			r.prs[cc.Node] = r.newProgress(r.log.lastIndex(), false)
+		}
+	case ConfRemove:
+		delete(r.prs, cc.Node)
+		if cc.Node == r.id {
+			r.logger.Info("removed from the group; stepping down", "term", r.term)
+			r.becomeFollower(r.term, None)
+			return
+		}
+		if r.leadTransferee == cc.Node {
+			r.leadTransferee = None
+		}
+		// A smaller quorum may commit what was waiting.
+		if r.maybeCommit() {
+			r.bcastAppend()
+		}
+	}
+}
+
+// HasReady reports whether Ready would return anything to do.
+func (r *Raft) HasReady() bool {
+	if r.softState() != r.prevSoftState {
+		return true
+	}
+	if hs := r.hardState(); !hs.IsEmpty() && hs != r.prevHardState {
+		return true
+	}
+	return r.log.unstable.snapshot != nil || len(r.log.unstable.entries) > 0 ||
+		len(r.msgs) > 0 || len(r.readStates) > 0 || r.log.hasNextCommitted()
+}
+
+// Ready returns the work the driver must do next. The driver must finish it
+// and call Advance before calling Step, Tick or Ready again.
+func (r *Raft) Ready() Ready {
+	rd := Ready{
+		Entries:          r.log.unstableEntries(),
+		CommittedEntries: r.log.nextCommitted(),
+		Messages:         r.msgs,
+		ReadStates:       r.readStates,
+	}
+	if ss := r.softState(); ss != r.prevSoftState {
+		rd.SoftState = &ss
+	}
+	if hs := r.hardState(); hs != r.prevHardState {
+		rd.HardState = hs
+	}
+	if r.log.unstable.snapshot != nil {
+		rd.Snapshot = r.log.unstable.snapshot
+	}
+	rd.MustSync = len(rd.Entries) > 0 || rd.Snapshot != nil ||
+		rd.HardState.Term != r.prevHardState.Term || rd.HardState.Vote != r.prevHardState.Vote
+	return rd
+}
+
+// Advance tells the core that rd has been persisted, sent and applied.
+func (r *Raft) Advance(rd Ready) {
+	r.msgs = nil
+	r.readStates = nil
+	if rd.SoftState != nil {
+		r.prevSoftState = *rd.SoftState
+	}
+	if !rd.HardState.IsEmpty() {
+		r.prevHardState = rd.HardState
+	}
+	if rd.Snapshot != nil {
+		r.log.stableSnapTo(rd.Snapshot.Meta.Index)
+		r.log.appliedTo(rd.Snapshot.Meta.Index)
+	}
+	if n := len(rd.Entries); n > 0 {
+		e := rd.Entries[n-1]
+		r.log.stableTo(e.Index, e.Term)
+	}
+	for _, e := range rd.CommittedEntries {
+		if e.Type != EntryConfChange {
+			continue
+		}
+		cc, err := UnmarshalConfChange(e.Data)
+		if err != nil {
+			panic(fmt.Sprintf("consensus: committed entry %d: %v", e.Index, err))
+		}
+		r.appliedConf = applyConf(r.appliedConf, cc)
+		if e.Index > r.confIndex {
+			r.confIndex = e.Index
+			r.applyConfChange(cc)
+		}
+	}
+	if n := len(rd.CommittedEntries); n > 0 {
+		r.log.appliedTo(rd.CommittedEntries[n-1].Index)
+	}
+	if r.state == StateLeader {
+		if pr := r.prs[r.id]; pr != nil && pr.maybeUpdate(r.stableLastIndex()) {
+			if r.maybeCommit() {
+				r.bcastAppend()
+			}
+		}
+	}
+}
+
+// Status is a snapshot of a core's state for observers.
+type Status struct {
+	ID       NodeID
+	Group    GroupID
+	Term     uint64
+	Vote     NodeID
+	Commit   uint64
+	Applied  uint64
+	Lead     NodeID
+	State    StateType
+	Conf     ConfState
+	Progress map[NodeID]ProgressStatus
+}
+
+// ProgressStatus is the leader's view of one member.
+type ProgressStatus struct {
+	Match, Next uint64
+	State       string
+	Learner     bool
+}
+
+// Status returns the core's current state.
+func (r *Raft) Status() Status {
+	s := Status{ID: r.id, Group: r.group, Term: r.term, Vote: r.vote, Commit: r.log.committed,
+		Applied: r.log.applied, Lead: r.lead, State: r.state, Conf: r.conf.Clone()}
+	if r.state == StateLeader {
+		s.Progress = make(map[NodeID]ProgressStatus, len(r.prs))
+		for id, pr := range r.prs {
+			s.Progress[id] = ProgressStatus{Match: pr.match, Next: pr.next, State: pr.state.String(), Learner: pr.learner}
+		}
+	}
+	return s
+}
+
+// AppliedConf is the membership as of the applied index: what a snapshot
+// taken now must record.
+func (r *Raft) AppliedConf() ConfState { return r.appliedConf.Clone() }
+
+// LastIndex returns the index of the last entry in the log.
+func (r *Raft) LastIndex() uint64 { return r.log.lastIndex() }
