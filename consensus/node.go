@@ -1,0 +1,649 @@
+package consensus
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// StateMachine is the application the driver applies committed entries to.
+// The driver calls it from its own goroutine only, except for the function
+// returned by Snapshot.
+type StateMachine interface {
+	// Apply applies committed entries in log order and returns one result per
+	// entry, handed to the entry's proposer. Entries include leader no-ops
+	// (empty Data) and conf changes, which the application may watch.
+	Apply(ents []Entry) []any
+	// Snapshot captures the state as of the last applied entry, cheaply; the
+	// returned function serializes that capture and may run on another
+	// goroutine while Apply goes on.
+	Snapshot() func() ([]byte, error)
+	// Restore replaces the state with a snapshot's data.
+	Restore(data []byte) error
+}
+
+// NodeConfig configures a Node.
+type NodeConfig struct {
+	// Raft configures the core; its Storage is set from Storage.
+	Raft         Config
+	Storage      LogStore
+	Transport    Transport
+	StateMachine StateMachine
+	// TickInterval is the wall-clock length of one core Tick.
+	TickInterval time.Duration
+	// SnapshotEntries takes a snapshot and compacts the log every that many
+	// applied entries; zero disables automatic snapshots.
+	SnapshotEntries uint64
+	// MaxBatch bounds how many proposals go into one MsgProp.
+	MaxBatch int
+	Logger   *slog.Logger
+}
+
+// ErrOutcomeUnknown is returned to a proposer whose entry may or may not
+// have been applied (a snapshot replaced the log around it).
+var ErrOutcomeUnknown = errors.New("consensus: proposal outcome unknown")
+
+type proposal struct {
+	entry Entry
+	done  chan proposalResult
+}
+
+type proposalResult struct {
+	val any
+	err error
+}
+
+type waiter struct {
+	term uint64
+	done chan proposalResult
+}
+
+type readRequest struct {
+	done chan error
+}
+
+// pendingRead is a batch of reads waiting for a read index, then for the
+// applied index to reach it.
+type pendingRead struct {
+	index   uint64
+	waiters []chan error
+}
+
+// Node runs a Raft core in one goroutine: it persists each Ready with one
+// write and one sync, sends messages, applies committed entries and resolves
+// proposals and reads.
+type Node struct {
+	core    *Raft
+	cfg     NodeConfig
+	storage LogStore
+	sm      StateMachine
+	logger  *slog.Logger
+
+	propc  chan proposal
+	recvc  chan Message
+	readc  chan readRequest
+	ctrlc  chan func()
+	stopc  chan struct{}
+	donec  chan struct{}
+	closed sync.Once
+
+	// Owned by the run goroutine.
+	waiters      map[uint64]waiter
+	readBatches  map[uint64][]chan error
+	readsApplied []pendingRead
+	readSeq      uint64
+	hardState    HardState
+	snapIndex    uint64
+	snapshotting bool
+	snapDone     chan snapshotOutcome
+	failed       error
+
+	lead    atomic.Uint64
+	state   atomic.Uint32
+	term    atomic.Uint64
+	applied atomic.Uint64
+	commit  atomic.Uint64
+
+	leaderMu      sync.Mutex
+	leaderChanged chan struct{}
+}
+
+type snapshotOutcome struct {
+	index uint64
+	err   error
+}
+
+// StartNode restores a core from cfg.Storage and starts its goroutine.
+func StartNode(cfg NodeConfig) (*Node, error) {
+	if cfg.Storage == nil || cfg.Transport == nil || cfg.StateMachine == nil {
+		return nil, errors.New("consensus: node config needs Storage, Transport and StateMachine")
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 100 * time.Millisecond
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 4096
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Raft.Storage = cfg.Storage
+	if cfg.Raft.Logger == nil {
+		cfg.Raft.Logger = cfg.Logger
+	}
+	snap, err := cfg.Storage.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("consensus: loading snapshot: %w", err)
+	}
+	if !snap.IsEmpty() {
+		if err := cfg.StateMachine.Restore(snap.Data); err != nil {
+			return nil, fmt.Errorf("consensus: restoring snapshot at %d: %w", snap.Meta.Index, err)
+		}
+		cfg.Raft.Applied = snap.Meta.Index
+	}
+	core, err := NewRaft(cfg.Raft)
+	if err != nil {
+		return nil, err
+	}
+	hs, _, err := cfg.Storage.InitialState()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		core:          core,
+		cfg:           cfg,
+		storage:       cfg.Storage,
+		sm:            cfg.StateMachine,
+		logger:        cfg.Logger.With("node", cfg.Raft.ID),
+		propc:         make(chan proposal, cfg.MaxBatch),
+		recvc:         make(chan Message, 8192),
+		readc:         make(chan readRequest, cfg.MaxBatch),
+		ctrlc:         make(chan func()),
+		stopc:         make(chan struct{}),
+		donec:         make(chan struct{}),
+		waiters:       make(map[uint64]waiter),
+		readBatches:   make(map[uint64][]chan error),
+		hardState:     hs,
+		snapIndex:     snap.Meta.Index,
+		snapDone:      make(chan snapshotOutcome, 1),
+		leaderChanged: make(chan struct{}),
+	}
+	n.publish()
+	go n.run()
+	return n, nil
+}
+
+// Stop stops the goroutine; waiting proposals and reads get ErrStopped.
+// It does not close the storage.
+func (n *Node) Stop() {
+	n.closed.Do(func() { close(n.stopc) })
+	<-n.donec
+}
+
+// Done is closed when the node has stopped.
+func (n *Node) Done() <-chan struct{} { return n.donec }
+
+// Step hands a message from the transport to the core. It never blocks: a
+// full queue drops the message, as a lossy network would.
+func (n *Node) Step(m Message) {
+	select {
+	case n.recvc <- m:
+	default:
+	}
+}
+
+// Propose replicates data and returns the state machine's result for it
+// once applied. On a follower it returns *NotLeaderError.
+func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
+	return n.propose(ctx, Entry{Type: EntryNormal, Data: data})
+}
+
+// ProposeConfChange proposes one membership change and waits until it is
+// applied. Only one change may be in flight (ErrConfChangePending).
+func (n *Node) ProposeConfChange(ctx context.Context, cc ConfChange) error {
+	_, err := n.propose(ctx, Entry{Type: EntryConfChange, Data: cc.Marshal()})
+	return err
+}
+
+func (n *Node) propose(ctx context.Context, e Entry) (any, error) {
+	if StateType(n.state.Load()) != StateLeader {
+		return nil, &NotLeaderError{Leader: NodeID(n.lead.Load())}
+	}
+	p := proposal{entry: e, done: make(chan proposalResult, 1)}
+	select {
+	case n.propc <- p:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.donec:
+		return nil, n.stoppedErr()
+	}
+	select {
+	case r := <-p.done:
+		return r.val, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.donec:
+		return nil, n.stoppedErr()
+	}
+}
+
+func (n *Node) stoppedErr() error {
+	select {
+	case <-n.donec:
+		if n.failed != nil {
+			return n.failed
+		}
+	default:
+	}
+	return ErrStopped
+}
+
+// ReadIndex returns once this node's state machine has applied everything
+// committed before the call, as confirmed by a quorum: a read served after
+// it is linearizable. Reads waiting together share one confirmation round.
+func (n *Node) ReadIndex(ctx context.Context) error {
+	if StateType(n.state.Load()) != StateLeader {
+		return &NotLeaderError{Leader: NodeID(n.lead.Load())}
+	}
+	rr := readRequest{done: make(chan error, 1)}
+	select {
+	case n.readc <- rr:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.donec:
+		return n.stoppedErr()
+	}
+	select {
+	case err := <-rr.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.donec:
+		return n.stoppedErr()
+	}
+}
+
+// TransferLeadership asks the leader to hand leadership to the voter to and
+// waits until to leads or ctx ends. It works from any member.
+func (n *Node) TransferLeadership(ctx context.Context, to NodeID) error {
+	for {
+		ch := n.leaderWatch()
+		if NodeID(n.lead.Load()) == to {
+			return nil
+		}
+		var stepErr error
+		if err := n.do(ctx, func() { stepErr = n.core.Step(Message{Type: MsgTransferLeader, From: to}) }); err != nil {
+			return err
+		}
+		if stepErr != nil {
+			return &NotLeaderError{Leader: NodeID(n.lead.Load())}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.donec:
+			return n.stoppedErr()
+		}
+	}
+}
+
+// Campaign makes this node start an election now.
+func (n *Node) Campaign(ctx context.Context) error {
+	return n.do(ctx, func() { n.core.Step(Message{Type: MsgHup}) })
+}
+
+// Status returns the core's state, read inside the driver's goroutine.
+func (n *Node) Status() Status {
+	var s Status
+	if err := n.do(context.Background(), func() { s = n.core.Status() }); err != nil {
+		return Status{ID: n.cfg.Raft.ID, Group: n.cfg.Raft.Group, Term: n.term.Load(),
+			Lead: NodeID(n.lead.Load()), State: StateType(n.state.Load()),
+			Commit: n.commit.Load(), Applied: n.applied.Load()}
+	}
+	return s
+}
+
+// Leader returns the leader this node knows, without waiting.
+func (n *Node) Leader() NodeID { return NodeID(n.lead.Load()) }
+
+// IsLeader reports whether this node is the leader, without waiting.
+func (n *Node) IsLeader() bool { return StateType(n.state.Load()) == StateLeader }
+
+// Term returns the current term, without waiting.
+func (n *Node) Term() uint64 { return n.term.Load() }
+
+// Applied returns the applied index, without waiting.
+func (n *Node) Applied() uint64 { return n.applied.Load() }
+
+// Failed returns the storage error that stopped the node, if any.
+func (n *Node) Failed() error {
+	select {
+	case <-n.donec:
+		return n.failed
+	default:
+		return nil
+	}
+}
+
+// LeaderChanged returns a channel closed at the next change of leader or role.
+func (n *Node) LeaderChanged() <-chan struct{} { return n.leaderWatch() }
+
+func (n *Node) leaderWatch() chan struct{} {
+	n.leaderMu.Lock()
+	defer n.leaderMu.Unlock()
+	return n.leaderChanged
+}
+
+func (n *Node) do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case n.ctrlc <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.donec:
+		return n.stoppedErr()
+	}
+	<-done
+	return nil
+}
+
+func (n *Node) publish() {
+	st := n.core.softState()
+	changed := NodeID(n.lead.Load()) != st.Lead || StateType(n.state.Load()) != st.State
+	n.lead.Store(uint64(st.Lead))
+	n.state.Store(uint32(st.State))
+	n.term.Store(n.core.term)
+	n.commit.Store(n.core.log.committed)
+	n.applied.Store(n.core.log.applied)
+	if changed {
+		n.leaderMu.Lock()
+		close(n.leaderChanged)
+		n.leaderChanged = make(chan struct{})
+		n.leaderMu.Unlock()
+	}
+}
+
+func (n *Node) run() {
+	defer close(n.donec)
+	ticker := time.NewTicker(n.cfg.TickInterval)
+	defer ticker.Stop()
+	defer n.failAll()
+	batch := make([]proposal, 0, n.cfg.MaxBatch)
+	for {
+		if n.core.HasReady() {
+			if err := n.handleReady(); err != nil {
+				n.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
+				n.logger.Error("storage failed; node stops", "err", err)
+				return
+			}
+			n.publish()
+		}
+		// Take whatever is already queued before waiting, so that one Ready
+		// carries as many proposals as possible (group commit).
+		select {
+		case p := <-n.propc:
+			batch = append(batch[:0], p)
+			batch = n.drainProposals(batch)
+			n.stepProposals(batch)
+			continue
+		default:
+		}
+		if n.core.HasReady() {
+			continue
+		}
+		select {
+		case p := <-n.propc:
+			batch = append(batch[:0], p)
+			batch = n.drainProposals(batch)
+			n.stepProposals(batch)
+		case m := <-n.recvc:
+			n.stepMessage(m)
+			for i := 0; i < 256; i++ {
+				select {
+				case m = <-n.recvc:
+					n.stepMessage(m)
+					continue
+				default:
+				}
+				break
+			}
+		case rr := <-n.readc:
+			n.stepReads(rr)
+		case <-ticker.C:
+			n.core.Tick()
+			n.publish()
+		case f := <-n.ctrlc:
+			f()
+		case out := <-n.snapDone:
+			n.snapshotting = false
+			if out.err != nil {
+				n.logger.Error("snapshot failed", "index", out.index, "err", out.err)
+				if errors.Is(out.err, ErrStorageFailed) {
+					n.failed = out.err
+					return
+				}
+			} else {
+				n.snapIndex = out.index
+				n.logger.Info("snapshot taken; log compacted", "index", out.index)
+			}
+		case <-n.stopc:
+			return
+		}
+	}
+}
+
+func (n *Node) drainProposals(batch []proposal) []proposal {
+	for len(batch) < cap(batch) {
+		select {
+		case p := <-n.propc:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (n *Node) stepMessage(m Message) {
+	if err := n.core.Step(m); err != nil {
+		n.logger.Debug("step failed", "msg", m.Type, "err", err)
+	}
+}
+
+func (n *Node) stepProposals(batch []proposal) {
+	ents := make([]Entry, len(batch))
+	for i, p := range batch {
+		ents[i] = p.entry
+	}
+	err := n.core.Step(Message{Type: MsgProp, Entries: ents})
+	if err == nil && n.core.state != StateLeader {
+		err = ErrProposalDropped
+	}
+	if err != nil {
+		if n.core.state != StateLeader {
+			err = &NotLeaderError{Leader: n.core.lead}
+		}
+		for _, p := range batch {
+			p.done <- proposalResult{err: err}
+		}
+		return
+	}
+	for i, p := range batch {
+		n.waiters[ents[i].Index] = waiter{term: ents[i].Term, done: p.done}
+	}
+}
+
+func (n *Node) stepReads(first readRequest) {
+	waiters := []chan error{first.done}
+	for len(waiters) < n.cfg.MaxBatch {
+		select {
+		case rr := <-n.readc:
+			waiters = append(waiters, rr.done)
+			continue
+		default:
+		}
+		break
+	}
+	n.readSeq++
+	ctx := binary.BigEndian.AppendUint64(nil, n.readSeq)
+	if err := n.core.Step(Message{Type: MsgReadIndex, Context: ctx}); err != nil || n.core.state != StateLeader {
+		nle := &NotLeaderError{Leader: n.core.lead}
+		for _, w := range waiters {
+			w <- nle
+		}
+		return
+	}
+	n.readBatches[n.readSeq] = waiters
+}
+
+func (n *Node) handleReady() error {
+	rd := n.core.Ready()
+	leader := n.core.state == StateLeader
+	// A leader's appends may go out before its own write (thesis §10.2.1):
+	// it counts itself only once the write is done. Everything else
+	// (votes, acknowledgements) waits for the write.
+	var later []Message
+	if leader {
+		early := rd.Messages[:0:0]
+		for _, m := range rd.Messages {
+			if m.Type == MsgApp || m.Type == MsgHeartbeat || m.Type == MsgSnap {
+				early = append(early, m)
+			} else {
+				later = append(later, m)
+			}
+		}
+		if len(early) > 0 {
+			n.cfg.Transport.Send(early)
+		}
+	} else {
+		later = rd.Messages
+	}
+	if !rd.HardState.IsEmpty() {
+		n.hardState = rd.HardState
+	}
+	// A change of commit index alone needs no sync: it is recomputed after a
+	// restart. It is written with the next entries.
+	if rd.MustSync || len(rd.Entries) > 0 || rd.Snapshot != nil {
+		if err := n.storage.Save(n.hardState, rd.Entries, rd.Snapshot); err != nil {
+			return err
+		}
+	}
+	if rd.Snapshot != nil {
+		if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
+			return fmt.Errorf("restoring received snapshot: %w", err)
+		}
+		n.snapIndex = rd.Snapshot.Meta.Index
+		for idx, w := range n.waiters {
+			if idx <= rd.Snapshot.Meta.Index {
+				w.done <- proposalResult{err: ErrOutcomeUnknown}
+				delete(n.waiters, idx)
+			}
+		}
+	}
+	if len(later) > 0 {
+		n.cfg.Transport.Send(later)
+	}
+	if len(rd.CommittedEntries) > 0 {
+		results := n.sm.Apply(rd.CommittedEntries)
+		for i, e := range rd.CommittedEntries {
+			w, ok := n.waiters[e.Index]
+			if !ok {
+				continue
+			}
+			delete(n.waiters, e.Index)
+			if w.term != e.Term {
+				w.done <- proposalResult{err: ErrProposalDropped}
+			} else {
+				w.done <- proposalResult{val: results[i]}
+			}
+		}
+	}
+	for _, rs := range rd.ReadStates {
+		if len(rs.RequestCtx) != 8 {
+			continue
+		}
+		seq := binary.BigEndian.Uint64(rs.RequestCtx)
+		if ws, ok := n.readBatches[seq]; ok {
+			delete(n.readBatches, seq)
+			n.readsApplied = append(n.readsApplied, pendingRead{index: rs.Index, waiters: ws})
+		}
+	}
+	wasLeader := leader
+	n.core.Advance(rd)
+	n.releaseReads()
+	if wasLeader && n.core.state != StateLeader {
+		n.failReads(&NotLeaderError{Leader: n.core.lead})
+	}
+	n.maybeSnapshot()
+	return nil
+}
+
+func (n *Node) releaseReads() {
+	applied := n.core.log.applied
+	i := 0
+	for ; i < len(n.readsApplied) && n.readsApplied[i].index <= applied; i++ {
+		for _, w := range n.readsApplied[i].waiters {
+			w <- nil
+		}
+	}
+	n.readsApplied = n.readsApplied[i:]
+}
+
+// failReads fails reads still waiting for a quorum: the new leader does not
+// know about them.
+func (n *Node) failReads(err error) {
+	for seq, ws := range n.readBatches {
+		for _, w := range ws {
+			w <- err
+		}
+		delete(n.readBatches, seq)
+	}
+}
+
+func (n *Node) maybeSnapshot() {
+	every := n.cfg.SnapshotEntries
+	applied := n.core.log.applied
+	if every == 0 || n.snapshotting || applied < n.snapIndex+every {
+		return
+	}
+	n.snapshotting = true
+	serialize := n.sm.Snapshot()
+	conf := n.core.AppliedConf()
+	go func() {
+		data, err := serialize()
+		if err == nil {
+			err = n.storage.CreateSnapshot(applied, conf, data)
+			if err != nil && !errors.Is(err, ErrSnapOutOfDate) {
+				err = fmt.Errorf("%w: %w", ErrStorageFailed, err)
+			}
+		}
+		n.snapDone <- snapshotOutcome{index: applied, err: err}
+	}()
+}
+
+func (n *Node) failAll() {
+	err := n.failed
+	if err == nil {
+		err = ErrStopped
+	}
+	for idx, w := range n.waiters {
+		w.done <- proposalResult{err: err}
+		delete(n.waiters, idx)
+	}
+	n.failReads(err)
+	for _, pr := range n.readsApplied {
+		for _, w := range pr.waiters {
+			w <- err
+		}
+	}
+	n.readsApplied = nil
+	if n.snapshotting {
+		<-n.snapDone
+	}
+}
