@@ -1,0 +1,82 @@
+// Package wal is rkv's durable Raft log: a consensus.LogStore kept in a
+// directory. The Raft driver saves each Ready through it (entries with one
+// write and one fsync, then the hard state) and the core reads the log back
+// through it; a snapshot taken by the application compacts the log, and a
+// snapshot received from the leader replaces it.
+//
+// # Layout
+//
+//	dir/hardstate            term, vote, commit
+//	dir/snap-<index>.snap    the latest snapshot (index zero-padded to 20 digits)
+//	dir/log/<index>          tidwall/wal segment files, named by their first index
+//
+// Entries are stored with github.com/tidwall/wal, whose entry index is the
+// Raft index itself: no offset is kept anywhere. tidwall/wal numbers a new
+// log from the index in the name of its first segment file, so to make the
+// log continue after a snapshot at index S the log directory is emptied and
+// one empty segment file named S+1 is created (with AllowEmpty, tidwall/wal
+// opens it as an empty log whose next index is S+1). Compaction after a
+// local snapshot uses tidwall/wal's TruncateFront, so the first index on
+// disk is always the snapshot index plus one.
+//
+// # Record format
+//
+// Each tidwall/wal entry (framed by tidwall/wal as a uvarint length and the
+// bytes) holds one record, little endian:
+//
+//	crc32c uint32 | index uint64 | term uint64 | type uint8 | data
+//
+// The CRC-32C (Castagnoli) covers everything after itself. Every read checks
+// the checksum, the index and the type; a mismatch is a *CorruptError naming
+// the segment file and the byte offset of the record, wrapping ErrCorrupt.
+//
+// The hard state file is crc32c | term | vote | commit (28 bytes). A
+// snapshot file is "rkvsnap1" | crc32c | meta length uint32 | meta | data,
+// meta being index | term | voters | learners (each list a uvarint count and
+// uvarint ids), the checksum covering everything after itself. Both are
+// replaced atomically: written to a .tmp file, fsynced, renamed into place,
+// and the directory fsynced. A Save that only advances Commit skips the
+// directory fsync: if the rename is lost the old file, with the same term
+// and vote, is still whole, and the commit index is learned again.
+//
+// # Durability
+//
+// Save writes all of its entries in one tidwall/wal batch and fsyncs once
+// (tidwall/wal adds a sync of the finished segment when a batch crosses a
+// segment boundary). tidwall/wal never fsyncs the directory, so this
+// package does after every operation that creates, removes or renames
+// files: segment rollover, truncation, snapshot and hard-state renames.
+// A write or sync that fails fails the Log: the state on disk is unknown,
+// so every later Save and CreateSnapshot returns ErrFailed wrapping the
+// first error, and the Raft driver stops accepting writes.
+//
+// # Recovery
+//
+// Open checks every record of every segment before handing the directory
+// to tidwall/wal (which has no checksums and refuses a torn last record):
+//
+//   - A truncation tidwall/wal had begun (.START or .END file) is finished,
+//     as tidwall/wal itself would; leftover temporary files are removed.
+//   - In the last segment, a bad record after which no good record follows
+//     anywhere is a write torn by a crash (or a zero-filled tail): the file
+//     is cut back to the last good record and a warning is logged. Those
+//     entries were never synced, so never acknowledged.
+//   - Any other damage stops Open with a *CorruptError naming the file and
+//     byte offset: a bad record in an earlier segment, a bad record in the
+//     last segment followed by good data, a record with the wrong index, a
+//     gap between segments, a bad hard state or snapshot file.
+//   - The log is reconciled with the latest snapshot S. Entries up to S are
+//     dropped (a crash between storing a snapshot and compacting). A log that
+//     ends before S, or whose entry S has another term than the snapshot, is
+//     what a crash during the install of a leader's snapshot leaves: it is
+//     replaced by an empty log after S. The install removes segment files
+//     from the highest down, so a partial removal leaves a prefix of the old
+//     log that is either consistent with the snapshot or replaced.
+//
+// # Memory
+//
+// The last Options.CacheSize entries are kept in memory, so replication and
+// Term rarely read the disk. Snapshot data is not kept: Snapshot reads its
+// file. All methods hold one mutex, so the driver and a snapshotting
+// goroutine may call them concurrently.
+package wal

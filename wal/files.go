@@ -1,0 +1,251 @@
+package wal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/rkv/rkv/consensus"
+)
+
+const (
+	hardStateName = "hardstate"
+	logDirName    = "log"
+	snapPrefix    = "snap-"
+	snapSuffix    = ".snap"
+	tmpSuffix     = ".tmp"
+	// hardStateSize is crc32c | term | vote | commit.
+	hardStateSize = 4 + 8 + 8 + 8
+	snapMagic     = "rkvsnap1"
+	// snapHeaderSize is magic | crc32c | meta length.
+	snapHeaderSize = len(snapMagic) + 4 + 4
+)
+
+// syncDir makes the creation, removal and renaming of dir's entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("wal: sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// mkdir creates dir if it does not exist and makes its creation durable.
+func mkdir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+// writeFileAtomic replaces dir/name with parts: it writes and fsyncs a
+// temporary file and renames it over name, so a crash leaves either the old
+// or the new file whole. The rename is durable once dir is synced, which is
+// left to the caller so that it can be shared with other changes.
+func writeFileAtomic(dir, name string, parts ...[]byte) error {
+	tmp := filepath.Join(dir, name+tmpSuffix)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if _, err = f.Write(p); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("wal: write %s: %w", name, err)
+	}
+	return nil
+}
+
+// removeTemps removes temporary files a crash left behind in dir: they were
+// never renamed into place, so they hold nothing that was promised.
+func removeTemps(dir string) error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, de := range des {
+		if !de.IsDir() && (strings.HasSuffix(de.Name(), tmpSuffix) || strings.HasSuffix(de.Name(), ".TEMP")) {
+			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func encodeHardState(hs consensus.HardState) []byte {
+	b := make([]byte, 4, hardStateSize)
+	b = binary.LittleEndian.AppendUint64(b, hs.Term)
+	b = binary.LittleEndian.AppendUint64(b, uint64(hs.Vote))
+	b = binary.LittleEndian.AppendUint64(b, hs.Commit)
+	binary.LittleEndian.PutUint32(b, crc32.Checksum(b[4:], castagnoli))
+	return b
+}
+
+// readHardState reads the hard state file; a missing file is an empty state.
+func readHardState(path string) (consensus.HardState, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return consensus.HardState{}, nil
+	}
+	if err != nil {
+		return consensus.HardState{}, err
+	}
+	if len(b) != hardStateSize {
+		return consensus.HardState{}, &CorruptError{Path: path, Err: fmt.Errorf("%w: hard state of %d bytes, want %d",
+			ErrCorrupt, len(b), hardStateSize)}
+	}
+	if sum, want := crc32.Checksum(b[4:], castagnoli), binary.LittleEndian.Uint32(b); sum != want {
+		return consensus.HardState{}, &CorruptError{Path: path, Err: fmt.Errorf("%w: hard state checksum %08x, file says %08x",
+			ErrCorrupt, sum, want)}
+	}
+	return consensus.HardState{
+		Term:   binary.LittleEndian.Uint64(b[4:]),
+		Vote:   consensus.NodeID(binary.LittleEndian.Uint64(b[12:])),
+		Commit: binary.LittleEndian.Uint64(b[20:]),
+	}, nil
+}
+
+// snapName names the snapshot file of index i; the fixed width keeps the
+// names in index order.
+func snapName(i uint64) string { return fmt.Sprintf("%s%020d%s", snapPrefix, i, snapSuffix) }
+
+// parseSnapName returns the index of a snapshot file name.
+func parseSnapName(name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, snapPrefix)
+	if !ok {
+		return 0, false
+	}
+	if s, ok = strings.CutSuffix(s, snapSuffix); !ok || len(s) != 20 {
+		return 0, false
+	}
+	i, err := strconv.ParseUint(s, 10, 64)
+	return i, err == nil && i > 0
+}
+
+// encodeSnapHeader returns the bytes that precede a snapshot's data:
+//
+//	magic "rkvsnap1" | crc32c uint32 | meta length uint32 | meta
+//
+// where meta is index uint64 | term uint64 | voters | learners, each list a
+// uvarint count then uvarint ids, and the checksum covers everything after
+// itself including the data.
+func encodeSnapHeader(meta consensus.SnapshotMeta, data []byte) []byte {
+	m := binary.LittleEndian.AppendUint64(nil, meta.Index)
+	m = binary.LittleEndian.AppendUint64(m, meta.Term)
+	for _, ids := range [][]consensus.NodeID{meta.Conf.Voters, meta.Conf.Learners} {
+		m = binary.AppendUvarint(m, uint64(len(ids)))
+		for _, id := range ids {
+			m = binary.AppendUvarint(m, uint64(id))
+		}
+	}
+	h := make([]byte, 0, snapHeaderSize+len(m))
+	h = append(h, snapMagic...)
+	h = append(h, 0, 0, 0, 0)
+	h = binary.LittleEndian.AppendUint32(h, uint32(len(m)))
+	h = append(h, m...)
+	crc := crc32.Update(crc32.Checksum(h[len(snapMagic)+4:], castagnoli), castagnoli, data)
+	binary.LittleEndian.PutUint32(h[len(snapMagic):], crc)
+	return h
+}
+
+// decodeSnapshot checks and decodes a snapshot file's contents; Data aliases b.
+func decodeSnapshot(b []byte) (consensus.Snapshot, error) {
+	if len(b) < snapHeaderSize || string(b[:len(snapMagic)]) != snapMagic {
+		return consensus.Snapshot{}, fmt.Errorf("%w: not a snapshot file", ErrCorrupt)
+	}
+	if sum, want := crc32.Checksum(b[len(snapMagic)+4:], castagnoli), binary.LittleEndian.Uint32(b[len(snapMagic):]); sum != want {
+		return consensus.Snapshot{}, fmt.Errorf("%w: snapshot checksum %08x, file says %08x", ErrCorrupt, sum, want)
+	}
+	n := binary.LittleEndian.Uint32(b[len(snapMagic)+4:])
+	if uint64(n) > uint64(len(b)-snapHeaderSize) || n < 16 {
+		return consensus.Snapshot{}, fmt.Errorf("%w: snapshot metadata length %d", ErrCorrupt, n)
+	}
+	m := b[snapHeaderSize : snapHeaderSize+int(n)]
+	s := consensus.Snapshot{Meta: consensus.SnapshotMeta{
+		Index: binary.LittleEndian.Uint64(m),
+		Term:  binary.LittleEndian.Uint64(m[8:]),
+	}}
+	m = m[16:]
+	for _, ids := range []*[]consensus.NodeID{&s.Meta.Conf.Voters, &s.Meta.Conf.Learners} {
+		count, k := binary.Uvarint(m)
+		if k <= 0 || count > uint64(len(m)) {
+			return consensus.Snapshot{}, fmt.Errorf("%w: snapshot membership", ErrCorrupt)
+		}
+		m = m[k:]
+		for range count {
+			id, k := binary.Uvarint(m)
+			if k <= 0 {
+				return consensus.Snapshot{}, fmt.Errorf("%w: snapshot membership", ErrCorrupt)
+			}
+			*ids = append(*ids, consensus.NodeID(id))
+			m = m[k:]
+		}
+	}
+	if data := b[snapHeaderSize+int(n):]; len(data) > 0 {
+		s.Data = data
+	}
+	return s, nil
+}
+
+// readSnapshot reads and checks a snapshot file.
+func readSnapshot(path string) (consensus.Snapshot, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return consensus.Snapshot{}, err
+	}
+	s, err := decodeSnapshot(b)
+	if err != nil {
+		return consensus.Snapshot{}, &CorruptError{Path: path, Err: err}
+	}
+	return s, nil
+}
+
+// writeSnapshot stores s atomically in dir and removes older snapshot files,
+// which the new one supersedes.
+func writeSnapshot(dir string, s *consensus.Snapshot) error {
+	if err := writeFileAtomic(dir, snapName(s.Meta.Index), encodeSnapHeader(s.Meta, s.Data), s.Data); err != nil {
+		return err
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, de := range des {
+		if i, ok := parseSnapName(de.Name()); ok && i < s.Meta.Index {
+			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return syncDir(dir)
+}

@@ -1,0 +1,609 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	twal "github.com/tidwall/wal"
+
+	"github.com/rkv/rkv/consensus"
+)
+
+// Options configures a Log. The zero value is usable.
+type Options struct {
+	// Logger receives warnings about repaired damage; nil means slog.Default().
+	Logger *slog.Logger
+	// SegmentSize is the size in bytes at which a new segment file is
+	// started; 0 means 16 MiB.
+	SegmentSize int
+	// CacheSize is how many of the most recent entries are kept in memory
+	// so that replication and Term do not read the disk; 0 means 4096.
+	CacheSize int
+	// NoSync skips the fsync of entries. Only for benchmarks: a crash may
+	// lose entries that were acknowledged.
+	NoSync bool
+}
+
+// Log is a durable consensus.LogStore kept in a directory. All methods are
+// safe for concurrent use.
+type Log struct {
+	dir    string
+	logDir string
+	opts   Options
+
+	mu     sync.Mutex
+	tw     *twal.Log // the entries; nil once closed or after a failed reset
+	batch  twal.Batch
+	hs     consensus.HardState
+	snap   consensus.SnapshotMeta // the latest snapshot; Index 0 when none
+	last   uint64                 // index of the last entry; snap.Index when none follow it
+	tail   int                    // size of the last segment file, mirroring tidwall/wal's rollover rule
+	failed error                  // the first failed write or sync; set once
+	closed bool
+	// cache holds the entries from cache[0].Index to last, with no gap,
+	// at most opts.CacheSize of them.
+	cache []consensus.Entry
+}
+
+var _ consensus.LogStore = (*Log)(nil)
+
+// Open opens the log in dir, creating it if needed, and repairs a torn
+// tail left by a crash. Damage anywhere else is returned as a *CorruptError.
+func Open(dir string, opts Options) (*Log, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = 16 << 20
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 4096
+	}
+	l := &Log{dir: dir, logDir: filepath.Join(dir, logDirName), opts: opts}
+	if err := l.open(); err != nil {
+		if l.tw != nil {
+			l.tw.Close()
+		}
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Log) open() error {
+	if err := mkdir(l.dir); err != nil {
+		return err
+	}
+	if err := mkdir(l.logDir); err != nil {
+		return err
+	}
+	for _, d := range []string{l.dir, l.logDir} {
+		if err := removeTemps(d); err != nil {
+			return err
+		}
+	}
+	var err error
+	if l.hs, err = readHardState(filepath.Join(l.dir, hardStateName)); err != nil {
+		return err
+	}
+	if err := l.loadSnapshot(); err != nil {
+		return err
+	}
+	segs, err := listSegments(l.logDir)
+	if err != nil {
+		return err
+	}
+	s := l.snap.Index
+	reset := len(segs) == 0
+	if !reset {
+		first, last, err := recoverSegments(segs, l.opts.Logger)
+		if err != nil {
+			return err
+		}
+		if first > s+1 {
+			return &CorruptError{Path: segs[0].path, Err: fmt.Errorf("%w: log starts at index %d but the snapshot ends at %d",
+				ErrCorrupt, first, s)}
+		}
+		// The log is behind the snapshot: a crash interrupted the install
+		// of a snapshot from the leader after the snapshot was stored.
+		reset = last < s
+	}
+	if reset {
+		if err := resetSegments(l.logDir, s+1); err != nil {
+			return err
+		}
+	}
+	if err := l.openEntries(); err != nil {
+		return err
+	}
+	if first, _ := l.tw.FirstIndex(); first <= s {
+		t, err := l.readTerm(s)
+		if err != nil {
+			return err
+		}
+		if t != l.snap.Term {
+			// The log disagrees with an installed snapshot whose log reset
+			// a crash interrupted: the snapshot wins, as Save promised.
+			l.tw.Close()
+			if err := resetSegments(l.logDir, s+1); err != nil {
+				return err
+			}
+			if err := l.openEntries(); err != nil {
+				return err
+			}
+		} else if err := l.compact(s); err != nil {
+			return err
+		}
+	}
+	from := max(s+1, l.last-min(l.last, uint64(l.opts.CacheSize))+1)
+	for i := from; i <= l.last; i++ {
+		e, err := l.read(i)
+		if err != nil {
+			return err
+		}
+		l.cache = append(l.cache, e)
+	}
+	return nil
+}
+
+// loadSnapshot finds the latest snapshot file and removes older ones a
+// crash left behind.
+func (l *Log) loadSnapshot() error {
+	des, err := os.ReadDir(l.dir)
+	if err != nil {
+		return err
+	}
+	var names []string // in index order: the names are zero-padded
+	for _, de := range des {
+		if _, ok := parseSnapName(de.Name()); ok {
+			names = append(names, de.Name())
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	path := filepath.Join(l.dir, names[len(names)-1])
+	snap, err := readSnapshot(path)
+	if err != nil {
+		return err
+	}
+	if i, _ := parseSnapName(names[len(names)-1]); snap.Meta.Index != i {
+		return &CorruptError{Path: path, Err: fmt.Errorf("%w: snapshot file holds index %d", ErrCorrupt, snap.Meta.Index)}
+	}
+	l.snap = snap.Meta
+	if len(names) == 1 {
+		return nil
+	}
+	for _, name := range names[:len(names)-1] {
+		if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+			return err
+		}
+	}
+	return syncDir(l.dir)
+}
+
+// openEntries opens the segments with tidwall/wal.
+func (l *Log) openEntries() error {
+	tw, err := twal.Open(l.logDir, &twal.Options{
+		NoSync:      true, // Save syncs once per batch itself
+		SegmentSize: l.opts.SegmentSize,
+		AllowEmpty:  true,
+	})
+	if err != nil {
+		return fmt.Errorf("wal: open %s: %w", l.logDir, err)
+	}
+	l.tw = tw
+	if l.last, err = tw.LastIndex(); err != nil {
+		return err
+	}
+	l.cache = nil
+	l.tail, err = tailSize(l.logDir)
+	return err
+}
+
+// compact drops the entries up to and including i, which a snapshot covers.
+func (l *Log) compact(i uint64) error {
+	if err := l.tw.TruncateFront(i + 1); err != nil {
+		return err
+	}
+	if err := syncDir(l.logDir); err != nil {
+		return err
+	}
+	var err error
+	l.tail, err = tailSize(l.logDir)
+	return err
+}
+
+// read returns entry i from disk, checked.
+func (l *Log) read(i uint64) (consensus.Entry, error) {
+	if l.tw == nil {
+		return consensus.Entry{}, l.unusable()
+	}
+	b, err := l.tw.Read(i)
+	if err != nil {
+		return consensus.Entry{}, fmt.Errorf("wal: read entry %d: %w", i, err)
+	}
+	e, err := decodeRecord(b)
+	if err == nil && e.Index != i {
+		err = fmt.Errorf("%w: record has index %d, want %d", ErrCorrupt, e.Index, i)
+	}
+	if err != nil {
+		return consensus.Entry{}, l.locate(i, err)
+	}
+	return e, nil
+}
+
+// locate names the segment file and offset of entry i for a read error.
+func (l *Log) locate(i uint64, cause error) error {
+	segs, err := listSegments(l.logDir)
+	if err != nil || len(segs) == 0 {
+		return &CorruptError{Path: l.logDir, Err: cause}
+	}
+	s := segs[0]
+	for _, t := range segs[1:] {
+		if t.index <= i {
+			s = t
+		}
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return &CorruptError{Path: s.path, Err: cause}
+	}
+	return &CorruptError{Path: s.path, Offset: recordOffset(data, s.index, i), Err: cause}
+}
+
+// readTerm returns the term of entry i from disk.
+func (l *Log) readTerm(i uint64) (uint64, error) {
+	e, err := l.read(i)
+	return e.Term, err
+}
+
+// unusable returns why the log can no longer be used.
+func (l *Log) unusable() error {
+	if l.closed {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrFailed, l.failed)
+}
+
+// fail records the first failed write; the log accepts no writes after it
+// because what reached the disk is unknown.
+func (l *Log) fail(err error) error {
+	if l.failed == nil {
+		l.failed = err
+	}
+	return err
+}
+
+// InitialState implements consensus.Storage.
+func (l *Log) InitialState() (consensus.HardState, consensus.ConfState, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return consensus.HardState{}, consensus.ConfState{}, ErrClosed
+	}
+	return l.hs, l.snap.Conf.Clone(), nil
+}
+
+// Entries implements consensus.Storage. The entries' Data must not be
+// modified: it is shared with the cache.
+func (l *Log) Entries(lo, hi, maxSize uint64) ([]consensus.Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	if lo <= l.snap.Index {
+		return nil, consensus.ErrCompacted
+	}
+	if hi > l.last+1 {
+		return nil, consensus.ErrUnavailable
+	}
+	if lo >= hi {
+		return nil, nil
+	}
+	var ents []consensus.Entry
+	var size uint64
+	for i := lo; i < hi; i++ {
+		var e consensus.Entry
+		if c := l.cached(i); c != nil {
+			e = *c
+		} else {
+			var err error
+			if e, err = l.read(i); err != nil {
+				return nil, err
+			}
+		}
+		size += e.Size()
+		if len(ents) > 0 && size > maxSize {
+			break
+		}
+		ents = append(ents, e)
+	}
+	return ents, nil
+}
+
+// cached returns entry i from the cache, or nil.
+func (l *Log) cached(i uint64) *consensus.Entry {
+	if len(l.cache) == 0 || i < l.cache[0].Index || i > l.last {
+		return nil
+	}
+	return &l.cache[i-l.cache[0].Index]
+}
+
+// Term implements consensus.Storage.
+func (l *Log) Term(i uint64) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.term(i)
+}
+
+func (l *Log) term(i uint64) (uint64, error) {
+	switch {
+	case l.closed:
+		return 0, ErrClosed
+	case i < l.snap.Index:
+		return 0, consensus.ErrCompacted
+	case i == l.snap.Index:
+		return l.snap.Term, nil
+	case i > l.last:
+		return 0, consensus.ErrUnavailable
+	}
+	if c := l.cached(i); c != nil {
+		return c.Term, nil
+	}
+	return l.readTerm(i)
+}
+
+// LastIndex implements consensus.Storage.
+func (l *Log) LastIndex() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	return l.last, nil
+}
+
+// FirstIndex implements consensus.Storage.
+func (l *Log) FirstIndex() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	return l.snap.Index + 1, nil
+}
+
+// Snapshot implements consensus.Storage. The data is read from its file on
+// each call rather than held in memory, since it can be as large as the
+// whole data set and is needed only to catch up a lagging follower.
+func (l *Log) Snapshot() (consensus.Snapshot, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return consensus.Snapshot{}, ErrClosed
+	}
+	if l.snap.Index == 0 {
+		return consensus.Snapshot{}, nil
+	}
+	return readSnapshot(filepath.Join(l.dir, snapName(l.snap.Index)))
+}
+
+// Save implements consensus.LogStore. It installs snap when it is newer
+// than the stored snapshot (replacing the whole log), then writes ents with
+// one write and one fsync (truncating any stored entries from the first of
+// them on), then hs when it changed. A failed write or sync fails the Log.
+func (l *Log) Save(hs consensus.HardState, ents []consensus.Entry, snap *consensus.Snapshot) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.failed != nil {
+		return l.unusable()
+	}
+	if !snap.IsEmpty() && snap.Meta.Index > l.snap.Index {
+		if err := l.install(snap); err != nil {
+			return l.fail(err)
+		}
+	}
+	if len(ents) > 0 {
+		first := l.snap.Index + 1
+		if ents[len(ents)-1].Index >= first {
+			if ents[0].Index < first {
+				ents = ents[first-ents[0].Index:]
+			}
+			if err := l.append(ents); err != nil {
+				return err
+			}
+		}
+	}
+	if !hs.IsEmpty() && hs != l.hs {
+		if err := l.saveHardState(hs); err != nil {
+			return l.fail(err)
+		}
+	}
+	return nil
+}
+
+// install stores a snapshot from the leader and replaces the log with an
+// empty one that continues after it.
+func (l *Log) install(snap *consensus.Snapshot) error {
+	if err := writeSnapshot(l.dir, snap); err != nil {
+		return err
+	}
+	l.snap = snap.Meta
+	l.snap.Conf = snap.Meta.Conf.Clone()
+	err := l.tw.Close()
+	l.tw = nil
+	if err != nil {
+		return err
+	}
+	if err := resetSegments(l.logDir, l.snap.Index+1); err != nil {
+		return err
+	}
+	return l.openEntries()
+}
+
+// append writes ents, whose first index is at most one past the last.
+func (l *Log) append(ents []consensus.Entry) error {
+	if ents[0].Index > l.last+1 {
+		return fmt.Errorf("%w: first new entry %d after last index %d", ErrNotContiguous, ents[0].Index, l.last)
+	}
+	for k := range ents {
+		if ents[k].Index != ents[0].Index+uint64(k) {
+			return fmt.Errorf("%w: entry %d follows entry %d", ErrNotContiguous, ents[k].Index, ents[0].Index+uint64(k)-1)
+		}
+	}
+	if ents[0].Index <= l.last {
+		if err := l.truncateBack(ents[0].Index - 1); err != nil {
+			return l.fail(err)
+		}
+	}
+	size := 0
+	for k := range ents {
+		size += recordHeaderSize + len(ents[k].Data)
+	}
+	// One buffer per batch: the cached entries' Data point into it.
+	buf := make([]byte, 0, size)
+	l.batch.Clear()
+	rolled := l.tail > l.opts.SegmentSize
+	if rolled {
+		l.tail = 0
+	}
+	for k := range ents {
+		off := len(buf)
+		buf = appendRecord(buf, &ents[k])
+		l.batch.Write(ents[k].Index, buf[off:])
+		// tidwall/wal starts a new segment once the last one reaches
+		// SegmentSize; the new file must be made durable in the directory.
+		if l.tail += frameSize(len(buf) - off); l.tail >= l.opts.SegmentSize {
+			l.tail = 0
+			rolled = true
+		}
+	}
+	if err := l.tw.WriteBatch(&l.batch); err != nil {
+		return l.fail(fmt.Errorf("wal: write entries %d-%d: %w", ents[0].Index, ents[len(ents)-1].Index, err))
+	}
+	if !l.opts.NoSync {
+		if err := l.tw.Sync(); err != nil {
+			return l.fail(fmt.Errorf("wal: sync entries %d-%d: %w", ents[0].Index, ents[len(ents)-1].Index, err))
+		}
+	}
+	if rolled {
+		if err := syncDir(l.logDir); err != nil {
+			return l.fail(err)
+		}
+	}
+	l.last = ents[len(ents)-1].Index
+	off := 0
+	for k := range ents {
+		e := ents[k]
+		e.Data = nil
+		if n := len(ents[k].Data); n > 0 {
+			e.Data = buf[off+recordHeaderSize : off+recordHeaderSize+n : off+recordHeaderSize+n]
+		}
+		off += recordHeaderSize + len(ents[k].Data)
+		l.cache = append(l.cache, e)
+	}
+	if n := len(l.cache) - l.opts.CacheSize; n > 0 {
+		clear(l.cache[:n]) // let the dropped entries' data be collected
+		l.cache = l.cache[n:]
+	}
+	return nil
+}
+
+// truncateBack removes the entries after i.
+func (l *Log) truncateBack(i uint64) error {
+	if err := l.tw.TruncateBack(i); err != nil {
+		return fmt.Errorf("wal: truncate entries after %d: %w", i, err)
+	}
+	if err := syncDir(l.logDir); err != nil {
+		return err
+	}
+	l.last = i
+	if len(l.cache) > 0 {
+		if first := l.cache[0].Index; i < first {
+			l.cache = l.cache[:0]
+		} else {
+			clear(l.cache[i+1-first:])
+			l.cache = l.cache[:i+1-first]
+		}
+	}
+	var err error
+	l.tail, err = tailSize(l.logDir)
+	return err
+}
+
+// saveHardState replaces the hard state file. The directory is synced only
+// when the term or vote changed: losing a rename that only advanced Commit
+// leaves the previous file, which is whole and safe (the commit index is
+// learned again from the leader), and saves a sync on every commit.
+func (l *Log) saveHardState(hs consensus.HardState) error {
+	if err := writeFileAtomic(l.dir, hardStateName, encodeHardState(hs)); err != nil {
+		return err
+	}
+	if hs.Term != l.hs.Term || hs.Vote != l.hs.Vote {
+		if err := syncDir(l.dir); err != nil {
+			return err
+		}
+	}
+	l.hs = hs
+	return nil
+}
+
+// CreateSnapshot implements consensus.LogStore: it stores a snapshot of the
+// application taken at index i, then drops the entries it covers.
+func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, data []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.failed != nil {
+		return l.unusable()
+	}
+	if i <= l.snap.Index {
+		return consensus.ErrSnapOutOfDate
+	}
+	if i > l.last {
+		return fmt.Errorf("wal: snapshot at %d beyond last index %d: %w", i, l.last, consensus.ErrUnavailable)
+	}
+	term, err := l.term(i)
+	if err != nil {
+		return err
+	}
+	snap := consensus.Snapshot{Meta: consensus.SnapshotMeta{Index: i, Term: term, Conf: conf.Clone()}, Data: data}
+	if err := writeSnapshot(l.dir, &snap); err != nil {
+		return l.fail(err)
+	}
+	l.snap = snap.Meta
+	if err := l.compact(i); err != nil {
+		return l.fail(fmt.Errorf("wal: compact entries up to %d: %w", i, err))
+	}
+	if len(l.cache) > 0 && l.cache[0].Index <= i {
+		n := min(i+1-l.cache[0].Index, uint64(len(l.cache)))
+		clear(l.cache[:n])
+		l.cache = l.cache[n:]
+	}
+	return nil
+}
+
+// Close implements consensus.LogStore. It releases the files; the Log
+// cannot be used afterwards.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.closed = true
+	l.cache = nil
+	if l.tw == nil {
+		return nil
+	}
+	err := l.tw.Close()
+	l.tw = nil
+	if err != nil && !errors.Is(err, twal.ErrClosed) {
+		return fmt.Errorf("wal: close: %w", err)
+	}
+	return nil
+}

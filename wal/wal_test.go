@@ -1,0 +1,371 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/rkv/rkv/consensus"
+)
+
+// quiet discards the warnings tests provoke on purpose.
+var quiet = slog.New(slog.DiscardHandler)
+
+func openT(t testing.TB, dir string, opts Options) *Log {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
+	l, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return l
+}
+
+// ents returns entries lo..hi of term with distinct data; every fifth is a
+// no-op with no data and every seventh a conf change, to cover the types.
+func ents(lo, hi, term uint64) []consensus.Entry {
+	var es []consensus.Entry
+	for i := lo; i <= hi; i++ {
+		e := consensus.Entry{Index: i, Term: term, Data: fmt.Appendf(nil, "entry %d of term %d", i, term)}
+		switch {
+		case i%5 == 0:
+			e.Data = nil
+		case i%7 == 0:
+			e.Type = consensus.EntryConfChange
+		}
+		es = append(es, e)
+	}
+	return es
+}
+
+// step is one write applied to both the Log and the reference model.
+type step struct {
+	hs     consensus.HardState
+	ents   []consensus.Entry
+	snap   *consensus.Snapshot
+	create uint64 // CreateSnapshot at this index when non-zero
+}
+
+func snapAt(i, term uint64) *consensus.Snapshot {
+	return &consensus.Snapshot{
+		Meta: consensus.SnapshotMeta{Index: i, Term: term, Conf: consensus.ConfState{Voters: []consensus.NodeID{1, 2, 3}, Learners: []consensus.NodeID{4}}},
+		Data: fmt.Appendf(nil, "state at %d", i),
+	}
+}
+
+func (s step) apply(t *testing.T, l *Log, ms *consensus.MemoryStorage) {
+	t.Helper()
+	if s.create != 0 {
+		conf := consensus.ConfState{Voters: []consensus.NodeID{1, 2}}
+		data := fmt.Appendf(nil, "state at %d", s.create)
+		if err := ms.CreateSnapshot(s.create, conf, data); err != nil {
+			t.Fatalf("model CreateSnapshot(%d): %v", s.create, err)
+		}
+		if err := l.CreateSnapshot(s.create, conf, data); err != nil {
+			t.Fatalf("CreateSnapshot(%d): %v", s.create, err)
+		}
+		return
+	}
+	if err := ms.Save(s.hs, s.ents, s.snap); err != nil {
+		t.Fatalf("model Save: %v", err)
+	}
+	if err := l.Save(s.hs, s.ents, s.snap); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+}
+
+// sameState checks every read of l against the model.
+func sameState(t *testing.T, l *Log, ms *consensus.MemoryStorage) {
+	t.Helper()
+	first, err := l.FirstIndex()
+	wfirst, _ := ms.FirstIndex()
+	if err != nil || first != wfirst {
+		t.Fatalf("FirstIndex = %d, %v; want %d", first, err, wfirst)
+	}
+	last, err := l.LastIndex()
+	wlast, _ := ms.LastIndex()
+	if err != nil || last != wlast {
+		t.Fatalf("LastIndex = %d, %v; want %d", last, err, wlast)
+	}
+	for i := first - 1; i <= last+1; i++ {
+		got, err := l.Term(i)
+		want, werr := ms.Term(i)
+		if got != want || !errors.Is(err, werr) {
+			t.Fatalf("Term(%d) = %d, %v; want %d, %v", i, got, err, want, werr)
+		}
+	}
+	if first > 1 {
+		if _, err := l.Term(first - 2); !errors.Is(err, consensus.ErrCompacted) {
+			t.Fatalf("Term(%d) = %v, want ErrCompacted", first-2, err)
+		}
+	}
+	for _, r := range []struct{ lo, hi, max uint64 }{
+		{first, last + 1, ^uint64(0)},
+		{first, last + 1, 0},
+		{first, last + 1, 100},
+		{first - 1, last + 1, ^uint64(0)},
+		{first, last + 2, ^uint64(0)},
+		{max(first, last) - 1, last + 1, ^uint64(0)},
+	} {
+		got, err := l.Entries(r.lo, r.hi, r.max)
+		want, werr := ms.Entries(r.lo, r.hi, r.max)
+		if !errors.Is(err, werr) || len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+			t.Fatalf("Entries(%d, %d, %d) =\n%v, %v\nwant\n%v, %v", r.lo, r.hi, r.max, got, err, want, werr)
+		}
+	}
+	hs, cs, err := l.InitialState()
+	whs, wcs, _ := ms.InitialState()
+	if err != nil || hs != whs || !reflect.DeepEqual(cs, wcs) {
+		t.Fatalf("InitialState = %v, %v, %v; want %v, %v", hs, cs, err, whs, wcs)
+	}
+	snap, err := l.Snapshot()
+	wsnap, _ := ms.Snapshot()
+	if err != nil || !reflect.DeepEqual(snap, wsnap) {
+		t.Fatalf("Snapshot = %+v, %v; want %+v", snap, err, wsnap)
+	}
+}
+
+// TestMatchesMemoryStorage runs sequences of writes against a Log and
+// against consensus.MemoryStorage, checking that every read agrees after
+// each write and after the Log is closed and reopened.
+func TestMatchesMemoryStorage(t *testing.T) {
+	hs := func(term, commit uint64) consensus.HardState {
+		return consensus.HardState{Term: term, Vote: 1, Commit: commit}
+	}
+	tests := []struct {
+		name  string
+		opts  Options
+		steps []step
+	}{
+		{"empty", Options{}, nil},
+		{"append", Options{}, []step{
+			{hs: hs(1, 0), ents: ents(1, 5, 1)},
+			{hs: hs(1, 3), ents: ents(6, 6, 1)},
+			{hs: hs(2, 6)},
+		}},
+		{"truncate conflicting suffix", Options{}, []step{
+			{ents: ents(1, 5, 1)},
+			{hs: hs(2, 2), ents: ents(3, 4, 2)},
+		}},
+		{"truncate the whole log", Options{}, []step{
+			{ents: ents(1, 5, 1)},
+			{ents: ents(1, 2, 2)},
+		}},
+		{"re-append entries already held", Options{}, []step{
+			{ents: ents(1, 5, 1)},
+			{ents: ents(5, 8, 1)},
+		}},
+		{"compaction", Options{}, []step{
+			{hs: hs(1, 10), ents: ents(1, 10, 1)},
+			{create: 5},
+			{ents: ents(11, 12, 1)},
+			{create: 12},
+			{ents: ents(13, 13, 2)},
+		}},
+		{"entries before the snapshot are skipped", Options{}, []step{
+			{ents: ents(1, 10, 1)},
+			{create: 5},
+			{ents: ents(3, 12, 2)},
+			{ents: ents(1, 4, 3)},
+		}},
+		{"install snapshot ahead of the log", Options{}, []step{
+			{hs: hs(1, 3), ents: ents(1, 5, 1)},
+			{hs: hs(3, 20), snap: snapAt(20, 3)},
+			{ents: ents(21, 22, 3)},
+		}},
+		{"install snapshot inside the log", Options{}, []step{
+			{ents: ents(1, 10, 1)},
+			{snap: snapAt(4, 1), ents: ents(5, 6, 2)},
+		}},
+		{"older snapshot is ignored", Options{}, []step{
+			{ents: ents(1, 10, 1)},
+			{create: 6},
+			{snap: snapAt(3, 1)},
+		}},
+		{"small cache and segments", Options{SegmentSize: 300, CacheSize: 3}, []step{
+			{hs: hs(1, 0), ents: ents(1, 40, 1)},
+			{ents: ents(25, 60, 2)},
+			{create: 30},
+			{ents: ents(61, 61, 2)},
+			{ents: ents(45, 50, 3)},
+			{create: 50},
+			{snap: snapAt(80, 4)},
+			{ents: ents(81, 100, 4)},
+		}},
+		{"cache of one entry", Options{CacheSize: 1}, []step{
+			{ents: ents(1, 8, 1)},
+			{ents: ents(4, 4, 2)},
+			{create: 2},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openT(t, dir, tt.opts)
+			ms := consensus.NewMemoryStorage()
+			for k, s := range tt.steps {
+				s.apply(t, l, ms)
+				t.Logf("after step %d", k)
+				sameState(t, l, ms)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			l = openT(t, dir, tt.opts)
+			defer l.Close()
+			sameState(t, l, ms)
+		})
+	}
+}
+
+func TestSaveErrors(t *testing.T) {
+	l := openT(t, t.TempDir(), Options{})
+	defer l.Close()
+	if err := l.Save(consensus.HardState{}, ents(1, 3, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Save(consensus.HardState{}, ents(5, 6, 1), nil); !errors.Is(err, ErrNotContiguous) {
+		t.Fatalf("Save leaving a gap = %v, want ErrNotContiguous", err)
+	}
+	bad := append(ents(4, 4, 1), ents(6, 6, 1)...)
+	if err := l.Save(consensus.HardState{}, bad, nil); !errors.Is(err, ErrNotContiguous) {
+		t.Fatalf("Save of unnumbered entries = %v, want ErrNotContiguous", err)
+	}
+	// A refused batch is the caller's mistake, not a failed disk.
+	if err := l.Save(consensus.HardState{}, ents(4, 4, 1), nil); err != nil {
+		t.Fatalf("Save after a refused batch: %v", err)
+	}
+	if err := l.CreateSnapshot(9, consensus.ConfState{}, nil); !errors.Is(err, consensus.ErrUnavailable) {
+		t.Fatalf("CreateSnapshot beyond the log = %v, want ErrUnavailable", err)
+	}
+	if err := l.CreateSnapshot(2, consensus.ConfState{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CreateSnapshot(2, consensus.ConfState{}, nil); !errors.Is(err, consensus.ErrSnapOutOfDate) {
+		t.Fatalf("CreateSnapshot at the snapshot = %v, want ErrSnapOutOfDate", err)
+	}
+}
+
+func TestOpenEmptyDirCreatesIt(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	l := openT(t, dir, Options{})
+	defer l.Close()
+	if _, err := os.Stat(filepath.Join(dir, logDirName)); err != nil {
+		t.Fatal(err)
+	}
+	sameState(t, l, consensus.NewMemoryStorage())
+}
+
+func TestClose(t *testing.T) {
+	l := openT(t, t.TempDir(), Options{})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second Close = %v, want ErrClosed", err)
+	}
+	if err := l.Save(consensus.HardState{}, ents(1, 1, 1), nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Save after Close = %v, want ErrClosed", err)
+	}
+	if _, err := l.Entries(1, 2, 100); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Entries after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestFailedWriteFailsLog checks that after a failed write every later
+// write returns an error wrapping the first failure.
+func TestFailedWriteFailsLog(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Options{})
+	defer l.Close()
+	if err := l.Save(consensus.HardState{Term: 1}, ents(1, 3, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	// The hard state's temporary file cannot be created in a missing
+	// directory.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	first := l.Save(consensus.HardState{Term: 2}, nil, nil)
+	if first == nil {
+		t.Fatal("Save into a removed directory succeeded")
+	}
+	for _, err := range []error{
+		l.Save(consensus.HardState{Term: 2}, ents(4, 4, 2), nil),
+		l.CreateSnapshot(2, consensus.ConfState{}, nil),
+	} {
+		if !errors.Is(err, ErrFailed) || !errors.Is(err, first) {
+			t.Fatalf("write after failure = %v, want ErrFailed wrapping %v", err, first)
+		}
+	}
+	// Reads of what was saved still work.
+	if got, err := l.Entries(1, 4, 1<<20); err != nil || len(got) != 3 {
+		t.Fatalf("Entries after failure = %v, %v", got, err)
+	}
+}
+
+// TestFailedEntryWrite makes tidwall/wal's write itself fail.
+func TestFailedEntryWrite(t *testing.T) {
+	l := openT(t, t.TempDir(), Options{})
+	defer l.Close()
+	l.tw.Close() // the next write hits a closed file
+	first := l.Save(consensus.HardState{}, ents(1, 1, 1), nil)
+	if first == nil {
+		t.Fatal("Save to a closed segment succeeded")
+	}
+	if err := l.Save(consensus.HardState{}, ents(1, 1, 1), nil); !errors.Is(err, ErrFailed) || !errors.Is(err, first) {
+		t.Fatalf("Save after failure = %v, want ErrFailed wrapping %v", err, first)
+	}
+}
+
+// TestConcurrent has the driver append while another goroutine snapshots
+// and reads, as rkv does; run with -race.
+func TestConcurrent(t *testing.T) {
+	l := openT(t, t.TempDir(), Options{SegmentSize: 2048, CacheSize: 16})
+	defer l.Close()
+	const n = 300
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := uint64(1); i <= n; i++ {
+			if err := l.Save(consensus.HardState{Term: 1, Commit: i - 1}, ents(i, i, 1), nil); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for k := 0; k < 2000; k++ {
+			first, _ := l.FirstIndex()
+			last, _ := l.LastIndex()
+			if last >= first+20 && k%50 == 0 {
+				if err := l.CreateSnapshot(last-10, consensus.ConfState{Voters: []consensus.NodeID{1}}, []byte("s")); err != nil && !errors.Is(err, consensus.ErrSnapOutOfDate) {
+					t.Error(err)
+					return
+				}
+			}
+			es, err := l.Entries(first, last+1, 1<<20)
+			if err != nil && !errors.Is(err, consensus.ErrCompacted) {
+				t.Error(err)
+				return
+			}
+			for j, e := range es {
+				if e.Index != first+uint64(j) || !bytes.Equal(e.Data, ents(e.Index, e.Index, 1)[0].Data) {
+					t.Errorf("entry %d = %+v", first+uint64(j), e)
+					return
+				}
+			}
+		}
+	})
+	wg.Wait()
+	if last, err := l.LastIndex(); err != nil || last != n {
+		t.Fatalf("LastIndex = %d, %v; want %d", last, err, n)
+	}
+}
