@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -124,7 +125,7 @@ func (p *peer) stream(conn net.Conn, buf []byte) ([]byte, error) {
 		var b [1]byte
 		_, err := conn.Read(b[:])
 		if err == nil {
-			err = ErrHandshake // the peer spoke out of turn
+			err = fmt.Errorf("%w: peer wrote after the handshake", ErrHandshake)
 		}
 		dead <- err
 	}()

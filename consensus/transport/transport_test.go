@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,9 +124,13 @@ func TestExchangeThreeNodes(t *testing.T) {
 			}
 			next[m.From]++
 		}
-		if s := trs[id].Stats(); s.Sent != (n-1)*perPair || s.Delivered != (n-1)*perPair {
-			t.Errorf("node %d stats %+v, want %d sent and delivered", id, s, (n-1)*perPair)
-		}
+	}
+	for id := 1; id <= n; id++ {
+		// Sent counts after Write returns, which may be after delivery.
+		waitFor(t, "sent and delivered counted", func() bool {
+			s := trs[id].Stats()
+			return s.Sent == (n-1)*perPair && s.Delivered == (n-1)*perPair
+		})
 	}
 }
 
@@ -377,6 +383,52 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			}
 			t.Errorf("New(%+v) = %v, want ErrConfig", cfg, err)
 		}
+	}
+}
+
+// countingConn counts Write calls, each one syscall on a TCP connection.
+type countingConn struct {
+	net.Conn
+	writes atomic.Int32
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// TestWriterBatchesIntoOneWrite queues messages before the writer starts:
+// they must leave in one Write, in order.
+func TestWriterBatchesIntoOneWrite(t *testing.T) {
+	tr := newTestTransport(t, 1, 7)
+	p := newPeer(tr, 2, "unused")
+	const n = 100
+	for i := range n {
+		p.queue <- consensus.Message{Group: testGroup, Type: consensus.MsgApp, From: 1, To: 2, Index: uint64(i)}
+	}
+	local, remote := net.Pipe()
+	defer remote.Close()
+	conn := &countingConn{Conn: local}
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.stream(conn, nil)
+		done <- err
+	}()
+	r := bufio.NewReader(remote)
+	var hdr [frameHeaderSize]byte
+	for i := range n {
+		m, err := readFrame(r, &hdr, DefaultMaxFrameSize)
+		if err != nil || m.Index != uint64(i) {
+			t.Fatalf("frame %d: %v, %v", i, m, err)
+		}
+	}
+	if got := conn.writes.Load(); got != 1 {
+		t.Fatalf("%d messages took %d writes, want 1", n, got)
+	}
+	p.cancel()
+	// Canceling also closes the connection, so either error may win.
+	if err := <-done; err == nil {
+		t.Fatal("stream returned nil after cancel")
 	}
 }
 
