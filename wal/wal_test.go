@@ -215,6 +215,11 @@ func TestMatchesMemoryStorage(t *testing.T) {
 				s.apply(t, l, ms)
 				t.Logf("after step %d", k)
 				sameState(t, l, ms)
+				// The rollover rule is mirrored to know when to sync the
+				// directory; the mirror must match the files.
+				if size, err := tailSize(l.logDir); err != nil || size != l.tail {
+					t.Fatalf("last segment is %d bytes (%v), mirrored as %d", size, err, l.tail)
+				}
 			}
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
