@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rkv/rkv/consensus"
 )
 
 // segment is one tidwall/wal segment file, named after its first index.
@@ -165,7 +167,8 @@ func scanSegment(path string, data []byte, index uint64, last bool) (end int, n 
 func goodRecordFrom(b []byte) bool {
 	for off := range b {
 		rec, _, ok := nextFrame(b[off:])
-		if ok && len(rec) >= recordHeaderSize && rec[20] <= 1 {
+		// Cheap checks before the checksum keep scanning garbage fast.
+		if ok && len(rec) >= recordHeaderSize && rec[20] <= byte(consensus.EntryConfChange) {
 			if _, err := decodeRecord(rec); err == nil {
 				return true
 			}

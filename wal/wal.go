@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -380,17 +381,35 @@ func (l *Log) FirstIndex() (uint64, error) {
 
 // Snapshot implements consensus.Storage. The data is read from its file on
 // each call rather than held in memory, since it can be as large as the
-// whole data set and is needed only to catch up a lagging follower.
+// whole data set and is needed only to catch up a lagging follower. The
+// file is read without holding the lock, so a large snapshot does not hold
+// up Save; the open file stays readable if a newer snapshot removes it.
 func (l *Log) Snapshot() (consensus.Snapshot, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return consensus.Snapshot{}, ErrClosed
 	}
 	if l.snap.Index == 0 {
+		l.mu.Unlock()
 		return consensus.Snapshot{}, nil
 	}
-	return readSnapshot(filepath.Join(l.dir, snapName(l.snap.Index)))
+	path := filepath.Join(l.dir, snapName(l.snap.Index))
+	f, err := os.Open(path)
+	l.mu.Unlock()
+	if err != nil {
+		return consensus.Snapshot{}, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return consensus.Snapshot{}, err
+	}
+	snap, err := decodeSnapshot(b)
+	if err != nil {
+		return consensus.Snapshot{}, &CorruptError{Path: path, Err: err}
+	}
+	return snap, nil
 }
 
 // Save implements consensus.LogStore. It installs snap when it is newer
