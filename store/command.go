@@ -1,0 +1,176 @@
+package store
+
+import (
+	"slices"
+	"strings"
+)
+
+// Command describes one command for routing and for COMMAND INFO replies.
+type Command struct {
+	Name                    string   // lower case
+	Arity                   int      // Redis convention: >0 exact, <0 at least -Arity (counting the name)
+	Flags                   []string // Redis 7 flags, e.g. "write", "denyoom", "fast"
+	FirstKey, LastKey, Step int      // Redis key positions (LastKey -1 = last argument)
+	Write                   bool     // must go through the Raft log
+
+	exec func(s *Store, m mode, args [][]byte, out []byte) []byte
+}
+
+func (c *Command) arityOK(n int) bool {
+	if c.Arity >= 0 {
+		return n == c.Arity
+	}
+	return n >= -c.Arity
+}
+
+var (
+	wr   = []string{"write"}
+	wrD  = []string{"write", "denyoom"}
+	wrF  = []string{"write", "fast"}
+	wrDF = []string{"write", "denyoom", "fast"}
+	ro   = []string{"readonly"}
+	roF  = []string{"readonly", "fast"}
+)
+
+// commands is the table, sorted by name. Arity, flags and key positions are
+// Redis 7.0's.
+var commands = []*Command{
+	{"append", 3, wrD, 1, 1, 1, true, appendCmd},
+	{"copy", -3, wrD, 1, 2, 1, true, copyCmd},
+	{"dbsize", 1, roF, 0, 0, 0, false, dbsizeCmd},
+	{"decr", 2, wrDF, 1, 1, 1, true, decrCmd},
+	{"decrby", 3, wrDF, 1, 1, 1, true, decrbyCmd},
+	{"del", -2, wr, 1, -1, 1, true, delCmd},
+	{"exists", -2, roF, 1, -1, 1, false, existsCmd},
+	{"expire", -3, wrF, 1, 1, 1, true, expireCmd},
+	{"expireat", -3, wrF, 1, 1, 1, true, expireatCmd},
+	{"expiretime", 2, roF, 1, 1, 1, false, expiretimeCmd},
+	{"flushall", -1, wr, 0, 0, 0, true, flushCmd},
+	{"flushdb", -1, wr, 0, 0, 0, true, flushCmd},
+	{"get", 2, roF, 1, 1, 1, false, getCmd},
+	{"getdel", 2, wrF, 1, 1, 1, true, getdelCmd},
+	{"getex", -2, wrF, 1, 1, 1, true, getexCmd},
+	{"getrange", 4, ro, 1, 1, 1, false, getrangeCmd},
+	{"getset", 3, wrDF, 1, 1, 1, true, getsetCmd},
+	{"incr", 2, wrDF, 1, 1, 1, true, incrCmd},
+	{"incrby", 3, wrDF, 1, 1, 1, true, incrbyCmd},
+	{"incrbyfloat", 3, wrDF, 1, 1, 1, true, incrbyfloatCmd},
+	{"keys", 2, ro, 0, 0, 0, false, keysCmd},
+	{"mget", -2, roF, 1, -1, 1, false, mgetCmd},
+	{"mset", -3, wrD, 1, -1, 2, true, msetCmd},
+	{"msetnx", -3, wrD, 1, -1, 2, true, msetnxCmd},
+	{"persist", 2, wrF, 1, 1, 1, true, persistCmd},
+	{"pexpire", -3, wrF, 1, 1, 1, true, pexpireCmd},
+	{"pexpireat", -3, wrF, 1, 1, 1, true, pexpireatCmd},
+	{"pexpiretime", 2, roF, 1, 1, 1, false, pexpiretimeCmd},
+	{"psetex", 4, wrD, 1, 1, 1, true, psetexCmd},
+	{"pttl", 2, roF, 1, 1, 1, false, pttlCmd},
+	{"randomkey", 1, ro, 0, 0, 0, false, randomkeyCmd},
+	{"rename", 3, wr, 1, 2, 1, true, renameCmd},
+	{"renamenx", 3, wrF, 1, 2, 1, true, renamenxCmd},
+	{"scan", -2, ro, 0, 0, 0, false, scanCmd},
+	{"set", -3, wrD, 1, 1, 1, true, setCmd},
+	{"setex", 4, wrD, 1, 1, 1, true, setexCmd},
+	{"setnx", 3, wrDF, 1, 1, 1, true, setnxCmd},
+	{"setrange", 4, wrD, 1, 1, 1, true, setrangeCmd},
+	{"strlen", 2, roF, 1, 1, 1, false, strlenCmd},
+	{"substr", 4, ro, 1, 1, 1, false, getrangeCmd},
+	{"touch", -2, roF, 1, -1, 1, false, existsCmd},
+	{"ttl", 2, roF, 1, 1, 1, false, ttlCmd},
+	{"type", 2, roF, 1, 1, 1, false, typeCmd},
+	{"unlink", -2, wrF, 1, -1, 1, true, delCmd},
+}
+
+var byName = func() map[string]*Command {
+	m := make(map[string]*Command, len(commands))
+	for _, c := range commands {
+		m[c.Name] = c
+	}
+	return m
+}()
+
+// maxNameLen bounds the stack buffer Lookup lowercases into.
+const maxNameLen = 32
+
+// Lookup finds a command by name, ignoring case, without allocating.
+func Lookup(name []byte) (*Command, bool) {
+	if len(name) > maxNameLen {
+		return nil, false
+	}
+	var buf [maxNameLen]byte
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	c, ok := byName[string(buf[:len(name)])] // the conversion does not allocate in a map index
+	return c, ok
+}
+
+// Commands returns every command this package executes, sorted by name. The
+// slice is a copy; the commands are shared and must not be modified.
+func Commands() []*Command {
+	return slices.Clone(commands)
+}
+
+// Redis 7.0's error replies, with their prefixes.
+const (
+	errSyntax     = "ERR syntax error"
+	errNotInt     = "ERR value is not an integer or out of range"
+	errNotFloat   = "ERR value is not a valid float"
+	errOverflow   = "ERR increment or decrement would overflow"
+	errNaN        = "ERR increment would produce NaN or Infinity"
+	errTooBig     = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+	errOffset     = "ERR offset is out of range"
+	errNoKey      = "ERR no such key"
+	errCursor     = "ERR invalid cursor"
+	errDecrOverfl = "ERR decrement would overflow"
+)
+
+func appendErr(out []byte, msg string) []byte {
+	out = append(out, '-')
+	out = append(out, msg...)
+	return append(out, '\r', '\n')
+}
+
+// appendExpireErr is Redis's "invalid expire time in '<cmd>' command".
+func appendExpireErr(out []byte, cmd string) []byte {
+	out = append(out, "-ERR invalid expire time in '"...)
+	out = append(out, cmd...)
+	return append(out, "' command\r\n"...)
+}
+
+func appendArity(out []byte, name string) []byte {
+	out = append(out, "-ERR wrong number of arguments for '"...)
+	out = append(out, name...)
+	return append(out, "' command\r\n"...)
+}
+
+// appendUnknown builds Redis's unknown-command error, quoting the leading
+// arguments up to 128 bytes as processCommand does.
+func appendUnknown(out []byte, args [][]byte) []byte {
+	var b strings.Builder
+	name := args[0]
+	if len(name) > 128 {
+		name = name[:128]
+	}
+	b.WriteString("ERR unknown command '")
+	b.Write(name)
+	b.WriteString("', with args beginning with: ")
+	n := 0
+	for _, a := range args[1:] {
+		if n >= 128 {
+			break
+		}
+		if len(a) > 128-n {
+			a = a[:128-n]
+		}
+		b.WriteByte('\'')
+		b.Write(a)
+		b.WriteString("' ")
+		n += len(a) + 3
+	}
+	msg := strings.NewReplacer("\r", " ", "\n", " ").Replace(b.String())
+	return appendErr(out, msg)
+}

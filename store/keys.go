@@ -1,0 +1,355 @@
+package store
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/tidwall/redcon"
+)
+
+// Generic keyspace commands.
+
+func delCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	n := 0
+	for _, k := range args[1:] {
+		if it, ok := s.get(m, probe(k)); ok {
+			s.remove(it)
+			n++
+		}
+	}
+	return appendInt(out, int64(n))
+}
+
+// existsCmd serves EXISTS and TOUCH: a key named twice counts twice.
+func existsCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	n := 0
+	for _, k := range args[1:] {
+		if _, ok := s.get(m, probe(k)); ok {
+			n++
+		}
+	}
+	return appendInt(out, int64(n))
+}
+
+// Conditions of EXPIRE and friends.
+const (
+	expNX = 1 << iota
+	expXX
+	expGT
+	expLT
+)
+
+func expireCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return expireGeneric(s, m, args, out, m.now, true, "expire")
+}
+
+func pexpireCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return expireGeneric(s, m, args, out, m.now, false, "pexpire")
+}
+
+func expireatCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return expireGeneric(s, m, args, out, 0, true, "expireat")
+}
+
+func pexpireatCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return expireGeneric(s, m, args, out, 0, false, "pexpireat")
+}
+
+// expireGeneric follows Redis 7.0's expireGenericCommand: options first, then
+// the time (with overflow checks), then the key. A deadline not in the future
+// deletes the key and still replies 1.
+func expireGeneric(s *Store, m mode, args [][]byte, out []byte, base int64, seconds bool, name string) []byte {
+	flags := 0
+	for _, a := range args[3:] {
+		switch {
+		case eqFold(a, "nx"):
+			flags |= expNX
+		case eqFold(a, "xx"):
+			flags |= expXX
+		case eqFold(a, "gt"):
+			flags |= expGT
+		case eqFold(a, "lt"):
+			flags |= expLT
+		default:
+			out = append(out, "-ERR Unsupported option "...)
+			return append(append(out, a...), '\r', '\n')
+		}
+	}
+	if flags&expNX != 0 && flags&(expXX|expGT|expLT) != 0 {
+		return appendErr(out, "ERR NX and XX, GT or LT options at the same time are not compatible")
+	}
+	if flags&expGT != 0 && flags&expLT != 0 {
+		return appendErr(out, "ERR GT and LT options at the same time are not compatible")
+	}
+	when, ok := parseInt(b2s(args[2]))
+	if !ok {
+		return appendErr(out, errNotInt)
+	}
+	if seconds {
+		if when > math.MaxInt64/1000 || when < math.MinInt64/1000 {
+			return appendExpireErr(out, name)
+		}
+		when *= 1000
+	}
+	if when > math.MaxInt64-base {
+		return appendExpireErr(out, name)
+	}
+	when += base
+	it, found := s.get(m, probe(args[1]))
+	if !found {
+		return append(out, zeroReply...)
+	}
+	cur := it.deadline
+	switch {
+	case flags&expNX != 0 && cur != 0,
+		flags&expXX != 0 && cur == 0,
+		flags&expGT != 0 && (cur == 0 || when <= cur),
+		flags&expLT != 0 && cur != 0 && when >= cur:
+		return append(out, zeroReply...)
+	}
+	if when <= m.now {
+		s.remove(it)
+	} else {
+		it.deadline = when
+		s.put(it)
+	}
+	return append(out, oneReply...)
+}
+
+func ttlCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return ttlGeneric(s, m, args, out, false, false)
+}
+
+func pttlCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return ttlGeneric(s, m, args, out, true, false)
+}
+
+func expiretimeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return ttlGeneric(s, m, args, out, false, true)
+}
+
+func pexpiretimeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return ttlGeneric(s, m, args, out, true, true)
+}
+
+// ttlGeneric follows Redis's ttlGenericCommand: -2 for no key, -1 for no
+// TTL, seconds rounded to the nearest.
+func ttlGeneric(s *Store, m mode, args [][]byte, out []byte, ms, abs bool) []byte {
+	it, found := s.get(m, probe(args[1]))
+	if !found {
+		return appendInt(out, -2)
+	}
+	if it.deadline == 0 {
+		return appendInt(out, -1)
+	}
+	t := it.deadline
+	if !abs {
+		t = max(t-m.now, 0)
+	}
+	if !ms {
+		t = (t + 500) / 1000
+	}
+	return appendInt(out, t)
+}
+
+func persistCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	it, found := s.get(m, probe(args[1]))
+	if !found || it.deadline == 0 {
+		return append(out, zeroReply...)
+	}
+	it.deadline = 0
+	s.put(it)
+	return append(out, oneReply...)
+}
+
+func typeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	if _, found := s.get(m, probe(args[1])); found {
+		return append(out, "+string\r\n"...)
+	}
+	return append(out, "+none\r\n"...)
+}
+
+func keysCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	pat := b2s(args[1])
+	all := pat == "*"
+	var keys []string // alias the buffers; only used while the lock is held
+	s.keys.Scan(func(it item) bool {
+		if !it.expired(m.now) && (all || globMatch(pat, it.key())) {
+			keys = append(keys, it.key())
+		}
+		return true
+	})
+	return appendKeys(out, keys)
+}
+
+func appendKeys(out []byte, keys []string) []byte {
+	out = redcon.AppendArray(out, len(keys))
+	for _, k := range keys {
+		out = appendBulk(out, k)
+	}
+	return out
+}
+
+// scanCmd walks the tree from the cursor, which is the ord of the next key
+// to visit. Keys of one ord are never split across calls, so a key present
+// for the whole scan is returned at least once whatever is inserted or
+// deleted in between, and the scan always ends.
+func scanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	cursor, ok := parseCursor(b2s(args[1]))
+	if !ok {
+		return appendErr(out, errCursor)
+	}
+	count := int64(10)
+	var pat, typ []byte
+	for i := 2; i < len(args); i += 2 {
+		more := i+1 < len(args)
+		switch {
+		case more && eqFold(args[i], "count"):
+			n, ok := parseInt(b2s(args[i+1]))
+			if !ok {
+				return appendErr(out, errNotInt)
+			}
+			if n < 1 {
+				return appendErr(out, errSyntax)
+			}
+			count = n
+		case more && eqFold(args[i], "match"):
+			pat = args[i+1]
+			if len(pat) == 1 && pat[0] == '*' {
+				pat = nil
+			}
+		case more && eqFold(args[i], "type"):
+			typ = args[i+1]
+		default:
+			return appendErr(out, errSyntax)
+		}
+	}
+	var keys []string
+	var seen int64
+	var last, next uint64
+	s.keys.Ascend(item{ord: cursor}, func(it item) bool {
+		if seen >= count && it.ord != last {
+			next = it.ord
+			return false
+		}
+		seen++
+		last = it.ord
+		if it.expired(m.now) ||
+			pat != nil && !globMatch(b2s(pat), it.key()) ||
+			typ != nil && !eqFold(typ, "string") {
+			return true
+		}
+		keys = append(keys, it.key())
+		return true
+	})
+	out = redcon.AppendArray(out, 2)
+	var buf [20]byte
+	out = redcon.AppendBulk(out, strconv.AppendUint(buf[:0], next, 10))
+	return appendKeys(out, keys)
+}
+
+// randomkeyCmd picks random positions; keys past their deadline are skipped,
+// up to a bound like Redis's, so a keyspace of expired keys answers nil.
+func randomkeyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	n := s.keys.Len()
+	for range 100 {
+		if n == 0 {
+			break
+		}
+		it, _ := s.keys.GetAt(rand.IntN(n))
+		if !it.expired(m.now) {
+			return appendBulk(out, it.key())
+		}
+	}
+	return append(out, nullReply...)
+}
+
+func dbsizeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return appendInt(out, int64(s.keys.Len()))
+}
+
+// flushCmd serves FLUSHDB and FLUSHALL; ASYNC and SYNC are accepted and
+// equivalent, since dropping the trees is O(1) and the GC frees the rest.
+func flushCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	if len(args) > 2 || len(args) == 2 && !eqFold(args[1], "sync") && !eqFold(args[1], "async") {
+		return appendErr(out, errSyntax)
+	}
+	s.reset()
+	return append(out, okReply...)
+}
+
+func renameCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return renameGeneric(s, m, args, out, false)
+}
+
+func renamenxCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return renameGeneric(s, m, args, out, true)
+}
+
+// renameGeneric follows Redis's renameGenericCommand; the TTL moves with the
+// value.
+func renameGeneric(s *Store, m mode, args [][]byte, out []byte, nx bool) []byte {
+	it, found := s.get(m, probe(args[1]))
+	if !found {
+		return appendErr(out, errNoKey)
+	}
+	if bytes.Equal(args[1], args[2]) {
+		if nx {
+			return append(out, zeroReply...)
+		}
+		return append(out, okReply...)
+	}
+	dst := probe(args[2])
+	if _, exists := s.get(m, dst); exists && nx {
+		return append(out, zeroReply...)
+	}
+	moved := newItem(dst.ord, dst.key(), it.deadline, it.val())
+	s.remove(it)
+	s.put(moved)
+	if nx {
+		return append(out, oneReply...)
+	}
+	return append(out, okReply...)
+}
+
+// copyCmd follows Redis 7.0's copyCommand in cluster mode: DB must be 0.
+func copyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	replace := false
+	db := int64(0)
+	for j := 3; j < len(args); j++ {
+		switch {
+		case eqFold(args[j], "replace"):
+			replace = true
+		case eqFold(args[j], "db") && j+1 < len(args):
+			n, ok := parseInt(b2s(args[j+1]))
+			if !ok || n < math.MinInt32 || n > math.MaxInt32 {
+				return appendErr(out, errNotInt)
+			}
+			if n < 0 || n >= 16 {
+				return appendErr(out, "ERR DB index is out of range")
+			}
+			db = n
+			j++
+		default:
+			return appendErr(out, errSyntax)
+		}
+	}
+	if db != 0 {
+		return appendErr(out, "ERR Copying to another database is not allowed in cluster mode")
+	}
+	if bytes.Equal(args[1], args[2]) {
+		return appendErr(out, sameObjErr)
+	}
+	it, found := s.get(m, probe(args[1]))
+	if !found {
+		return append(out, zeroReply...)
+	}
+	dst := probe(args[2])
+	if _, exists := s.get(m, dst); exists && !replace {
+		return append(out, zeroReply...)
+	}
+	s.put(newItem(dst.ord, dst.key(), it.deadline, it.val()))
+	return append(out, oneReply...)
+}

@@ -1,0 +1,247 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/tidwall/btree"
+)
+
+// ExpiredCommand is the internal write the leader proposes for active expiry:
+// "rkv.expired key [key ...]". Apply deletes each key that is still past its
+// deadline by the store's clock and replies with the number deleted. Lookup
+// never returns it, so it is not routed as a client command.
+const ExpiredCommand = "rkv.expired"
+
+// Store is the replicated keyspace.
+//
+// Concurrency: Apply, Snapshot and Restore take the write lock; Read and the
+// other query methods take the read lock, so reads run concurrently with each
+// other and serialize with writes. A Snapshot's WriteTo needs no lock.
+type Store struct {
+	mu    sync.RWMutex
+	keys  *btree.BTreeG[item]     // every key, ordered by (ord, key)
+	ttls  *btree.BTreeG[ttlEntry] // one entry per distinct (deadline, ord) of keys with a TTL
+	clock int64                   // largest stamp applied: the replicated "now"
+	slots [NumSlots]uint32        // keys per cluster slot
+	bytes int64                   // sum of item buffer sizes
+}
+
+// New returns an empty store.
+func New() *Store {
+	s := &Store{}
+	s.reset()
+	return s
+}
+
+func (s *Store) reset() {
+	s.keys = btree.NewBTreeGOptions(less, btree.Options{NoLocks: true})
+	s.ttls = btree.NewBTreeGOptions(ttlLess, btree.Options{NoLocks: true})
+	s.slots = [NumSlots]uint32{}
+	s.bytes = 0
+}
+
+// mode is how a command runs: at which time, and whether it may change state.
+// A read-only run hides keys past their deadline; a write run deletes them,
+// which is deterministic because now is then the replicated clock.
+type mode struct {
+	now   int64
+	write bool
+}
+
+// Apply executes a command from the Raft log at the leader's stamp stampMs
+// (Unix ms) and appends its RESP reply to out. The store's clock becomes
+// max(clock, stampMs); relative TTLs become deadlines on that clock, and
+// keys past their deadline by it are treated as missing and deleted. Read-only
+// commands are accepted too.
+func (s *Store) Apply(stampMs int64, args [][]byte, out []byte) []byte {
+	if len(args) == 0 {
+		return append(out, "-ERR empty command\r\n"...)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stampMs > s.clock {
+		s.clock = stampMs
+	}
+	m := mode{now: s.clock, write: true}
+	if bytes.EqualFold(args[0], []byte(ExpiredCommand)) {
+		return s.expiredCmd(m, args, out)
+	}
+	cmd, ok := Lookup(args[0])
+	if !ok {
+		return appendUnknown(out, args)
+	}
+	if !cmd.arityOK(len(args)) {
+		return appendArity(out, cmd.Name)
+	}
+	return cmd.exec(s, m, args, out)
+}
+
+// Read executes a read-only command against the current state at nowMs (the
+// local wall clock, raised to the store's clock if behind) and appends the
+// RESP reply. Keys past their deadline are hidden, never deleted. A write
+// command is refused with an error: running it here would make this replica
+// diverge.
+func (s *Store) Read(nowMs int64, args [][]byte, out []byte) []byte {
+	if len(args) == 0 {
+		return append(out, "-ERR empty command\r\n"...)
+	}
+	cmd, ok := Lookup(args[0])
+	if !ok {
+		return appendUnknown(out, args)
+	}
+	if !cmd.arityOK(len(args)) {
+		return appendArity(out, cmd.Name)
+	}
+	if cmd.Write {
+		return append(append(append(out, "-ERR write command '"...), cmd.Name...), "' must go through the log\r\n"...)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return cmd.exec(s, mode{now: max(nowMs, s.clock)}, args, out)
+}
+
+// get finds the live item for the probe p. In a write run an expired item is
+// deleted on the way.
+func (s *Store) get(m mode, p item) (item, bool) {
+	it, ok := s.keys.Get(p)
+	if !ok {
+		return it, false
+	}
+	if it.expired(m.now) {
+		if m.write {
+			s.remove(it)
+		}
+		return item{}, false
+	}
+	return it, true
+}
+
+// put inserts or replaces an item, keeping the indexes and counters in step.
+func (s *Store) put(it item) {
+	prev, replaced := s.keys.Set(it)
+	s.bytes += int64(it.bufCap())
+	if replaced {
+		s.bytes -= int64(prev.bufCap())
+		if prev.deadline == it.deadline {
+			return
+		}
+		s.unindexTTL(prev)
+	} else {
+		s.slots[it.ord>>50]++
+	}
+	if it.deadline != 0 {
+		s.ttls.Set(ttlEntry{it.deadline, it.ord})
+	}
+}
+
+// remove deletes a present item.
+func (s *Store) remove(it item) {
+	s.keys.Delete(it)
+	s.slots[it.ord>>50]--
+	s.bytes -= int64(it.bufCap())
+	s.unindexTTL(it)
+}
+
+// unindexTTL drops the TTL entry of an item that left the tree or changed
+// deadline, unless another key with the same ord still has that deadline.
+func (s *Store) unindexTTL(old item) {
+	if old.deadline == 0 {
+		return
+	}
+	shared := false
+	s.keys.Ascend(item{ord: old.ord}, func(it item) bool {
+		shared = it.ord == old.ord && it.deadline == old.deadline
+		return it.ord == old.ord && !shared
+	})
+	if !shared {
+		s.ttls.Delete(ttlEntry{old.deadline, old.ord})
+	}
+}
+
+// expiredCmd implements ExpiredCommand.
+func (s *Store) expiredCmd(m mode, args [][]byte, out []byte) []byte {
+	n := 0
+	for _, k := range args[1:] {
+		if it, ok := s.keys.Get(probe(k)); ok && it.expired(m.now) {
+			s.remove(it)
+			n++
+		}
+	}
+	return appendInt(out, int64(n))
+}
+
+// ExpiredSample returns up to max keys whose deadline is <= nowMs, for the
+// leader to propose with ExpiredCommand. Rather than sampling at random as
+// Redis does, it walks the deadline index from the earliest, so the work is
+// bounded by max and the oldest garbage goes first.
+func (s *Store) ExpiredSample(nowMs int64, max int) [][]byte {
+	if max <= 0 {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var keys [][]byte
+	s.ttls.Scan(func(e ttlEntry) bool {
+		if e.deadline > nowMs {
+			return false
+		}
+		s.keys.Ascend(item{ord: e.ord}, func(it item) bool {
+			if it.ord != e.ord {
+				return false
+			}
+			if it.deadline == e.deadline {
+				keys = append(keys, []byte(it.key()))
+			}
+			return len(keys) < max
+		})
+		return len(keys) < max
+	})
+	return keys
+}
+
+// Len returns the number of keys, including those past their deadline that
+// are not deleted yet (as Redis's DBSIZE does).
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.keys.Len()
+}
+
+// Digest hashes the whole logical state (clock, and every key with its value
+// and deadline, in tree order) so replicas can be compared. It is O(n).
+func (s *Store) Digest() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d := xxhash.New()
+	var b [binary.MaxVarintLen64 * 3]byte
+	d.Write(binary.LittleEndian.AppendUint64(b[:0], uint64(s.clock)))
+	s.keys.Scan(func(it item) bool {
+		h := binary.AppendUvarint(b[:0], uint64(it.keyLen()))
+		h = binary.AppendUvarint(h, uint64(it.vlen))
+		h = binary.AppendVarint(h, it.deadline)
+		d.Write(h)
+		d.WriteString(it.key())
+		d.WriteString(it.val())
+		return true
+	})
+	return d.Sum64()
+}
+
+// Approximate per-entry overheads: an item in a B-tree node at typical fill,
+// a TTL index entry likewise, and the allocator's rounding of a buffer.
+const (
+	itemOverhead = 48
+	ttlOverhead  = 24
+	allocSlack   = 8
+)
+
+// MemoryBytes approximates the heap used by the keyspace.
+func (s *Store) MemoryBytes() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := int64(s.keys.Len())
+	return s.bytes + n*(itemOverhead+allocSlack) + int64(s.ttls.Len())*ttlOverhead
+}
