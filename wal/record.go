@@ -30,6 +30,7 @@ type CorruptError struct {
 	Err    error  // what is wrong; wraps ErrCorrupt
 }
 
+// Error names the file, the offset and the damage.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("%s at offset %d: %v", e.Path, e.Offset, e.Err)
 }

@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -621,7 +620,7 @@ func (l *Log) Close() error {
 	}
 	err := l.tw.Close()
 	l.tw = nil
-	if err != nil && !errors.Is(err, twal.ErrClosed) {
+	if err != nil {
 		return fmt.Errorf("wal: close: %w", err)
 	}
 	return nil

@@ -320,8 +320,8 @@ func TestFailedWriteFailsLog(t *testing.T) {
 // TestFailedEntryWrite makes tidwall/wal's write itself fail.
 func TestFailedEntryWrite(t *testing.T) {
 	l := openT(t, t.TempDir(), Options{})
-	defer l.Close()
-	l.tw.Close() // the next write hits a closed file
+	defer l.Close() // reports the segment closed twice; only the files matter here
+	l.tw.Close()    // the next write hits a closed file
 	first := l.Save(consensus.HardState{}, ents(1, 1, 1), nil)
 	if first == nil {
 		t.Fatal("Save to a closed segment succeeded")
