@@ -73,6 +73,8 @@ func Open(dir string, opts Options) (*Log, error) {
 	return l, nil
 }
 
+// open recovers the directory: files first, then the log reconciled with
+// the snapshot, then the cache.
 func (l *Log) open() error {
 	if err := mkdir(l.dir); err != nil {
 		return err
@@ -128,6 +130,7 @@ func (l *Log) open() error {
 			// The log disagrees with an installed snapshot whose log reset
 			// a crash interrupted: the snapshot wins, as Save promised.
 			l.tw.Close()
+			l.tw = nil
 			if err := resetSegments(l.logDir, s+1); err != nil {
 				return err
 			}
