@@ -50,17 +50,12 @@ var ErrOutcomeUnknown = errors.New("consensus: proposal outcome unknown")
 
 type proposal struct {
 	entry Entry
-	done  chan proposalResult
-}
-
-type proposalResult struct {
-	val any
-	err error
+	done  chan Result
 }
 
 type waiter struct {
 	term uint64
-	done chan proposalResult
+	done chan Result
 }
 
 type readRequest struct {
@@ -211,24 +206,65 @@ func (n *Node) ProposeConfChange(ctx context.Context, cc ConfChange) error {
 }
 
 func (n *Node) propose(ctx context.Context, e Entry) (any, error) {
-	if StateType(n.state.Load()) != StateLeader {
-		return nil, &NotLeaderError{Leader: NodeID(n.lead.Load())}
+	p, err := n.submit(ctx, e)
+	if err != nil {
+		return nil, err
 	}
-	p := proposal{entry: e, done: make(chan proposalResult, 1)}
+	r := n.wait(ctx, p)
+	return r.Val, r.Err
+}
+
+// Result is the outcome of one proposal of ProposeMany.
+type Result struct {
+	Val any
+	Err error
+}
+
+// ProposeMany proposes every datum, so that they share one log write, and
+// waits for all of their results, in order.
+func (n *Node) ProposeMany(ctx context.Context, datas [][]byte) []Result {
+	results := make([]Result, len(datas))
+	props := make([]proposal, len(datas))
+	for i, d := range datas {
+		p, err := n.submit(ctx, Entry{Type: EntryNormal, Data: d})
+		if err != nil {
+			for j := i; j < len(datas); j++ {
+				results[j].Err = err
+			}
+			datas = datas[:i]
+			break
+		}
+		props[i] = p
+	}
+	for i := range datas {
+		results[i] = n.wait(ctx, props[i])
+	}
+	return results
+}
+
+func (n *Node) submit(ctx context.Context, e Entry) (proposal, error) {
+	if StateType(n.state.Load()) != StateLeader {
+		return proposal{}, &NotLeaderError{Leader: NodeID(n.lead.Load())}
+	}
+	p := proposal{entry: e, done: make(chan Result, 1)}
 	select {
 	case n.propc <- p:
+		return p, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return p, ctx.Err()
 	case <-n.donec:
-		return nil, n.stoppedErr()
+		return p, n.stoppedErr()
 	}
+}
+
+func (n *Node) wait(ctx context.Context, p proposal) Result {
 	select {
 	case r := <-p.done:
-		return r.val, r.err
+		return r
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return Result{Err: ctx.Err()}
 	case <-n.donec:
-		return nil, n.stoppedErr()
+		return Result{Err: n.stoppedErr()}
 	}
 }
 
@@ -470,7 +506,7 @@ func (n *Node) stepProposals(batch []proposal) {
 			err = &NotLeaderError{Leader: n.core.lead}
 		}
 		for _, p := range batch {
-			p.done <- proposalResult{err: err}
+			p.done <- Result{Err: err}
 		}
 		return
 	}
@@ -541,7 +577,7 @@ func (n *Node) handleReady() error {
 		n.snapIndex = rd.Snapshot.Meta.Index
 		for idx, w := range n.waiters {
 			if idx <= rd.Snapshot.Meta.Index {
-				w.done <- proposalResult{err: ErrOutcomeUnknown}
+				w.done <- Result{Err: ErrOutcomeUnknown}
 				delete(n.waiters, idx)
 			}
 		}
@@ -558,9 +594,9 @@ func (n *Node) handleReady() error {
 			}
 			delete(n.waiters, e.Index)
 			if w.term != e.Term {
-				w.done <- proposalResult{err: ErrProposalDropped}
+				w.done <- Result{Err: ErrProposalDropped}
 			} else {
-				w.done <- proposalResult{val: results[i]}
+				w.done <- Result{Val: results[i]}
 			}
 		}
 	}
@@ -633,7 +669,7 @@ func (n *Node) failAll() {
 		err = ErrStopped
 	}
 	for idx, w := range n.waiters {
-		w.done <- proposalResult{err: err}
+		w.done <- Result{Err: err}
 		delete(n.waiters, idx)
 	}
 	n.failReads(err)

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/resp"
+)
+
+// config is the validated command line of one node.
+type config struct {
+	id                consensus.NodeID
+	addr              string
+	busAddr           string
+	dir               string
+	cluster           []resp.Member
+	join              string
+	electionTimeout   time.Duration
+	heartbeatInterval time.Duration
+	readMode          string
+	snapshotEntries   uint64
+	maxClients        int
+	logLevel          slog.Level
+}
+
+func parseFlags(args []string) (*config, error) {
+	fs := flag.NewFlagSet("rkv", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	id := fs.Uint64("id", 1, "this node's id in the cluster (a positive integer)")
+	addr := fs.String("addr", "127.0.0.1:6379", "client address to listen on (`host:port`); the Raft bus listens on port+10000")
+	bus := fs.String("bus", "", "Raft bus address (`host:port`); default: the client port + 10000")
+	dir := fs.String("dir", "rkv-data", "data directory (Raft log, hard state, snapshots)")
+	cluster := fs.String("cluster", "", "every member of a new cluster as `id=host:port[@busport],...`; default: this node alone")
+	join := fs.String("join", "", "client address (`host:port`) of a member of an existing cluster to join as a new node")
+	election := fs.Duration("election-timeout", time.Second, "time without a leader before a follower starts an election")
+	heartbeat := fs.Duration("heartbeat-interval", 100*time.Millisecond, "time between leader heartbeats (the Raft tick)")
+	readMode := fs.String("read-mode", "linearizable", "how the leader confirms reads: linearizable (ReadIndex round) or lease")
+	snapEntries := fs.Uint64("snapshot-entries", 100000, "take a snapshot and compact the log every this many entries (0: never)")
+	maxClients := fs.Int("maxclients", 10000, "maximum number of client connections")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(fs)
+			return nil, err
+		}
+		return nil, &usageError{err.Error() + " (run rkv -h for the flags)"}
+	}
+	if fs.NArg() > 0 {
+		return nil, &usageError{fmt.Sprintf("unexpected argument %q (run rkv -h for the flags)", fs.Arg(0))}
+	}
+	cfg := &config{
+		id: consensus.NodeID(*id), addr: *addr, dir: *dir, join: *join,
+		electionTimeout: *election, heartbeatInterval: *heartbeat, readMode: *readMode,
+		snapshotEntries: *snapEntries, maxClients: *maxClients,
+	}
+	if cfg.id == 0 {
+		return nil, &usageError{"--id must be a positive integer"}
+	}
+	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
+		return nil, &usageError{fmt.Sprintf("--addr %q: %v", cfg.addr, err)}
+	}
+	cfg.busAddr = *bus
+	if cfg.busAddr == "" {
+		b, err := defaultBus(cfg.addr)
+		if err != nil {
+			return nil, &usageError{fmt.Sprintf("--addr %q: %v", cfg.addr, err)}
+		}
+		cfg.busAddr = b
+	}
+	if cfg.dir == "" {
+		return nil, &usageError{"--dir must not be empty"}
+	}
+	if cfg.heartbeatInterval <= 0 {
+		return nil, &usageError{"--heartbeat-interval must be positive"}
+	}
+	if cfg.electionTimeout < 3*cfg.heartbeatInterval {
+		return nil, &usageError{"--election-timeout must be at least 3 times --heartbeat-interval"}
+	}
+	if cfg.readMode != "linearizable" && cfg.readMode != "lease" {
+		return nil, &usageError{fmt.Sprintf("--read-mode %q: want linearizable or lease", cfg.readMode)}
+	}
+	if cfg.maxClients <= 0 {
+		return nil, &usageError{"--maxclients must be positive"}
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return nil, &usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", *logLevel)}
+	}
+	if *cluster != "" && cfg.join != "" {
+		return nil, &usageError{"--cluster and --join exclude each other: a new cluster is listed, an existing one is joined"}
+	}
+	if cfg.join != "" {
+		if _, _, err := net.SplitHostPort(cfg.join); err != nil {
+			return nil, &usageError{fmt.Sprintf("--join %q: %v", cfg.join, err)}
+		}
+		return cfg, nil
+	}
+	if *cluster == "" {
+		cfg.cluster = []resp.Member{{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr}}
+		return cfg, nil
+	}
+	members, err := parseCluster(*cluster)
+	if err != nil {
+		return nil, &usageError{"--cluster: " + err.Error()}
+	}
+	self := slices.IndexFunc(members, func(m resp.Member) bool { return m.ID == cfg.id })
+	if self < 0 {
+		return nil, &usageError{fmt.Sprintf("--cluster does not list this node's --id %d", cfg.id)}
+	}
+	if members[self].ClientAddr != cfg.addr {
+		return nil, &usageError{fmt.Sprintf("--cluster lists node %d at %s but --addr is %s", cfg.id, members[self].ClientAddr, cfg.addr)}
+	}
+	if *bus != "" && members[self].BusAddr != *bus {
+		return nil, &usageError{fmt.Sprintf("--cluster lists node %d's bus at %s but --bus is %s", cfg.id, members[self].BusAddr, *bus)}
+	}
+	cfg.busAddr = members[self].BusAddr
+	cfg.cluster = members
+	return cfg, nil
+}
+
+func printUsage(fs *flag.FlagSet) {
+	fs.SetOutput(os.Stdout)
+	fmt.Println("usage: rkv [flags]        serve one node (alone, in a new --cluster, or --join an existing one)")
+	fmt.Println("       rkv local [flags]  run a local N-node cluster on 127.0.0.1 (rkv local -h)")
+	fs.PrintDefaults()
+}
+
+// parseCluster reads "1=host:port,2=host:port@bus,...".
+func parseCluster(spec string) ([]resp.Member, error) {
+	var out []resp.Member
+	for _, part := range strings.Split(spec, ",") {
+		idStr, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, fmt.Errorf("%q: want id=host:port", part)
+		}
+		id, err := strconv.ParseUint(idStr, 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("%q: id must be a positive integer", part)
+		}
+		client, bus, hasBus := strings.Cut(addr, "@")
+		if _, _, err := net.SplitHostPort(client); err != nil {
+			return nil, fmt.Errorf("%q: %v", part, err)
+		}
+		if hasBus {
+			if _, err := strconv.ParseUint(bus, 10, 16); err == nil {
+				host, _, _ := net.SplitHostPort(client)
+				bus = net.JoinHostPort(host, bus)
+			} else if _, _, err := net.SplitHostPort(bus); err != nil {
+				return nil, fmt.Errorf("%q: bus %v", part, err)
+			}
+		} else if bus, err = defaultBus(client); err != nil {
+			return nil, fmt.Errorf("%q: %v", part, err)
+		}
+		if slices.ContainsFunc(out, func(m resp.Member) bool { return m.ID == consensus.NodeID(id) }) {
+			return nil, fmt.Errorf("node id %d is listed twice", id)
+		}
+		out = append(out, resp.Member{ID: consensus.NodeID(id), ClientAddr: client, BusAddr: bus})
+	}
+	slices.SortFunc(out, func(a, b resp.Member) int { return int(a.ID) - int(b.ID) })
+	return out, nil
+}
+
+// defaultBus is Redis Cluster's convention: the client port + 10000.
+func defaultBus(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p <= 0 || p+10000 > 65535 {
+		return "", fmt.Errorf("port %q leaves no room for the bus port (+10000); give host:port@busport", port)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+10000)), nil
+}
+
+// clusterID names a cluster from its founding member list, so that peers of
+// another cluster are refused at the transport handshake.
+func clusterID(members []resp.Member) uint64 {
+	h := fnv.New64a()
+	for _, m := range members {
+		fmt.Fprintf(h, "%d=%s@%s,", m.ID, m.ClientAddr, m.BusAddr)
+	}
+	return h.Sum64()
+}
+
+// identity is what a node must remember across restarts beyond its log:
+// which cluster it belongs to and the members it started with.
+type identity struct {
+	NodeID    uint64        `json:"node_id"`
+	ClusterID uint64        `json:"cluster_id"`
+	Members   []resp.Member `json:"members"`
+	// Bootstrap is true for a founding member (its log starts with the
+	// founding membership) and false for a node that joined.
+	Bootstrap bool `json:"bootstrap"`
+}
+
+const identityFile = "node.json"
+
+func loadIdentity(dir string) (*identity, error) {
+	b, err := os.ReadFile(filepath.Join(dir, identityFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var id identity
+	if err := json.Unmarshal(b, &id); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, identityFile), err)
+	}
+	return &id, nil
+}
+
+// saveIdentity writes the identity atomically (temp file, fsync, rename,
+// fsync of the directory).
+func saveIdentity(dir string, id *identity) error {
+	b, err := json.MarshalIndent(id, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, identityFile+".tmp")
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, identityFile)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,40 @@
+// Command rkv is a Redis-protocol cache server replicated by Raft.
+//
+//	rkv                                   one node on 127.0.0.1:6379, data in ./rkv-data
+//	rkv --id 1 --addr 127.0.0.1:7001 --dir d1 --cluster 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
+//	rkv --id 4 --addr 127.0.0.1:7004 --dir d4 --join 127.0.0.1:7001
+//	rkv local --nodes 3                   a local 3-node cluster for trying it out
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+)
+
+// usageError is a bad flag or configuration: one message, exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func main() {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "local" {
+		err = runLocal(os.Args[2:])
+	} else {
+		err = runServer(os.Args[1:])
+	}
+	if err == nil {
+		return
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	fmt.Fprintf(os.Stderr, "rkv: %v\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/consensus/transport"
+	"github.com/rkv/rkv/resp"
+	"github.com/rkv/rkv/store"
+	"github.com/rkv/rkv/wal"
+)
+
+func runServer(args []string) error {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	slog.SetDefault(logger)
+	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
+		return fmt.Errorf("creating --dir: %w", err)
+	}
+	ident, err := loadIdentity(cfg.dir)
+	if err != nil {
+		return err
+	}
+	if ident != nil && consensus.NodeID(ident.NodeID) != cfg.id {
+		return &usageError{fmt.Sprintf("--dir %s belongs to node %d, not --id %d", cfg.dir, ident.NodeID, cfg.id)}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if ident == nil {
+		if cfg.join != "" {
+			ident, err = joinCluster(ctx, cfg, logger)
+			if err != nil {
+				return err
+			}
+		} else {
+			ident = &identity{NodeID: uint64(cfg.id), ClusterID: clusterID(cfg.cluster), Members: cfg.cluster, Bootstrap: true}
+		}
+		if err := saveIdentity(cfg.dir, ident); err != nil {
+			return fmt.Errorf("writing %s: %w", identityFile, err)
+		}
+	}
+
+	// Listen first so that a port in use stops the node before it touches
+	// the cluster.
+	clientLn, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listening for clients: %w", err)
+	}
+	tr, err := transport.New(transport.Config{ClusterID: ident.ClusterID, NodeID: cfg.id,
+		ListenAddr: cfg.busAddr, Logger: logger})
+	if err != nil {
+		clientLn.Close()
+		return fmt.Errorf("starting the Raft bus: %w", err)
+	}
+	defer tr.Close()
+	members := resp.NewMembers(nil, func(m resp.Member, removed bool) {
+		if m.ID == cfg.id {
+			return
+		}
+		if removed {
+			tr.RemovePeer(m.ID)
+		} else {
+			tr.SetPeer(m.ID, m.BusAddr)
+		}
+	})
+	for _, m := range ident.Members {
+		members.Set(m)
+	}
+	members.Set(resp.Member{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr})
+
+	log, err := wal.Open(cfg.dir, wal.Options{Logger: logger})
+	if err != nil {
+		clientLn.Close()
+		return fmt.Errorf("opening the log: %w", err)
+	}
+	defer log.Close()
+
+	st := store.New()
+	removedc := make(chan struct{}, 1)
+	sm := resp.NewStateMachine(st, members, cfg.id, logger, func() {
+		select {
+		case removedc <- struct{}{}:
+		default:
+		}
+	})
+	var peers []consensus.NodeID
+	if ident.Bootstrap {
+		for _, m := range ident.Members {
+			peers = append(peers, m.ID)
+		}
+	}
+	electionTick := int(cfg.electionTimeout / cfg.heartbeatInterval)
+	node, err := consensus.StartNode(consensus.NodeConfig{
+		Raft: consensus.Config{
+			ID: cfg.id, Group: 1, ElectionTick: electionTick, HeartbeatTick: 1,
+			Peers: peers, PreVote: true, CheckQuorum: true,
+			LeaseRead: cfg.readMode == "lease", LeaseMargin: max(2, electionTick/5),
+			Logger: logger,
+		},
+		Storage:         log,
+		Transport:       tr,
+		StateMachine:    sm,
+		TickInterval:    cfg.heartbeatInterval,
+		SnapshotEntries: cfg.snapshotEntries,
+		Logger:          logger,
+	})
+	if err != nil {
+		clientLn.Close()
+		return err
+	}
+	tr.Register(1, node.Step)
+	srv := resp.NewServer(resp.Config{
+		ID: cfg.id, ClusterID: ident.ClusterID, Addr: cfg.addr, ReadMode: cfg.readMode, MaxClients: cfg.maxClients,
+		ElectionTimeout: cfg.electionTimeout, HeartbeatInterval: cfg.heartbeatInterval,
+		SnapshotEntries: cfg.snapshotEntries, Dir: cfg.dir, Logger: logger,
+	}, node, st, members)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(clientLn) }()
+	logger.Info("rkv serving", "addr", cfg.addr, "bus", cfg.busAddr, "dir", cfg.dir, "members", len(ident.Members))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case <-removedc:
+		logger.Info("removed from the cluster; shutting down")
+	case <-node.Done():
+		runErr = node.Failed()
+		if runErr == nil {
+			runErr = errors.New("the Raft node stopped")
+		}
+	case err := <-served:
+		runErr = fmt.Errorf("client listener: %w", err)
+	}
+	srv.Close()
+	if runErr == nil {
+		handOver(node, cfg, logger)
+	}
+	node.Stop()
+	return runErr
+}
+
+// handOver gives leadership to the most up-to-date voter before a leader
+// exits, so clients see a short pause instead of an election timeout.
+func handOver(node *consensus.Node, cfg *config, logger *slog.Logger) {
+	if !node.IsLeader() {
+		return
+	}
+	st := node.Status()
+	var best consensus.NodeID
+	var bestMatch uint64
+	for _, v := range st.Conf.Voters {
+		if p, ok := st.Progress[v]; ok && v != cfg.id && (best == consensus.None || p.Match > bestMatch) {
+			best, bestMatch = v, p.Match
+		}
+	}
+	if best == consensus.None {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.electionTimeout)
+	defer cancel()
+	if err := node.TransferLeadership(ctx, best); err != nil {
+		logger.Warn("leadership hand-over did not finish", "to", best, "err", err)
+		return
+	}
+	logger.Info("leadership handed over", "to", best)
+}
+
+// joinCluster asks the cluster reachable at cfg.join to add this node as a
+// learner, following MOVED to the leader, and returns the identity it
+// learns.
+func joinCluster(ctx context.Context, cfg *config, logger *slog.Logger) (*identity, error) {
+	target := cfg.join
+	deadline := time.Now().Add(60 * time.Second)
+	for attempt := 0; ; attempt++ {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("joining via %s: gave up after 60s", cfg.join)
+		}
+		c := redis.NewClient(&redis.Options{Addr: target, MaxRetries: -1, DialTimeout: 2 * time.Second})
+		res, err := c.Do(ctx, "cluster", "rkv-join", strconv.FormatUint(uint64(cfg.id), 10), cfg.addr, cfg.busAddr).StringSlice()
+		c.Close()
+		if err == nil {
+			return parseJoinReply(cfg, res)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		msg := err.Error()
+		if strings.HasPrefix(msg, "MOVED ") {
+			if f := strings.Fields(msg); len(f) == 3 {
+				target = f[2]
+				continue
+			}
+		}
+		logger.Warn("join attempt failed; retrying", "via", target, "err", err)
+		target = cfg.join
+		select {
+		case <-time.After(time.Duration(min(attempt+1, 10)) * 200 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func parseJoinReply(cfg *config, res []string) (*identity, error) {
+	if len(res) < 2 {
+		return nil, errors.New("join: the cluster sent an empty member list")
+	}
+	cid, err := strconv.ParseUint(res[0], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("join: bad cluster id %q", res[0])
+	}
+	ident := &identity{NodeID: uint64(cfg.id), ClusterID: cid}
+	for _, line := range res[1:] {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("join: bad member %q", line)
+		}
+		id, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("join: bad member %q", line)
+		}
+		ident.Members = append(ident.Members, resp.Member{ID: consensus.NodeID(id), ClientAddr: f[1], BusAddr: f[2]})
+	}
+	return ident, nil
+}

@@ -1,0 +1,1032 @@
+package resp
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/store"
+)
+
+// serverCommand is a command the front end answers itself.
+type serverCommand struct {
+	name  string
+	arity int
+	flags []string
+	run   func(s *Server, conn redcon.Conn, c *client, args [][]byte)
+}
+
+var serverCommands = map[string]*serverCommand{}
+
+func init() {
+	for _, sc := range []*serverCommand{
+		{"ping", -1, []string{"fast", "stale"}, (*Server).cmdPing},
+		{"echo", 2, []string{"fast", "stale"}, (*Server).cmdEcho},
+		{"quit", -1, []string{"fast", "stale", "noscript"}, (*Server).cmdQuit},
+		{"select", 2, []string{"loading", "stale", "fast"}, (*Server).cmdSelect},
+		{"hello", -1, []string{"noscript", "loading", "stale", "fast", "no_auth"}, (*Server).cmdHello},
+		{"auth", -2, []string{"noscript", "loading", "stale", "fast", "no_auth"}, (*Server).cmdAuth},
+		{"client", -2, []string{"stale"}, (*Server).cmdClient},
+		{"command", -1, []string{"loading", "stale"}, (*Server).cmdCommand},
+		{"config", -2, []string{"admin", "stale"}, (*Server).cmdConfig},
+		{"info", -1, []string{"loading", "stale"}, (*Server).cmdInfo},
+		{"time", 1, []string{"loading", "stale", "fast"}, (*Server).cmdTime},
+		{"role", 1, []string{"noscript", "loading", "stale", "fast"}, (*Server).cmdRole},
+		{"cluster", -2, []string{"stale"}, (*Server).cmdCluster},
+		{"readonly", 1, []string{"loading", "stale", "fast"}, (*Server).cmdReadonly},
+		{"readwrite", 1, []string{"loading", "stale", "fast"}, (*Server).cmdReadwrite},
+	} {
+		serverCommands[sc.name] = sc
+	}
+}
+
+func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
+	name := strings.ToLower(string(cmd.Args[0]))
+	sc, ok := serverCommands[name]
+	if !ok {
+		conn.WriteError(unknownCommand(cmd.Args))
+		return
+	}
+	n := len(cmd.Args)
+	if (sc.arity > 0 && n != sc.arity) || (sc.arity < 0 && n < -sc.arity) {
+		conn.WriteError(fmt.Sprintf("ERR wrong number of arguments for '%s' command", sc.name))
+		return
+	}
+	sc.run(s, conn, c, cmd.Args)
+}
+
+// unknownCommand is Redis 7's error text for a command it does not know.
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ERR unknown command '%s', with args beginning with: ", truncate(args[0]))
+	for _, a := range args[1:] {
+		fmt.Fprintf(&b, "'%s' ", truncate(a))
+	}
+	return b.String()
+}
+
+func truncate(b []byte) string {
+	if len(b) > 128 {
+		b = b[:128]
+	}
+	return string(b)
+}
+
+func unknownSubcommand(cmd string, sub []byte) string {
+	return fmt.Sprintf("ERR unknown subcommand '%s'. Try %s HELP.", truncate(sub), strings.ToUpper(cmd))
+}
+
+func (s *Server) cmdPing(conn redcon.Conn, _ *client, args [][]byte) {
+	switch len(args) {
+	case 1:
+		conn.WriteString("PONG")
+	case 2:
+		conn.WriteBulk(args[1])
+	default:
+		conn.WriteError("ERR wrong number of arguments for 'ping' command")
+	}
+}
+
+func (s *Server) cmdEcho(conn redcon.Conn, _ *client, args [][]byte) { conn.WriteBulk(args[1]) }
+
+func (s *Server) cmdQuit(conn redcon.Conn, _ *client, _ [][]byte) {
+	conn.WriteString("OK")
+	conn.Close()
+}
+
+func (s *Server) cmdSelect(conn redcon.Conn, _ *client, args [][]byte) {
+	db, err := strconv.Atoi(string(args[1]))
+	switch {
+	case err != nil:
+		conn.WriteError("ERR value is not an integer or out of range")
+	case db != 0:
+		conn.WriteError("ERR SELECT is not allowed in cluster mode")
+	default:
+		conn.WriteString("OK")
+	}
+}
+
+func (s *Server) cmdAuth(conn redcon.Conn, _ *client, args [][]byte) {
+	if len(args) > 3 {
+		conn.WriteError("ERR syntax error")
+		return
+	}
+	conn.WriteError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+}
+
+func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
+	i := 1
+	if len(args) > 1 {
+		ver, err := strconv.Atoi(string(args[1]))
+		if err != nil {
+			conn.WriteError("ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if ver != 2 {
+			// Only RESP2 is spoken; clients fall back to it on NOPROTO.
+			conn.WriteError("NOPROTO unsupported protocol version")
+			return
+		}
+		i = 2
+	}
+	for ; i < len(args); i++ {
+		switch strings.ToLower(string(args[i])) {
+		case "auth":
+			if i+2 >= len(args) {
+				conn.WriteError("ERR syntax error")
+				return
+			}
+			conn.WriteError("WRONGPASS invalid username-password pair or user is disabled.")
+			return
+		case "setname":
+			if i+1 >= len(args) {
+				conn.WriteError("ERR syntax error")
+				return
+			}
+			i++
+			s.setClient(c, func(c *client) { c.name = string(args[i]) })
+		default:
+			conn.WriteError(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", truncate(args[i])))
+			return
+		}
+	}
+	role := "replica"
+	if s.node.IsLeader() {
+		role = "master"
+	}
+	conn.WriteArray(14)
+	conn.WriteBulkString("server")
+	conn.WriteBulkString("redis")
+	conn.WriteBulkString("version")
+	conn.WriteBulkString(redisVersion)
+	conn.WriteBulkString("proto")
+	conn.WriteInt(2)
+	conn.WriteBulkString("id")
+	conn.WriteInt64(clientID(c))
+	conn.WriteBulkString("mode")
+	conn.WriteBulkString("cluster")
+	conn.WriteBulkString("role")
+	conn.WriteBulkString(role)
+	conn.WriteBulkString("modules")
+	conn.WriteArray(0)
+}
+
+// redisVersion is the Redis version whose behaviour rkv follows; clients
+// pick features by it.
+const redisVersion = "7.0.15"
+
+func clientID(c *client) int64 {
+	if c == nil {
+		return 0
+	}
+	return c.id
+}
+
+func (s *Server) setClient(c *client, f func(c *client)) {
+	if c == nil {
+		return
+	}
+	s.clientsMu.Lock()
+	f(c)
+	s.clientsMu.Unlock()
+}
+
+func (s *Server) cmdReadonly(conn redcon.Conn, c *client, _ [][]byte) {
+	s.setClient(c, func(c *client) { c.readonly = true })
+	conn.WriteString("OK")
+}
+
+func (s *Server) cmdReadwrite(conn redcon.Conn, c *client, _ [][]byte) {
+	s.setClient(c, func(c *client) { c.readonly = false })
+	conn.WriteString("OK")
+}
+
+func (s *Server) cmdTime(conn redcon.Conn, _ *client, _ [][]byte) {
+	now := time.Now()
+	conn.WriteArray(2)
+	conn.WriteBulkString(strconv.FormatInt(now.Unix(), 10))
+	conn.WriteBulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
+}
+
+func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	switch sub {
+	case "setname":
+		if len(args) != 3 {
+			conn.WriteError("ERR wrong number of arguments for 'client|setname' command")
+			return
+		}
+		if strings.ContainsAny(string(args[2]), " \n") {
+			conn.WriteError("ERR Client names cannot contain spaces, newlines or special characters.")
+			return
+		}
+		s.setClient(c, func(c *client) { c.name = string(args[2]) })
+		conn.WriteString("OK")
+	case "getname":
+		s.clientsMu.Lock()
+		name := ""
+		if c != nil {
+			name = c.name
+		}
+		s.clientsMu.Unlock()
+		if name == "" {
+			conn.WriteNull()
+		} else {
+			conn.WriteBulkString(name)
+		}
+	case "setinfo":
+		if len(args) != 4 {
+			conn.WriteError("ERR wrong number of arguments for 'client|setinfo' command")
+			return
+		}
+		val := string(args[3])
+		switch strings.ToLower(string(args[2])) {
+		case "lib-name":
+			s.setClient(c, func(c *client) { c.libName = val })
+		case "lib-ver":
+			s.setClient(c, func(c *client) { c.libVer = val })
+		default:
+			conn.WriteError(fmt.Sprintf("ERR Unrecognized option '%s'", args[2]))
+			return
+		}
+		conn.WriteString("OK")
+	case "id":
+		conn.WriteInt64(clientID(c))
+	case "list":
+		var b strings.Builder
+		for _, cl := range s.sortedClients() {
+			b.WriteString(s.clientLine(cl))
+			b.WriteByte('\n')
+		}
+		conn.WriteBulkString(b.String())
+	case "info":
+		for _, cl := range s.clientList() {
+			if c != nil && cl.id == c.id {
+				conn.WriteBulkString(s.clientLine(cl) + "\n")
+				return
+			}
+		}
+		conn.WriteNull()
+	case "no-evict", "no-touch", "reply", "tracking":
+		conn.WriteString("OK")
+	default:
+		conn.WriteError(unknownSubcommand("client", args[1]))
+	}
+}
+
+func (s *Server) sortedClients() []*client {
+	cl := s.clientList()
+	slices.SortFunc(cl, func(a, b *client) int { return int(a.id - b.id) })
+	return cl
+}
+
+func (s *Server) clientLine(c *client) string {
+	flags := "N"
+	if c.readonly {
+		flags = "r"
+	}
+	now := time.Now()
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2 lib-name=%s lib-ver=%s",
+		c.id, c.addr, c.laddr, c.name, int(now.Sub(c.created).Seconds()), int(now.Sub(c.lastSeen).Seconds()),
+		flags, orDefault(c.lastCmd, "NULL"), c.libName, c.libVer)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
+	switch strings.ToLower(string(args[1])) {
+	case "get":
+		if len(args) < 3 {
+			conn.WriteError("ERR wrong number of arguments for 'config|get' command")
+			return
+		}
+		settings := s.settings()
+		var out []string
+		for _, pat := range args[2:] {
+			for _, k := range sortedKeys(settings) {
+				if store.GlobMatch(strings.ToLower(string(pat)), k) && !slices.Contains(out, k) {
+					out = append(out, k)
+				}
+			}
+		}
+		conn.WriteArray(2 * len(out))
+		for _, k := range out {
+			conn.WriteBulkString(k)
+			conn.WriteBulkString(settings[k])
+		}
+	case "set":
+		if len(args) < 4 || len(args)%2 != 0 {
+			conn.WriteError("ERR wrong number of arguments for 'config|set' command")
+			return
+		}
+		settings := s.settings()
+		for i := 2; i < len(args); i += 2 {
+			k := strings.ToLower(string(args[i]))
+			if _, ok := settings[k]; !ok {
+				conn.WriteError(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", args[i]))
+				return
+			}
+			if settings[k] != string(args[i+1]) {
+				// rkv's settings come from its command line; changing them
+				// at run time is not supported.
+				conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - rkv settings are set on the command line", args[i]))
+				return
+			}
+		}
+		conn.WriteString("OK")
+	case "resetstat", "rewrite":
+		conn.WriteString("OK")
+	default:
+		conn.WriteError(unknownSubcommand("config", args[1]))
+	}
+}
+
+func (s *Server) settings() map[string]string {
+	_, port := splitHostPort(s.cfg.Addr)
+	return map[string]string{
+		"save":                   "",
+		"appendonly":             "yes",
+		"appendfsync":            "always",
+		"databases":              "1",
+		"cluster-enabled":        "yes",
+		"port":                   strconv.Itoa(port),
+		"maxclients":             strconv.Itoa(s.cfg.MaxClients),
+		"dir":                    s.cfg.Dir,
+		"timeout":                "0",
+		"maxmemory":              "0",
+		"maxmemory-policy":       "noeviction",
+		"proto-max-bulk-len":     "536870912",
+		"rkv-read-mode":          s.cfg.ReadMode,
+		"rkv-election-timeout":   s.cfg.ElectionTimeout.String(),
+		"rkv-heartbeat-interval": s.cfg.HeartbeatInterval.String(),
+		"rkv-snapshot-entries":   strconv.FormatUint(s.cfg.SnapshotEntries, 10),
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (s *Server) cmdRole(conn redcon.Conn, _ *client, _ [][]byte) {
+	st := s.node.Status()
+	if st.State == consensus.StateLeader {
+		others := s.otherMembers(st)
+		conn.WriteArray(3)
+		conn.WriteBulkString("master")
+		conn.WriteInt64(int64(st.Commit))
+		conn.WriteArray(len(others))
+		for _, m := range others {
+			host, port := splitHostPort(m.ClientAddr)
+			conn.WriteArray(3)
+			conn.WriteBulkString(host)
+			conn.WriteBulkString(strconv.Itoa(port))
+			conn.WriteBulkString(strconv.FormatUint(st.Progress[m.ID].Match, 10))
+		}
+		return
+	}
+	host, port := "?", 0
+	state := "connect"
+	if m, ok := s.members.Get(st.Lead); ok && st.Lead != consensus.None {
+		host, port = splitHostPort(m.ClientAddr)
+		state = "connected"
+	}
+	conn.WriteArray(5)
+	conn.WriteBulkString("slave")
+	conn.WriteBulkString(host)
+	conn.WriteInt(port)
+	conn.WriteBulkString(state)
+	conn.WriteInt64(int64(st.Applied))
+}
+
+// otherMembers returns the members other than this node, voters first,
+// sorted by id.
+func (s *Server) otherMembers(st consensus.Status) []Member {
+	var out []Member
+	for _, id := range append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...) {
+		if id == s.cfg.ID {
+			continue
+		}
+		m, ok := s.members.Get(id)
+		if !ok {
+			m = Member{ID: id}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
+	sections := map[string]bool{}
+	for _, a := range args[1:] {
+		sections[strings.ToLower(string(a))] = true
+	}
+	all := len(sections) == 0 || sections["all"] || sections["everything"] || sections["default"]
+	want := func(name string) bool { return all || sections[name] }
+	st := s.node.Status()
+	var b strings.Builder
+	section := func(name string, lines ...string) {
+		if !want(strings.ToLower(name)) {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# " + name + "\r\n")
+		for _, l := range lines {
+			b.WriteString(l + "\r\n")
+		}
+	}
+	_, port := splitHostPort(s.cfg.Addr)
+	uptime := int64(time.Since(s.started).Seconds())
+	section("Server",
+		"redis_version:"+redisVersion,
+		"rkv_version:0.1.0",
+		"redis_mode:cluster",
+		"os:"+runtime.GOOS,
+		"arch_bits:64",
+		"go_version:"+runtime.Version(),
+		fmt.Sprintf("process_id:%d", os.Getpid()),
+		fmt.Sprintf("run_id:%s", nodeName(s.cfg.ID)),
+		fmt.Sprintf("tcp_port:%d", port),
+		fmt.Sprintf("uptime_in_seconds:%d", uptime),
+		fmt.Sprintf("uptime_in_days:%d", uptime/86400),
+	)
+	s.clientsMu.Lock()
+	nclients := len(s.clients)
+	s.clientsMu.Unlock()
+	section("Clients",
+		fmt.Sprintf("connected_clients:%d", nclients),
+		fmt.Sprintf("maxclients:%d", s.cfg.MaxClients),
+		"blocked_clients:0",
+	)
+	var ms runtime.MemStats
+	if want("memory") {
+		runtime.ReadMemStats(&ms)
+	}
+	section("Memory",
+		fmt.Sprintf("used_memory:%d", ms.HeapAlloc),
+		fmt.Sprintf("used_memory_human:%.2fM", float64(ms.HeapAlloc)/(1<<20)),
+		fmt.Sprintf("used_memory_rss:%d", ms.Sys),
+		fmt.Sprintf("used_memory_dataset:%d", s.store.MemoryBytes()),
+		"maxmemory:0",
+		"maxmemory_policy:noeviction",
+	)
+	section("Persistence",
+		"loading:0",
+		"aof_enabled:1",
+		"rdb_changes_since_last_save:0",
+		fmt.Sprintf("raft_log_dir:%s", s.cfg.Dir),
+	)
+	section("Stats",
+		fmt.Sprintf("total_connections_received:%d", s.totalConns.Load()),
+		fmt.Sprintf("total_commands_processed:%d", s.totalCmds.Load()),
+		fmt.Sprintf("rejected_connections:%d", s.rejected.Load()),
+		fmt.Sprintf("expired_keys:%d", s.expiredKeys.Load()),
+	)
+	role := "slave"
+	if st.State == consensus.StateLeader {
+		role = "master"
+	}
+	others := s.otherMembers(st)
+	repl := []string{"role:" + role}
+	if role == "master" {
+		repl = append(repl, fmt.Sprintf("connected_slaves:%d", len(others)))
+		for i, m := range others {
+			host, p := splitHostPort(m.ClientAddr)
+			repl = append(repl, fmt.Sprintf("slave%d:ip=%s,port=%d,state=online,offset=%d,lag=0", i, host, p, st.Progress[m.ID].Match))
+		}
+	} else if lm, ok := s.members.Get(st.Lead); ok {
+		host, p := splitHostPort(lm.ClientAddr)
+		repl = append(repl, "master_host:"+host, fmt.Sprintf("master_port:%d", p), "master_link_status:up")
+	} else {
+		repl = append(repl, "master_link_status:down")
+	}
+	repl = append(repl, fmt.Sprintf("master_repl_offset:%d", st.Applied))
+	section("Replication", repl...)
+	section("CPU", fmt.Sprintf("used_cpu_sys:%.6f", cpuSeconds()), "used_cpu_user:0.000000")
+	section("Keyspace", fmt.Sprintf("db0:keys=%d,expires=0,avg_ttl=0", s.store.Len()))
+	leader := ""
+	if m, ok := s.members.Get(st.Lead); ok {
+		leader = m.ClientAddr
+	}
+	section("Raft",
+		fmt.Sprintf("raft_node_id:%d", st.ID),
+		"raft_role:"+st.State.String(),
+		fmt.Sprintf("raft_term:%d", st.Term),
+		fmt.Sprintf("raft_leader_id:%d", st.Lead),
+		"raft_leader_addr:"+leader,
+		fmt.Sprintf("raft_commit_index:%d", st.Commit),
+		fmt.Sprintf("raft_applied_index:%d", st.Applied),
+		"raft_voters:"+joinIDs(st.Conf.Voters),
+		"raft_learners:"+joinIDs(st.Conf.Learners),
+		"raft_read_mode:"+s.cfg.ReadMode,
+	)
+	conn.WriteBulkString(b.String())
+}
+
+func joinIDs(ids []consensus.NodeID) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatUint(uint64(id), 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (s *Server) cmdCommand(conn redcon.Conn, _ *client, args [][]byte) {
+	if len(args) == 1 {
+		s.writeCommandInfos(conn, allCommandNames())
+		return
+	}
+	switch strings.ToLower(string(args[1])) {
+	case "count":
+		conn.WriteInt(len(allCommandNames()))
+	case "list":
+		names := allCommandNames()
+		conn.WriteArray(len(names))
+		for _, n := range names {
+			conn.WriteBulkString(n)
+		}
+	case "info":
+		names := make([]string, 0, len(args)-2)
+		for _, a := range args[2:] {
+			names = append(names, strings.ToLower(string(a)))
+		}
+		if len(names) == 0 {
+			names = allCommandNames()
+		}
+		s.writeCommandInfos(conn, names)
+	case "docs":
+		names := make([]string, 0, len(args)-2)
+		for _, a := range args[2:] {
+			names = append(names, strings.ToLower(string(a)))
+		}
+		if len(names) == 0 {
+			names = allCommandNames()
+		}
+		var known []string
+		for _, n := range names {
+			if _, ok := commandInfo(n); ok {
+				known = append(known, n)
+			}
+		}
+		conn.WriteArray(2 * len(known))
+		for _, n := range known {
+			conn.WriteBulkString(n)
+			conn.WriteArray(4)
+			conn.WriteBulkString("summary")
+			conn.WriteBulkString(n + " command")
+			conn.WriteBulkString("group")
+			conn.WriteBulkString("generic")
+		}
+	case "getkeys":
+		if len(args) < 3 {
+			conn.WriteError("ERR wrong number of arguments for 'command|getkeys' command")
+			return
+		}
+		info, ok := commandInfo(strings.ToLower(string(args[2])))
+		if !ok {
+			conn.WriteError("ERR Invalid command specified")
+			return
+		}
+		cmdArgs := args[2:]
+		if (info.arity > 0 && len(cmdArgs) != info.arity) || (info.arity < 0 && len(cmdArgs) < -info.arity) {
+			conn.WriteError("ERR Invalid number of arguments specified for command")
+			return
+		}
+		keys := info.keys(cmdArgs)
+		if len(keys) == 0 {
+			conn.WriteError("ERR The command has no key arguments")
+			return
+		}
+		conn.WriteArray(len(keys))
+		for _, k := range keys {
+			conn.WriteBulk(k)
+		}
+	default:
+		conn.WriteError(unknownSubcommand("command", args[1]))
+	}
+}
+
+// cmdInfo is the shape COMMAND INFO reports for any command.
+type cmdInfo struct {
+	name                      string
+	arity                     int
+	flags                     []string
+	firstKey, lastKey, step   int
+	write                     bool
+}
+
+func (ci cmdInfo) keys(args [][]byte) [][]byte {
+	if ci.firstKey <= 0 {
+		return nil
+	}
+	last := ci.lastKey
+	if last < 0 {
+		last = len(args) + last
+	}
+	var keys [][]byte
+	for i := ci.firstKey; i <= last && i < len(args); i += max(ci.step, 1) {
+		keys = append(keys, args[i])
+	}
+	return keys
+}
+
+func commandInfo(name string) (cmdInfo, bool) {
+	if sc, ok := store.Lookup([]byte(name)); ok {
+		return cmdInfo{name: sc.Name, arity: sc.Arity, flags: sc.Flags, firstKey: sc.FirstKey,
+			lastKey: sc.LastKey, step: sc.Step, write: sc.Write}, true
+	}
+	if sc, ok := serverCommands[name]; ok {
+		return cmdInfo{name: sc.name, arity: sc.arity, flags: sc.flags}, true
+	}
+	return cmdInfo{}, false
+}
+
+func allCommandNames() []string {
+	var names []string
+	for _, c := range store.Commands() {
+		names = append(names, c.Name)
+	}
+	for n := range serverCommands {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (s *Server) writeCommandInfos(conn redcon.Conn, names []string) {
+	conn.WriteArray(len(names))
+	for _, n := range names {
+		info, ok := commandInfo(n)
+		if !ok {
+			conn.WriteNull()
+			continue
+		}
+		conn.WriteArray(10)
+		conn.WriteBulkString(info.name)
+		conn.WriteInt(info.arity)
+		conn.WriteArray(len(info.flags))
+		for _, f := range info.flags {
+			conn.WriteString(f)
+		}
+		conn.WriteInt(info.firstKey)
+		conn.WriteInt(info.lastKey)
+		conn.WriteInt(info.step)
+		conn.WriteArray(0) // ACL categories
+		conn.WriteArray(0) // tips
+		writeKeySpecs(conn, info)
+		conn.WriteArray(0) // subcommands
+	}
+}
+
+// writeKeySpecs writes Redis 7 key specifications, which cluster clients
+// use to find a command's keys and so its slot.
+func writeKeySpecs(conn redcon.Conn, info cmdInfo) {
+	if info.firstKey <= 0 {
+		conn.WriteArray(0)
+		return
+	}
+	access := "RO"
+	if info.write {
+		access = "RW"
+	}
+	lastKey := info.lastKey
+	if lastKey > 0 {
+		lastKey -= info.firstKey
+	}
+	conn.WriteArray(1)
+	conn.WriteArray(6)
+	conn.WriteBulkString("flags")
+	conn.WriteArray(1)
+	conn.WriteString(access)
+	conn.WriteBulkString("begin_search")
+	conn.WriteArray(4)
+	conn.WriteBulkString("type")
+	conn.WriteBulkString("index")
+	conn.WriteBulkString("spec")
+	conn.WriteArray(2)
+	conn.WriteBulkString("index")
+	conn.WriteInt(info.firstKey)
+	conn.WriteBulkString("find_keys")
+	conn.WriteArray(4)
+	conn.WriteBulkString("type")
+	conn.WriteBulkString("range")
+	conn.WriteBulkString("spec")
+	conn.WriteArray(6)
+	conn.WriteBulkString("lastkey")
+	conn.WriteInt(lastKey)
+	conn.WriteBulkString("keystep")
+	conn.WriteInt(max(info.step, 1))
+	conn.WriteBulkString("limit")
+	conn.WriteInt(0)
+}
+
+func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
+	st := s.node.Status()
+	switch strings.ToLower(string(args[1])) {
+	case "slots":
+		s.clusterSlots(conn, st)
+	case "shards":
+		s.clusterShards(conn, st)
+	case "nodes":
+		conn.WriteBulkString(s.clusterNodes(st))
+	case "info":
+		s.clusterInfo(conn, st)
+	case "myid":
+		conn.WriteBulkString(nodeName(s.cfg.ID))
+	case "keyslot":
+		if len(args) != 3 {
+			conn.WriteError("ERR wrong number of arguments for 'cluster|keyslot' command")
+			return
+		}
+		conn.WriteInt(store.KeySlot(args[2]))
+	case "countkeysinslot":
+		if len(args) != 3 {
+			conn.WriteError("ERR wrong number of arguments for 'cluster|countkeysinslot' command")
+			return
+		}
+		slot, err := strconv.Atoi(string(args[2]))
+		if err != nil || slot < 0 || slot >= 16384 {
+			conn.WriteError("ERR Invalid slot")
+			return
+		}
+		conn.WriteInt(s.store.CountKeysInSlot(slot))
+	case "getkeysinslot":
+		if len(args) != 4 {
+			conn.WriteError("ERR wrong number of arguments for 'cluster|getkeysinslot' command")
+			return
+		}
+		slot, err := strconv.Atoi(string(args[2]))
+		if err != nil || slot < 0 || slot >= 16384 {
+			conn.WriteError("ERR Invalid slot")
+			return
+		}
+		count, err := strconv.Atoi(string(args[3]))
+		if err != nil || count < 0 {
+			conn.WriteError("ERR Invalid number of keys")
+			return
+		}
+		keys := s.store.KeysInSlot(slot, count)
+		conn.WriteArray(len(keys))
+		for _, k := range keys {
+			conn.WriteBulk(k)
+		}
+	case "failover":
+		s.clusterFailover(conn, st)
+	case "rkv-join":
+		s.clusterJoin(conn, args)
+	case "forget":
+		s.clusterForget(conn, args)
+	default:
+		conn.WriteError(unknownSubcommand("cluster", args[1]))
+	}
+}
+
+// clusterSlots reports the leader as the master of all slots, followers as
+// its replicas.
+func (s *Server) clusterSlots(conn redcon.Conn, st consensus.Status) {
+	lm, ok := s.members.Get(st.Lead)
+	if st.Lead == consensus.None || !ok {
+		conn.WriteArray(0)
+		return
+	}
+	replicas := s.replicaMembers(st)
+	conn.WriteArray(1)
+	conn.WriteArray(3 + len(replicas))
+	conn.WriteInt(0)
+	conn.WriteInt(16383)
+	for _, m := range append([]Member{lm}, replicas...) {
+		host, port := splitHostPort(m.ClientAddr)
+		conn.WriteArray(3)
+		conn.WriteBulkString(host)
+		conn.WriteInt(port)
+		conn.WriteBulkString(nodeName(m.ID))
+	}
+}
+
+// replicaMembers returns every member but the leader, sorted by id.
+func (s *Server) replicaMembers(st consensus.Status) []Member {
+	var out []Member
+	ids := append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...)
+	slices.Sort(ids)
+	for _, id := range ids {
+		if id == st.Lead {
+			continue
+		}
+		if m, ok := s.members.Get(id); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (s *Server) clusterShards(conn redcon.Conn, st consensus.Status) {
+	lm, ok := s.members.Get(st.Lead)
+	if st.Lead == consensus.None || !ok {
+		conn.WriteArray(0)
+		return
+	}
+	nodes := append([]Member{lm}, s.replicaMembers(st)...)
+	conn.WriteArray(1)
+	conn.WriteArray(4)
+	conn.WriteBulkString("slots")
+	conn.WriteArray(2)
+	conn.WriteInt(0)
+	conn.WriteInt(16383)
+	conn.WriteBulkString("nodes")
+	conn.WriteArray(len(nodes))
+	for i, m := range nodes {
+		host, port := splitHostPort(m.ClientAddr)
+		role := "replica"
+		if i == 0 {
+			role = "master"
+		}
+		conn.WriteArray(14)
+		conn.WriteBulkString("id")
+		conn.WriteBulkString(nodeName(m.ID))
+		conn.WriteBulkString("port")
+		conn.WriteInt(port)
+		conn.WriteBulkString("ip")
+		conn.WriteBulkString(host)
+		conn.WriteBulkString("endpoint")
+		conn.WriteBulkString(host)
+		conn.WriteBulkString("role")
+		conn.WriteBulkString(role)
+		conn.WriteBulkString("replication-offset")
+		conn.WriteInt64(int64(st.Applied))
+		conn.WriteBulkString("health")
+		conn.WriteBulkString("online")
+	}
+}
+
+func (s *Server) clusterNodes(st consensus.Status) string {
+	var b strings.Builder
+	ids := append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...)
+	slices.Sort(ids)
+	for _, id := range ids {
+		m, ok := s.members.Get(id)
+		if !ok {
+			continue
+		}
+		host, port := splitHostPort(m.ClientAddr)
+		_, bus := splitHostPort(m.BusAddr)
+		var flags []string
+		if id == s.cfg.ID {
+			flags = append(flags, "myself")
+		}
+		master := "-"
+		slotsCol := ""
+		if id == st.Lead {
+			flags = append(flags, "master")
+			slotsCol = " 0-16383"
+		} else {
+			flags = append(flags, "slave")
+			if st.Lead != consensus.None {
+				master = nodeName(st.Lead)
+			}
+		}
+		fmt.Fprintf(&b, "%s %s:%d@%d %s %s 0 0 %d connected%s\n",
+			nodeName(id), host, port, bus, strings.Join(flags, ","), master, st.Term, slotsCol)
+	}
+	return b.String()
+}
+
+func (s *Server) clusterInfo(conn redcon.Conn, st consensus.Status) {
+	state, assigned := "fail", 0
+	if st.Lead != consensus.None {
+		state, assigned = "ok", 16384
+	}
+	known := len(st.Conf.Voters) + len(st.Conf.Learners)
+	lines := []string{
+		"cluster_state:" + state,
+		fmt.Sprintf("cluster_slots_assigned:%d", assigned),
+		fmt.Sprintf("cluster_slots_ok:%d", assigned),
+		"cluster_slots_pfail:0",
+		"cluster_slots_fail:0",
+		fmt.Sprintf("cluster_known_nodes:%d", known),
+		"cluster_size:1",
+		fmt.Sprintf("cluster_current_epoch:%d", st.Term),
+		fmt.Sprintf("cluster_my_epoch:%d", st.Term),
+	}
+	conn.WriteBulkString(strings.Join(lines, "\r\n") + "\r\n")
+}
+
+func (s *Server) clusterFailover(conn redcon.Conn, st consensus.Status) {
+	if st.State == consensus.StateLeader {
+		conn.WriteError("ERR You should send CLUSTER FAILOVER to a replica")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	if err := s.node.TransferLeadership(ctx, s.cfg.ID); err != nil {
+		conn.WriteError("ERR failover failed: " + err.Error())
+		return
+	}
+	conn.WriteString("OK")
+}
+
+// clusterJoin adds a node as a learner: CLUSTER RKV-JOIN <id> <client-addr>
+// <bus-addr>. The reply is the cluster id, then every member as "id client
+// bus", so the new node can reach them before it has the log.
+func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
+	if len(args) != 5 {
+		conn.WriteError("ERR wrong number of arguments for 'cluster|rkv-join' command")
+		return
+	}
+	id, err := strconv.ParseUint(string(args[2]), 10, 64)
+	if err != nil || id == 0 {
+		conn.WriteError("ERR Invalid node id")
+		return
+	}
+	if !s.node.IsLeader() {
+		s.redirectKeyless(conn)
+		return
+	}
+	mem := Member{ID: consensus.NodeID(id), ClientAddr: string(args[3]), BusAddr: string(args[4])}
+	st := s.node.Status()
+	if slices.Contains(st.Conf.Voters, mem.ID) || slices.Contains(st.Conf.Learners, mem.ID) {
+		if old, ok := s.members.Get(mem.ID); !ok || old != mem {
+			conn.WriteError("ERR node id is already a member with other addresses")
+			return
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		defer cancel()
+		err := s.node.ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfAddLearner,
+			Node: mem.ID, Context: memberContext(mem)})
+		if err != nil {
+			s.writeResult(conn, nil, nil, consensus.Result{Err: err})
+			return
+		}
+	}
+	all := s.members.All()
+	slices.SortFunc(all, func(a, b Member) int { return int(a.ID) - int(b.ID) })
+	conn.WriteArray(1 + len(all))
+	conn.WriteBulkString(strconv.FormatUint(s.cfg.ClusterID, 10))
+	for _, m := range all {
+		conn.WriteBulkString(fmt.Sprintf("%d %s %s", m.ID, m.ClientAddr, m.BusAddr))
+	}
+}
+
+// clusterForget removes a member: CLUSTER FORGET <id> (a number, or the
+// 40-character name CLUSTER NODES shows).
+func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
+	if len(args) != 3 {
+		conn.WriteError("ERR wrong number of arguments for 'cluster|forget' command")
+		return
+	}
+	id, err := strconv.ParseUint(string(args[2]), 10, 64)
+	if err != nil || len(args[2]) == 40 {
+		id, err = strconv.ParseUint(string(args[2]), 16, 64)
+	}
+	if err != nil || id == 0 {
+		conn.WriteError(fmt.Sprintf("ERR Unknown node %s", args[2]))
+		return
+	}
+	if !s.node.IsLeader() {
+		s.redirectKeyless(conn)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	err = s.node.ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfRemove, Node: consensus.NodeID(id)})
+	if err != nil {
+		s.writeResult(conn, nil, nil, consensus.Result{Err: err})
+		return
+	}
+	conn.WriteString("OK")
+}
+
+func (s *Server) redirectKeyless(conn redcon.Conn) {
+	lead := s.node.Leader()
+	m, ok := s.members.Get(lead)
+	if lead == consensus.None || !ok {
+		conn.WriteError("CLUSTERDOWN No leader elected yet, try again later")
+		return
+	}
+	conn.WriteError(fmt.Sprintf("MOVED 0 %s", m.ClientAddr))
+}
+
+func cpuSeconds() float64 {
+	return float64(time.Since(processStart).Seconds())
+}
+
+var processStart = time.Now()

@@ -1,0 +1,402 @@
+package resp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/store"
+)
+
+// Config configures a Server.
+type Config struct {
+	ID consensus.NodeID
+	// ClusterID is handed to joining nodes for the transport handshake.
+	ClusterID uint64
+	// Addr is the client address to listen on; it is also what MOVED
+	// replies and CLUSTER SLOTS name for this node.
+	Addr string
+	// ReadMode is "linearizable" or "lease" (reported by INFO; the core
+	// decides how ReadIndex is served).
+	ReadMode string
+	// RequestTimeout bounds how long a write or read waits for the cluster.
+	RequestTimeout time.Duration
+	// MaxClients bounds concurrent connections; more are refused.
+	MaxClients int
+	// ExpireInterval is how often the leader looks for expired keys.
+	ExpireInterval time.Duration
+	// ElectionTimeout and HeartbeatInterval are reported by CONFIG GET.
+	ElectionTimeout   time.Duration
+	HeartbeatInterval time.Duration
+	SnapshotEntries   uint64
+	Dir               string
+	Logger            *slog.Logger
+}
+
+// Server is the RESP front end of one node.
+type Server struct {
+	cfg     Config
+	node    *consensus.Node
+	store   *store.Store
+	members *Members
+	logger  *slog.Logger
+	rs      *redcon.Server
+	started time.Time
+
+	clientSeq   atomic.Int64
+	clientsMu   sync.Mutex
+	clients     map[int64]*client
+	totalConns  atomic.Int64
+	totalCmds   atomic.Int64
+	rejected    atomic.Int64
+	expiredKeys atomic.Int64
+
+	stopExpire chan struct{}
+	expireDone chan struct{}
+	closeOnce  sync.Once
+}
+
+// client is the state of one connection.
+type client struct {
+	id       int64
+	addr     string
+	laddr    string
+	name     string
+	libName  string
+	libVer   string
+	readonly bool
+	created  time.Time
+	lastCmd  string
+	lastSeen time.Time
+}
+
+// NewStateMachine returns the consensus.StateMachine that applies rkv's log
+// to st and keeps members up to date. removed is called when this node's
+// own removal is applied.
+func NewStateMachine(st *store.Store, members *Members, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
+	return &machine{store: st, members: members, self: self, logger: logger, removed: removed}
+}
+
+// NewServer returns a server for node; call Serve to accept clients.
+func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *Members) *Server {
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.MaxClients <= 0 {
+		cfg.MaxClients = 10000
+	}
+	if cfg.ExpireInterval <= 0 {
+		cfg.ExpireInterval = 100 * time.Millisecond
+	}
+	if cfg.ReadMode == "" {
+		cfg.ReadMode = "linearizable"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{
+		cfg:        cfg,
+		node:       node,
+		store:      st,
+		members:    members,
+		logger:     cfg.Logger.With("node", cfg.ID),
+		clients:    make(map[int64]*client),
+		started:    time.Now(),
+		stopExpire: make(chan struct{}),
+		expireDone: make(chan struct{}),
+	}
+}
+
+// Serve accepts clients on ln until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
+	go s.expireLoop()
+	return s.rs.Serve(ln)
+}
+
+// Close stops accepting clients and closes the open connections.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stopExpire)
+		if s.rs != nil {
+			err = s.rs.Close()
+			<-s.expireDone
+		}
+	})
+	return err
+}
+
+func (s *Server) accept(conn redcon.Conn) bool {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if len(s.clients) >= s.cfg.MaxClients {
+		s.rejected.Add(1)
+		conn.WriteError("ERR max number of clients reached")
+		return false
+	}
+	now := time.Now()
+	c := &client{id: s.clientSeq.Add(1), addr: conn.RemoteAddr(), created: now, lastSeen: now}
+	if nc := conn.NetConn(); nc != nil {
+		c.laddr = nc.LocalAddr().String()
+	}
+	s.clients[c.id] = c
+	conn.SetContext(c)
+	s.totalConns.Add(1)
+	return true
+}
+
+func (s *Server) closed(conn redcon.Conn, _ error) {
+	if c, ok := conn.Context().(*client); ok {
+		s.clientsMu.Lock()
+		delete(s.clients, c.id)
+		s.clientsMu.Unlock()
+	}
+}
+
+// handle takes one command plus everything already pipelined behind it, so
+// that consecutive writes are proposed together and consecutive reads share
+// one ReadIndex round.
+func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
+	cmds := append([]redcon.Command{first}, conn.ReadPipeline()...)
+	c, _ := conn.Context().(*client)
+	s.totalCmds.Add(int64(len(cmds)))
+	for i := 0; i < len(cmds); {
+		cmd := cmds[i]
+		sc, isStore := store.Lookup(cmd.Args[0])
+		if !isStore {
+			s.admin(conn, c, cmd)
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(cmds) {
+			next, ok := store.Lookup(cmds[j].Args[0])
+			if !ok || next.Write != sc.Write {
+				break
+			}
+			j++
+		}
+		if sc.Write {
+			s.writes(conn, cmds[i:j])
+		} else {
+			s.reads(conn, c, cmds[i:j])
+		}
+		i = j
+	}
+	if c != nil {
+		c.lastCmd = strings.ToLower(string(cmds[len(cmds)-1].Args[0]))
+		c.lastSeen = time.Now()
+	}
+}
+
+// checkArity answers a wrong arity itself so bad commands never reach the log.
+func checkArity(conn redcon.Conn, sc *store.Command, args [][]byte) bool {
+	n := len(args)
+	if (sc.Arity > 0 && n != sc.Arity) || (sc.Arity < 0 && n < -sc.Arity) {
+		conn.WriteError(fmt.Sprintf("ERR wrong number of arguments for '%s' command", sc.Name))
+		return false
+	}
+	return true
+}
+
+// redirect answers a command this node cannot serve: MOVED to the leader,
+// or CLUSTERDOWN when none is known.
+func (s *Server) redirect(conn redcon.Conn, sc *store.Command, args [][]byte, leader consensus.NodeID) {
+	if leader == consensus.None || leader == s.cfg.ID {
+		conn.WriteError("CLUSTERDOWN No leader elected yet, try again later")
+		return
+	}
+	m, ok := s.members.Get(leader)
+	if !ok {
+		conn.WriteError("CLUSTERDOWN The leader's address is unknown, try again later")
+		return
+	}
+	conn.WriteError(fmt.Sprintf("MOVED %d %s", commandSlot(sc, args), m.ClientAddr))
+}
+
+// commandSlot is the hash slot of the command's first key, 0 if it has none.
+func commandSlot(sc *store.Command, args [][]byte) int {
+	if sc.FirstKey > 0 && sc.FirstKey < len(args) {
+		return store.KeySlot(args[sc.FirstKey])
+	}
+	return 0
+}
+
+func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	stamp := time.Now().UnixMilli()
+	datas := make([][]byte, 0, len(cmds))
+	valid := make([]bool, len(cmds))
+	for i, cmd := range cmds {
+		sc, _ := store.Lookup(cmd.Args[0])
+		if checkArityQuiet(sc, cmd.Args) {
+			valid[i] = true
+			datas = append(datas, encodeCommand(nil, stamp, cmd.Args))
+		}
+	}
+	var results []consensus.Result
+	if len(datas) > 0 {
+		if !s.node.IsLeader() {
+			results = nil
+		} else {
+			results = s.node.ProposeMany(ctx, datas)
+		}
+	}
+	k := 0
+	for i, cmd := range cmds {
+		sc, _ := store.Lookup(cmd.Args[0])
+		if !valid[i] {
+			checkArity(conn, sc, cmd.Args)
+			continue
+		}
+		if results == nil {
+			s.redirect(conn, sc, cmd.Args, s.node.Leader())
+			continue
+		}
+		r := results[k]
+		k++
+		s.writeResult(conn, sc, cmd.Args, r)
+	}
+}
+
+func checkArityQuiet(sc *store.Command, args [][]byte) bool {
+	n := len(args)
+	return !((sc.Arity > 0 && n != sc.Arity) || (sc.Arity < 0 && n < -sc.Arity))
+}
+
+func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte, r consensus.Result) {
+	var nle *consensus.NotLeaderError
+	switch {
+	case r.Err == nil:
+		if reply, ok := r.Val.([]byte); ok {
+			conn.WriteRaw(reply)
+		} else {
+			conn.WriteError("ERR internal error: no reply")
+		}
+	case errors.As(r.Err, &nle):
+		s.redirect(conn, sc, args, nle.Leader)
+	case errors.Is(r.Err, consensus.ErrProposalDropped), errors.Is(r.Err, consensus.ErrConfChangePending):
+		conn.WriteError("TRYAGAIN the write was not accepted (leadership changing), please retry")
+	case errors.Is(r.Err, consensus.ErrStorageFailed):
+		conn.WriteError("MISCONF the node's log failed to write; it no longer accepts writes")
+	case errors.Is(r.Err, context.DeadlineExceeded):
+		conn.WriteError("TIMEOUT the write's outcome is unknown: no quorum answered in time")
+	default:
+		conn.WriteError("ERR " + r.Err.Error())
+	}
+}
+
+func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command) {
+	now := time.Now().UnixMilli()
+	local := c != nil && c.readonly
+	if !local {
+		if !s.node.IsLeader() {
+			for _, cmd := range cmds {
+				sc, _ := store.Lookup(cmd.Args[0])
+				if !checkArity(conn, sc, cmd.Args) {
+					continue
+				}
+				if sc.FirstKey == 0 {
+					// Keyless reads (DBSIZE, KEYS, SCAN) are served by the
+					// node asked, as a Redis replica does.
+					conn.WriteRaw(s.store.Read(now, cmd.Args, nil))
+					continue
+				}
+				s.redirect(conn, sc, cmd.Args, s.node.Leader())
+			}
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		err := s.node.ReadIndex(ctx)
+		cancel()
+		if err != nil {
+			for _, cmd := range cmds {
+				sc, _ := store.Lookup(cmd.Args[0])
+				s.writeResult(conn, sc, cmd.Args, consensus.Result{Err: err})
+			}
+			return
+		}
+		now = time.Now().UnixMilli()
+	}
+	var out []byte
+	for _, cmd := range cmds {
+		sc, _ := store.Lookup(cmd.Args[0])
+		if !checkArityQuiet(sc, cmd.Args) {
+			checkArity(conn, sc, cmd.Args)
+			continue
+		}
+		out = s.store.Read(now, cmd.Args, out[:0])
+		conn.WriteRaw(out)
+	}
+}
+
+// expireLoop is the leader's active expiry: it samples keys past their
+// deadline and proposes their deletion, bounded per round like Redis's
+// cycle, so followers delete them too.
+func (s *Server) expireLoop() {
+	defer close(s.expireDone)
+	t := time.NewTicker(s.cfg.ExpireInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopExpire:
+			return
+		case <-t.C:
+		}
+		if !s.node.IsLeader() {
+			continue
+		}
+		// Up to a few rounds while a quarter of each sample is expired.
+		for round := 0; round < 16; round++ {
+			keys := s.store.ExpiredSample(time.Now().UnixMilli(), 64)
+			if len(keys) == 0 {
+				break
+			}
+			args := append([][]byte{[]byte(store.ExpiredCommand)}, keys...)
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+			_, err := s.node.Propose(ctx, encodeCommand(nil, time.Now().UnixMilli(), args))
+			cancel()
+			if err != nil {
+				break
+			}
+			s.expiredKeys.Add(int64(len(keys)))
+			if len(keys) < 16 {
+				break
+			}
+		}
+	}
+}
+
+func (s *Server) clientList() []*client {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	out := make([]*client, 0, len(s.clients))
+	for _, c := range s.clients {
+		cp := *c
+		out = append(out, &cp)
+	}
+	return out
+}
+
+func nodeName(id consensus.NodeID) string { return fmt.Sprintf("%040x", uint64(id)) }
+
+func splitHostPort(addr string) (string, int) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	p, _ := strconv.Atoi(port)
+	return host, p
+}
