@@ -627,11 +627,11 @@ func (s *Server) cmdCommand(conn redcon.Conn, _ *client, args [][]byte) {
 
 // cmdInfo is the shape COMMAND INFO reports for any command.
 type cmdInfo struct {
-	name                      string
-	arity                     int
-	flags                     []string
-	firstKey, lastKey, step   int
-	write                     bool
+	name                    string
+	arity                   int
+	flags                   []string
+	firstKey, lastKey, step int
+	write                   bool
 }
 
 func (ci cmdInfo) keys(args [][]byte) [][]byte {
