@@ -560,13 +560,16 @@ func (n *Node) handleReady() error {
 	} else {
 		later = rd.Messages
 	}
-	if !rd.HardState.IsEmpty() {
-		n.hardState = rd.HardState
+	// Only a new term or vote must be on disk before messages go out. The
+	// commit index is learned again from the leader after a restart, so a
+	// change of it alone is not worth a write and a sync.
+	var hs HardState
+	if !rd.HardState.IsEmpty() && (rd.HardState.Term != n.hardState.Term || rd.HardState.Vote != n.hardState.Vote) {
+		hs = rd.HardState
+		n.hardState = hs
 	}
-	// A change of commit index alone needs no sync: it is recomputed after a
-	// restart. It is written with the next entries.
-	if rd.MustSync || len(rd.Entries) > 0 || rd.Snapshot != nil {
-		if err := n.storage.Save(n.hardState, rd.Entries, rd.Snapshot); err != nil {
+	if !hs.IsEmpty() || len(rd.Entries) > 0 || rd.Snapshot != nil {
+		if err := n.storage.Save(hs, rd.Entries, rd.Snapshot); err != nil {
 			return err
 		}
 	}

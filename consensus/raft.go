@@ -622,7 +622,9 @@ func (r *Raft) Tick() {
 
 func (r *Raft) tickElection() {
 	r.electionElapsed++
-	if r.promotable() && r.electionElapsed >= r.randomizedElectionTimeout {
+	// A lone voter has nobody to wait for: it takes office at its first tick.
+	alone := len(r.conf.Voters) == 1
+	if r.promotable() && (alone || r.electionElapsed >= r.randomizedElectionTimeout) {
 		r.electionElapsed = 0
 		r.hup(false)
 	}
