@@ -126,6 +126,7 @@ const (
 	errNoKey      = "ERR no such key"
 	errCursor     = "ERR invalid cursor"
 	errDecrOverfl = "ERR decrement would overflow"
+	errSameObj    = "ERR source and destination objects are the same"
 )
 
 func appendErr(out []byte, msg string) []byte {

@@ -340,7 +340,7 @@ func copyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		return appendErr(out, "ERR Copying to another database is not allowed in cluster mode")
 	}
 	if bytes.Equal(args[1], args[2]) {
-		return appendErr(out, sameObjErr)
+		return appendErr(out, errSameObj)
 	}
 	it, found := s.get(m, probe(args[1]))
 	if !found {

@@ -238,7 +238,6 @@ func TestExpiredCommand(t *testing.T) {
 func TestTTLIndexSharedOrd(t *testing.T) {
 	s := New()
 	s.mu.Lock()
-	m := mode{now: 1, write: true}
 	s.put(newItem(42, "x", 100, "1"))
 	s.put(newItem(42, "y", 100, "2"))
 	s.put(newItem(42, "z", 200, "3"))
@@ -255,7 +254,6 @@ func TestTTLIndexSharedOrd(t *testing.T) {
 	if s.ttls.Len() != 1 {
 		t.Fatalf("ttl entries %d", s.ttls.Len())
 	}
-	_ = m
 	s.mu.Unlock()
 	if got := s.ExpiredSample(300, 10); len(got) != 1 || string(got[0]) != "z" {
 		t.Fatalf("sample %q", got)

@@ -13,24 +13,16 @@ import (
 // and appends exactly one RESP reply.
 
 var (
-	okReply    = []byte("+OK\r\n")
-	nullReply  = []byte("$-1\r\n")
-	emptyBulk  = []byte("$0\r\n\r\n")
-	zeroReply  = []byte(":0\r\n")
-	oneReply   = []byte(":1\r\n")
-	sameObjErr = "ERR source and destination objects are the same"
+	okReply   = []byte("+OK\r\n")
+	nullReply = []byte("$-1\r\n")
+	emptyBulk = []byte("$0\r\n\r\n")
+	zeroReply = []byte(":0\r\n")
+	oneReply  = []byte(":1\r\n")
 )
 
 func appendInt(out []byte, n int64) []byte { return redcon.AppendInt(out, n) }
 
 func appendBulk(out []byte, s string) []byte { return redcon.AppendBulkString(out, s) }
-
-func appendBool(out []byte, b bool) []byte {
-	if b {
-		return append(out, oneReply...)
-	}
-	return append(out, zeroReply...)
-}
 
 // Options of SET and GETEX, as Redis's OBJ_* flags.
 const (
