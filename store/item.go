@@ -19,7 +19,7 @@ type item struct {
 	ord      uint64 // slot<<50 | hash>>14: the tree order, the SCAN cursor
 	ptr      *byte  // key then value; nil when both are empty
 	klen     uint32 // key length; spareFlag set when the buffer has spare capacity
-	vlen     uint32 // value length
+	vlen     uint32 // value length (both fit: resp caps bulk strings at 512 MiB)
 	deadline int64  // absolute Unix ms after which the key is gone; 0 means no TTL
 }
 

@@ -108,7 +108,7 @@ const (
 // leading space, no NaN, no out-of-range). isInf reports an infinity, which
 // Redis accepts as input but which can only produce an error in INCRBYFLOAT.
 func parseLongDouble(s string, f *big.Float) (isInf, ok bool) {
-	if len(s) == 0 || len(s) >= ldMaxLen || strings.ContainsAny(s, "_pP \t\n\r\v\f") {
+	if len(s) == 0 || len(s) >= ldMaxLen || strings.ContainsAny(s, "_ \t\n\r\v\f") {
 		return false, false
 	}
 	t := s
@@ -118,8 +118,16 @@ func parseLongDouble(s string, f *big.Float) (isInf, ok bool) {
 	if strings.EqualFold(t, "inf") || strings.EqualFold(t, "infinity") {
 		return true, true
 	}
+	// strtold reads decimal and hexadecimal (0x1.8p3) floats; a binary
+	// exponent 'p' is only valid in the latter.
+	base := 10
+	if len(t) > 2 && t[0] == '0' && t[1]|0x20 == 'x' {
+		base = 0
+	} else if strings.ContainsAny(t, "pP") {
+		return false, false
+	}
 	f.SetPrec(ldPrec)
-	if _, _, err := f.Parse(s, 10); err != nil {
+	if _, _, err := f.Parse(s, base); err != nil {
 		return false, false
 	}
 	if f.Sign() != 0 {
