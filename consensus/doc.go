@@ -1,0 +1,51 @@
+// Package consensus is rkv's Raft engine: a pure core and the driver that
+// runs it.
+//
+// # The core
+//
+// [Raft] is a single-threaded state machine in the style of etcd-io/raft. It
+// does no IO, reads no clock and starts no goroutines; randomness comes from
+// an injected source. Messages and ticks go in through [Raft.Step] and
+// [Raft.Tick]; what must happen next comes out of [Raft.Ready]: entries and
+// hard state to persist, messages to send, committed entries to apply and
+// read states to release. [Raft.Advance] acknowledges that a Ready was
+// handled. The core implements, beyond the paper's figure 2:
+//
+//   - elections with randomized timeouts, PreVote and CheckQuorum, and a
+//     no-op entry at the start of each term;
+//   - pipelined replication (up to MaxInflightMsgs MsgApps per follower),
+//     batching by bytes, per-follower flow control (probe, replicate and
+//     snapshot states) and fast back-off using the follower's conflict hints;
+//   - commitment by counting only entries of the current term;
+//   - ReadIndex reads confirmed by one heartbeat round shared by every read
+//     waiting, served only after the leader has committed an entry of its
+//     term, and an optional lease mode (LeaseRead) measured from the send
+//     time of the heartbeats a quorum acknowledged;
+//   - leadership transfer (catch the target up, then MsgTimeoutNow);
+//   - snapshots streamed in chunks (MsgSnap), resumable from the offset the
+//     follower reports, with log compaction behind them;
+//   - single-server membership changes carried by EntryConfChange entries:
+//     new servers join as learners and the leader promotes them once they
+//     are caught up; a removed leader steps down. Only one change is in
+//     flight at a time, and a new leader must commit its no-op first.
+//
+// Membership takes effect when a conf change is applied; at start-up the
+// core replays the committed conf changes so elections use the membership
+// as of the commit index. A brand-new group is bootstrapped from
+// Config.Peers: its log starts with one committed conf entry per founding
+// voter, identical on every founder.
+//
+// # The driver
+//
+// [Node] runs a core in one goroutine. Each Ready is persisted through a
+// [LogStore] with one write and one sync for the whole batch (group commit);
+// a leader sends its appends before its own write, as the thesis allows,
+// and counts itself only once the write is done. Proposals return the
+// [StateMachine]'s result for their entry, or *NotLeaderError,
+// ErrProposalDropped or the context's error. [Node.ReadIndex] batches every
+// waiting read into one confirmation round. A failed write stops the node
+// (ErrStorageFailed) rather than pretend.
+//
+// Messages carry a GroupID so one process and one [Transport] can later host
+// a group per slot range; today rkv runs one group.
+package consensus

@@ -1,0 +1,22 @@
+// Package resp is rkv's Redis protocol front end, built on tidwall/redcon.
+//
+// Every connection's commands are taken a pipeline at a time: consecutive
+// write commands are checked for arity, stamped with the leader's clock and
+// proposed together through the Raft log (so one log write covers them), and
+// answered with the store's reply once applied; consecutive reads share one
+// ReadIndex round and are then served from the local store. A node that is
+// not the leader answers -MOVED <slot> <leader> (the slot of the command's
+// first key, hash tags honoured), or -CLUSTERDOWN when no leader is known;
+// a connection that sent READONLY reads locally instead, possibly stale, as
+// a Redis Cluster replica does.
+//
+// The package also answers the introspection commands clients and tools
+// expect (CLUSTER SLOTS/SHARDS/NODES/INFO, ROLE, INFO, COMMAND with key
+// specs, CLIENT, CONFIG, HELLO) in Redis 7's formats, with the leader as the
+// master of all 16384 slots and the other members as its replicas.
+//
+// The state machine ([NewStateMachine]) applies the log to a store.Store and
+// keeps the member directory ([Members]): addresses travel in the conf
+// change that adds a node and in snapshots, so every node can name the
+// leader's client address.
+package resp
