@@ -20,7 +20,9 @@
 //
 // # Expiry
 //
-// A key is gone once the clock reaches its deadline (deadline <= now). In
+// A key is gone once the clock reaches its deadline (deadline <= now; Redis
+// waits one millisecond more for lookups, but one rule for lookups, EXPIRE
+// and active expiry is simpler to reason about). In
 // Apply such a key is treated as missing and deleted when a command touches
 // it: deterministic, because the clock is. Store.Read, which runs on any
 // replica at its local wall clock, hides such keys and never deletes them.
