@@ -795,6 +795,9 @@ func (r *Raft) stepLeader(m Message) error {
 		pr.recentActive = true
 		pr.lastAckedSend = max(pr.lastAckedSend, int64(m.Index))
 		pr.probeSent = false
+		if pr.state == replicateState && pr.inflights.full() {
+			pr.inflights.freeLE(pr.inflights.buf[pr.inflights.start]) // the oldest MsgApp may be lost: do not stall forever
+		}
 		if pr.state == snapshotState {
 			r.sendSnapChunk(m.From, pr) // resend what may have been lost
 		} else if pr.match < r.log.lastIndex() {
