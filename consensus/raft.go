@@ -801,7 +801,7 @@ func (r *Raft) stepLeader(m Message) error {
 		if pr.state == snapshotState {
 			r.sendSnapChunk(m.From, pr) // resend what may have been lost
 		} else if pr.match < r.log.lastIndex() {
-			r.sendAppend(m.From, false)
+			r.sendAppend(m.From, true)
 		}
 		if len(m.Context) > 0 {
 			r.handleReadAck(m)
