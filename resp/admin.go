@@ -522,6 +522,9 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	repl = append(repl, fmt.Sprintf("master_repl_offset:%d", st.Applied))
 	section("Replication", repl...)
 	section("CPU", fmt.Sprintf("used_cpu_sys:%.6f", cpuSeconds()), "used_cpu_user:0.000000")
+	// Cluster clients (redis-py's RedisCluster) refuse a node whose INFO
+	// does not say cluster_enabled:1.
+	section("Cluster", "cluster_enabled:1")
 	section("Keyspace", fmt.Sprintf("db0:keys=%d,expires=0,avg_ttl=0", s.store.Len()))
 	leader := ""
 	if m, ok := s.members.Get(st.Lead); ok {
