@@ -307,17 +307,24 @@ func (n *Node) ReadIndex(ctx context.Context) error {
 // TransferLeadership asks the leader to hand leadership to the voter to and
 // waits until to leads or ctx ends. It works from any member.
 func (n *Node) TransferLeadership(ctx context.Context, to NodeID) error {
-	for {
+	for sent := false; ; {
 		ch := n.leaderWatch()
-		if NodeID(n.lead.Load()) == to {
+		lead := NodeID(n.lead.Load())
+		if lead == to {
 			return nil
 		}
-		var stepErr error
-		if err := n.do(ctx, func() { stepErr = n.core.Step(Message{Type: MsgTransferLeader, From: to}) }); err != nil {
-			return err
-		}
-		if stepErr != nil {
-			return &NotLeaderError{Leader: NodeID(n.lead.Load())}
+		// Once asked, a successful transfer passes through a moment with no
+		// known leader (the old leader steps down when to campaigns): wait
+		// for the next leader rather than fail on it.
+		if !sent || lead != None {
+			var stepErr error
+			if err := n.do(ctx, func() { stepErr = n.core.Step(Message{Type: MsgTransferLeader, From: to}) }); err != nil {
+				return err
+			}
+			if stepErr != nil {
+				return &NotLeaderError{Leader: NodeID(n.lead.Load())}
+			}
+			sent = true
 		}
 		select {
 		case <-ch:
