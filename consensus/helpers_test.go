@@ -42,7 +42,7 @@ func newTestNode(t testing.TB, id NodeID, peers []NodeID, opts ...cfgOpt) *testN
 		t.Fatal(err)
 	}
 	n := &testNode{r: r, st: st}
-	n.ready() // persist the bootstrap entries
+	n.readyAll() // persist, then apply, the bootstrap entries
 	return n
 }
 

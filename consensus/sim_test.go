@@ -30,9 +30,9 @@ var (
 
 const (
 	simDefaultSeeds     = 2000
-	simRaceSeeds        = 150
-	simDefaultSteps     = 700
-	simProgressSteps    = 6000
+	simRaceSeeds        = 200
+	simDefaultSteps     = 50000
+	simProgressSteps    = 20000
 	simTraceLen         = 80
 	simFullCheckEvery   = 50
 	simElectionTick     = 10
@@ -399,10 +399,10 @@ func (s *sim) run(faultSteps int) (err error) {
 		{20, s.duplicate},
 		{60, s.propose},
 		{20, s.readIndex},
-		{10, s.partition},
-		{15, s.heal},
-		{7, s.crash},
-		{20, s.restart},
+		{4, s.partition},
+		{6, s.heal},
+		{2, s.crash},
+		{8, s.restart},
 		{15, s.snapshot},
 		{5, s.confChange},
 		{5, s.transfer},
@@ -891,10 +891,10 @@ func (s *sim) progress() {
 		}
 	}
 	calm := []simAction{
-		{60, s.deliver},
-		{20, s.tick},
-		{20, s.readyAny},
-		{20, s.persistAny},
+		{100, s.deliver},
+		{10, s.tick},
+		{30, s.readyAny},
+		{30, s.persistAny},
 	}
 	var fresh *proposalRec
 	var freshPayload, readCtx string
