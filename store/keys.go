@@ -323,9 +323,14 @@ func copyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		case eqFold(args[j], "replace"):
 			replace = true
 		case eqFold(args[j], "db") && j+1 < len(args):
+			// Redis's getIntFromObjectOrReply: a long first, then the
+			// int range, each with its own message.
 			n, ok := parseInt(b2s(args[j+1]))
-			if !ok || n < math.MinInt32 || n > math.MaxInt32 {
+			if !ok {
 				return appendErr(out, errNotInt)
+			}
+			if n < math.MinInt32 || n > math.MaxInt32 {
+				return appendErr(out, "ERR value is out of range, value must between -2147483648 and 2147483647")
 			}
 			if n < 0 || n >= 16 {
 				return appendErr(out, "ERR DB index is out of range")
