@@ -1,0 +1,545 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config says what to run. DefaultConfig gives the full suite or the quick
+// smoke run.
+type Config struct {
+	Root    string    // the rkv module root (where go.mod is); rkv is built from here
+	BaseDir string    // parent of the temporary directory ("" means os.TempDir())
+	Runs    int       // repetitions; each figure is the median over them
+	Quick   bool      // a smoke run: small request counts (recorded in the report)
+	N1      int       // requests per redis-benchmark test with -P 1
+	N16     int       // requests per redis-benchmark test with -P 16
+	NLat    int       // requests of the one-client latency test
+	Keys    int       // keys loaded for the memory, restart and catch-up figures
+	Log     io.Writer // progress lines (nil: discarded)
+}
+
+// DefaultConfig returns the full suite (quick false) or a smoke run that
+// measures every figure with small counts in well under a minute.
+func DefaultConfig(quick bool) Config {
+	if quick {
+		return Config{Runs: 1, Quick: true, N1: 5000, N16: 20000, NLat: 1000, Keys: 100_000}
+	}
+	return Config{Runs: 3, N1: 50_000, N16: 200_000, NLat: 5000, Keys: 1_000_000}
+}
+
+// The shared redis-benchmark parameters of the issue.
+const (
+	clients   = 50
+	keyspace  = 100_000 // -r
+	valueSize = 100     // bytes per value of the loaded keys
+	loadConns = 8       // loader connections
+	loadBatch = 64      // SETs per pipelined batch of the loader
+	sentinel  = "bench:sentinel"
+)
+
+// harness is one Run's state: its temporary directory, the rkv binary built
+// into it and every process it started.
+type harness struct {
+	cfg    Config
+	dir    string
+	rkvBin string
+	procs  procs
+	rep    *Report
+}
+
+func (h *harness) logf(format string, args ...any) {
+	if h.cfg.Log != nil {
+		fmt.Fprintf(h.cfg.Log, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+}
+
+// Run builds rkv, runs the suite and returns the report. Every process it
+// started is killed and its temporary directory removed before it returns,
+// also when ctx is cancelled or a step fails.
+func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
+	if cfg.Runs < 1 {
+		cfg.Runs = 1
+	}
+	for _, tool := range []string{"redis-server", "redis-benchmark"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("bench: %s is not installed: %w", tool, err)
+		}
+	}
+	if cfg.Root == "" {
+		if cfg.Root, err = ModuleRoot(); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp(cfg.BaseDir, "rkvbench-")
+	if err != nil {
+		return nil, err
+	}
+	h := &harness{cfg: cfg, dir: dir, rkvBin: filepath.Join(dir, "rkv"), rep: newReport(cfg)}
+	defer func() {
+		h.procs.killAll()
+		os.RemoveAll(dir)
+	}()
+	start := time.Now()
+	h.logf("temporary directory %s", dir)
+	if err := h.machine(); err != nil {
+		return nil, err
+	}
+	h.logf("building rkv")
+	build := exec.CommandContext(ctx, "go", "build", "-o", h.rkvBin, "./cmd/rkv")
+	build.Dir = cfg.Root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("bench: building rkv: %v\n%s", err, out)
+	}
+	if err := h.throughput(ctx); err != nil {
+		return nil, err
+	}
+	h.procs.killAll()
+	for run := 1; run <= cfg.Runs; run++ {
+		if err := h.durability(ctx, run); err != nil {
+			return nil, err
+		}
+		h.procs.killAll()
+	}
+	h.rep.Elapsed = time.Since(start)
+	h.logf("done in %v", h.rep.Elapsed.Round(time.Second))
+	return h.rep, nil
+}
+
+// ModuleRoot finds the directory of the go.mod above the working directory.
+func ModuleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("bench: go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("bench: not inside the rkv module (run from its directory)")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// machine records what the figures were measured on, including how long
+// the disk under the temporary directory takes to fsync: every durable
+// write of both redis (appendfsync always) and rkv waits for one.
+func (h *harness) machine() error {
+	m := &h.rep.Machine
+	m.Cores = runtime.NumCPU()
+	m.CPU = cpuModel()
+	m.Date = time.Now()
+	m.GoVersion = runtime.Version()
+	if out, err := exec.Command("redis-server", "--version").Output(); err == nil {
+		m.Redis = strings.TrimSpace(string(out))
+	}
+	m.FS = fsType(h.dir)
+	lat, err := fsyncLatency(h.dir, 100)
+	if err != nil {
+		return err
+	}
+	m.Fsync = lat
+	h.logf("machine: %d cores, %s, fsync median %v on %s", m.Cores, m.CPU, lat, m.FS)
+	return nil
+}
+
+// benchCase is one redis-benchmark throughput setting.
+type benchCase struct{ pipeline, size int }
+
+var cases = []benchCase{{1, 3}, {1, 1024}, {16, 3}, {16, 1024}}
+
+func rpsKey(cmd string, c benchCase) string {
+	return fmt.Sprintf("%s -c %d -P %d -d %d", cmd, clients, c.pipeline, c.size)
+}
+
+// throughput runs the redis-benchmark figures. The three systems stay up
+// across runs and are interleaved within each run, so a noisy minute of the
+// machine spreads over all of them instead of biasing one ratio.
+func (h *harness) throughput(ctx context.Context) error {
+	plain, err := h.startRedis(ctx, "redis", redisNoPersist, "")
+	if err != nil {
+		return err
+	}
+	aof, err := h.startRedis(ctx, "redis-aof", redisAOFAlways, "")
+	if err != nil {
+		return err
+	}
+	cl, err := h.startRKV(ctx, "rkv", 3)
+	if err != nil {
+		return err
+	}
+	type target struct {
+		sys  System
+		addr func() (string, error)
+	}
+	fixed := func(a string) func() (string, error) { return func() (string, error) { return a, nil } }
+	targets := []target{
+		{Redis, fixed(plain.addr)},
+		{RedisAOF, fixed(aof.addr)},
+		// The leader is looked up before every run: redis-benchmark does not
+		// follow MOVED, and a leader change would otherwise turn into errors.
+		{RKV, func() (string, error) {
+			l, err := cl.waitLeader(ctx, nil)
+			if err != nil {
+				return "", err
+			}
+			return l.addr, nil
+		}},
+	}
+	for run := 1; run <= h.cfg.Runs; run++ {
+		for _, c := range cases {
+			n := h.cfg.N1
+			if c.pipeline > 1 {
+				n = h.cfg.N16
+			}
+			for _, t := range targets {
+				addr, err := t.addr()
+				if err != nil {
+					return err
+				}
+				res, err := redisBenchmark(ctx, addr, "-t", "set,get", "-n", strconv.Itoa(n),
+					"-c", strconv.Itoa(clients), "-P", strconv.Itoa(c.pipeline),
+					"-d", strconv.Itoa(c.size), "-r", strconv.Itoa(keyspace))
+				if err != nil {
+					return fmt.Errorf("%s: %w", t.sys, err)
+				}
+				for _, cmd := range []string{"SET", "GET"} {
+					h.rep.add(rpsKey(cmd, c), t.sys, res[cmd].rps)
+				}
+				h.logf("run %d %-9s -P %-2d -d %-4d SET %8.0f GET %8.0f rps", run, t.sys, c.pipeline, c.size, res["SET"].rps, res["GET"].rps)
+			}
+		}
+		for _, t := range targets {
+			addr, err := t.addr()
+			if err != nil {
+				return err
+			}
+			res, err := redisBenchmark(ctx, addr, "-t", "set,get", "-n", strconv.Itoa(h.cfg.NLat),
+				"-c", "1", "-P", "1", "-d", "3", "-r", strconv.Itoa(keyspace))
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.sys, err)
+			}
+			for _, cmd := range []string{"SET", "GET"} {
+				h.rep.add(cmd+" p50 -c 1", t.sys, res[cmd].p50)
+				h.rep.add(cmd+" p99 -c 1", t.sys, res[cmd].p99)
+			}
+			h.logf("run %d %-9s one client: SET p50 %.3f p99 %.3f, GET p50 %.3f p99 %.3f ms", run, t.sys,
+				res["SET"].p50, res["SET"].p99, res["GET"].p50, res["GET"].p99)
+		}
+	}
+	return nil
+}
+
+// durability is one run of the figures that need a large dataset: load
+// Keys keys into fresh servers, measure RSS, then a new replica's catch-up
+// and the restart after kill -9.
+func (h *harness) durability(ctx context.Context, run int) error {
+	sfx := fmt.Sprintf("-mem%d", run)
+	plain, err := h.startRedis(ctx, "redis"+sfx, redisNoPersist, "")
+	if err != nil {
+		return err
+	}
+	aof, err := h.startRedis(ctx, "redis-aof"+sfx, redisAOFAlways, "")
+	if err != nil {
+		return err
+	}
+	cl, err := h.startRKV(ctx, "rkv"+sfx, 3)
+	if err != nil {
+		return err
+	}
+	leader, err := cl.waitLeader(ctx, nil)
+	if err != nil {
+		return err
+	}
+	value := fmt.Sprintf("sentinel-%d", run)
+
+	// Load. The sentinel is written after every key is acknowledged, so a
+	// node that returns it holds the whole dataset.
+	loadFig := fmt.Sprintf("load %s keys (pipelined SET)", humanCount(h.cfg.Keys))
+	for _, t := range []struct {
+		sys  System
+		addr string
+	}{{Redis, plain.addr}, {RedisAOF, aof.addr}, {RKV, leader.addr}} {
+		d, err := loadKeys(ctx, t.addr, h.cfg.Keys)
+		if err != nil {
+			return fmt.Errorf("loading %s: %w", t.sys, err)
+		}
+		if _, err := command(ctx, t.addr, "SET", sentinel, value); err != nil {
+			return fmt.Errorf("%s: SET %s: %w", t.sys, sentinel, err)
+		}
+		rate := float64(h.cfg.Keys) / d.Seconds()
+		h.rep.add(loadFig, t.sys, rate)
+		h.logf("run %d %-9s loaded %d keys in %v (%.0f keys/s)", run, t.sys, h.cfg.Keys, d.Round(time.Millisecond), rate)
+	}
+	if err := cl.waitApplied(ctx, leader); err != nil {
+		return err
+	}
+
+	// Memory: RSS of every rkv node (each holds the full dataset); the
+	// worst node is what must fit on a machine.
+	memFig := fmt.Sprintf("RSS after %s keys (MiB; rkv: largest node)", humanCount(h.cfg.Keys))
+	var nodeRSS []string
+	maxRSS := 0.0
+	for _, n := range cl.nodes {
+		kib, err := rssKiB(n.p.pid())
+		if err != nil {
+			return err
+		}
+		maxRSS = max(maxRSS, kib/1024)
+		nodeRSS = append(nodeRSS, fmt.Sprintf("n%d %.0f", n.id, kib/1024))
+	}
+	h.rep.add(memFig, RKV, maxRSS)
+	for _, t := range []struct {
+		sys System
+		p   *proc
+	}{{Redis, plain.p}, {RedisAOF, aof.p}} {
+		kib, err := rssKiB(t.p.pid())
+		if err != nil {
+			return err
+		}
+		h.rep.add(memFig, t.sys, kib/1024)
+	}
+	h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("run %d: rkv RSS per node (MiB): %s", run, strings.Join(nodeRSS, ", ")))
+	h.logf("run %d RSS MiB: redis %.0f, redis-aof %.0f, rkv %s", run, h.rep.last(memFig, Redis), h.rep.last(memFig, RedisAOF), strings.Join(nodeRSS, ", "))
+
+	// Restart after kill -9, with the dataset on disk.
+	if err := h.restartRedis(ctx, run, aof, value); err != nil {
+		return err
+	}
+	if err := h.restartRKV(ctx, run, cl, value); err != nil {
+		return err
+	}
+	// A new replica catching up from nothing.
+	if err := h.catchUpRedis(ctx, run, plain, value); err != nil {
+		return err
+	}
+	if err := h.catchUpRKV(ctx, run, cl, value); err != nil {
+		return err
+	}
+	return nil
+}
+
+const (
+	figRestart   = "restart after kill -9 until serving (s)"
+	figNewLeader = "kill -9 of the leader until a new leader (s)"
+	figCatchUp   = "new replica caught up (s)"
+)
+
+// servesValue returns a check of a GET's reply against the sentinel's
+// value, shaped to take the reply directly: servesValue(v)(get(...)).
+func servesValue(value string) func(any, error) (bool, error) {
+	return func(v any, err error) (bool, error) {
+		if err != nil {
+			return false, err
+		}
+		return v == value, nil
+	}
+}
+
+// restartRedis kills the appendfsync-always server and times its restart
+// until it answers GET of the sentinel (it replies -LOADING until the AOF is
+// replayed). The no-persistence server has nothing to come back with.
+func (h *harness) restartRedis(ctx context.Context, run int, r *redisServer, value string) error {
+	r.p.kill()
+	start := time.Now()
+	if err := h.procs.restart(r.p); err != nil {
+		return err
+	}
+	err := poll(ctx, 60*time.Second, 5*time.Millisecond, "redis-aof to serve after restart", func() (bool, error) {
+		if r.p.exited() {
+			return false, &fatalError{r.p.errExited()}
+		}
+		return servesValue(value)(command(ctx, r.addr, "GET", sentinel))
+	})
+	if err != nil {
+		return err
+	}
+	d := time.Since(start).Seconds()
+	h.rep.add(figRestart, RedisAOF, d)
+	h.logf("run %d redis-aof restart until serving: %.3f s", run, d)
+	return nil
+}
+
+// restartRKV kills the leader and restarts it at once with the same data
+// directory. It times two things from the kill: the survivors electing a
+// new leader, and the restarted node serving a READONLY GET of the
+// sentinel (it must have restored its snapshot and replayed its log).
+func (h *harness) restartRKV(ctx context.Context, run int, cl *rkvCluster, value string) error {
+	old, err := cl.waitLeader(ctx, nil)
+	if err != nil {
+		return err
+	}
+	old.p.kill()
+	start := time.Now()
+	if err := h.procs.restart(old.p); err != nil {
+		return err
+	}
+	var elected, serving time.Duration
+	err = poll(ctx, 60*time.Second, 5*time.Millisecond, "rkv to elect and serve after restart", func() (bool, error) {
+		if old.p.exited() {
+			return false, &fatalError{old.p.errExited()}
+		}
+		if elected == 0 {
+			for _, n := range cl.nodes {
+				if n == old {
+					continue
+				}
+				if m, err := raftInfo(ctx, n.addr); err == nil && m["raft_role"] == "leader" {
+					elected = time.Since(start)
+				}
+			}
+		}
+		if serving == 0 {
+			if ok, _ := servesValue(value)(readOnlyGet(ctx, old.addr, sentinel)); ok {
+				serving = time.Since(start)
+			}
+		}
+		return elected > 0 && serving > 0, nil
+	})
+	if err != nil {
+		return err
+	}
+	h.rep.add(figRestart, RKV, serving.Seconds())
+	h.rep.add(figNewLeader, RKV, elected.Seconds())
+	h.logf("run %d rkv restart until serving: %.3f s, new leader after %.3f s", run, serving.Seconds(), elected.Seconds())
+	return nil
+}
+
+// catchUpRedis starts an empty replica of the no-persistence server and
+// times the full sync until the replica serves the sentinel.
+func (h *harness) catchUpRedis(ctx context.Context, run int, master *redisServer, value string) error {
+	start := time.Now()
+	rep, err := h.startRedis(ctx, fmt.Sprintf("redis-replica-mem%d", run), redisNoPersist, master.addr)
+	if err != nil {
+		return err
+	}
+	err = poll(ctx, 60*time.Second, 5*time.Millisecond, "redis replica to sync", func() (bool, error) {
+		if rep.p.exited() {
+			return false, &fatalError{rep.p.errExited()}
+		}
+		m, err := info(ctx, rep.addr, "replication")
+		if err != nil || m["master_link_status"] != "up" {
+			return false, err
+		}
+		return servesValue(value)(command(ctx, rep.addr, "GET", sentinel))
+	})
+	if err != nil {
+		return err
+	}
+	d := time.Since(start).Seconds()
+	h.rep.add(figCatchUp, Redis, d)
+	h.logf("run %d redis replica full sync: %.3f s", run, d)
+	return nil
+}
+
+// catchUpRKV joins a fourth, empty node and times it until it has applied
+// as far as the leader and serves the sentinel. The leader's log has been
+// compacted (Keys exceeds --snapshot-entries), so the node catches up by
+// InstallSnapshot and then the log tail.
+func (h *harness) catchUpRKV(ctx context.Context, run int, cl *rkvCluster, value string) error {
+	leader, err := cl.waitLeader(ctx, nil)
+	if err != nil {
+		return err
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	name := fmt.Sprintf("%s-n4", cl.name)
+	args := append(h.rkvArgs(4, addr, filepath.Join(h.dir, name)),
+		"--bus", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--join", leader.addr)
+	start := time.Now()
+	p, err := h.procs.start(name, filepath.Join(h.dir, name+".log"), h.rkvBin, args...)
+	if err != nil {
+		return err
+	}
+	err = poll(ctx, 120*time.Second, 5*time.Millisecond, "the new rkv node to catch up", func() (bool, error) {
+		if p.exited() {
+			return false, &fatalError{p.errExited()}
+		}
+		if ok, err := servesValue(value)(readOnlyGet(ctx, addr, sentinel)); !ok {
+			return false, err
+		}
+		want, err := appliedIndex(ctx, leader.addr)
+		if err != nil {
+			return false, err
+		}
+		got, err := appliedIndex(ctx, addr)
+		return err == nil && got >= want, err
+	})
+	if err != nil {
+		return err
+	}
+	d := time.Since(start).Seconds()
+	h.rep.add(figCatchUp, RKV, d)
+	h.logf("run %d rkv new node caught up: %.3f s", run, d)
+	return nil
+}
+
+// loadKeys writes keys "key:%012d" (16 bytes, the shape redis-benchmark's
+// -r keys have) with 100-byte values over loadConns pipelined connections
+// and returns how long it took. Every reply is checked: a redirect or an
+// error fails the load rather than leaving holes in the dataset.
+func loadKeys(ctx context.Context, addr string, keys int) (time.Duration, error) {
+	val := strings.Repeat("v", valueSize)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, loadConns)
+	per := (keys + loadConns - 1) / loadConns
+	for w := range loadConns {
+		lo, hi := w*per, min((w+1)*per, keys)
+		wg.Go(func() {
+			c, err := dial(ctx, addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			for i := lo; i < hi; i += loadBatch {
+				if ctx.Err() != nil {
+					errs <- ctx.Err()
+					return
+				}
+				end := min(i+loadBatch, hi)
+				for k := i; k < end; k++ {
+					c.write("SET", fmt.Sprintf("key:%012d", k), val)
+				}
+				c.c.SetDeadline(time.Now().Add(30 * time.Second))
+				if err := c.w.Flush(); err != nil {
+					errs <- err
+					return
+				}
+				for k := i; k < end; k++ {
+					if v, err := c.read(); err != nil || v != "OK" {
+						errs <- fmt.Errorf("SET key:%012d: %v %v", k, v, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func humanCount(n int) string {
+	switch {
+	case n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return strconv.Itoa(n)
+}

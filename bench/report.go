@@ -1,0 +1,271 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// System is one of the servers compared.
+type System int
+
+// The systems, in table order.
+const (
+	Redis    System = iota // redis-server without persistence
+	RedisAOF               // redis-server with appendonly yes, appendfsync always
+	RKV                    // the 3-node rkv cluster (durable, linearizable reads)
+	numSystems
+)
+
+func (s System) String() string {
+	return [...]string{"redis", "redis-aof", "rkv"}[s]
+}
+
+// Machine is what the figures were measured on.
+type Machine struct {
+	Date      time.Time
+	Cores     int
+	CPU       string
+	Fsync     time.Duration // median of small write+fsync in the temporary directory
+	FS        string        // filesystem of the temporary directory
+	GoVersion string
+	Redis     string // redis-server --version
+}
+
+// Figure is one measured quantity: its value per system and per run.
+// A system with no values has no counterpart for it (shown as "—").
+type Figure struct {
+	Name   string
+	Values [numSystems][]float64
+}
+
+// Median is the median over runs of s's values (NaN if there are none).
+func (f *Figure) Median(s System) float64 {
+	v := slices.Clone(f.Values[s])
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// Goal is one of the issue's targets, checked against the medians.
+type Goal struct {
+	Name     string
+	Figure   string
+	Baseline System // the redis the ratio divides by; ignored when Absolute
+	Absolute bool   // compare rkv's own figure, not a ratio
+	AtLeast  bool   // the measure must be >= Target (else <= Target)
+	Target   float64
+	Unit     string // for absolute targets
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Config  Config
+	Machine Machine
+	Figures []*Figure
+	Goals   []Goal
+	Notes   []string
+	Elapsed time.Duration
+}
+
+func newReport(cfg Config) *Report {
+	mem := fmt.Sprintf("RSS after %s keys (MiB; rkv: largest node)", humanCount(cfg.Keys))
+	r := &Report{Config: cfg}
+	r.Goals = []Goal{
+		{Name: "SET -c 50, 3-node rkv vs redis appendfsync always", Figure: rpsKey("SET", benchCase{1, 3}), Baseline: RedisAOF, AtLeast: true, Target: 1.0},
+		{Name: "GET -c 50, 3-node rkv (linearizable) vs redis no persistence", Figure: rpsKey("GET", benchCase{1, 3}), Baseline: Redis, AtLeast: true, Target: 0.7},
+		{Name: "SET -c 50 -P 16, rkv vs redis appendfsync always -P 16", Figure: rpsKey("SET", benchCase{16, 3}), Baseline: RedisAOF, AtLeast: true, Target: 0.5},
+		{Name: "one-client SET p50 latency", Figure: "SET p50 -c 1", Absolute: true, Target: 0.6, Unit: "ms"},
+		{Name: fmt.Sprintf("RSS for %s keys, per rkv node vs redis", humanCount(cfg.Keys)), Figure: mem, Baseline: Redis, Target: 1.5},
+		{Name: fmt.Sprintf("restart with %s keys until serving", humanCount(cfg.Keys)), Figure: figRestart, Absolute: true, Target: 3, Unit: "s"},
+	}
+	return r
+}
+
+// add records one run's value of a figure, creating the figure in the
+// order figures are first measured (which is the table's order).
+func (r *Report) add(name string, s System, v float64) {
+	for _, f := range r.Figures {
+		if f.Name == name {
+			f.Values[s] = append(f.Values[s], v)
+			return
+		}
+	}
+	f := &Figure{Name: name}
+	f.Values[s] = []float64{v}
+	r.Figures = append(r.Figures, f)
+}
+
+// Figure returns the named figure or nil.
+func (r *Report) Figure(name string) *Figure {
+	for _, f := range r.Figures {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+func (r *Report) last(name string, s System) float64 {
+	if f := r.Figure(name); f != nil && len(f.Values[s]) > 0 {
+		return f.Values[s][len(f.Values[s])-1]
+	}
+	return math.NaN()
+}
+
+// Missing lists the figures a complete run should have measured and did
+// not: every throughput and latency figure for all three systems, the
+// rest for the systems that have a counterpart.
+func (r *Report) Missing() []string {
+	want := map[string][]System{}
+	all := []System{Redis, RedisAOF, RKV}
+	for _, c := range cases {
+		want[rpsKey("SET", c)] = all
+		want[rpsKey("GET", c)] = all
+	}
+	for _, k := range []string{"SET p50 -c 1", "SET p99 -c 1", "GET p50 -c 1", "GET p99 -c 1"} {
+		want[k] = all
+	}
+	want[fmt.Sprintf("load %s keys (pipelined SET)", humanCount(r.Config.Keys))] = all
+	want[fmt.Sprintf("RSS after %s keys (MiB; rkv: largest node)", humanCount(r.Config.Keys))] = all
+	want[figRestart] = []System{RedisAOF, RKV}
+	want[figNewLeader] = []System{RKV}
+	want[figCatchUp] = []System{Redis, RKV}
+	var missing []string
+	for name, systems := range want {
+		f := r.Figure(name)
+		for _, s := range systems {
+			if f == nil || len(f.Values[s]) < r.Config.Runs || math.IsNaN(f.Median(s)) || f.Median(s) <= 0 {
+				missing = append(missing, fmt.Sprintf("%s / %s", name, s))
+			}
+		}
+	}
+	slices.Sort(missing)
+	return missing
+}
+
+// unit is how a figure's values read in the table.
+func unit(name string) string {
+	switch {
+	case strings.HasPrefix(name, "load "):
+		return "keys/s"
+	case strings.Contains(name, " p50 ") || strings.Contains(name, " p99 "):
+		return "ms"
+	case strings.HasPrefix(name, "RSS"):
+		return "MiB"
+	case strings.HasSuffix(name, "(s)"):
+		return "s"
+	}
+	return "req/s"
+}
+
+func format(v float64, unit string) string {
+	switch {
+	case math.IsNaN(v):
+		return "—"
+	case unit == "ms":
+		return fmt.Sprintf("%.3f", v)
+	case unit == "s":
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func ratio(a, b float64) string {
+	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+// GoalValue is the measure a goal compares with its target (NaN if a
+// figure is missing) and whether it is met.
+func (r *Report) GoalValue(g Goal) (float64, bool) {
+	f := r.Figure(g.Figure)
+	if f == nil {
+		return math.NaN(), false
+	}
+	v := f.Median(RKV)
+	if !g.Absolute {
+		v /= f.Median(g.Baseline)
+	}
+	if math.IsNaN(v) {
+		return v, false
+	}
+	if g.AtLeast {
+		return v, v >= g.Target
+	}
+	return v, v <= g.Target
+}
+
+// Markdown renders the report: machine, the figures table, the goals.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	m := r.Machine
+	fmt.Fprintf(&b, "# rkv benchmark results\n\n")
+	fmt.Fprintf(&b, "Produced by `go run ./bench/cmd/rkvbench`")
+	if r.Config.Quick {
+		fmt.Fprintf(&b, " -quick (a smoke run: small counts, not representative)")
+	}
+	fmt.Fprintf(&b, " on %s, in %v.\n\n", m.Date.UTC().Format("2006-01-02 15:04 UTC"), r.Elapsed.Round(time.Second))
+	fmt.Fprintf(&b, "- Machine: %d cores, %s\n", m.Cores, m.CPU)
+	fmt.Fprintf(&b, "- Disk: median write+fsync of 64 bytes %.3f ms (%s, 100 samples in the data directory's filesystem)\n",
+		float64(m.Fsync.Microseconds())/1000, m.FS)
+	fmt.Fprintf(&b, "- Software: %s; rkv built with %s\n", m.Redis, m.GoVersion)
+	fmt.Fprintf(&b, "- Each figure is the median of %d run(s). All servers on 127.0.0.1, same machine, same client.\n\n", r.Config.Runs)
+	fmt.Fprintf(&b, "Systems:\n\n")
+	fmt.Fprintf(&b, "- **redis**: redis-server `--save \"\" --appendonly no` (no persistence)\n")
+	fmt.Fprintf(&b, "- **redis-aof**: redis-server `--save \"\" --appendonly yes --appendfsync always`\n")
+	fmt.Fprintf(&b, "- **rkv**: 3-node rkv cluster, every write fsynced on a majority before it is acknowledged, `--read-mode linearizable`, other flags default; redis-benchmark talks to the leader\n\n")
+	fmt.Fprintf(&b, "Workloads: redis-benchmark `-t set,get -c %d -r %d` with -n %d (-P 1) or %d (-P 16); one client: `-c 1 -P 1 -d 3 -n %d`. "+
+		"Memory, restart and catch-up: fresh servers loaded with %d keys of 16 bytes (`key:%%012d`) and %d-byte values over %d connections pipelining %d SETs.\n\n",
+		clients, keyspace, r.Config.N1, r.Config.N16, r.Config.NLat, r.Config.Keys, valueSize, loadConns, loadBatch)
+
+	fmt.Fprintf(&b, "| Figure | unit | redis | redis-aof | rkv | rkv / redis | rkv / redis-aof |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|\n")
+	for _, f := range r.Figures {
+		u := unit(f.Name)
+		rd, ra, rk := f.Median(Redis), f.Median(RedisAOF), f.Median(RKV)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", f.Name, u, format(rd, u), format(ra, u), format(rk, u), ratio(rk, rd), ratio(rk, ra))
+	}
+	fmt.Fprintf(&b, "\nRestart: redis-aof is killed with -9 and restarted until it answers GET of a key written last (it replays its AOF); "+
+		"rkv's leader is killed with -9 and restarted at once, timed until it answers a READONLY GET of that key, and separately until the two survivors elect a new leader. "+
+		"Catch-up: redis is a new empty `--replicaof` the no-persistence server until it serves that key (full sync); rkv is a fourth empty node started with `--join` "+
+		"until its applied index reaches the leader's (the leader's log is compacted, so it gets a snapshot). \"—\": no counterpart.\n\n")
+
+	fmt.Fprintf(&b, "## Goals\n\n| Goal | target | measured | |\n|---|---:|---:|---|\n")
+	for _, g := range r.Goals {
+		v, ok := r.GoalValue(g)
+		op := "<="
+		if g.AtLeast {
+			op = ">="
+		}
+		target := fmt.Sprintf("%s %g", op, g.Target)
+		meas := fmt.Sprintf("%.2f", v)
+		if g.Absolute {
+			target += " " + g.Unit
+			meas = format(v, g.Unit) + " " + g.Unit
+		} else {
+			meas += fmt.Sprintf(" (vs %s)", g.Baseline)
+		}
+		met := "met"
+		if !ok {
+			met = "**not met**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", g.Name, target, meas, met)
+	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintf(&b, "\n## Notes\n\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	return b.String()
+}
