@@ -221,6 +221,12 @@ func getexCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if !ok {
 		return appendErr(out, errSyntax)
 	}
+	// Redis 7.0's getexCommand looks the key up before it reads the time,
+	// so a missing key answers nil even when the time is invalid.
+	it, found := s.get(m, probe(args[1]))
+	if !found {
+		return append(out, nullReply...)
+	}
 	var deadline int64
 	if exp != nil {
 		d, msg, bad := deadlineOf(exp, flags, m.now)
@@ -231,10 +237,6 @@ func getexCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 			return appendErr(out, msg)
 		}
 		deadline = d
-	}
-	it, found := s.get(m, probe(args[1]))
-	if !found {
-		return append(out, nullReply...)
 	}
 	out = appendBulk(out, it.val())
 	switch {

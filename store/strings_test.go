@@ -101,7 +101,11 @@ func TestSetGet(t *testing.T) {
 			{1000, "getex k px 100 persist", errSyntaxR, false},
 			{1000, "getex k keepttl", errSyntaxR, false},
 			{1000, "getex k ex 0", errs("ERR invalid expire time in 'getex' command"), false},
-			{1000, "getex missing ex 0", errs("ERR invalid expire time in 'getex' command"), false},
+			// Redis 7.0 looks the key up before it reads the time.
+			{1000, "getex missing ex 0", null, false},
+			{1000, "getex missing ex 9223372036854775", null, false},
+			{1000, "getex missing px abc", null, false},
+			{1000, "getex k px abc", errNotIntR, false},
 			{1000, "getex missing ex 10", null, false},
 			{1000, "getex k exat 1", bulk("v"), false},
 			{1000, "exists k", num(0), true},
