@@ -438,7 +438,8 @@ func setrangeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if len(val) == 0 {
 		return appendInt(out, int64(old.vlen))
 	}
-	if off+int64(len(val)) > maxBulk {
+	// Compared without adding: off+len could overflow and pass the check.
+	if off > maxBulk-int64(len(val)) {
 		return appendErr(out, errTooBig)
 	}
 	// A fresh buffer even when the length does not change: the old bytes

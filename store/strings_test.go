@@ -239,6 +239,9 @@ func TestAppendRange(t *testing.T) {
 			{1, "strlen k", num(21), true},
 			{1, "setrange k -1 x", errs("ERR offset is out of range"), false},
 			{1, "setrange k 536870911 xx", tooBig, false},
+			// off+len overflows int64: must still be refused, not panic.
+			{1, "setrange k 9223372036854775807 xx", tooBig, false},
+			{1, "setrange new 9223372036854775807 x", tooBig, false},
 			{1, "setrange none 3 ", errs("ERR wrong number of arguments for 'setrange' command"), false},
 			{1, "setrange k x y", errNotIntR, false},
 		}},
