@@ -10,9 +10,10 @@ import (
 // testNode is a core with the MemoryStorage that plays its disk and the
 // entries it has applied.
 type testNode struct {
-	r       *Raft
-	st      *MemoryStorage
-	applied []Entry
+	r          *Raft
+	st         *MemoryStorage
+	applied    []Entry
+	readStates []ReadState
 }
 
 type cfgOpt func(*Config)
@@ -88,6 +89,7 @@ func (n *testNode) ready() []Message {
 		n.applied = nil
 	}
 	n.applied = append(n.applied, rd.CommittedEntries...)
+	n.readStates = append(n.readStates, rd.ReadStates...)
 	msgs := slices.Clone(rd.Messages)
 	slices.SortStableFunc(msgs, func(a, b Message) int { return cmp.Compare(a.To, b.To) })
 	n.r.Advance(rd)

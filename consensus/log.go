@@ -8,6 +8,10 @@ type unstable struct {
 	snapshot *Snapshot
 	entries  []Entry
 	offset   uint64
+	// inProgress is the first index not yet handed to the driver for
+	// persisting: entries in [offset, inProgress) are being written.
+	// Invariant: offset <= inProgress <= offset+len(entries).
+	inProgress uint64
 }
 
 func (u *unstable) maybeFirstIndex() (uint64, bool) {
@@ -50,9 +54,23 @@ func (u *unstable) stableTo(i, t uint64) {
 	}
 	u.entries = u.entries[i+1-u.offset:]
 	u.offset = i + 1
+	u.inProgress = max(u.inProgress, u.offset)
 	if len(u.entries) == 0 {
 		u.entries = nil
 	}
+}
+
+// acceptInProgress marks every unstable entry as handed to the driver.
+func (u *unstable) acceptInProgress() {
+	u.inProgress = u.offset + uint64(len(u.entries))
+}
+
+// pending returns the unstable entries not yet handed to the driver.
+func (u *unstable) pending() []Entry {
+	if n := u.inProgress - u.offset; n < uint64(len(u.entries)) {
+		return u.entries[n:]
+	}
+	return nil
 }
 
 func (u *unstable) stableSnapTo(i uint64) {
@@ -63,6 +81,7 @@ func (u *unstable) stableSnapTo(i uint64) {
 
 func (u *unstable) restore(s Snapshot) {
 	u.offset = s.Meta.Index + 1
+	u.inProgress = u.offset
 	u.entries = nil
 	u.snapshot = &s
 }
@@ -80,6 +99,8 @@ func (u *unstable) truncateAndAppend(ents []Entry) {
 		kept := u.entries[:after-u.offset]
 		u.entries = append(append([]Entry(nil), kept...), ents...)
 	}
+	// Replaced entries that were being written must be written again.
+	u.inProgress = min(u.inProgress, after)
 }
 
 func (u *unstable) slice(lo, hi uint64) []Entry {
@@ -108,6 +129,7 @@ func newLog(storage Storage, maxApplySize uint64) (*raftLog, error) {
 	}
 	l := &raftLog{storage: storage, maxApplySize: maxApplySize}
 	l.unstable.offset = last + 1
+	l.unstable.inProgress = last + 1
 	l.committed = first - 1
 	l.applied = first - 1
 	return l, nil
@@ -174,18 +196,25 @@ func (l *raftLog) findConflictByTerm(index, term uint64) (uint64, uint64) {
 	return 0, 0
 }
 
-func (l *raftLog) unstableEntries() []Entry {
-	if len(l.unstable.entries) == 0 {
-		return nil
+// unstableEntries returns the entries the driver has yet to persist.
+func (l *raftLog) unstableEntries() []Entry { return l.unstable.pending() }
+
+// applyLimit is the highest index the application may apply: committed
+// and persisted here, so a snapshot never covers entries this node's log
+// does not hold.
+func (l *raftLog) applyLimit() uint64 {
+	stable := l.lastIndex()
+	if len(l.unstable.entries) > 0 {
+		stable = l.unstable.offset - 1
 	}
-	return l.unstable.entries
+	return min(l.committed, stable)
 }
 
 // nextCommitted returns committed entries not yet handed to the application.
 func (l *raftLog) nextCommitted() []Entry {
 	off := max(l.applied+1, l.firstIndex())
-	if l.committed+1 > off {
-		ents, err := l.slice(off, l.committed+1, l.maxApplySize)
+	if hi := l.applyLimit(); hi+1 > off {
+		ents, err := l.slice(off, hi+1, l.maxApplySize)
 		if err != nil {
 			panic(fmt.Sprintf("consensus: unexpected error reading committed entries: %v", err))
 		}
@@ -195,7 +224,7 @@ func (l *raftLog) nextCommitted() []Entry {
 }
 
 func (l *raftLog) hasNextCommitted() bool {
-	return l.committed+1 > max(l.applied+1, l.firstIndex())
+	return l.applyLimit()+1 > max(l.applied+1, l.firstIndex())
 }
 
 func (l *raftLog) snapshot() (Snapshot, error) {

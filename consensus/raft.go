@@ -811,8 +811,13 @@ func (r *Raft) stepLeader(m Message) error {
 		if pr.state != snapshotState || m.Commit != pr.snap.Meta.Index {
 			return nil
 		}
+		// Only progress sends the next chunk: answering duplicates and stale
+		// responses too would multiply the chunks in flight. A response that
+		// moves backwards (the follower restarted) is picked up by the resend
+		// at the next heartbeat response.
+		progressed := m.Index > pr.snapOff
 		pr.snapOff = m.Index
-		if pr.snapOff < uint64(len(pr.snap.Data)) {
+		if progressed && pr.snapOff < uint64(len(pr.snap.Data)) {
 			r.sendSnapChunk(m.From, pr)
 		}
 	}
@@ -854,13 +859,22 @@ func (r *Raft) handleAppendResponse(m Message, pr *progress) {
 		}
 		return
 	}
-	if !pr.maybeUpdate(m.Index) {
+	updated := pr.maybeUpdate(m.Index)
+	if pr.state == snapshotState && pr.match >= pr.snap.Meta.Index {
+		// The follower has what the snapshot holds (perhaps its last
+		// acknowledgement was lost): replicate from there, with a newer
+		// snapshot if the log has been compacted again since.
+		pr.becomeProbe()
+		if pr.match+1 >= r.log.firstIndex() {
+			pr.becomeReplicate()
+		}
+		r.sendAppend(m.From, false)
+	}
+	if !updated {
 		return
 	}
 	switch {
 	case pr.state == probeState:
-		pr.becomeReplicate()
-	case pr.state == snapshotState && pr.match+1 >= r.log.firstIndex():
 		pr.becomeReplicate()
 	case pr.state == replicateState:
 		pr.inflights.freeLE(m.Index)
@@ -969,6 +983,11 @@ func (r *Raft) stepCandidate(m Message) error {
 	case myVoteResp:
 		switch r.poll(m.From, !m.Reject) {
 		case voteWon:
+			if !r.promotable() {
+				// Removed while campaigning: the votes no longer count.
+				r.becomeFollower(r.term, None)
+				return nil
+			}
 			if r.state == StatePreCandidate {
 				r.campaign(false, false)
 			} else {
@@ -1140,7 +1159,7 @@ func (r *Raft) HasReady() bool {
 	if hs := r.hardState(); !hs.IsEmpty() && hs != r.prevHardState {
 		return true
 	}
-	return r.log.unstable.snapshot != nil || len(r.log.unstable.entries) > 0 ||
+	return r.log.unstable.snapshot != nil || len(r.log.unstable.pending()) > 0 ||
 		len(r.msgs) > 0 || len(r.readStates) > 0 || r.log.hasNextCommitted()
 }
 
@@ -1167,8 +1186,22 @@ func (r *Raft) Ready() Ready {
 	return rd
 }
 
-// Advance tells the core that rd has been persisted, sent and applied.
+// Advance tells the core that rd has been persisted, sent and applied. It
+// is AcceptReady followed by StableTo for rd's entries.
 func (r *Raft) Advance(rd Ready) {
+	r.AcceptReady(rd)
+	if n := len(rd.Entries); n > 0 {
+		e := rd.Entries[n-1]
+		r.StableTo(e.Index, e.Term)
+	}
+}
+
+// AcceptReady tells the core that the driver has taken rd: its messages are
+// sent or queued behind the write of its entries, its committed entries are
+// applied, and its entries and hard state are being written. A driver that
+// writes in the background calls StableTo once the write is done. A Ready
+// with a snapshot must be persisted before AcceptReady.
+func (r *Raft) AcceptReady(rd Ready) {
 	r.msgs = nil
 	r.readStates = nil
 	if rd.SoftState != nil {
@@ -1181,9 +1214,8 @@ func (r *Raft) Advance(rd Ready) {
 		r.log.stableSnapTo(rd.Snapshot.Meta.Index)
 		r.log.appliedTo(rd.Snapshot.Meta.Index)
 	}
-	if n := len(rd.Entries); n > 0 {
-		e := rd.Entries[n-1]
-		r.log.stableTo(e.Index, e.Term)
+	if len(rd.Entries) > 0 {
+		r.log.unstable.acceptInProgress()
 	}
 	for _, e := range rd.CommittedEntries {
 		if e.Type != EntryConfChange {
@@ -1202,6 +1234,12 @@ func (r *Raft) Advance(rd Ready) {
 	if n := len(rd.CommittedEntries); n > 0 {
 		r.log.appliedTo(rd.CommittedEntries[n-1].Index)
 	}
+}
+
+// StableTo tells the core that entries up to (index, term) are durable. A
+// leader counts itself towards commitment only from here.
+func (r *Raft) StableTo(index, term uint64) {
+	r.log.stableTo(index, term)
 	if r.state == StateLeader {
 		if pr := r.prs[r.id]; pr != nil && pr.maybeUpdate(r.stableLastIndex()) {
 			if r.maybeCommit() {

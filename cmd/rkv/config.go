@@ -34,6 +34,7 @@ type config struct {
 	snapshotEntries   uint64
 	maxClients        int
 	logLevel          slog.Level
+	pprofAddr         string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -51,6 +52,7 @@ func parseFlags(args []string) (*config, error) {
 	snapEntries := fs.Uint64("snapshot-entries", 100000, "take a snapshot and compact the log every this many entries (0: never)")
 	maxClients := fs.Int("maxclients", 10000, "maximum number of client connections")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this `host:port` (for profiling)")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -65,7 +67,7 @@ func parseFlags(args []string) (*config, error) {
 	cfg := &config{
 		id: consensus.NodeID(*id), addr: *addr, dir: *dir, join: *join,
 		electionTimeout: *election, heartbeatInterval: *heartbeat, readMode: *readMode,
-		snapshotEntries: *snapEntries, maxClients: *maxClients,
+		snapshotEntries: *snapEntries, maxClients: *maxClients, pprofAddr: *pprofAddr,
 	}
 	if cfg.id == 0 {
 		return nil, &usageError{"--id must be a positive integer"}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -38,6 +40,13 @@ func runServer(args []string) error {
 	}
 	if ident != nil && consensus.NodeID(ident.NodeID) != cfg.id {
 		return &usageError{fmt.Sprintf("--dir %s belongs to node %d, not --id %d", cfg.dir, ident.NodeID, cfg.id)}
+	}
+	if cfg.pprofAddr != "" {
+		go func() {
+			if err := http.ListenAndServe(cfg.pprofAddr, nil); err != nil {
+				logger.Warn("pprof server stopped", "err", err)
+			}
+		}()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
