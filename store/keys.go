@@ -149,7 +149,10 @@ func ttlGeneric(s *Store, m mode, args [][]byte, out []byte, ms, abs bool) []byt
 		t = max(t-m.now, 0)
 	}
 	if !ms {
-		t = (t + 500) / 1000
+		// t >= 0 here, and unsigned arithmetic keeps t+500 from
+		// overflowing for a deadline near MaxInt64: the answer Redis gives
+		// (its compiler does the same, knowing t is not negative).
+		t = int64((uint64(t) + 500) / 1000)
 	}
 	return appendInt(out, t)
 }

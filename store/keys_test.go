@@ -81,6 +81,9 @@ func TestKeyCommands(t *testing.T) {
 			{1000, "expireat k -9223372036854776", errs("ERR invalid expire time in 'expireat' command"), false},
 			{1000, "pexpireat k 9223372036854775807", num(1), false},
 			{1000, "ttl k", num(9223372036854775), true},
+			// Rounding the deadline to seconds must not overflow.
+			{1000, "expiretime k", num(9223372036854776), true},
+			{1000, "pexpiretime k", num(9223372036854775807), true},
 		}},
 		{"rename", []step{
 			{1000, "rename a b", errs("ERR no such key"), false},
