@@ -31,7 +31,7 @@ var (
 const (
 	simDefaultSeeds     = 2000
 	simRaceSeeds        = 200
-	simDefaultSteps     = 50000
+	simDefaultSteps     = 40000
 	simProgressSteps    = 20000
 	simTraceLen         = 80
 	simFullCheckEvery   = 50
