@@ -98,6 +98,13 @@ type Node struct {
 	snapDone     chan snapshotOutcome
 	failed       error
 
+	persistc    chan persistJob
+	persistedc  chan persistedBatch
+	persistDone chan struct{}
+	// persistQueued counts jobs handed to the persist goroutine and not yet
+	// reported back.
+	persistQueued int
+
 	lead    atomic.Uint64
 	state   atomic.Uint32
 	term    atomic.Uint64
@@ -166,9 +173,13 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		hardState:     hs,
 		snapIndex:     snap.Meta.Index,
 		snapDone:      make(chan snapshotOutcome, 1),
+		persistc:      make(chan persistJob, maxPersistQueued),
+		persistedc:    make(chan persistedBatch, maxPersistQueued),
+		persistDone:   make(chan struct{}),
 		leaderChanged: make(chan struct{}),
 	}
 	n.publish()
+	go n.persistLoop()
 	go n.run()
 	return n, nil
 }
@@ -419,7 +430,10 @@ func (n *Node) run() {
 	defer n.failAll()
 	batch := make([]proposal, 0, n.cfg.MaxBatch)
 	for {
-		if n.core.HasReady() {
+		// With too many writes queued, hold further Readies back: the
+		// proposals wait in their channel (backpressure), and the queues
+		// between the goroutines stay bounded.
+		if n.persistQueued < maxPersistQueued && n.core.HasReady() {
 			if err := n.handleReady(); err != nil {
 				n.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
 				n.logger.Error("storage failed; node stops", "err", err)
@@ -437,7 +451,7 @@ func (n *Node) run() {
 			continue
 		default:
 		}
-		if n.core.HasReady() {
+		if n.persistQueued < maxPersistQueued && n.core.HasReady() {
 			continue
 		}
 		select {
@@ -463,6 +477,13 @@ func (n *Node) run() {
 			n.publish()
 		case f := <-n.ctrlc:
 			f()
+		case p := <-n.persistedc:
+			if err := n.handlePersisted(p); err != nil {
+				n.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
+				n.logger.Error("storage failed; node stops", "err", err)
+				return
+			}
+			n.publish()
 		case out := <-n.snapDone:
 			n.snapshotting = false
 			if out.err != nil {
@@ -545,6 +566,88 @@ func (n *Node) stepReads(first readRequest) {
 	n.readBatches[n.readSeq] = waiters
 }
 
+// persistJob is one Ready's writes, handed to the persist goroutine, and
+// the messages that may leave only once they are durable.
+// maxPersistQueued bounds the Readies waiting for the persist goroutine.
+const maxPersistQueued = 256
+
+type persistJob struct {
+	hs   HardState
+	ents []Entry
+	msgs []Message
+}
+
+// persisted reports that writes up to an entry are durable (ok false when
+// the jobs carried no entries), or that writing failed.
+type persisted struct {
+	index, term uint64
+	ok          bool
+	err         error
+}
+
+// persistLoop writes jobs in order in the background, so the core goes on
+// taking proposals and acknowledgements while the disk syncs. Jobs queued
+// during one write are merged into the next: one write and one sync for all
+// of them (group commit).
+func (n *Node) persistLoop() {
+	defer close(n.persistDone)
+	for job := range n.persistc {
+		jobs := 1
+		for more := true; more; {
+			select {
+			case next, ok := <-n.persistc:
+				if !ok {
+					more = false
+					break
+				}
+				job = mergeJobs(job, next)
+				jobs++
+			default:
+				more = false
+			}
+		}
+		var out persisted
+		if !job.hs.IsEmpty() || len(job.ents) > 0 {
+			out.err = n.storage.Save(job.hs, job.ents, nil)
+		}
+		if out.err == nil {
+			if len(job.msgs) > 0 {
+				n.cfg.Transport.Send(job.msgs)
+			}
+			if k := len(job.ents); k > 0 {
+				out.index, out.term, out.ok = job.ents[k-1].Index, job.ents[k-1].Term, true
+			}
+		}
+		n.persistedc <- persistedBatch{persisted: out, jobs: jobs}
+		if out.err != nil {
+			return
+		}
+	}
+}
+
+type persistedBatch struct {
+	persisted
+	jobs int
+}
+
+// mergeJobs folds b, written after a, into one job: b's entries replace
+// a's from b's first index on, as Save would.
+func mergeJobs(a, b persistJob) persistJob {
+	if !b.hs.IsEmpty() {
+		a.hs = b.hs
+	}
+	if len(b.ents) > 0 {
+		if len(a.ents) > 0 && b.ents[0].Index > a.ents[0].Index {
+			keep := min(b.ents[0].Index-a.ents[0].Index, uint64(len(a.ents)))
+			a.ents = append(a.ents[:keep:keep], b.ents...)
+		} else {
+			a.ents = b.ents
+		}
+	}
+	a.msgs = append(a.msgs, b.msgs...)
+	return a
+}
+
 func (n *Node) handleReady() error {
 	rd := n.core.Ready()
 	leader := n.core.state == StateLeader
@@ -575,41 +678,15 @@ func (n *Node) handleReady() error {
 		hs = rd.HardState
 		n.hardState = hs
 	}
-	if !hs.IsEmpty() || len(rd.Entries) > 0 || rd.Snapshot != nil {
-		if err := n.storage.Save(hs, rd.Entries, rd.Snapshot); err != nil {
+	if rd.Snapshot != nil {
+		if err := n.installSnapshot(hs, rd, later); err != nil {
 			return err
 		}
+	} else if !hs.IsEmpty() || len(rd.Entries) > 0 || len(later) > 0 {
+		n.persistc <- persistJob{hs: hs, ents: rd.Entries, msgs: later}
+		n.persistQueued++
 	}
-	if rd.Snapshot != nil {
-		if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
-			return fmt.Errorf("restoring received snapshot: %w", err)
-		}
-		n.snapIndex = rd.Snapshot.Meta.Index
-		for idx, w := range n.waiters {
-			if idx <= rd.Snapshot.Meta.Index {
-				w.done <- Result{Err: ErrOutcomeUnknown}
-				delete(n.waiters, idx)
-			}
-		}
-	}
-	if len(later) > 0 {
-		n.cfg.Transport.Send(later)
-	}
-	if len(rd.CommittedEntries) > 0 {
-		results := n.sm.Apply(rd.CommittedEntries)
-		for i, e := range rd.CommittedEntries {
-			w, ok := n.waiters[e.Index]
-			if !ok {
-				continue
-			}
-			delete(n.waiters, e.Index)
-			if w.term != e.Term {
-				w.done <- Result{Err: ErrProposalDropped}
-			} else {
-				w.done <- Result{Val: results[i]}
-			}
-		}
-	}
+	n.apply(rd.CommittedEntries)
 	for _, rs := range rd.ReadStates {
 		if len(rs.RequestCtx) != 8 {
 			continue
@@ -620,14 +697,81 @@ func (n *Node) handleReady() error {
 			n.readsApplied = append(n.readsApplied, pendingRead{index: rs.Index, waiters: ws})
 		}
 	}
-	wasLeader := leader
-	n.core.Advance(rd)
+	n.core.AcceptReady(rd)
+	if rd.Snapshot != nil && len(rd.Entries) > 0 {
+		e := rd.Entries[len(rd.Entries)-1]
+		n.core.StableTo(e.Index, e.Term)
+	}
+	n.afterStep(leader)
+	return nil
+}
+
+// afterStep releases what a change of the core's state allows.
+func (n *Node) afterStep(wasLeader bool) {
 	n.releaseReads()
 	if wasLeader && n.core.state != StateLeader {
 		n.failReads(&NotLeaderError{Leader: n.core.lead})
 	}
 	n.maybeSnapshot()
+}
+
+// installSnapshot writes a Ready that carries a snapshot synchronously,
+// after every write queued before it, and restores the state machine.
+func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
+	for n.persistQueued > 0 {
+		if err := n.handlePersisted(<-n.persistedc); err != nil {
+			return err
+		}
+	}
+	if err := n.storage.Save(hs, rd.Entries, rd.Snapshot); err != nil {
+		return err
+	}
+	if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
+		return fmt.Errorf("restoring received snapshot: %w", err)
+	}
+	n.snapIndex = rd.Snapshot.Meta.Index
+	for idx, w := range n.waiters {
+		if idx <= rd.Snapshot.Meta.Index {
+			w.done <- Result{Err: ErrOutcomeUnknown}
+			delete(n.waiters, idx)
+		}
+	}
+	if len(msgs) > 0 {
+		n.cfg.Transport.Send(msgs)
+	}
 	return nil
+}
+
+func (n *Node) handlePersisted(p persistedBatch) error {
+	n.persistQueued -= p.jobs
+	if p.err != nil {
+		return p.err
+	}
+	if p.ok {
+		wasLeader := n.core.state == StateLeader
+		n.core.StableTo(p.index, p.term)
+		n.afterStep(wasLeader)
+	}
+	return nil
+}
+
+func (n *Node) apply(ents []Entry) {
+	if len(ents) == 0 {
+		return
+	}
+	results := n.sm.Apply(ents)
+	for i, e := range ents {
+		w, ok := n.waiters[e.Index]
+		if !ok {
+			continue
+		}
+		delete(n.waiters, e.Index)
+		if w.term != e.Term {
+			w.done <- Result{Err: ErrProposalDropped}
+		} else {
+			w.done <- Result{Val: results[i]}
+		}
+	}
 }
 
 func (n *Node) releaseReads() {
@@ -691,5 +835,13 @@ func (n *Node) failAll() {
 	n.readsApplied = nil
 	if n.snapshotting {
 		<-n.snapDone
+	}
+	close(n.persistc)
+	for {
+		select {
+		case <-n.persistedc:
+		case <-n.persistDone:
+			return
+		}
 	}
 }

@@ -188,12 +188,15 @@ func defaultBus(addr string) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(p+10000)), nil
 }
 
-// clusterID names a cluster from its founding member list, so that peers of
-// another cluster are refused at the transport handshake.
+// clusterID names a cluster from its founding members' ids and client
+// addresses, so that peers of another cluster are refused at the transport
+// handshake. Bus addresses are left out: each node may reach a peer's bus
+// through its own route (a proxy, a NAT), so they may differ between the
+// founders' --cluster lists.
 func clusterID(members []resp.Member) uint64 {
 	h := fnv.New64a()
 	for _, m := range members {
-		fmt.Fprintf(h, "%d=%s@%s,", m.ID, m.ClientAddr, m.BusAddr)
+		fmt.Fprintf(h, "%d=%s,", m.ID, m.ClientAddr)
 	}
 	return h.Sum64()
 }
