@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -63,19 +64,35 @@ func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
 	sc.run(s, conn, c, cmd.Args)
 }
 
-// unknownCommand is Redis 7's error text for a command it does not know.
+// unknownCommand is Redis 7's error text for a command it does not know,
+// built as processCommand builds it: arguments are quoted while the list is
+// shorter than 128 bytes, each cut to what is left of that budget.
 func unknownCommand(args [][]byte) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "ERR unknown command '%s', with args beginning with: ", truncate(args[0]))
+	var list strings.Builder
 	for _, a := range args[1:] {
-		fmt.Fprintf(&b, "'%s' ", truncate(a))
+		if list.Len() >= 128 {
+			break
+		}
+		n := 128 - list.Len()
+		list.WriteByte('\'')
+		list.WriteString(cString(a, n))
+		list.WriteString("' ")
 	}
-	return b.String()
+	return fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", truncate(args[0]), list.String())
 }
 
-func truncate(b []byte) string {
-	if len(b) > 128 {
-		b = b[:128]
+// truncate is what Redis's "%.128s" prints of an argument.
+func truncate(b []byte) string { return cString(b, 128) }
+
+// cString is what C's "%.*s" prints of b with precision n: at most n bytes,
+// and nothing from the first NUL on, since Redis formats arguments as C
+// strings.
+func cString(b []byte, n int) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) > n {
+		b = b[:n]
 	}
 	return string(b)
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 )
@@ -152,7 +153,7 @@ func appendArity(out []byte, name string) []byte {
 // arguments up to 128 bytes as processCommand does.
 func appendUnknown(out []byte, args [][]byte) []byte {
 	var b strings.Builder
-	name := args[0]
+	name := cString(args[0])
 	if len(name) > 128 {
 		name = name[:128]
 	}
@@ -164,6 +165,7 @@ func appendUnknown(out []byte, args [][]byte) []byte {
 		if n >= 128 {
 			break
 		}
+		a = cString(a)
 		if len(a) > 128-n {
 			a = a[:128-n]
 		}
@@ -174,4 +176,13 @@ func appendUnknown(out []byte, args [][]byte) []byte {
 	}
 	msg := strings.NewReplacer("\r", " ", "\n", " ").Replace(b.String())
 	return appendErr(out, msg)
+}
+
+// cString cuts b at its first NUL: Redis formats arguments into error
+// messages as C strings, so nothing after a NUL shows.
+func cString(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
 }

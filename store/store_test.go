@@ -115,6 +115,9 @@ func TestDispatchErrors(t *testing.T) {
 		{"unknown", []step{
 			{1, "foo a b", errs("ERR unknown command 'foo', with args beginning with: 'a' 'b' "), false},
 			{1, "foo", errs("ERR unknown command 'foo', with args beginning with: "), true},
+			// Redis prints arguments as C strings: nothing from a NUL on.
+			{1, "foo k \x00bin c", errs("ERR unknown command 'foo', with args beginning with: 'k' '' 'c' "), false},
+			{1, "fo\x00o a", errs("ERR unknown command 'fo', with args beginning with: 'a' "), true},
 		}},
 		{"arity", []step{
 			{1, "GET", errs("ERR wrong number of arguments for 'get' command"), false},
