@@ -160,6 +160,7 @@ var msgTypeNames = [...]string{
 	"MsgTransferLeader", "MsgReadIndex", "MsgReadIndexResp",
 }
 
+// String returns the type's name, e.g. "MsgApp".
 func (t MessageType) String() string {
 	if t < msgTypeCount {
 		return msgTypeNames[t]
@@ -202,6 +203,7 @@ type Message struct {
 	SnapDone   bool
 }
 
+// String summarizes m for logs and traces.
 func (m Message) String() string {
 	return fmt.Sprintf("%s %d->%d t%d lt%d i%d c%d n%d rej=%v", m.Type, m.From, m.To,
 		m.Term, m.LogTerm, m.Index, m.Commit, len(m.Entries), m.Reject)
@@ -225,6 +227,7 @@ const (
 	StateLeader
 )
 
+// String returns the role's name, e.g. "leader".
 func (s StateType) String() string {
 	switch s {
 	case StateFollower:
@@ -280,6 +283,7 @@ type NotLeaderError struct {
 	Leader NodeID
 }
 
+// Error implements error.
 func (e *NotLeaderError) Error() string {
 	if e.Leader == None {
 		return "consensus: not leader, no leader known"

@@ -143,6 +143,7 @@ type machine struct {
 	removed func()
 }
 
+// Apply implements consensus.StateMachine.
 func (m *machine) Apply(ents []consensus.Entry) []any {
 	results := make([]any, len(ents))
 	for i, e := range ents {
@@ -191,6 +192,8 @@ func (m *machine) applyConfChange(e consensus.Entry) {
 // snapshotMagic starts every rkv snapshot so a foreign file is refused.
 const snapshotMagic = "RKVSNAP1"
 
+// Snapshot implements consensus.StateMachine: it captures the store and the
+// members now and serializes them later.
 func (m *machine) Snapshot() func() ([]byte, error) {
 	members := m.members.All()
 	snap := m.store.Snapshot()
@@ -217,6 +220,7 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// Restore implements consensus.StateMachine.
 func (m *machine) Restore(data []byte) error {
 	if !bytes.HasPrefix(data, []byte(snapshotMagic)) {
 		return fmt.Errorf("resp: snapshot does not start with %q", snapshotMagic)
