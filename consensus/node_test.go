@@ -1,0 +1,251 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// chanNet is an in-process transport: Send hands each message to the
+// recipient's Node.Step, which never blocks.
+type chanNet struct {
+	mu    sync.Mutex
+	nodes map[NodeID]*Node
+}
+
+func (c *chanNet) Send(msgs []Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range msgs {
+		if n := c.nodes[m.To]; n != nil {
+			n.Step(m)
+		}
+	}
+}
+
+// counterSM counts applied non-empty entries; the result of an entry is
+// the count after it, so results of distinct entries differ.
+type counterSM struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *counterSM) Apply(ents []Entry) []any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]any, len(ents))
+	for i, e := range ents {
+		if e.Type == EntryNormal && len(e.Data) > 0 {
+			s.n++
+			out[i] = s.n
+		}
+	}
+	return out
+}
+
+func (s *counterSM) Snapshot() func() ([]byte, error) {
+	s.mu.Lock()
+	v := s.n
+	s.mu.Unlock()
+	return func() ([]byte, error) { return []byte(strconv.Itoa(v)), nil }
+}
+
+func (s *counterSM) Restore(d []byte) error {
+	v, err := strconv.Atoi(string(d))
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.n = v
+	s.mu.Unlock()
+	return nil
+}
+
+func startTestCluster(t *testing.T, size int, checkQuorum bool) (*chanNet, []*Node) {
+	t.Helper()
+	net := &chanNet{nodes: map[NodeID]*Node{}}
+	var ids []NodeID
+	for i := 1; i <= size; i++ {
+		ids = append(ids, NodeID(i))
+	}
+	var nodes []*Node
+	for _, id := range ids {
+		n, err := StartNode(NodeConfig{
+			Raft: Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Peers: ids,
+				PreVote: true, CheckQuorum: checkQuorum, Logger: discardLogger},
+			Storage:         NewMemoryStorage(),
+			Transport:       net,
+			StateMachine:    &counterSM{},
+			TickInterval:    5 * time.Millisecond,
+			SnapshotEntries: 50,
+			Logger:          discardLogger,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		net.mu.Lock()
+		net.nodes[id] = n
+		net.mu.Unlock()
+		nodes = append(nodes, n)
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.Stop()
+		}
+	})
+	return net, nodes
+}
+
+// poll calls cond until it holds or the deadline passes.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// waitLeader returns the one node that leads and that every node follows.
+func waitLeader(t *testing.T, nodes []*Node) *Node {
+	t.Helper()
+	var leader *Node
+	poll(t, "a leader every node knows", func() bool {
+		leader = nil
+		for _, n := range nodes {
+			if n.IsLeader() {
+				if leader != nil {
+					return false
+				}
+				leader = n
+			}
+		}
+		if leader == nil {
+			return false
+		}
+		for _, n := range nodes {
+			if n.Leader() != leader.Status().ID {
+				return false
+			}
+		}
+		return true
+	})
+	return leader
+}
+
+func TestNodeCluster(t *testing.T) {
+	_, nodes := startTestCluster(t, 3, true)
+	leader := waitLeader(t, nodes)
+	leaderID := leader.Status().ID
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// Concurrent proposals each get their own result.
+	const workers, each = 8, 25
+	var (
+		mu      sync.Mutex
+		results = map[int]bool{}
+		wg      sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				v, err := leader.Propose(ctx, fmt.Appendf(nil, "w%d-%d", w, i))
+				if err != nil {
+					t.Errorf("propose: %v", err)
+					return
+				}
+				mu.Lock()
+				results[v.(int)] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(results) != workers*each {
+		t.Fatalf("%d distinct results for %d proposals", len(results), workers*each)
+	}
+
+	// A read waits until everything committed before it is applied here.
+	applied := leader.Applied()
+	if err := leader.ReadIndex(ctx); err != nil {
+		t.Fatalf("ReadIndex: %v", err)
+	}
+	if leader.Applied() < applied {
+		t.Fatalf("applied %d after ReadIndex, was %d", leader.Applied(), applied)
+	}
+
+	// A follower refuses proposals and names the leader.
+	var follower *Node
+	for _, n := range nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	_, err := follower.Propose(ctx, []byte("nope"))
+	var nle *NotLeaderError
+	if !errors.As(err, &nle) || nle.Leader != leaderID {
+		t.Fatalf("propose on a follower: %v, want *NotLeaderError{Leader: %d}", err, leaderID)
+	}
+	if err := follower.ReadIndex(ctx); !errors.As(err, &nle) {
+		t.Fatalf("ReadIndex on a follower: %v, want *NotLeaderError", err)
+	}
+
+	// Leadership moves to the follower on request.
+	to := follower.Status().ID
+	if err := leader.TransferLeadership(ctx, to); err != nil {
+		t.Fatalf("TransferLeadership: %v", err)
+	}
+	if got := waitLeader(t, nodes); got != follower {
+		t.Fatalf("leader %d after transfer, want %d", got.Status().ID, to)
+	}
+	if _, err := follower.Propose(ctx, []byte("after transfer")); err != nil {
+		t.Fatalf("propose on the new leader: %v", err)
+	}
+}
+
+// TestNodeStopFailsWaiting: Stop fails a proposal waiting for a quorum with
+// ErrStopped.
+func TestNodeStopFailsWaiting(t *testing.T) {
+	// Without CheckQuorum the leader keeps leading once alone, so the
+	// proposal waits rather than failing for lack of a leader.
+	_, nodes := startTestCluster(t, 3, false)
+	leader := waitLeader(t, nodes)
+	id := leader.Status().ID
+	for _, n := range nodes {
+		if n != leader {
+			n.Stop()
+		}
+	}
+	before := leader.Status().Progress[id].Match
+	errc := make(chan error, 1)
+	go func() {
+		_, err := leader.Propose(context.Background(), []byte("never committed"))
+		errc <- err
+	}()
+	// Once the leader has written the entry, the proposal is waiting.
+	poll(t, "the leader to write the proposal", func() bool {
+		return leader.Status().Progress[id].Match > before
+	})
+	leader.Stop()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrStopped) {
+			t.Fatalf("waiting proposal got %v, want ErrStopped", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiting proposal not released by Stop")
+	}
+	if _, err := leader.Propose(context.Background(), []byte("late")); err == nil {
+		t.Fatal("propose after Stop succeeded")
+	}
+}
