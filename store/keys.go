@@ -73,8 +73,17 @@ func expireGeneric(s *Store, m mode, args [][]byte, out []byte, base int64, seco
 		case eqFold(a, "lt"):
 			flags |= expLT
 		default:
+			// Formatted as addReplyErrorFormat does: the argument is a C
+			// string, and CR or LF become spaces so a client's bytes can
+			// never end the error line early and inject a reply.
 			out = append(out, "-ERR Unsupported option "...)
-			return append(append(out, a...), '\r', '\n')
+			for _, c := range cString(a) {
+				if c == '\r' || c == '\n' {
+					c = ' '
+				}
+				out = append(out, c)
+			}
+			return append(out, '\r', '\n')
 		}
 	}
 	if flags&expNX != 0 && flags&(expXX|expGT|expLT) != 0 {

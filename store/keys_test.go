@@ -72,6 +72,7 @@ func TestKeyCommands(t *testing.T) {
 			{1000, "expire k 1 nx xx", errs("ERR NX and XX, GT or LT options at the same time are not compatible"), false},
 			{1000, "expire k 1 gt lt", errs("ERR GT and LT options at the same time are not compatible"), false},
 			{1000, "expire k 1 foo", errs("ERR Unsupported option foo"), false},
+			{1000, "expire k 1 x\x00y", errs("ERR Unsupported option x"), false},
 			{1000, "expire k x", errNotIntR, false},
 		}},
 		{"expire overflow", []step{
@@ -340,5 +341,30 @@ func TestScanSharedOrd(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, []string{"a", "b", "c", "d"}) {
 		t.Fatalf("scan = %q", got)
+	}
+}
+
+// TestErrorEchoesArgSafely checks errors that quote a client's argument:
+// they must stay one line whatever the bytes (CR and LF become spaces, a NUL
+// ends the argument as in Redis's C formatting).
+func TestErrorEchoesArgSafely(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"expire", "k", "1", "a\r\nb"}, errs("ERR Unsupported option a  b")},
+		{[]string{"pexpire", "k", "1", "\n+OK"}, errs("ERR Unsupported option  +OK")},
+		{[]string{"expire", "k", "1", "x\x00\r\n"}, errs("ERR Unsupported option x")},
+		{[]string{"nosuch", "a\r\nb"}, errs("ERR unknown command 'nosuch', with args beginning with: 'a  b' ")},
+	}
+	s := New()
+	for _, tt := range tests {
+		args := make([][]byte, len(tt.args))
+		for i, a := range tt.args {
+			args[i] = []byte(a)
+		}
+		if got := string(s.Apply(1, args, nil)); got != tt.want {
+			t.Errorf("%q = %q, want %q", tt.args, got, tt.want)
+		}
 	}
 }
