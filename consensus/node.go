@@ -678,6 +678,9 @@ func (n *Node) handleReady() error {
 		hs = rd.HardState
 		n.hardState = hs
 	}
+	if hs.IsEmpty() && rd.Snapshot == nil {
+		later = n.sendUnlessAck(later)
+	}
 	if rd.Snapshot != nil {
 		if err := n.installSnapshot(hs, rd, later); err != nil {
 			return err
@@ -704,6 +707,25 @@ func (n *Node) handleReady() error {
 	}
 	n.afterStep(leader)
 	return nil
+}
+
+// sendUnlessAck sends at once the messages that vouch for no write, and
+// returns the MsgAppResps, which must follow the writes queued before them
+// (an acknowledgement may cover entries an earlier job is still writing).
+// Heartbeat responses going straight out keep ReadIndex rounds short.
+func (n *Node) sendUnlessAck(msgs []Message) []Message {
+	var now, acks []Message
+	for _, m := range msgs {
+		if m.Type == MsgAppResp {
+			acks = append(acks, m)
+		} else {
+			now = append(now, m)
+		}
+	}
+	if len(now) > 0 {
+		n.cfg.Transport.Send(now)
+	}
+	return acks
 }
 
 // afterStep releases what a change of the core's state allows.
