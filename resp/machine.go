@@ -161,10 +161,24 @@ func (m *machine) Apply(ents []consensus.Entry) []any {
 				results[i] = []byte("-ERR corrupt log entry\r\n")
 				continue
 			}
-			results[i] = m.store.Apply(stamp, args, nil)
+			results[i] = m.applyCommand(e.Index, stamp, args)
 		}
 	}
 	return results
+}
+
+// applyCommand applies one command. A panic in the store would otherwise
+// stop every replica at the same entry, again after each restart, so it
+// becomes an error reply instead; all replicas recover alike.
+func (m *machine) applyCommand(index uint64, stamp int64, args [][]byte) (reply []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			m.logger.Error("command panicked while being applied; answered with an error",
+				"index", index, "command", string(args[0]), "panic", p)
+			reply = []byte("-ERR internal error applying the command\r\n")
+		}
+	}()
+	return m.store.Apply(stamp, args, nil)
 }
 
 func (m *machine) applyConfChange(e consensus.Entry) {
