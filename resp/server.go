@@ -168,6 +168,14 @@ func (s *Server) closed(conn redcon.Conn, _ error) {
 // that consecutive writes are proposed together and consecutive reads share
 // one ReadIndex round.
 func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
+	defer func() {
+		// A bug met by one client's command must not take the node down.
+		if p := recover(); p != nil {
+			s.logger.Error("command panicked; closing the connection", "command", string(first.Args[0]), "panic", p)
+			conn.WriteError("ERR internal error")
+			conn.Close()
+		}
+	}()
 	cmds := append([]redcon.Command{first}, conn.ReadPipeline()...)
 	c, _ := conn.Context().(*client)
 	s.totalCmds.Add(int64(len(cmds)))
