@@ -30,8 +30,8 @@ var (
 
 const (
 	simDefaultSeeds     = 2000
-	simRaceSeeds        = 200
-	simDefaultSteps     = 40000
+	simRaceSeeds        = 100
+	simDefaultSteps     = 50000
 	simProgressSteps    = 20000
 	simTraceLen         = 80
 	simFullCheckEvery   = 50
@@ -1005,4 +1005,22 @@ func (s *sim) checkConverged(l *simNode) {
 
 func (s *sim) finalCheck() {
 	s.checkLogMatching()
+}
+
+// TestSimDeterministic: a seed replays exactly, so a failure reported by
+// TestSim can be debugged with -sim.seed.
+func TestSimDeterministic(t *testing.T) {
+	for _, seed := range []int64{1, 2} {
+		var runs [2]*sim
+		for i := range runs {
+			runs[i] = newSim(seed, nil)
+			if err := runs[i].run(3000); err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+		}
+		a, b := runs[0], runs[1]
+		if a.step != b.step || a.stats != b.stats || !slices.Equal(a.acked, b.acked) || a.traceString() != b.traceString() {
+			t.Fatalf("seed %d ran differently: %d vs %d steps, stats %+v vs %+v", seed, a.step, b.step, a.stats, b.stats)
+		}
+	}
 }
