@@ -56,10 +56,10 @@ func TestBugProbeNeverSentOnHeartbeat(t *testing.T) {
 // TestBugStaleSnapshotStalls: a leader streaming a snapshot to a follower
 // that already holds it (its acknowledgement of the install was lost and
 // the leader compacted past it since) must move on to a newer snapshot.
-// The core stays in snapshot state forever: the follower answers every
+// The core stayed in snapshot state forever: the follower answered every
 // resent chunk with "already have it" (MsgAppResp at its commit index),
-// which updates nothing, and match+1 < firstIndex keeps the state. Found by
-// TestSim seeds 52, 116 and 144.
+// which updated nothing, and match+1 < firstIndex kept the state. Found by
+// TestSim seeds 52, 116 and 144; fixed in the core by 16cf893.
 func TestBugStaleSnapshotStalls(t *testing.T) {
 	nw := newNetwork(t, []NodeID{1, 2, 3}, func(c *Config) { c.MaxSnapshotChunk = 4 })
 	nw.campaign(1)
@@ -102,7 +102,8 @@ func TestBugStaleSnapshotStalls(t *testing.T) {
 // entry removing it is committed but not yet applied, and applies it while
 // a candidate, must not become leader of a group it is no longer in. The
 // core panics in becomeLeader (no progress for itself) once the remaining
-// voters grant it a quorum. Found by TestSim seed 641.
+// voters grant it a quorum. Found by TestSim seed 641; fixed in the core
+// by 16cf893.
 func TestBugRemovedCandidateBecomesLeader(t *testing.T) {
 	n := newTestNode(t, 1, []NodeID{1, 2, 3})
 	r := n.r
