@@ -101,7 +101,7 @@ func TestBugStaleSnapshotStalls(t *testing.T) {
 // TestBugRemovedCandidateBecomesLeader: a node that campaigns while the
 // entry removing it is committed but not yet applied, and applies it while
 // a candidate, must not become leader of a group it is no longer in. The
-// core panics in becomeLeader (no progress for itself) once the remaining
+// core panicked in becomeLeader (no progress for itself) once the remaining
 // voters grant it a quorum. Found by TestSim seed 641; fixed in the core
 // by 16cf893.
 func TestBugRemovedCandidateBecomesLeader(t *testing.T) {
