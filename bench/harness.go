@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +28,7 @@ type Config struct {
 	NLat    int       // requests of the one-client latency test
 	Keys    int       // keys loaded for the memory, restart and catch-up figures
 	Log     io.Writer // progress lines (nil: discarded)
+	Keep    bool      // keep the temporary directory (logs, data) when Run fails
 }
 
 // DefaultConfig returns the full suite (quick false) or a smoke run that
@@ -42,7 +45,7 @@ const (
 	clients   = 50
 	keyspace  = 100_000 // -r
 	valueSize = 100     // bytes per value of the loaded keys
-	loadConns = 8       // loader connections
+	loadConns = 16      // loader connections
 	loadBatch = 64      // SETs per pipelined batch of the loader
 	sentinel  = "bench:sentinel"
 )
@@ -86,7 +89,16 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	h := &harness{cfg: cfg, dir: dir, rkvBin: filepath.Join(dir, "rkv"), rep: newReport(cfg)}
 	defer func() {
+		if err != nil {
+			if c := h.procs.crashed(); c != "" {
+				err = fmt.Errorf("%w\nprocesses that died:%s", err, c)
+			}
+		}
 		h.procs.killAll()
+		if err != nil && cfg.Keep {
+			err = fmt.Errorf("%w\n(kept %s)", err, dir)
+			return
+		}
 		os.RemoveAll(dir)
 	}()
 	start := time.Now()
@@ -185,13 +197,29 @@ func (h *harness) throughput(ctx context.Context) error {
 		{RedisAOF, fixed(aof.addr)},
 		// The leader is looked up before every run: redis-benchmark does not
 		// follow MOVED, and a leader change would otherwise turn into errors.
-		{RKV, func() (string, error) {
-			l, err := cl.waitLeader(ctx, nil)
+		{RKV, cl.leaderFunc(ctx)},
+	}
+	defer h.electionNote(cl, 1)
+	// bench runs redis-benchmark against t, again (at most twice more)
+	// if rkv's leadership moved during the run, which shows up as error
+	// replies; such retries are counted in the notes.
+	bench := func(t target, args ...string) (map[string]benchResult, error) {
+		for attempt := 0; ; attempt++ {
+			addr, err := t.addr()
 			if err != nil {
-				return "", err
+				return nil, err
 			}
-			return l.addr, nil
-		}},
+			res, err := redisBenchmark(ctx, addr, args...)
+			var re *replyErrors
+			if err != nil && errors.As(err, &re) && t.sys == RKV && attempt < 2 {
+				h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("rkv: redis-benchmark %s saw error replies (%s) and was run again", strings.Join(args, " "), re.sample))
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", t.sys, err)
+			}
+			return res, nil
+		}
 	}
 	for run := 1; run <= h.cfg.Runs; run++ {
 		for _, c := range cases {
@@ -200,15 +228,11 @@ func (h *harness) throughput(ctx context.Context) error {
 				n = h.cfg.N16
 			}
 			for _, t := range targets {
-				addr, err := t.addr()
-				if err != nil {
-					return err
-				}
-				res, err := redisBenchmark(ctx, addr, "-t", "set,get", "-n", strconv.Itoa(n),
+				res, err := bench(t, "-t", "set,get", "-n", strconv.Itoa(n),
 					"-c", strconv.Itoa(clients), "-P", strconv.Itoa(c.pipeline),
 					"-d", strconv.Itoa(c.size), "-r", strconv.Itoa(keyspace))
 				if err != nil {
-					return fmt.Errorf("%s: %w", t.sys, err)
+					return err
 				}
 				for _, cmd := range []string{"SET", "GET"} {
 					h.rep.add(rpsKey(cmd, c), t.sys, res[cmd].rps)
@@ -217,14 +241,10 @@ func (h *harness) throughput(ctx context.Context) error {
 			}
 		}
 		for _, t := range targets {
-			addr, err := t.addr()
-			if err != nil {
-				return err
-			}
-			res, err := redisBenchmark(ctx, addr, "-t", "set,get", "-n", strconv.Itoa(h.cfg.NLat),
+			res, err := bench(t, "-t", "set,get", "-n", strconv.Itoa(h.cfg.NLat),
 				"-c", "1", "-P", "1", "-d", "3", "-r", strconv.Itoa(keyspace))
 			if err != nil {
-				return fmt.Errorf("%s: %w", t.sys, err)
+				return err
 			}
 			for _, cmd := range []string{"SET", "GET"} {
 				h.rep.add(cmd+" p50 -c 1", t.sys, res[cmd].p50)
@@ -259,24 +279,39 @@ func (h *harness) durability(ctx context.Context, run int) error {
 		return err
 	}
 	value := fmt.Sprintf("sentinel-%d", run)
+	defer h.electionNote(cl, 2)
+	fixed := func(a string) func() (string, error) { return func() (string, error) { return a, nil } }
 
 	// Load. The sentinel is written after every key is acknowledged, so a
 	// node that returns it holds the whole dataset.
 	loadFig := fmt.Sprintf("load %s keys (pipelined SET)", humanCount(h.cfg.Keys))
 	for _, t := range []struct {
 		sys  System
-		addr string
-	}{{Redis, plain.addr}, {RedisAOF, aof.addr}, {RKV, leader.addr}} {
-		d, err := loadKeys(ctx, t.addr, h.cfg.Keys)
+		addr func() (string, error)
+	}{{Redis, fixed(plain.addr)}, {RedisAOF, fixed(aof.addr)}, {RKV, cl.leaderFunc(ctx)}} {
+		d, retries, err := loadKeys(ctx, t.addr, h.cfg.Keys)
 		if err != nil {
 			return fmt.Errorf("loading %s: %w", t.sys, err)
 		}
-		if _, err := command(ctx, t.addr, "SET", sentinel, value); err != nil {
+		if retries > 0 {
+			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("run %d: %s: %d loader batch(es) were resent after a redirect, an error or a lost connection", run, t.sys, retries))
+		}
+		if err := poll(ctx, 30*time.Second, 10*time.Millisecond, "SET of the sentinel", func() (bool, error) {
+			addr, err := t.addr()
+			if err != nil {
+				return false, err
+			}
+			v, err := command(ctx, addr, "SET", sentinel, value)
+			return v == "OK", err
+		}); err != nil {
 			return fmt.Errorf("%s: SET %s: %w", t.sys, sentinel, err)
 		}
 		rate := float64(h.cfg.Keys) / d.Seconds()
 		h.rep.add(loadFig, t.sys, rate)
 		h.logf("run %d %-9s loaded %d keys in %v (%.0f keys/s)", run, t.sys, h.cfg.Keys, d.Round(time.Millisecond), rate)
+	}
+	if leader, err = cl.waitLeader(ctx, nil); err != nil {
+		return err
 	}
 	if err := cl.waitApplied(ctx, leader); err != nil {
 		return err
@@ -486,52 +521,84 @@ func (h *harness) catchUpRKV(ctx context.Context, run int, cl *rkvCluster, value
 
 // loadKeys writes keys "key:%012d" (16 bytes, the shape redis-benchmark's
 // -r keys have) with 100-byte values over loadConns pipelined connections
-// and returns how long it took. Every reply is checked: a redirect or an
-// error fails the load rather than leaving holes in the dataset.
-func loadKeys(ctx context.Context, addr string, keys int) (time.Duration, error) {
+// and returns how long it took. Every reply is checked. A batch that meets
+// a redirect, an error or a broken connection is sent again to the server
+// addr names then (SET is idempotent), as a client would after a leader
+// change; the number of such retries is returned so it can be reported.
+func loadKeys(ctx context.Context, addr func() (string, error), keys int) (time.Duration, int, error) {
 	val := strings.Repeat("v", valueSize)
 	start := time.Now()
 	var wg sync.WaitGroup
+	var retries atomic.Int64
 	errs := make(chan error, loadConns)
 	per := (keys + loadConns - 1) / loadConns
 	for w := range loadConns {
 		lo, hi := w*per, min((w+1)*per, keys)
 		wg.Go(func() {
-			c, err := dial(ctx, addr)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			for i := lo; i < hi; i += loadBatch {
+			var c *client
+			defer func() {
+				if c != nil {
+					c.Close()
+				}
+			}()
+			for i := lo; i < hi; {
 				if ctx.Err() != nil {
 					errs <- ctx.Err()
 					return
 				}
-				end := min(i+loadBatch, hi)
-				for k := i; k < end; k++ {
-					c.write("SET", fmt.Sprintf("key:%012d", k), val)
-				}
-				c.c.SetDeadline(time.Now().Add(30 * time.Second))
-				if err := c.w.Flush(); err != nil {
-					errs <- err
-					return
-				}
-				for k := i; k < end; k++ {
-					if v, err := c.read(); err != nil || v != "OK" {
-						errs <- fmt.Errorf("SET key:%012d: %v %v", k, v, err)
+				if c == nil {
+					a, err := addr()
+					if err == nil {
+						c, err = dial(ctx, a)
+					}
+					if err != nil {
+						errs <- err
 						return
 					}
 				}
+				end := min(i+loadBatch, hi)
+				if err := setBatch(c, i, end, val); err != nil {
+					if retries.Add(1) > 100 {
+						errs <- fmt.Errorf("giving up after 100 retries: %w", err)
+						return
+					}
+					c.Close()
+					c = nil
+					continue
+				}
+				i = end
 			}
 		})
 	}
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return 0, err
+		return 0, int(retries.Load()), err
 	}
-	return time.Since(start), nil
+	return time.Since(start), int(retries.Load()), nil
+}
+
+// setBatch pipelines SETs of keys [lo, hi) and checks every reply.
+func setBatch(c *client, lo, hi int, val string) error {
+	for k := lo; k < hi; k++ {
+		c.write("SET", fmt.Sprintf("key:%012d", k), val)
+	}
+	c.c.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	var first error
+	for k := lo; k < hi; k++ {
+		v, err := c.read()
+		var se serverError
+		if err != nil && !errors.As(err, &se) {
+			return err // the connection is unusable
+		}
+		if first == nil && (err != nil || v != "OK") {
+			first = fmt.Errorf("SET key:%012d: %v %v", k, v, err)
+		}
+	}
+	return first
 }
 
 func humanCount(n int) string {

@@ -24,6 +24,9 @@ type proc struct {
 	log  string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited and been reaped
+	// killed is set when the harness killed the process, so an exit it did
+	// not cause (a crash) can be told apart and reported.
+	killed bool
 }
 
 // procs tracks every process started, so cleanup can kill whatever is still
@@ -59,6 +62,7 @@ func (ps *procs) restart(p *proc) error {
 		return fmt.Errorf("starting %s: %w", p.name, err)
 	}
 	p.cmd = cmd
+	p.killed = false
 	done := make(chan struct{})
 	p.done = done
 	go func() { cmd.Wait(); close(done) }()
@@ -82,6 +86,7 @@ func (p *proc) exited() bool {
 // kill sends SIGKILL (the crash the restart figures are about) and waits
 // until the process is gone.
 func (p *proc) kill() {
+	p.killed = true
 	if !p.exited() {
 		p.cmd.Process.Signal(syscall.SIGKILL)
 	}
@@ -99,6 +104,20 @@ func (ps *procs) killAll() {
 	}
 }
 
+// crashed describes every process that exited without being killed, with
+// the end of its log: the first thing to read when a step fails.
+func (ps *procs) crashed() string {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	var b strings.Builder
+	for _, p := range ps.all {
+		if !p.killed && p.exited() {
+			fmt.Fprintf(&b, "\n%s\n", p.errExited())
+		}
+	}
+	return b.String()
+}
+
 // logTail is the end of p's log, for error messages.
 func (p *proc) logTail() string {
 	b, err := os.ReadFile(p.log)
@@ -106,8 +125,8 @@ func (p *proc) logTail() string {
 		return ""
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 8 {
-		lines = lines[len(lines)-8:]
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
 	}
 	return strings.Join(lines, "\n")
 }

@@ -88,7 +88,7 @@ type rkvCluster struct {
 
 func (h *harness) rkvArgs(id int, addr, dir string) []string {
 	return []string{"--id", strconv.Itoa(id), "--addr", addr, "--dir", dir,
-		"--read-mode", "linearizable", "--log-level", "warn"}
+		"--read-mode", "linearizable"}
 }
 
 func (h *harness) startRKV(ctx context.Context, name string, n int) (*rkvCluster, error) {
@@ -194,4 +194,42 @@ func readOnlyGet(ctx context.Context, addr, key string) (any, error) {
 		return nil, err
 	}
 	return cl.do(2*time.Second, "GET", key)
+}
+
+// leaderFunc returns the address writes must go to now.
+func (c *rkvCluster) leaderFunc(ctx context.Context) func() (string, error) {
+	return func() (string, error) {
+		l, err := c.waitLeader(ctx, nil)
+		if err != nil {
+			return "", err
+		}
+		return l.addr, nil
+	}
+}
+
+// elections counts, in the logs of c's nodes, the leaders elected and the
+// leaders that stepped down for want of a quorum. Under a benchmark's load
+// a healthy cluster elects once at start and once per killed leader; more
+// means heartbeats were starved.
+func (c *rkvCluster) elections() (elected, stepDowns int) {
+	for _, n := range c.nodes {
+		b, err := os.ReadFile(n.p.log)
+		if err != nil {
+			continue
+		}
+		elected += strings.Count(string(b), `msg="became leader"`)
+		stepDowns += strings.Count(string(b), `msg="stepping down: no quorum`)
+	}
+	return elected, stepDowns
+}
+
+// electionNote records c's elections in the report's notes.
+func (h *harness) electionNote(c *rkvCluster, expected int) {
+	el, sd := c.elections()
+	note := fmt.Sprintf("%s: %d leader election(s) (%d expected), %d step-down(s) for lack of quorum", c.name, el, expected, sd)
+	if el > expected || sd > 0 {
+		note += " — leadership was lost under load"
+	}
+	h.rep.Notes = append(h.rep.Notes, note)
+	h.logf("%s", note)
 }

@@ -33,11 +33,17 @@ func redisBenchmark(ctx context.Context, addr string, args ...string) (map[strin
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("redis-benchmark %s: %v: %s", strings.Join(args, " "), err, stderr.String())
 	}
-	if strings.Contains(stdout.String()+stderr.String(), "Error") {
-		return nil, fmt.Errorf("redis-benchmark %s reported errors: %s%s", strings.Join(args, " "), stdout.String(), stderr.String())
+	if out := stdout.String() + stderr.String(); strings.Contains(out, "Error") {
+		i := strings.Index(out, "Error")
+		return nil, &replyErrors{sample: strings.TrimSpace(out[i:min(len(out), i+120)])}
 	}
 	return parseBenchCSV(stdout.Bytes())
 }
+
+// replyErrors is a redis-benchmark run that saw error replies.
+type replyErrors struct{ sample string }
+
+func (e *replyErrors) Error() string { return "redis-benchmark saw error replies: " + e.sample }
 
 // parseBenchCSV reads redis-benchmark 7's --csv output: a header row naming
 // the columns, then one row per test.

@@ -20,6 +20,7 @@ func main() {
 	quick := flag.Bool("quick", false, "a fast smoke run with small request counts and 100k keys")
 	out := flag.String("out", "bench/RESULTS.md", "Markdown file to write the results to (\"\": none)")
 	dir := flag.String("dir", "", "parent of the temporary data directory (default: the system temp dir); put it on the disk you want measured")
+	keep := flag.Bool("keep", false, "keep the temporary directory (server logs and data) if the suite fails")
 	flag.Parse()
 
 	cfg := bench.DefaultConfig(*quick)
@@ -27,6 +28,7 @@ func main() {
 		cfg.Runs = *runs
 	}
 	cfg.BaseDir = *dir
+	cfg.Keep = *keep
 	cfg.Log = os.Stderr
 	// Ctrl-C cancels the context; Run then kills its servers and removes its
 	// temporary directory before returning.
