@@ -703,7 +703,11 @@ func (r *Raft) Step(m Message) error {
 	case m.Term > r.term:
 		if m.Type == MsgVote || m.Type == MsgPreVote {
 			force := bytes.Equal(m.Context, campaignTransfer)
-			inLease := r.cfg.CheckQuorum && r.lead != None && r.electionElapsed < r.cfg.ElectionTick
+			// Before its first election timeout a restarted node may have
+			// promised a lease it no longer remembers: it grants no vote
+			// until that promise has surely run out.
+			heard := r.lead != None || (r.cfg.LeaseRead && r.ticks < int64(r.cfg.ElectionTick))
+			inLease := r.cfg.CheckQuorum && heard && r.electionElapsed < r.cfg.ElectionTick
 			if !force && inLease {
 				return nil // we hear from a live leader: do not help depose it
 			}

@@ -671,6 +671,9 @@ func leaseConfig(c *Config) {
 // after that it falls back to a round.
 func TestLeaseRead_6_4_1(t *testing.T) {
 	nw := newNetwork(t, peers3, leaseConfig)
+	for _, n := range nw.nodes {
+		n.r.ticks = int64(n.r.cfg.ElectionTick) // past the restart quiet time
+	}
 	nw.campaign(1)
 	nw.tick(1, 1) // a heartbeat round acknowledged by both followers
 	l := nw.nodes[1].r
@@ -986,5 +989,26 @@ func TestOneConfChangeAtATime_4_1(t *testing.T) {
 	}
 	if err := prop(5); !errors.Is(err, ErrConfChangePending) {
 		t.Fatalf("second change: %v, want ErrConfChangePending", err)
+	}
+}
+
+// TestLeaseRestartGrantsNoEarlyVote_6_4_1: with leases, a node that just
+// started may have acknowledged a leader's heartbeat before it crashed, a
+// promise it no longer remembers; it grants no vote until an election
+// timeout has passed, so the old leader's lease has run out first.
+func TestLeaseRestartGrantsNoEarlyVote_6_4_1(t *testing.T) {
+	n := newTestNodeWithLog(t, 2, peers3, []uint64{1}, 1, leaseConfig)
+	vote := Message{From: 3, To: 2, Type: MsgVote, Term: 2, Index: 1, LogTerm: 1}
+	_ = n.r.Step(vote)
+	if n.r.term != 1 || len(n.r.msgs) != 0 {
+		t.Fatalf("just started: term %d, messages %v; want the vote ignored", n.r.term, n.r.msgs)
+	}
+	for range n.r.cfg.ElectionTick {
+		n.r.Tick()
+	}
+	takeMsgs(n.r)
+	_ = n.r.Step(vote)
+	if resp := msgsOfType(takeMsgs(n.r), MsgVoteResp); len(resp) != 1 || resp[0].Reject {
+		t.Fatalf("after an election timeout: %v, want the vote granted", resp)
 	}
 }
