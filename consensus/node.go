@@ -705,7 +705,7 @@ func (n *Node) handleReady() error {
 		e := rd.Entries[len(rd.Entries)-1]
 		n.core.StableTo(e.Index, e.Term)
 	}
-	n.afterStep(leader)
+	n.afterStep()
 	return nil
 }
 
@@ -729,9 +729,13 @@ func (n *Node) sendUnlessAck(msgs []Message) []Message {
 }
 
 // afterStep releases what a change of the core's state allows.
-func (n *Node) afterStep(wasLeader bool) {
+func (n *Node) afterStep() {
 	n.releaseReads()
-	if wasLeader && n.core.state != StateLeader {
+	// Reads waiting for a quorum can never be confirmed once the core is
+	// not leader (it dropped their rounds when it stepped down). The step
+	// down usually happens in a Step before the Ready is taken, so asking
+	// whether the core was leader when the Ready was taken misses it.
+	if n.core.state != StateLeader && len(n.readBatches) > 0 {
 		n.failReads(&NotLeaderError{Leader: n.core.lead})
 	}
 	n.maybeSnapshot()
@@ -770,9 +774,8 @@ func (n *Node) handlePersisted(p persistedBatch) error {
 		return p.err
 	}
 	if p.ok {
-		wasLeader := n.core.state == StateLeader
 		n.core.StableTo(p.index, p.term)
-		n.afterStep(wasLeader)
+		n.afterStep()
 	}
 	return nil
 }
