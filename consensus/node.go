@@ -92,6 +92,9 @@ type Node struct {
 	readBatches  map[uint64][]chan error
 	readsApplied []pendingRead
 	readSeq      uint64
+	// lastTick is when the core's tick count last caught up with the
+	// clock (see tick).
+	lastTick     time.Time
 	hardState    HardState
 	snapIndex    uint64
 	snapshotting bool
@@ -427,6 +430,7 @@ func (n *Node) run() {
 	defer close(n.donec)
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
+	n.lastTick = time.Now()
 	defer n.failAll()
 	batch := make([]proposal, 0, n.cfg.MaxBatch)
 	for {
@@ -473,7 +477,7 @@ func (n *Node) run() {
 		case rr := <-n.readc:
 			n.stepReads(rr)
 		case <-ticker.C:
-			n.core.Tick()
+			n.tick(1)
 			n.publish()
 		case f := <-n.ctrlc:
 			f()
@@ -543,7 +547,35 @@ func (n *Node) stepProposals(batch []proposal) {
 	}
 }
 
+// tick ticks the core once per tick interval passed since lastTick, and
+// at least atLeast times. time.Ticker drops the ticks a stopped or starved
+// process misses, and leases are counted in ticks: a leader frozen past its
+// lease (SIGSTOP, a stalled VM) would otherwise wake believing one tick had
+// passed and serve reads under a lease a newer leader has already broken.
+// Past an election timeout more ticks change nothing, so they are capped.
+func (n *Node) tick(atLeast int) {
+	now := time.Now()
+	ticks := max(int(now.Sub(n.lastTick)/n.cfg.TickInterval), atLeast)
+	if ticks == 0 {
+		return
+	}
+	n.lastTick = n.lastTick.Add(time.Duration(ticks) * n.cfg.TickInterval)
+	if n.lastTick.After(now) {
+		n.lastTick = now
+	}
+	for range min(ticks, 2*n.cfg.Raft.ElectionTick) {
+		n.core.Tick()
+	}
+}
+
 func (n *Node) stepReads(first readRequest) {
+	if n.cfg.Raft.LeaseRead {
+		// Catch up on ticks missed by more than ticker jitter before
+		// judging the lease; the ticker's own tick follows as usual.
+		if time.Since(n.lastTick) >= 2*n.cfg.TickInterval {
+			n.tick(0)
+		}
+	}
 	waiters := []chan error{first.done}
 	for len(waiters) < n.cfg.MaxBatch {
 		select {
