@@ -677,3 +677,15 @@ func checkValues(t *testing.T, rdb redis.Cmdable, want map[string]string) {
 		t.Fatalf("%d of %d acknowledged writes are missing or wrong", bad, len(keys))
 	}
 }
+
+// signal sends sig to the running process (SIGSTOP/SIGCONT to freeze a
+// node the way a long GC pause or a stalled VM would).
+func (nd *node) signal(sig syscall.Signal) {
+	nd.t.Helper()
+	nd.mu.Lock()
+	cmd := nd.cmd
+	nd.mu.Unlock()
+	if err := cmd.Process.Signal(sig); err != nil {
+		nd.t.Fatalf("node %d: %v: %v", nd.id, sig, err)
+	}
+}
