@@ -234,6 +234,7 @@ func (nd *node) start() {
 	fmt.Fprintf(f, "==== harness: start %d of node %d: rkv %s\n", nd.starts, nd.id, strings.Join(nd.args, " "))
 	cmd := exec.Command(rkvBin, nd.args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = nodeProcAttr()
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		nd.t.Fatalf("node %d: %v", nd.id, err)
