@@ -89,6 +89,18 @@ func TestParseBenchCSV(t *testing.T) {
 	}
 }
 
+func TestRatioIsMedianOfPerRunRatios(t *testing.T) {
+	f := &Figure{}
+	f.Values[RKV] = []float64{10, 40, 30}
+	f.Values[Redis] = []float64{10, 20, 60} // per-run ratios 1, 2, 0.5
+	if got := f.Ratio(Redis); got != 1 {
+		t.Errorf("Ratio = %v, want 1", got)
+	}
+	if got := f.Ratio(RedisAOF); got == got {
+		t.Errorf("Ratio without a baseline = %v, want NaN", got)
+	}
+}
+
 func TestMedian(t *testing.T) {
 	for _, tc := range []struct {
 		in   []float64

@@ -153,6 +153,11 @@ func (h *harness) machine() error {
 		m.Redis = strings.TrimSpace(string(out))
 	}
 	m.FS = fsType(h.dir)
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			m.LoadAvg = strings.Join(f[:3], " ")
+		}
+	}
 	lat, err := fsyncLatency(h.dir, 100)
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ type Machine struct {
 	FS        string        // filesystem of the temporary directory
 	GoVersion string
 	Redis     string // redis-server --version
+	LoadAvg   string // /proc/loadavg's 1, 5 and 15 minute averages at the start
 }
 
 // Figure is one measured quantity: its value per system and per run.
@@ -178,11 +179,30 @@ func format(v float64, unit string) string {
 	return fmt.Sprintf("%.0f", v)
 }
 
-func ratio(a, b float64) string {
-	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+// Ratio is rkv's value over base's: the median of the per-run ratios when
+// both have a value in every run (each run measures the systems back to
+// back, so machine drift between runs cancels out), else the ratio of the
+// medians. NaN when either is missing.
+func (f *Figure) Ratio(base System) float64 {
+	a, b := f.Values[RKV], f.Values[base]
+	if len(a) == 0 || len(b) == 0 {
+		return math.NaN()
+	}
+	if len(a) != len(b) {
+		return f.Median(RKV) / f.Median(base)
+	}
+	r := &Figure{}
+	for i := range a {
+		r.Values[RKV] = append(r.Values[RKV], a[i]/b[i])
+	}
+	return r.Median(RKV)
+}
+
+func formatRatio(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "—"
 	}
-	return fmt.Sprintf("%.2f", a/b)
+	return fmt.Sprintf("%.2f", v)
 }
 
 // GoalValue is the measure a goal compares with its target (NaN if a
@@ -194,7 +214,7 @@ func (r *Report) GoalValue(g Goal) (float64, bool) {
 	}
 	v := f.Median(RKV)
 	if !g.Absolute {
-		v /= f.Median(g.Baseline)
+		v = f.Ratio(g.Baseline)
 	}
 	if math.IsNaN(v) {
 		return v, false
@@ -219,7 +239,9 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "- Disk: median write+fsync of 64 bytes %.3f ms (%s, 100 samples in the data directory's filesystem)\n",
 		float64(m.Fsync.Microseconds())/1000, m.FS)
 	fmt.Fprintf(&b, "- Software: %s; rkv built with %s\n", m.Redis, m.GoVersion)
-	fmt.Fprintf(&b, "- Each figure is the median of %d run(s). All servers on 127.0.0.1, same machine, same client.\n\n", r.Config.Runs)
+	fmt.Fprintf(&b, "- Load average when the suite started: %s (other work on the machine widens the spread between runs)\n", m.LoadAvg)
+	fmt.Fprintf(&b, "- Each figure is the median of %d run(s); each ratio is the median of the per-run ratios (the systems run back to back within a run). "+
+		"All servers on 127.0.0.1, same machine, same client.\n\n", r.Config.Runs)
 	fmt.Fprintf(&b, "Systems:\n\n")
 	fmt.Fprintf(&b, "- **redis**: redis-server `--save \"\" --appendonly no` (no persistence)\n")
 	fmt.Fprintf(&b, "- **redis-aof**: redis-server `--save \"\" --appendonly yes --appendfsync always`\n")
@@ -233,7 +255,7 @@ func (r *Report) Markdown() string {
 	for _, f := range r.Figures {
 		u := unit(f.Name)
 		rd, ra, rk := f.Median(Redis), f.Median(RedisAOF), f.Median(RKV)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", f.Name, u, format(rd, u), format(ra, u), format(rk, u), ratio(rk, rd), ratio(rk, ra))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", f.Name, u, format(rd, u), format(ra, u), format(rk, u), formatRatio(f.Ratio(Redis)), formatRatio(f.Ratio(RedisAOF)))
 	}
 	fmt.Fprintf(&b, "\nRestart: redis-aof is killed with -9 and restarted until it answers GET of a key written last (it replays its AOF); "+
 		"rkv's leader is killed with -9 and restarted at once, timed until it answers a READONLY GET of that key, and separately until the two survivors elect a new leader. "+
