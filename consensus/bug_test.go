@@ -65,7 +65,7 @@ func TestBugStaleSnapshotStalls(t *testing.T) {
 	nw.campaign(1)
 	lead := nw.nodes[1]
 	compact := func() {
-		if err := lead.st.CreateSnapshot(lead.r.log.applied, lead.r.AppliedConf(), []byte("snapshot-data")); err != nil {
+		if err := lead.st.CreateSnapshot(lead.r.log.applied, lead.r.AppliedConf(), SnapshotBytes([]byte("snapshot-data"))); err != nil {
 			t.Fatal(err)
 		}
 	}

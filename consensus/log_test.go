@@ -86,7 +86,7 @@ func TestFindConflictByTerm(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newTestLog(t, fig, nil)
 			if tt.compactAt > 0 {
-				if err := l.storage.(*MemoryStorage).CreateSnapshot(tt.compactAt, ConfState{}, nil); err != nil {
+				if err := l.storage.(*MemoryStorage).CreateSnapshot(tt.compactAt, ConfState{}, SnapshotBytes(nil)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -204,7 +204,7 @@ func TestUnstableStableTo(t *testing.T) {
 // entries 4-5 (term 2) and unstable entries 6-7 (term 3).
 func TestLogTermAndSlice(t *testing.T) {
 	l := newTestLog(t, ents(1, 1, 1, 1, 2, 2), ents(6, 3, 3))
-	if err := l.storage.(*MemoryStorage).CreateSnapshot(3, ConfState{Voters: []NodeID{1}}, []byte("s")); err != nil {
+	if err := l.storage.(*MemoryStorage).CreateSnapshot(3, ConfState{Voters: []NodeID{1}}, SnapshotBytes([]byte("s"))); err != nil {
 		t.Fatal(err)
 	}
 	if f, last := l.firstIndex(), l.lastIndex(); f != 4 || last != 7 {
@@ -275,7 +275,7 @@ func TestMemoryStorageCompaction(t *testing.T) {
 		if err := st.Save(HardState{Term: 3}, ents(1, 1, 1, 2, 2, 3), nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.CreateSnapshot(tt.at, ConfState{Voters: []NodeID{1}}, []byte("d")); !errors.Is(err, tt.werr) {
+		if err := st.CreateSnapshot(tt.at, ConfState{Voters: []NodeID{1}}, SnapshotBytes([]byte("d"))); !errors.Is(err, tt.werr) {
 			t.Fatalf("CreateSnapshot(%d) = %v", tt.at, err)
 		}
 		first, _ := st.FirstIndex()
@@ -295,7 +295,7 @@ func TestMemoryStorageCompaction(t *testing.T) {
 		if got, err := st.Entries(first, last+1, 1<<30); err != nil || len(got) != tt.wremaining {
 			t.Errorf("at %d: %d entries remain (%v), want %d", tt.at, len(got), err, tt.wremaining)
 		}
-		if err := st.CreateSnapshot(tt.at, ConfState{}, nil); !errors.Is(err, ErrSnapOutOfDate) {
+		if err := st.CreateSnapshot(tt.at, ConfState{}, SnapshotBytes(nil)); !errors.Is(err, ErrSnapOutOfDate) {
 			t.Errorf("at %d: second snapshot at the same index: %v, want ErrSnapOutOfDate", tt.at, err)
 		}
 		// The log goes on after the compaction.

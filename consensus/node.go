@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,9 +21,9 @@ type StateMachine interface {
 	// (empty Data) and conf changes, which the application may watch.
 	Apply(ents []Entry) []any
 	// Snapshot captures the state as of the last applied entry, cheaply; the
-	// returned function serializes that capture and may run on another
+	// returned function writes that capture out and may run on another
 	// goroutine while Apply goes on.
-	Snapshot() func() ([]byte, error)
+	Snapshot() SnapshotWriter
 	// Restore replaces the state with a snapshot's data.
 	Restore(data []byte) error
 }
@@ -860,16 +861,16 @@ func (n *Node) maybeSnapshot() {
 		return
 	}
 	n.snapshotting = true
-	serialize := n.sm.Snapshot()
+	write := n.sm.Snapshot()
 	conf := n.core.AppliedConf()
 	go func() {
-		data, err := serialize()
-		if err == nil {
-			err = n.storage.CreateSnapshot(applied, conf, data)
-			if err != nil && !errors.Is(err, ErrSnapOutOfDate) {
-				err = fmt.Errorf("%w: %w", ErrStorageFailed, err)
-			}
+		err := n.storage.CreateSnapshot(applied, conf, write)
+		if err != nil && !errors.Is(err, ErrSnapOutOfDate) {
+			err = fmt.Errorf("%w: %w", ErrStorageFailed, err)
 		}
+		// Writing the snapshot churned through a copy's worth of buffers;
+		// hand the memory back rather than carry it as resident.
+		debug.FreeOSMemory()
 		n.snapDone <- snapshotOutcome{index: applied, err: err}
 	}()
 }

@@ -47,11 +47,11 @@ func (s *counterSM) Apply(ents []Entry) []any {
 	return out
 }
 
-func (s *counterSM) Snapshot() func() ([]byte, error) {
+func (s *counterSM) Snapshot() SnapshotWriter {
 	s.mu.Lock()
 	v := s.n
 	s.mu.Unlock()
-	return func() ([]byte, error) { return []byte(strconv.Itoa(v)), nil }
+	return SnapshotBytes([]byte(strconv.Itoa(v)))
 }
 
 func (s *counterSM) Restore(d []byte) error {

@@ -867,7 +867,7 @@ func TestSnapshotLostChunkResent_7(t *testing.T) {
 		_ = nw.propose(1, d)
 	}
 	data := []byte("0123456789")
-	if err := l.st.CreateSnapshot(l.r.log.applied, l.r.AppliedConf(), data); err != nil {
+	if err := l.st.CreateSnapshot(l.r.log.applied, l.r.AppliedConf(), SnapshotBytes(data)); err != nil {
 		t.Fatal(err)
 	}
 	nw.heal()

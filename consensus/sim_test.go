@@ -734,7 +734,7 @@ func (s *sim) snapshot() {
 		s.failf("n%d: core applied %d, state machine %d", n.id, n.r.log.applied, n.sm.applied)
 	}
 	s.event(fmt.Sprintf("snapshot at %d", n.sm.applied), n.id, nil)
-	if err := n.st.CreateSnapshot(n.sm.applied, n.r.AppliedConf(), encodeSM(n.sm.data)); err != nil {
+	if err := n.st.CreateSnapshot(n.sm.applied, n.r.AppliedConf(), SnapshotBytes(encodeSM(n.sm.data))); err != nil {
 		s.failf("n%d: create snapshot: %v", n.id, err)
 	}
 }

@@ -1,6 +1,21 @@
 package consensus
 
-import "sync"
+import (
+	"bytes"
+	"io"
+	"sync"
+)
+
+// SnapshotWriter writes an application snapshot's data to w.
+type SnapshotWriter func(w io.Writer) error
+
+// SnapshotBytes returns a SnapshotWriter of data held in memory.
+func SnapshotBytes(data []byte) SnapshotWriter {
+	return func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}
+}
 
 // Storage is the read side of the durable log the core consults. Entries
 // the core has asked the driver to persist become visible here once the
@@ -33,9 +48,10 @@ type Storage interface {
 type LogStore interface {
 	Storage
 	Save(hs HardState, ents []Entry, snap *Snapshot) error
-	// CreateSnapshot records a snapshot of the application taken at index i
-	// and compacts the log before it.
-	CreateSnapshot(i uint64, conf ConfState, data []byte) error
+	// CreateSnapshot records a snapshot of the application taken at index i,
+	// whose data write streams out, and compacts the log before it. The
+	// data is streamed so that a large state is never held twice in memory.
+	CreateSnapshot(i uint64, conf ConfState, write SnapshotWriter) error
 	Close() error
 }
 
@@ -161,7 +177,15 @@ func (ms *MemoryStorage) append(ents []Entry) {
 }
 
 // CreateSnapshot implements LogStore.
-func (ms *MemoryStorage) CreateSnapshot(i uint64, conf ConfState, data []byte) error {
+func (ms *MemoryStorage) CreateSnapshot(i uint64, conf ConfState, write SnapshotWriter) error {
+	var buf bytes.Buffer
+	if err := write(&buf); err != nil {
+		return err
+	}
+	data := buf.Bytes()
+	if len(data) == 0 {
+		data = nil
+	}
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	if i <= ms.snap.Meta.Index {

@@ -208,24 +208,22 @@ const snapshotMagic = "RKVSNAP1"
 
 // Snapshot implements consensus.StateMachine: it captures the store and the
 // members now and serializes them later.
-func (m *machine) Snapshot() func() ([]byte, error) {
+func (m *machine) Snapshot() consensus.SnapshotWriter {
 	members := m.members.All()
 	snap := m.store.Snapshot()
-	return func() ([]byte, error) {
-		var buf bytes.Buffer
-		buf.WriteString(snapshotMagic)
-		var hdr []byte
+	return func(w io.Writer) error {
+		hdr := []byte(snapshotMagic)
 		hdr = binary.AppendUvarint(hdr, uint64(len(members)))
 		for _, mem := range members {
 			hdr = binary.AppendUvarint(hdr, uint64(mem.ID))
 			hdr = appendString(hdr, mem.ClientAddr)
 			hdr = appendString(hdr, mem.BusAddr)
 		}
-		buf.Write(hdr)
-		if _, err := snap.WriteTo(&buf); err != nil {
-			return nil, err
+		if _, err := w.Write(hdr); err != nil {
+			return err
 		}
-		return buf.Bytes(), nil
+		_, err := snap.WriteTo(w)
+		return err
 	}
 }
 

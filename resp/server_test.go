@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -292,10 +293,11 @@ func TestSnapshotCarriesMembers(t *testing.T) {
 	members := NewMembers([]Member{{ID: 1, ClientAddr: "127.0.0.1:1", BusAddr: "127.0.0.1:2"},
 		{ID: 4, ClientAddr: "127.0.0.1:7", BusAddr: "127.0.0.1:8"}}, nil)
 	m := &machine{store: st, members: members, self: 1, logger: quietLogger()}
-	data, err := m.Snapshot()()
-	if err != nil {
+	var buf bytes.Buffer
+	if err := m.Snapshot()(&buf); err != nil {
 		t.Fatal(err)
 	}
+	data := buf.Bytes()
 	st2 := store.New()
 	m2 := &machine{store: st2, members: NewMembers(nil, nil), self: 2, logger: quietLogger()}
 	if err := m2.Restore(data); err != nil {

@@ -339,7 +339,7 @@ func TestCorruptSnapshot(t *testing.T) {
 	if err := l.Save(consensus.HardState{}, ents(1, 5, 1), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.CreateSnapshot(3, consensus.ConfState{Voters: []consensus.NodeID{1}}, []byte("data")); err != nil {
+	if err := l.CreateSnapshot(3, consensus.ConfState{Voters: []consensus.NodeID{1}}, consensus.SnapshotBytes([]byte("data"))); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()

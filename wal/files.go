@@ -1,10 +1,12 @@
 package wal
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -159,7 +161,7 @@ func parseSnapName(name string) (uint64, bool) {
 // where meta is index uint64 | term uint64 | voters | learners, each list a
 // uvarint count then uvarint ids, and the checksum covers everything after
 // itself including the data.
-func encodeSnapHeader(meta consensus.SnapshotMeta, data []byte) []byte {
+func encodeSnapHeader(meta consensus.SnapshotMeta) []byte {
 	m := binary.LittleEndian.AppendUint64(nil, meta.Index)
 	m = binary.LittleEndian.AppendUint64(m, meta.Term)
 	for _, ids := range [][]consensus.NodeID{meta.Conf.Voters, meta.Conf.Learners} {
@@ -172,10 +174,7 @@ func encodeSnapHeader(meta consensus.SnapshotMeta, data []byte) []byte {
 	h = append(h, snapMagic...)
 	h = append(h, 0, 0, 0, 0)
 	h = binary.LittleEndian.AppendUint32(h, uint32(len(m)))
-	h = append(h, m...)
-	crc := crc32.Update(crc32.Checksum(h[len(snapMagic)+4:], castagnoli), castagnoli, data)
-	binary.LittleEndian.PutUint32(h[len(snapMagic):], crc)
-	return h
+	return append(h, m...)
 }
 
 // decodeSnapshot checks and decodes a snapshot file's contents; Data aliases b.
@@ -233,15 +232,75 @@ func readSnapshot(path string) (consensus.Snapshot, error) {
 // writeSnapshot stores s atomically in dir and removes older snapshot files,
 // which the new one supersedes.
 func writeSnapshot(dir string, s *consensus.Snapshot) error {
-	if err := writeFileAtomic(dir, snapName(s.Meta.Index), encodeSnapHeader(s.Meta, s.Data), s.Data); err != nil {
+	tmp, err := writeSnapshotTemp(dir, s.Meta, consensus.SnapshotBytes(s.Data))
+	if err != nil {
 		return err
+	}
+	return commitSnapshot(dir, tmp, s.Meta.Index)
+}
+
+// crcWriter passes writes through and keeps their CRC-32C.
+type crcWriter struct {
+	w   io.Writer
+	crc uint32
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	c.crc = crc32.Update(c.crc, castagnoli, p)
+	return c.w.Write(p)
+}
+
+// writeSnapshotTemp streams a snapshot into a synced temporary file in dir
+// and returns its path. The data goes straight to the file, so a snapshot
+// is never held in memory whole; the checksum, which precedes the data, is
+// filled in once the data is written.
+func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.SnapshotWriter) (string, error) {
+	tmp := filepath.Join(dir, snapName(meta.Index)+tmpSuffix)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return "", fmt.Errorf("wal: write snapshot: %w", err)
+	}
+	err = func() error {
+		h := encodeSnapHeader(meta)
+		bw := bufio.NewWriterSize(f, 1<<20)
+		cw := &crcWriter{w: bw, crc: crc32.Checksum(h[len(snapMagic)+4:], castagnoli)}
+		if _, err := bw.Write(h); err != nil {
+			return err
+		}
+		if err := write(cw); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(binary.LittleEndian.AppendUint32(nil, cw.crc), int64(len(snapMagic))); err != nil {
+			return err
+		}
+		return f.Sync()
+	}()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("wal: write snapshot %s: %w", snapName(meta.Index), err)
+	}
+	return tmp, nil
+}
+
+// commitSnapshot renames a written temporary snapshot into place, removes
+// the older snapshot files it supersedes and syncs the directory.
+func commitSnapshot(dir, tmp string, index uint64) error {
+	if err := os.Rename(tmp, filepath.Join(dir, snapName(index))); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("wal: write snapshot %s: %w", snapName(index), err)
 	}
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
 	for _, de := range des {
-		if i, ok := parseSnapName(de.Name()); ok && i < s.Meta.Index {
+		if i, ok := parseSnapName(de.Name()); ok && i < index {
 			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
 				return err
 			}

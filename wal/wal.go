@@ -576,27 +576,30 @@ func (l *Log) saveHardState(hs consensus.HardState) error {
 
 // CreateSnapshot implements consensus.LogStore: it stores a snapshot of the
 // application taken at index i, then drops the entries it covers.
-func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, data []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed || l.failed != nil {
-		return l.unusable()
-	}
-	if i <= l.snap.Index {
-		return consensus.ErrSnapOutOfDate
-	}
-	if i > l.last {
-		return fmt.Errorf("wal: snapshot at %d beyond last index %d: %w", i, l.last, consensus.ErrUnavailable)
-	}
-	term, err := l.term(i)
+func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, write consensus.SnapshotWriter) error {
+	meta, err := l.snapshotMeta(i, conf)
 	if err != nil {
 		return err
 	}
-	snap := consensus.Snapshot{Meta: consensus.SnapshotMeta{Index: i, Term: term, Conf: conf.Clone()}, Data: data}
-	if err := writeSnapshot(l.dir, &snap); err != nil {
+	// The data is written without the lock, so appends go on meanwhile.
+	tmp, werr := writeSnapshotTemp(l.dir, meta, write)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if werr != nil {
+		return l.fail(werr)
+	}
+	if l.closed || l.failed != nil || i <= l.snap.Index {
+		// Closed, failed, or overtaken by a snapshot installed meanwhile.
+		os.Remove(tmp)
+		if i <= l.snap.Index {
+			return consensus.ErrSnapOutOfDate
+		}
+		return l.unusable()
+	}
+	if err := commitSnapshot(l.dir, tmp, i); err != nil {
 		return l.fail(err)
 	}
-	l.snap = snap.Meta
+	l.snap = meta
 	if err := l.compact(i); err != nil {
 		return l.fail(fmt.Errorf("wal: compact entries up to %d: %w", i, err))
 	}
@@ -606,6 +609,27 @@ func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, data []byte) er
 		l.cache = l.cache[n:]
 	}
 	return nil
+}
+
+// snapshotMeta checks that a snapshot may be taken at i and returns its
+// metadata.
+func (l *Log) snapshotMeta(i uint64, conf consensus.ConfState) (consensus.SnapshotMeta, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.failed != nil {
+		return consensus.SnapshotMeta{}, l.unusable()
+	}
+	if i <= l.snap.Index {
+		return consensus.SnapshotMeta{}, consensus.ErrSnapOutOfDate
+	}
+	if i > l.last {
+		return consensus.SnapshotMeta{}, fmt.Errorf("wal: snapshot at %d beyond last index %d: %w", i, l.last, consensus.ErrUnavailable)
+	}
+	term, err := l.term(i)
+	if err != nil {
+		return consensus.SnapshotMeta{}, err
+	}
+	return consensus.SnapshotMeta{Index: i, Term: term, Conf: conf.Clone()}, nil
 }
 
 // Close implements consensus.LogStore. It releases the files; the Log

@@ -66,10 +66,10 @@ func (s step) apply(t *testing.T, l *Log, ms *consensus.MemoryStorage) {
 	if s.create != 0 {
 		conf := consensus.ConfState{Voters: []consensus.NodeID{1, 2}}
 		data := fmt.Appendf(nil, "state at %d", s.create)
-		if err := ms.CreateSnapshot(s.create, conf, data); err != nil {
+		if err := ms.CreateSnapshot(s.create, conf, consensus.SnapshotBytes(data)); err != nil {
 			t.Fatalf("model CreateSnapshot(%d): %v", s.create, err)
 		}
-		if err := l.CreateSnapshot(s.create, conf, data); err != nil {
+		if err := l.CreateSnapshot(s.create, conf, consensus.SnapshotBytes(data)); err != nil {
 			t.Fatalf("CreateSnapshot(%d): %v", s.create, err)
 		}
 		return
@@ -248,13 +248,13 @@ func TestSaveErrors(t *testing.T) {
 	if err := l.Save(consensus.HardState{}, ents(4, 4, 1), nil); err != nil {
 		t.Fatalf("Save after a refused batch: %v", err)
 	}
-	if err := l.CreateSnapshot(9, consensus.ConfState{}, nil); !errors.Is(err, consensus.ErrUnavailable) {
+	if err := l.CreateSnapshot(9, consensus.ConfState{}, consensus.SnapshotBytes(nil)); !errors.Is(err, consensus.ErrUnavailable) {
 		t.Fatalf("CreateSnapshot beyond the log = %v, want ErrUnavailable", err)
 	}
-	if err := l.CreateSnapshot(2, consensus.ConfState{}, nil); err != nil {
+	if err := l.CreateSnapshot(2, consensus.ConfState{}, consensus.SnapshotBytes(nil)); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.CreateSnapshot(2, consensus.ConfState{}, nil); !errors.Is(err, consensus.ErrSnapOutOfDate) {
+	if err := l.CreateSnapshot(2, consensus.ConfState{}, consensus.SnapshotBytes(nil)); !errors.Is(err, consensus.ErrSnapOutOfDate) {
 		t.Fatalf("CreateSnapshot at the snapshot = %v, want ErrSnapOutOfDate", err)
 	}
 }
@@ -305,7 +305,7 @@ func TestFailedWriteFailsLog(t *testing.T) {
 	}
 	for _, err := range []error{
 		l.Save(consensus.HardState{Term: 2}, ents(4, 4, 2), nil),
-		l.CreateSnapshot(2, consensus.ConfState{}, nil),
+		l.CreateSnapshot(2, consensus.ConfState{}, consensus.SnapshotBytes(nil)),
 	} {
 		if !errors.Is(err, ErrFailed) || !errors.Is(err, first) {
 			t.Fatalf("write after failure = %v, want ErrFailed wrapping %v", err, first)
@@ -351,7 +351,7 @@ func TestConcurrent(t *testing.T) {
 			first, _ := l.FirstIndex()
 			last, _ := l.LastIndex()
 			if last >= first+20 && k%50 == 0 {
-				if err := l.CreateSnapshot(last-10, consensus.ConfState{Voters: []consensus.NodeID{1}}, []byte("s")); err != nil && !errors.Is(err, consensus.ErrSnapOutOfDate) {
+				if err := l.CreateSnapshot(last-10, consensus.ConfState{Voters: []consensus.NodeID{1}}, consensus.SnapshotBytes([]byte("s"))); err != nil && !errors.Is(err, consensus.ErrSnapOutOfDate) {
 					t.Error(err)
 					return
 				}
