@@ -97,6 +97,7 @@ type Node struct {
 	// clock (see tick).
 	lastTick     time.Time
 	hardState    HardState
+	commitSaved  time.Time
 	snapIndex    uint64
 	snapshotting bool
 	snapDone     chan snapshotOutcome
@@ -601,6 +602,9 @@ func (n *Node) stepReads(first readRequest) {
 
 // persistJob is one Ready's writes, handed to the persist goroutine, and
 // the messages that may leave only once they are durable.
+// commitSaveInterval is how often a changed commit index alone is written.
+const commitSaveInterval = 200 * time.Millisecond
+
 // maxPersistQueued bounds the Readies waiting for the persist goroutine.
 const maxPersistQueued = 256
 
@@ -704,14 +708,19 @@ func (n *Node) handleReady() error {
 		later = rd.Messages
 	}
 	// Only a new term or vote must be on disk before messages go out. The
-	// commit index is learned again from the leader after a restart, so a
-	// change of it alone is not worth a write and a sync.
+	// commit index is learned again from the leader after a restart, so it
+	// is written only now and then: enough for a restarted node to re-apply
+	// most of its log before it hears from a leader.
 	var hs HardState
-	if !rd.HardState.IsEmpty() && (rd.HardState.Term != n.hardState.Term || rd.HardState.Vote != n.hardState.Vote) {
+	termOrVote := !rd.HardState.IsEmpty() &&
+		(rd.HardState.Term != n.hardState.Term || rd.HardState.Vote != n.hardState.Vote)
+	commitDue := rd.HardState.Commit > n.hardState.Commit && time.Since(n.commitSaved) >= commitSaveInterval
+	if termOrVote || commitDue {
 		hs = rd.HardState
 		n.hardState = hs
+		n.commitSaved = time.Now()
 	}
-	if hs.IsEmpty() && rd.Snapshot == nil {
+	if !termOrVote && rd.Snapshot == nil {
 		later = n.sendUnlessAck(later)
 	}
 	if rd.Snapshot != nil {
