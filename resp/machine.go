@@ -262,6 +262,13 @@ func (m *machine) Restore(data []byte) error {
 		return err
 	}
 	for _, mem := range members {
+		// The snapshot holds its sender's route to each member's bus (its
+		// own listening address for itself, a proxy or NAT address for
+		// the others), which need not be this node's: a member already
+		// known under the same client address keeps its local route.
+		if cur, ok := m.members.Get(mem.ID); ok && cur.ClientAddr == mem.ClientAddr {
+			continue
+		}
 		m.members.Set(mem)
 	}
 	return nil
