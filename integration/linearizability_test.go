@@ -611,3 +611,42 @@ func checkNoPanics(t *testing.T, c *cluster) {
 		}
 	}
 }
+
+// TestKVModel checks the checker: small histories the model must accept
+// or refuse, so a passing fault run means something.
+func TestKVModel(t *testing.T) {
+	set := func(c int, call, ret int64, v string) porcupine.Operation {
+		return porcupine.Operation{ClientId: c, Input: kvInput{kind: opSet, key: "k", arg: v}, Call: call, Output: kvOutput{}, Return: ret}
+	}
+	get := func(c int, call, ret int64, v string, ok bool) porcupine.Operation {
+		return porcupine.Operation{ClientId: c, Input: kvInput{kind: opGet, key: "k"}, Call: call, Output: kvOutput{exists: ok, val: v}, Return: ret}
+	}
+	incr := func(c int, call, ret int64, n int64, err string) porcupine.Operation {
+		return porcupine.Operation{ClientId: c, Input: kvInput{kind: opIncr, key: "k"}, Call: call, Output: kvOutput{n: n, err: err}, Return: ret}
+	}
+	unknown := func(op porcupine.Operation) porcupine.Operation {
+		op.Output, op.Return = kvOutput{unknown: true}, 1000
+		return op
+	}
+	app := porcupine.Operation{ClientId: 3, Input: kvInput{kind: opAppend, key: "k", arg: "x"}, Call: 5, Output: kvOutput{n: 2}, Return: 6}
+	for _, tc := range []struct {
+		name string
+		ok   bool
+		ops  []porcupine.Operation
+	}{
+		{"read of the last write", true, []porcupine.Operation{set(1, 0, 1, "1"), get(2, 2, 3, "1", true)}},
+		{"stale read", false, []porcupine.Operation{set(1, 0, 1, "1"), set(1, 2, 3, "2"), get(2, 4, 5, "1", true)}},
+		{"lost write", false, []porcupine.Operation{set(1, 0, 1, "1"), get(2, 2, 3, "", false)}},
+		{"concurrent read may see either", true, []porcupine.Operation{set(1, 0, 1, "1"), set(1, 2, 5, "2"), get(2, 3, 4, "1", true)}},
+		{"unknown write seen later", true, []porcupine.Operation{unknown(set(1, 0, 1, "1")), get(2, 10, 11, "1", true)}},
+		{"unknown write never seen", true, []porcupine.Operation{unknown(set(1, 0, 1, "1")), get(2, 10, 11, "", false)}},
+		{"unknown write cannot undo", false, []porcupine.Operation{unknown(set(1, 0, 1, "1")), get(2, 10, 11, "1", true), get(2, 12, 13, "", false)}},
+		{"incr", true, []porcupine.Operation{set(1, 0, 1, "5"), incr(1, 2, 3, 6, ""), get(1, 4, 5, "6", true)}},
+		{"incr of a non-integer fails", true, []porcupine.Operation{set(1, 0, 1, "a"), app, incr(1, 7, 8, 0, "ERR value is not an integer"), get(1, 9, 10, "ax", true)}},
+		{"incr lost", false, []porcupine.Operation{set(1, 0, 1, "5"), incr(1, 2, 3, 6, ""), incr(1, 4, 5, 6, "")}},
+	} {
+		if got := porcupine.CheckOperations(kvModel, tc.ops); got != tc.ok {
+			t.Errorf("%s: linearizable = %v, want %v", tc.name, got, tc.ok)
+		}
+	}
+}
