@@ -211,17 +211,18 @@ func (h *history) snapshot(prefix string) []porcupine.Operation {
 	return out
 }
 
-// lastWriteAfter returns the return time of the first acknowledged write
+// firstWriteAfter returns the return time of the first acknowledged write
 // that returned after t, if any.
 func (h *history) firstWriteAfter(t time.Duration) (time.Duration, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	first, ok := time.Duration(0), false
 	for _, w := range h.okWrites {
-		if w > t {
-			return w, true
+		if w > t && (!ok || w < first) {
+			first, ok = w, true
 		}
 	}
-	return 0, false
+	return first, ok
 }
 
 // longestWriteGap returns the longest time between two acknowledged writes

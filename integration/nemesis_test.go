@@ -138,8 +138,8 @@ type runner struct {
 	elapsed   time.Duration
 }
 
-func newRunner(t *testing.T, n int, seed uint64) *runner {
-	fc := newFaultCluster(t, n, seed)
+func newRunner(t *testing.T, n int, seed uint64, extraArgs ...string) *runner {
+	fc := newFaultCluster(t, n, seed, extraArgs...)
 	fc.leader(20 * time.Second)
 	// Registered after the cluster's cleanup, so it runs before the
 	// processes are killed and their logs removed.
@@ -792,21 +792,28 @@ func TestFaults(t *testing.T) {
 }
 
 // TestFaults5 runs the partitions whose shape needs five nodes (a
-// minority of two, a ring of majorities) and a majority crash.
+// minority of two, a ring of majorities) and a majority crash, with leader
+// leases for reads, and a paused leader, whose lease must not outlive the
+// pause.
 func TestFaults5(t *testing.T) {
-	r := newRunner(t, 5, 2)
-	for i, kind := range []string{"ring", "minority-cut", "kill-majority"} {
+	r := newRunner(t, 5, 2, "--read-mode", "lease")
+	for i, kind := range []string{"ring", "minority-cut", "kill-majority", "pause-leader"} {
 		r.runPhase(step{kind: kind, hold: 3 * time.Second, arg: uint64(i)})
 	}
 	r.summary("5 nodes")
 }
 
-// schedule returns the cluster size and fault schedule of a soak seed.
-func schedule(seed uint64) (int, []step) {
+// schedule returns the cluster size, read mode and fault schedule of a
+// soak seed.
+func schedule(seed uint64) (int, string, []step) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	n := 3
 	if rng.IntN(3) == 0 {
 		n = 5
+	}
+	mode := "linearizable"
+	if rng.IntN(3) == 0 {
+		mode = "lease"
 	}
 	steps := make([]step, 6+rng.IntN(5))
 	for i := range steps {
@@ -817,7 +824,7 @@ func schedule(seed uint64) (int, []step) {
 		}
 		steps[i] = step{kind: kind, hold: hold, arg: rng.Uint64()}
 	}
-	return n, steps
+	return n, mode, steps
 }
 
 // TestSoak runs random fault schedules, one cluster per seed, for as long
@@ -840,11 +847,11 @@ func TestSoak(t *testing.T) {
 	var checked int
 	var worstHeal, worstGap time.Duration
 	for {
-		n, steps := schedule(seed)
-		t.Logf("seed %d: %d nodes: %v", seed, n, steps)
+		n, mode, steps := schedule(seed)
+		t.Logf("seed %d: %d nodes, %s reads: %v", seed, n, mode, steps)
 		seeds = append(seeds, seed)
 		ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			r := newRunner(t, n, seed)
+			r := newRunner(t, n, seed, "--read-mode", mode)
 			for _, s := range steps {
 				r.runPhase(s)
 			}
