@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
@@ -119,6 +120,9 @@ func runServer(args []string) error {
 			ID: cfg.id, Group: 1, ElectionTick: electionTick, HeartbeatTick: 1,
 			Peers: peers, PreVote: true, CheckQuorum: true,
 			LeaseRead: cfg.readMode == "lease", LeaseMargin: max(2, electionTick/5),
+			// Seeded per process so that nodes do not time out in the same
+			// order after every restart.
+			Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.id))),
 			Logger: logger,
 		},
 		Storage:         log,
