@@ -122,7 +122,7 @@ func runServer(args []string) error {
 			LeaseRead: cfg.readMode == "lease", LeaseMargin: max(2, electionTick/5),
 			// Seeded per process so that nodes do not time out in the same
 			// order after every restart.
-			Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.id))),
+			Rand:   rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.id))),
 			Logger: logger,
 		},
 		Storage:         log,
