@@ -250,6 +250,27 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
+// snapSyncEvery is how many bytes of a snapshot are written between syncs.
+const snapSyncEvery = 16 << 20
+
+// syncingWriter syncs the file every snapSyncEvery bytes. One sync of a
+// whole large snapshot would hold the disk for long enough to stall the
+// log's own syncs behind it, and with them heartbeats and elections.
+type syncingWriter struct {
+	f       *os.File
+	pending int
+}
+
+func (s *syncingWriter) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.pending += n
+	if err == nil && s.pending >= snapSyncEvery {
+		s.pending = 0
+		err = s.f.Sync()
+	}
+	return n, err
+}
+
 // writeSnapshotTemp streams a snapshot into a synced temporary file in dir
 // and returns its path. The data goes straight to the file, so a snapshot
 // is never held in memory whole; the checksum, which precedes the data, is
@@ -262,7 +283,7 @@ func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.
 	}
 	err = func() error {
 		h := encodeSnapHeader(meta)
-		bw := bufio.NewWriterSize(f, 1<<20)
+		bw := bufio.NewWriterSize(&syncingWriter{f: f}, 1<<20)
 		cw := &crcWriter{w: bw, crc: crc32.Checksum(h[len(snapMagic)+4:], castagnoli)}
 		if _, err := bw.Write(h); err != nil {
 			return err
