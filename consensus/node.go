@@ -103,8 +103,7 @@ type Node struct {
 	snapDone     chan snapshotOutcome
 	failed       error
 
-	persistc    chan persistJob
-	persistedc  chan persistedBatch
+	persist     *persistQueue
 	persistDone chan struct{}
 	// persistQueued counts jobs handed to the persist goroutine and not yet
 	// reported back.
@@ -178,8 +177,7 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		hardState:     hs,
 		snapIndex:     snap.Meta.Index,
 		snapDone:      make(chan snapshotOutcome, 1),
-		persistc:      make(chan persistJob, maxPersistQueued),
-		persistedc:    make(chan persistedBatch, maxPersistQueued),
+		persist:       newPersistQueue(),
 		persistDone:   make(chan struct{}),
 		leaderChanged: make(chan struct{}),
 	}
@@ -436,10 +434,7 @@ func (n *Node) run() {
 	defer n.failAll()
 	batch := make([]proposal, 0, n.cfg.MaxBatch)
 	for {
-		// With too many writes queued, hold further Readies back: the
-		// proposals wait in their channel (backpressure), and the queues
-		// between the goroutines stay bounded.
-		if n.persistQueued < maxPersistQueued && n.core.HasReady() {
+		if n.core.HasReady() {
 			if err := n.handleReady(); err != nil {
 				n.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
 				n.logger.Error("storage failed; node stops", "err", err)
@@ -457,7 +452,7 @@ func (n *Node) run() {
 			continue
 		default:
 		}
-		if n.persistQueued < maxPersistQueued && n.core.HasReady() {
+		if n.core.HasReady() {
 			continue
 		}
 		select {
@@ -483,8 +478,8 @@ func (n *Node) run() {
 			n.publish()
 		case f := <-n.ctrlc:
 			f()
-		case p := <-n.persistedc:
-			if err := n.handlePersisted(p); err != nil {
+		case <-n.persist.written:
+			if err := n.handlePersisted(); err != nil {
 				n.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
 				n.logger.Error("storage failed; node stops", "err", err)
 				return
@@ -600,14 +595,11 @@ func (n *Node) stepReads(first readRequest) {
 	n.readBatches[n.readSeq] = waiters
 }
 
-// persistJob is one Ready's writes, handed to the persist goroutine, and
-// the messages that may leave only once they are durable.
 // commitSaveInterval is how often a changed commit index alone is written.
 const commitSaveInterval = 200 * time.Millisecond
 
-// maxPersistQueued bounds the Readies waiting for the persist goroutine.
-const maxPersistQueued = 256
-
+// persistJob is one Ready's writes, handed to the persist goroutine, and
+// the messages that may leave only once they are durable.
 type persistJob struct {
 	hs   HardState
 	ents []Entry
@@ -622,26 +614,96 @@ type persisted struct {
 	err         error
 }
 
+// persistQueue hands jobs from the run goroutine to the persist goroutine
+// and reports back. It never blocks the run goroutine: a slow disk must not
+// stop a node from answering heartbeats. Memory stays bounded because the
+// queued entries are the core's unstable entries, which the leader's flow
+// control and the clients' outstanding requests bound.
+type persistQueue struct {
+	mu     sync.Mutex
+	jobs   []persistJob
+	closed bool
+	// Reports, accumulated until the run goroutine takes them.
+	done    int
+	mark    persisted
+	work    chan struct{} // capacity 1: jobs are waiting
+	written chan struct{} // capacity 1: reports are waiting
+}
+
+func newPersistQueue() *persistQueue {
+	return &persistQueue{work: make(chan struct{}, 1), written: make(chan struct{}, 1)}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (q *persistQueue) push(job persistJob) {
+	q.mu.Lock()
+	q.jobs = append(q.jobs, job)
+	q.mu.Unlock()
+	signal(q.work)
+}
+
+func (q *persistQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	signal(q.work)
+}
+
+// take waits for jobs and returns them all, or nil once closed and drained.
+func (q *persistQueue) take() []persistJob {
+	for {
+		q.mu.Lock()
+		jobs, closed := q.jobs, q.closed
+		q.jobs = nil
+		q.mu.Unlock()
+		if len(jobs) > 0 || closed {
+			return jobs
+		}
+		<-q.work
+	}
+}
+
+// report records that count jobs were written, up to the entry in out.
+func (q *persistQueue) report(count int, out persisted) {
+	q.mu.Lock()
+	q.done += count
+	if out.ok || out.err != nil {
+		q.mark = out
+	}
+	q.mu.Unlock()
+	signal(q.written)
+}
+
+// results returns and resets what was reported since the last call: the
+// number of jobs written and the newest durable entry or the error.
+func (q *persistQueue) results() (int, persisted) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	done, mark := q.done, q.mark
+	q.done, q.mark = 0, persisted{}
+	return done, mark
+}
+
 // persistLoop writes jobs in order in the background, so the core goes on
 // taking proposals and acknowledgements while the disk syncs. Jobs queued
 // during one write are merged into the next: one write and one sync for all
 // of them (group commit).
 func (n *Node) persistLoop() {
 	defer close(n.persistDone)
-	for job := range n.persistc {
-		jobs := 1
-		for more := true; more; {
-			select {
-			case next, ok := <-n.persistc:
-				if !ok {
-					more = false
-					break
-				}
-				job = mergeJobs(job, next)
-				jobs++
-			default:
-				more = false
-			}
+	for {
+		jobs := n.persist.take()
+		if len(jobs) == 0 {
+			return
+		}
+		job := jobs[0]
+		for _, next := range jobs[1:] {
+			job = mergeJobs(job, next)
 		}
 		var out persisted
 		if !job.hs.IsEmpty() || len(job.ents) > 0 {
@@ -655,16 +717,11 @@ func (n *Node) persistLoop() {
 				out.index, out.term, out.ok = job.ents[k-1].Index, job.ents[k-1].Term, true
 			}
 		}
-		n.persistedc <- persistedBatch{persisted: out, jobs: jobs}
+		n.persist.report(len(jobs), out)
 		if out.err != nil {
 			return
 		}
 	}
-}
-
-type persistedBatch struct {
-	persisted
-	jobs int
 }
 
 // mergeJobs folds b, written after a, into one job: b's entries replace
@@ -728,7 +785,7 @@ func (n *Node) handleReady() error {
 			return err
 		}
 	} else if !hs.IsEmpty() || len(rd.Entries) > 0 || len(later) > 0 {
-		n.persistc <- persistJob{hs: hs, ents: rd.Entries, msgs: later}
+		n.persist.push(persistJob{hs: hs, ents: rd.Entries, msgs: later})
 		n.persistQueued++
 	}
 	n.apply(rd.CommittedEntries)
@@ -787,7 +844,8 @@ func (n *Node) afterStep() {
 // after every write queued before it, and restores the state machine.
 func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
 	for n.persistQueued > 0 {
-		if err := n.handlePersisted(<-n.persistedc); err != nil {
+		<-n.persist.written
+		if err := n.handlePersisted(); err != nil {
 			return err
 		}
 	}
@@ -810,8 +868,9 @@ func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
 	return nil
 }
 
-func (n *Node) handlePersisted(p persistedBatch) error {
-	n.persistQueued -= p.jobs
+func (n *Node) handlePersisted() error {
+	done, p := n.persist.results()
+	n.persistQueued -= done
 	if p.err != nil {
 		return p.err
 	}
@@ -903,12 +962,6 @@ func (n *Node) failAll() {
 	if n.snapshotting {
 		<-n.snapDone
 	}
-	close(n.persistc)
-	for {
-		select {
-		case <-n.persistedc:
-		case <-n.persistDone:
-			return
-		}
-	}
+	n.persist.close()
+	<-n.persistDone
 }
