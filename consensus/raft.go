@@ -1022,7 +1022,8 @@ func (r *Raft) stepFollower(m Message) error {
 		r.electionElapsed = 0
 		r.lead = m.From
 		r.handleSnapshot(m)
-	case MsgTransferLeader:
+	case MsgTransferLeader, MsgReadIndex:
+		// Requests only the leader can serve are forwarded to it.
 		if r.lead == None {
 			return ErrProposalDropped
 		}
@@ -1031,12 +1032,6 @@ func (r *Raft) stepFollower(m Message) error {
 	case MsgTimeoutNow:
 		r.logger.Info("campaigning at the leader's request", "term", r.term)
 		r.hup(true)
-	case MsgReadIndex:
-		if r.lead == None {
-			return ErrProposalDropped
-		}
-		m.To = r.lead
-		r.send(m)
 	case MsgReadIndexResp:
 		r.readStates = append(r.readStates, ReadState{Index: m.Index, RequestCtx: m.Context})
 	}
