@@ -121,6 +121,7 @@ var faultKinds = []string{
 	"kill-one", "kill-majority", "kill-all", "pause-leader",
 	"partition", "one-way", "isolate-leader", "minority-cut", "ring",
 	"slow-lossy", "snapshot-kill", "membership", "wal-torn-tail", "wal-bit-flip",
+	"isolate-kill",
 }
 
 // runner drives one cluster through a schedule, checking each phase.
@@ -362,6 +363,19 @@ func (r *runner) inject(s step) string {
 		time.Sleep(s.hold)
 		fc.net.heal()
 		return "every link 20-50ms late, 10% of frames dropped"
+	case "isolate-kill":
+		// Two faults at once: the leader is cut off, and while the others
+		// elect a new one, one of them crashes and restarts.
+		o := r.order(0)
+		fc.net.partition(ids(o[:1]), ids(o[1:]))
+		victim := o[1+int(s.arg%uint64(n-1))]
+		time.Sleep(s.hold / 2)
+		victim.kill()
+		time.Sleep(s.hold / 4)
+		victim.start()
+		time.Sleep(s.hold / 4)
+		fc.net.heal()
+		return fmt.Sprintf("leader %d cut off; node %d SIGKILLed and restarted meanwhile", o[0].id, victim.id)
 	case "snapshot-kill":
 		return r.snapshotKill(s)
 	case "membership":
