@@ -137,6 +137,8 @@ type runner struct {
 	worstGap  time.Duration // longest time without an acknowledged write
 	okOps     int64
 	elapsed   time.Duration
+	// bulkLoaded is set once the snapshot fault has loaded its bulk data.
+	bulkLoaded bool
 }
 
 func newRunner(t *testing.T, n int, seed uint64, extraArgs ...string) *runner {
@@ -484,6 +486,21 @@ func (r *runner) snapshotKill(s step) string {
 	o := r.order(0)
 	leader, f := o[0], o[1+int(s.arg%uint64(len(o)-1))]
 	ctx := context.Background()
+	if !r.bulkLoaded {
+		// Enough data that a snapshot spans several 1 MiB chunks, so the
+		// kill on the first chunk lands in the middle of the install.
+		r.bulkLoaded = true
+		val := strings.Repeat("b", 1024)
+		for i := 0; i < 3000; i += 500 {
+			pipe := leader.rdb.Pipeline()
+			for j := i; j < i+500; j++ {
+				pipe.Set(ctx, fmt.Sprintf("bulk:%d", j), val, 0)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatalf("loading bulk data: %v", err)
+			}
+		}
+	}
 	fApplied, err := f.raftUint(ctx, "raft_applied_index")
 	if err != nil {
 		t.Fatal(err)
