@@ -58,7 +58,7 @@ func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
 	}
 	n := len(cmd.Args)
 	if (sc.arity > 0 && n != sc.arity) || (sc.arity < 0 && n < -sc.arity) {
-		conn.WriteError(fmt.Sprintf("ERR wrong number of arguments for '%s' command", sc.name))
+		conn.WriteError(arityError(sc.name))
 		return
 	}
 	sc.run(s, conn, c, cmd.Args)

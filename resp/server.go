@@ -210,12 +210,15 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 
 // checkArity answers a wrong arity itself so bad commands never reach the log.
 func checkArity(conn redcon.Conn, sc *store.Command, args [][]byte) bool {
-	n := len(args)
-	if (sc.Arity > 0 && n != sc.Arity) || (sc.Arity < 0 && n < -sc.Arity) {
-		conn.WriteError(fmt.Sprintf("ERR wrong number of arguments for '%s' command", sc.Name))
+	if !sc.ArityOK(len(args)) {
+		conn.WriteError(arityError(sc.Name))
 		return false
 	}
 	return true
+}
+
+func arityError(name string) string {
+	return fmt.Sprintf("ERR wrong number of arguments for '%s' command", name)
 }
 
 // redirect answers a command this node cannot serve: MOVED to the leader,
@@ -249,7 +252,7 @@ func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command) {
 	valid := make([]bool, len(cmds))
 	for i, cmd := range cmds {
 		sc, _ := store.Lookup(cmd.Args[0])
-		if checkArityQuiet(sc, cmd.Args) {
+		if sc.ArityOK(len(cmd.Args)) {
 			valid[i] = true
 			datas = append(datas, encodeCommand(nil, stamp, cmd.Args))
 		}
@@ -277,11 +280,6 @@ func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command) {
 		k++
 		s.writeResult(conn, sc, cmd.Args, r)
 	}
-}
-
-func checkArityQuiet(sc *store.Command, args [][]byte) bool {
-	n := len(args)
-	return !((sc.Arity > 0 && n != sc.Arity) || (sc.Arity < 0 && n < -sc.Arity))
 }
 
 func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte, r consensus.Result) {
@@ -341,8 +339,7 @@ func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command) {
 	var out []byte
 	for _, cmd := range cmds {
 		sc, _ := store.Lookup(cmd.Args[0])
-		if !checkArityQuiet(sc, cmd.Args) {
-			checkArity(conn, sc, cmd.Args)
+		if !checkArity(conn, sc, cmd.Args) {
 			continue
 		}
 		out = s.store.Read(now, cmd.Args, out[:0])

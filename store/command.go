@@ -17,7 +17,8 @@ type Command struct {
 	exec func(s *Store, m mode, args [][]byte, out []byte) []byte
 }
 
-func (c *Command) arityOK(n int) bool {
+// ArityOK reports whether n arguments (the name included) fit the arity.
+func (c *Command) ArityOK(n int) bool {
 	if c.Arity >= 0 {
 		return n == c.Arity
 	}

@@ -73,7 +73,7 @@ func (s *Store) Apply(stampMs int64, args [][]byte, out []byte) []byte {
 	if !ok {
 		return appendUnknown(out, args)
 	}
-	if !cmd.arityOK(len(args)) {
+	if !cmd.ArityOK(len(args)) {
 		return appendArity(out, cmd.Name)
 	}
 	return cmd.exec(s, m, args, out)
@@ -92,7 +92,7 @@ func (s *Store) Read(nowMs int64, args [][]byte, out []byte) []byte {
 	if !ok {
 		return appendUnknown(out, args)
 	}
-	if !cmd.arityOK(len(args)) {
+	if !cmd.ArityOK(len(args)) {
 		return appendArity(out, cmd.Name)
 	}
 	if cmd.Write {
