@@ -13,10 +13,13 @@ import (
 // peer is the outbound side of one remote node: a queue that Send fills
 // without blocking and a writer goroutine (run) that owns the connection.
 type peer struct {
-	t      *Transport
-	id     consensus.NodeID
-	addr   string
-	queue  chan consensus.Message
+	t     *Transport
+	id    consensus.NodeID
+	addr  string
+	queue chan consensus.Message
+	// redial cuts a backoff short: the peer just connected to us, so it is
+	// up again.
+	redial chan struct{}
 	ctx    context.Context // canceled by RemovePeer, SetPeer (move) and Close
 	cancel context.CancelFunc
 }
@@ -28,6 +31,7 @@ func newPeer(t *Transport, id consensus.NodeID, addr string) *peer {
 		id:     id,
 		addr:   addr,
 		queue:  make(chan consensus.Message, t.cfg.QueueSize),
+		redial: make(chan struct{}, 1),
 		ctx:    ctx,
 		cancel: cancel,
 	}
@@ -72,6 +76,8 @@ func (p *peer) run() {
 		backoff = min(2*backoff, maxBackoff)
 		select {
 		case <-time.After(wait):
+		case <-p.redial:
+			backoff = minBackoff
 		case <-p.ctx.Done():
 			return
 		}

@@ -358,4 +358,13 @@ func (t *Transport) adoptInbound(c net.Conn, peer consensus.NodeID) {
 		}
 	}
 	t.inbound[c] = peer
+	// A peer that reaches us is up: dial it back now rather than at the end
+	// of a backoff that may run for seconds (a restarted node would wait
+	// that long for the leader's messages).
+	if p, ok := t.peers[peer]; ok {
+		select {
+		case p.redial <- struct{}{}:
+		default:
+		}
+	}
 }
