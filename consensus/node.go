@@ -487,13 +487,17 @@ func (n *Node) run() {
 			n.publish()
 		case out := <-n.snapDone:
 			n.snapshotting = false
-			if out.err != nil {
+			switch {
+			case errors.Is(out.err, ErrSnapOutOfDate):
+				// A newer snapshot from the leader was installed meanwhile.
+				n.logger.Info("local snapshot superseded", "index", out.index)
+			case errors.Is(out.err, ErrStorageFailed):
 				n.logger.Error("snapshot failed", "index", out.index, "err", out.err)
-				if errors.Is(out.err, ErrStorageFailed) {
-					n.failed = out.err
-					return
-				}
-			} else {
+				n.failed = out.err
+				return
+			case out.err != nil:
+				n.logger.Error("snapshot failed", "index", out.index, "err", out.err)
+			default:
 				n.snapIndex = out.index
 				n.logger.Info("snapshot taken; log compacted", "index", out.index)
 			}
