@@ -23,16 +23,9 @@ func parseInt(s string) (int64, bool) {
 	if i >= len(s) || s[i] < '1' || s[i] > '9' {
 		return 0, false
 	}
-	var v uint64
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' || v > math.MaxUint64/10 {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
-		if v < uint64(c-'0') {
-			return 0, false
-		}
+	v, ok := parseDigits(s[i:])
+	if !ok {
+		return 0, false
 	}
 	if neg {
 		if v > 1<<63 {
@@ -60,6 +53,21 @@ func parseCursor(s string) (uint64, bool) {
 			return 0, false
 		}
 	}
+	v, ok := parseDigits(s)
+	if !ok {
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// parseDigits parses a non-empty run of decimal digits that fits in 64 bits.
+func parseDigits(s string) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
 	var v uint64
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -70,9 +78,6 @@ func parseCursor(s string) (uint64, bool) {
 		if v < uint64(c-'0') {
 			return 0, false
 		}
-	}
-	if neg {
-		v = -v
 	}
 	return v, true
 }

@@ -101,6 +101,19 @@ func deadlineOf(arg []byte, flags int, now int64) (ms int64, errMsg string, badE
 	return ms, "", false
 }
 
+// deadlineReply is deadlineOf for command cmd: on an error it returns
+// false with the error reply appended to out.
+func deadlineReply(out, arg []byte, flags int, now int64, cmd string) (int64, []byte, bool) {
+	d, msg, bad := deadlineOf(arg, flags, now)
+	switch {
+	case bad:
+		return 0, appendExpireErr(out, cmd), false
+	case msg != "":
+		return 0, appendErr(out, msg), false
+	}
+	return d, out, true
+}
+
 // setValue stores key (probe p) with the concatenated value and deadline,
 // replacing any previous value. A deadline already reached deletes the key.
 func (s *Store) setValue(m mode, p item, deadline int64, vals ...string) {
@@ -128,14 +141,10 @@ func setCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	var deadline int64
 	if exp != nil {
-		d, msg, bad := deadlineOf(exp, flags, m.now)
-		if bad {
-			return appendExpireErr(out, "set")
+		var ok bool
+		if deadline, out, ok = deadlineReply(out, exp, flags, m.now, "set"); !ok {
+			return out
 		}
-		if msg != "" {
-			return appendErr(out, msg)
-		}
-		deadline = d
 	}
 	p := probe(args[1])
 	if flags&(optNX|optXX|optGET|optKEEPTTL) == 0 {
@@ -184,12 +193,9 @@ func psetexCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 }
 
 func setexGeneric(s *Store, m mode, args [][]byte, out []byte, unit int, name string) []byte {
-	d, msg, bad := deadlineOf(args[2], unit, m.now)
-	if bad {
-		return appendExpireErr(out, name)
-	}
-	if msg != "" {
-		return appendErr(out, msg)
+	d, out, ok := deadlineReply(out, args[2], unit, m.now, name)
+	if !ok {
+		return out
 	}
 	s.setValue(m, probe(args[1]), d, b2s(args[3]))
 	return append(out, okReply...)
@@ -229,14 +235,10 @@ func getexCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	var deadline int64
 	if exp != nil {
-		d, msg, bad := deadlineOf(exp, flags, m.now)
-		if bad {
-			return appendExpireErr(out, "getex")
+		var ok bool
+		if deadline, out, ok = deadlineReply(out, exp, flags, m.now, "getex"); !ok {
+			return out
 		}
-		if msg != "" {
-			return appendErr(out, msg)
-		}
-		deadline = d
 	}
 	out = appendBulk(out, it.val())
 	switch {
