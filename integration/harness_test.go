@@ -571,22 +571,39 @@ func startWriteLoad(c *cluster, prefix string, workers int) *writeLoad {
 	return w
 }
 
-func (w *writeLoad) run(ctx context.Context, addrs []string, g int, prefix string) {
-	clients := map[string]*redis.Client{}
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
-	get := func(addr string) *redis.Client {
-		if c, ok := clients[addr]; ok {
-			return c
-		}
-		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 500 * time.Millisecond,
-			ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 1})
-		clients[addr] = c
+// nodeClients keeps one single-connection client per node address, for a
+// worker that follows MOVED from node to node.
+type nodeClients struct {
+	opts    redis.Options
+	clients map[string]*redis.Client
+}
+
+func newNodeClients(opts redis.Options) *nodeClients {
+	return &nodeClients{opts: opts, clients: map[string]*redis.Client{}}
+}
+
+func (nc *nodeClients) get(addr string) *redis.Client {
+	if c, ok := nc.clients[addr]; ok {
 		return c
 	}
+	opts := nc.opts
+	opts.Addr = addr
+	c := redis.NewClient(&opts)
+	nc.clients[addr] = c
+	return c
+}
+
+func (nc *nodeClients) close() {
+	for _, c := range nc.clients {
+		c.Close()
+	}
+}
+
+func (w *writeLoad) run(ctx context.Context, addrs []string, g int, prefix string) {
+	clients := newNodeClients(redis.Options{MaxRetries: -1, DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 1})
+	defer clients.close()
+	get := clients.get
 	target := addrs[g%len(addrs)]
 	next := g
 	for i := 0; ctx.Err() == nil; i++ {

@@ -316,21 +316,10 @@ func (w *workload) client(ctx context.Context, addrs []string, g int, rng *rand.
 	if g%2 == 1 {
 		timeout = 4 * time.Second
 	}
-	clients := map[string]*redis.Client{}
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
-	get := func(addr string) *redis.Client {
-		if c, ok := clients[addr]; ok {
-			return c
-		}
-		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 500 * time.Millisecond,
-			ReadTimeout: timeout, WriteTimeout: timeout, PoolSize: 1, ContextTimeoutEnabled: true})
-		clients[addr] = c
-		return c
-	}
+	clients := newNodeClients(redis.Options{MaxRetries: -1, DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: timeout, WriteTimeout: timeout, PoolSize: 1, ContextTimeoutEnabled: true})
+	defer clients.close()
+	get := clients.get
 	target := addrs[g%len(addrs)]
 	next := g
 	id := w.h.clientID()
