@@ -237,8 +237,7 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	switch sub {
 	case "setname":
-		if len(args) != 3 {
-			conn.WriteError("ERR wrong number of arguments for 'client|setname' command")
+		if !wantArgs(conn, args, 3, "client|setname") {
 			return
 		}
 		if strings.ContainsAny(string(args[2]), " \n") {
@@ -260,8 +259,7 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 			conn.WriteBulkString(name)
 		}
 	case "setinfo":
-		if len(args) != 4 {
-			conn.WriteError("ERR wrong number of arguments for 'client|setinfo' command")
+		if !wantArgs(conn, args, 4, "client|setinfo") {
 			return
 		}
 		val := string(args[3])
@@ -773,30 +771,25 @@ func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
 	case "myid":
 		conn.WriteBulkString(nodeName(s.cfg.ID))
 	case "keyslot":
-		if len(args) != 3 {
-			conn.WriteError("ERR wrong number of arguments for 'cluster|keyslot' command")
+		if !wantArgs(conn, args, 3, "cluster|keyslot") {
 			return
 		}
 		conn.WriteInt(store.KeySlot(args[2]))
 	case "countkeysinslot":
-		if len(args) != 3 {
-			conn.WriteError("ERR wrong number of arguments for 'cluster|countkeysinslot' command")
+		if !wantArgs(conn, args, 3, "cluster|countkeysinslot") {
 			return
 		}
-		slot, err := strconv.Atoi(string(args[2]))
-		if err != nil || slot < 0 || slot >= 16384 {
-			conn.WriteError("ERR Invalid slot")
+		slot, ok := slotArg(conn, args[2])
+		if !ok {
 			return
 		}
 		conn.WriteInt(s.store.CountKeysInSlot(slot))
 	case "getkeysinslot":
-		if len(args) != 4 {
-			conn.WriteError("ERR wrong number of arguments for 'cluster|getkeysinslot' command")
+		if !wantArgs(conn, args, 4, "cluster|getkeysinslot") {
 			return
 		}
-		slot, err := strconv.Atoi(string(args[2]))
-		if err != nil || slot < 0 || slot >= 16384 {
-			conn.WriteError("ERR Invalid slot")
+		slot, ok := slotArg(conn, args[2])
+		if !ok {
 			return
 		}
 		count, err := strconv.Atoi(string(args[3]))
@@ -967,8 +960,7 @@ func (s *Server) clusterFailover(conn redcon.Conn, st consensus.Status) {
 // <bus-addr>. The reply is the cluster id, then every member as "id client
 // bus", so the new node can reach them before it has the log.
 func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
-	if len(args) != 5 {
-		conn.WriteError("ERR wrong number of arguments for 'cluster|rkv-join' command")
+	if !wantArgs(conn, args, 5, "cluster|rkv-join") {
 		return
 	}
 	id, err := strconv.ParseUint(string(args[2]), 10, 64)
@@ -1009,8 +1001,7 @@ func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
 // clusterForget removes a member: CLUSTER FORGET <id> (a number, or the
 // 40-character name CLUSTER NODES shows).
 func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
-	if len(args) != 3 {
-		conn.WriteError("ERR wrong number of arguments for 'cluster|forget' command")
+	if !wantArgs(conn, args, 3, "cluster|forget") {
 		return
 	}
 	id, err := strconv.ParseUint(string(args[2]), 10, 64)
@@ -1033,6 +1024,25 @@ func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
 		return
 	}
 	conn.WriteString("OK")
+}
+
+// wantArgs answers a subcommand's wrong arity itself.
+func wantArgs(conn redcon.Conn, args [][]byte, n int, name string) bool {
+	if len(args) != n {
+		conn.WriteError(arityError(name))
+		return false
+	}
+	return true
+}
+
+// slotArg parses a hash slot argument, answering a bad one itself.
+func slotArg(conn redcon.Conn, arg []byte) (int, bool) {
+	slot, err := strconv.Atoi(string(arg))
+	if err != nil || slot < 0 || slot >= store.NumSlots {
+		conn.WriteError("ERR Invalid slot")
+		return 0, false
+	}
+	return slot, true
 }
 
 func (s *Server) redirectKeyless(conn redcon.Conn) {
