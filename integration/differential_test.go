@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -705,17 +704,6 @@ func TestDifferentialAgainstRedis(t *testing.T) {
 	}
 }
 
-// diffFreePort returns a loopback port that was free a moment ago.
-func diffFreePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // diffProc is a server process started by this test.
 type diffProc struct {
 	cmd  *exec.Cmd
@@ -817,7 +805,7 @@ func diffStartRedis(t *testing.T) *redis.Client {
 	// A port taken between diffFreePort and the server's bind makes it
 	// exit; a few attempts make that harmless.
 	for attempt := 0; attempt < 5; attempt++ {
-		port := strconv.Itoa(diffFreePort(t))
+		port := strconv.Itoa(freePort(t))
 		p := diffStart(t, filepath.Join(dir, fmt.Sprintf("redis-%d.log", attempt)), path,
 			"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
 		c := diffClient(t, "127.0.0.1:"+port)
@@ -833,19 +821,11 @@ func diffStartRedis(t *testing.T) *redis.Client {
 func diffStartRKV(t *testing.T) *redis.Client {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "rkv")
-	// go test runs in the package directory with its toolchain first on
-	// PATH; the module root is one level up.
-	build := exec.Command("go", "build", "-o", bin, "./cmd/rkv")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building rkv: %v\n%s", err, out)
-	}
 	for attempt := 0; attempt < 5; attempt++ {
-		port, bus := diffFreePort(t), diffFreePort(t)
+		port, bus := freePort(t), freePort(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		data := filepath.Join(dir, fmt.Sprintf("data-%d", attempt))
-		p := diffStart(t, filepath.Join(dir, fmt.Sprintf("rkv-%d.log", attempt)), bin,
+		p := diffStart(t, filepath.Join(dir, fmt.Sprintf("rkv-%d.log", attempt)), rkvBin,
 			"--id", "1", "--addr", addr, "--dir", data,
 			"--cluster", fmt.Sprintf("1=%s@%d", addr, bus), "--log-level", "warn")
 		c := diffClient(t, addr)
