@@ -321,14 +321,29 @@ func TestCorruptHardState(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close()
-	path := filepath.Join(dir, hardStateName)
-	b, _ := os.ReadFile(path)
-	b[6] ^= 1
-	os.WriteFile(path, b, 0o640)
-	_, err := Open(dir, Options{Logger: quiet})
+	expectCorruptAfterFlip(t, dir, filepath.Join(dir, hardStateName), 6)
+}
+
+// expectCorruptAfterFlip flips a bit of byte at of the file at path (from
+// the end when at is negative) and checks that Open refuses dir with a
+// CorruptError naming that file.
+func expectCorruptAfterFlip(t *testing.T, dir, path string, at int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at < 0 {
+		at += len(b)
+	}
+	b[at] ^= 1
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(dir, Options{Logger: quiet})
 	var ce *CorruptError
 	if !errors.As(err, &ce) || ce.Path != path {
-		t.Fatalf("Open with a damaged hard state = %v; want a CorruptError naming %s", err, path)
+		t.Fatalf("Open with a damaged %s = %v; want a CorruptError naming it", path, err)
 	}
 }
 
@@ -343,15 +358,7 @@ func TestCorruptSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close()
-	path := filepath.Join(dir, snapName(3))
-	b, _ := os.ReadFile(path)
-	b[len(b)-1] ^= 1
-	os.WriteFile(path, b, 0o640)
-	_, err := Open(dir, Options{Logger: quiet})
-	var ce *CorruptError
-	if !errors.As(err, &ce) || ce.Path != path {
-		t.Fatalf("Open with a damaged snapshot = %v; want a CorruptError naming %s", err, path)
-	}
+	expectCorruptAfterFlip(t, dir, filepath.Join(dir, snapName(3)), -1)
 }
 
 // TestCrashAfterSnapshotStored covers the crash windows between storing a
