@@ -56,8 +56,7 @@ func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
 		conn.WriteError(unknownCommand(cmd.Args))
 		return
 	}
-	n := len(cmd.Args)
-	if (sc.arity > 0 && n != sc.arity) || (sc.arity < 0 && n < -sc.arity) {
+	if !store.ArityFits(sc.arity, len(cmd.Args)) {
 		conn.WriteError(arityError(sc.name))
 		return
 	}
@@ -625,7 +624,7 @@ func (s *Server) cmdCommand(conn redcon.Conn, _ *client, args [][]byte) {
 			return
 		}
 		cmdArgs := args[2:]
-		if (info.arity > 0 && len(cmdArgs) != info.arity) || (info.arity < 0 && len(cmdArgs) < -info.arity) {
+		if !store.ArityFits(info.arity, len(cmdArgs)) {
 			conn.WriteError("ERR Invalid number of arguments specified for command")
 			return
 		}

@@ -18,11 +18,15 @@ type Command struct {
 }
 
 // ArityOK reports whether n arguments (the name included) fit the arity.
-func (c *Command) ArityOK(n int) bool {
-	if c.Arity >= 0 {
-		return n == c.Arity
+func (c *Command) ArityOK(n int) bool { return ArityFits(c.Arity, n) }
+
+// ArityFits reports whether n arguments (the name included) fit a Redis
+// arity: exactly arity when positive, at least -arity when negative.
+func ArityFits(arity, n int) bool {
+	if arity >= 0 {
+		return n == arity
 	}
-	return n >= -c.Arity
+	return n >= -arity
 }
 
 var (
