@@ -179,33 +179,33 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	cmds := append([]redcon.Command{first}, conn.ReadPipeline()...)
 	c, _ := conn.Context().(*client)
 	s.totalCmds.Add(int64(len(cmds)))
+	scs := make([]*store.Command, len(cmds))
+	for i, cmd := range cmds {
+		scs[i], _ = store.Lookup(cmd.Args[0])
+	}
 	for i := 0; i < len(cmds); {
-		cmd := cmds[i]
-		sc, isStore := store.Lookup(cmd.Args[0])
-		if !isStore {
-			s.admin(conn, c, cmd)
+		sc := scs[i]
+		if sc == nil {
+			s.admin(conn, c, cmds[i])
 			i++
 			continue
 		}
 		j := i + 1
-		for j < len(cmds) {
-			next, ok := store.Lookup(cmds[j].Args[0])
-			if !ok || next.Write != sc.Write {
-				break
-			}
+		for j < len(cmds) && scs[j] != nil && scs[j].Write == sc.Write {
 			j++
 		}
 		if sc.Write {
-			s.writes(conn, cmds[i:j])
+			s.writes(conn, cmds[i:j], scs[i:j])
 		} else {
-			s.reads(conn, c, cmds[i:j])
+			s.reads(conn, c, cmds[i:j], scs[i:j])
 		}
 		i = j
 	}
-	if c != nil {
-		c.lastCmd = strings.ToLower(string(cmds[len(cmds)-1].Args[0]))
+	last := strings.ToLower(string(cmds[len(cmds)-1].Args[0]))
+	s.setClient(c, func(c *client) {
+		c.lastCmd = last
 		c.lastSeen = time.Now()
-	}
+	})
 }
 
 // checkArity answers a wrong arity itself so bad commands never reach the log.
@@ -244,30 +244,28 @@ func commandSlot(sc *store.Command, args [][]byte) int {
 	return 0
 }
 
-func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command) {
+// writes proposes consecutive write commands together; scs[i] is cmds[i]'s
+// table entry.
+func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command, scs []*store.Command) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	stamp := time.Now().UnixMilli()
 	datas := make([][]byte, 0, len(cmds))
 	valid := make([]bool, len(cmds))
 	for i, cmd := range cmds {
-		sc, _ := store.Lookup(cmd.Args[0])
-		if sc.ArityOK(len(cmd.Args)) {
+		if scs[i].ArityOK(len(cmd.Args)) {
 			valid[i] = true
 			datas = append(datas, encodeCommand(nil, stamp, cmd.Args))
 		}
 	}
+	// No results (on a follower) means every valid command is redirected.
 	var results []consensus.Result
-	if len(datas) > 0 {
-		if !s.node.IsLeader() {
-			results = nil
-		} else {
-			results = s.node.ProposeMany(ctx, datas)
-		}
+	if len(datas) > 0 && s.node.IsLeader() {
+		results = s.node.ProposeMany(ctx, datas)
 	}
 	k := 0
 	for i, cmd := range cmds {
-		sc, _ := store.Lookup(cmd.Args[0])
+		sc := scs[i]
 		if !valid[i] {
 			checkArity(conn, sc, cmd.Args)
 			continue
@@ -304,13 +302,15 @@ func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte,
 	}
 }
 
-func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command) {
+// reads serves consecutive read commands after one ReadIndex round (or
+// locally with READONLY); scs[i] is cmds[i]'s table entry.
+func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command, scs []*store.Command) {
 	now := time.Now().UnixMilli()
 	local := c != nil && c.readonly
 	if !local {
 		if !s.node.IsLeader() {
-			for _, cmd := range cmds {
-				sc, _ := store.Lookup(cmd.Args[0])
+			for i, cmd := range cmds {
+				sc := scs[i]
 				if !checkArity(conn, sc, cmd.Args) {
 					continue
 				}
@@ -328,18 +328,16 @@ func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command) {
 		err := s.node.ReadIndex(ctx)
 		cancel()
 		if err != nil {
-			for _, cmd := range cmds {
-				sc, _ := store.Lookup(cmd.Args[0])
-				s.writeResult(conn, sc, cmd.Args, consensus.Result{Err: err})
+			for i, cmd := range cmds {
+				s.writeResult(conn, scs[i], cmd.Args, consensus.Result{Err: err})
 			}
 			return
 		}
 		now = time.Now().UnixMilli()
 	}
 	var out []byte
-	for _, cmd := range cmds {
-		sc, _ := store.Lookup(cmd.Args[0])
-		if !checkArity(conn, sc, cmd.Args) {
+	for i, cmd := range cmds {
+		if !checkArity(conn, scs[i], cmd.Args) {
 			continue
 		}
 		out = s.store.Read(now, cmd.Args, out[:0])
