@@ -93,6 +93,11 @@ type Node struct {
 	readBatches  map[uint64][]chan error
 	readsApplied []pendingRead
 	readSeq      uint64
+	// readQueue holds reads that arrived while a confirmation round was
+	// under way; they share the next round. One round at a time makes a
+	// busy leader confirm many reads per heartbeat instead of sending a
+	// round for every few.
+	readQueue []chan error
 	// lastTick is when the core's tick count last caught up with the
 	// clock (see tick).
 	lastTick     time.Time
@@ -570,6 +575,28 @@ func (n *Node) tick(atLeast int) {
 }
 
 func (n *Node) stepReads(first readRequest) {
+	n.readQueue = append(n.readQueue, first.done)
+	for range n.cfg.MaxBatch {
+		select {
+		case rr := <-n.readc:
+			n.readQueue = append(n.readQueue, rr.done)
+			continue
+		default:
+		}
+		break
+	}
+	if len(n.readBatches) == 0 {
+		n.startReadRound()
+	}
+}
+
+// startReadRound asks the core to confirm the leadership for every queued
+// read with one round. Reads queued during a round wait for the next: a
+// round that began before a read arrived cannot vouch for it.
+func (n *Node) startReadRound() {
+	if len(n.readQueue) == 0 {
+		return
+	}
 	if n.cfg.Raft.LeaseRead {
 		// Catch up on ticks missed by more than ticker jitter before
 		// judging the lease; the ticker's own tick follows as usual.
@@ -577,16 +604,8 @@ func (n *Node) stepReads(first readRequest) {
 			n.tick(0)
 		}
 	}
-	waiters := []chan error{first.done}
-	for len(waiters) < n.cfg.MaxBatch {
-		select {
-		case rr := <-n.readc:
-			waiters = append(waiters, rr.done)
-			continue
-		default:
-		}
-		break
-	}
+	waiters := n.readQueue
+	n.readQueue = nil
 	n.readSeq++
 	ctx := binary.BigEndian.AppendUint64(nil, n.readSeq)
 	if err := n.core.Step(Message{Type: MsgReadIndex, Context: ctx}); err != nil || n.core.state != StateLeader {
@@ -804,6 +823,9 @@ func (n *Node) handleReady() error {
 		}
 	}
 	n.core.AcceptReady(rd)
+	if len(n.readBatches) == 0 && n.core.state == StateLeader {
+		n.startReadRound()
+	}
 	if rd.Snapshot != nil && len(rd.Entries) > 0 {
 		e := rd.Entries[len(rd.Entries)-1]
 		n.core.StableTo(e.Index, e.Term)
@@ -838,7 +860,7 @@ func (n *Node) afterStep() {
 	// not leader (it dropped their rounds when it stepped down). The step
 	// down usually happens in a Step before the Ready is taken, so asking
 	// whether the core was leader when the Ready was taken misses it.
-	if n.core.state != StateLeader && len(n.readBatches) > 0 {
+	if n.core.state != StateLeader && (len(n.readBatches) > 0 || len(n.readQueue) > 0) {
 		n.failReads(&NotLeaderError{Leader: n.core.lead})
 	}
 	n.maybeSnapshot()
@@ -915,8 +937,8 @@ func (n *Node) releaseReads() {
 	n.readsApplied = n.readsApplied[i:]
 }
 
-// failReads fails reads still waiting for a quorum: the new leader does not
-// know about them.
+// failReads fails reads still waiting for a quorum or for their round: the
+// new leader does not know about them.
 func (n *Node) failReads(err error) {
 	for seq, ws := range n.readBatches {
 		for _, w := range ws {
@@ -924,6 +946,10 @@ func (n *Node) failReads(err error) {
 		}
 		delete(n.readBatches, seq)
 	}
+	for _, w := range n.readQueue {
+		w <- err
+	}
+	n.readQueue = nil
 }
 
 func (n *Node) maybeSnapshot() {

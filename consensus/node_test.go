@@ -15,12 +15,17 @@ import (
 type chanNet struct {
 	mu    sync.Mutex
 	nodes map[NodeID]*Node
+	// observe, when set, sees every message sent.
+	observe func(Message)
 }
 
 func (c *chanNet) Send(msgs []Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range msgs {
+		if c.observe != nil {
+			c.observe(m)
+		}
 		if n := c.nodes[m.To]; n != nil {
 			n.Step(m)
 		}
@@ -247,5 +252,47 @@ func TestNodeStopFailsWaiting(t *testing.T) {
 	}
 	if _, err := leader.Propose(context.Background(), []byte("late")); err == nil {
 		t.Fatal("propose after Stop succeeded")
+	}
+}
+
+// TestNodeReadRoundsBatch: concurrent reads all complete, and reads that
+// arrive while a round is under way share the next one instead of each
+// starting their own.
+func TestNodeReadRoundsBatch(t *testing.T) {
+	net, nodes := startTestCluster(t, 3, true)
+	leader := waitLeader(t, nodes)
+	// One distinct read context per confirmation round.
+	rounds := map[string]bool{}
+	net.mu.Lock()
+	net.observe = func(m Message) {
+		if m.Type == MsgHeartbeat && len(m.Context) > 0 {
+			rounds[string(m.Context)] = true
+		}
+	}
+	net.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	const readers, each = 32, 40
+	var wg sync.WaitGroup
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if err := leader.ReadIndex(ctx); err != nil {
+					t.Errorf("ReadIndex: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	net.mu.Lock()
+	n := len(rounds)
+	net.mu.Unlock()
+	t.Logf("%d reads in %d rounds", readers*each, n)
+	if n == 0 || n >= readers*each/4 {
+		t.Fatalf("%d reads took %d rounds, want fewer than a quarter", readers*each, n)
 	}
 }
