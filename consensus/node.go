@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -37,9 +38,18 @@ type NodeConfig struct {
 	StateMachine StateMachine
 	// TickInterval is the wall-clock length of one core Tick.
 	TickInterval time.Duration
-	// SnapshotEntries takes a snapshot and compacts the log every that many
-	// applied entries; zero disables automatic snapshots.
+	// SnapshotEntries takes a snapshot and compacts the log once that many
+	// entries were applied since the last one; zero disables automatic
+	// snapshots.
 	SnapshotEntries uint64
+	// SnapshotLogPercent also holds a snapshot back until the entries
+	// applied since the last one add up to this percent of its size, so
+	// that a large data set is not rewritten every SnapshotEntries writes:
+	// at 100 a snapshot costs no more than the writes it covers, and a
+	// restart replays no more log than the snapshot holds (Redis's
+	// auto-aof-rewrite-percentage reasons the same way). Zero: entries
+	// alone decide.
+	SnapshotLogPercent uint64
 	// MaxBatch bounds how many proposals go into one MsgProp.
 	MaxBatch int
 	Logger   *slog.Logger
@@ -100,13 +110,18 @@ type Node struct {
 	readQueue []chan error
 	// lastTick is when the core's tick count last caught up with the
 	// clock (see tick).
-	lastTick     time.Time
-	hardState    HardState
-	commitSaved  time.Time
-	snapIndex    uint64
-	snapshotting bool
-	snapDone     chan snapshotOutcome
-	failed       error
+	lastTick    time.Time
+	hardState   HardState
+	commitSaved time.Time
+	snapIndex   uint64
+	// appliedBytes counts the data of every entry applied; snapBytesMark
+	// is its value at the last snapshot, whose size is snapSize.
+	appliedBytes  uint64
+	snapBytesMark uint64
+	snapSize      uint64
+	snapshotting  bool
+	snapDone      chan snapshotOutcome
+	failed        error
 
 	persist     *persistQueue
 	persistDone chan struct{}
@@ -122,11 +137,44 @@ type Node struct {
 
 	leaderMu      sync.Mutex
 	leaderChanged chan struct{}
+
+	stats nodeCounters
+}
+
+// nodeCounters are updated by the node's goroutines and read by Stats.
+type nodeCounters struct {
+	logWrites, logEntries, readRounds, reads atomic.Uint64
+}
+
+// Stats counts work the node has done since it started, for INFO and
+// benchmarks: how well writes share a sync and reads share a round.
+type Stats struct {
+	// LogWrites is the number of synced log writes, LogEntries the
+	// entries they carried.
+	LogWrites, LogEntries uint64
+	// ReadRounds is the number of leadership confirmations started for
+	// Reads reads.
+	ReadRounds, Reads uint64
 }
 
 type snapshotOutcome struct {
 	index uint64
-	err   error
+	// size is the snapshot's data in bytes; appliedBytes is the node's
+	// appliedBytes when it was taken.
+	size, appliedBytes uint64
+	err                error
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n uint64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	k, err := c.w.Write(p)
+	c.n += uint64(k)
+	return k, err
 }
 
 // StartNode restores a core from cfg.Storage and starts its goroutine.
@@ -371,6 +419,12 @@ func (n *Node) Status() Status {
 	return s
 }
 
+// Stats returns the node's counters, without waiting.
+func (n *Node) Stats() Stats {
+	return Stats{LogWrites: n.stats.logWrites.Load(), LogEntries: n.stats.logEntries.Load(),
+		ReadRounds: n.stats.readRounds.Load(), Reads: n.stats.reads.Load()}
+}
+
 // Leader returns the leader this node knows, without waiting.
 func (n *Node) Leader() NodeID { return NodeID(n.lead.Load()) }
 
@@ -504,6 +558,7 @@ func (n *Node) run() {
 				n.logger.Error("snapshot failed", "index", out.index, "err", out.err)
 			default:
 				n.snapIndex = out.index
+				n.snapBytesMark, n.snapSize = out.appliedBytes, out.size
 				n.logger.Info("snapshot taken; log compacted", "index", out.index)
 			}
 		case <-n.stopc:
@@ -616,6 +671,8 @@ func (n *Node) startReadRound() {
 		return
 	}
 	n.readBatches[n.readSeq] = waiters
+	n.stats.readRounds.Add(1)
+	n.stats.reads.Add(uint64(len(waiters)))
 }
 
 // commitSaveInterval is how often a changed commit index alone is written.
@@ -731,6 +788,8 @@ func (n *Node) persistLoop() {
 		var out persisted
 		if !job.hs.IsEmpty() || len(job.ents) > 0 {
 			out.err = n.storage.Save(job.hs, job.ents, nil)
+			n.stats.logWrites.Add(1)
+			n.stats.logEntries.Add(uint64(len(job.ents)))
 		}
 		if out.err == nil {
 			if len(job.msgs) > 0 {
@@ -882,6 +941,7 @@ func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
 		return fmt.Errorf("restoring received snapshot: %w", err)
 	}
 	n.snapIndex = rd.Snapshot.Meta.Index
+	n.snapBytesMark, n.snapSize = n.appliedBytes, uint64(len(rd.Snapshot.Data))
 	for idx, w := range n.waiters {
 		if idx <= rd.Snapshot.Meta.Index {
 			w.done <- Result{Err: ErrOutcomeUnknown}
@@ -912,6 +972,9 @@ func (n *Node) apply(ents []Entry) {
 		return
 	}
 	results := n.sm.Apply(ents)
+	for _, e := range ents {
+		n.appliedBytes += uint64(len(e.Data))
+	}
 	for i, e := range ents {
 		w, ok := n.waiters[e.Index]
 		if !ok {
@@ -955,21 +1018,29 @@ func (n *Node) failReads(err error) {
 func (n *Node) maybeSnapshot() {
 	every := n.cfg.SnapshotEntries
 	applied := n.core.log.applied
-	if every == 0 || n.snapshotting || applied < n.snapIndex+every {
+	if every == 0 || n.snapshotting || applied < n.snapIndex+every ||
+		(n.appliedBytes-n.snapBytesMark)*100 < n.snapSize*n.cfg.SnapshotLogPercent {
 		return
 	}
 	n.snapshotting = true
 	write := n.sm.Snapshot()
 	conf := n.core.AppliedConf()
+	mark := n.appliedBytes
 	go func() {
-		err := n.storage.CreateSnapshot(applied, conf, write)
+		var size uint64
+		err := n.storage.CreateSnapshot(applied, conf, func(w io.Writer) error {
+			cw := &countingWriter{w: w}
+			err := write(cw)
+			size = cw.n
+			return err
+		})
 		if err != nil && !errors.Is(err, ErrSnapOutOfDate) {
 			err = fmt.Errorf("%w: %w", ErrStorageFailed, err)
 		}
 		// Writing the snapshot churned through a copy's worth of buffers;
 		// hand the memory back rather than carry it as resident.
 		debug.FreeOSMemory()
-		n.snapDone <- snapshotOutcome{index: applied, err: err}
+		n.snapDone <- snapshotOutcome{index: applied, size: size, appliedBytes: mark, err: err}
 	}()
 }
 

@@ -92,7 +92,7 @@ func TestKillAllAndRestart(t *testing.T) {
 // writes and compacts its log many times over, so the follower can only
 // come back through InstallSnapshot.
 func TestFollowerCatchUpBySnapshot(t *testing.T) {
-	c := newCluster(t, 3, clusterOpts{extraArgs: []string{"--snapshot-entries", "1000"}})
+	c := newCluster(t, 3, clusterOpts{extraArgs: []string{"--snapshot-entries", "1000", "--snapshot-log-percent", "0"}})
 	leader := c.leader(10 * time.Second)
 	down := c.followers(leader)[0]
 	down.kill()

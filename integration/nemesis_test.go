@@ -66,7 +66,7 @@ func newFaultCluster(t *testing.T, n int, seed uint64, extraArgs ...string) *fau
 			spec = append(spec, fmt.Sprintf("%d=%s@%s", o.id, o.addr, bus))
 		}
 		nd.args = append(nd.baseArgs(), "--cluster", strings.Join(spec, ","),
-			"--snapshot-entries", strconv.Itoa(snapshotEntries))
+			"--snapshot-entries", strconv.Itoa(snapshotEntries), "--snapshot-log-percent", "0")
 		nd.args = append(nd.args, extraArgs...)
 	}
 	for _, nd := range c.nodes {
@@ -571,7 +571,7 @@ func (r *runner) membership(s step) string {
 	down.kill()
 	id := fc.nextID
 	fc.nextID++
-	nn := fc.addJoiner(id, leader.addr, "--snapshot-entries", strconv.Itoa(snapshotEntries))
+	nn := fc.addJoiner(id, leader.addr, "--snapshot-entries", strconv.Itoa(snapshotEntries), "--snapshot-log-percent", "0")
 	waitFor(t, 60*time.Second, fmt.Sprintf("node %d to become a voter", id), func() error {
 		inf, err := nn.info(ctx, "raft")
 		if err != nil {

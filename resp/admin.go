@@ -544,6 +544,7 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	if m, ok := s.members.Get(st.Lead); ok {
 		leader = m.ClientAddr
 	}
+	counts := s.node.Stats()
 	section("Raft",
 		fmt.Sprintf("raft_node_id:%d", st.ID),
 		"raft_role:"+st.State.String(),
@@ -555,6 +556,10 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		"raft_voters:"+joinIDs(st.Conf.Voters),
 		"raft_learners:"+joinIDs(st.Conf.Learners),
 		"raft_read_mode:"+s.cfg.ReadMode,
+		fmt.Sprintf("raft_log_writes:%d", counts.LogWrites),
+		fmt.Sprintf("raft_log_entries_written:%d", counts.LogEntries),
+		fmt.Sprintf("raft_read_rounds:%d", counts.ReadRounds),
+		fmt.Sprintf("raft_reads_confirmed:%d", counts.Reads),
 	)
 	conn.WriteBulkString(b.String())
 }

@@ -18,7 +18,8 @@ type Options struct {
 	// Logger receives warnings about repaired damage; nil means slog.Default().
 	Logger *slog.Logger
 	// SegmentSize is the size in bytes at which a new segment file is
-	// started; 0 means 16 MiB.
+	// started; 0 means 4 MiB. tidwall/wal keeps the open segment's bytes
+	// in memory, so this bounds that buffer too.
 	SegmentSize int
 	// CacheSize is how many of the most recent entries are kept in memory
 	// so that replication and Term do not read the disk; 0 means 4096.
@@ -58,7 +59,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.SegmentSize <= 0 {
-		opts.SegmentSize = 16 << 20
+		opts.SegmentSize = 4 << 20
 	}
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 4096

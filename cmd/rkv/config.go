@@ -32,6 +32,7 @@ type config struct {
 	heartbeatInterval time.Duration
 	readMode          string
 	snapshotEntries   uint64
+	snapshotLogPct    uint64
 	maxClients        int
 	logLevel          slog.Level
 	pprofAddr         string
@@ -50,6 +51,7 @@ func parseFlags(args []string) (*config, error) {
 	heartbeat := fs.Duration("heartbeat-interval", 100*time.Millisecond, "time between leader heartbeats (the Raft tick)")
 	readMode := fs.String("read-mode", "linearizable", "how the leader confirms reads: linearizable (ReadIndex round) or lease")
 	snapEntries := fs.Uint64("snapshot-entries", 100000, "take a snapshot and compact the log every this many entries (0: never)")
+	snapLogPercent := fs.Uint64("snapshot-log-percent", 100, "also wait until the log written since the last snapshot is this percent of its size (0: entries alone decide)")
 	maxClients := fs.Int("maxclients", 10000, "maximum number of client connections")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this `host:port` (for profiling)")
@@ -67,7 +69,7 @@ func parseFlags(args []string) (*config, error) {
 	cfg := &config{
 		id: consensus.NodeID(*id), addr: *addr, dir: *dir, join: *join,
 		electionTimeout: *election, heartbeatInterval: *heartbeat, readMode: *readMode,
-		snapshotEntries: *snapEntries, maxClients: *maxClients, pprofAddr: *pprofAddr,
+		snapshotEntries: *snapEntries, snapshotLogPct: *snapLogPercent, maxClients: *maxClients, pprofAddr: *pprofAddr,
 	}
 	if cfg.id == 0 {
 		return nil, &usageError{"--id must be a positive integer"}

@@ -125,12 +125,13 @@ func runServer(args []string) error {
 			Rand:   rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.id))),
 			Logger: logger,
 		},
-		Storage:         log,
-		Transport:       tr,
-		StateMachine:    sm,
-		TickInterval:    cfg.heartbeatInterval,
-		SnapshotEntries: cfg.snapshotEntries,
-		Logger:          logger,
+		Storage:            log,
+		Transport:          tr,
+		StateMachine:       sm,
+		TickInterval:       cfg.heartbeatInterval,
+		SnapshotEntries:    cfg.snapshotEntries,
+		SnapshotLogPercent: cfg.snapshotLogPct,
+		Logger:             logger,
 	})
 	if err != nil {
 		clientLn.Close()
