@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime/debug"
 )
 
 // usageError is a bad flag or configuration: one message, exit status 2.
@@ -19,19 +18,14 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
-// defaultGCPercent trades some CPU for memory: a cache's heap is mostly
-// long-lived data, and Go's default (100) lets the heap grow to twice it.
-// The GOGC environment variable still overrides it.
-const defaultGCPercent = 50
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "local" {
 		err = runLocal(os.Args[2:])
 	} else {
+		if os.Getenv("GOGC") == "" {
+			go tuneGC()
+		}
 		err = runServer(os.Args[1:])
 	}
 	if err == nil {
