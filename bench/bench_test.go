@@ -53,7 +53,7 @@ func TestHarnessQuick(t *testing.T) {
 		t.Errorf("figures not measured: %v", m)
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| Figure |", "## Goals", "fsync", "restart after kill -9"} {
+	for _, want := range []string{"| Figure |", "## Goals", "fsync", "restart after kill -9", "entries per write", "reads per confirmation round"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
@@ -170,7 +170,7 @@ func oneNode(b *testing.B) *redis.Client {
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	var ps procs
 	h := &harness{rkvBin: bin}
-	args := append(h.rkvArgs(1, addr, filepath.Join(dir, "data")), "--bus", fmt.Sprintf("127.0.0.1:%d", ports[1]))
+	args := append(h.rkvArgs(1, addr, filepath.Join(dir, "data"), "linearizable"), "--bus", fmt.Sprintf("127.0.0.1:%d", ports[1]))
 	p, err := ps.start("rkv", filepath.Join(dir, "rkv.log"), bin, args...)
 	if err != nil {
 		b.Fatal(err)

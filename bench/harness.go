@@ -176,9 +176,58 @@ func rpsKey(cmd string, c benchCase) string {
 	return fmt.Sprintf("%s -c %d -P %d -d %d", cmd, clients, c.pipeline, c.size)
 }
 
+// benchArgs are the redis-benchmark arguments of test (set or get) in
+// setting c.
+func (h *harness) benchArgs(test string, c benchCase) []string {
+	n := h.cfg.N1
+	if c.pipeline > 1 {
+		n = h.cfg.N16
+	}
+	return []string{"-t", test, "-n", strconv.Itoa(n), "-c", strconv.Itoa(clients),
+		"-P", strconv.Itoa(c.pipeline), "-d", strconv.Itoa(c.size), "-r", strconv.Itoa(keyspace)}
+}
+
+// target is a server redis-benchmark drives.
+type target struct {
+	name string
+	sys  System
+	// addr is looked up before every run: redis-benchmark does not follow
+	// MOVED, and a leader change would otherwise turn into errors.
+	addr func() (string, error)
+}
+
+// bench runs redis-benchmark against t, again (at most twice more) if
+// rkv's leadership moved during the run, which shows up as error replies;
+// such retries are counted in the notes.
+func (h *harness) bench(ctx context.Context, t target, args ...string) (map[string]benchResult, error) {
+	for attempt := 0; ; attempt++ {
+		addr, err := t.addr()
+		if err != nil {
+			return nil, err
+		}
+		res, err := redisBenchmark(ctx, addr, args...)
+		var re *replyErrors
+		if err != nil && errors.As(err, &re) && t.sys == RKV && attempt < 2 {
+			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: redis-benchmark %s saw error replies (%s) and was run again", t.name, strings.Join(args, " "), re.sample))
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+		return res, nil
+	}
+}
+
+// batchCase is the setting whose batching the notes describe: with one
+// request per round trip, every batch is made of different clients'
+// requests.
+var batchCase = benchCase{1, 3}
+
 // throughput runs the redis-benchmark figures. The three systems stay up
 // across runs and are interleaved within each run, so a noisy minute of the
-// machine spreads over all of them instead of biasing one ratio.
+// machine spreads over all of them instead of biasing one ratio. SET and
+// GET are separate redis-benchmark runs (GET reads the keys SET just
+// wrote) so that rkv's counters can be read between them.
 func (h *harness) throughput(ctx context.Context) error {
 	plain, err := h.startRedis(ctx, "redis", redisNoPersist, "")
 	if err != nil {
@@ -188,65 +237,51 @@ func (h *harness) throughput(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := h.startRKV(ctx, "rkv", 3)
+	cl, err := h.startRKV(ctx, "rkv", 3, "linearizable")
 	if err != nil {
 		return err
 	}
-	type target struct {
-		sys  System
-		addr func() (string, error)
-	}
 	fixed := func(a string) func() (string, error) { return func() (string, error) { return a, nil } }
 	targets := []target{
-		{Redis, fixed(plain.addr)},
-		{RedisAOF, fixed(aof.addr)},
-		// The leader is looked up before every run: redis-benchmark does not
-		// follow MOVED, and a leader change would otherwise turn into errors.
-		{RKV, cl.leaderFunc(ctx)},
+		{Redis.String(), Redis, fixed(plain.addr)},
+		{RedisAOF.String(), RedisAOF, fixed(aof.addr)},
+		{cl.name, RKV, cl.leaderFunc(ctx)},
 	}
 	defer h.electionNote(cl, 1)
-	// bench runs redis-benchmark against t, again (at most twice more)
-	// if rkv's leadership moved during the run, which shows up as error
-	// replies; such retries are counted in the notes.
-	bench := func(t target, args ...string) (map[string]benchResult, error) {
-		for attempt := 0; ; attempt++ {
-			addr, err := t.addr()
-			if err != nil {
-				return nil, err
-			}
-			res, err := redisBenchmark(ctx, addr, args...)
-			var re *replyErrors
-			if err != nil && errors.As(err, &re) && t.sys == RKV && attempt < 2 {
-				h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("rkv: redis-benchmark %s saw error replies (%s) and was run again", strings.Join(args, " "), re.sample))
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", t.sys, err)
-			}
-			return res, nil
-		}
-	}
 	for run := 1; run <= h.cfg.Runs; run++ {
+		var batching []string
 		for _, c := range cases {
-			n := h.cfg.N1
-			if c.pipeline > 1 {
-				n = h.cfg.N16
-			}
 			for _, t := range targets {
-				res, err := bench(t, "-t", "set,get", "-n", strconv.Itoa(n),
-					"-c", strconv.Itoa(clients), "-P", strconv.Itoa(c.pipeline),
-					"-d", strconv.Itoa(c.size), "-r", strconv.Itoa(keyspace))
-				if err != nil {
-					return err
-				}
+				rps := map[string]float64{}
+				counted := t.sys == RKV && c == batchCase
 				for _, cmd := range []string{"SET", "GET"} {
-					h.rep.add(rpsKey(cmd, c), t.sys, res[cmd].rps)
+					var before []raftCounters
+					if counted {
+						if before, err = cl.counters(ctx); err != nil {
+							return err
+						}
+					}
+					res, err := h.bench(ctx, t, h.benchArgs(strings.ToLower(cmd), c)...)
+					if err != nil {
+						return err
+					}
+					rps[cmd] = res[cmd].rps
+					h.rep.add(rpsKey(cmd, c), t.sys, rps[cmd])
+					if counted {
+						after, err := cl.counters(ctx)
+						if err != nil {
+							return err
+						}
+						batching = append(batching, cl.batching(cmd, c, before, after))
+					}
 				}
-				h.logf("run %d %-9s -P %-2d -d %-4d SET %8.0f GET %8.0f rps", run, t.sys, c.pipeline, c.size, res["SET"].rps, res["GET"].rps)
+				h.logf("run %d %-9s -P %-2d -d %-4d SET %8.0f GET %8.0f rps", run, t.sys, c.pipeline, c.size, rps["SET"], rps["GET"])
 			}
 		}
+		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("run %d: %s %s", run, cl.name, strings.Join(batching, "; ")))
+		h.logf("run %d %s %s", run, cl.name, strings.Join(batching, "; "))
 		for _, t := range targets {
-			res, err := bench(t, "-t", "set,get", "-n", strconv.Itoa(h.cfg.NLat),
+			res, err := h.bench(ctx, t, "-t", "set,get", "-n", strconv.Itoa(h.cfg.NLat),
 				"-c", "1", "-P", "1", "-d", "3", "-r", strconv.Itoa(keyspace))
 			if err != nil {
 				return err
@@ -258,6 +293,47 @@ func (h *harness) throughput(ctx context.Context) error {
 			h.logf("run %d %-9s one client: SET p50 %.3f p99 %.3f, GET p50 %.3f p99 %.3f ms", run, t.sys,
 				res["SET"].p50, res["SET"].p99, res["GET"].p50, res["GET"].p99)
 		}
+		if err := h.leaseReads(ctx, run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaseCases are the GET settings measured with lease reads.
+var leaseCases = []benchCase{{1, 3}, {16, 3}}
+
+func leaseKey(c benchCase) string { return rpsKey("GET", c) + ", rkv --read-mode lease" }
+
+// leaseReads measures GET on a fresh cluster with --read-mode lease: the
+// gap to the linearizable rows is what confirming each batch of reads with
+// a ReadIndex round costs. The keys are written first by the same SET run
+// as for those rows; the redis column repeats this run's redis GET figure
+// so that the row has its ratio. The cluster is stopped afterwards so that
+// it takes no CPU from the next run.
+func (h *harness) leaseReads(ctx context.Context, run int) error {
+	cl, err := h.startRKV(ctx, fmt.Sprintf("rkv-lease%d", run), 3, "lease")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, n := range cl.nodes {
+			n.p.kill()
+		}
+	}()
+	defer h.electionNote(cl, 1)
+	t := target{cl.name, RKV, cl.leaderFunc(ctx)}
+	for _, c := range leaseCases {
+		if _, err := h.bench(ctx, t, h.benchArgs("set", c)...); err != nil {
+			return err
+		}
+		res, err := h.bench(ctx, t, h.benchArgs("get", c)...)
+		if err != nil {
+			return err
+		}
+		h.rep.add(leaseKey(c), RKV, res["GET"].rps)
+		h.rep.add(leaseKey(c), Redis, h.rep.last(rpsKey("GET", c), Redis))
+		h.logf("run %d %s -P %-2d -d %-4d GET %8.0f rps", run, cl.name, c.pipeline, c.size, res["GET"].rps)
 	}
 	return nil
 }
@@ -275,7 +351,7 @@ func (h *harness) durability(ctx context.Context, run int) error {
 	if err != nil {
 		return err
 	}
-	cl, err := h.startRKV(ctx, "rkv"+sfx, 3)
+	cl, err := h.startRKV(ctx, "rkv"+sfx, 3, "linearizable")
 	if err != nil {
 		return err
 	}
@@ -494,7 +570,7 @@ func (h *harness) catchUpRKV(ctx context.Context, run int, cl *rkvCluster, value
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	name := fmt.Sprintf("%s-n4", cl.name)
-	args := append(h.rkvArgs(4, addr, filepath.Join(h.dir, name)),
+	args := append(h.rkvArgs(4, addr, filepath.Join(h.dir, name), cl.readMode),
 		"--bus", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--join", leader.addr)
 	start := time.Now()
 	p, err := h.procs.start(name, filepath.Join(h.dir, name+".log"), h.rkvBin, args...)

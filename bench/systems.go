@@ -79,24 +79,26 @@ type rkvNode struct {
 }
 
 // rkvCluster is a 3-node rkv cluster with the settings the issue asks for:
-// durable (rkv always fsyncs before acknowledging) and linearizable reads.
+// durable (rkv always fsyncs before acknowledging) and linearizable reads,
+// or lease reads for the figures that show what the lease saves.
 type rkvCluster struct {
-	name  string
-	nodes []*rkvNode // index i holds id i+1
-	spec  string     // the --cluster flag
+	name     string
+	nodes    []*rkvNode // index i holds id i+1
+	spec     string     // the --cluster flag
+	readMode string     // the --read-mode flag
 }
 
-func (h *harness) rkvArgs(id int, addr, dir string) []string {
+func (h *harness) rkvArgs(id int, addr, dir, readMode string) []string {
 	return []string{"--id", strconv.Itoa(id), "--addr", addr, "--dir", dir,
-		"--read-mode", "linearizable"}
+		"--read-mode", readMode}
 }
 
-func (h *harness) startRKV(ctx context.Context, name string, n int) (*rkvCluster, error) {
+func (h *harness) startRKV(ctx context.Context, name string, n int, readMode string) (*rkvCluster, error) {
 	ports, err := freePorts(2 * n)
 	if err != nil {
 		return nil, err
 	}
-	c := &rkvCluster{name: name}
+	c := &rkvCluster{name: name, readMode: readMode}
 	var spec []string
 	for i := range n {
 		spec = append(spec, fmt.Sprintf("%d=127.0.0.1:%d@%d", i+1, ports[2*i], ports[2*i+1]))
@@ -106,7 +108,7 @@ func (h *harness) startRKV(ctx context.Context, name string, n int) (*rkvCluster
 		id := i + 1
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[2*i])
 		nodeName := fmt.Sprintf("%s-n%d", name, id)
-		args := append(h.rkvArgs(id, addr, filepath.Join(h.dir, nodeName)), "--cluster", c.spec)
+		args := append(h.rkvArgs(id, addr, filepath.Join(h.dir, nodeName), readMode), "--cluster", c.spec)
 		p, err := h.procs.start(nodeName, filepath.Join(h.dir, nodeName+".log"), h.rkvBin, args...)
 		if err != nil {
 			return nil, err
@@ -122,6 +124,74 @@ func (h *harness) startRKV(ctx context.Context, name string, n int) (*rkvCluster
 // raftInfo is what INFO raft says about a node.
 func raftInfo(ctx context.Context, addr string) (map[string]string, error) {
 	return info(ctx, addr, "raft")
+}
+
+// raftCounters are a node's INFO raft counters of batched work, which show
+// how many client requests share one fsync or one leadership confirmation.
+type raftCounters struct {
+	up, leader                               bool
+	logWrites, logEntries, readRounds, reads uint64
+}
+
+// counters reads the counters of every running node of c, indexed like
+// c.nodes.
+func (c *rkvCluster) counters(ctx context.Context) ([]raftCounters, error) {
+	out := make([]raftCounters, len(c.nodes))
+	for i, n := range c.nodes {
+		if n.p.exited() {
+			continue
+		}
+		m, err := raftInfo(ctx, n.addr)
+		if err != nil {
+			return nil, err
+		}
+		rc := &out[i]
+		rc.up, rc.leader = true, m["raft_role"] == "leader"
+		for _, f := range []struct {
+			key string
+			dst *uint64
+		}{{"raft_log_writes", &rc.logWrites}, {"raft_log_entries_written", &rc.logEntries},
+			{"raft_read_rounds", &rc.readRounds}, {"raft_reads_confirmed", &rc.reads}} {
+			if *f.dst, err = strconv.ParseUint(m[f.key], 10, 64); err != nil {
+				return nil, fmt.Errorf("%s: INFO raft %s: %w", n.p.name, f.key, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// batching describes one workload from the counters before and after it:
+// for SET, how many entries each log write (one fsync) carried on the
+// leader and on each follower; for GET, how many reads each leadership
+// confirmation covered.
+func (c *rkvCluster) batching(cmd string, bc benchCase, before, after []raftCounters) string {
+	per := func(a, b uint64) string {
+		if b == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.1f", float64(a)/float64(b))
+	}
+	var leader string
+	var followers []string
+	var rounds, reads uint64
+	for i, n := range c.nodes {
+		a, b := after[i], before[i]
+		if !a.up || !b.up {
+			continue // a node that died has no meaningful delta
+		}
+		writes, ents := a.logWrites-b.logWrites, a.logEntries-b.logEntries
+		rounds += a.readRounds - b.readRounds
+		reads += a.reads - b.reads
+		if a.leader {
+			leader = fmt.Sprintf("leader n%d %d log writes, %s entries per write", n.id, writes, per(ents, writes))
+		} else {
+			followers = append(followers, fmt.Sprintf("n%d %s", n.id, per(ents, writes)))
+		}
+	}
+	if cmd == "GET" {
+		return fmt.Sprintf("%s: %s reads per confirmation round (%d rounds)", rpsKey(cmd, bc), per(reads, rounds), rounds)
+	}
+	return fmt.Sprintf("%s: %s; followers %s entries per write", rpsKey(cmd, bc), leader, strings.Join(followers, ", "))
 }
 
 // waitLeader waits until some running node other than skip reports itself
