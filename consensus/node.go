@@ -69,15 +69,25 @@ type waiter struct {
 	done chan Result
 }
 
-type readRequest struct {
-	done chan error
+// readRound is one leadership confirmation shared by every read that
+// joined it. Readers join under Node.readMu and wait for done; the run
+// goroutine sets err and closes done, waking them all at once.
+type readRound struct {
+	done  chan struct{}
+	err   error
+	reads uint64 // readers that joined, for Stats
 }
 
-// pendingRead is a batch of reads waiting for a read index, then for the
+func (r *readRound) finish(err error) {
+	r.err = err
+	close(r.done)
+}
+
+// pendingRead is a round confirmed at a read index, waiting for the
 // applied index to reach it.
 type pendingRead struct {
-	index   uint64
-	waiters []chan error
+	index uint64
+	round *readRound
 }
 
 // Node runs a Raft core in one goroutine: it persists each Ready with one
@@ -90,24 +100,20 @@ type Node struct {
 	sm      StateMachine
 	logger  *slog.Logger
 
-	propc  chan proposal
-	recvc  chan Message
-	readc  chan readRequest
-	ctrlc  chan func()
-	stopc  chan struct{}
-	donec  chan struct{}
-	closed sync.Once
+	propc chan proposal
+	recvc chan Message
+	// readWanted tells the run goroutine that readers wait in nextRead.
+	readWanted chan struct{}
+	ctrlc      chan func()
+	stopc      chan struct{}
+	donec      chan struct{}
+	closed     sync.Once
 
 	// Owned by the run goroutine.
 	waiters      map[uint64]waiter
-	readBatches  map[uint64][]chan error
+	readRounds   map[uint64]*readRound
 	readsApplied []pendingRead
 	readSeq      uint64
-	// readQueue holds reads that arrived while a confirmation round was
-	// under way; they share the next round. One round at a time makes a
-	// busy leader confirm many reads per heartbeat instead of sending a
-	// round for every few.
-	readQueue []chan error
 	// lastTick is when the core's tick count last caught up with the
 	// clock (see tick).
 	lastTick    time.Time
@@ -137,6 +143,14 @@ type Node struct {
 
 	leaderMu      sync.Mutex
 	leaderChanged chan struct{}
+
+	// nextRead is the round that reads arriving now join; the run
+	// goroutine starts it once no other round is under way. One round at
+	// a time makes a busy leader confirm many reads per heartbeat instead
+	// of one round for every few, and readers that join a round already
+	// created cost the run goroutine nothing.
+	readMu   sync.Mutex
+	nextRead *readRound
 
 	stats nodeCounters
 }
@@ -221,12 +235,12 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		logger:        cfg.Logger.With("node", cfg.Raft.ID),
 		propc:         make(chan proposal, cfg.MaxBatch),
 		recvc:         make(chan Message, 8192),
-		readc:         make(chan readRequest, cfg.MaxBatch),
+		readWanted:    make(chan struct{}, 1),
 		ctrlc:         make(chan func()),
 		stopc:         make(chan struct{}),
 		donec:         make(chan struct{}),
 		waiters:       make(map[uint64]waiter),
-		readBatches:   make(map[uint64][]chan error),
+		readRounds:    make(map[uint64]*readRound),
 		hardState:     hs,
 		snapIndex:     snap.Meta.Index,
 		snapDone:      make(chan snapshotOutcome, 1),
@@ -353,17 +367,18 @@ func (n *Node) ReadIndex(ctx context.Context) error {
 	if StateType(n.state.Load()) != StateLeader {
 		return &NotLeaderError{Leader: NodeID(n.lead.Load())}
 	}
-	rr := readRequest{done: make(chan error, 1)}
-	select {
-	case n.readc <- rr:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-n.donec:
-		return n.stoppedErr()
+	n.readMu.Lock()
+	r := n.nextRead
+	if r == nil {
+		r = &readRound{done: make(chan struct{})}
+		n.nextRead = r
+		signal(n.readWanted)
 	}
+	r.reads++
+	n.readMu.Unlock()
 	select {
-	case err := <-rr.done:
-		return err
+	case <-r.done:
+		return r.err
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-n.donec:
@@ -530,8 +545,10 @@ func (n *Node) run() {
 				}
 				break
 			}
-		case rr := <-n.readc:
-			n.stepReads(rr)
+		case <-n.readWanted:
+			if len(n.readRounds) == 0 {
+				n.startReadRound()
+			}
 		case <-ticker.C:
 			n.tick(1)
 			n.publish()
@@ -629,27 +646,19 @@ func (n *Node) tick(atLeast int) {
 	}
 }
 
-func (n *Node) stepReads(first readRequest) {
-	n.readQueue = append(n.readQueue, first.done)
-	for range n.cfg.MaxBatch {
-		select {
-		case rr := <-n.readc:
-			n.readQueue = append(n.readQueue, rr.done)
-			continue
-		default:
-		}
-		break
-	}
-	if len(n.readBatches) == 0 {
-		n.startReadRound()
-	}
-}
-
 // startReadRound asks the core to confirm the leadership for every queued
 // read with one round. Reads queued during a round wait for the next: a
 // round that began before a read arrived cannot vouch for it.
 func (n *Node) startReadRound() {
-	if len(n.readQueue) == 0 {
+	n.readMu.Lock()
+	r := n.nextRead
+	n.nextRead = nil
+	n.readMu.Unlock()
+	if r == nil {
+		return
+	}
+	if n.core.state != StateLeader {
+		r.finish(&NotLeaderError{Leader: n.core.lead})
 		return
 	}
 	if n.cfg.Raft.LeaseRead {
@@ -659,20 +668,16 @@ func (n *Node) startReadRound() {
 			n.tick(0)
 		}
 	}
-	waiters := n.readQueue
-	n.readQueue = nil
 	n.readSeq++
 	ctx := binary.BigEndian.AppendUint64(nil, n.readSeq)
 	if err := n.core.Step(Message{Type: MsgReadIndex, Context: ctx}); err != nil || n.core.state != StateLeader {
-		nle := &NotLeaderError{Leader: n.core.lead}
-		for _, w := range waiters {
-			w <- nle
-		}
+		r.finish(&NotLeaderError{Leader: n.core.lead})
 		return
 	}
-	n.readBatches[n.readSeq] = waiters
+	n.readRounds[n.readSeq] = r
 	n.stats.readRounds.Add(1)
-	n.stats.reads.Add(uint64(len(waiters)))
+	// No reader joins r once it left nextRead, under readMu.
+	n.stats.reads.Add(r.reads)
 }
 
 // commitSaveInterval is how often a changed commit index alone is written.
@@ -876,15 +881,12 @@ func (n *Node) handleReady() error {
 			continue
 		}
 		seq := binary.BigEndian.Uint64(rs.RequestCtx)
-		if ws, ok := n.readBatches[seq]; ok {
-			delete(n.readBatches, seq)
-			n.readsApplied = append(n.readsApplied, pendingRead{index: rs.Index, waiters: ws})
+		if r, ok := n.readRounds[seq]; ok {
+			delete(n.readRounds, seq)
+			n.readsApplied = append(n.readsApplied, pendingRead{index: rs.Index, round: r})
 		}
 	}
 	n.core.AcceptReady(rd)
-	if len(n.readBatches) == 0 && n.core.state == StateLeader {
-		n.startReadRound()
-	}
 	if rd.Snapshot != nil && len(rd.Entries) > 0 {
 		e := rd.Entries[len(rd.Entries)-1]
 		n.core.StableTo(e.Index, e.Term)
@@ -919,8 +921,13 @@ func (n *Node) afterStep() {
 	// not leader (it dropped their rounds when it stepped down). The step
 	// down usually happens in a Step before the Ready is taken, so asking
 	// whether the core was leader when the Ready was taken misses it.
-	if n.core.state != StateLeader && (len(n.readBatches) > 0 || len(n.readQueue) > 0) {
+	if n.core.state != StateLeader && len(n.readRounds) > 0 {
 		n.failReads(&NotLeaderError{Leader: n.core.lead})
+	}
+	// The next round starts once the last one is settled; on a node
+	// that no longer leads it fails its readers at once.
+	if len(n.readRounds) == 0 {
+		n.startReadRound()
 	}
 	n.maybeSnapshot()
 }
@@ -993,26 +1000,19 @@ func (n *Node) releaseReads() {
 	applied := n.core.log.applied
 	i := 0
 	for ; i < len(n.readsApplied) && n.readsApplied[i].index <= applied; i++ {
-		for _, w := range n.readsApplied[i].waiters {
-			w <- nil
-		}
+		n.readsApplied[i].round.finish(nil)
 	}
 	n.readsApplied = n.readsApplied[i:]
 }
 
-// failReads fails reads still waiting for a quorum or for their round: the
-// new leader does not know about them.
+// failReads fails the rounds waiting for a quorum: the new leader does not
+// know about them. Reads still gathering for the next round fail when it
+// starts, if this node still does not lead then.
 func (n *Node) failReads(err error) {
-	for seq, ws := range n.readBatches {
-		for _, w := range ws {
-			w <- err
-		}
-		delete(n.readBatches, seq)
+	for seq, r := range n.readRounds {
+		r.finish(err)
+		delete(n.readRounds, seq)
 	}
-	for _, w := range n.readQueue {
-		w <- err
-	}
-	n.readQueue = nil
 }
 
 func (n *Node) maybeSnapshot() {
@@ -1055,11 +1055,15 @@ func (n *Node) failAll() {
 	}
 	n.failReads(err)
 	for _, pr := range n.readsApplied {
-		for _, w := range pr.waiters {
-			w <- err
-		}
+		pr.round.finish(err)
 	}
 	n.readsApplied = nil
+	n.readMu.Lock()
+	if n.nextRead != nil {
+		n.nextRead.finish(err)
+		n.nextRead = nil
+	}
+	n.readMu.Unlock()
 	if n.snapshotting {
 		<-n.snapDone
 	}
