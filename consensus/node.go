@@ -50,23 +50,35 @@ type NodeConfig struct {
 	// auto-aof-rewrite-percentage reasons the same way). Zero: entries
 	// alone decide.
 	SnapshotLogPercent uint64
-	// MaxBatch bounds how many proposals go into one MsgProp.
-	MaxBatch int
-	Logger   *slog.Logger
+	Logger             *slog.Logger
 }
 
 // ErrOutcomeUnknown is returned to a proposer whose entry may or may not
 // have been applied (a snapshot replaced the log around it).
 var ErrOutcomeUnknown = errors.New("consensus: proposal outcome unknown")
 
-type proposal struct {
-	entry Entry
-	done  chan Result
+// proposalBatch is the entries of one Propose or ProposeMany call and
+// their results. The run goroutine fills in the results and closes done
+// once every entry has one; only then may the caller read them.
+type proposalBatch struct {
+	ents    []Entry
+	results []Result
+	left    int
+	done    chan struct{}
 }
 
+func (b *proposalBatch) settle(slot int, r Result) {
+	b.results[slot] = r
+	if b.left--; b.left == 0 {
+		close(b.done)
+	}
+}
+
+// waiter is where the result of a proposed entry goes.
 type waiter struct {
-	term uint64
-	done chan Result
+	term  uint64
+	batch *proposalBatch
+	slot  int
 }
 
 // readRound is one leadership confirmation shared by every read that
@@ -100,8 +112,9 @@ type Node struct {
 	sm      StateMachine
 	logger  *slog.Logger
 
-	propc chan proposal
-	recvc chan Message
+	// propWanted tells the run goroutine that batches wait in props.
+	propWanted chan struct{}
+	recvc      chan Message
 	// readWanted tells the run goroutine that readers wait in nextRead.
 	readWanted chan struct{}
 	ctrlc      chan func()
@@ -143,6 +156,14 @@ type Node struct {
 
 	leaderMu      sync.Mutex
 	leaderChanged chan struct{}
+
+	// props are the proposal batches not yet handed to the core, and
+	// propsSpare the slice they are swapped with. Proposers append under
+	// propMu, so that the run goroutine is woken once for all the
+	// proposals arriving while it is busy, not once for each.
+	propMu     sync.Mutex
+	props      []*proposalBatch
+	propsSpare []*proposalBatch
 
 	// nextRead is the round that reads arriving now join; the run
 	// goroutine starts it once no other round is under way. One round at
@@ -199,9 +220,6 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = 100 * time.Millisecond
 	}
-	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 4096
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -233,7 +251,7 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		storage:       cfg.Storage,
 		sm:            cfg.StateMachine,
 		logger:        cfg.Logger.With("node", cfg.Raft.ID),
-		propc:         make(chan proposal, cfg.MaxBatch),
+		propWanted:    make(chan struct{}, 1),
 		recvc:         make(chan Message, 8192),
 		readWanted:    make(chan struct{}, 1),
 		ctrlc:         make(chan func()),
@@ -287,11 +305,7 @@ func (n *Node) ProposeConfChange(ctx context.Context, cc ConfChange) error {
 }
 
 func (n *Node) propose(ctx context.Context, e Entry) (any, error) {
-	p, err := n.submit(ctx, e)
-	if err != nil {
-		return nil, err
-	}
-	r := n.wait(ctx, p)
+	r := n.proposeEntries(ctx, []Entry{e})[0]
 	return r.Val, r.Err
 }
 
@@ -304,48 +318,42 @@ type Result struct {
 // ProposeMany proposes every datum, so that they share one log write, and
 // waits for all of their results, in order.
 func (n *Node) ProposeMany(ctx context.Context, datas [][]byte) []Result {
-	results := make([]Result, len(datas))
-	props := make([]proposal, len(datas))
+	ents := make([]Entry, len(datas))
 	for i, d := range datas {
-		p, err := n.submit(ctx, Entry{Type: EntryNormal, Data: d})
-		if err != nil {
-			for j := i; j < len(datas); j++ {
-				results[j].Err = err
-			}
-			datas = datas[:i]
-			break
+		ents[i] = Entry{Type: EntryNormal, Data: d}
+	}
+	return n.proposeEntries(ctx, ents)
+}
+
+// proposeEntries hands ents to the run goroutine as one batch and waits
+// for their results. If ctx ends first every entry reports ctx's error:
+// its outcome is unknown.
+func (n *Node) proposeEntries(ctx context.Context, ents []Entry) []Result {
+	fail := func(err error) []Result {
+		results := make([]Result, len(ents))
+		for i := range results {
+			results[i].Err = err
 		}
-		props[i] = p
+		return results
 	}
-	for i := range datas {
-		results[i] = n.wait(ctx, props[i])
-	}
-	return results
-}
-
-func (n *Node) submit(ctx context.Context, e Entry) (proposal, error) {
 	if StateType(n.state.Load()) != StateLeader {
-		return proposal{}, &NotLeaderError{Leader: NodeID(n.lead.Load())}
+		return fail(&NotLeaderError{Leader: NodeID(n.lead.Load())})
 	}
-	p := proposal{entry: e, done: make(chan Result, 1)}
-	select {
-	case n.propc <- p:
-		return p, nil
-	case <-ctx.Done():
-		return p, ctx.Err()
-	case <-n.donec:
-		return p, n.stoppedErr()
+	b := &proposalBatch{ents: ents, results: make([]Result, len(ents)), left: len(ents), done: make(chan struct{})}
+	n.propMu.Lock()
+	first := len(n.props) == 0
+	n.props = append(n.props, b)
+	n.propMu.Unlock()
+	if first {
+		signal(n.propWanted)
 	}
-}
-
-func (n *Node) wait(ctx context.Context, p proposal) Result {
 	select {
-	case r := <-p.done:
-		return r
+	case <-b.done:
+		return b.results
 	case <-ctx.Done():
-		return Result{Err: ctx.Err()}
+		return fail(ctx.Err())
 	case <-n.donec:
-		return Result{Err: n.stoppedErr()}
+		return fail(n.stoppedErr())
 	}
 }
 
@@ -506,7 +514,6 @@ func (n *Node) run() {
 	defer ticker.Stop()
 	n.lastTick = time.Now()
 	defer n.failAll()
-	batch := make([]proposal, 0, n.cfg.MaxBatch)
 	for {
 		if n.core.HasReady() {
 			if err := n.handleReady(); err != nil {
@@ -519,10 +526,8 @@ func (n *Node) run() {
 		// Take whatever is already queued before waiting, so that one Ready
 		// carries as many proposals as possible (group commit).
 		select {
-		case p := <-n.propc:
-			batch = append(batch[:0], p)
-			batch = n.drainProposals(batch)
-			n.stepProposals(batch)
+		case <-n.propWanted:
+			n.stepProposals()
 			continue
 		default:
 		}
@@ -530,10 +535,8 @@ func (n *Node) run() {
 			continue
 		}
 		select {
-		case p := <-n.propc:
-			batch = append(batch[:0], p)
-			batch = n.drainProposals(batch)
-			n.stepProposals(batch)
+		case <-n.propWanted:
+			n.stepProposals()
 		case m := <-n.recvc:
 			n.stepMessage(m)
 			for i := 0; i < 256; i++ {
@@ -584,28 +587,32 @@ func (n *Node) run() {
 	}
 }
 
-func (n *Node) drainProposals(batch []proposal) []proposal {
-	for len(batch) < cap(batch) {
-		select {
-		case p := <-n.propc:
-			batch = append(batch, p)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
 func (n *Node) stepMessage(m Message) {
 	if err := n.core.Step(m); err != nil {
 		n.logger.Debug("step failed", "msg", m.Type, "err", err)
 	}
 }
 
-func (n *Node) stepProposals(batch []proposal) {
-	ents := make([]Entry, len(batch))
-	for i, p := range batch {
-		ents[i] = p.entry
+// stepProposals hands every waiting batch to the core as one MsgProp.
+func (n *Node) stepProposals() {
+	n.propMu.Lock()
+	batches := n.props
+	n.props = n.propsSpare[:0]
+	n.propMu.Unlock()
+	defer func() {
+		clear(batches) // let settled batches be collected
+		n.propsSpare = batches[:0]
+	}()
+	total := 0
+	for _, b := range batches {
+		total += len(b.ents)
+	}
+	if total == 0 {
+		return
+	}
+	ents := make([]Entry, 0, total)
+	for _, b := range batches {
+		ents = append(ents, b.ents...)
 	}
 	err := n.core.Step(Message{Type: MsgProp, Entries: ents})
 	if err == nil && n.core.state != StateLeader {
@@ -615,13 +622,20 @@ func (n *Node) stepProposals(batch []proposal) {
 		if n.core.state != StateLeader {
 			err = &NotLeaderError{Leader: n.core.lead}
 		}
-		for _, p := range batch {
-			p.done <- Result{Err: err}
+		for _, b := range batches {
+			for slot := range b.ents {
+				b.settle(slot, Result{Err: err})
+			}
 		}
 		return
 	}
-	for i, p := range batch {
-		n.waiters[ents[i].Index] = waiter{term: ents[i].Term, done: p.done}
+	// The core numbered ents in place.
+	k := 0
+	for _, b := range batches {
+		for slot := range b.ents {
+			n.waiters[ents[k].Index] = waiter{term: ents[k].Term, batch: b, slot: slot}
+			k++
+		}
 	}
 }
 
@@ -951,7 +965,7 @@ func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
 	n.snapBytesMark, n.snapSize = n.appliedBytes, uint64(len(rd.Snapshot.Data))
 	for idx, w := range n.waiters {
 		if idx <= rd.Snapshot.Meta.Index {
-			w.done <- Result{Err: ErrOutcomeUnknown}
+			w.batch.settle(w.slot, Result{Err: ErrOutcomeUnknown})
 			delete(n.waiters, idx)
 		}
 	}
@@ -989,9 +1003,9 @@ func (n *Node) apply(ents []Entry) {
 		}
 		delete(n.waiters, e.Index)
 		if w.term != e.Term {
-			w.done <- Result{Err: ErrProposalDropped}
+			w.batch.settle(w.slot, Result{Err: ErrProposalDropped})
 		} else {
-			w.done <- Result{Val: results[i]}
+			w.batch.settle(w.slot, Result{Val: results[i]})
 		}
 	}
 }
@@ -1050,7 +1064,7 @@ func (n *Node) failAll() {
 		err = ErrStopped
 	}
 	for idx, w := range n.waiters {
-		w.done <- Result{Err: err}
+		w.batch.settle(w.slot, Result{Err: err})
 		delete(n.waiters, idx)
 	}
 	n.failReads(err)
