@@ -246,21 +246,25 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		core:          core,
-		cfg:           cfg,
-		storage:       cfg.Storage,
-		sm:            cfg.StateMachine,
-		logger:        cfg.Logger.With("node", cfg.Raft.ID),
-		propWanted:    make(chan struct{}, 1),
-		recvc:         make(chan Message, 8192),
-		readWanted:    make(chan struct{}, 1),
-		ctrlc:         make(chan func()),
-		stopc:         make(chan struct{}),
-		donec:         make(chan struct{}),
-		waiters:       make(map[uint64]waiter),
-		readRounds:    make(map[uint64]*readRound),
-		hardState:     hs,
-		snapIndex:     snap.Meta.Index,
+		core:       core,
+		cfg:        cfg,
+		storage:    cfg.Storage,
+		sm:         cfg.StateMachine,
+		logger:     cfg.Logger.With("node", cfg.Raft.ID),
+		propWanted: make(chan struct{}, 1),
+		recvc:      make(chan Message, 8192),
+		readWanted: make(chan struct{}, 1),
+		ctrlc:      make(chan func()),
+		stopc:      make(chan struct{}),
+		donec:      make(chan struct{}),
+		waiters:    make(map[uint64]waiter),
+		readRounds: make(map[uint64]*readRound),
+		hardState:  hs,
+		snapIndex:  snap.Meta.Index,
+		// Replaying the log after a restart counts toward the next
+		// snapshot like any apply, so that the restore is not followed at
+		// once by a snapshot of the same data.
+		snapSize:      uint64(len(snap.Data)),
 		snapDone:      make(chan snapshotOutcome, 1),
 		persist:       newPersistQueue(),
 		persistDone:   make(chan struct{}),
@@ -532,6 +536,17 @@ func (n *Node) run() {
 		default:
 		}
 		if n.core.HasReady() {
+			// More is committed than one Ready applies. Messages and ticks
+			// go first, so that a long apply backlog does not starve the
+			// heartbeats: a leader that hears no quorum for a whole
+			// election timeout steps down.
+			n.stepQueuedMessages()
+			select {
+			case <-ticker.C:
+				n.tick(1)
+				n.publish()
+			default:
+			}
 			continue
 		}
 		select {
@@ -539,20 +554,15 @@ func (n *Node) run() {
 			n.stepProposals()
 		case m := <-n.recvc:
 			n.stepMessage(m)
-			for i := 0; i < 256; i++ {
-				select {
-				case m = <-n.recvc:
-					n.stepMessage(m)
-					continue
-				default:
-				}
-				break
-			}
+			n.stepQueuedMessages()
 		case <-n.readWanted:
 			if len(n.readRounds) == 0 {
 				n.startReadRound()
 			}
 		case <-ticker.C:
+			// Messages that arrived while the node was busy are heard
+			// before the ticks it missed are counted.
+			n.stepQueuedMessages()
 			n.tick(1)
 			n.publish()
 		case f := <-n.ctrlc:
@@ -582,6 +592,19 @@ func (n *Node) run() {
 				n.logger.Info("snapshot taken; log compacted", "index", out.index)
 			}
 		case <-n.stopc:
+			return
+		}
+	}
+}
+
+// stepQueuedMessages steps the messages already queued, a bounded number so
+// that the loop gets back to its other work.
+func (n *Node) stepQueuedMessages() {
+	for range 256 {
+		select {
+		case m := <-n.recvc:
+			n.stepMessage(m)
+		default:
 			return
 		}
 	}

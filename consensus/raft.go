@@ -92,7 +92,9 @@ func (c *Config) validate() error {
 		c.MaxInflightMsgs = 256
 	}
 	if c.MaxCommittedSizePerReady == 0 {
-		c.MaxCommittedSizePerReady = 16 << 20
+		// Small enough that one Ready's apply keeps the node's loop
+		// responsive to heartbeats; large enough to amortize a Ready.
+		c.MaxCommittedSizePerReady = 1 << 20
 	}
 	if c.MaxSnapshotChunk == 0 {
 		c.MaxSnapshotChunk = 1 << 20
@@ -195,12 +197,10 @@ func NewRaft(cfg Config) (*Raft, error) {
 	}
 	r.conf = cs.Clone()
 	r.appliedConf = cs.Clone()
-	snap, err := cfg.Storage.Snapshot()
-	if err != nil {
-		return nil, err
-	}
-	r.confIndex = snap.Meta.Index
-	empty := hs.IsEmpty() && l.lastIndex() == 0 && snap.IsEmpty()
+	// The snapshot's index is the one before the first entry; reading the
+	// snapshot itself would load its data, the whole state, only for that.
+	r.confIndex = l.firstIndex() - 1
+	empty := hs.IsEmpty() && l.lastIndex() == 0 && r.confIndex == 0
 	if empty && len(cfg.Peers) > 0 {
 		r.bootstrap(cfg.Peers)
 	} else {

@@ -36,15 +36,26 @@ type Log struct {
 	logDir string
 	opts   Options
 
-	mu     sync.Mutex
-	tw     *twal.Log // the entries; nil once closed or after a failed reset
-	batch  twal.Batch
-	hs     consensus.HardState
-	snap   consensus.SnapshotMeta // the latest snapshot; Index 0 when none
-	last   uint64                 // index of the last entry; snap.Index when none follow it
-	tail   int                    // size of the last segment file, mirroring tidwall/wal's rollover rule
-	failed error                  // the first failed write or sync; set once
-	closed bool
+	// wmu serializes the writers: Save, CreateSnapshot's commit and Close.
+	// mu guards what readers see and is not held across a log write or
+	// sync, so that a slow disk does not stall the core's reads: a
+	// follower must go on answering heartbeats while its disk syncs. Only
+	// a holder of wmu changes tw, last, tail, batch and hs, so a writer
+	// may read them without mu.
+	wmu   sync.Mutex
+	mu    sync.Mutex
+	tw    *twal.Log // the entries; nil once closed or after a failed reset
+	batch twal.Batch
+	hs    consensus.HardState
+	snap  consensus.SnapshotMeta // the latest snapshot; Index 0 when none
+	// openedSnap is the snapshot's data as Open read and checked it, kept
+	// for the first Snapshot call (the restore at start) so that a
+	// restart reads the whole state once, not twice.
+	openedSnap []byte
+	last       uint64 // index of the last entry; snap.Index when none follow it
+	tail       int    // size of the last segment file, mirroring tidwall/wal's rollover rule
+	failed     error  // the first failed write or sync; set once
+	closed     bool
 	// cache holds the entries from cache[0].Index to last, with no gap,
 	// at most opts.CacheSize of them.
 	cache []consensus.Entry
@@ -178,6 +189,7 @@ func (l *Log) loadSnapshot() error {
 		return &CorruptError{Path: path, Err: fmt.Errorf("%w: snapshot file holds index %d", ErrCorrupt, snap.Meta.Index)}
 	}
 	l.snap = snap.Meta
+	l.openedSnap = snap.Data
 	if len(names) == 1 {
 		return nil
 	}
@@ -397,6 +409,12 @@ func (l *Log) Snapshot() (consensus.Snapshot, error) {
 		l.mu.Unlock()
 		return consensus.Snapshot{}, nil
 	}
+	if data := l.openedSnap; data != nil {
+		l.openedSnap = nil
+		meta := l.snap
+		l.mu.Unlock()
+		return consensus.Snapshot{Meta: meta, Data: data}, nil
+	}
 	path := filepath.Join(l.dir, snapName(l.snap.Index))
 	f, err := os.Open(path)
 	l.mu.Unlock()
@@ -404,8 +422,14 @@ func (l *Log) Snapshot() (consensus.Snapshot, error) {
 		return consensus.Snapshot{}, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(f)
+	// One buffer of the file's size: growing one as io.ReadAll does costs
+	// seconds of copying and clearing for a snapshot of a million keys.
+	info, err := f.Stat()
 	if err != nil {
+		return consensus.Snapshot{}, err
+	}
+	b := make([]byte, info.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
 		return consensus.Snapshot{}, err
 	}
 	snap, err := decodeSnapshot(b)
@@ -420,15 +444,10 @@ func (l *Log) Snapshot() (consensus.Snapshot, error) {
 // one write and one fsync (truncating any stored entries from the first of
 // them on), then hs when it changed. A failed write or sync fails the Log.
 func (l *Log) Save(hs consensus.HardState, ents []consensus.Entry, snap *consensus.Snapshot) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed || l.failed != nil {
-		return l.unusable()
-	}
-	if !snap.IsEmpty() && snap.Meta.Index > l.snap.Index {
-		if err := l.install(snap); err != nil {
-			return l.fail(err)
-		}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.installIfNewer(snap); err != nil {
+		return err
 	}
 	if len(ents) > 0 {
 		first := l.snap.Index + 1
@@ -442,7 +461,28 @@ func (l *Log) Save(hs consensus.HardState, ents []consensus.Entry, snap *consens
 		}
 	}
 	if !hs.IsEmpty() && hs != l.hs {
-		if err := l.saveHardState(hs); err != nil {
+		err := l.saveHardState(hs)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err != nil {
+			return l.fail(err)
+		}
+		l.hs = hs
+	}
+	return nil
+}
+
+// installIfNewer checks that the log is usable and installs snap when it
+// is newer than the stored snapshot. A snapshot from the leader replaces
+// the whole log, so readers wait for it.
+func (l *Log) installIfNewer(snap *consensus.Snapshot) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.failed != nil {
+		return l.unusable()
+	}
+	if !snap.IsEmpty() && snap.Meta.Index > l.snap.Index {
+		if err := l.install(snap); err != nil {
 			return l.fail(err)
 		}
 	}
@@ -455,7 +495,7 @@ func (l *Log) install(snap *consensus.Snapshot) error {
 	if err := writeSnapshot(l.dir, snap); err != nil {
 		return err
 	}
-	l.snap = snap.Meta
+	l.snap, l.openedSnap = snap.Meta, nil
 	l.snap.Conf = snap.Meta.Conf.Clone()
 	err := l.tw.Close()
 	l.tw = nil
@@ -479,8 +519,14 @@ func (l *Log) append(ents []consensus.Entry) error {
 		}
 	}
 	if ents[0].Index <= l.last {
-		if err := l.truncateBack(ents[0].Index - 1); err != nil {
-			return l.fail(err)
+		l.mu.Lock()
+		err := l.truncateBack(ents[0].Index - 1)
+		if err != nil {
+			err = l.fail(err)
+		}
+		l.mu.Unlock()
+		if err != nil {
+			return err
 		}
 	}
 	size := 0
@@ -505,18 +551,11 @@ func (l *Log) append(ents []consensus.Entry) error {
 			rolled = true
 		}
 	}
-	if err := l.tw.WriteBatch(&l.batch); err != nil {
-		return l.fail(fmt.Errorf("wal: write entries %d-%d: %w", ents[0].Index, ents[len(ents)-1].Index, err))
-	}
-	if !l.opts.NoSync {
-		if err := l.tw.Sync(); err != nil {
-			return l.fail(fmt.Errorf("wal: sync entries %d-%d: %w", ents[0].Index, ents[len(ents)-1].Index, err))
-		}
-	}
-	if rolled {
-		if err := syncDir(l.logDir); err != nil {
-			return l.fail(err)
-		}
+	err := l.writeBatch(rolled)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		return l.fail(fmt.Errorf("wal: entries %d-%d: %w", ents[0].Index, ents[len(ents)-1].Index, err))
 	}
 	l.last = ents[len(ents)-1].Index
 	off := 0
@@ -532,6 +571,23 @@ func (l *Log) append(ents []consensus.Entry) error {
 	if n := len(l.cache) - l.opts.CacheSize; n > 0 {
 		clear(l.cache[:n]) // let the dropped entries' data be collected
 		l.cache = l.cache[n:]
+	}
+	return nil
+}
+
+// writeBatch writes and syncs l.batch, without mu: readers meanwhile see
+// the log as it was, and the new entries once append publishes them.
+func (l *Log) writeBatch(rolled bool) error {
+	if err := l.tw.WriteBatch(&l.batch); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	if !l.opts.NoSync {
+		if err := l.tw.Sync(); err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+	}
+	if rolled {
+		return syncDir(l.logDir)
 	}
 	return nil
 }
@@ -567,11 +623,8 @@ func (l *Log) saveHardState(hs consensus.HardState) error {
 		return err
 	}
 	if hs.Term != l.hs.Term || hs.Vote != l.hs.Vote {
-		if err := syncDir(l.dir); err != nil {
-			return err
-		}
+		return syncDir(l.dir)
 	}
-	l.hs = hs
 	return nil
 }
 
@@ -584,11 +637,30 @@ func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, write consensus
 	}
 	// The data is written without the lock, so appends go on meanwhile.
 	tmp, werr := writeSnapshotTemp(l.dir, meta, write)
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.publishSnapshot(meta, tmp, werr); err != nil {
+		return err
+	}
+	// Readers no longer ask for the entries the snapshot covers, so they
+	// are dropped without mu.
+	if err := l.compact(i); err != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.fail(fmt.Errorf("wal: compact entries up to %d: %w", i, err))
+	}
+	return nil
+}
+
+// publishSnapshot makes the snapshot written to tmp the log's snapshot,
+// unless writing it failed or a newer one was installed meanwhile.
+func (l *Log) publishSnapshot(meta consensus.SnapshotMeta, tmp string, werr error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if werr != nil {
 		return l.fail(werr)
 	}
+	i := meta.Index
 	if l.closed || l.failed != nil || i <= l.snap.Index {
 		// Closed, failed, or overtaken by a snapshot installed meanwhile.
 		os.Remove(tmp)
@@ -600,10 +672,7 @@ func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, write consensus
 	if err := commitSnapshot(l.dir, tmp, i); err != nil {
 		return l.fail(err)
 	}
-	l.snap = meta
-	if err := l.compact(i); err != nil {
-		return l.fail(fmt.Errorf("wal: compact entries up to %d: %w", i, err))
-	}
+	l.snap, l.openedSnap = meta, nil
 	if len(l.cache) > 0 && l.cache[0].Index <= i {
 		n := min(i+1-l.cache[0].Index, uint64(len(l.cache)))
 		clear(l.cache[:n])
@@ -636,6 +705,8 @@ func (l *Log) snapshotMeta(i uint64, conf consensus.ConfState) (consensus.Snapsh
 // Close implements consensus.LogStore. It releases the files; the Log
 // cannot be used afterwards.
 func (l *Log) Close() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

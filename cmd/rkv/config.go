@@ -51,7 +51,7 @@ func parseFlags(args []string) (*config, error) {
 	heartbeat := fs.Duration("heartbeat-interval", 100*time.Millisecond, "time between leader heartbeats (the Raft tick)")
 	readMode := fs.String("read-mode", "linearizable", "how the leader confirms reads: linearizable (ReadIndex round) or lease")
 	snapEntries := fs.Uint64("snapshot-entries", 100000, "take a snapshot and compact the log every this many entries (0: never)")
-	snapLogPercent := fs.Uint64("snapshot-log-percent", 100, "also wait until the log written since the last snapshot is this percent of its size (0: entries alone decide)")
+	snapLogPercent := fs.Uint64("snapshot-log-percent", 25, "also wait until the log written since the last snapshot is this percent of its size (0: entries alone decide)")
 	maxClients := fs.Int("maxclients", 10000, "maximum number of client connections")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this `host:port` (for profiling)")
