@@ -368,3 +368,60 @@ func TestNodeSnapshotLogPercent(t *testing.T) {
 		})
 	}
 }
+
+// slowSM is a counterSM whose every Apply call takes a while, like a large
+// batch of commands applied to a big store.
+type slowSM struct{ counterSM }
+
+func (s *slowSM) Apply(ents []Entry) []any {
+	time.Sleep(2 * time.Millisecond)
+	return s.counterSM.Apply(ents)
+}
+
+// TestNodeLeadsThroughApplyBacklog: applying a backlog that takes many
+// election timeouts, a Ready at a time, must not cost the leadership: the
+// nodes go on exchanging heartbeats between Readies.
+func TestNodeLeadsThroughApplyBacklog(t *testing.T) {
+	net := &chanNet{nodes: map[NodeID]*Node{}}
+	ids := []NodeID{1, 2, 3}
+	var nodes []*Node
+	for _, id := range ids {
+		n, err := StartNode(NodeConfig{
+			Raft: Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Peers: ids,
+				PreVote: true, CheckQuorum: true, Logger: discardLogger,
+				MaxCommittedSizePerReady: 1000},
+			Storage: NewMemoryStorage(), Transport: net, StateMachine: &slowSM{},
+			TickInterval: 5 * time.Millisecond, Logger: discardLogger,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		net.mu.Lock()
+		net.nodes[id] = n
+		net.mu.Unlock()
+		nodes = append(nodes, n)
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Stop()
+		}
+	}()
+	leader := waitLeader(t, nodes)
+	term := leader.Term()
+	// 600 entries of 100 bytes, 10 per Ready of 2 ms: over 100 ms of
+	// applying on every node, against an election timeout of 50 ms.
+	datas := make([][]byte, 600)
+	for i := range datas {
+		datas[i] = make([]byte, 100)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i, r := range leader.ProposeMany(ctx, datas) {
+		if r.Err != nil {
+			t.Fatalf("entry %d: %v", i, r.Err)
+		}
+	}
+	if !leader.IsLeader() || leader.Term() != term {
+		t.Fatalf("leadership lost while applying: leader %v, term %d, was %d", leader.IsLeader(), leader.Term(), term)
+	}
+}
