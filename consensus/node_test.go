@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -424,4 +425,52 @@ func TestNodeLeadsThroughApplyBacklog(t *testing.T) {
 	if !leader.IsLeader() || leader.Term() != term {
 		t.Fatalf("leadership lost while applying: leader %v, term %d, was %d", leader.IsLeader(), leader.Term(), term)
 	}
+}
+
+// TestNodeRestartCountsReplayedLog: after a restart the replayed log
+// counts toward the next snapshot against the restored snapshot's size,
+// so a node does not snapshot again at once the data it has just loaded.
+func TestNodeRestartCountsReplayedLog(t *testing.T) {
+	const size = 20 << 10
+	st := NewMemoryStorage()
+	snap := &Snapshot{
+		Meta: SnapshotMeta{Index: 10, Term: 1, Conf: ConfState{Voters: []NodeID{1}}},
+		Data: bytes.Repeat([]byte("0"), size), // counterSM reads it as 0
+	}
+	var ents []Entry
+	for i := uint64(11); i <= 40; i++ {
+		ents = append(ents, Entry{Index: i, Term: 1, Data: make([]byte, 100)})
+	}
+	if err := st.Save(HardState{Term: 1, Vote: 1, Commit: 40}, ents, snap); err != nil {
+		t.Fatal(err)
+	}
+	sm := &bulkySM{size: size}
+	n, err := StartNode(NodeConfig{
+		Raft:    Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Logger: discardLogger},
+		Storage: st, Transport: &chanNet{nodes: map[NodeID]*Node{}},
+		StateMachine: sm, TickInterval: 5 * time.Millisecond,
+		SnapshotEntries: 20, SnapshotLogPercent: 100, Logger: discardLogger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	poll(t, "the log to be replayed", func() bool { return n.Applied() >= 40 })
+	if got := sm.snaps.Load(); got != 0 {
+		t.Fatalf("%d snapshots after replaying 30 entries (3 KB) past a 20 KB snapshot, want 0", got)
+	}
+	// Once the log written since reaches the snapshot's size, it is taken.
+	waitLeader(t, []*Node{n})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	datas := make([][]byte, 200)
+	for i := range datas {
+		datas[i] = make([]byte, 100)
+	}
+	for i, r := range n.ProposeMany(ctx, datas) {
+		if r.Err != nil {
+			t.Fatalf("entry %d: %v", i, r.Err)
+		}
+	}
+	poll(t, "a snapshot", func() bool { return sm.snaps.Load() >= 1 })
 }

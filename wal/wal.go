@@ -56,6 +56,8 @@ type Log struct {
 	tail       int    // size of the last segment file, mirroring tidwall/wal's rollover rule
 	failed     error  // the first failed write or sync; set once
 	closed     bool
+	// beforeSync, when set by a test, runs while Save is about to sync.
+	beforeSync func()
 	// cache holds the entries from cache[0].Index to last, with no gap,
 	// at most opts.CacheSize of them.
 	cache []consensus.Entry
@@ -582,6 +584,9 @@ func (l *Log) writeBatch(rolled bool) error {
 		return fmt.Errorf("write: %w", err)
 	}
 	if !l.opts.NoSync {
+		if l.beforeSync != nil {
+			l.beforeSync()
+		}
 		if err := l.tw.Sync(); err != nil {
 			return fmt.Errorf("sync: %w", err)
 		}

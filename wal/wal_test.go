@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rkv/rkv/consensus"
 )
@@ -372,5 +373,41 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 	if last, err := l.LastIndex(); err != nil || last != n {
 		t.Fatalf("LastIndex = %d, %v; want %d", last, err, n)
+	}
+}
+
+// TestReadsDuringSync: the core reads the log while Save syncs, and sees
+// the new entries only once they are durable.
+func TestReadsDuringSync(t *testing.T) {
+	l := openT(t, t.TempDir(), Options{})
+	defer l.Close()
+	if err := l.Save(consensus.HardState{}, ents(1, 10, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	l.beforeSync = func() {
+		read := make(chan error, 1)
+		go func() {
+			got, err := l.Entries(1, 11, 1<<20)
+			last, _ := l.LastIndex()
+			if err == nil && (len(got) != 10 || last != 10) {
+				err = fmt.Errorf("read %d entries, last index %d, want 10 and 10", len(got), last)
+			}
+			read <- err
+		}()
+		select {
+		case err := <-read:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("a reader waited for Save's sync")
+		}
+	}
+	if err := l.Save(consensus.HardState{}, ents(11, 20, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	l.beforeSync = nil
+	if last, _ := l.LastIndex(); last != 20 {
+		t.Fatalf("last index %d after the sync, want 20", last)
 	}
 }
