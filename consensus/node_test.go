@@ -72,7 +72,9 @@ func (s *counterSM) Restore(d []byte) error {
 	return nil
 }
 
-func startTestCluster(t *testing.T, size int, checkQuorum bool) (*chanNet, []*Node) {
+// startTestCluster starts size nodes on one chanNet; adjust, if given,
+// changes each node's configuration first.
+func startTestCluster(t *testing.T, size int, checkQuorum bool, adjust ...func(*NodeConfig)) (*chanNet, []*Node) {
 	t.Helper()
 	net := &chanNet{nodes: map[NodeID]*Node{}}
 	var ids []NodeID
@@ -81,7 +83,7 @@ func startTestCluster(t *testing.T, size int, checkQuorum bool) (*chanNet, []*No
 	}
 	var nodes []*Node
 	for _, id := range ids {
-		n, err := StartNode(NodeConfig{
+		cfg := NodeConfig{
 			Raft: Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Peers: ids,
 				PreVote: true, CheckQuorum: checkQuorum, Logger: discardLogger},
 			Storage:         NewMemoryStorage(),
@@ -90,7 +92,11 @@ func startTestCluster(t *testing.T, size int, checkQuorum bool) (*chanNet, []*No
 			TickInterval:    5 * time.Millisecond,
 			SnapshotEntries: 50,
 			Logger:          discardLogger,
-		})
+		}
+		for _, f := range adjust {
+			f(&cfg)
+		}
+		n, err := StartNode(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -383,30 +389,11 @@ func (s *slowSM) Apply(ents []Entry) []any {
 // election timeouts, a Ready at a time, must not cost the leadership: the
 // nodes go on exchanging heartbeats between Readies.
 func TestNodeLeadsThroughApplyBacklog(t *testing.T) {
-	net := &chanNet{nodes: map[NodeID]*Node{}}
-	ids := []NodeID{1, 2, 3}
-	var nodes []*Node
-	for _, id := range ids {
-		n, err := StartNode(NodeConfig{
-			Raft: Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Peers: ids,
-				PreVote: true, CheckQuorum: true, Logger: discardLogger,
-				MaxCommittedSizePerReady: 1000},
-			Storage: NewMemoryStorage(), Transport: net, StateMachine: &slowSM{},
-			TickInterval: 5 * time.Millisecond, Logger: discardLogger,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		net.mu.Lock()
-		net.nodes[id] = n
-		net.mu.Unlock()
-		nodes = append(nodes, n)
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Stop()
-		}
-	}()
+	_, nodes := startTestCluster(t, 3, true, func(c *NodeConfig) {
+		c.Raft.MaxCommittedSizePerReady = 1000
+		c.StateMachine = &slowSM{}
+		c.SnapshotEntries = 0
+	})
 	leader := waitLeader(t, nodes)
 	term := leader.Term()
 	// 600 entries of 100 bytes, 10 per Ready of 2 ms: over 100 ms of
