@@ -40,7 +40,7 @@ type Log struct {
 	// mu guards what readers see and is not held across a log write or
 	// sync, so that a slow disk does not stall the core's reads: a
 	// follower must go on answering heartbeats while its disk syncs. Only
-	// a holder of wmu changes tw, last, tail, batch and hs, so a writer
+	// a holder of wmu changes tw, snap, last, tail, batch and hs, so a writer
 	// may read them without mu.
 	wmu   sync.Mutex
 	mu    sync.Mutex
