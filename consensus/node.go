@@ -540,12 +540,11 @@ func (n *Node) run() {
 			// go first, so that a long apply backlog does not starve the
 			// heartbeats: a leader that hears no quorum for a whole
 			// election timeout steps down.
-			n.stepQueuedMessages()
 			select {
 			case <-ticker.C:
-				n.tick(1)
-				n.publish()
+				n.onTick()
 			default:
+				n.stepQueuedMessages()
 			}
 			continue
 		}
@@ -560,11 +559,7 @@ func (n *Node) run() {
 				n.startReadRound()
 			}
 		case <-ticker.C:
-			// Messages that arrived while the node was busy are heard
-			// before the ticks it missed are counted.
-			n.stepQueuedMessages()
-			n.tick(1)
-			n.publish()
+			n.onTick()
 		case f := <-n.ctrlc:
 			f()
 		case <-n.persist.written:
@@ -595,6 +590,14 @@ func (n *Node) run() {
 			return
 		}
 	}
+}
+
+// onTick counts the time passed. Messages that arrived while the node was
+// busy are heard first, before the ticks it missed are counted.
+func (n *Node) onTick() {
+	n.stepQueuedMessages()
+	n.tick(1)
+	n.publish()
 }
 
 // stepQueuedMessages steps the messages already queued, a bounded number so

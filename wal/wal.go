@@ -2,7 +2,6 @@ package wal
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -424,21 +423,7 @@ func (l *Log) Snapshot() (consensus.Snapshot, error) {
 		return consensus.Snapshot{}, err
 	}
 	defer f.Close()
-	// One buffer of the file's size: growing one as io.ReadAll does costs
-	// seconds of copying and clearing for a snapshot of a million keys.
-	info, err := f.Stat()
-	if err != nil {
-		return consensus.Snapshot{}, err
-	}
-	b := make([]byte, info.Size())
-	if _, err := io.ReadFull(f, b); err != nil {
-		return consensus.Snapshot{}, err
-	}
-	snap, err := decodeSnapshot(b)
-	if err != nil {
-		return consensus.Snapshot{}, &CorruptError{Path: path, Err: err}
-	}
-	return snap, nil
+	return readSnapshotFile(f, path)
 }
 
 // Save implements consensus.LogStore. It installs snap when it is newer
