@@ -1062,6 +1062,13 @@ func (n *Node) maybeSnapshot() {
 		(n.appliedBytes-n.snapBytesMark)*100 < n.snapSize*n.cfg.SnapshotLogPercent {
 		return
 	}
+	// A follower installing the leader's snapshot goes on from the log
+	// after it. Compacting that log meanwhile would make it need the next
+	// snapshot, and under load the next, so the leader waits, for at most
+	// three more intervals.
+	if n.core.sendingSnapshot() && applied < n.snapIndex+4*every {
+		return
+	}
 	n.snapshotting = true
 	write := n.sm.Snapshot()
 	conf := n.core.AppliedConf()

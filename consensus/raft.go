@@ -363,6 +363,20 @@ func (r *Raft) startSnapshot(to NodeID, pr *progress) bool {
 	return true
 }
 
+// sendingSnapshot reports whether this leader is streaming a snapshot to a
+// follower that still answers, or waiting for it to install one.
+func (r *Raft) sendingSnapshot() bool {
+	if r.state != StateLeader {
+		return false
+	}
+	for id, pr := range r.prs {
+		if id != r.id && pr.state == snapshotState && pr.recentActive {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Raft) sendSnapChunk(to NodeID, pr *progress) {
 	s := pr.snap
 	off := min(pr.snapOff, uint64(len(s.Data)))
