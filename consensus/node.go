@@ -129,8 +129,15 @@ type Node struct {
 	readSeq      uint64
 	// lastTick is when the core's tick count last caught up with the
 	// clock (see tick).
-	lastTick    time.Time
-	hardState   HardState
+	lastTick time.Time
+	// queued is the hard state last handed to the persist goroutine,
+	// durable the last one it reported written. Messages that depend on a
+	// term or vote wait until that term and vote are durable (see
+	// handleReady); comparing with what is merely queued would let a
+	// second answer to a duplicated request out before the first is on
+	// disk.
+	queued      HardState
+	durable     HardState
 	commitSaved time.Time
 	snapIndex   uint64
 	// appliedBytes counts the data of every entry applied; snapBytesMark
@@ -174,6 +181,10 @@ type Node struct {
 	nextRead *readRound
 
 	stats nodeCounters
+
+	// clock is time.Now except in the simulation, which runs the driver
+	// on a clock of its own.
+	clock func() time.Time
 }
 
 // nodeCounters are updated by the node's goroutines and read by Stats.
@@ -214,6 +225,18 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // StartNode restores a core from cfg.Storage and starts its goroutine.
 func StartNode(cfg NodeConfig) (*Node, error) {
+	n, err := newNode(cfg)
+	if err != nil {
+		return nil, err
+	}
+	go n.persistLoop()
+	go n.run()
+	return n, nil
+}
+
+// newNode restores a core from cfg.Storage and returns a node whose
+// goroutines are not started: the simulation drives it step by step.
+func newNode(cfg NodeConfig) (*Node, error) {
 	if cfg.Storage == nil || cfg.Transport == nil || cfg.StateMachine == nil {
 		return nil, errors.New("consensus: node config needs Storage, Transport and StateMachine")
 	}
@@ -259,7 +282,9 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		donec:      make(chan struct{}),
 		waiters:    make(map[uint64]waiter),
 		readRounds: make(map[uint64]*readRound),
-		hardState:  hs,
+		queued:     hs,
+		durable:    hs,
+		clock:      time.Now,
 		snapIndex:  snap.Meta.Index,
 		// Replaying the log after a restart counts toward the next
 		// snapshot like any apply, so that the restore is not followed at
@@ -271,8 +296,6 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		leaderChanged: make(chan struct{}),
 	}
 	n.publish()
-	go n.persistLoop()
-	go n.run()
 	return n, nil
 }
 
@@ -343,14 +366,7 @@ func (n *Node) proposeEntries(ctx context.Context, ents []Entry) []Result {
 	if StateType(n.state.Load()) != StateLeader {
 		return fail(&NotLeaderError{Leader: NodeID(n.lead.Load())})
 	}
-	b := &proposalBatch{ents: ents, results: make([]Result, len(ents)), left: len(ents), done: make(chan struct{})}
-	n.propMu.Lock()
-	first := len(n.props) == 0
-	n.props = append(n.props, b)
-	n.propMu.Unlock()
-	if first {
-		signal(n.propWanted)
-	}
+	b := n.enqueueProposal(ents)
 	select {
 	case <-b.done:
 		return b.results
@@ -359,6 +375,19 @@ func (n *Node) proposeEntries(ctx context.Context, ents []Entry) []Result {
 	case <-n.donec:
 		return fail(n.stoppedErr())
 	}
+}
+
+// enqueueProposal queues ents for the run goroutine as one batch.
+func (n *Node) enqueueProposal(ents []Entry) *proposalBatch {
+	b := &proposalBatch{ents: ents, results: make([]Result, len(ents)), left: len(ents), done: make(chan struct{})}
+	n.propMu.Lock()
+	first := len(n.props) == 0
+	n.props = append(n.props, b)
+	n.propMu.Unlock()
+	if first {
+		signal(n.propWanted)
+	}
+	return b
 }
 
 func (n *Node) stoppedErr() error {
@@ -379,15 +408,7 @@ func (n *Node) ReadIndex(ctx context.Context) error {
 	if StateType(n.state.Load()) != StateLeader {
 		return &NotLeaderError{Leader: NodeID(n.lead.Load())}
 	}
-	n.readMu.Lock()
-	r := n.nextRead
-	if r == nil {
-		r = &readRound{done: make(chan struct{})}
-		n.nextRead = r
-		signal(n.readWanted)
-	}
-	r.reads++
-	n.readMu.Unlock()
+	r := n.joinRead()
 	select {
 	case <-r.done:
 		return r.err
@@ -396,6 +417,20 @@ func (n *Node) ReadIndex(ctx context.Context) error {
 	case <-n.donec:
 		return n.stoppedErr()
 	}
+}
+
+// joinRead adds a reader to the round that starts next.
+func (n *Node) joinRead() *readRound {
+	n.readMu.Lock()
+	defer n.readMu.Unlock()
+	r := n.nextRead
+	if r == nil {
+		r = &readRound{done: make(chan struct{})}
+		n.nextRead = r
+		signal(n.readWanted)
+	}
+	r.reads++
+	return r
 }
 
 // TransferLeadership asks the leader to hand leadership to the voter to and
@@ -516,16 +551,13 @@ func (n *Node) run() {
 	defer close(n.donec)
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
-	n.lastTick = time.Now()
+	n.lastTick = n.clock()
 	defer n.failAll()
 	for {
-		if n.core.HasReady() {
-			if err := n.handleReady(); err != nil {
-				n.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
-				n.logger.Error("storage failed; node stops", "err", err)
+		if n.readyToHandle() {
+			if !n.ready() {
 				return
 			}
-			n.publish()
 		}
 		// Take whatever is already queued before waiting, so that one Ready
 		// carries as many proposals as possible (group commit).
@@ -535,7 +567,7 @@ func (n *Node) run() {
 			continue
 		default:
 		}
-		if n.core.HasReady() {
+		if n.readyToHandle() {
 			// More is committed than one Ready applies. Messages and ticks
 			// go first, so that a long apply backlog does not starve the
 			// heartbeats: a leader that hears no quorum for a whole
@@ -563,33 +595,72 @@ func (n *Node) run() {
 		case f := <-n.ctrlc:
 			f()
 		case <-n.persist.written:
-			if err := n.handlePersisted(); err != nil {
-				n.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
-				n.logger.Error("storage failed; node stops", "err", err)
+			if !n.onPersisted() {
 				return
 			}
-			n.publish()
 		case out := <-n.snapDone:
-			n.snapshotting = false
-			switch {
-			case errors.Is(out.err, ErrSnapOutOfDate):
-				// A newer snapshot from the leader was installed meanwhile.
-				n.logger.Info("local snapshot superseded", "index", out.index)
-			case errors.Is(out.err, ErrStorageFailed):
-				n.logger.Error("snapshot failed", "index", out.index, "err", out.err)
-				n.failed = out.err
+			if !n.onSnapshotDone(out) {
 				return
-			case out.err != nil:
-				n.logger.Error("snapshot failed", "index", out.index, "err", out.err)
-			default:
-				n.snapIndex = out.index
-				n.snapBytesMark, n.snapSize = out.appliedBytes, out.size
-				n.logger.Info("snapshot taken; log compacted", "index", out.index)
 			}
 		case <-n.stopc:
 			return
 		}
 	}
+}
+
+// readyToHandle reports whether the core has a Ready the driver may take
+// now. A Ready that installs a snapshot replaces the log under the writes
+// still queued, so it waits until they are done.
+func (n *Node) readyToHandle() bool {
+	return n.core.HasReady() && (n.persistQueued == 0 || n.core.log.unstable.snapshot == nil)
+}
+
+// ready handles one Ready; false means the node failed and stops.
+func (n *Node) ready() bool {
+	if err := n.handleReady(); err != nil {
+		n.fail(err)
+		return false
+	}
+	n.publish()
+	return true
+}
+
+// onPersisted takes the persist goroutine's reports; false means the node
+// failed and stops.
+func (n *Node) onPersisted() bool {
+	if err := n.handlePersisted(); err != nil {
+		n.fail(err)
+		return false
+	}
+	n.publish()
+	return true
+}
+
+func (n *Node) fail(err error) {
+	n.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
+	n.logger.Error("storage failed; node stops", "err", err)
+}
+
+// onSnapshotDone records a local snapshot's outcome; false means the node
+// failed and stops.
+func (n *Node) onSnapshotDone(out snapshotOutcome) bool {
+	n.snapshotting = false
+	switch {
+	case errors.Is(out.err, ErrSnapOutOfDate):
+		// A newer snapshot from the leader was installed meanwhile.
+		n.logger.Info("local snapshot superseded", "index", out.index)
+	case errors.Is(out.err, ErrStorageFailed):
+		n.logger.Error("snapshot failed", "index", out.index, "err", out.err)
+		n.failed = out.err
+		return false
+	case out.err != nil:
+		n.logger.Error("snapshot failed", "index", out.index, "err", out.err)
+	default:
+		n.snapIndex = out.index
+		n.snapBytesMark, n.snapSize = out.appliedBytes, out.size
+		n.logger.Info("snapshot taken; log compacted", "index", out.index)
+	}
+	return true
 }
 
 // onTick counts the time passed. Messages that arrived while the node was
@@ -619,7 +690,9 @@ func (n *Node) stepMessage(m Message) {
 	}
 }
 
-// stepProposals hands every waiting batch to the core as one MsgProp.
+// stepProposals hands every waiting batch to the core: the batches of
+// normal entries as one MsgProp, each membership change in a MsgProp of its
+// own, so that a change refused as pending fails alone.
 func (n *Node) stepProposals() {
 	n.propMu.Lock()
 	batches := n.props
@@ -629,6 +702,20 @@ func (n *Node) stepProposals() {
 		clear(batches) // let settled batches be collected
 		n.propsSpare = batches[:0]
 	}()
+	normal := batches[:0:0]
+	for _, b := range batches {
+		if len(b.ents) == 1 && b.ents[0].Type == EntryConfChange {
+			n.stepBatches([]*proposalBatch{b})
+		} else {
+			normal = append(normal, b)
+		}
+	}
+	n.stepBatches(normal)
+}
+
+// stepBatches proposes the entries of batches as one MsgProp and records
+// where each result goes.
+func (n *Node) stepBatches(batches []*proposalBatch) {
 	total := 0
 	for _, b := range batches {
 		total += len(b.ents)
@@ -659,7 +746,13 @@ func (n *Node) stepProposals() {
 	k := 0
 	for _, b := range batches {
 		for slot := range b.ents {
-			n.waiters[ents[k].Index] = waiter{term: ents[k].Term, batch: b, slot: slot}
+			idx := ents[k].Index
+			if old, ok := n.waiters[idx]; ok {
+				// A new leadership overwrote the old proposal's index: its
+				// entry was truncated away and will never apply.
+				old.batch.settle(old.slot, Result{Err: ErrProposalDropped})
+			}
+			n.waiters[idx] = waiter{term: ents[k].Term, batch: b, slot: slot}
 			k++
 		}
 	}
@@ -672,7 +765,7 @@ func (n *Node) stepProposals() {
 // passed and serve reads under a lease a newer leader has already broken.
 // Past an election timeout more ticks change nothing, so they are capped.
 func (n *Node) tick(atLeast int) {
-	now := time.Now()
+	now := n.clock()
 	ticks := max(int(now.Sub(n.lastTick)/n.cfg.TickInterval), atLeast)
 	if ticks == 0 {
 		return
@@ -704,7 +797,7 @@ func (n *Node) startReadRound() {
 	if n.cfg.Raft.LeaseRead {
 		// Catch up on ticks missed by more than ticker jitter before
 		// judging the lease; the ticker's own tick follows as usual.
-		if time.Since(n.lastTick) >= 2*n.cfg.TickInterval {
+		if n.clock().Sub(n.lastTick) >= 2*n.cfg.TickInterval {
 			n.tick(0)
 		}
 	}
@@ -732,10 +825,12 @@ type persistJob struct {
 }
 
 // persisted reports that writes up to an entry are durable (ok false when
-// the jobs carried no entries), or that writing failed.
+// the jobs carried no entries) and the hard state written (empty when
+// none was), or that writing failed.
 type persisted struct {
 	index, term uint64
 	ok          bool
+	hs          HardState
 	err         error
 }
 
@@ -783,10 +878,7 @@ func (q *persistQueue) close() {
 // take waits for jobs and returns them all, or nil once closed and drained.
 func (q *persistQueue) take() []persistJob {
 	for {
-		q.mu.Lock()
-		jobs, closed := q.jobs, q.closed
-		q.jobs = nil
-		q.mu.Unlock()
+		jobs, closed := q.takeNow()
 		if len(jobs) > 0 || closed {
 			return jobs
 		}
@@ -794,12 +886,28 @@ func (q *persistQueue) take() []persistJob {
 	}
 }
 
+// takeNow returns the jobs queued, without waiting, and whether the queue
+// is closed.
+func (q *persistQueue) takeNow() ([]persistJob, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	jobs := q.jobs
+	q.jobs = nil
+	return jobs, q.closed
+}
+
 // report records that count jobs were written, up to the entry in out.
 func (q *persistQueue) report(count int, out persisted) {
 	q.mu.Lock()
 	q.done += count
-	if out.ok || out.err != nil {
-		q.mark = out
+	if out.ok {
+		q.mark.index, q.mark.term, q.mark.ok = out.index, out.term, true
+	}
+	if !out.hs.IsEmpty() {
+		q.mark.hs = out.hs
+	}
+	if out.err != nil {
+		q.mark.err = out.err
 	}
 	q.mu.Unlock()
 	signal(q.written)
@@ -823,32 +931,36 @@ func (n *Node) persistLoop() {
 	defer close(n.persistDone)
 	for {
 		jobs := n.persist.take()
-		if len(jobs) == 0 {
-			return
-		}
-		job := jobs[0]
-		for _, next := range jobs[1:] {
-			job = mergeJobs(job, next)
-		}
-		var out persisted
-		if !job.hs.IsEmpty() || len(job.ents) > 0 {
-			out.err = n.storage.Save(job.hs, job.ents, nil)
-			n.stats.logWrites.Add(1)
-			n.stats.logEntries.Add(uint64(len(job.ents)))
-		}
-		if out.err == nil {
-			if len(job.msgs) > 0 {
-				n.cfg.Transport.Send(job.msgs)
-			}
-			if k := len(job.ents); k > 0 {
-				out.index, out.term, out.ok = job.ents[k-1].Index, job.ents[k-1].Term, true
-			}
-		}
-		n.persist.report(len(jobs), out)
-		if out.err != nil {
+		if len(jobs) == 0 || !n.writeJobs(jobs) {
 			return
 		}
 	}
+}
+
+// writeJobs writes jobs as one, then sends the messages that waited for
+// them and reports back; false means the write failed.
+func (n *Node) writeJobs(jobs []persistJob) bool {
+	job := jobs[0]
+	for _, next := range jobs[1:] {
+		job = mergeJobs(job, next)
+	}
+	var out persisted
+	if !job.hs.IsEmpty() || len(job.ents) > 0 {
+		out.err = n.storage.Save(job.hs, job.ents, nil)
+		n.stats.logWrites.Add(1)
+		n.stats.logEntries.Add(uint64(len(job.ents)))
+	}
+	if out.err == nil {
+		if len(job.msgs) > 0 {
+			n.cfg.Transport.Send(job.msgs)
+		}
+		if k := len(job.ents); k > 0 {
+			out.index, out.term, out.ok = job.ents[k-1].Index, job.ents[k-1].Term, true
+		}
+		out.hs = job.hs
+	}
+	n.persist.report(len(jobs), out)
+	return out.err == nil
 }
 
 // mergeJobs folds b, written after a, into one job: b's entries replace
@@ -871,12 +983,17 @@ func mergeJobs(a, b persistJob) persistJob {
 
 func (n *Node) handleReady() error {
 	rd := n.core.Ready()
-	leader := n.core.state == StateLeader
-	// A leader's appends may go out before its own write (thesis §10.2.1):
-	// it counts itself only once the write is done. Everything else
-	// (votes, acknowledgements) waits for the write.
+	// A message may leave before the writes queued ahead of it only once
+	// the term and vote it was sent under are durable: a vote, or a
+	// lone voter's appends of the term it just took, sent before a crash
+	// forgets them would let the node vote twice or write a different
+	// entry at an (index, term) a follower already holds.
+	settled := n.core.term == n.durable.Term && n.core.vote == n.durable.Vote
+	// A settled leader's appends may go out before its own write (thesis
+	// §10.2.1): it counts itself only once the write is done. Everything
+	// else waits for the write.
 	var later []Message
-	if leader {
+	if n.core.state == StateLeader && settled {
 		early := rd.Messages[:0:0]
 		for _, m := range rd.Messages {
 			if m.Type == MsgApp || m.Type == MsgHeartbeat || m.Type == MsgSnap {
@@ -897,18 +1014,22 @@ func (n *Node) handleReady() error {
 	// most of its log before it hears from a leader.
 	var hs HardState
 	termOrVote := !rd.HardState.IsEmpty() &&
-		(rd.HardState.Term != n.hardState.Term || rd.HardState.Vote != n.hardState.Vote)
-	commitDue := rd.HardState.Commit > n.hardState.Commit && time.Since(n.commitSaved) >= commitSaveInterval
+		(rd.HardState.Term != n.queued.Term || rd.HardState.Vote != n.queued.Vote)
+	now := n.clock()
+	commitDue := rd.HardState.Commit > n.queued.Commit && now.Sub(n.commitSaved) >= commitSaveInterval
 	if termOrVote || commitDue {
 		hs = rd.HardState
-		n.hardState = hs
-		n.commitSaved = time.Now()
+		n.queued = hs
+		n.commitSaved = now
 	}
-	if !termOrVote && rd.Snapshot == nil {
+	if settled && rd.Snapshot == nil {
 		later = n.sendUnlessAck(later)
 	}
 	if rd.Snapshot != nil {
 		if err := n.installSnapshot(hs, rd, later); err != nil {
+			if errors.Is(err, errSnapshotRefused) {
+				return n.restartCore(err)
+			}
 			return err
 		}
 	} else if !hs.IsEmpty() || len(rd.Entries) > 0 || len(later) > 0 {
@@ -972,20 +1093,25 @@ func (n *Node) afterStep() {
 	n.maybeSnapshot()
 }
 
-// installSnapshot writes a Ready that carries a snapshot synchronously,
-// after every write queued before it, and restores the state machine.
+// errSnapshotRefused marks a received snapshot the state machine could
+// not restore.
+var errSnapshotRefused = errors.New("consensus: received snapshot does not restore")
+
+// installSnapshot restores the state machine from a Ready that carries a
+// snapshot and writes the Ready synchronously; the caller has waited for
+// every write queued before it. The snapshot is restored before it is made
+// durable: one that does not restore (damaged in transit, or spliced from
+// two senders) must not replace the log on disk, where it would fail the
+// node at every restart.
 func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
-	for n.persistQueued > 0 {
-		<-n.persist.written
-		if err := n.handlePersisted(); err != nil {
-			return err
-		}
+	if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
+		return fmt.Errorf("%w: index %d: %w", errSnapshotRefused, rd.Snapshot.Meta.Index, err)
 	}
 	if err := n.storage.Save(hs, rd.Entries, rd.Snapshot); err != nil {
 		return err
 	}
-	if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
-		return fmt.Errorf("restoring received snapshot: %w", err)
+	if !hs.IsEmpty() {
+		n.durable = hs
 	}
 	n.snapIndex = rd.Snapshot.Meta.Index
 	n.snapBytesMark, n.snapSize = n.appliedBytes, uint64(len(rd.Snapshot.Data))
@@ -1001,11 +1127,33 @@ func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
 	return nil
 }
 
+// restartCore replaces the core, which accepted a snapshot the state
+// machine refused, with one restored from storage, as a restart would:
+// nothing of the snapshot was written, the state machine kept its state,
+// and the leader sends the snapshot again.
+func (n *Node) restartCore(cause error) error {
+	n.logger.Error("refused a received snapshot; restarting the core from storage", "err", cause)
+	cfg := n.cfg.Raft
+	cfg.Applied = n.core.log.applied
+	core, err := NewRaft(cfg)
+	if err != nil {
+		return err
+	}
+	n.core = core
+	if n.core.state != StateLeader && len(n.readRounds) > 0 {
+		n.failReads(&NotLeaderError{Leader: None})
+	}
+	return nil
+}
+
 func (n *Node) handlePersisted() error {
 	done, p := n.persist.results()
 	n.persistQueued -= done
 	if p.err != nil {
 		return p.err
+	}
+	if !p.hs.IsEmpty() {
+		n.durable = p.hs
 	}
 	if p.ok {
 		n.core.StableTo(p.index, p.term)

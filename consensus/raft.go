@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,9 +10,25 @@ import (
 	"slices"
 )
 
-// campaignTransfer marks a vote request caused by leadership transfer, which
-// voters grant even while they still hear from a leader.
+// campaignTransfer starts the context of a vote request caused by
+// leadership transfer, which voters grant even while they still hear from
+// a leader. The transfer's deadline in the old leader's ticks follows it.
 var campaignTransfer = []byte("transfer")
+
+// transferContext is the vote context of a campaign for the transfer that
+// the old leader abandons at tick deadline.
+func transferContext(deadline uint64) []byte {
+	return binary.BigEndian.AppendUint64(slices.Clip(campaignTransfer), deadline)
+}
+
+// transferDeadline returns the deadline a transfer vote context carries.
+func transferDeadline(ctx []byte) (uint64, bool) {
+	rest, ok := bytes.CutPrefix(ctx, campaignTransfer)
+	if !ok || len(rest) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(rest), true
+}
 
 // noAckYet is a lastAckedSend far enough in the past to grant no lease.
 const noAckYet = -1 << 62
@@ -117,9 +134,13 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// snapReceive is a snapshot a follower is receiving in chunks.
+// snapReceive is a snapshot a follower is receiving in chunks. Chunks
+// join it only from the same sender in the same term: two leaders'
+// snapshots of one index need not be the same bytes.
 type snapReceive struct {
 	meta SnapshotMeta
+	from NodeID
+	term uint64
 	buf  []byte
 }
 
@@ -157,6 +178,15 @@ type Raft struct {
 	randomizedElectionTimeout int
 
 	leadTransferee NodeID
+	// transferDeadline is the tick at which this leader's latest transfer
+	// is abandoned (0: none this term). A MsgTimeoutNow may be delivered
+	// long after that, so the leader trusts its lease only from heartbeats
+	// sent at or after it: the voters that answered those refuse the late
+	// transferee (see transferHonored).
+	transferDeadline uint64
+	// leaderTicks is the newest tick, on the leader's clock, of a heartbeat
+	// heard from this term's leader.
+	leaderTicks uint64
 	// pendingConfIndex: no new conf change is accepted until the applied
 	// index passes it, so changes go one at a time.
 	pendingConfIndex uint64
@@ -452,7 +482,9 @@ func (r *Raft) reset(term uint64) {
 	if r.term != term {
 		r.term = term
 		r.vote = None
+		r.leaderTicks = 0
 	}
+	r.transferDeadline = 0
 	r.lead = None
 	r.electionElapsed = 0
 	r.heartbeatElapsed = 0
@@ -533,8 +565,9 @@ func (r *Raft) becomeLeader() {
 	r.bcastAppend()
 }
 
-// hup starts an election (with a pre-vote first when enabled).
-func (r *Raft) hup(transfer bool) {
+// hup starts an election (with a pre-vote first when enabled); transfer is
+// the vote context of a campaign for a leadership transfer, nil otherwise.
+func (r *Raft) hup(transfer []byte) {
 	if r.state == StateLeader || !r.promotable() {
 		return
 	}
@@ -544,8 +577,8 @@ func (r *Raft) hup(transfer bool) {
 		r.logger.Warn("not campaigning: unapplied membership change", "term", r.term)
 		return
 	}
-	if r.cfg.PreVote && !transfer {
-		r.campaign(true, false)
+	if r.cfg.PreVote && transfer == nil {
+		r.campaign(true, nil)
 	} else {
 		r.campaign(false, transfer)
 	}
@@ -555,7 +588,7 @@ func (r *Raft) hasUnappliedConf() bool {
 	return r.confIndex > r.log.applied
 }
 
-func (r *Raft) campaign(pre, transfer bool) {
+func (r *Raft) campaign(pre bool, transfer []byte) {
 	var voteMsg MessageType
 	var term uint64
 	if pre {
@@ -573,16 +606,12 @@ func (r *Raft) campaign(pre, transfer bool) {
 		}
 		return
 	}
-	var ctx []byte
-	if transfer {
-		ctx = campaignTransfer
-	}
 	for _, id := range r.conf.Voters {
 		if id == r.id {
 			continue
 		}
 		r.send(Message{To: id, Term: term, Type: voteMsg, Index: r.log.lastIndex(),
-			LogTerm: r.log.lastTerm(), Context: ctx})
+			LogTerm: r.log.lastTerm(), Context: transfer})
 	}
 }
 
@@ -640,7 +669,7 @@ func (r *Raft) tickElection() {
 	alone := len(r.conf.Voters) == 1
 	if r.promotable() && (alone || r.electionElapsed >= r.randomizedElectionTimeout) {
 		r.electionElapsed = 0
-		r.hup(false)
+		r.hup(nil)
 	}
 }
 
@@ -705,7 +734,24 @@ func (r *Raft) leaseValid() bool {
 	}
 	slices.Sort(sends)
 	base := sends[len(sends)-r.quorum()]
-	return base+int64(r.cfg.ElectionTick-r.cfg.LeaseMargin) > r.ticks
+	return base >= int64(r.transferDeadline) && base+int64(r.cfg.ElectionTick-r.cfg.LeaseMargin) > r.ticks
+}
+
+// transferHonored reports whether the vote request m is a transfer
+// campaign that may override this voter's lease for its leader. It is not
+// once the voter has answered a heartbeat its leader sent after giving the
+// transfer up: the leader trusts its lease again only on such answers from
+// a quorum. A voter that restarted within an election timeout may have
+// answered some and forgotten, so in lease mode it honors none.
+func (r *Raft) transferHonored(m Message) bool {
+	deadline, ok := transferDeadline(m.Context)
+	switch {
+	case !ok:
+		return false
+	case r.cfg.LeaseRead && r.lead == None && r.ticks < int64(r.cfg.ElectionTick):
+		return false
+	}
+	return r.term+1 != m.Term || r.leaderTicks < deadline
 }
 
 // Step feeds one message into the core: a local request (MsgHup, MsgProp,
@@ -716,7 +762,7 @@ func (r *Raft) Step(m Message) error {
 		// Local message.
 	case m.Term > r.term:
 		if m.Type == MsgVote || m.Type == MsgPreVote {
-			force := bytes.Equal(m.Context, campaignTransfer)
+			force := r.transferHonored(m)
 			// Before its first election timeout a restarted node may have
 			// promised a lease it no longer remembers: it grants no vote
 			// until that promise has surely run out.
@@ -751,7 +797,7 @@ func (r *Raft) Step(m Message) error {
 
 	switch m.Type {
 	case MsgHup:
-		r.hup(false)
+		r.hup(nil)
 	case MsgVote, MsgPreVote:
 		canVote := r.vote == m.From ||
 			(r.vote == None && r.lead == None) ||
@@ -786,10 +832,9 @@ func (r *Raft) stepLeader(m Message) error {
 	case MsgProp:
 		return r.propose(m)
 	case MsgReadIndex:
-		if len(r.conf.Voters) == 1 && r.isVoter(r.id) {
-			r.respondReadIndex(m, r.log.committed)
-			return nil
-		}
+		// Until an entry of this term commits, the commit index may lag
+		// what earlier leaders committed; a lone voter is no exception
+		// (after a restart its commit index is the lazily saved one).
 		if !r.committedEntryInCurrentTerm() {
 			r.pendingReadIndexMessages = append(r.pendingReadIndexMessages, m)
 			return nil
@@ -849,16 +894,22 @@ func (r *Raft) propose(m Message) error {
 	if r.leadTransferee != None {
 		return ErrProposalDropped
 	}
+	// Refused as a whole before anything changes: a second change in one
+	// proposal waits on the first like any other.
+	confAt := -1
 	for i := range m.Entries {
 		if m.Entries[i].Type != EntryConfChange {
 			continue
 		}
-		if r.pendingConfIndex > r.log.applied {
+		if confAt >= 0 || r.pendingConfIndex > r.log.applied {
 			return ErrConfChangePending
 		}
-		r.pendingConfIndex = r.log.lastIndex() + uint64(i) + 1
+		confAt = i
 	}
 	r.appendEntries(m.Entries)
+	if confAt >= 0 {
+		r.pendingConfIndex = m.Entries[confAt].Index
+	}
 	r.bcastAppend()
 	return nil
 }
@@ -905,7 +956,7 @@ func (r *Raft) handleAppendResponse(m Message, pr *progress) {
 	}
 	if m.From == r.leadTransferee && pr.match == r.log.lastIndex() {
 		r.logger.Info("transferee caught up; sending TimeoutNow", "to", m.From)
-		r.send(Message{To: m.From, Type: MsgTimeoutNow})
+		r.send(Message{To: m.From, Type: MsgTimeoutNow, Index: r.transferDeadline})
 	}
 	r.maybePromote(m.From, pr)
 }
@@ -936,16 +987,17 @@ func (r *Raft) transferLeadership(to NodeID) {
 	r.leadTransferee = to
 	// The transfer must finish within an election timeout.
 	r.electionElapsed = 0
+	r.transferDeadline = uint64(r.ticks) + uint64(r.cfg.ElectionTick)
 	r.logger.Info("transferring leadership", "to", to)
 	if r.prs[to].match == r.log.lastIndex() {
-		r.send(Message{To: to, Type: MsgTimeoutNow})
+		r.send(Message{To: to, Type: MsgTimeoutNow, Index: r.transferDeadline})
 	} else {
 		r.sendAppend(to, true)
 	}
 }
 
 func (r *Raft) sendReadIndex(m Message) {
-	if r.leaseValid() {
+	if r.leaseValid() || (len(r.conf.Voters) == 1 && r.isVoter(r.id)) {
 		r.respondReadIndex(m, r.log.committed)
 		return
 	}
@@ -1007,7 +1059,7 @@ func (r *Raft) stepCandidate(m Message) error {
 				return nil
 			}
 			if r.state == StatePreCandidate {
-				r.campaign(false, false)
+				r.campaign(false, nil)
 			} else {
 				r.becomeLeader()
 			}
@@ -1044,8 +1096,14 @@ func (r *Raft) stepFollower(m Message) error {
 		m.To = r.lead
 		r.send(m)
 	case MsgTimeoutNow:
+		// Index is the transfer's deadline: a heartbeat sent at or after
+		// it shows that the leader has given this transfer up.
+		if r.leaderTicks >= m.Index {
+			r.logger.Info("ignoring a leadership transfer the leader abandoned", "term", r.term)
+			return nil
+		}
 		r.logger.Info("campaigning at the leader's request", "term", r.term)
-		r.hup(true)
+		r.hup(transferContext(m.Index))
 	case MsgReadIndexResp:
 		r.readStates = append(r.readStates, ReadState{Index: m.Index, RequestCtx: m.Context})
 	}
@@ -1070,6 +1128,7 @@ func (r *Raft) handleAppend(m Message) {
 }
 
 func (r *Raft) handleHeartbeat(m Message) {
+	r.leaderTicks = max(r.leaderTicks, m.Index)
 	r.log.commitTo(min(m.Commit, r.log.lastIndex()))
 	r.send(Message{To: m.From, Type: MsgHeartbeatResp, Index: m.Index, Context: m.Context})
 }
@@ -1085,13 +1144,15 @@ func (r *Raft) handleSnapshot(m Message) {
 		r.send(Message{To: m.From, Type: MsgAppResp, Index: r.log.committed})
 		return
 	}
-	if r.snapRecv == nil || r.snapRecv.meta.Index != meta.Index || r.snapRecv.meta.Term != meta.Term {
+	if rcv := r.snapRecv; rcv == nil || rcv.meta.Index != meta.Index || rcv.meta.Term != meta.Term ||
+		rcv.from != m.From || rcv.term != m.Term {
+		r.snapRecv = nil
 		if m.SnapOffset != 0 {
 			// A chunk of a snapshot we have not started: ask for the start.
 			r.send(Message{To: m.From, Type: MsgSnapResp, Commit: meta.Index, Index: 0})
 			return
 		}
-		r.snapRecv = &snapReceive{meta: meta}
+		r.snapRecv = &snapReceive{meta: meta, from: m.From, term: m.Term}
 	}
 	rcv := r.snapRecv
 	if m.SnapOffset != uint64(len(rcv.buf)) {
