@@ -25,9 +25,12 @@
 // and active expiry is simpler to reason about). In
 // Apply such a key is treated as missing and deleted when a command touches
 // it: deterministic, because the clock is. Store.Read, which runs on any
-// replica at its local wall clock, hides such keys and never deletes them.
-// Only the leader expires actively: Store.ExpiredSample lists keys whose
-// deadline has passed, earliest first, and the leader proposes them as
+// replica at its local wall clock, hides such keys and never deletes them;
+// it and Store.ExpiredSample judge at the local clock raised to the store's
+// clock when behind, so a node whose clock is behind the leader that stamped
+// the log never sees an expired key again. Only the leader expires
+// actively: Store.ExpiredSample lists keys whose deadline has passed,
+// earliest first, and the leader proposes them as
 // ExpiredCommand, which deletes each key only if it is still expired when the
 // entry is applied (a key set again in between survives).
 //

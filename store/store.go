@@ -100,8 +100,15 @@ func (s *Store) Read(nowMs int64, args [][]byte, out []byte) []byte {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return cmd.exec(s, mode{now: max(nowMs, s.clock)}, args, out)
+	return cmd.exec(s, mode{now: s.queryNow(nowMs)}, args, out)
 }
+
+// queryNow is the time a query outside the log judges expiry at: the local
+// wall clock nowMs, raised to the store's clock when behind it. A node whose
+// clock is behind the leader that stamped the entries (after a failover, or
+// on a follower) must not see keys that already expired come back. The
+// caller holds the lock.
+func (s *Store) queryNow(nowMs int64) int64 { return max(nowMs, s.clock) }
 
 // get finds the live item for the probe p. In a write run an expired item is
 // deleted on the way.
@@ -173,7 +180,8 @@ func (s *Store) expiredCmd(m mode, args [][]byte, out []byte) []byte {
 	return appendInt(out, int64(n))
 }
 
-// ExpiredSample returns up to max keys whose deadline is <= nowMs, for the
+// ExpiredSample returns up to max keys expired at nowMs (the local wall
+// clock, raised to the store's clock if behind, as for Read), for the
 // leader to propose with ExpiredCommand. Rather than sampling at random as
 // Redis does, it walks the deadline index from the earliest, so the work is
 // bounded by max and the oldest garbage goes first.
@@ -183,9 +191,10 @@ func (s *Store) ExpiredSample(nowMs int64, max int) [][]byte {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	now := s.queryNow(nowMs)
 	var keys [][]byte
 	s.ttls.Scan(func(e ttlEntry) bool {
-		if e.deadline > nowMs {
+		if e.deadline > now {
 			return false
 		}
 		s.keys.Ascend(item{ord: e.ord}, func(it item) bool {

@@ -322,3 +322,52 @@ func TestNoAllocs(t *testing.T) {
 		t.Errorf("Apply SET allocates %v (want only the stored value)", n)
 	}
 }
+
+// After a failover to a leader whose wall clock is behind the last one's,
+// every query judges expiry by the store's clock when the local clock is
+// behind it: an expired key does not come back, and active expiry still
+// finds it.
+func TestExpiryNeverJudgedBehindStoreClock(t *testing.T) {
+	const ahead, behind = 10_000, 5_000 // the old leader's clock, this node's
+	s := New()
+	apply(s, ahead, "set k v px 100")
+	apply(s, ahead+200, "set other x") // the store's clock passes k's deadline
+	for _, c := range []struct{ cmd, want string }{
+		{"get k", null},
+		{"mget k other", arr(null, bulk("x"))},
+		{"exists k", num(0)},
+		{"touch k", num(0)},
+		{"ttl k", num(-2)},
+		{"pttl k", num(-2)},
+		{"expiretime k", num(-2)},
+		{"pexpiretime k", num(-2)},
+		{"type k", "+none\r\n"},
+		{"strlen k", num(0)},
+		{"getrange k 0 -1", "$0\r\n\r\n"},
+		{"substr k 0 -1", "$0\r\n\r\n"},
+		{"keys *", arr(bulk("other"))},
+		{"scan 0 count 100", arr(bulk("0"), arr(bulk("other")))},
+		{"dbsize", num(2)}, // as in Redis, until the deletion is applied
+	} {
+		if got := read(s, behind, c.cmd); got != c.want {
+			t.Errorf("%q at local clock %d: %q, want %q", c.cmd, behind, got, c.want)
+		}
+	}
+	apply(s, ahead+200, "del other")
+	for range 50 {
+		if got := read(s, behind, "randomkey"); got != null {
+			t.Fatalf("randomkey = %q, want nil", got)
+		}
+	}
+	keys := s.ExpiredSample(behind, 10)
+	if len(keys) != 1 || string(keys[0]) != "k" {
+		t.Fatalf("ExpiredSample at local clock %d = %q, want [k]", behind, keys)
+	}
+	args := append(argv(ExpiredCommand), keys...)
+	if got := string(s.Apply(behind, args, nil)); got != num(1) {
+		t.Fatalf("%s = %q", ExpiredCommand, got)
+	}
+	if got := read(s, behind, "dbsize"); got != num(0) {
+		t.Fatalf("dbsize after active expiry = %q", got)
+	}
+}
