@@ -994,7 +994,6 @@ func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
 		}
 	}
 	all := s.members.All()
-	slices.SortFunc(all, func(a, b Member) int { return int(a.ID) - int(b.ID) })
 	conn.WriteArray(1 + len(all))
 	conn.WriteBulkString(strconv.FormatUint(s.cfg.ClusterID, 10))
 	for _, m := range all {

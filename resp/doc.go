@@ -16,7 +16,9 @@
 // master of all 16384 slots and the other members as its replicas.
 //
 // The state machine ([NewStateMachine]) applies the log to a store.Store and
-// keeps the member directory ([Members]): addresses travel in the conf
-// change that adds a node and in snapshots, so every node can name the
-// leader's client address.
+// keeps the member directory ([Members]): the addresses a node advertises
+// travel in the conf change that adds it and in snapshots, so every node can
+// name the leader's client address. Each node's routes to the others' buses
+// stay its own, so that every node's snapshot of one index has the same
+// bytes.
 package resp

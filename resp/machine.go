@@ -3,11 +3,14 @@ package resp
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/rkv/rkv/consensus"
@@ -62,9 +65,11 @@ type Member struct {
 	BusAddr    string
 }
 
-// Members is the directory of node addresses. It is part of the replicated
-// state (joins carry addresses in their conf change) so every node can
-// name the leader in MOVED replies.
+// Members is the directory of node addresses. Which members there are and
+// their client addresses are replicated state (joins carry addresses in
+// their conf change), so every node can name the leader in MOVED replies.
+// Each bus address is this node's own route to that member, not replicated:
+// a --cluster list may name a proxy or NAT address.
 type Members struct {
 	mu sync.RWMutex
 	m  map[consensus.NodeID]Member
@@ -89,14 +94,12 @@ func (ms *Members) Get(id consensus.NodeID) (Member, bool) {
 	return m, ok
 }
 
-// All returns every known member, in no particular order.
+// All returns every known member, sorted by id.
 func (ms *Members) All() []Member {
 	ms.mu.RLock()
-	defer ms.mu.RUnlock()
-	out := make([]Member, 0, len(ms.m))
-	for _, m := range ms.m {
-		out = append(out, m)
-	}
+	out := slices.Collect(maps.Values(ms.m))
+	ms.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -141,6 +144,12 @@ type machine struct {
 	logger  *slog.Logger
 	// removed is set when this node's own removal is applied.
 	removed func()
+	// advertised holds the bus address each member's ConfAddLearner
+	// carried: the replicated part of its route, which snapshots carry.
+	// Members of the bootstrap configuration have none, their addresses
+	// coming from each node's --cluster list rather than the log. Only the
+	// driver's goroutine uses it (Apply, Snapshot, Restore).
+	advertised map[consensus.NodeID]string
 }
 
 // Apply implements consensus.StateMachine.
@@ -190,6 +199,7 @@ func (m *machine) applyConfChange(e consensus.Entry) {
 	switch cc.Type {
 	case consensus.ConfAddLearner:
 		if mem, ok := parseMemberContext(cc.Node, cc.Context); ok {
+			m.advertised[mem.ID] = mem.BusAddr
 			m.members.Set(mem)
 		}
 	case consensus.ConfRemove:
@@ -199,26 +209,49 @@ func (m *machine) applyConfChange(e consensus.Entry) {
 			}
 			return
 		}
-		m.members.remove(cc.Node)
+		m.removeMember(cc.Node)
 	}
 }
 
-// snapshotMagic starts every rkv snapshot so a foreign file is refused.
-const snapshotMagic = "RKVSNAP1"
+// removeMember drops a member from the directory, telling the transport.
+func (m *machine) removeMember(id consensus.NodeID) {
+	delete(m.advertised, id)
+	m.members.remove(id)
+}
+
+// A snapshot is snapshotMagic, the member count and each member by
+// increasing id (uvarint id, client address, advertised bus address or
+// empty, each address a uvarint length and its bytes), then the store's
+// snapshot.
+//
+// Its bytes depend on the replicated state only, so every node's snapshot
+// of one index is the same and a follower may assemble one from chunks of
+// different leaders' snapshots. That is why a member's bus address in it is
+// the one its conf change advertised, not the writer's route to it: routes
+// are local, and Restore keeps the installing node's. Client addresses are
+// replicated in effect: the bootstrap ones must agree across --cluster lists
+// (the cluster id is derived from them), the others come from conf changes.
+const (
+	snapshotMagic = "RKVSNAP2"
+	// snapshotMagicV1 snapshots hold their writer's routes in place of
+	// advertised bus addresses. They are still read, their routes used
+	// for members this node does not know, but none is advertised on.
+	snapshotMagicV1 = "RKVSNAP1"
+)
 
 // Snapshot implements consensus.StateMachine: it captures the store and the
 // members now and serializes them later.
 func (m *machine) Snapshot() consensus.SnapshotWriter {
 	members := m.members.All()
+	hdr := []byte(snapshotMagic)
+	hdr = binary.AppendUvarint(hdr, uint64(len(members)))
+	for _, mem := range members {
+		hdr = binary.AppendUvarint(hdr, uint64(mem.ID))
+		hdr = appendString(hdr, mem.ClientAddr)
+		hdr = appendString(hdr, m.advertised[mem.ID])
+	}
 	snap := m.store.Snapshot()
 	return func(w io.Writer) error {
-		hdr := []byte(snapshotMagic)
-		hdr = binary.AppendUvarint(hdr, uint64(len(members)))
-		for _, mem := range members {
-			hdr = binary.AppendUvarint(hdr, uint64(mem.ID))
-			hdr = appendString(hdr, mem.ClientAddr)
-			hdr = appendString(hdr, mem.BusAddr)
-		}
 		if _, err := w.Write(hdr); err != nil {
 			return err
 		}
@@ -232,9 +265,12 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// Restore implements consensus.StateMachine.
+// Restore implements consensus.StateMachine. Everything is decoded before
+// anything changes, so a snapshot that does not decode leaves the state as
+// it was (store.Restore swaps its tree in only on success).
 func (m *machine) Restore(data []byte) error {
-	if !bytes.HasPrefix(data, []byte(snapshotMagic)) {
+	v1 := bytes.HasPrefix(data, []byte(snapshotMagicV1))
+	if !v1 && !bytes.HasPrefix(data, []byte(snapshotMagic)) {
 		return fmt.Errorf("resp: snapshot does not start with %q", snapshotMagic)
 	}
 	r := bufio.NewReader(bytes.NewReader(data[len(snapshotMagic):]))
@@ -261,17 +297,46 @@ func (m *machine) Restore(data []byte) error {
 	if err := m.store.Restore(r); err != nil {
 		return err
 	}
-	for _, mem := range members {
-		// The snapshot holds its sender's route to each member's bus (its
-		// own listening address for itself, a proxy or NAT address for
-		// the others), which need not be this node's: a member already
-		// known under the same client address keeps its local route.
-		if cur, ok := m.members.Get(mem.ID); ok && cur.ClientAddr == mem.ClientAddr {
+	m.restoreMembers(members, v1)
+	return nil
+}
+
+// restoreMembers makes the directory the snapshot's. This node's own entry
+// stays as it is, being its own listening addresses (a snapshot taken before
+// this node's ConfAddLearner does not list it yet).
+func (m *machine) restoreMembers(snap []Member, v1 bool) {
+	in := make(map[consensus.NodeID]bool, len(snap))
+	for _, mem := range snap {
+		in[mem.ID] = true
+	}
+	for _, cur := range m.members.All() {
+		if !in[cur.ID] && cur.ID != m.self {
+			m.removeMember(cur.ID)
+		}
+	}
+	m.advertised = make(map[consensus.NodeID]string, len(snap))
+	for _, mem := range snap {
+		if !v1 && mem.BusAddr != "" {
+			m.advertised[mem.ID] = mem.BusAddr
+		}
+		if mem.ID == m.self {
 			continue
+		}
+		// A member known under the same client address keeps this node's
+		// route to it; any other takes the snapshot's.
+		cur, known := m.members.Get(mem.ID)
+		if known && cur.ClientAddr == mem.ClientAddr {
+			continue
+		}
+		if mem.BusAddr == "" {
+			mem.BusAddr = cur.BusAddr
+		}
+		if mem.BusAddr == "" {
+			m.logger.Warn("snapshot lists a member of the bootstrap configuration this node has no bus address for",
+				"member", mem.ID, "client_addr", mem.ClientAddr)
 		}
 		m.members.Set(mem)
 	}
-	return nil
 }
 
 func readString(r *bufio.Reader) (string, error) {

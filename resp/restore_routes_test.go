@@ -22,9 +22,10 @@ func TestRestoreKeepsLocalBusRoutes(t *testing.T) {
 		{ID: 1, ClientAddr: "127.0.0.1:7001", BusAddr: "127.0.0.1:17001"}, // its own bus
 		{ID: 2, ClientAddr: "127.0.0.1:7002", BusAddr: "127.0.0.1:27002"}, // its route to 2
 		{ID: 3, ClientAddr: "127.0.0.1:7003", BusAddr: "127.0.0.1:27003"},
-		{ID: 4, ClientAddr: "127.0.0.1:7004", BusAddr: "127.0.0.1:17004"}, // joined later
 	}, nil)
-	m := &machine{store: st, members: sender, self: 1, logger: quietLogger()}
+	m := NewStateMachine(st, sender, 1, quietLogger(), nil)
+	// 4 joins later, advertising its bus in its conf change.
+	m.Apply([]consensus.Entry{confEntry(1, consensus.ConfAddLearner, 4, "127.0.0.1:7004 127.0.0.1:17004")})
 	var buf bytes.Buffer
 	if err := m.Snapshot()(&buf); err != nil {
 		t.Fatal(err)
@@ -37,12 +38,12 @@ func TestRestoreKeepsLocalBusRoutes(t *testing.T) {
 		{ID: 3, ClientAddr: "127.0.0.1:7003", BusAddr: "127.0.0.1:37003"},
 	}, func(mem Member, removed bool) { dialed = append(dialed, mem) })
 	dialed = nil // NewMembers reported the initial members
-	m2 := &machine{store: store.New(), members: local, self: 2, logger: quietLogger()}
+	m2 := NewStateMachine(store.New(), local, 2, quietLogger(), nil)
 	if err := m2.Restore(buf.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	for id, want := range map[uint64]string{1: "127.0.0.1:37001", 2: "127.0.0.1:17002", 3: "127.0.0.1:37003", 4: "127.0.0.1:17004"} {
-		got, ok := m2.members.Get(consensus.NodeID(id))
+		got, ok := local.Get(consensus.NodeID(id))
 		if !ok || got.BusAddr != want {
 			t.Errorf("after restore, member %d = %+v, %v; want bus %s", id, got, ok, want)
 		}

@@ -84,7 +84,8 @@ type client struct {
 // to st and keeps members up to date. removed is called when this node's
 // own removal is applied.
 func NewStateMachine(st *store.Store, members *Members, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
-	return &machine{store: st, members: members, self: self, logger: logger, removed: removed}
+	return &machine{store: st, members: members, self: self, logger: logger, removed: removed,
+		advertised: make(map[consensus.NodeID]string)}
 }
 
 // NewServer returns a server for node; call Serve to accept clients.

@@ -292,14 +292,14 @@ func TestSnapshotCarriesMembers(t *testing.T) {
 	st.Apply(1000, [][]byte{[]byte("set"), []byte("a"), []byte("1")}, nil)
 	members := NewMembers([]Member{{ID: 1, ClientAddr: "127.0.0.1:1", BusAddr: "127.0.0.1:2"},
 		{ID: 4, ClientAddr: "127.0.0.1:7", BusAddr: "127.0.0.1:8"}}, nil)
-	m := &machine{store: st, members: members, self: 1, logger: quietLogger()}
+	m := NewStateMachine(st, members, 1, quietLogger(), nil)
 	var buf bytes.Buffer
 	if err := m.Snapshot()(&buf); err != nil {
 		t.Fatal(err)
 	}
 	data := buf.Bytes()
 	st2 := store.New()
-	m2 := &machine{store: st2, members: NewMembers(nil, nil), self: 2, logger: quietLogger()}
+	m2 := NewStateMachine(st2, NewMembers(nil, nil), 2, quietLogger(), nil).(*machine)
 	if err := m2.Restore(data); err != nil {
 		t.Fatal(err)
 	}
