@@ -68,6 +68,9 @@ func TestBugStaleSnapshotStalls(t *testing.T) {
 		if err := lead.st.CreateSnapshot(lead.r.log.applied, lead.r.AppliedConf(), SnapshotBytes([]byte("snapshot-data"))); err != nil {
 			t.Fatal(err)
 		}
+		if err := lead.st.Compact(lead.r.log.applied); err != nil {
+			t.Fatal(err)
+		}
 	}
 	nw.isolate(3)
 	for _, d := range []string{"a", "b"} {

@@ -118,7 +118,11 @@ type raftLog struct {
 	maxApplySize uint64
 }
 
-func newLog(storage Storage, maxApplySize uint64) (*raftLog, error) {
+// newLog returns the log of storage with committed and applied at start,
+// the index of the snapshot the application restored: storage may keep
+// entries below it, which are not applied again. A start below
+// FirstIndex()-1 is raised to it.
+func newLog(storage Storage, start, maxApplySize uint64) (*raftLog, error) {
 	first, err := storage.FirstIndex()
 	if err != nil {
 		return nil, err
@@ -130,8 +134,8 @@ func newLog(storage Storage, maxApplySize uint64) (*raftLog, error) {
 	l := &raftLog{storage: storage, maxApplySize: maxApplySize}
 	l.unstable.offset = last + 1
 	l.unstable.inProgress = last + 1
-	l.committed = first - 1
-	l.applied = first - 1
+	l.committed = max(start, first-1)
+	l.applied = l.committed
 	return l, nil
 }
 

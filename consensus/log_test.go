@@ -15,6 +15,18 @@ func ents(first uint64, terms ...uint64) []Entry {
 	return out
 }
 
+// compactAt snapshots the log's storage at i and compacts it up to there.
+func compactAt(t *testing.T, l *raftLog, i uint64) {
+	t.Helper()
+	st := l.storage.(*MemoryStorage)
+	if err := st.CreateSnapshot(i, ConfState{Voters: []NodeID{1}}, SnapshotBytes([]byte("s"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Compact(i); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func termsOf(es []Entry) []uint64 {
 	out := make([]uint64, len(es))
 	for i, e := range es {
@@ -31,7 +43,7 @@ func newTestLog(t *testing.T, stored, unstable []Entry) *raftLog {
 	if err := st.Save(HardState{}, stored, nil); err != nil {
 		t.Fatal(err)
 	}
-	l, err := newLog(st, 1<<30)
+	l, err := newLog(st, 0, 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,9 +98,7 @@ func TestFindConflictByTerm(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newTestLog(t, fig, nil)
 			if tt.compactAt > 0 {
-				if err := l.storage.(*MemoryStorage).CreateSnapshot(tt.compactAt, ConfState{}, SnapshotBytes(nil)); err != nil {
-					t.Fatal(err)
-				}
+				compactAt(t, l, tt.compactAt)
 			}
 			if i, term := l.findConflictByTerm(tt.index, tt.term); i != tt.wi || term != tt.wt {
 				t.Errorf("findConflictByTerm(%d, %d) = %d, %d; want %d, %d", tt.index, tt.term, i, term, tt.wi, tt.wt)
@@ -204,9 +214,7 @@ func TestUnstableStableTo(t *testing.T) {
 // entries 4-5 (term 2) and unstable entries 6-7 (term 3).
 func TestLogTermAndSlice(t *testing.T) {
 	l := newTestLog(t, ents(1, 1, 1, 1, 2, 2), ents(6, 3, 3))
-	if err := l.storage.(*MemoryStorage).CreateSnapshot(3, ConfState{Voters: []NodeID{1}}, SnapshotBytes([]byte("s"))); err != nil {
-		t.Fatal(err)
-	}
+	compactAt(t, l, 3)
 	if f, last := l.firstIndex(), l.lastIndex(); f != 4 || last != 7 {
 		t.Fatalf("first %d last %d, want 4 7", f, last)
 	}
@@ -257,53 +265,75 @@ func TestLogTermAndSlice(t *testing.T) {
 	}()
 }
 
-// TestMemoryStorageCompaction checks the boundaries a compaction leaves.
+// TestMemoryStorageCompaction: CreateSnapshot keeps every entry, Compact
+// drops those up to its index (at most the snapshot's), whose term stays
+// known, and compacting again lower does nothing.
 func TestMemoryStorageCompaction(t *testing.T) {
+	terms := []uint64{1, 1, 2, 2, 3}
 	for _, tt := range []struct {
-		at         uint64
-		werr       error
-		wfirst     uint64
-		wlast      uint64
-		wsnapTerm  uint64
-		wremaining int
+		at, compact uint64
+		wremaining  int
 	}{
-		{2, nil, 3, 5, 1, 3},
-		{4, nil, 5, 5, 2, 1},
-		{5, nil, 6, 5, 3, 0}, // everything: the log is empty, last stays
+		{2, 2, 3},
+		{4, 4, 1},
+		{5, 5, 0}, // everything: the log is empty, last stays
+		{5, 3, 2}, // a margin behind the snapshot
+		{4, 1, 4},
 	} {
 		st := NewMemoryStorage()
-		if err := st.Save(HardState{Term: 3}, ents(1, 1, 1, 2, 2, 3), nil); err != nil {
+		if err := st.Save(HardState{Term: 3}, ents(1, terms...), nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.CreateSnapshot(tt.at, ConfState{Voters: []NodeID{1}}, SnapshotBytes([]byte("d"))); !errors.Is(err, tt.werr) {
+		if err := st.CreateSnapshot(tt.at, ConfState{Voters: []NodeID{1}}, SnapshotBytes([]byte("d"))); err != nil {
 			t.Fatalf("CreateSnapshot(%d) = %v", tt.at, err)
 		}
-		first, _ := st.FirstIndex()
-		last, _ := st.LastIndex()
-		if first != tt.wfirst || last != tt.wlast {
-			t.Errorf("at %d: first %d last %d, want %d %d", tt.at, first, last, tt.wfirst, tt.wlast)
+		if snap, _ := st.Snapshot(); snap.Meta.Index != tt.at || snap.Meta.Term != terms[tt.at-1] {
+			t.Errorf("at %d: snapshot %+v, want index %d term %d", tt.at, snap.Meta, tt.at, terms[tt.at-1])
 		}
-		if term, err := st.Term(first - 1); err != nil || term != tt.wsnapTerm {
-			t.Errorf("at %d: Term(%d) = %d, %v; want the snapshot's term %d", tt.at, first-1, term, err, tt.wsnapTerm)
-		}
-		if _, err := st.Term(first - 2); !errors.Is(err, ErrCompacted) {
-			t.Errorf("at %d: Term(%d) err %v, want ErrCompacted", tt.at, first-2, err)
-		}
-		if _, err := st.Entries(first-1, last+1, 1<<30); !errors.Is(err, ErrCompacted) {
-			t.Errorf("at %d: Entries from the snapshot index: %v, want ErrCompacted", tt.at, err)
-		}
-		if got, err := st.Entries(first, last+1, 1<<30); err != nil || len(got) != tt.wremaining {
-			t.Errorf("at %d: %d entries remain (%v), want %d", tt.at, len(got), err, tt.wremaining)
+		if first, _ := st.FirstIndex(); first != 1 {
+			t.Errorf("at %d: first %d after CreateSnapshot, want 1: it does not compact", tt.at, first)
 		}
 		if err := st.CreateSnapshot(tt.at, ConfState{}, SnapshotBytes(nil)); !errors.Is(err, ErrSnapOutOfDate) {
 			t.Errorf("at %d: second snapshot at the same index: %v, want ErrSnapOutOfDate", tt.at, err)
 		}
-		// The log goes on after the compaction.
-		if err := st.Save(HardState{Term: 3}, ents(tt.wlast+1, 3), nil); err != nil {
+		if err := st.Compact(tt.at + 1); err == nil {
+			t.Errorf("at %d: Compact beyond the snapshot succeeded", tt.at)
+		}
+		for _, c := range []uint64{tt.compact, tt.compact, tt.compact - 1} {
+			if err := st.Compact(c); err != nil {
+				t.Fatalf("at %d: Compact(%d) = %v", tt.at, c, err)
+			}
+		}
+		first, _ := st.FirstIndex()
+		last, _ := st.LastIndex()
+		if first != tt.compact+1 || last != 5 {
+			t.Errorf("at %d, compact %d: first %d last %d, want %d 5", tt.at, tt.compact, first, last, tt.compact+1)
+		}
+		if term, err := st.Term(first - 1); err != nil || term != terms[tt.compact-1] {
+			t.Errorf("at %d, compact %d: Term(%d) = %d, %v; want %d", tt.at, tt.compact, first-1, term, err, terms[tt.compact-1])
+		}
+		if term, err := st.Term(tt.at); err != nil || term != terms[tt.at-1] {
+			t.Errorf("at %d: the snapshot's Term = %d, %v", tt.at, term, err)
+		}
+		if _, err := st.Term(first - 2); !errors.Is(err, ErrCompacted) {
+			t.Errorf("at %d, compact %d: Term(%d) err %v, want ErrCompacted", tt.at, tt.compact, first-2, err)
+		}
+		if _, err := st.Entries(first-1, last+1, 1<<30); !errors.Is(err, ErrCompacted) {
+			t.Errorf("at %d, compact %d: Entries from the compaction's index: %v, want ErrCompacted", tt.at, tt.compact, err)
+		}
+		if got, err := st.Entries(first, last+1, 1<<30); err != nil || len(got) != tt.wremaining {
+			t.Errorf("at %d, compact %d: %d entries remain (%v), want %d", tt.at, tt.compact, len(got), err, tt.wremaining)
+		}
+		// The log goes on after the compaction; entries the snapshot
+		// covers are never replaced.
+		if err := st.Save(HardState{Term: 4}, ents(tt.at, 4, 4), nil); err != nil {
 			t.Fatal(err)
 		}
-		if l, _ := st.LastIndex(); l != tt.wlast+1 {
-			t.Errorf("at %d: last %d after an append, want %d", tt.at, l, tt.wlast+1)
+		if term, _ := st.Term(tt.at); term != terms[tt.at-1] {
+			t.Errorf("at %d: Save replaced the snapshot's entry (term %d)", tt.at, term)
+		}
+		if term, _ := st.Term(tt.at + 1); term != 4 {
+			t.Errorf("at %d: entry after the snapshot has term %d, want 4", tt.at, term)
 		}
 	}
 }

@@ -42,6 +42,17 @@ type NodeConfig struct {
 	// entries were applied since the last one; zero disables automatic
 	// snapshots.
 	SnapshotEntries uint64
+	// SnapshotCatchUpEntries is how many entries the log keeps behind a
+	// new snapshot, so that a follower that installs an older one goes on
+	// from the log instead of needing the next (etcd's
+	// SnapshotCatchUpEntries). The leader sends its latest snapshot, which
+	// may be a whole interval old, so a margin smaller than the interval
+	// between snapshots saves nothing. Zero keeps the log back to the
+	// previous snapshot: a follower then survives one snapshot the leader
+	// takes while it installs the latest, however far apart
+	// SnapshotLogPercent spaces them, for a log on disk of at most two
+	// intervals.
+	SnapshotCatchUpEntries uint64
 	// SnapshotLogPercent also holds a snapshot back until the entries
 	// applied since the last one add up to this percent of its size, so
 	// that a large data set is not rewritten every SnapshotEntries writes:
@@ -1210,12 +1221,11 @@ func (n *Node) maybeSnapshot() {
 		(n.appliedBytes-n.snapBytesMark)*100 < n.snapSize*n.cfg.SnapshotLogPercent {
 		return
 	}
-	// A follower installing the leader's snapshot goes on from the log
-	// after it. Compacting that log meanwhile would make it need the next
-	// snapshot, and under load the next, so the leader waits, for at most
-	// three more intervals.
-	if n.core.sendingSnapshot() && applied < n.snapIndex+4*every {
-		return
+	// The log keeps a margin behind the new snapshot for followers that
+	// install an older one (see SnapshotCatchUpEntries).
+	compactTo := n.snapIndex
+	if m := n.cfg.SnapshotCatchUpEntries; m > 0 {
+		compactTo = applied - min(applied, m)
 	}
 	n.snapshotting = true
 	write := n.sm.Snapshot()
@@ -1229,6 +1239,9 @@ func (n *Node) maybeSnapshot() {
 			size = cw.n
 			return err
 		})
+		if err == nil && compactTo > 0 {
+			err = n.storage.Compact(compactTo)
+		}
 		if err != nil && !errors.Is(err, ErrSnapOutOfDate) {
 			err = fmt.Errorf("%w: %w", ErrStorageFailed, err)
 		}

@@ -376,6 +376,70 @@ func TestNodeSnapshotLogPercent(t *testing.T) {
 	}
 }
 
+// TestNodeCompactsBehindSnapshot: a node compacts its log
+// SnapshotCatchUpEntries behind each snapshot, or back to the previous
+// snapshot when that is zero. Restarted, it restores the snapshot and
+// applies only the entries after it, not those kept below it.
+func TestNodeCompactsBehindSnapshot(t *testing.T) {
+	for _, margin := range []uint64{0, 7} {
+		t.Run(fmt.Sprint("margin=", margin), func(t *testing.T) {
+			st := NewMemoryStorage()
+			start := func(sm StateMachine) *Node {
+				n, err := StartNode(NodeConfig{
+					Raft: Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Peers: []NodeID{1},
+						Logger: discardLogger},
+					Storage: st, Transport: &chanNet{nodes: map[NodeID]*Node{}},
+					StateMachine: sm, TickInterval: 5 * time.Millisecond,
+					SnapshotEntries: 20, SnapshotCatchUpEntries: margin, Logger: discardLogger,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			n := start(&counterSM{})
+			waitLeader(t, []*Node{n})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			// One write at a time, each after any snapshot it started:
+			// with the bootstrap entry and the no-op first, snapshots fall
+			// at 20, 40, ... 100.
+			for range 100 {
+				if _, err := n.Propose(ctx, []byte("x")); err != nil {
+					t.Fatal(err)
+				}
+				poll(t, "the snapshot to finish", func() bool {
+					var busy bool
+					if err := n.do(ctx, func() { busy = n.snapshotting }); err != nil {
+						t.Fatal(err)
+					}
+					return !busy
+				})
+			}
+			n.Stop()
+			snap, _ := st.Snapshot()
+			first, _ := st.FirstIndex()
+			want := snap.Meta.Index - margin + 1
+			if margin == 0 {
+				want = snap.Meta.Index - 20 + 1
+			}
+			if snap.Meta.Index != 100 || first != want {
+				t.Fatalf("snapshot at %d, first index %d; want 100 and %d", snap.Meta.Index, first, want)
+			}
+			sm := &counterSM{}
+			n = start(sm)
+			defer n.Stop()
+			last, _ := st.LastIndex()
+			poll(t, "the log to be replayed", func() bool { return n.Applied() >= last })
+			sm.mu.Lock()
+			defer sm.mu.Unlock()
+			if sm.n != 100 {
+				t.Fatalf("counter %d after the restart, want 100", sm.n)
+			}
+		})
+	}
+}
+
 // slowSM is a counterSM whose every Apply call takes a while, like a large
 // batch of commands applied to a big store.
 type slowSM struct{ counterSM }

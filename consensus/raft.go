@@ -46,9 +46,10 @@ type Config struct {
 	HeartbeatTick int
 	// Storage holds the persisted log and hard state.
 	Storage Storage
-	// Applied is the index the application had applied when it restarted
-	// (at least the snapshot index). Committed entries after it are handed
-	// out again.
+	// Applied is the index the application had applied when it restarted:
+	// at least the snapshot's index, which the core takes from here since
+	// Storage may keep entries below it. Committed entries after it are
+	// handed out again.
 	Applied uint64
 	// Peers bootstraps a brand-new group: when Storage is empty, the log
 	// starts with one committed entry per peer making it a voter. Ignored
@@ -208,7 +209,11 @@ func NewRaft(cfg Config) (*Raft, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	l, err := newLog(cfg.Storage, cfg.MaxCommittedSizePerReady)
+	// Committed and applied start at the restored snapshot's index, which
+	// the driver passes as Applied: the storage may keep entries below it
+	// for followers catching up, and reading the snapshot would load its
+	// data, the whole state, only for its index.
+	l, err := newLog(cfg.Storage, cfg.Applied, cfg.MaxCommittedSizePerReady)
 	if err != nil {
 		return nil, err
 	}
@@ -227,26 +232,20 @@ func NewRaft(cfg Config) (*Raft, error) {
 	}
 	r.conf = cs.Clone()
 	r.appliedConf = cs.Clone()
-	// The snapshot's index is the one before the first entry; reading the
-	// snapshot itself would load its data, the whole state, only for that.
-	r.confIndex = l.firstIndex() - 1
+	// The membership is the snapshot's, as of the applied index.
+	r.confIndex = l.applied
 	empty := hs.IsEmpty() && l.lastIndex() == 0 && r.confIndex == 0
 	if empty && len(cfg.Peers) > 0 {
 		r.bootstrap(cfg.Peers)
 	} else {
-		if hs.Commit < l.committed || hs.Commit > l.lastIndex() {
-			if hs.Commit > l.lastIndex() {
-				return nil, fmt.Errorf("consensus: hard state commit %d is beyond the last index %d", hs.Commit, l.lastIndex())
-			}
-			hs.Commit = l.committed
+		if l.applied > l.lastIndex() {
+			return nil, fmt.Errorf("consensus: applied index %d is beyond the last index %d", l.applied, l.lastIndex())
 		}
-		r.term, r.vote, l.committed = hs.Term, hs.Vote, hs.Commit
-		if cfg.Applied > 0 {
-			if cfg.Applied > l.committed {
-				return nil, fmt.Errorf("consensus: applied index %d is beyond commit %d", cfg.Applied, l.committed)
-			}
-			l.applied = max(l.applied, cfg.Applied)
+		if hs.Commit > l.lastIndex() {
+			return nil, fmt.Errorf("consensus: hard state commit %d is beyond the last index %d", hs.Commit, l.lastIndex())
 		}
+		// The commit index is saved lazily, so it may lag the snapshot.
+		r.term, r.vote, l.committed = hs.Term, hs.Vote, max(hs.Commit, l.applied)
 		// Elections need the membership as of the commit index now, not
 		// once the application has caught up.
 		if err := r.replayConf(l.applied, l.committed); err != nil {
@@ -391,20 +390,6 @@ func (r *Raft) startSnapshot(to NodeID, pr *progress) bool {
 	pr.becomeSnapshot(&snap)
 	r.sendSnapChunk(to, pr)
 	return true
-}
-
-// sendingSnapshot reports whether this leader is streaming a snapshot to a
-// follower that still answers, or waiting for it to install one.
-func (r *Raft) sendingSnapshot() bool {
-	if r.state != StateLeader {
-		return false
-	}
-	for id, pr := range r.prs {
-		if id != r.id && pr.state == snapshotState && pr.recentActive {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *Raft) sendSnapChunk(to NodeID, pr *progress) {

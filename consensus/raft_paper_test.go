@@ -870,6 +870,9 @@ func TestSnapshotLostChunkResent_7(t *testing.T) {
 	if err := l.st.CreateSnapshot(l.r.log.applied, l.r.AppliedConf(), SnapshotBytes(data)); err != nil {
 		t.Fatal(err)
 	}
+	if err := l.st.Compact(l.r.log.applied); err != nil {
+		t.Fatal(err)
+	}
 	nw.heal()
 	sentAt4, dropped := 0, false
 	nw.hook = func(m Message) bool {

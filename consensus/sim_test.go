@@ -737,6 +737,13 @@ func (s *sim) snapshot() {
 	if err := n.st.CreateSnapshot(n.sm.applied, n.r.AppliedConf(), SnapshotBytes(encodeSM(n.sm.data))); err != nil {
 		s.failf("n%d: create snapshot: %v", n.id, err)
 	}
+	// A random catch-up margin of log stays behind the snapshot; without
+	// one, laggards need the snapshot at once.
+	if margin := uint64(s.rng.IntN(9)); n.sm.applied > margin {
+		if err := n.st.Compact(n.sm.applied - margin); err != nil {
+			s.failf("n%d: compact: %v", n.id, err)
+		}
+	}
 }
 
 func (s *sim) confChange() {

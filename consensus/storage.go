@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"sync"
 )
@@ -29,13 +30,17 @@ type Storage interface {
 	// stopping once their total Size passes maxSize.
 	Entries(lo, hi, maxSize uint64) ([]Entry, error)
 	// Term returns the term of entry i, which must be in
-	// [FirstIndex()-1, LastIndex()]. The term of FirstIndex()-1 is the
-	// snapshot's term.
+	// [FirstIndex()-1, LastIndex()]: the term of FirstIndex()-1 stays
+	// known after its entry is compacted. The snapshot's index is always
+	// in that range.
 	Term(i uint64) (uint64, error)
 	// LastIndex returns the index of the last entry in the log.
 	LastIndex() (uint64, error)
-	// FirstIndex returns the index of the first entry that may be read
-	// (the one after the latest snapshot).
+	// FirstIndex returns the index of the first entry that may be read.
+	// It is at most the latest snapshot's index plus one: entries the
+	// snapshot covers stay readable until they are compacted (see
+	// LogStore.Compact), so that a follower that installs the snapshot
+	// can go on from the log.
 	FirstIndex() (uint64, error)
 	// Snapshot returns the most recent snapshot.
 	Snapshot() (Snapshot, error)
@@ -49,9 +54,18 @@ type LogStore interface {
 	Storage
 	Save(hs HardState, ents []Entry, snap *Snapshot) error
 	// CreateSnapshot records a snapshot of the application taken at index i,
-	// whose data write streams out, and compacts the log before it. The
-	// data is streamed so that a large state is never held twice in memory.
+	// whose data write streams out. It does not compact: the entries it
+	// covers stay readable until Compact drops them, except that FirstIndex
+	// may rise by one where the storage keeps the first entry as the dummy
+	// that answers Term(FirstIndex()-1). The data is streamed so that a
+	// large state is never held twice in memory.
 	CreateSnapshot(i uint64, conf ConfState, write SnapshotWriter) error
+	// Compact drops the entries up to and including i, which must be at
+	// most the latest snapshot's index; afterwards FirstIndex is i+1 and
+	// Term(i) still answers. Compacting at or below what is already
+	// compacted does nothing. A snapshot received from the leader (through
+	// Save) replaces the whole log instead.
+	Compact(i uint64) error
 	Close() error
 }
 
@@ -61,7 +75,8 @@ type MemoryStorage struct {
 	mu   sync.Mutex
 	hs   HardState
 	snap Snapshot
-	// ents[0] is a dummy entry at the snapshot's index and term.
+	// ents[0] is a dummy entry at the index and term of the last entry
+	// compacted, at or below the snapshot's index.
 	ents []Entry
 }
 
@@ -157,7 +172,9 @@ func (ms *MemoryStorage) Save(hs HardState, ents []Entry, snap *Snapshot) error 
 }
 
 func (ms *MemoryStorage) append(ents []Entry) {
-	first := ms.ents[0].Index + 1
+	// Entries the snapshot covers are committed: they are never replaced,
+	// even while they are kept.
+	first := max(ms.ents[0].Index, ms.snap.Meta.Index) + 1
 	last := ents[len(ents)-1].Index
 	if last < first {
 		return
@@ -197,7 +214,21 @@ func (ms *MemoryStorage) CreateSnapshot(i uint64, conf ConfState, write Snapshot
 	}
 	term := ms.ents[i-offset].Term
 	ms.snap = Snapshot{Meta: SnapshotMeta{Index: i, Term: term, Conf: conf.Clone()}, Data: data}
-	ms.ents = append([]Entry{{Index: i, Term: term}}, ms.ents[i-offset+1:]...)
+	return nil
+}
+
+// Compact implements LogStore.
+func (ms *MemoryStorage) Compact(i uint64) error {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	offset := ms.ents[0].Index
+	if i <= offset {
+		return nil
+	}
+	if i > ms.snap.Meta.Index {
+		return fmt.Errorf("consensus: compact up to %d, beyond the snapshot at %d", i, ms.snap.Meta.Index)
+	}
+	ms.ents = append([]Entry{{Index: i, Term: ms.ents[i-offset].Term}}, ms.ents[i-offset+1:]...)
 	return nil
 }
 

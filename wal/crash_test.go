@@ -362,15 +362,16 @@ func TestCorruptSnapshot(t *testing.T) {
 }
 
 // TestCrashAfterSnapshotStored covers the crash windows between storing a
-// snapshot and changing the log: Open must finish the job.
+// snapshot and changing the log: Open must finish an install, and keep the
+// entries a local snapshot covers (entry 1 becomes the dummy).
 func TestCrashAfterSnapshotStored(t *testing.T) {
 	tests := []struct {
 		name        string
 		snap        *consensus.Snapshot
 		first, last uint64
 	}{
-		{"compaction not done", snapAt(5, 1), 6, 10},
-		{"compaction of the whole log not done", snapAt(10, 1), 11, 10},
+		{"entries behind the snapshot kept", snapAt(5, 1), 2, 10},
+		{"entries behind a snapshot of the whole log kept", snapAt(10, 1), 2, 10},
 		{"install ahead of the log not done", snapAt(20, 3), 21, 20},
 		{"install over a conflicting log not done", snapAt(5, 2), 6, 5},
 	}
@@ -396,6 +397,9 @@ func TestCrashAfterSnapshotStored(t *testing.T) {
 			if term, err := l.Term(tt.snap.Meta.Index); err != nil || term != tt.snap.Meta.Term {
 				t.Fatalf("Term(%d) = %d, %v; want %d", tt.snap.Meta.Index, term, err, tt.snap.Meta.Term)
 			}
+			if _, err := l.Term(first - 1); err != nil {
+				t.Fatalf("Term(%d) before the first entry: %v", first-1, err)
+			}
 			if last >= first {
 				wantEntries(t, l, all[first-1:])
 			}
@@ -405,6 +409,67 @@ func TestCrashAfterSnapshotStored(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCrashWithEntriesBehindSnapshot copies the directory, as a crash
+// would leave it, after each step of snapshotting with a margin of entries
+// kept behind: each copy opens with the entries, terms and first index the
+// log had at that point, and goes on from there.
+func TestCrashWithEntriesBehindSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 300, CacheSize: 4}
+	l := openT(t, dir, opts)
+	defer l.Close()
+	all := ents(1, 46, 1)
+	if err := l.Save(consensus.HardState{Term: 1, Commit: 40}, all[:40], nil); err != nil {
+		t.Fatal(err)
+	}
+	crash := func(first, last uint64) {
+		t.Helper()
+		copied := t.TempDir()
+		if err := os.CopyFS(copied, os.DirFS(dir)); err != nil {
+			t.Fatal(err)
+		}
+		c := openT(t, copied, opts)
+		defer c.Close()
+		if got, err := c.FirstIndex(); err != nil || got != first {
+			t.Fatalf("FirstIndex after a crash = %d, %v; want %d", got, err, first)
+		}
+		wantEntries(t, c, all[first-1:last])
+		if term, err := c.Term(first - 1); err != nil || term != 1 {
+			t.Fatalf("Term(%d) after a crash = %d, %v; want 1", first-1, term, err)
+		}
+		if _, err := c.Term(first - 2); !errors.Is(err, consensus.ErrCompacted) {
+			t.Fatalf("Term(%d) after a crash = %v, want ErrCompacted", first-2, err)
+		}
+		snap, err := c.Snapshot()
+		if err != nil || snap.Meta.Index != 30 || snap.Meta.Term != 1 {
+			t.Fatalf("Snapshot after a crash = %+v, %v", snap.Meta, err)
+		}
+		// The log goes on: a later snapshot and compaction work.
+		if err := c.Save(consensus.HardState{}, all[last:last+1], nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.CreateSnapshot(last, consensus.ConfState{}, consensus.SnapshotBytes(nil)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Compact(last - 5); err != nil {
+			t.Fatal(err)
+		}
+		wantEntries(t, c, all[last-5:last+1])
+	}
+	if err := l.CreateSnapshot(30, consensus.ConfState{Voters: []consensus.NodeID{1}}, consensus.SnapshotBytes([]byte("s"))); err != nil {
+		t.Fatal(err)
+	}
+	crash(2, 40) // between the snapshot and the compaction
+	if err := l.Compact(25); err != nil {
+		t.Fatal(err)
+	}
+	crash(26, 40)
+	if err := l.Save(consensus.HardState{Term: 1, Commit: 45}, all[40:45], nil); err != nil {
+		t.Fatal(err)
+	}
+	crash(26, 45)
 }
 
 // TestCrashDuringTruncation leaves tidwall/wal's .END and .START files of

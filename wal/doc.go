@@ -1,8 +1,8 @@
 // Package wal is rkv's durable Raft log: a consensus.LogStore kept in a
 // directory. The Raft driver saves each Ready through it (entries with one
 // write and one fsync, then the hard state) and the core reads the log back
-// through it; a snapshot taken by the application compacts the log, and a
-// snapshot received from the leader replaces it.
+// through it; the application compacts the log behind the snapshots it
+// takes, and a snapshot received from the leader replaces the log.
 //
 // # Layout
 //
@@ -15,9 +15,14 @@
 // log from the index in the name of its first segment file, so to make the
 // log continue after a snapshot at index S the log directory is emptied and
 // one empty segment file named S+1 is created (with AllowEmpty, tidwall/wal
-// opens it as an empty log whose next index is S+1). Compaction after a
-// local snapshot uses tidwall/wal's TruncateFront, so the first index on
-// disk is always the snapshot index plus one.
+// opens it as an empty log whose next index is S+1). A local snapshot
+// leaves the log alone; Compact(i) later uses tidwall/wal's TruncateFront
+// to keep entries from i on, entry i serving as the dummy whose term
+// answers Term(FirstIndex()-1). Which index is the dummy follows from the
+// files alone: the first entry on disk once the snapshot covers it, the
+// snapshot itself when the log starts right after it. So entries up to the
+// snapshot's index stay readable between the two calls, and across a
+// restart, for followers that install an older snapshot.
 //
 // # Record format
 //
@@ -65,11 +70,13 @@
 //     byte offset: a bad record in an earlier segment, a bad record in the
 //     last segment followed by good data, a record with the wrong index, a
 //     gap between segments, a bad hard state or snapshot file.
-//   - The log is reconciled with the latest snapshot S. Entries up to S are
-//     dropped (a crash between storing a snapshot and compacting). A log that
-//     ends before S, or whose entry S has another term than the snapshot, is
-//     what a crash during the install of a leader's snapshot leaves: it is
-//     replaced by an empty log after S. The install removes segment files
+//   - The log is reconciled with the latest snapshot S. Entries up to S
+//     that agree with it (entry S has its term) are kept: they are not
+//     applied again, since the application restores S and replays from
+//     S+1, but followers may still need them. A log that ends before S, or
+//     whose entry S has another term than the snapshot, is what a crash
+//     during the install of a leader's snapshot leaves: it is replaced by
+//     an empty log after S. The install removes segment files
 //     from the highest down, so a partial removal leaves a prefix of the old
 //     log that is either consistent with the snapshot or replaced.
 //

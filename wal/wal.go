@@ -39,8 +39,8 @@ type Log struct {
 	// mu guards what readers see and is not held across a log write or
 	// sync, so that a slow disk does not stall the core's reads: a
 	// follower must go on answering heartbeats while its disk syncs. Only
-	// a holder of wmu changes tw, snap, last, tail, batch and hs, so a writer
-	// may read them without mu.
+	// a holder of wmu changes tw, snap, first, last, tail, batch and hs, so
+	// a writer may read them without mu.
 	wmu   sync.Mutex
 	mu    sync.Mutex
 	tw    *twal.Log // the entries; nil once closed or after a failed reset
@@ -51,10 +51,15 @@ type Log struct {
 	// for the first Snapshot call (the restore at start) so that a
 	// restart reads the whole state once, not twice.
 	openedSnap []byte
-	last       uint64 // index of the last entry; snap.Index when none follow it
-	tail       int    // size of the last segment file, mirroring tidwall/wal's rollover rule
-	failed     error  // the first failed write or sync; set once
-	closed     bool
+	// first is the first entry that may be read. Entry first-1 is the
+	// dummy whose term Term still answers: the snapshot, right after a
+	// reset, or else the entry tidwall/wal holds first (it cannot hold
+	// anything before its first entry). first <= snap.Index+1.
+	first  uint64
+	last   uint64 // index of the last entry; first-1 when the log is empty
+	tail   int    // size of the last segment file, mirroring tidwall/wal's rollover rule
+	failed error  // the first failed write or sync; set once
+	closed bool
 	// beforeSync, when set by a test, runs while Save is about to sync.
 	beforeSync func()
 	// cache holds the entries from cache[0].Index to last, with no gap,
@@ -134,6 +139,8 @@ func (l *Log) open() error {
 	if err := l.openEntries(); err != nil {
 		return err
 	}
+	// Entries up to S that agree with it stay, for followers catching up;
+	// the application restores S and replays only the entries after it.
 	if first, _ := l.tw.FirstIndex(); first <= s {
 		t, err := l.readTerm(s)
 		if err != nil {
@@ -150,11 +157,9 @@ func (l *Log) open() error {
 			if err := l.openEntries(); err != nil {
 				return err
 			}
-		} else if err := l.compact(s); err != nil {
-			return err
 		}
 	}
-	from := max(s+1, l.last-min(l.last, uint64(l.opts.CacheSize))+1)
+	from := max(l.first, l.last-min(l.last, uint64(l.opts.CacheSize))+1)
 	for i := from; i <= l.last; i++ {
 		e, err := l.read(i)
 		if err != nil {
@@ -216,14 +221,33 @@ func (l *Log) openEntries() error {
 	if l.last, err = tw.LastIndex(); err != nil {
 		return err
 	}
+	if err := l.setFirst(); err != nil {
+		return err
+	}
 	l.cache = nil
 	l.tail, err = tailSize(l.logDir)
 	return err
 }
 
-// compact drops the entries up to and including i, which a snapshot covers.
+// setFirst derives first from tidwall/wal's first index: the entry there
+// is the dummy once the snapshot covers it, and readable otherwise (a new
+// log, or one reset to start after the snapshot).
+func (l *Log) setFirst() error {
+	f, err := l.tw.FirstIndex()
+	if err != nil {
+		return err
+	}
+	if f <= l.snap.Index {
+		f++
+	}
+	l.first = f
+	return nil
+}
+
+// compact drops the entries before i from disk, keeping entry i as the
+// dummy.
 func (l *Log) compact(i uint64) error {
-	if err := l.tw.TruncateFront(i + 1); err != nil {
+	if err := l.tw.TruncateFront(i); err != nil {
 		return err
 	}
 	if err := syncDir(l.logDir); err != nil {
@@ -313,7 +337,7 @@ func (l *Log) Entries(lo, hi, maxSize uint64) ([]consensus.Entry, error) {
 	if l.closed {
 		return nil, ErrClosed
 	}
-	if lo <= l.snap.Index {
+	if lo < l.first {
 		return nil, consensus.ErrCompacted
 	}
 	if hi > l.last+1 {
@@ -362,7 +386,7 @@ func (l *Log) term(i uint64) (uint64, error) {
 	switch {
 	case l.closed:
 		return 0, ErrClosed
-	case i < l.snap.Index:
+	case i < l.first-1:
 		return 0, consensus.ErrCompacted
 	case i == l.snap.Index:
 		return l.snap.Term, nil
@@ -392,7 +416,7 @@ func (l *Log) FirstIndex() (uint64, error) {
 	if l.closed {
 		return 0, ErrClosed
 	}
-	return l.snap.Index + 1, nil
+	return l.first, nil
 }
 
 // Snapshot implements consensus.Storage. The data is read from its file on
@@ -429,7 +453,8 @@ func (l *Log) Snapshot() (consensus.Snapshot, error) {
 // Save implements consensus.LogStore. It installs snap when it is newer
 // than the stored snapshot (replacing the whole log), then writes ents with
 // one write and one fsync (truncating any stored entries from the first of
-// them on), then hs when it changed. A failed write or sync fails the Log.
+// them on, but skipping those the snapshot covers, which are committed),
+// then hs when it changed. A failed write or sync fails the Log.
 func (l *Log) Save(hs consensus.HardState, ents []consensus.Entry, snap *consensus.Snapshot) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -619,7 +644,10 @@ func (l *Log) saveHardState(hs consensus.HardState) error {
 }
 
 // CreateSnapshot implements consensus.LogStore: it stores a snapshot of the
-// application taken at index i, then drops the entries it covers.
+// application taken at index i. The entries it covers stay until Compact,
+// but for the first one on disk when nothing before it is kept (a new log,
+// or one a leader's snapshot reset): that entry becomes the dummy, since
+// the term before it is no longer the snapshot's.
 func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, write consensus.SnapshotWriter) error {
 	meta, err := l.snapshotMeta(i, conf)
 	if err != nil {
@@ -629,17 +657,46 @@ func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, write consensus
 	tmp, werr := writeSnapshotTemp(l.dir, meta, write)
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	if err := l.publishSnapshot(meta, tmp, werr); err != nil {
+	return l.publishSnapshot(meta, tmp, werr)
+}
+
+// Compact implements consensus.LogStore: it drops the entries up to and
+// including i, keeping entry i on disk as the dummy that answers Term(i).
+func (l *Log) Compact(i uint64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if drop, err := l.raiseFirst(i); !drop || err != nil {
 		return err
 	}
-	// Readers no longer ask for the entries the snapshot covers, so they
-	// are dropped without mu.
 	if err := l.compact(i); err != nil {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return l.fail(fmt.Errorf("wal: compact entries up to %d: %w", i, err))
 	}
 	return nil
+}
+
+// raiseFirst makes the entries up to i unreadable, so that readers stop
+// asking for them before their files go, and reports whether any were
+// readable.
+func (l *Log) raiseFirst(i uint64) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed || l.failed != nil:
+		return false, l.unusable()
+	case i < l.first:
+		return false, nil
+	case i > l.snap.Index:
+		return false, fmt.Errorf("wal: compact up to %d, beyond the snapshot at %d", i, l.snap.Index)
+	}
+	l.first = i + 1
+	if len(l.cache) > 0 && l.cache[0].Index < i {
+		n := min(i-l.cache[0].Index, uint64(len(l.cache)))
+		clear(l.cache[:n])
+		l.cache = l.cache[n:]
+	}
+	return true, nil
 }
 
 // publishSnapshot makes the snapshot written to tmp the log's snapshot,
@@ -663,10 +720,8 @@ func (l *Log) publishSnapshot(meta consensus.SnapshotMeta, tmp string, werr erro
 		return l.fail(err)
 	}
 	l.snap, l.openedSnap = meta, nil
-	if len(l.cache) > 0 && l.cache[0].Index <= i {
-		n := min(i+1-l.cache[0].Index, uint64(len(l.cache)))
-		clear(l.cache[:n])
-		l.cache = l.cache[n:]
+	if err := l.setFirst(); err != nil {
+		return l.fail(err)
 	}
 	return nil
 }

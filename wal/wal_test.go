@@ -49,10 +49,11 @@ func ents(lo, hi, term uint64) []consensus.Entry {
 
 // step is one write applied to both the Log and the reference model.
 type step struct {
-	hs     consensus.HardState
-	ents   []consensus.Entry
-	snap   *consensus.Snapshot
-	create uint64 // CreateSnapshot at this index when non-zero
+	hs      consensus.HardState
+	ents    []consensus.Entry
+	snap    *consensus.Snapshot
+	create  uint64 // CreateSnapshot at this index when non-zero
+	compact uint64 // then Compact up to this index when non-zero
 }
 
 func snapAt(i, term uint64) *consensus.Snapshot {
@@ -73,6 +74,16 @@ func (s step) apply(t *testing.T, l *Log, ms *consensus.MemoryStorage) {
 		if err := l.CreateSnapshot(s.create, conf, consensus.SnapshotBytes(data)); err != nil {
 			t.Fatalf("CreateSnapshot(%d): %v", s.create, err)
 		}
+	}
+	if s.compact != 0 {
+		if err := ms.Compact(s.compact); err != nil {
+			t.Fatalf("model Compact(%d): %v", s.compact, err)
+		}
+		if err := l.Compact(s.compact); err != nil {
+			t.Fatalf("Compact(%d): %v", s.compact, err)
+		}
+	}
+	if s.create != 0 || s.compact != 0 {
 		return
 	}
 	if err := ms.Save(s.hs, s.ents, s.snap); err != nil {
@@ -136,7 +147,10 @@ func sameState(t *testing.T, l *Log, ms *consensus.MemoryStorage) {
 
 // TestMatchesMemoryStorage runs sequences of writes against a Log and
 // against consensus.MemoryStorage, checking that every read agrees after
-// each write and after the Log is closed and reopened.
+// each write and after the Log is closed and reopened. A snapshot of a log
+// not yet compacted is always followed by a compaction: there the Log
+// keeps its first entry as the dummy where the model keeps one apart
+// (TestSnapshotKeepsEntries covers that case).
 func TestMatchesMemoryStorage(t *testing.T) {
 	hs := func(term, commit uint64) consensus.HardState {
 		return consensus.HardState{Term: term, Vote: 1, Commit: commit}
@@ -166,14 +180,25 @@ func TestMatchesMemoryStorage(t *testing.T) {
 		}},
 		{"compaction", Options{}, []step{
 			{hs: hs(1, 10), ents: ents(1, 10, 1)},
-			{create: 5},
+			{create: 5, compact: 5},
 			{ents: ents(11, 12, 1)},
-			{create: 12},
+			{create: 12, compact: 12},
 			{ents: ents(13, 13, 2)},
+		}},
+		{"compaction behind the snapshot", Options{}, []step{
+			{hs: hs(1, 20), ents: ents(1, 20, 1)},
+			{create: 10, compact: 6},
+			{ents: ents(21, 22, 1)},
+			{create: 20}, // entry 6 is already the dummy: nothing changes
+			{compact: 4}, // below what is compacted: nothing changes
+			{compact: 6},
+			{compact: 15},
+			{ents: ents(23, 23, 2)},
+			{compact: 20}, // every entry the snapshot covers
 		}},
 		{"entries before the snapshot are skipped", Options{}, []step{
 			{ents: ents(1, 10, 1)},
-			{create: 5},
+			{create: 5, compact: 2},
 			{ents: ents(3, 12, 2)},
 			{ents: ents(1, 4, 3)},
 		}},
@@ -188,23 +213,31 @@ func TestMatchesMemoryStorage(t *testing.T) {
 		}},
 		{"older snapshot is ignored", Options{}, []step{
 			{ents: ents(1, 10, 1)},
-			{create: 6},
+			{create: 6, compact: 3},
 			{snap: snapAt(3, 1)},
+		}},
+		{"install snapshot over entries kept behind one", Options{}, []step{
+			{ents: ents(1, 10, 1)},
+			{create: 8, compact: 2},
+			{snap: snapAt(9, 1)},
+			{ents: ents(10, 11, 2)},
+			{compact: 9}, // the log starts after the snapshot: nothing to do
 		}},
 		{"small cache and segments", Options{SegmentSize: 300, CacheSize: 3}, []step{
 			{hs: hs(1, 0), ents: ents(1, 40, 1)},
 			{ents: ents(25, 60, 2)},
-			{create: 30},
+			{create: 30, compact: 20},
 			{ents: ents(61, 61, 2)},
 			{ents: ents(45, 50, 3)},
 			{create: 50},
+			{compact: 49},
 			{snap: snapAt(80, 4)},
 			{ents: ents(81, 100, 4)},
 		}},
 		{"cache of one entry", Options{CacheSize: 1}, []step{
 			{ents: ents(1, 8, 1)},
 			{ents: ents(4, 4, 2)},
-			{create: 2},
+			{create: 2, compact: 1},
 		}},
 	}
 	for _, tt := range tests {
@@ -230,6 +263,64 @@ func TestMatchesMemoryStorage(t *testing.T) {
 			sameState(t, l, ms)
 		})
 	}
+}
+
+// TestSnapshotKeepsEntries: CreateSnapshot leaves the entries it covers
+// readable (the first one on disk turns into the dummy), Compact drops
+// them up to its index, whose term stays known, and a reopen sees the same.
+func TestSnapshotKeepsEntries(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 300, CacheSize: 4}
+	l := openT(t, dir, opts)
+	all := ents(1, 40, 1)
+	if err := l.Save(consensus.HardState{Term: 1, Commit: 40}, all, nil); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, first uint64) {
+		t.Helper()
+		if got, err := l.FirstIndex(); err != nil || got != first {
+			t.Fatalf("%s: FirstIndex = %d, %v; want %d", what, got, err, first)
+		}
+		wantEntries(t, l, all[first-1:])
+		// Below the cache: the dummy's term is read from disk.
+		if term, err := l.Term(first - 1); err != nil || term != 1 {
+			t.Fatalf("%s: Term(%d) = %d, %v; want 1", what, first-1, term, err)
+		}
+		if _, err := l.Term(first - 2); first > 1 && !errors.Is(err, consensus.ErrCompacted) {
+			t.Fatalf("%s: Term(%d) = %v, want ErrCompacted", what, first-2, err)
+		}
+		if _, err := l.Entries(first-1, 41, 1<<20); !errors.Is(err, consensus.ErrCompacted) {
+			t.Fatalf("%s: Entries from the dummy = %v, want ErrCompacted", what, err)
+		}
+		if term, err := l.Term(30); err != nil || term != 1 {
+			t.Fatalf("%s: Term of the snapshot = %d, %v", what, term, err)
+		}
+	}
+	if err := l.CreateSnapshot(30, consensus.ConfState{Voters: []consensus.NodeID{1}}, consensus.SnapshotBytes([]byte("s"))); err != nil {
+		t.Fatal(err)
+	}
+	check("after CreateSnapshot", 2)
+	if err := l.Compact(22); err != nil {
+		t.Fatal(err)
+	}
+	check("after Compact", 23)
+	for _, i := range []uint64{10, 22} {
+		if err := l.Compact(i); err != nil {
+			t.Fatalf("Compact(%d) at or below what is compacted = %v", i, err)
+		}
+	}
+	check("after compacting again below", 23)
+	if err := l.Compact(31); err == nil {
+		t.Fatal("Compact beyond the snapshot succeeded")
+	}
+	l.Close()
+	l = openT(t, dir, opts)
+	defer l.Close()
+	check("after reopening", 23)
+	if err := l.Compact(30); err != nil {
+		t.Fatal(err)
+	}
+	check("after compacting to the snapshot", 31)
 }
 
 func TestSaveErrors(t *testing.T) {
@@ -307,6 +398,7 @@ func TestFailedWriteFailsLog(t *testing.T) {
 	for _, err := range []error{
 		l.Save(consensus.HardState{Term: 2}, ents(4, 4, 2), nil),
 		l.CreateSnapshot(2, consensus.ConfState{}, consensus.SnapshotBytes(nil)),
+		l.Compact(1),
 	} {
 		if !errors.Is(err, ErrFailed) || !errors.Is(err, first) {
 			t.Fatalf("write after failure = %v, want ErrFailed wrapping %v", err, first)
@@ -332,8 +424,8 @@ func TestFailedEntryWrite(t *testing.T) {
 	}
 }
 
-// TestConcurrent has the driver append while another goroutine snapshots
-// and reads, as rkv does; run with -race.
+// TestConcurrent has the driver append while another goroutine snapshots,
+// compacts and reads, as rkv does; run with -race.
 func TestConcurrent(t *testing.T) {
 	l := openT(t, t.TempDir(), Options{SegmentSize: 2048, CacheSize: 16})
 	defer l.Close()
@@ -353,6 +445,10 @@ func TestConcurrent(t *testing.T) {
 			last, _ := l.LastIndex()
 			if last >= first+20 && k%50 == 0 {
 				if err := l.CreateSnapshot(last-10, consensus.ConfState{Voters: []consensus.NodeID{1}}, consensus.SnapshotBytes([]byte("s"))); err != nil && !errors.Is(err, consensus.ErrSnapOutOfDate) {
+					t.Error(err)
+					return
+				}
+				if err := l.Compact(last - 15); err != nil {
 					t.Error(err)
 					return
 				}
