@@ -33,6 +33,7 @@ type config struct {
 	readMode          string
 	snapshotEntries   uint64
 	snapshotLogPct    uint64
+	snapshotCatchUp   uint64
 	maxClients        int
 	logLevel          slog.Level
 	pprofAddr         string
@@ -52,6 +53,7 @@ func parseFlags(args []string) (*config, error) {
 	readMode := fs.String("read-mode", "linearizable", "how the leader confirms reads: linearizable (ReadIndex round) or lease")
 	snapEntries := fs.Uint64("snapshot-entries", 100000, "take a snapshot and compact the log every this many entries (0: never)")
 	snapLogPercent := fs.Uint64("snapshot-log-percent", 25, "also wait until the log written since the last snapshot is this percent of its size (0: entries alone decide)")
+	snapCatchUp := fs.Uint64("snapshot-catchup-entries", 0, "keep this many entries behind a snapshot, for followers that install an older one (0: back to the previous snapshot)")
 	maxClients := fs.Int("maxclients", 10000, "maximum number of client connections")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this `host:port` (for profiling)")
@@ -69,7 +71,8 @@ func parseFlags(args []string) (*config, error) {
 	cfg := &config{
 		id: consensus.NodeID(*id), addr: *addr, dir: *dir, join: *join,
 		electionTimeout: *election, heartbeatInterval: *heartbeat, readMode: *readMode,
-		snapshotEntries: *snapEntries, snapshotLogPct: *snapLogPercent, maxClients: *maxClients, pprofAddr: *pprofAddr,
+		snapshotEntries: *snapEntries, snapshotLogPct: *snapLogPercent, snapshotCatchUp: *snapCatchUp,
+		maxClients: *maxClients, pprofAddr: *pprofAddr,
 	}
 	if cfg.id == 0 {
 		return nil, &usageError{"--id must be a positive integer"}

@@ -125,13 +125,14 @@ func runServer(args []string) error {
 			Rand:   rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.id))),
 			Logger: logger,
 		},
-		Storage:            log,
-		Transport:          tr,
-		StateMachine:       sm,
-		TickInterval:       cfg.heartbeatInterval,
-		SnapshotEntries:    cfg.snapshotEntries,
-		SnapshotLogPercent: cfg.snapshotLogPct,
-		Logger:             logger,
+		Storage:                log,
+		Transport:              tr,
+		StateMachine:           sm,
+		TickInterval:           cfg.heartbeatInterval,
+		SnapshotEntries:        cfg.snapshotEntries,
+		SnapshotLogPercent:     cfg.snapshotLogPct,
+		SnapshotCatchUpEntries: cfg.snapshotCatchUp,
+		Logger:                 logger,
 	})
 	if err != nil {
 		clientLn.Close()
