@@ -18,12 +18,20 @@
 //     snapshot states) and fast back-off using the follower's conflict hints;
 //   - commitment by counting only entries of the current term;
 //   - ReadIndex reads confirmed by one heartbeat round shared by every read
-//     waiting, served only after the leader has committed an entry of its
-//     term, and an optional lease mode (LeaseRead) measured from the send
-//     time of the heartbeats a quorum acknowledged;
-//   - leadership transfer (catch the target up, then MsgTimeoutNow);
+//     waiting, served only after the leader (a lone voter too) has
+//     committed an entry of its term, and an optional lease mode
+//     (LeaseRead) measured from the send time of the heartbeats a quorum
+//     acknowledged;
+//   - leadership transfer (catch the target up, then MsgTimeoutNow). The
+//     MsgTimeoutNow carries the tick at which the leader gives the transfer
+//     up; a transferee or voter that heard a heartbeat sent after it ignores
+//     the transfer, and the leader trusts its lease again only on such
+//     heartbeats, so a late MsgTimeoutNow cannot depose a leader that still
+//     serves lease reads;
 //   - snapshots streamed in chunks (MsgSnap), resumable from the offset the
-//     follower reports, with log compaction behind them;
+//     follower reports; a partial snapshot is kept only for chunks from the
+//     same sender and term, since two nodes' snapshots of one index need not
+//     be the same bytes;
 //   - single-server membership changes carried by EntryConfChange entries:
 //     new servers join as learners and the leader promotes them once they
 //     are caught up; a removed leader steps down. Only one change is in
@@ -38,13 +46,28 @@
 // # The driver
 //
 // [Node] runs a core in one goroutine. Each Ready is persisted through a
-// [LogStore] with one write and one sync for the whole batch (group commit);
-// a leader sends its appends before its own write, as the thesis allows,
-// and counts itself only once the write is done. Proposals return the
-// [StateMachine]'s result for their entry, or *NotLeaderError,
-// ErrProposalDropped or the context's error. [Node.ReadIndex] batches every
-// waiting read into one confirmation round. A failed write stops the node
-// (ErrStorageFailed) rather than pretend.
+// [LogStore] with one write and one sync for the whole batch (group commit)
+// by a persist goroutine, so the core goes on stepping messages while the
+// disk syncs. A message leaves before the writes queued ahead of it only
+// once the term and vote it was sent under are durable (as reported by the
+// persist goroutine, not merely queued); then a leader sends its appends
+// before its own write, as the thesis allows, and counts itself only once
+// the write is done, while acknowledgements always follow the write. A
+// received snapshot is restored into the state machine before it is made
+// durable; one that does not restore is refused and the core restarts from
+// storage. Proposals return the [StateMachine]'s result for their entry,
+// or *NotLeaderError, ErrProposalDropped (also when a later leadership
+// reused the entry's index) or the context's error; a membership change is
+// proposed on its own, so one refused as pending fails alone.
+// [Node.ReadIndex] batches every waiting read into one confirmation round.
+// A failed write stops the node (ErrStorageFailed) rather than pretend.
+//
+// # Testing
+//
+// The seeded simulation (sim_test.go) runs these same Nodes step by step,
+// without their goroutines, over a disk whose writes complete when the
+// simulation chooses and a network that drops, duplicates, reorders and
+// replays messages; see the comment at its top.
 //
 // Messages carry a GroupID so one process and one [Transport] can later host
 // a group per slot range; today rkv runs one group.

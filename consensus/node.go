@@ -240,6 +240,8 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The simulation steps messages itself and has no use for the queue.
+	n.recvc = make(chan Message, 8192)
 	go n.persistLoop()
 	go n.run()
 	return n, nil
@@ -286,7 +288,6 @@ func newNode(cfg NodeConfig) (*Node, error) {
 		sm:         cfg.StateMachine,
 		logger:     cfg.Logger.With("node", cfg.Raft.ID),
 		propWanted: make(chan struct{}, 1),
-		recvc:      make(chan Message, 8192),
 		readWanted: make(chan struct{}, 1),
 		ctrlc:      make(chan func()),
 		stopc:      make(chan struct{}),

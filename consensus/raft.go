@@ -776,6 +776,11 @@ func (r *Raft) Step(m Message) error {
 			r.send(Message{To: m.From, Type: MsgAppResp})
 		case m.Type == MsgPreVote:
 			r.send(Message{To: m.From, Type: MsgPreVoteResp, Reject: true})
+		case m.Type == MsgVote:
+			// The rejection carries our term (§5.1), so that a candidate
+			// that cannot hear this node's own campaigns catches up with
+			// it instead of staying behind it for good.
+			r.send(Message{To: m.From, Type: MsgVoteResp, Reject: true})
 		}
 		return nil
 	}
