@@ -526,7 +526,7 @@ func (s *sim) run(faultSteps int) (err error) {
 		{6, s.heal},
 		{2, s.crash},
 		{2, s.crashWriting},
-		{3, s.crashVoting},
+		{30, s.crashVoting},
 		{8, s.restart},
 		{15, s.snapshot},
 		{5, s.confChange},
@@ -878,7 +878,7 @@ func (s *sim) partition() {
 	for i := range s.nodes {
 		ids[i] = NodeID(i + 1)
 	}
-	switch s.rng.IntN(3) {
+	switch s.rng.IntN(4) {
 	case 0: // symmetric split into two sides
 		side := make([]bool, len(ids))
 		for i := range side {
@@ -907,6 +907,13 @@ func (s *sim) partition() {
 				}
 			}
 			s.event("isolate leader", l.id, nil)
+		}
+	case 3: // learners hear the leader, but it does not hear them
+		if l := s.pick(func(n *simNode) bool { return n.live() && n.core().state == StateLeader }); l != nil {
+			for _, id := range l.core().conf.Learners {
+				s.cut[[2]NodeID{id, l.id}] = true
+			}
+			s.event("mute learners", l.id, nil)
 		}
 	}
 }
