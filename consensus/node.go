@@ -628,29 +628,22 @@ func (n *Node) readyToHandle() bool {
 }
 
 // ready handles one Ready; false means the node failed and stops.
-func (n *Node) ready() bool {
-	if err := n.handleReady(); err != nil {
-		n.fail(err)
-		return false
-	}
-	n.publish()
-	return true
-}
+func (n *Node) ready() bool { return n.survived(n.handleReady()) }
 
 // onPersisted takes the persist goroutine's reports; false means the node
 // failed and stops.
-func (n *Node) onPersisted() bool {
-	if err := n.handlePersisted(); err != nil {
-		n.fail(err)
+func (n *Node) onPersisted() bool { return n.survived(n.handlePersisted()) }
+
+// survived publishes the state after a step of the loop that returned
+// err, or records err as the failure that stops the node.
+func (n *Node) survived(err error) bool {
+	if err != nil {
+		n.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
+		n.logger.Error("storage failed; node stops", "err", err)
 		return false
 	}
 	n.publish()
 	return true
-}
-
-func (n *Node) fail(err error) {
-	n.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
-	n.logger.Error("storage failed; node stops", "err", err)
 }
 
 // onSnapshotDone records a local snapshot's outcome; false means the node
@@ -670,7 +663,7 @@ func (n *Node) onSnapshotDone(out snapshotOutcome) bool {
 	default:
 		n.snapIndex = out.index
 		n.snapBytesMark, n.snapSize = out.appliedBytes, out.size
-		n.logger.Info("snapshot taken; log compacted", "index", out.index)
+		n.logger.Info("snapshot taken", "index", out.index)
 	}
 	return true
 }
@@ -740,13 +733,10 @@ func (n *Node) stepBatches(batches []*proposalBatch) {
 		ents = append(ents, b.ents...)
 	}
 	err := n.core.Step(Message{Type: MsgProp, Entries: ents})
-	if err == nil && n.core.state != StateLeader {
-		err = ErrProposalDropped
+	if n.core.state != StateLeader {
+		err = &NotLeaderError{Leader: n.core.lead}
 	}
 	if err != nil {
-		if n.core.state != StateLeader {
-			err = &NotLeaderError{Leader: n.core.lead}
-		}
 		for _, b := range batches {
 			for slot := range b.ents {
 				b.settle(slot, Result{Err: err})
@@ -908,7 +898,8 @@ func (q *persistQueue) takeNow() ([]persistJob, bool) {
 	return jobs, q.closed
 }
 
-// report records that count jobs were written, up to the entry in out.
+// report records that count jobs were written, up to the entry and with
+// the hard state in out.
 func (q *persistQueue) report(count int, out persisted) {
 	q.mu.Lock()
 	q.done += count
@@ -926,7 +917,8 @@ func (q *persistQueue) report(count int, out persisted) {
 }
 
 // results returns and resets what was reported since the last call: the
-// number of jobs written and the newest durable entry or the error.
+// number of jobs written and the newest durable entry and hard state, or
+// the error.
 func (q *persistQueue) results() (int, persisted) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -1145,16 +1137,24 @@ func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
 // and the leader sends the snapshot again.
 func (n *Node) restartCore(cause error) error {
 	n.logger.Error("refused a received snapshot; restarting the core from storage", "err", cause)
+	// The new core starts from the last snapshot stored, for the
+	// membership it records (replaying a conf change that a newer
+	// snapshot already holds is harmless), and skips what the state
+	// machine already applied after it.
+	applied := n.core.log.applied
 	cfg := n.cfg.Raft
-	cfg.Applied = n.core.log.applied
+	cfg.Applied = n.snapIndex
 	core, err := NewRaft(cfg)
 	if err != nil {
 		return err
 	}
-	n.core = core
-	if n.core.state != StateLeader && len(n.readRounds) > 0 {
-		n.failReads(&NotLeaderError{Leader: None})
+	if err := core.skipApplied(applied); err != nil {
+		return err
 	}
+	n.core = core
+	// Nothing of the refused Ready was written.
+	n.queued = n.durable
+	n.failReads(&NotLeaderError{Leader: None})
 	return nil
 }
 

@@ -21,8 +21,9 @@ func transferContext(deadline uint64) []byte {
 	return binary.BigEndian.AppendUint64(slices.Clip(campaignTransfer), deadline)
 }
 
-// transferDeadline returns the deadline a transfer vote context carries.
-func transferDeadline(ctx []byte) (uint64, bool) {
+// parseTransferContext returns the deadline a transfer vote context
+// carries.
+func parseTransferContext(ctx []byte) (uint64, bool) {
 	rest, ok := bytes.CutPrefix(ctx, campaignTransfer)
 	if !ok || len(rest) != 8 {
 		return 0, false
@@ -729,14 +730,18 @@ func (r *Raft) leaseValid() bool {
 // a quorum. A voter that restarted within an election timeout may have
 // answered some and forgotten, so in lease mode it honors none.
 func (r *Raft) transferHonored(m Message) bool {
-	deadline, ok := transferDeadline(m.Context)
-	switch {
-	case !ok:
-		return false
-	case r.cfg.LeaseRead && r.lead == None && r.ticks < int64(r.cfg.ElectionTick):
+	deadline, ok := parseTransferContext(m.Context)
+	if !ok || r.mayHaveForgottenLease() {
 		return false
 	}
 	return r.term+1 != m.Term || r.leaderTicks < deadline
+}
+
+// mayHaveForgottenLease reports whether this node, in lease mode, may have
+// backed a leader's lease before a restart that it no longer remembers:
+// until an election timeout has passed since it started.
+func (r *Raft) mayHaveForgottenLease() bool {
+	return r.cfg.LeaseRead && r.ticks < int64(r.cfg.ElectionTick)
 }
 
 // Step feeds one message into the core: a local request (MsgHup, MsgProp,
@@ -751,7 +756,7 @@ func (r *Raft) Step(m Message) error {
 			// Before its first election timeout a restarted node may have
 			// promised a lease it no longer remembers: it grants no vote
 			// until that promise has surely run out.
-			heard := r.lead != None || (r.cfg.LeaseRead && r.ticks < int64(r.cfg.ElectionTick))
+			heard := r.lead != None || r.mayHaveForgottenLease()
 			inLease := r.cfg.CheckQuorum && heard && r.electionElapsed < r.cfg.ElectionTick
 			if !force && inLease {
 				return nil // we hear from a live leader: do not help depose it
@@ -1087,8 +1092,9 @@ func (r *Raft) stepFollower(m Message) error {
 		r.send(m)
 	case MsgTimeoutNow:
 		// Index is the transfer's deadline: a heartbeat sent at or after
-		// it shows that the leader has given this transfer up.
-		if r.leaderTicks >= m.Index {
+		// it shows that the leader has given this transfer up. A node
+		// that restarted lately may have heard one and forgotten.
+		if r.leaderTicks >= m.Index || r.mayHaveForgottenLease() {
 			r.logger.Info("ignoring a leadership transfer the leader abandoned", "term", r.term)
 			return nil
 		}
@@ -1311,6 +1317,40 @@ func (r *Raft) StableTo(index, term uint64) {
 			}
 		}
 	}
+}
+
+// skipApplied marks the committed entries up to i applied without handing
+// them to the application, which already applied them: a driver that
+// replaces its core keeps its state machine. The membership as of i is
+// brought up to date from their conf entries.
+func (r *Raft) skipApplied(i uint64) error {
+	// What was applied was committed, though the commit index saved may
+	// be older.
+	if from := r.log.committed; i > from {
+		r.log.commitTo(i)
+		if err := r.replayConf(from, i); err != nil {
+			return err
+		}
+	}
+	for lo := r.log.applied; lo < i; {
+		ents, err := r.log.slice(lo+1, i+1, r.cfg.MaxCommittedSizePerReady)
+		if err != nil {
+			return fmt.Errorf("consensus: reading applied entries: %w", err)
+		}
+		for _, e := range ents {
+			if e.Type != EntryConfChange {
+				continue
+			}
+			cc, err := UnmarshalConfChange(e.Data)
+			if err != nil {
+				return fmt.Errorf("consensus: entry %d: %w", e.Index, err)
+			}
+			r.appliedConf = applyConf(r.appliedConf, cc)
+		}
+		lo = ents[len(ents)-1].Index
+		r.log.appliedTo(lo)
+	}
+	return nil
 }
 
 // Status is a snapshot of a core's state for observers.

@@ -310,3 +310,73 @@ func TestBugConfChangeRefusedAlone(t *testing.T) {
 		t.Fatalf("refused proposal moved pendingConfIndex from %d to %d", before, n.core.pendingConfIndex)
 	}
 }
+
+// TestBugRefusedSnapshotKeepsMembership: after refusing a snapshot, the
+// driver rebuilt its core as of the applied index but with the membership
+// of the last snapshot stored, losing every change applied since (a node
+// grown from one voter believed itself alone again), and forgot that the
+// refused Ready's term was never written, so a later message of that term
+// left before the term was on disk.
+func TestBugRefusedSnapshotKeepsMembership(t *testing.T) {
+	st := NewMemoryStorage()
+	n, tr := newDriverNode(t, 1, []NodeID{1}, st)
+	settle(t, n)
+	n.onTick()
+	// Time passes between the node's steps, so its commit index is saved
+	// with each write.
+	now := n.clock()
+	n.clock = func() time.Time { now = now.Add(time.Second); return now }
+	settle(t, n)
+	for _, id := range []NodeID{2, 3} {
+		b := n.enqueueProposal([]Entry{{Type: EntryConfChange, Data: ConfChange{Type: ConfAddLearner, Node: id}.Marshal()}})
+		n.stepProposals()
+		settle(t, n)
+		if !done(b.done) || b.results[0].Err != nil {
+			t.Fatalf("adding learner %d: %v", id, b.results[0])
+		}
+	}
+	term := n.core.term + 1
+	meta := SnapshotMeta{Index: 100, Term: term, Conf: ConfState{Voters: []NodeID{2}, Learners: []NodeID{1}}}
+	n.stepMessage(Message{From: 2, To: 1, Type: MsgSnap, Term: term, Snapshot: &meta, SnapData: []byte("garbage"), SnapDone: true})
+	settle(t, n)
+	want := ConfState{Voters: []NodeID{1}, Learners: []NodeID{2, 3}}
+	if c, a := n.core.conf, n.core.AppliedConf(); !slices.Equal(c.Voters, want.Voters) || !slices.Equal(c.Learners, want.Learners) ||
+		!slices.Equal(a.Voters, want.Voters) || !slices.Equal(a.Learners, want.Learners) {
+		t.Fatalf("after a refused snapshot: membership %v, applied %v; want %v", c, a, want)
+	}
+	tr.msgs = nil
+	n.stepMessage(Message{From: 2, To: 1, Type: MsgHeartbeat, Term: term})
+	if !n.ready() {
+		t.Fatal(n.failed)
+	}
+	if resp := tr.sent(MsgHeartbeatResp); len(resp) != 0 {
+		t.Fatalf("answered %v before term %d was durable", resp, term)
+	}
+	settle(t, n)
+	if hs, _, _ := st.InitialState(); hs.Term != term || len(tr.sent(MsgHeartbeatResp)) != 1 {
+		t.Fatalf("term on disk %d, answers %v; want term %d written, then the answer", hs.Term, tr.sent(MsgHeartbeatResp), term)
+	}
+}
+
+// TestBugRestartedNodeHonorsTransfer: in lease mode a node within an
+// election timeout of its start may have backed the leader's lease before
+// a restart it does not remember. It honored a transfer campaign once it
+// had heard the leader again through an append (only a heartbeat teaches
+// it the leader's clock), and a transferee acted on any MsgTimeoutNow.
+func TestBugRestartedNodeHonorsTransfer(t *testing.T) {
+	n := newTestNode(t, 3, peers3, leaseConfig)
+	_ = n.r.Step(Message{From: 1, To: 3, Type: MsgApp, Term: 2, Index: n.r.LastIndex(), LogTerm: n.r.log.lastTerm(),
+		Commit: n.r.log.committed})
+	takeMsgs(n.r)
+	if n.r.lead != 1 {
+		t.Fatalf("lead %d, want 1", n.r.lead)
+	}
+	_ = n.r.Step(Message{From: 2, To: 3, Type: MsgVote, Term: 3, Index: 100, LogTerm: 2, Context: transferContext(1 << 40)})
+	if n.r.term != 2 || len(n.r.msgs) != 0 {
+		t.Fatalf("restarted voter answered a transfer campaign: term %d, %v", n.r.term, n.r.msgs)
+	}
+	_ = n.r.Step(Message{From: 1, To: 3, Type: MsgTimeoutNow, Term: 2, Index: 1 << 40})
+	if n.r.state != StateFollower || n.r.term != 2 {
+		t.Fatalf("restarted transferee campaigned: %v at term %d", n.r.state, n.r.term)
+	}
+}

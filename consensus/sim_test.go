@@ -143,9 +143,10 @@ func TestSim(t *testing.T) {
 type simFailure struct{ msg string }
 
 // simSM is a node's state machine: the payloads applied, in order. Its
-// snapshots carry a route of their own node and incarnation, so that two
-// nodes' snapshots of one index differ in their bytes as rkv's do, and a
-// checksum, so that one spliced from two of them does not restore.
+// snapshots carry a route of their own node and incarnation and separate
+// the payloads with a character of their own, so that two nodes'
+// snapshots of one index differ in their bytes throughout, as rkv's may,
+// and a checksum, so that one spliced from two of them does not restore.
 type simSM struct {
 	s       *sim
 	node    *simNode
@@ -171,16 +172,21 @@ func (m *simSM) Apply(ents []Entry) []any {
 }
 
 func (m *simSM) Snapshot() SnapshotWriter {
-	body := strconv.FormatUint(m.applied, 10) + "|" + strings.Join(m.data, ",")
-	sum := crc32.ChecksumIEEE([]byte(body))
-	return SnapshotBytes([]byte(fmt.Sprintf("%s|%08x|%s", m.route, sum, body)))
+	sep := simSeparators[int(m.node.id+NodeID(m.node.incarnation))%len(simSeparators)]
+	body := strconv.FormatUint(m.applied, 10) + "|" + strings.Join(m.data, sep)
+	data := []byte(fmt.Sprintf("%s|%s|%08x|%s", m.route, sep, crc32.ChecksumIEEE([]byte(body)), body))
+	m.s.written[crc32.ChecksumIEEE(data)] = true
+	return SnapshotBytes(data)
 }
+
+var simSeparators = []string{",", ";", ":", "/"}
 
 // Restore replaces the state only once the whole snapshot has decoded.
 func (m *simSM) Restore(b []byte) error {
 	route, rest, ok1 := strings.Cut(string(b), "|")
-	sum, body, ok2 := strings.Cut(rest, "|")
-	if !ok1 || !ok2 || route == "" || fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(body))) != sum {
+	sep, rest, ok2 := strings.Cut(rest, "|")
+	sum, body, ok3 := strings.Cut(rest, "|")
+	if !ok1 || !ok2 || !ok3 || route == "" || sep == "" || fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(body))) != sum {
 		if !slices.ContainsFunc(m.s.damaged, func(chunk string) bool { return strings.Contains(string(b), chunk) }) {
 			m.s.failf("n%d received a snapshot that does not restore, and no chunk was damaged in transit: spliced?", m.node.id)
 		}
@@ -191,9 +197,12 @@ func (m *simSM) Restore(b []byte) error {
 	if err != nil {
 		return err
 	}
+	if !m.s.written[crc32.ChecksumIEEE(b)] {
+		m.s.failf("n%d restored a snapshot that no node wrote", m.node.id)
+	}
 	var data []string
 	if payloads != "" {
-		data = strings.Split(payloads, ",")
+		data = strings.Split(payloads, sep)
 	}
 	m.applied, m.data = applied, data
 	m.has = make(map[string]bool, len(data))
@@ -319,8 +328,10 @@ type sim struct {
 	net     []Message
 	history []Message // recently delivered, for replays
 	cut     map[[2]NodeID]bool
-	// damaged holds every snapshot chunk damaged in transit.
+	// damaged holds every snapshot chunk damaged in transit; written the
+	// checksums of every snapshot a node wrote.
 	damaged []string
+	written map[uint32]bool
 	preVote bool
 	checkQ  bool
 	lease   bool
@@ -354,6 +365,7 @@ func newSim(seed int64, logf func(string, ...any)) *sim {
 		committed: []commitRec{{}},
 		applied:   []appliedRec{{set: true}},
 		appliedAt: map[string]uint64{},
+		written:   map[uint32]bool{},
 		removed:   map[NodeID]bool{},
 	}
 	size := simSizes[int(seed)%len(simSizes)]
@@ -531,7 +543,7 @@ func (s *sim) run(faultSteps int) (err error) {
 		{15, s.snapshot},
 		{5, s.confChange},
 		{5, s.transfer},
-		{1, s.corruptSnapshot},
+		{3, s.corruptSnapshot},
 	}
 	for range faultSteps {
 		s.step++
