@@ -38,9 +38,9 @@ type NodeConfig struct {
 	StateMachine StateMachine
 	// TickInterval is the wall-clock length of one core Tick.
 	TickInterval time.Duration
-	// SnapshotEntries takes a snapshot and compacts the log once that many
-	// entries were applied since the last one; zero disables automatic
-	// snapshots.
+	// SnapshotEntries takes a snapshot, and compacts the log behind it (see
+	// SnapshotCatchUpEntries), once that many entries were applied since
+	// the last one; zero disables automatic snapshots.
 	SnapshotEntries uint64
 	// SnapshotCatchUpEntries is how many entries the log keeps behind a
 	// new snapshot, so that a follower that installs an older one goes on

@@ -354,24 +354,29 @@ func TestNodeSnapshotLogPercent(t *testing.T) {
 			waitLeader(t, []*Node{n})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			for range 400 {
-				if _, err := n.Propose(ctx, make([]byte, 100)); err != nil {
-					t.Fatal(err)
-				}
-				// One write at a time, each after any snapshot it
-				// started, so that no snapshot is skipped for being
-				// busy and the count is exact.
-				poll(t, "the snapshot to finish", func() bool {
-					var busy bool
-					if err := n.do(ctx, func() { busy = n.snapshotting }); err != nil {
-						t.Fatal(err)
-					}
-					return !busy
-				})
-			}
+			proposeOneByOne(t, ctx, n, 400, make([]byte, 100))
 			if got := sm.snaps.Load(); got < tc.min || got > tc.max {
 				t.Fatalf("%d snapshots, want %d to %d", got, tc.min, tc.max)
 			}
+		})
+	}
+}
+
+// proposeOneByOne proposes data count times, one write at a time, each
+// after any snapshot it started, so that no snapshot is skipped for being
+// busy and where snapshots fall is exact.
+func proposeOneByOne(t *testing.T, ctx context.Context, n *Node, count int, data []byte) {
+	t.Helper()
+	for range count {
+		if _, err := n.Propose(ctx, data); err != nil {
+			t.Fatal(err)
+		}
+		poll(t, "the snapshot to finish", func() bool {
+			var busy bool
+			if err := n.do(ctx, func() { busy = n.snapshotting }); err != nil {
+				t.Fatal(err)
+			}
+			return !busy
 		})
 	}
 }
@@ -401,21 +406,9 @@ func TestNodeCompactsBehindSnapshot(t *testing.T) {
 			waitLeader(t, []*Node{n})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			// One write at a time, each after any snapshot it started:
-			// with the bootstrap entry and the no-op first, snapshots fall
-			// at 20, 40, ... 100.
-			for range 100 {
-				if _, err := n.Propose(ctx, []byte("x")); err != nil {
-					t.Fatal(err)
-				}
-				poll(t, "the snapshot to finish", func() bool {
-					var busy bool
-					if err := n.do(ctx, func() { busy = n.snapshotting }); err != nil {
-						t.Fatal(err)
-					}
-					return !busy
-				})
-			}
+			// With the bootstrap entry and the no-op first, snapshots
+			// fall at 20, 40, ... 100.
+			proposeOneByOne(t, ctx, n, 100, []byte("x"))
 			n.Stop()
 			snap, _ := st.Snapshot()
 			first, _ := st.FirstIndex()

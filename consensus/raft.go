@@ -279,6 +279,14 @@ func (r *Raft) bootstrap(peers []NodeID) {
 
 // replayConf applies the conf entries in (lo, hi] to the active membership.
 func (r *Raft) replayConf(lo, hi uint64) error {
+	return r.forEachConfChange(lo, hi, func(i uint64, cc ConfChange) {
+		r.conf = applyConf(r.conf, cc)
+		r.confIndex = i
+	})
+}
+
+// forEachConfChange calls f for each conf entry in (lo, hi], in order.
+func (r *Raft) forEachConfChange(lo, hi uint64, f func(index uint64, cc ConfChange)) error {
 	for lo < hi {
 		ents, err := r.log.slice(lo+1, hi+1, r.cfg.MaxCommittedSizePerReady)
 		if err != nil {
@@ -292,8 +300,7 @@ func (r *Raft) replayConf(lo, hi uint64) error {
 			if err != nil {
 				return fmt.Errorf("consensus: entry %d: %w", e.Index, err)
 			}
-			r.conf = applyConf(r.conf, cc)
-			r.confIndex = e.Index
+			f(e.Index, cc)
 		}
 		lo = ents[len(ents)-1].Index
 	}
@@ -1332,24 +1339,16 @@ func (r *Raft) skipApplied(i uint64) error {
 			return err
 		}
 	}
-	for lo := r.log.applied; lo < i; {
-		ents, err := r.log.slice(lo+1, i+1, r.cfg.MaxCommittedSizePerReady)
-		if err != nil {
-			return fmt.Errorf("consensus: reading applied entries: %w", err)
-		}
-		for _, e := range ents {
-			if e.Type != EntryConfChange {
-				continue
-			}
-			cc, err := UnmarshalConfChange(e.Data)
-			if err != nil {
-				return fmt.Errorf("consensus: entry %d: %w", e.Index, err)
-			}
-			r.appliedConf = applyConf(r.appliedConf, cc)
-		}
-		lo = ents[len(ents)-1].Index
-		r.log.appliedTo(lo)
+	if i <= r.log.applied {
+		return nil
 	}
+	err := r.forEachConfChange(r.log.applied, i, func(_ uint64, cc ConfChange) {
+		r.appliedConf = applyConf(r.appliedConf, cc)
+	})
+	if err != nil {
+		return err
+	}
+	r.log.appliedTo(i)
 	return nil
 }
 
