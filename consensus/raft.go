@@ -599,12 +599,13 @@ func (r *Raft) campaign(pre bool, transfer []byte) {
 		}
 		return
 	}
+	commitTerm := r.log.zeroTermOnErr(r.log.term(r.log.committed))
 	for _, id := range r.conf.Voters {
 		if id == r.id {
 			continue
 		}
 		r.send(Message{To: id, Term: term, Type: voteMsg, Index: r.log.lastIndex(),
-			LogTerm: r.log.lastTerm(), Context: transfer})
+			LogTerm: r.log.lastTerm(), Commit: r.log.committed, HintTerm: commitTerm, Context: transfer})
 	}
 }
 
@@ -801,6 +802,7 @@ func (r *Raft) Step(m Message) error {
 	case MsgHup:
 		r.hup(nil)
 	case MsgVote, MsgPreVote:
+		r.learnCommit(m.Commit, m.HintTerm)
 		canVote := r.vote == m.From ||
 			(r.vote == None && r.lead == None) ||
 			(m.Type == MsgPreVote && m.Term > r.term)
@@ -1128,6 +1130,17 @@ func (r *Raft) handleAppend(m Message) {
 	hintIndex, hintTerm := r.log.findConflictByTerm(hintIndex, m.LogTerm)
 	r.send(Message{To: m.From, Type: MsgAppResp, Index: m.Index, Reject: true,
 		RejectHint: hintIndex, HintTerm: hintTerm})
+}
+
+// learnCommit takes a candidate's commit index where this log holds the
+// same entry there (so, by log matching, everything before it). Membership
+// takes effect when applied: a learner whose promotion the leader
+// committed, but who never heard so before the leader crashed, cannot
+// campaign, while its log may be the only one that can win.
+func (r *Raft) learnCommit(commit, term uint64) {
+	if commit > r.log.committed && r.log.matchTerm(commit, term) {
+		r.log.commitTo(commit)
+	}
 }
 
 func (r *Raft) handleHeartbeat(m Message) {

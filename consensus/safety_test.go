@@ -380,3 +380,37 @@ func TestBugRestartedNodeHonorsTransfer(t *testing.T) {
 		t.Fatalf("restarted transferee campaigned: %v at term %d", n.r.state, n.r.term)
 	}
 }
+
+// TestBugPromotedLearnerNeverHearsCommit: a learner whose promotion a lone
+// voter committed, and which holds entries that voter lost in a crash (it
+// sent them before its own write), refused the voter's campaign for its
+// shorter log and could not campaign itself, since the promotion takes
+// effect when applied and it never learned that it was committed: the
+// group never elected again. A candidate's commit index now teaches it.
+func TestBugPromotedLearnerNeverHearsCommit(t *testing.T) {
+	st := NewMemoryStorage()
+	snap := &Snapshot{Meta: SnapshotMeta{Index: 1, Term: 1, Conf: ConfState{Voters: []NodeID{1}, Learners: []NodeID{2}}}}
+	promote := Entry{Index: 2, Term: 2, Type: EntryConfChange, Data: ConfChange{Type: ConfPromote, Node: 2}.Marshal()}
+	if err := st.Save(HardState{Term: 2, Commit: 1}, []Entry{promote, {Index: 3, Term: 2, Data: []byte("lost by 1")}}, snap); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRaft(newTestConfig(2, st, withPreVote))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &testNode{r: r, st: st}
+	_ = r.Step(Message{From: 1, To: 2, Type: MsgPreVote, Term: 3, Index: 2, LogTerm: 2, Commit: 2, HintTerm: 2})
+	if resp := takeMsgs(r); len(resp) != 1 || !resp[0].Reject {
+		t.Fatalf("answered %v, want a rejection: the candidate's log is behind", resp)
+	}
+	n.readyAll()
+	if !r.promotable() {
+		t.Fatalf("after the candidate's commit index: membership %v, want 2 a voter", r.conf)
+	}
+	for range 2 * r.cfg.ElectionTick {
+		r.Tick()
+	}
+	if r.state != StatePreCandidate && r.state != StateCandidate {
+		t.Fatalf("promoted learner is %v after an election timeout, want campaigning", r.state)
+	}
+}

@@ -188,7 +188,8 @@ type Message struct {
 	Reject  bool
 	// RejectHint and HintTerm let a leader skip a whole conflicting term
 	// at once: the follower's last index on a short log, or the first index
-	// of its conflicting term with that term in HintTerm.
+	// of its conflicting term with that term in HintTerm. In a vote request
+	// HintTerm is the term of the entry at the candidate's Commit.
 	RejectHint uint64
 	HintTerm   uint64
 	// Context carries a ReadIndex request id (heartbeats, MsgReadIndex) or
