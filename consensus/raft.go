@@ -1271,8 +1271,6 @@ func (r *Raft) Ready() Ready {
 	if r.log.unstable.snapshot != nil {
 		rd.Snapshot = r.log.unstable.snapshot
 	}
-	rd.MustSync = len(rd.Entries) > 0 || rd.Snapshot != nil ||
-		rd.HardState.Term != r.prevHardState.Term || rd.HardState.Vote != r.prevHardState.Vote
 	return rd
 }
 

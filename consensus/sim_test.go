@@ -251,6 +251,9 @@ type simNode struct {
 
 func (n *simNode) live() bool { return n.node != nil && !n.stopped }
 
+// writing reports whether writes are queued for n's disk.
+func (n *simNode) writing() bool { return n.live() && len(n.node.persist.jobs) > 0 }
+
 func (n *simNode) core() *Raft { return n.node.core }
 
 type entryRec struct {
@@ -339,7 +342,6 @@ type sim struct {
 	clients   []*simProposal
 	reads     []*simRead
 	acked     []string
-	maxCommit uint64
 	removed   map[NodeID]bool
 	seq       int
 
@@ -686,7 +688,7 @@ func (s *sim) readyAny() {
 // writeAny lets one node's disk write everything queued for it, as the
 // persist goroutine does, and send what waited for the write.
 func (s *sim) writeAny() {
-	n := s.pick(func(n *simNode) bool { return n.live() && len(n.node.persist.jobs) > 0 })
+	n := s.pick((*simNode).writing)
 	if n == nil {
 		return
 	}
@@ -949,7 +951,7 @@ func (s *sim) crashNode(n *simNode) {
 
 // crashWriting crashes a node while writes are queued for its disk.
 func (s *sim) crashWriting() {
-	if n := s.pick(func(n *simNode) bool { return n.live() && len(n.node.persist.jobs) > 0 }); n != nil {
+	if n := s.pick((*simNode).writing); n != nil {
 		s.crashNode(n)
 	}
 }
@@ -1081,7 +1083,6 @@ func (s *sim) check() {
 
 func (s *sim) recordCommits(n *simNode, lo, hi uint64) {
 	r := n.core()
-	s.maxCommit = max(s.maxCommit, hi)
 	for i := lo; i <= hi; i++ {
 		t, err := r.log.term(i)
 		if err != nil || i < r.log.firstIndex()-1 {

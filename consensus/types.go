@@ -260,9 +260,6 @@ type Ready struct {
 	CommittedEntries []Entry
 	Messages         []Message
 	ReadStates       []ReadState
-	// MustSync is true when Entries or the term or vote changed, so the
-	// write must be fsynced before Messages are sent.
-	MustSync bool
 }
 
 // Errors of the consensus package.
