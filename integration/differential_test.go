@@ -61,6 +61,10 @@ const (
 type diffCmd struct {
 	args []string
 	kind diffKind
+	// custom, when set, runs the command on both servers and compares the
+	// replies in its own way (random replies, sequences such as MULTI ...
+	// EXEC); args are then only what failure messages print.
+	custom func(t *testing.T, rd, rk diffTarget) diffOutcome
 }
 
 func (c diffCmd) String() string {
@@ -516,6 +520,9 @@ type diffOutcome struct {
 // run sends c to both servers and compares the replies.
 func diffRun(t *testing.T, rd, rk diffTarget, c diffCmd) diffOutcome {
 	t.Helper()
+	if c.custom != nil {
+		return c.custom(t, rd, rk)
+	}
 	switch c.kind {
 	case diffScan:
 		a, b := diffScanAll(t, rd, c.args), diffScanAll(t, rk, c.args)
@@ -649,13 +656,21 @@ func diffRandomKey(t *testing.T, rd, rk diffTarget, args []string) diffOutcome {
 	return diffOutcome{a, b, a == b}
 }
 
-// diffState renders the whole key space of a server: keys, values and TTL
-// categories, to check after each seed that nothing diverged silently.
+// diffState renders the whole key space of a server: keys, types, values
+// and TTL categories, to check after each seed that nothing diverged
+// silently.
 func diffState(t *testing.T, d diffTarget) string {
 	t.Helper()
 	var b strings.Builder
 	for _, k := range diffKeys {
-		v, err := d.do(t, []string{"GET", k})
+		typ, _ := d.do(t, []string{"TYPE", k})
+		var v any
+		var err error
+		if f := diffFamilyOf(typ); f != nil {
+			v = f.state(t, d, k)
+		} else {
+			v, err = d.do(t, []string{"GET", k})
+		}
 		ttl, _ := d.do(t, []string{"PTTL", k})
 		cat := "no ttl"
 		if n, _ := ttl.(int64); n == -2 {
@@ -673,7 +688,73 @@ func diffState(t *testing.T, d diffTarget) string {
 func TestDifferentialAgainstRedis(t *testing.T) {
 	rd := diffTarget{"redis", diffStartRedis(t)}
 	rk := diffTarget{"rkv", diffStartRKV(t)}
-	for seed := uint64(1); seed <= diffSeeds; seed++ {
+	diffSeedRange(t, rd, rk, 1, diffSeeds, (*diffGen).next)
+}
+
+// diffFamily is the differential test of one group of commands beyond the
+// string ones (a data type, transactions), each in its own file, which
+// registers it in diffFamilies from an init function.
+type diffFamily struct {
+	name string
+	// typ is the TYPE reply of the keys the family creates ("" if none).
+	typ string
+	// gen generates one of the family's commands, error cases included.
+	gen func(g *diffGen) diffCmd
+	// state renders the value of key, of type typ, for diffState: in
+	// canonical order where Redis's is unspecified.
+	state func(t *testing.T, d diffTarget, key string) string
+}
+
+var diffFamilies []*diffFamily
+
+func diffFamilyOf(typ any) *diffFamily {
+	for _, f := range diffFamilies {
+		if f.typ != "" && f.typ == typ {
+			return f
+		}
+	}
+	return nil
+}
+
+// diffTypeSeeds is how many seeds each family runs, and the mixed run of
+// all of them.
+const diffTypeSeeds = 8
+
+// TestDifferentialTypes runs each family's commands mixed with the string
+// and key commands on the same keys (so WRONGTYPE, TYPE, RENAME, EXPIRE
+// and the rest meet every type), then all families together.
+func TestDifferentialTypes(t *testing.T) {
+	rd := diffTarget{"redis", diffStartRedis(t)}
+	rk := diffTarget{"rkv", diffStartRKV(t)}
+	base := uint64(1000)
+	for _, f := range diffFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			diffSeedRange(t, rd, rk, base, base+diffTypeSeeds-1, func(g *diffGen) diffCmd {
+				if g.rng.IntN(10) < 7 {
+					g.idx++
+					return f.gen(g)
+				}
+				return g.next()
+			})
+		})
+		base += 1000
+	}
+	t.Run("mixed", func(t *testing.T) {
+		diffSeedRange(t, rd, rk, base, base+diffTypeSeeds-1, func(g *diffGen) diffCmd {
+			if n := g.rng.IntN(len(diffFamilies) + 1); n < len(diffFamilies) {
+				g.idx++
+				return diffFamilies[n].gen(g)
+			}
+			return g.next()
+		})
+	})
+}
+
+// diffSeedRange runs the seeds first..last, each from an empty key space,
+// comparing every reply and then the final states.
+func diffSeedRange(t *testing.T, rd, rk diffTarget, first, last uint64, next func(*diffGen) diffCmd) {
+	t.Helper()
+	for seed := first; seed <= last; seed++ {
 		for _, d := range []diffTarget{rd, rk} {
 			if v, err := d.do(t, []string{"FLUSHALL"}); err != nil || v != "OK" {
 				t.Fatalf("seed %d: %s FLUSHALL: %v %v", seed, d.name, v, err)
@@ -686,7 +767,7 @@ func TestDifferentialAgainstRedis(t *testing.T) {
 		}
 		var hist []step
 		for i := range diffPerSeed {
-			c := g.next()
+			c := next(g)
 			out := diffRun(t, rd, rk, c)
 			if !out.ok {
 				var prev strings.Builder

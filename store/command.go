@@ -38,53 +38,15 @@ var (
 	roF  = []string{"readonly", "fast"}
 )
 
-// commands is the table, sorted by name. Arity, flags and key positions are
-// Redis 7.0's.
-var commands = []*Command{
-	{"append", 3, wrD, 1, 1, 1, true, appendCmd},
-	{"copy", -3, wrD, 1, 2, 1, true, copyCmd},
-	{"dbsize", 1, roF, 0, 0, 0, false, dbsizeCmd},
-	{"decr", 2, wrDF, 1, 1, 1, true, decrCmd},
-	{"decrby", 3, wrDF, 1, 1, 1, true, decrbyCmd},
-	{"del", -2, wr, 1, -1, 1, true, delCmd},
-	{"exists", -2, roF, 1, -1, 1, false, existsCmd},
-	{"expire", -3, wrF, 1, 1, 1, true, expireCmd},
-	{"expireat", -3, wrF, 1, 1, 1, true, expireatCmd},
-	{"expiretime", 2, roF, 1, 1, 1, false, expiretimeCmd},
-	{"flushall", -1, wr, 0, 0, 0, true, flushCmd},
-	{"flushdb", -1, wr, 0, 0, 0, true, flushCmd},
-	{"get", 2, roF, 1, 1, 1, false, getCmd},
-	{"getdel", 2, wrF, 1, 1, 1, true, getdelCmd},
-	{"getex", -2, wrF, 1, 1, 1, true, getexCmd},
-	{"getrange", 4, ro, 1, 1, 1, false, getrangeCmd},
-	{"getset", 3, wrDF, 1, 1, 1, true, getsetCmd},
-	{"incr", 2, wrDF, 1, 1, 1, true, incrCmd},
-	{"incrby", 3, wrDF, 1, 1, 1, true, incrbyCmd},
-	{"incrbyfloat", 3, wrDF, 1, 1, 1, true, incrbyfloatCmd},
-	{"keys", 2, ro, 0, 0, 0, false, keysCmd},
-	{"mget", -2, roF, 1, -1, 1, false, mgetCmd},
-	{"mset", -3, wrD, 1, -1, 2, true, msetCmd},
-	{"msetnx", -3, wrD, 1, -1, 2, true, msetnxCmd},
-	{"persist", 2, wrF, 1, 1, 1, true, persistCmd},
-	{"pexpire", -3, wrF, 1, 1, 1, true, pexpireCmd},
-	{"pexpireat", -3, wrF, 1, 1, 1, true, pexpireatCmd},
-	{"pexpiretime", 2, roF, 1, 1, 1, false, pexpiretimeCmd},
-	{"psetex", 4, wrD, 1, 1, 1, true, psetexCmd},
-	{"pttl", 2, roF, 1, 1, 1, false, pttlCmd},
-	{"randomkey", 1, ro, 0, 0, 0, false, randomkeyCmd},
-	{"rename", 3, wr, 1, 2, 1, true, renameCmd},
-	{"renamenx", 3, wrF, 1, 2, 1, true, renamenxCmd},
-	{"scan", -2, ro, 0, 0, 0, false, scanCmd},
-	{"set", -3, wrD, 1, 1, 1, true, setCmd},
-	{"setex", 4, wrD, 1, 1, 1, true, setexCmd},
-	{"setnx", 3, wrDF, 1, 1, 1, true, setnxCmd},
-	{"setrange", 4, wrD, 1, 1, 1, true, setrangeCmd},
-	{"strlen", 2, roF, 1, 1, 1, false, strlenCmd},
-	{"substr", 4, ro, 1, 1, 1, false, getrangeCmd},
-	{"touch", -2, roF, 1, -1, 1, false, existsCmd},
-	{"ttl", 2, roF, 1, 1, 1, false, ttlCmd},
-	{"type", 2, roF, 1, 1, 1, false, typeCmd},
-	{"unlink", -2, wrF, 1, -1, 1, true, delCmd},
+// commands is the table, sorted by name: each file's commands, beside their
+// code. Arity, flags and key positions are Redis 7.0's.
+var commands = table(stringCommands, keyCommands, hashCommands, listCommands,
+	setCommands, zsetCommands, streamCommands)
+
+func table(parts ...[]*Command) []*Command {
+	all := slices.Concat(parts...)
+	slices.SortFunc(all, func(a, b *Command) int { return strings.Compare(a.Name, b.Name) })
+	return all
 }
 
 var byName = func() map[string]*Command {

@@ -1,14 +1,29 @@
 // Package store is rkv's replicated state machine: the keyspace of Redis
-// strings with their TTLs, the commands that read and change it, and its
-// snapshots.
+// values (strings, hashes, lists, sets, sorted sets, streams) with their
+// TTLs, the commands that read and change it, transactions, and snapshots.
 //
 // # Determinism
 //
 // Every write command reaches Store.Apply through the Raft log, in the same
 // order on every replica, and must leave every replica in the same state.
 // So Apply depends only on its arguments and the current state: no wall
-// clock, no randomness, no map iteration. Store.Digest hashes the state so
+// clock, no map iteration, and no randomness but Store.random's, which in
+// Apply is seeded by the command's position in the log and its stamp: the
+// members SPOP removes are decided by the log, identically on every
+// replica, never by a replica's own dice. Store.Digest hashes the state so
 // tests and operators can check that replicas agree.
+//
+// # Versions and WATCH
+//
+// Store.seq counts the commands applied; each key's ver is the seq of the
+// command that last changed it, and Store.deleted keeps, per bucket of key
+// hashes, the seq of the last deletion. Both are replicated state (in
+// snapshots and the digest). WATCH records the seq at which the leader read
+// a key; the EXEC entry carries it, and Apply aborts the transaction when
+// the key's ver or its bucket's deletion mark is later, or when a key live
+// then is gone (expiry counts as a change). So every replica decides each
+// EXEC alike. A deletion of another key of the same bucket in between also
+// aborts: a spurious abort, which clients retry, never a missed change.
 //
 // # Time
 //
@@ -38,16 +53,24 @@
 //
 // Keys live in one copy-on-write B-tree ordered by (slot, hash, key): keys
 // of a cluster slot are contiguous, and a SCAN cursor is simply the position
-// (slot and hash) of the next key. Each key is a 32-byte item whose key and
-// value share one allocation. A second B-tree indexes deadlines for active
-// expiry.
+// (slot and hash) of the next key. Each key is a 40-byte item; a string's
+// key and value share one allocation, any other type's item points to an
+// object holding the key and a container (one file per type implements
+// it). A second B-tree indexes deadlines for active expiry.
 //
 // # Snapshots
 //
 // Store.Snapshot clones the tree in O(1); the clone is written with
-// Snapshot.WriteTo on any goroutine while Apply goes on. The format is a
-// magic string, the clock, the record count, the records (key, value,
-// deadline) in tree order and a CRC-32C of everything; Store.Restore
+// Snapshot.WriteTo on any goroutine while Apply goes on. Containers are
+// not copied then: each object records the snapshot generation it was made
+// in, and the first write to an object of an older generation clones it
+// (Store.writable), so the snapshot keeps the value it saw, untouched, and
+// only values written while a snapshot is taken are copied, once each.
+// Large containers are B-trees or chunked, whose clone is O(1) or
+// proportional to the number of chunks, copy-on-write below that. The format is a
+// magic string, the clock, seq, the record count, the deletion marks, the
+// records (type, key, deadline, version, then the value as its container
+// lists it) in tree order and a CRC-32C of everything; Store.Restore
 // rejects anything else with ErrCorrupt and leaves the state untouched.
 //
 // # Concurrency

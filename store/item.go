@@ -6,9 +6,10 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// item is one key and its string value. It is pointer-light on purpose: the
-// key and the value share one allocation (key bytes first), so a key costs
-// this 32-byte struct inside a B-tree node plus a single pointer-free buffer.
+// item is one key and its value. It is pointer-light on purpose: for a
+// string the key and the value share one allocation (key bytes first), so a
+// key costs this 40-byte struct inside a B-tree node plus a single
+// pointer-free buffer. Any other type points to an object (objFlag).
 //
 // Invariant: the bytes in [0, keyLen+vlen) of the buffer never change once the
 // item is in the tree, because a snapshot (a copy-on-write clone of the tree)
@@ -17,10 +18,14 @@ import (
 // items share a buffer).
 type item struct {
 	ord      uint64 // slot<<50 | hash>>14: the tree order, the SCAN cursor
-	ptr      *byte  // key then value; nil when both are empty
-	klen     uint32 // key length; spareFlag set when the buffer has spare capacity
-	vlen     uint32 // value length (both fit: resp caps bulk strings at 512 MiB)
-	deadline int64  // absolute Unix ms after which the key is gone; 0 means no TTL
+	ptr      unsafe.Pointer // string: key then value bytes, nil when both are empty; else *object
+	klen     uint32         // key length; spareFlag set when the buffer has spare capacity; objFlag
+	vlen     uint32         // string value length (both fit: resp caps bulk strings at 512 MiB)
+	deadline int64          // absolute Unix ms after which the key is gone; 0 means no TTL
+	// ver is the Store.seq of the command that last changed the key: WATCH
+	// compares it, and it is replicated (in snapshots) so every replica
+	// decides an EXEC alike.
+	ver uint64
 }
 
 // spareFlag marks a buffer allocated with capacity spareCap(keyLen+vlen)
@@ -31,21 +36,29 @@ const spareFlag = 1 << 31
 // maxBulk is Redis's default proto-max-bulk-len: no string may grow past it.
 const maxBulk = 512 << 20
 
-func (it *item) keyLen() int { return int(it.klen &^ spareFlag) }
+func (it *item) keyLen() int { return int(it.klen &^ (spareFlag | objFlag)) }
 
 // key returns the key as a string aliasing the buffer (no copy).
-func (it *item) key() string { return unsafe.String(it.ptr, it.keyLen()) }
+func (it *item) key() string {
+	if it.isObj() {
+		return it.obj().key
+	}
+	return unsafe.String((*byte)(it.ptr), it.keyLen())
+}
 
 // val returns the value as a string aliasing the buffer (no copy).
 func (it *item) val() string {
 	if it.vlen == 0 {
 		return ""
 	}
-	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(it.ptr), it.keyLen())), int(it.vlen))
+	return unsafe.String((*byte)(unsafe.Add(it.ptr, it.keyLen())), int(it.vlen))
 }
 
 // bufCap is the size of the item's buffer, for memory accounting.
 func (it *item) bufCap() int {
+	if it.isObj() {
+		return it.keyLen() + int(it.obj().charged)
+	}
 	n := it.keyLen() + int(it.vlen)
 	if it.klen&spareFlag != 0 {
 		return spareCap(n)
@@ -92,7 +105,7 @@ func buildItem(ord uint64, key string, deadline int64, n, c int, vals ...string)
 	for _, v := range vals {
 		off += copy(buf[off:], v)
 	}
-	it.ptr = unsafe.SliceData(buf)
+	it.ptr = unsafe.Pointer(unsafe.SliceData(buf))
 	if c != n {
 		it.klen |= spareFlag
 	}
@@ -106,7 +119,7 @@ func (it *item) appendInPlace(v []byte) bool {
 	if it.klen&spareFlag == 0 || n+len(v) > spareCap(n) {
 		return false
 	}
-	buf := unsafe.Slice(it.ptr, spareCap(n))
+	buf := unsafe.Slice((*byte)(it.ptr), spareCap(n))
 	copy(buf[n:], v)
 	it.vlen += uint32(len(v))
 	return true
@@ -122,7 +135,7 @@ func ordOf(key string) uint64 {
 // probe is a search key for the tree; it aliases key and must not be stored.
 func probe(key []byte) item {
 	k := b2s(key)
-	return item{ord: ordOf(k), ptr: unsafe.SliceData(key), klen: uint32(len(key))}
+	return item{ord: ordOf(k), ptr: unsafe.Pointer(unsafe.SliceData(key)), klen: uint32(len(key))}
 }
 
 func less(a, b item) bool {

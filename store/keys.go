@@ -9,6 +9,33 @@ import (
 	"github.com/tidwall/redcon"
 )
 
+var keyCommands = []*Command{
+	{"copy", -3, wrD, 1, 2, 1, true, copyCmd},
+	{"dbsize", 1, roF, 0, 0, 0, false, dbsizeCmd},
+	{"del", -2, wr, 1, -1, 1, true, delCmd},
+	{"exists", -2, roF, 1, -1, 1, false, existsCmd},
+	{"expire", -3, wrF, 1, 1, 1, true, expireCmd},
+	{"expireat", -3, wrF, 1, 1, 1, true, expireatCmd},
+	{"expiretime", 2, roF, 1, 1, 1, false, expiretimeCmd},
+	{"flushall", -1, wr, 0, 0, 0, true, flushCmd},
+	{"flushdb", -1, wr, 0, 0, 0, true, flushCmd},
+	{"keys", 2, ro, 0, 0, 0, false, keysCmd},
+	{"object", -2, ro, 2, 2, 1, false, objectCmd},
+	{"persist", 2, wrF, 1, 1, 1, true, persistCmd},
+	{"pexpire", -3, wrF, 1, 1, 1, true, pexpireCmd},
+	{"pexpireat", -3, wrF, 1, 1, 1, true, pexpireatCmd},
+	{"pexpiretime", 2, roF, 1, 1, 1, false, pexpiretimeCmd},
+	{"pttl", 2, roF, 1, 1, 1, false, pttlCmd},
+	{"randomkey", 1, ro, 0, 0, 0, false, randomkeyCmd},
+	{"rename", 3, wr, 1, 2, 1, true, renameCmd},
+	{"renamenx", 3, wrF, 1, 2, 1, true, renamenxCmd},
+	{"scan", -2, ro, 0, 0, 0, false, scanCmd},
+	{"touch", -2, roF, 1, -1, 1, false, existsCmd},
+	{"ttl", 2, roF, 1, 1, 1, false, ttlCmd},
+	{"type", 2, roF, 1, 1, 1, false, typeCmd},
+	{"unlink", -2, wrF, 1, -1, 1, true, delCmd},
+}
+
 // Generic keyspace commands.
 
 func delCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
@@ -177,10 +204,82 @@ func persistCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 }
 
 func typeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	if _, found := s.get(m, probe(args[1])); found {
-		return append(out, "+string\r\n"...)
+	it, found := s.get(m, probe(args[1]))
+	if !found {
+		return append(out, "+none\r\n"...)
 	}
-	return append(out, "+none\r\n"...)
+	out = append(out, '+')
+	out = append(out, it.kind().String()...)
+	return append(out, '\r', '\n')
+}
+
+// objectCmd serves OBJECT ENCODING, REFCOUNT, IDLETIME, FREQ and HELP.
+// Access times and frequencies are not tracked (no maxmemory policy uses
+// them yet): IDLETIME answers 0 and FREQ answers Redis's error for a policy
+// that is not LFU.
+func objectCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	sub := args[1]
+	if eqFold(sub, "help") && len(args) == 2 {
+		help := []string{
+			"OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"ENCODING <key>",
+			"    Return the kind of internal representation used in order to store the value",
+			"    associated with a <key>.",
+			"FREQ <key>",
+			"    Return the access frequency index of the <key>. The returned integer is",
+			"    proportional to the logarithm of the recent access frequency of the key.",
+			"IDLETIME <key>",
+			"    Return the idle time of the <key>, that is the approximated number of",
+			"    seconds elapsed since the last access to the key.",
+			"REFCOUNT <key>",
+			"    Return the number of references of the value associated with the specified",
+			"    <key>.",
+			"HELP",
+			"    Print this help.",
+		}
+		out = redcon.AppendArray(out, len(help))
+		for _, h := range help {
+			out = append(out, '+')
+			out = append(out, h...)
+			out = append(out, '\r', '\n')
+		}
+		return out
+	}
+	if len(args) != 3 || !(eqFold(sub, "encoding") || eqFold(sub, "refcount") || eqFold(sub, "idletime") || eqFold(sub, "freq")) {
+		out = append(out, "-ERR unknown subcommand or wrong number of arguments for '"...)
+		out = append(out, cString(sub)...)
+		return append(out, "'. Try OBJECT HELP.\r\n"...)
+	}
+	it, found := s.get(m, probe(args[2]))
+	if !found {
+		return append(out, nullReply...)
+	}
+	switch {
+	case eqFold(sub, "encoding"):
+		return appendBulk(out, it.encoding())
+	case eqFold(sub, "refcount"):
+		return append(out, oneReply...)
+	case eqFold(sub, "idletime"):
+		return append(out, zeroReply...)
+	}
+	return appendErr(out, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+}
+
+// encoding is OBJECT ENCODING's answer for the item, as Redis 7.0 would
+// choose it for a string: int for a canonical 64-bit integer, embstr up to 44
+// bytes, raw beyond.
+func (it *item) encoding() string {
+	if it.isObj() {
+		return it.obj().val.encoding()
+	}
+	v := it.val()
+	if _, ok := parseInt(v); ok {
+		return "int"
+	}
+	if len(v) <= 44 {
+		return "embstr"
+	}
+	return "raw"
 }
 
 func keysCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
@@ -250,7 +349,7 @@ func scanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		last = it.ord
 		if it.expired(m.now) ||
 			pat != nil && !globMatch(b2s(pat), it.key()) ||
-			typ != nil && !eqFold(typ, "string") {
+			typ != nil && !eqFold(typ, it.kind().String()) {
 			return true
 		}
 		keys = append(keys, it.key())
@@ -317,7 +416,7 @@ func renameGeneric(s *Store, m mode, args [][]byte, out []byte, nx bool) []byte 
 	if _, exists := s.get(m, dst); exists && nx {
 		return append(out, zeroReply...)
 	}
-	moved := newItem(dst.ord, dst.key(), it.deadline, it.val())
+	moved := s.rekeyed(it, dst, false)
 	s.remove(it)
 	s.put(moved)
 	if nx {
@@ -367,6 +466,26 @@ func copyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if _, exists := s.get(m, dst); exists && !replace {
 		return append(out, zeroReply...)
 	}
-	s.put(newItem(dst.ord, dst.key(), it.deadline, it.val()))
+	s.put(s.rekeyed(it, dst, true))
 	return append(out, oneReply...)
+}
+
+// rekeyed returns the value of it under the key dst (a probe), with it's
+// deadline. A copy gets a container of its own; a rename moves the
+// container, still shared with any snapshot that holds it.
+func (s *Store) rekeyed(it item, dst item, copy bool) item {
+	if !it.isObj() {
+		return newItem(dst.ord, dst.key(), it.deadline, it.val())
+	}
+	o := it.obj()
+	val, gen := o.val, o.gen
+	if copy {
+		val, gen = val.clone(), s.snapGen
+	}
+	moved := s.newObjItem(dst, val)
+	moved.obj().gen = gen
+	moved.deadline = it.deadline
+	use := val.memUsage()
+	moved.obj().charged = use
+	return moved
 }

@@ -8,21 +8,32 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"math"
 	"slices"
+	"unsafe"
 
 	"github.com/tidwall/btree"
 )
 
 // Snapshot format (all integers little-endian or varint):
 //
-//	magic   "RKVSNAP1"
+//	magic   "RKVSNAP2"
 //	clock   int64     the store's clock
+//	seq     uint64    the store's command count
 //	count   uint64    number of records
-//	count × record:   uvarint keylen, key, uvarint vallen, value, varint deadline (0 = none)
+//	deleted 4096 × uvarint: Store.deleted
+//	count × record:   kind byte, uvarint keylen, key, varint deadline (0 = none), uvarint ver,
+//	                  then a string's uvarint vallen and value, or a container's
+//	                  uvarint n and n × (uvarint len, bytes) as its encode lists them
 //	crc     uint32    CRC-32C of every byte above
 //
 // Records are in tree order, so Restore loads them in one sorted pass.
-const snapMagic = "RKVSNAP1"
+// Restore also reads "RKVSNAP1", the strings-only format before it: after
+// the clock, count and records of key, value and deadline.
+const (
+	snapMagic   = "RKVSNAP2"
+	snapMagicV1 = "RKVSNAP1"
+)
 
 // ErrCorrupt is returned by Restore for input that is not a whole, intact snapshot.
 var ErrCorrupt = errors.New("store: corrupt snapshot")
@@ -32,15 +43,19 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Snapshot is a point-in-time copy of a Store. It shares the store's tree
 // copy-on-write, so taking it is O(1) and writes go on while it is written.
 type Snapshot struct {
-	keys  *btree.BTreeG[item]
-	clock int64
+	keys    *btree.BTreeG[item]
+	clock   int64
+	seq     uint64
+	deleted [deletedBuckets]uint64
 }
 
-// Snapshot returns a point-in-time copy of the state.
+// Snapshot returns a point-in-time copy of the state. Containers are not
+// copied: the next write to each clones it first (Store.writable).
 func (s *Store) Snapshot() *Snapshot {
 	s.mu.Lock() // Copy re-stamps the tree's ownership, a write
 	defer s.mu.Unlock()
-	return &Snapshot{keys: s.keys.Copy(), clock: s.clock}
+	s.snapGen++
+	return &Snapshot{keys: s.keys.Copy(), clock: s.clock, seq: s.seq, deleted: *s.deleted}
 }
 
 // Len returns the number of keys in the snapshot.
@@ -52,18 +67,38 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	cw := &countWriter{w: w}
 	crc := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(cw, crc), 64<<10)
-	var hdr [24]byte
+	var hdr [32]byte
 	copy(hdr[:], snapMagic)
 	binary.LittleEndian.PutUint64(hdr[8:], uint64(sn.clock))
-	binary.LittleEndian.PutUint64(hdr[16:], uint64(sn.keys.Len()))
+	binary.LittleEndian.PutUint64(hdr[16:], sn.seq)
+	binary.LittleEndian.PutUint64(hdr[24:], uint64(sn.keys.Len()))
 	bw.Write(hdr[:])
-	var b [binary.MaxVarintLen64]byte
+	var b [binary.MaxVarintLen64 * 3]byte
+	for _, v := range sn.deleted {
+		bw.Write(binary.AppendUvarint(b[:0], v))
+	}
 	sn.keys.Scan(func(it item) bool {
-		bw.Write(binary.AppendUvarint(b[:0], uint64(it.keyLen())))
+		h := append(b[:0], byte(it.kind()))
+		h = binary.AppendUvarint(h, uint64(it.keyLen()))
+		bw.Write(h)
 		bw.WriteString(it.key())
-		bw.Write(binary.AppendUvarint(b[:0], uint64(it.vlen)))
-		bw.WriteString(it.val())
-		_, err := bw.Write(binary.AppendVarint(b[:0], it.deadline))
+		h = binary.AppendVarint(b[:0], it.deadline)
+		h = binary.AppendUvarint(h, it.ver)
+		bw.Write(h)
+		if !it.isObj() {
+			bw.Write(binary.AppendUvarint(b[:0], uint64(it.vlen)))
+			_, err := bw.WriteString(it.val())
+			return err == nil
+		}
+		c := it.obj().val
+		n := 0
+		c.encode(func([]byte) { n++ })
+		bw.Write(binary.AppendUvarint(b[:0], uint64(n)))
+		c.encode(func(e []byte) {
+			bw.Write(binary.AppendUvarint(b[:0], uint64(len(e))))
+			bw.Write(e)
+		})
+		_, err := bw.Write(nil)
 		return err == nil
 	})
 	if err := bw.Flush(); err != nil {
@@ -88,17 +123,160 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // untouched when the input is corrupt (ErrCorrupt) or cannot be read.
 func (s *Store) Restore(r io.Reader) error {
 	sr := &snapReader{r: bufio.NewReaderSize(r, 64<<10), crc: crc32.New(castagnoli)}
+	var magic [8]byte
+	if err := sr.read(magic[:]); err != nil {
+		return err
+	}
+	v1 := string(magic[:]) == snapMagicV1
+	if !v1 && string(magic[:]) != snapMagic {
+		return fmt.Errorf("%w: bad magic", ErrCorrupt)
+	}
+	fresh := New()
+	var err error
+	if v1 {
+		err = fresh.loadV1(sr)
+	} else {
+		err = fresh.load(sr)
+	}
+	if err != nil {
+		return err
+	}
+	want := sr.crc.Sum32()
+	var tail [4]byte
+	if _, err := io.ReadFull(sr.r, tail[:]); err != nil {
+		return fmt.Errorf("%w: missing checksum: %v", ErrCorrupt, err)
+	}
+	if binary.LittleEndian.Uint32(tail[:]) != want {
+		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys, s.ttls, s.clock, s.slots, s.bytes = fresh.keys, fresh.ttls, fresh.clock, fresh.slots, fresh.bytes
+	s.seq, s.deleted = fresh.seq, fresh.deleted
+	// Restored objects were made in fresh's generation 0; none is shared
+	// with a snapshot, and a later one must find them older.
+	s.snapGen = 0
+	return nil
+}
+
+// load reads the body of an RKVSNAP2 snapshot into the empty store s.
+func (s *Store) load(sr *snapReader) error {
 	var hdr [24]byte
 	if err := sr.read(hdr[:]); err != nil {
 		return err
 	}
-	if string(hdr[:8]) != snapMagic {
-		return fmt.Errorf("%w: bad magic", ErrCorrupt)
-	}
-	clock := int64(binary.LittleEndian.Uint64(hdr[8:]))
+	s.clock = int64(binary.LittleEndian.Uint64(hdr[0:]))
+	s.seq = binary.LittleEndian.Uint64(hdr[8:])
 	count := binary.LittleEndian.Uint64(hdr[16:])
-	fresh := New()
-	fresh.clock = clock
+	for i := range s.deleted {
+		v, err := sr.uvarint()
+		if err != nil {
+			return err
+		}
+		s.deleted[i] = v
+	}
+	var prev item
+	for i := uint64(0); i < count; i++ {
+		k, err := sr.r.ReadByte()
+		if err != nil {
+			return fmt.Errorf("%w: truncated", ErrCorrupt)
+		}
+		sr.crc.Write([]byte{k})
+		if kind(k) >= numKinds {
+			return fmt.Errorf("%w: bad type %d", ErrCorrupt, k)
+		}
+		klen, err := sr.uvarint()
+		if err != nil {
+			return err
+		}
+		if err := sr.bytes(klen, false); err != nil {
+			return err
+		}
+		deadline, err := sr.varint()
+		if err != nil {
+			return err
+		}
+		ver, err := sr.uvarint()
+		if err != nil {
+			return err
+		}
+		var it item
+		if kind(k) == kindString {
+			vlen, err := sr.uvarint()
+			if err != nil {
+				return err
+			}
+			if err := sr.bytes(vlen, true); err != nil {
+				return err
+			}
+			kv := sr.scratch
+			key := b2s(kv[:klen])
+			it = buildItem(ordOf(key), key, deadline, len(kv), len(kv), b2s(kv[klen:]))
+		} else {
+			key := string(sr.scratch)
+			c, err := sr.container(kind(k))
+			if err != nil {
+				return err
+			}
+			it = s.newObjItem(item{ord: ordOf(key), ptr: unsafe.Pointer(unsafe.StringData(key)), klen: uint32(len(key))}, c)
+			it.obj().charged = c.memUsage()
+			it.deadline = deadline
+		}
+		it.ver = ver
+		if i > 0 && !less(prev, it) {
+			return fmt.Errorf("%w: records out of order", ErrCorrupt)
+		}
+		prev = it
+		s.loadItem(it)
+	}
+	return nil
+}
+
+// container reads a container record's elements and rebuilds it.
+func (sr *snapReader) container(k kind) (container, error) {
+	n, err := sr.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n > math.MaxInt32 {
+		return nil, fmt.Errorf("%w: %d elements", ErrCorrupt, n)
+	}
+	left := int(n)
+	next := func() ([]byte, error) {
+		if left == 0 {
+			return nil, errBadValue
+		}
+		left--
+		l, err := sr.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		if err := sr.bytes(l, false); err != nil {
+			return nil, err
+		}
+		return sr.scratch, nil
+	}
+	c, err := loaders[k](int(n), next)
+	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s value: %v", ErrCorrupt, k, err)
+	}
+	if left != 0 {
+		return nil, fmt.Errorf("%w: %s value has %d elements left over", ErrCorrupt, k, left)
+	}
+	return c, nil
+}
+
+// loadV1 reads the body of an RKVSNAP1 snapshot into the empty store s.
+func (s *Store) loadV1(sr *snapReader) error {
+	var hdr [16]byte
+	if err := sr.read(hdr[:]); err != nil {
+		return err
+	}
+	s.clock = int64(binary.LittleEndian.Uint64(hdr[0:]))
+	count := binary.LittleEndian.Uint64(hdr[8:])
 	var prev item
 	for i := uint64(0); i < count; i++ {
 		klen, err := sr.uvarint()
@@ -126,25 +304,19 @@ func (s *Store) Restore(r io.Reader) error {
 			return fmt.Errorf("%w: records out of order", ErrCorrupt)
 		}
 		prev = it
-		fresh.keys.Load(it)
-		fresh.slots[it.ord>>50]++
-		fresh.bytes += int64(it.bufCap())
-		if it.deadline != 0 {
-			fresh.ttls.Set(ttlEntry{it.deadline, it.ord})
-		}
+		s.loadItem(it)
 	}
-	want := sr.crc.Sum32()
-	var tail [4]byte
-	if _, err := io.ReadFull(sr.r, tail[:]); err != nil {
-		return fmt.Errorf("%w: missing checksum: %v", ErrCorrupt, err)
-	}
-	if binary.LittleEndian.Uint32(tail[:]) != want {
-		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.keys, s.ttls, s.clock, s.slots, s.bytes = fresh.keys, fresh.ttls, fresh.clock, fresh.slots, fresh.bytes
 	return nil
+}
+
+// loadItem appends an item read in tree order.
+func (s *Store) loadItem(it item) {
+	s.keys.Load(it)
+	s.slots[it.ord>>50]++
+	s.bytes += int64(it.bufCap())
+	if it.deadline != 0 {
+		s.ttls.Set(ttlEntry{it.deadline, it.ord})
+	}
 }
 
 // snapReader reads a snapshot, folding every byte into the checksum.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
@@ -27,21 +28,49 @@ type Store struct {
 	clock int64                   // largest stamp applied: the replicated "now"
 	slots [NumSlots]uint32        // keys per cluster slot
 	bytes int64                   // sum of item buffer sizes
+
+	// seq counts the commands applied: a replicated clock of changes that
+	// items' ver fields and WATCH are measured on.
+	seq uint64
+	// deleted holds, per bucket of key hashes, the seq of the last deletion
+	// of a key in it: a key that is gone carries no ver, and a WATCH on it
+	// must still see that it was there in between. Replicated like seq.
+	deleted *[deletedBuckets]uint64
+
+	// snapGen counts snapshots taken: objects of an older generation may be
+	// shared with one (see writable).
+	snapGen uint64
+	// rngSrc and rng are the log's deterministic randomness, seeded for the
+	// command at rngSeq (see random).
+	rngSeq uint64
+	rngSrc *rand.PCG
+	rng    *rand.Rand
 }
+
+// deletedBuckets is the size of Store.deleted: enough that a WATCH is
+// rarely aborted by the deletion of an unrelated key, small in snapshots.
+const deletedBuckets = 4096
 
 // New returns an empty store.
 func New() *Store {
-	s := &Store{}
+	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0)}
+	s.rng = rand.New(s.rngSrc)
 	s.reset()
 	return s
 }
 
+// reset empties the keyspace; every key counts as deleted now.
 func (s *Store) reset() {
 	s.keys = btree.NewBTreeGOptions(less, btree.Options{NoLocks: true})
 	s.ttls = btree.NewBTreeGOptions(ttlLess, btree.Options{NoLocks: true})
 	s.slots = [NumSlots]uint32{}
 	s.bytes = 0
+	for i := range s.deleted {
+		s.deleted[i] = s.seq
+	}
 }
+
+func deletedBucket(ord uint64) int { return int(ord % deletedBuckets) }
 
 // mode is how a command runs: at which time, and whether it may change state.
 // A read-only run hides keys past their deadline; a write run deletes them,
@@ -65,6 +94,7 @@ func (s *Store) Apply(stampMs int64, args [][]byte, out []byte) []byte {
 	if stampMs > s.clock {
 		s.clock = stampMs
 	}
+	s.seq++
 	m := mode{now: s.clock, write: true}
 	if bytes.EqualFold(args[0], []byte(ExpiredCommand)) {
 		return s.expiredCmd(m, args, out)
@@ -126,8 +156,10 @@ func (s *Store) get(m mode, p item) (item, bool) {
 	return it, true
 }
 
-// put inserts or replaces an item, keeping the indexes and counters in step.
+// put inserts or replaces an item, keeping the indexes and counters in step;
+// the key counts as changed by the current command.
 func (s *Store) put(it item) {
+	it.ver = s.seq
 	prev, replaced := s.keys.Set(it)
 	s.bytes += int64(it.bufCap())
 	if replaced {
@@ -147,6 +179,7 @@ func (s *Store) put(it item) {
 // remove deletes a present item.
 func (s *Store) remove(it item) {
 	s.keys.Delete(it)
+	s.deleted[deletedBucket(it.ord)] = s.seq
 	s.slots[it.ord>>50]--
 	s.bytes -= int64(it.bufCap())
 	s.unindexTTL(it)
@@ -219,21 +252,35 @@ func (s *Store) Len() int {
 	return s.keys.Len()
 }
 
-// Digest hashes the whole logical state (clock, and every key with its value
-// and deadline, in tree order) so replicas can be compared. It is O(n).
+// Digest hashes the whole logical state (clock, seq, deletion marks, and
+// every key with its type, value, deadline and version, in tree order) so
+// replicas can be compared. It is O(n).
 func (s *Store) Digest() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	d := xxhash.New()
-	var b [binary.MaxVarintLen64 * 3]byte
+	var b [binary.MaxVarintLen64 * 4]byte
 	d.Write(binary.LittleEndian.AppendUint64(b[:0], uint64(s.clock)))
+	d.Write(binary.LittleEndian.AppendUint64(b[:0], s.seq))
+	for _, v := range s.deleted {
+		d.Write(binary.AppendUvarint(b[:0], v))
+	}
 	s.keys.Scan(func(it item) bool {
-		h := binary.AppendUvarint(b[:0], uint64(it.keyLen()))
-		h = binary.AppendUvarint(h, uint64(it.vlen))
+		h := append(b[:0], byte(it.kind()))
+		h = binary.AppendUvarint(h, uint64(it.keyLen()))
 		h = binary.AppendVarint(h, it.deadline)
+		h = binary.AppendUvarint(h, it.ver)
 		d.Write(h)
 		d.WriteString(it.key())
-		d.WriteString(it.val())
+		if !it.isObj() {
+			d.Write(binary.AppendUvarint(b[:0], uint64(it.vlen)))
+			d.WriteString(it.val())
+			return true
+		}
+		it.obj().val.encode(func(e []byte) {
+			d.Write(binary.AppendUvarint(b[:0], uint64(len(e))))
+			d.Write(e)
+		})
 		return true
 	})
 	return d.Sum64()
@@ -242,7 +289,7 @@ func (s *Store) Digest() uint64 {
 // Approximate per-entry overheads: an item in a B-tree node at typical fill,
 // a TTL index entry likewise, and the allocator's rounding of a buffer.
 const (
-	itemOverhead = 48
+	itemOverhead = 56
 	ttlOverhead  = 24
 	allocSlack   = 8
 )

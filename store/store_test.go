@@ -88,15 +88,9 @@ func TestLookup(t *testing.T) {
 
 func TestCommandsTable(t *testing.T) {
 	cmds := Commands()
-	reads := map[string]bool{"get": true, "mget": true, "exists": true, "strlen": true, "getrange": true,
-		"substr": true, "ttl": true, "pttl": true, "expiretime": true, "pexpiretime": true, "type": true,
-		"keys": true, "scan": true, "randomkey": true, "dbsize": true, "touch": true}
 	for i, c := range cmds {
 		if i > 0 && cmds[i-1].Name >= c.Name {
 			t.Errorf("not sorted at %q", c.Name)
-		}
-		if c.Write == reads[c.Name] {
-			t.Errorf("%s: Write = %v", c.Name, c.Write)
 		}
 		if c.Write != (c.Flags[0] == "write") {
 			t.Errorf("%s: flags %v disagree with Write", c.Name, c.Flags)
@@ -104,9 +98,6 @@ func TestCommandsTable(t *testing.T) {
 		if l, _ := Lookup([]byte(strings.ToUpper(c.Name))); l != c {
 			t.Errorf("%s: Lookup mismatch", c.Name)
 		}
-	}
-	if len(cmds) != 44 {
-		t.Errorf("%d commands", len(cmds))
 	}
 }
 

@@ -9,6 +9,30 @@ import (
 	"github.com/tidwall/redcon"
 )
 
+var stringCommands = []*Command{
+	{"append", 3, wrD, 1, 1, 1, true, appendCmd},
+	{"decr", 2, wrDF, 1, 1, 1, true, decrCmd},
+	{"decrby", 3, wrDF, 1, 1, 1, true, decrbyCmd},
+	{"get", 2, roF, 1, 1, 1, false, getCmd},
+	{"getdel", 2, wrF, 1, 1, 1, true, getdelCmd},
+	{"getex", -2, wrF, 1, 1, 1, true, getexCmd},
+	{"getrange", 4, ro, 1, 1, 1, false, getrangeCmd},
+	{"getset", 3, wrDF, 1, 1, 1, true, getsetCmd},
+	{"incr", 2, wrDF, 1, 1, 1, true, incrCmd},
+	{"incrby", 3, wrDF, 1, 1, 1, true, incrbyCmd},
+	{"incrbyfloat", 3, wrDF, 1, 1, 1, true, incrbyfloatCmd},
+	{"mget", -2, roF, 1, -1, 1, false, mgetCmd},
+	{"mset", -3, wrD, 1, -1, 2, true, msetCmd},
+	{"msetnx", -3, wrD, 1, -1, 2, true, msetnxCmd},
+	{"psetex", 4, wrD, 1, 1, 1, true, psetexCmd},
+	{"set", -3, wrD, 1, 1, 1, true, setCmd},
+	{"setex", 4, wrD, 1, 1, 1, true, setexCmd},
+	{"setnx", 3, wrDF, 1, 1, 1, true, setnxCmd},
+	{"setrange", 4, wrD, 1, 1, 1, true, setrangeCmd},
+	{"strlen", 2, roF, 1, 1, 1, false, strlenCmd},
+	{"substr", 4, ro, 1, 1, 1, false, getrangeCmd},
+}
+
 // String commands. Each runs under the store's lock (write lock for writes)
 // and appends exactly one RESP reply.
 
@@ -126,9 +150,19 @@ func (s *Store) setValue(m mode, p item, deadline int64, vals ...string) {
 	s.put(newItem(p.ord, p.key(), deadline, vals...))
 }
 
+// getString finds the live string at p; wrong reports a key of another type,
+// for which the caller answers WRONGTYPE.
+func (s *Store) getString(m mode, p item) (it item, found, wrong bool) {
+	it, found = s.get(m, p)
+	return it, found, found && it.isObj()
+}
+
 func getCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	it, ok := s.get(m, probe(args[1]))
-	if !ok {
+	it, ok, wrong := s.getString(m, probe(args[1]))
+	switch {
+	case wrong:
+		return appendErr(out, errWrongType)
+	case !ok:
 		return append(out, nullReply...)
 	}
 	return appendBulk(out, it.val())
@@ -151,7 +185,10 @@ func setCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		s.setValue(m, p, deadline, b2s(args[2]))
 		return append(out, okReply...)
 	}
-	old, found := s.get(m, p)
+	old, found, wrong := s.getString(m, p)
+	if wrong && flags&optGET != 0 {
+		return appendErr(out, errWrongType)
+	}
 	if flags&optGET != 0 {
 		if found {
 			out = appendBulk(out, old.val())
@@ -203,7 +240,11 @@ func setexGeneric(s *Store, m mode, args [][]byte, out []byte, unit int, name st
 
 func getsetCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	p := probe(args[1])
-	if old, found := s.get(m, p); found {
+	old, found, wrong := s.getString(m, p)
+	if wrong {
+		return appendErr(out, errWrongType)
+	}
+	if found {
 		out = appendBulk(out, old.val())
 	} else {
 		out = append(out, nullReply...)
@@ -213,7 +254,10 @@ func getsetCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 }
 
 func getdelCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	it, ok := s.get(m, probe(args[1]))
+	it, ok, wrong := s.getString(m, probe(args[1]))
+	if wrong {
+		return appendErr(out, errWrongType)
+	}
 	if !ok {
 		return append(out, nullReply...)
 	}
@@ -229,7 +273,10 @@ func getexCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	// Redis 7.0's getexCommand looks the key up before it reads the time,
 	// so a missing key answers nil even when the time is invalid.
-	it, found := s.get(m, probe(args[1]))
+	it, found, wrong := s.getString(m, probe(args[1]))
+	if wrong {
+		return appendErr(out, errWrongType)
+	}
 	if !found {
 		return append(out, nullReply...)
 	}
@@ -257,7 +304,7 @@ func getexCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 func mgetCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	out = redcon.AppendArray(out, len(args)-1)
 	for _, k := range args[1:] {
-		if it, ok := s.get(m, probe(k)); ok {
+		if it, ok, wrong := s.getString(m, probe(k)); ok && !wrong {
 			out = appendBulk(out, it.val())
 		} else {
 			out = append(out, nullReply...)
@@ -321,7 +368,10 @@ func decrbyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 // incrBy adds delta to the integer at key, keeping its TTL as Redis does.
 func incrBy(s *Store, m mode, key []byte, delta int64, out []byte) []byte {
 	p := probe(key)
-	old, found := s.get(m, p)
+	old, found, wrong := s.getString(m, p)
+	if wrong {
+		return appendErr(out, errWrongType)
+	}
 	var v int64
 	if found {
 		var ok bool
@@ -341,7 +391,10 @@ func incrBy(s *Store, m mode, key []byte, delta int64, out []byte) []byte {
 
 func incrbyfloatCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	p := probe(args[1])
-	old, found := s.get(m, p)
+	old, found, wrong := s.getString(m, p)
+	if wrong {
+		return appendErr(out, errWrongType)
+	}
 	var v, incr big.Float
 	var vInf bool
 	v.SetPrec(ldPrec)
@@ -370,7 +423,10 @@ func incrbyfloatCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 func appendCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	p := probe(args[1])
 	add := args[2]
-	old, found := s.get(m, p)
+	old, found, wrong := s.getString(m, p)
+	if wrong {
+		return appendErr(out, errWrongType)
+	}
 	if !found {
 		s.put(newItem(p.ord, p.key(), 0, b2s(add)))
 		return appendInt(out, int64(len(add)))
@@ -391,7 +447,10 @@ func appendCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 }
 
 func strlenCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	it, _ := s.get(m, probe(args[1]))
+	it, _, wrong := s.getString(m, probe(args[1]))
+	if wrong {
+		return appendErr(out, errWrongType)
+	}
 	return appendInt(out, int64(it.vlen))
 }
 
@@ -402,7 +461,10 @@ func getrangeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if !ok1 || !ok2 {
 		return appendErr(out, errNotInt)
 	}
-	it, found := s.get(m, probe(args[1]))
+	it, found, wrong := s.getString(m, probe(args[1]))
+	if wrong {
+		return appendErr(out, errWrongType)
+	}
 	if !found {
 		return append(out, emptyBulk...)
 	}
@@ -436,7 +498,10 @@ func setrangeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	val := args[3]
 	p := probe(args[1])
-	old, _ := s.get(m, p)
+	old, _, wrong := s.getString(m, p)
+	if wrong {
+		return appendErr(out, errWrongType)
+	}
 	if len(val) == 0 {
 		return appendInt(out, int64(old.vlen))
 	}
@@ -448,7 +513,7 @@ func setrangeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	// may be shared with a snapshot being written.
 	n := max(int(old.vlen), int(off)+len(val))
 	it := buildItem(p.ord, p.key(), old.deadline, len(p.key())+n, len(p.key())+n, old.val())
-	v := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(it.ptr), it.keyLen())), n)
+	v := unsafe.Slice((*byte)(unsafe.Add(it.ptr, it.keyLen())), n)
 	copy(v[off:], val)
 	s.put(it)
 	return appendInt(out, int64(n))
