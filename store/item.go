@@ -17,7 +17,7 @@ import (
 // only past vlen, into spare capacity that no other item can see (no two live
 // items share a buffer).
 type item struct {
-	ord      uint64 // slot<<50 | hash>>14: the tree order, the SCAN cursor
+	ord      uint64         // slot<<50 | hash>>14: the tree order, the SCAN cursor
 	ptr      unsafe.Pointer // string: key then value bytes, nil when both are empty; else *object
 	klen     uint32         // key length; spareFlag set when the buffer has spare capacity; objFlag
 	vlen     uint32         // string value length (both fit: resp caps bulk strings at 512 MiB)
