@@ -121,6 +121,10 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			return nil, err
 		}
 		h.procs.killAll()
+		if err := h.hashMemory(ctx, run); err != nil {
+			return nil, err
+		}
+		h.procs.killAll()
 	}
 	h.rep.Elapsed = time.Since(start)
 	h.logf("done in %v", h.rep.Elapsed.Round(time.Second))
@@ -220,8 +224,15 @@ func (h *harness) bench(ctx context.Context, t target, args ...string) (map[stri
 
 // batchCase is the setting whose batching the notes describe: with one
 // request per round trip, every batch is made of different clients'
-// requests.
+// requests. The writes of the other data types are measured in it too.
 var batchCase = benchCase{1, 3}
+
+// typeTests are redis-benchmark's tests of writes to a list, a hash and a
+// sorted set (one key each, growing by a -r random element per request),
+// reported as typeCommands.
+const typeTests = "lpush,hset,zadd"
+
+var typeCommands = []string{"LPUSH", "HSET", "ZADD"}
 
 // throughput runs the redis-benchmark figures. The three systems stay up
 // across runs and are interleaved within each run, so a noisy minute of the
@@ -277,6 +288,18 @@ func (h *harness) throughput(ctx context.Context) error {
 				}
 				h.logf("run %d %-9s -P %-2d -d %-4d SET %8.0f GET %8.0f rps", run, t.sys, c.pipeline, c.size, rps["SET"], rps["GET"])
 			}
+		}
+		for _, t := range targets {
+			res, err := h.bench(ctx, t, h.benchArgs(typeTests, batchCase)...)
+			if err != nil {
+				return err
+			}
+			var line []string
+			for _, cmd := range typeCommands {
+				h.rep.add(rpsKey(cmd, batchCase), t.sys, res[cmd].rps)
+				line = append(line, fmt.Sprintf("%s %.0f", cmd, res[cmd].rps))
+			}
+			h.logf("run %d %-9s %s rps", run, t.sys, strings.Join(line, " "))
 		}
 		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("run %d: %s %s", run, cl.name, strings.Join(batching, "; ")))
 		h.logf("run %d %s %s", run, cl.name, strings.Join(batching, "; "))
@@ -442,6 +465,71 @@ func (h *harness) durability(ctx context.Context, run int) error {
 	return nil
 }
 
+// hashMemory loads Keys small hashes (hashFields fields each, the shape of
+// a record) into a fresh redis-server and a fresh rkv cluster and compares
+// their RSS: small hashes are where a compact encoding matters.
+func (h *harness) hashMemory(ctx context.Context, run int) error {
+	sfx := fmt.Sprintf("-hash%d", run)
+	plain, err := h.startRedis(ctx, "redis"+sfx, redisNoPersist, "")
+	if err != nil {
+		return err
+	}
+	cl, err := h.startRKV(ctx, "rkv"+sfx, 3, "linearizable")
+	if err != nil {
+		return err
+	}
+	if _, err := cl.waitLeader(ctx, nil); err != nil {
+		return err
+	}
+	defer h.electionNote(cl, 1)
+	fixed := func(a string) func() (string, error) { return func() (string, error) { return a, nil } }
+	if _, _, err := loadShape(ctx, fixed(plain.addr), h.cfg.Keys, hashShape); err != nil {
+		return fmt.Errorf("loading hashes into redis: %w", err)
+	}
+	_, retries, err := loadShape(ctx, cl.leaderFunc(ctx), h.cfg.Keys, hashShape)
+	if err != nil {
+		return fmt.Errorf("loading hashes into rkv: %w", err)
+	}
+	if retries > 0 {
+		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("run %d: rkv: %d hash loader batch(es) were resent", run, retries))
+	}
+	leader, err := cl.waitLeader(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := cl.waitApplied(ctx, leader); err != nil {
+		return err
+	}
+	fig := hashRSSFigure(h.cfg.Keys)
+	maxRSS := 0.0
+	for _, n := range cl.nodes {
+		kib, err := rssKiB(n.p.pid())
+		if err != nil {
+			return err
+		}
+		maxRSS = max(maxRSS, kib/1024)
+	}
+	kib, err := rssKiB(plain.p.pid())
+	if err != nil {
+		return err
+	}
+	h.rep.add(fig, RKV, maxRSS)
+	h.rep.add(fig, Redis, kib/1024)
+	h.logf("run %d RSS MiB with %d hashes: redis %.0f, rkv %.0f (largest node)", run, h.cfg.Keys, kib/1024, maxRSS)
+	for _, n := range cl.nodes {
+		n.p.kill()
+	}
+	plain.p.kill()
+	return nil
+}
+
+// hashFields is the number of fields of each hash hashMemory loads.
+const hashFields = 5
+
+func hashRSSFigure(keys int) string {
+	return fmt.Sprintf("RSS after %s hashes of %d fields (MiB; rkv: largest node)", humanCount(keys), hashFields)
+}
+
 const (
 	figRestart   = "restart after kill -9 until serving (s)"
 	figNewLeader = "kill -9 of the leader until a new leader (s)"
@@ -600,14 +688,40 @@ func (h *harness) catchUpRKV(ctx context.Context, run int, cl *rkvCluster, value
 	return nil
 }
 
-// loadKeys writes keys "key:%012d" (16 bytes, the shape redis-benchmark's
-// -r keys have) with 100-byte values over loadConns pipelined connections
-// and returns how long it took. Every reply is checked. A batch that meets
-// a redirect, an error or a broken connection is sent again to the server
-// addr names then (SET is idempotent), as a client would after a leader
-// change; the number of such retries is returned so it can be reported.
+// shape is what a loader writes for key number k, and which replies say it
+// was written (also when sent again after a retry).
+type shape struct {
+	command func(k int) []string
+	accept  func(reply any) bool
+}
+
+// stringShape is a string "key:%012d" (16 bytes, the shape redis-benchmark's
+// -r keys have) with a valueSize-byte value.
+var stringShape = shape{func(k int) []string {
+	return []string{"SET", fmt.Sprintf("key:%012d", k), strings.Repeat("v", valueSize)}
+}, func(v any) bool { return v == "OK" }}
+
+// hashShape is a record: "user:%012d" with hashFields short fields.
+var hashShape = shape{func(k int) []string {
+	args := []string{"HSET", fmt.Sprintf("user:%012d", k)}
+	for f := range hashFields {
+		args = append(args, fmt.Sprintf("field%d", f), fmt.Sprintf("value-%d-%d", k%1000, f))
+	}
+	return args
+}, func(v any) bool { return v == int64(hashFields) || v == int64(0) }}
+
+// loadKeys loads keys strings of stringShape; see loadShape.
 func loadKeys(ctx context.Context, addr func() (string, error), keys int) (time.Duration, int, error) {
-	val := strings.Repeat("v", valueSize)
+	return loadShape(ctx, addr, keys, stringShape)
+}
+
+// loadShape writes keys of the given shape over loadConns pipelined
+// connections and returns how long it took. Every reply is checked. A batch
+// that meets a redirect, an error or a broken connection is sent again to
+// the server addr names then (both shapes are idempotent), as a client
+// would after a leader change; the number of such retries is returned so it
+// can be reported.
+func loadShape(ctx context.Context, addr func() (string, error), keys int, sh shape) (time.Duration, int, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	var retries atomic.Int64
@@ -638,7 +752,7 @@ func loadKeys(ctx context.Context, addr func() (string, error), keys int) (time.
 					}
 				}
 				end := min(i+loadBatch, hi)
-				if err := setBatch(c, i, end, val); err != nil {
+				if err := loadBatchOf(c, i, end, sh); err != nil {
 					if retries.Add(1) > 100 {
 						errs <- fmt.Errorf("giving up after 100 retries: %w", err)
 						return
@@ -659,10 +773,11 @@ func loadKeys(ctx context.Context, addr func() (string, error), keys int) (time.
 	return time.Since(start), int(retries.Load()), nil
 }
 
-// setBatch pipelines SETs of keys [lo, hi) and checks every reply.
-func setBatch(c *client, lo, hi int, val string) error {
+// loadBatchOf pipelines the commands of keys [lo, hi) and checks every
+// reply.
+func loadBatchOf(c *client, lo, hi int, sh shape) error {
 	for k := lo; k < hi; k++ {
-		c.write("SET", fmt.Sprintf("key:%012d", k), val)
+		c.write(sh.command(k)...)
 	}
 	c.c.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := c.w.Flush(); err != nil {
@@ -675,8 +790,8 @@ func setBatch(c *client, lo, hi int, val string) error {
 		if err != nil && !errors.As(err, &se) {
 			return err // the connection is unusable
 		}
-		if first == nil && (err != nil || v != "OK") {
-			first = fmt.Errorf("SET key:%012d: %v %v", k, v, err)
+		if first == nil && (err != nil || !sh.accept(v)) {
+			first = fmt.Errorf("%v: %v %v", sh.command(k)[:2], v, err)
 		}
 	}
 	return first

@@ -134,6 +134,10 @@ func (r *Report) Missing() []string {
 	for _, c := range leaseCases {
 		want[leaseKey(c)] = []System{Redis, RKV}
 	}
+	for _, cmd := range typeCommands {
+		want[rpsKey(cmd, batchCase)] = all
+	}
+	want[hashRSSFigure(r.Config.Keys)] = []System{Redis, RKV}
 	for _, k := range []string{"SET p50 -c 1", "SET p99 -c 1", "GET p50 -c 1", "GET p99 -c 1"} {
 		want[k] = all
 	}
@@ -251,8 +255,10 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "- **rkv**: 3-node rkv cluster, every write fsynced on a majority before it is acknowledged, `--read-mode linearizable`, other flags default; redis-benchmark talks to the leader\n")
 	fmt.Fprintf(&b, "- **rkv --read-mode lease** (the rows so named): a second cluster like rkv but with `--read-mode lease`, started fresh after each run's redis-benchmark figures and measured on GET only (after the same SET)\n\n")
 	fmt.Fprintf(&b, "Workloads: redis-benchmark `-t set`, then `-t get` on the keys it wrote, `-c %d -r %d` with -n %d (-P 1) or %d (-P 16); one client: `-t set,get -c 1 -P 1 -d 3 -n %d`. "+
-		"Memory, restart and catch-up: fresh servers loaded with %d keys of 16 bytes (`key:%%012d`) and %d-byte values over %d connections pipelining %d SETs.\n\n",
-		clients, keyspace, r.Config.N1, r.Config.N16, r.Config.NLat, r.Config.Keys, valueSize, loadConns, loadBatch)
+		"LPUSH, HSET, ZADD: redis-benchmark `-t %s` in the -P 1 -d 3 setting (one list, hash and sorted set, each growing by a random element per request). "+
+		"Memory, restart and catch-up: fresh servers loaded with %d keys of 16 bytes (`key:%%012d`) and %d-byte values over %d connections pipelining %d SETs. "+
+		"Hash memory: fresh redis (no persistence) and rkv loaded the same way with %d hashes `user:%%012d` of %d fields (`fieldN` = `value-K-N`).\n\n",
+		clients, keyspace, r.Config.N1, r.Config.N16, r.Config.NLat, typeTests, r.Config.Keys, valueSize, loadConns, loadBatch, r.Config.Keys, hashFields)
 
 	fmt.Fprintf(&b, "| Figure | unit | redis | redis-aof | rkv | rkv / redis | rkv / redis-aof |\n")
 	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|\n")
