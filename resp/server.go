@@ -315,7 +315,7 @@ func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command, scs [
 				if !checkArity(conn, sc, cmd.Args) {
 					continue
 				}
-				if sc.FirstKey == 0 {
+				if sc.Keyless() {
 					// Keyless reads (DBSIZE, KEYS, SCAN) are served by the
 					// node asked, as a Redis replica does.
 					conn.WriteRaw(s.store.Read(now, cmd.Args, nil))

@@ -17,6 +17,13 @@ type Command struct {
 	exec func(s *Store, m mode, args [][]byte, out []byte) []byte
 }
 
+// Keyless reports whether the command names no key at all (DBSIZE, KEYS,
+// SCAN): not merely keys that only its arguments locate, which Redis
+// flags "movablekeys" (ZUNION, SINTERCARD, XREAD...).
+func (c *Command) Keyless() bool {
+	return c.FirstKey == 0 && !slices.Contains(c.Flags, "movablekeys")
+}
+
 // ArityOK reports whether n arguments (the name included) fit the arity.
 func (c *Command) ArityOK(n int) bool { return ArityFits(c.Arity, n) }
 
