@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"unsafe"
 )
 
@@ -83,9 +84,10 @@ func (it *item) kind() kind {
 	return kindString
 }
 
-// newObjItem makes an item holding a fresh container for the probe p.
+// newObjItem makes an item holding a fresh container for the probe p. The
+// key is copied: a probe's key aliases the command's argument buffer.
 func (s *Store) newObjItem(p item, c container) item {
-	o := &object{key: string(p.key()), gen: s.snapGen, val: c}
+	o := &object{key: strings.Clone(p.key()), gen: s.snapGen, val: c}
 	return item{ord: p.ord, ptr: unsafe.Pointer(o), klen: uint32(len(o.key)) | objFlag}
 }
 
