@@ -234,6 +234,9 @@ func (s *Store) load(sr *snapReader) error {
 
 // container reads a container record's elements and rebuilds it.
 func (sr *snapReader) container(k kind) (container, error) {
+	if loaders[k] == nil {
+		return nil, fmt.Errorf("%w: no loader for %s", ErrCorrupt, k)
+	}
 	n, err := sr.uvarint()
 	if err != nil {
 		return nil, err
