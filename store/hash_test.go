@@ -600,6 +600,9 @@ func TestHashSnapshotWhileWriting(t *testing.T) {
 			s.Apply(2, argv(fmt.Sprintf("hset small%d b %d", i%200, i)), nil)
 			s.Apply(2, argv(fmt.Sprintf("hdel small%d c", i%200)), nil)
 			if i%500 == 0 {
+				// COPY clones a table the snapshot may be reading.
+				s.Apply(2, argv("copy big bigcopy replace"), nil)
+				s.Apply(2, argv(fmt.Sprintf("copy small%d smallcopy replace", i%200)), nil)
 				s.Snapshot()
 			}
 		}
