@@ -418,8 +418,6 @@ const (
 	errIncrNaN      = "ERR value is NaN or Infinity"
 )
 
-var emptyArray = []byte("*0\r\n")
-
 // hashAt finds the live hash at key; wrong reports a key of another type.
 func (s *Store) hashAt(m mode, key []byte) (it item, h hashValue, found, wrong bool) {
 	it, c, found, wrong := s.getKind(m, probe(key), kindHash)

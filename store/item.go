@@ -33,6 +33,10 @@ type item struct {
 // capacity can be recomputed from the current length, so it costs no field.
 const spareFlag = 1 << 31
 
+// objectOverhead is the size of an object and its container's interface
+// header, which every non-string key carries beside its value.
+const objectOverhead = int(unsafe.Sizeof(object{}))
+
 // maxBulk is Redis's default proto-max-bulk-len: no string may grow past it.
 const maxBulk = 512 << 20
 
@@ -57,7 +61,7 @@ func (it *item) val() string {
 // bufCap is the size of the item's buffer, for memory accounting.
 func (it *item) bufCap() int {
 	if it.isObj() {
-		return it.keyLen() + int(it.obj().charged)
+		return it.keyLen() + objectOverhead + int(it.obj().charged)
 	}
 	n := it.keyLen() + int(it.vlen)
 	if it.klen&spareFlag != 0 {

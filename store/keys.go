@@ -266,11 +266,15 @@ func objectCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 }
 
 // encoding is OBJECT ENCODING's answer for the item, as Redis 7.0 would
-// choose it for a string: int for a canonical 64-bit integer, embstr up to 44
-// bytes, raw beyond.
+// choose it for a string: raw once APPEND grew it (a buffer with spare
+// room, as Redis's appended sds), else int for a canonical 64-bit integer,
+// embstr up to 44 bytes, raw beyond.
 func (it *item) encoding() string {
 	if it.isObj() {
 		return it.obj().val.encoding()
+	}
+	if it.klen&spareFlag != 0 {
+		return "raw"
 	}
 	v := it.val()
 	if _, ok := parseInt(v); ok {

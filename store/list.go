@@ -625,9 +625,6 @@ const (
 	errMpopCount = "ERR count should be greater than 0"
 )
 
-var nullArray = []byte("*-1\r\n")
-var emptyArray = []byte("*0\r\n")
-
 func lpushCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	return pushGeneric(s, m, args, out, true, false)
 }

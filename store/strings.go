@@ -42,6 +42,9 @@ var (
 	emptyBulk = []byte("$0\r\n\r\n")
 	zeroReply = []byte(":0\r\n")
 	oneReply  = []byte(":1\r\n")
+	// Shared by the container types' files.
+	emptyArray = []byte("*0\r\n")
+	nullArray  = []byte("*-1\r\n")
 )
 
 func appendInt(out []byte, n int64) []byte { return redcon.AppendInt(out, n) }
