@@ -190,37 +190,39 @@ func (s *setValue) clone() container {
 	return &setValue{ht: s.ht.Copy(), htBytes: s.htBytes}
 }
 
-// Approximate costs: the value's header, and per hashtable member its slot
-// in a B-tree node at typical fill plus its string's allocation header. An
-// intset counts its length, not its capacity, so a restored value counts
-// the same.
-const (
-	setOverhead       = 64
-	setMemberOverhead = 48
-)
+// setMemberCost approximates a hashtable member's cost beside its bytes:
+// its slot in a B-tree node at typical fill and its string's allocation.
+const setMemberCost = 48
 
+// memUsage counts an intset's length, not its capacity, so that a restored
+// value counts the same.
 func (s *setValue) memUsage() int64 {
 	if s.ht == nil {
-		return setOverhead + int64(len(s.ints.data))
+		return int64(unsafe.Sizeof(*s)) + int64(len(s.ints.data))
 	}
-	return setOverhead + int64(s.ht.Len())*setMemberOverhead + s.htBytes
+	return int64(unsafe.Sizeof(*s)+unsafe.Sizeof(*s.ht)) + int64(s.ht.Len())*setMemberCost + s.htBytes
 }
+
+var (
+	setTagIntset = [9][]byte{2: {'i', 2}, 4: {'i', 4}, 8: {'i', 8}}
+	setTagHT     = []byte{'h'}
+)
 
 // encode lists a tag, then the members: for an intset "i" and its width
 // then the integers in ascending order, for a hashtable "h" then the
 // members in tree order.
 func (s *setValue) encode(fn func([]byte)) {
 	if s.ht == nil {
-		fn([]byte{'i', byte(s.ints.width)})
+		fn(setTagIntset[s.ints.width])
 		var buf [20]byte
 		for i := range s.ints.len() {
 			fn(strconv.AppendInt(buf[:0], s.ints.at(i), 10))
 		}
 		return
 	}
-	fn([]byte{'h'})
+	fn(setTagHT)
 	s.ht.Scan(func(e setMember) bool {
-		fn(unsafe.Slice(unsafe.StringData(e.m), len(e.m)))
+		fn(s2b(e.m))
 		return true
 	})
 }
