@@ -744,6 +744,9 @@ func hrandfieldCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 			return appendErr(out, "ERR value is out of range")
 		}
 	}
+	if l < -maxRepeatedDraws {
+		return appendErr(out, errTooManyDraws)
+	}
 	_, h, found, wrong := s.hashAt(m, args[1])
 	switch {
 	case wrong:

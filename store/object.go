@@ -135,6 +135,15 @@ func (s *Store) changed(it item) {
 	o.charged = use
 }
 
+// maxRepeatedDraws bounds HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a
+// negative count (draws with repetition), the one reply the data does not
+// bound: inside EXEC it is built on every replica, and again on every
+// replay of the log, so a count of billions would take the whole cluster
+// down with it. Redis builds it; rkv refuses it with errTooManyDraws.
+const maxRepeatedDraws = 1 << 24
+
+const errTooManyDraws = "ERR value is out of range, a negative count must be at least -16777216"
+
 // random returns the randomness a command may use. Applying from the log it
 // is a generator seeded by the command's position in the log and its stamp,
 // so every replica draws the same numbers (what SPOP removes is decided by

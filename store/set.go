@@ -648,6 +648,9 @@ func srandmemberCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if l == math.MinInt64 {
 		return appendErr(out, "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
 	}
+	if l < -maxRepeatedDraws {
+		return appendErr(out, errTooManyDraws)
+	}
 	_, set, wrong := s.getSet(m, args[1])
 	switch {
 	case wrong:
