@@ -44,6 +44,11 @@ func init() {
 		{"cluster", -2, []string{"stale"}, (*Server).cmdCluster},
 		{"readonly", 1, []string{"loading", "stale", "fast"}, (*Server).cmdReadonly},
 		{"readwrite", 1, []string{"loading", "stale", "fast"}, (*Server).cmdReadwrite},
+		{"multi", 1, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, (*Server).cmdMulti},
+		{"exec", 1, []string{"noscript", "loading", "stale", "skip_slowlog"}, (*Server).cmdExec},
+		{"discard", 1, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, (*Server).cmdDiscard},
+		{"watch", -2, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, (*Server).cmdWatch},
+		{"unwatch", 1, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, (*Server).cmdUnwatch},
 	} {
 		serverCommands[sc.name] = sc
 	}
@@ -677,7 +682,11 @@ func commandInfo(name string) (cmdInfo, bool) {
 			lastKey: sc.LastKey, step: sc.Step, write: sc.Write}, true
 	}
 	if sc, ok := serverCommands[name]; ok {
-		return cmdInfo{name: sc.name, arity: sc.arity, flags: sc.flags}, true
+		info := cmdInfo{name: sc.name, arity: sc.arity, flags: sc.flags}
+		if sc.name == watchRoute.Name { // the one keyed command answered here
+			info.firstKey, info.lastKey, info.step = watchRoute.FirstKey, watchRoute.LastKey, watchRoute.Step
+		}
+		return info, true
 	}
 	return cmdInfo{}, false
 }

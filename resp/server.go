@@ -78,6 +78,9 @@ type client struct {
 	created  time.Time
 	lastCmd  string
 	lastSeen time.Time
+	// tx is set once, at accept, so that copies of the client (CLIENT
+	// LIST) do not race with the connection's own use of it.
+	tx *txState
 }
 
 // NewStateMachine returns the consensus.StateMachine that applies rkv's log
@@ -147,7 +150,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		return false
 	}
 	now := time.Now()
-	c := &client{id: s.clientSeq.Add(1), addr: conn.RemoteAddr(), created: now, lastSeen: now}
+	c := &client{id: s.clientSeq.Add(1), addr: conn.RemoteAddr(), created: now, lastSeen: now, tx: &txState{}}
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
 	}
@@ -185,6 +188,10 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 		scs[i], _ = store.Lookup(cmd.Args[0])
 	}
 	for i := 0; i < len(cmds); {
+		if s.transaction(conn, c, cmds[i], scs[i]) {
+			i++
+			continue
+		}
 		sc := scs[i]
 		if sc == nil {
 			s.admin(conn, c, cmds[i])

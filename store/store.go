@@ -96,9 +96,18 @@ func (s *Store) Apply(stampMs int64, args [][]byte, out []byte) []byte {
 	}
 	s.seq++
 	m := mode{now: s.clock, write: true}
-	if bytes.EqualFold(args[0], []byte(ExpiredCommand)) {
+	switch {
+	case bytes.EqualFold(args[0], []byte(ExpiredCommand)):
 		return s.expiredCmd(m, args, out)
+	case bytes.EqualFold(args[0], []byte(ExecCommand)):
+		return s.execCmd(m, args, out)
 	}
+	return s.dispatch(m, args, out)
+}
+
+// dispatch runs a client command in a write run: an EXEC's commands go
+// through it one by one, exactly as Apply runs a command alone.
+func (s *Store) dispatch(m mode, args [][]byte, out []byte) []byte {
 	cmd, ok := Lookup(args[0])
 	if !ok {
 		return appendUnknown(out, args)

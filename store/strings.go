@@ -145,6 +145,9 @@ func deadlineReply(out, arg []byte, flags int, now int64, cmd string) (int64, []
 // replacing any previous value. A deadline already reached deletes the key.
 func (s *Store) setValue(m mode, p item, deadline int64, vals ...string) {
 	if deadline != 0 && deadline <= m.now {
+		// Redis stores the key and then finds it expired: a change that
+		// aborts a WATCH on it even when there was no key before.
+		s.deleted[deletedBucket(p.ord)] = s.seq
 		if it, ok := s.keys.Get(p); ok {
 			s.remove(it)
 		}

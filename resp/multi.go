@@ -1,0 +1,251 @@
+package resp
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/store"
+)
+
+// Transactions. MULTI makes a connection queue its commands; EXEC proposes
+// the queued store commands, with the connection's WATCH marks, as one
+// store.ExecCommand entry, which every replica applies atomically and
+// aborts alike when a watched key changed. Commands the front end answers
+// itself (PING, ECHO, CLIENT ...) are queued too and run at EXEC in their
+// place in its reply. As in Redis, a queued command refused for its name,
+// its arity or its node (MOVED) makes EXEC answer EXECABORT.
+
+// txState is a connection's MULTI and WATCH state. Only the connection's
+// own goroutine touches it.
+type txState struct {
+	multi bool
+	// dirty is set when a command was refused while queueing.
+	dirty   bool
+	queue   []queuedCommand
+	watches []store.WatchMark
+	watched map[string]bool
+}
+
+type queuedCommand struct {
+	args [][]byte       // a copy: the connection reuses its read buffer
+	sc   *store.Command // nil for a command the front end answers
+}
+
+// reset ends the transaction and forgets the watches, as Redis does after
+// EXEC and DISCARD.
+func (tx *txState) reset() { *tx = txState{} }
+
+const (
+	errExecAbort  = "EXECABORT Transaction discarded because of previous errors."
+	errNestedMult = "ERR MULTI calls can not be nested"
+	errWatchMulti = "ERR WATCH inside MULTI is not allowed"
+)
+
+// watchRoute and execRoute place WATCH and a keyless EXEC for redirects:
+// MOVED names the slot of the first key, as for a store command.
+var (
+	watchRoute = &store.Command{Name: "watch", Arity: -2, FirstKey: 1, LastKey: -1, Step: 1}
+	execRoute  = &store.Command{Name: "exec", Arity: 1}
+)
+
+// transaction takes every command of a connection in MULTI, and an EXEC of
+// the wrong arity in any state (Redis discards the transaction then); it
+// reports whether it took cmd. sc is cmd's store table entry, if any.
+func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc *store.Command) bool {
+	tx := c.tx
+	if len(cmd.Args) > 1 && strings.EqualFold(string(cmd.Args[0]), "exec") {
+		tx.reset()
+		conn.WriteError("EXECABORT Transaction discarded because of: " + strings.TrimPrefix(arityError("exec"), "ERR "))
+		return true
+	}
+	if !tx.multi {
+		return false
+	}
+	refuse := func(msg string) bool {
+		tx.dirty = true
+		conn.WriteError(msg)
+		return true
+	}
+	if sc != nil {
+		if !sc.ArityOK(len(cmd.Args)) {
+			return refuse(arityError(sc.Name))
+		}
+		if sc.FirstKey > 0 && !s.node.IsLeader() {
+			tx.dirty = true
+			s.redirect(conn, sc, cmd.Args, s.node.Leader())
+			return true
+		}
+	} else {
+		admin, ok := serverCommands[strings.ToLower(string(cmd.Args[0]))]
+		switch {
+		case !ok:
+			return refuse(unknownCommand(cmd.Args))
+		case !store.ArityFits(admin.arity, len(cmd.Args)):
+			return refuse(arityError(admin.name))
+		}
+		switch admin.name {
+		case "exec":
+			s.exec(conn, c)
+			return true
+		case "discard":
+			tx.reset()
+			conn.WriteString("OK")
+			return true
+		case "multi":
+			conn.WriteError(errNestedMult)
+			return true
+		case "watch":
+			conn.WriteError(errWatchMulti)
+			return true
+		case "quit":
+			admin.run(s, conn, c, cmd.Args)
+			return true
+		}
+	}
+	tx.queue = append(tx.queue, queuedCommand{args: cloneArgs(cmd.Args), sc: sc})
+	conn.WriteString("QUEUED")
+	return true
+}
+
+func cloneArgs(args [][]byte) [][]byte {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		buf = append(buf, a...)
+		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+	}
+	return out
+}
+
+func (s *Server) cmdMulti(conn redcon.Conn, c *client, _ [][]byte) {
+	c.tx.multi = true
+	conn.WriteString("OK")
+}
+
+// cmdExec and cmdDiscard only run outside MULTI: transaction takes them
+// inside.
+func (s *Server) cmdExec(conn redcon.Conn, _ *client, _ [][]byte) {
+	conn.WriteError("ERR EXEC without MULTI")
+}
+
+func (s *Server) cmdDiscard(conn redcon.Conn, _ *client, _ [][]byte) {
+	conn.WriteError("ERR DISCARD without MULTI")
+}
+
+// cmdUnwatch forgets the watches. Queued in a MULTI, it runs after EXEC
+// has already forgotten them, as in Redis.
+func (s *Server) cmdUnwatch(conn redcon.Conn, c *client, _ [][]byte) {
+	c.tx.watches, c.tx.watched = nil, nil
+	conn.WriteString("OK")
+}
+
+// cmdWatch marks the keys on the leader after a ReadIndex round, so that
+// the marks are at least as recent as any write acknowledged before WATCH
+// (the linearizable read every read gets). A key watched again keeps its
+// first mark, as in Redis.
+func (s *Server) cmdWatch(conn redcon.Conn, c *client, args [][]byte) {
+	if !s.node.IsLeader() {
+		s.redirect(conn, watchRoute, args, s.node.Leader())
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	err := s.node.ReadIndex(ctx)
+	cancel()
+	if err != nil {
+		s.writeResult(conn, watchRoute, args, consensus.Result{Err: err})
+		return
+	}
+	tx := c.tx
+	if tx.watched == nil {
+		tx.watched = make(map[string]bool)
+	}
+	now := time.Now().UnixMilli()
+	for _, key := range args[1:] {
+		if !tx.watched[string(key)] {
+			tx.watched[string(key)] = true
+			tx.watches = append(tx.watches, s.store.Watch(now, key))
+		}
+	}
+	conn.WriteString("OK")
+}
+
+// exec ends the transaction: EXECABORT if a command was refused, else the
+// store commands and watches go through the log as one entry (unless there
+// are none: the front end's commands alone need no log), and the reply is
+// one array, each command's reply in its place, or a null array when a
+// watched key changed.
+func (s *Server) exec(conn redcon.Conn, c *client) {
+	tx := *c.tx
+	c.tx.reset()
+	if tx.dirty {
+		conn.WriteError(errExecAbort)
+		return
+	}
+	var cmds [][][]byte
+	route, routeArgs := execRoute, [][]byte{[]byte("exec")}
+	if len(tx.watches) > 0 {
+		route, routeArgs = watchRoute, [][]byte{[]byte("watch"), tx.watches[0].Key}
+	}
+	keyed := false
+	for _, q := range tx.queue {
+		if q.sc == nil {
+			continue
+		}
+		if q.sc.FirstKey > 0 && !keyed {
+			route, routeArgs, keyed = q.sc, q.args, true
+		}
+		cmds = append(cmds, q.args)
+	}
+	if len(cmds) == 0 && len(tx.watches) == 0 {
+		conn.WriteArray(len(tx.queue))
+		for _, q := range tx.queue {
+			s.admin(conn, c, redcon.Command{Args: q.args})
+		}
+		return
+	}
+	if !s.node.IsLeader() {
+		s.redirect(conn, route, routeArgs, s.node.Leader())
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	entry := encodeCommand(nil, time.Now().UnixMilli(), store.ExecArgs(tx.watches, cmds))
+	v, err := s.node.Propose(ctx, entry)
+	reply, ok := v.([]byte)
+	if err != nil || !ok {
+		s.writeResult(conn, route, routeArgs, consensus.Result{Val: v, Err: err})
+		return
+	}
+	if len(cmds) < len(tx.queue) {
+		if _, arr := redcon.ReadNextRESP(reply); arr.Type == redcon.Array && arr.Count == len(cmds) {
+			s.interleave(conn, c, tx.queue, arr.Data)
+			return
+		}
+	}
+	// All store commands, an abort (null array), or an error.
+	conn.WriteRaw(reply)
+}
+
+// interleave writes EXEC's array: the store's replies (elems, in order)
+// for the store commands, and the front end's commands run now in their
+// places.
+func (s *Server) interleave(conn redcon.Conn, c *client, queue []queuedCommand, elems []byte) {
+	conn.WriteArray(len(queue))
+	for _, q := range queue {
+		if q.sc == nil {
+			s.admin(conn, c, redcon.Command{Args: q.args})
+			continue
+		}
+		n, _ := redcon.ReadNextRESP(elems)
+		conn.WriteRaw(elems[:n])
+		elems = elems[n:]
+	}
+}
