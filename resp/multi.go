@@ -57,7 +57,7 @@ var (
 // reports whether it took cmd. sc is cmd's store table entry, if any.
 func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc *store.Command) bool {
 	tx := c.tx
-	if len(cmd.Args) > 1 && strings.EqualFold(string(cmd.Args[0]), "exec") {
+	if sc == nil && len(cmd.Args) > 1 && strings.EqualFold(string(cmd.Args[0]), "exec") {
 		tx.reset()
 		conn.WriteError("EXECABORT Transaction discarded because of: " + strings.TrimPrefix(arityError("exec"), "ERR "))
 		return true
