@@ -293,7 +293,7 @@ func TestDataTypesGoRedis(t *testing.T) {
 	})
 }
 
-// TestDataTypesRedisPy runs testdata/types.py: the same uses through
+// TestDataTypesRedisPy runs testdata/datatypes.py: the same uses through
 // redis-py, the Python client applications use.
 func TestDataTypesRedisPy(t *testing.T) {
 	py := "/usr/bin/python3"
@@ -304,8 +304,8 @@ func TestDataTypesRedisPy(t *testing.T) {
 	host, port, _ := strings.Cut(c.leader(10*time.Second).addr, ":")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, py, "testdata/types.py", host, port).CombinedOutput()
+	out, err := exec.CommandContext(ctx, py, "testdata/datatypes.py", host, port).CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "ok") {
-		t.Fatalf("types.py: %v\n%s", err, out)
+		t.Fatalf("datatypes.py: %v\n%s", err, out)
 	}
 }
