@@ -8,7 +8,8 @@ import (
 	"testing"
 )
 
-// The sorted set family of the differential test. Ranges and ranks are
+// The sorted set family of the differential test, with sets as inputs of
+// the ZUNION family. Ranges and ranks are
 // compared exactly (Redis specifies the order); ZRANDMEMBER and ZSCAN,
 // whose replies are random or unordered, by what they must contain. A lex
 // range over a skiplist whose scores differ is left out: Redis's answer
@@ -197,7 +198,17 @@ func zsetGen(g *diffGen) diffCmd {
 	case r < 91:
 		return zsetEncoding(g)
 	case r < 93:
-		return exact(w("TYPE"), g.key())
+		// Sets are inputs of ZUNION, ZINTER and ZDIFF (members score 1);
+		// integers make intsets.
+		args := []string{w("SADD"), g.key()}
+		for range 1 + g.rng.IntN(4) {
+			if g.rng.IntN(2) == 0 {
+				args = append(args, strconv.Itoa(g.rng.IntN(5)))
+			} else {
+				args = append(args, zsetMember(g))
+			}
+		}
+		return exact(args...)
 	case r < 97:
 		return zsetWrongArity(g)
 	}

@@ -11,8 +11,6 @@ import (
 	"testing"
 )
 
-const wrongType = "-" + errWrongType + "\r\n"
-
 var emptyArr = arr()
 
 // long65 is a member too long for a listpack.
@@ -447,6 +445,19 @@ func TestZSetOps(t *testing.T) {
 			{1, "zunionstore d 1 one", num(1), false},
 			{1, "object encoding d", bulk("listpack"), true},
 		}},
+		{"sets count with score 1", []step{
+			{1, "zadd a 5 x 0.5 2", num(2), false},
+			{1, "sadd ints 1 2 3", num(3), false},
+			{1, "sadd strs x y", num(2), false},
+			{1, "zunion 3 a ints strs withscores", arr(bulk("1"), bulk("1"), bulk("3"), bulk("1"), bulk("y"), bulk("1"),
+				bulk("2"), bulk("1.5"), bulk("x"), bulk("6")), true},
+			{1, "zinter 2 ints a weights 3 2 aggregate max withscores", arr(bulk("2"), bulk("3")), true},
+			{1, "zdiff 2 ints a", arr(bulk("1"), bulk("3")), true},
+			{1, "zdiffstore d 2 strs a", num(1), false},
+			{1, "zrange d 0 -1 withscores", arr(bulk("y"), bulk("1")), true},
+			{1, "type d", "+zset\r\n", true},
+			{1, "zadd ints 1 a", wrongType, false},
+		}},
 		{"-0 stored in a listpack becomes 0", []step{
 			{1, "zadd a 0 x", num(1), false},
 			{1, "zunion 1 a weights -1 withscores", arr(bulk("x"), bulk("-0")), true},
@@ -581,7 +592,9 @@ func TestZRandMember(t *testing.T) {
 		{1, "zrandmember nokey 1 withscores x", errs(errSyntax), true},
 		{1, "zrandmember z -4611686018427387904 withscores", errs(errRange), true},
 		{1, "zrandmember z 4611686018427387904 withscores", errs(errRange), true},
-		{1, "zrandmember z -20000000", errs(errRange), true},
+		{1, "zrandmember z -16777217", errs(errTooManyDraws), true},
+		{1, "zrandmember nokey -16777217 withscores", errs(errTooManyDraws), true},
+		{1, "zrandmember z -16777216 x", errs(errSyntax), true},
 		{1, "zrandmember z 9223372036854775807", arr(bulk("a"), bulk("b"), bulk("c")), true},
 		{1, "zrandmember z 3 withscores", arr(bulk("a"), bulk("1"), bulk("b"), bulk("2"), bulk("c"), bulk("3")), true},
 	}}})

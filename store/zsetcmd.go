@@ -9,10 +9,7 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-var (
-	roMovable  = []string{"readonly", "movablekeys"}
-	wrDMovable = []string{"write", "denyoom", "movablekeys"}
-)
+var wrDMovable = []string{"write", "denyoom", "movablekeys"}
 
 var zsetCommands = []*Command{
 	{"zadd", -4, wrDF, 1, 1, 1, true, zaddCmd},
@@ -54,14 +51,11 @@ const (
 	errScoreNaN   = "ERR resulting score is not a number (NaN)"
 	errMinMax     = "ERR min or max is not a float"
 	errLexRange   = "ERR min or max not valid string range item"
-	errPositive   = "ERR value is out of range, must be positive"
 	errWeight     = "ERR weight value is not a float"
 	errRange      = "ERR value is out of range"
 	errLimitRange = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
 	errLexScores  = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
 )
-
-var emptyArray = []byte("*0\r\n")
 
 // getZset finds the live sorted set at key; wrong reports another type.
 func (s *Store) getZset(m mode, key []byte) (it item, z *zset, found, wrong bool) {
@@ -670,10 +664,6 @@ func zpopGeneric(s *Store, m mode, args [][]byte, out []byte, max bool) []byte {
 	return out
 }
 
-// maxRandReply bounds the members ZRANDMEMBER with a negative count may
-// repeat: Redis would build a reply of any size in memory.
-const maxRandReply = 1 << 24
-
 func zrandmemberCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if len(args) == 2 {
 		_, z, found, wrong := s.getZset(m, args[1])
@@ -696,8 +686,11 @@ func zrandmemberCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		return appendErr(out, errSyntax)
 	}
 	withScores := len(args) == 4
-	if withScores && (l < -math.MaxInt64/2 || l > math.MaxInt64/2) {
+	switch {
+	case withScores && (l < -math.MaxInt64/2 || l > math.MaxInt64/2):
 		return appendErr(out, errRange)
+	case l < -maxRepeatedDraws:
+		return appendErr(out, errTooManyDraws)
 	}
 	_, z, found, wrong := s.getZset(m, args[1])
 	switch {
@@ -705,9 +698,6 @@ func zrandmemberCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		return appendErr(out, errWrongType)
 	case !found || l == 0:
 		return append(out, emptyArray...)
-	}
-	if l < -maxRandReply {
-		return appendErr(out, errRange)
 	}
 	r := s.random(m)
 	n := z.length()
@@ -828,19 +818,11 @@ func zscanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	return out
 }
 
-// setMembers is what ZUNION, ZINTER and ZDIFF read of a set, whose members
-// count with score 1.
-type setMembers interface {
-	length() int
-	contains(member string) bool
-	eachMember(fn func(member string) bool)
-}
-
-// zsrc is one input of ZUNION, ZINTER or ZDIFF: a sorted set, a set, or a
-// missing key (both nil).
+// zsrc is one input of ZUNION, ZINTER or ZDIFF: a sorted set, a set (whose
+// members score 1), or a missing key (both nil).
 type zsrc struct {
 	z      *zset
-	set    setMembers
+	set    *setValue
 	weight float64
 }
 
@@ -859,7 +841,7 @@ func (src *zsrc) find(m string) (float64, bool) {
 	case src.z != nil:
 		return src.z.score(m)
 	case src.set != nil:
-		return 1, src.set.contains(m)
+		return 1, src.set.has(m)
 	}
 	return 0, false
 }
@@ -869,7 +851,9 @@ func (src *zsrc) each(fn func(m string, s float64)) {
 	case src.z != nil:
 		src.z.walk(0, false, func(m string, s float64) bool { fn(m, s); return true })
 	case src.set != nil:
-		src.set.eachMember(func(m string) bool { fn(m, 1); return true })
+		// A set's member is only valid during the call; a sorted set's
+		// stays valid until the set changes, after the command's reply.
+		src.set.each(func(m string) bool { fn(strings.Clone(m), 1); return true })
 	}
 }
 
@@ -939,7 +923,7 @@ func zsetOpGeneric(s *Store, m mode, args [][]byte, out []byte, store bool, op i
 		case kindZSet:
 			srcs[i].z = it.obj().val.(*zset)
 		case kindSet:
-			srcs[i].set = it.obj().val.(setMembers)
+			srcs[i].set = it.obj().val.(*setValue)
 		default:
 			return appendErr(out, errWrongType)
 		}
