@@ -120,10 +120,9 @@ func (z *zset) clone() container {
 // entries in both trees at typical node fill plus the string's allocation
 // rounding.
 const (
-	zsetOverhead     = 48
-	zbigOverhead     = 2 * 96
-	zbigMemberCost   = 88
-	zsetEncodeMarker = 1
+	zsetOverhead   = 48
+	zbigOverhead   = 2 * 96
+	zbigMemberCost = 88
 )
 
 func (z *zset) memUsage() int64 {
@@ -133,13 +132,16 @@ func (z *zset) memUsage() int64 {
 	return zsetOverhead + zbigOverhead + int64(z.big.byScore.Len())*zbigMemberCost + int64(z.big.memberBytes)
 }
 
-// encode lists the encoding (0 listpack, 1 skiplist) and then each member
-// in order as its score's 8 bytes followed by the member.
+// zsetTags are the first element encode lists: the encoding.
+var zsetTags = [2][]byte{{0}, {1}} // listpack, skiplist
+
+// encode lists the encoding's tag and then each member in order as its
+// score's 8 bytes followed by the member.
 func (z *zset) encode(fn func(elem []byte)) {
 	if z.big == nil {
-		fn([]byte{0})
+		fn(zsetTags[0])
 	} else {
-		fn([]byte{zsetEncodeMarker})
+		fn(zsetTags[1])
 	}
 	var buf []byte
 	z.walk(0, false, func(m string, s float64) bool {
@@ -160,14 +162,14 @@ func loadZset(n int, next func() ([]byte, error)) (container, error) {
 	if n < 2 {
 		return nil, errBadValue
 	}
-	mark, err := next()
+	tag, err := next()
 	if err != nil {
 		return nil, err
 	}
-	if len(mark) != 1 || mark[0] > zsetEncodeMarker {
+	if len(tag) != 1 || tag[0] > 1 {
 		return nil, errBadValue
 	}
-	big := mark[0] == zsetEncodeMarker
+	big := tag[0] == 1
 	if !big && n-1 > zsetMaxListpackEntries {
 		return nil, errBadValue
 	}
