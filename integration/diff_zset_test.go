@@ -212,12 +212,14 @@ func zsetGen(g *diffGen) diffCmd {
 	case r < 97:
 		return zsetWrongArity(g)
 	}
-	// A big set, or one past the listpack's entry limit: skiplists.
+	// A big set, or one past the listpack's entry limit: skiplists, some
+	// with a single score so that their lex ranges are compared too.
 	n := 120 + g.rng.IntN(15)
 	args := []string{w("ZADD"), g.key()}
 	score := g.pick([]string{"0", "7"})
+	mixed := g.rng.IntN(2) == 0
 	for i := range n {
-		if g.rng.IntN(3) == 0 {
+		if mixed && g.rng.IntN(3) == 0 {
 			score = g.pick(zsetScores[:14])
 		}
 		args = append(args, score, fmt.Sprintf("b%03d", i))
