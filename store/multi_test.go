@@ -220,3 +220,17 @@ func TestExecDeterministicAcrossRestore(t *testing.T) {
 		}
 	}
 }
+
+// APPEND of nothing changes no byte but is a write Redis signals: a WATCH
+// on the key aborts.
+func TestExecWatchAppendNothing(t *testing.T) {
+	s := New()
+	apply(s, 1000, "set k v")
+	marks := []WatchMark{s.Watch(1000, []byte("k"))}
+	if got := string(s.Apply(1000, [][]byte{[]byte("append"), []byte("k"), {}}, nil)); got != num(1) {
+		t.Fatalf("APPEND k \"\" = %q", got)
+	}
+	if got := execEntry(s, 1000, marks, "set x 1"); got != aborted {
+		t.Fatalf("EXEC = %q, want aborted", got)
+	}
+}

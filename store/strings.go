@@ -441,13 +441,13 @@ func appendCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if total > maxBulk {
 		return appendErr(out, errTooBig)
 	}
-	if len(add) > 0 {
-		if old.appendInPlace(add) {
-			s.put(old)
-		} else {
-			n := old.keyLen() + total
-			s.put(buildItem(old.ord, old.key(), old.deadline, n, spareCap(n), old.val(), b2s(add)))
-		}
+	// Appending nothing still counts as a change (Redis signals the key,
+	// which aborts a WATCH on it), so the item is stored again either way.
+	if len(add) == 0 || old.appendInPlace(add) {
+		s.put(old)
+	} else {
+		n := old.keyLen() + total
+		s.put(buildItem(old.ord, old.key(), old.deadline, n, spareCap(n), old.val(), b2s(add)))
 	}
 	return appendInt(out, int64(total))
 }
