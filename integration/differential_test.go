@@ -441,7 +441,7 @@ func (g *diffGen) scan() diffCmd {
 		case 2, 3:
 			args = append(args, g.word("COUNT"), g.pick([]string{"1", "2", "3", "10", "1000", "0", "-1", "abc"}))
 		case 4:
-			args = append(args, g.word("TYPE"), g.pick([]string{"string", "STRING", "list", "hash", "nosuchtype"}))
+			args = append(args, g.word("TYPE"), g.pick([]string{"string", "STRING", "list", "hash", "set", "zset", "stream", "nosuchtype"}))
 		case 5:
 			args = append(args, g.pick([]string{"FOO", "MATCH", "COUNT"}))
 		default:
@@ -718,7 +718,7 @@ func diffFamilyOf(typ any) *diffFamily {
 
 // diffTypeSeeds is how many seeds each family runs, and the mixed run of
 // all of them.
-const diffTypeSeeds = 8
+const diffTypeSeeds = 12
 
 // TestDifferentialTypes runs each family's commands mixed with the string
 // and key commands on the same keys (so WRONGTYPE, TYPE, RENAME, EXPIRE
