@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"math"
-	"math/rand/v2"
 	"strconv"
 
 	"github.com/tidwall/redcon"
@@ -367,13 +366,16 @@ func scanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 
 // randomkeyCmd picks random positions; keys past their deadline are skipped,
 // up to a bound like Redis's, so a keyspace of expired keys answers nil.
+// Applied from the log (inside EXEC) it draws from the log's randomness, so
+// every replica answers the same.
 func randomkeyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	n := s.keys.Len()
+	r := s.random(m)
 	for range 100 {
 		if n == 0 {
 			break
 		}
-		it, _ := s.keys.GetAt(rand.IntN(n))
+		it, _ := s.keys.GetAt(r.IntN(n))
 		if !it.expired(m.now) {
 			return appendBulk(out, it.key())
 		}
