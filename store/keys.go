@@ -315,30 +315,9 @@ func scanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if !ok {
 		return appendErr(out, errCursor)
 	}
-	count := int64(10)
-	var pat, typ []byte
-	for i := 2; i < len(args); i += 2 {
-		more := i+1 < len(args)
-		switch {
-		case more && eqFold(args[i], "count"):
-			n, ok := parseInt(b2s(args[i+1]))
-			if !ok {
-				return appendErr(out, errNotInt)
-			}
-			if n < 1 {
-				return appendErr(out, errSyntax)
-			}
-			count = n
-		case more && eqFold(args[i], "match"):
-			pat = args[i+1]
-			if len(pat) == 1 && pat[0] == '*' {
-				pat = nil
-			}
-		case more && eqFold(args[i], "type"):
-			typ = args[i+1]
-		default:
-			return appendErr(out, errSyntax)
-		}
+	count, pat, typ, errMsg := parseScanOpts(args[2:], true)
+	if errMsg != "" {
+		return appendErr(out, errMsg)
 	}
 	var keys []string
 	var seen int64
@@ -362,6 +341,38 @@ func scanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	var buf [20]byte
 	out = redcon.AppendBulk(out, strconv.AppendUint(buf[:0], next, 10))
 	return appendKeys(out, keys)
+}
+
+// parseScanOpts reads the COUNT and MATCH options of SCAN and its HSCAN,
+// SSCAN and ZSCAN kin (and TYPE, SCAN's alone, when withType is set) as
+// Redis's scanGenericCommand does. A MATCH of "*" comes back nil: it
+// filters nothing. errMsg is the error to answer, if any.
+func parseScanOpts(opts [][]byte, withType bool) (count int64, pat, typ []byte, errMsg string) {
+	count = 10
+	for i := 0; i < len(opts); i += 2 {
+		more := i+1 < len(opts)
+		switch {
+		case more && eqFold(opts[i], "count"):
+			n, ok := parseInt(b2s(opts[i+1]))
+			if !ok {
+				return 0, nil, nil, errNotInt
+			}
+			if n < 1 {
+				return 0, nil, nil, errSyntax
+			}
+			count = n
+		case more && eqFold(opts[i], "match"):
+			pat = opts[i+1]
+			if len(pat) == 1 && pat[0] == '*' {
+				pat = nil
+			}
+		case more && withType && eqFold(opts[i], "type"):
+			typ = opts[i+1]
+		default:
+			return 0, nil, nil, errSyntax
+		}
+	}
+	return count, pat, typ, ""
 }
 
 // randomkeyCmd picks random positions; keys past their deadline are skipped,

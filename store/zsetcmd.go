@@ -757,28 +757,9 @@ func zscanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	case !found:
 		return append(out, "*2\r\n$1\r\n0\r\n*0\r\n"...)
 	}
-	count := int64(10)
-	var pat []byte
-	for i := 3; i < len(args); i += 2 {
-		more := i+1 < len(args)
-		switch {
-		case more && eqFold(args[i], "count"):
-			n, ok := parseInt(b2s(args[i+1]))
-			if !ok {
-				return appendErr(out, errNotInt)
-			}
-			if n < 1 {
-				return appendErr(out, errSyntax)
-			}
-			count = n
-		case more && eqFold(args[i], "match"):
-			pat = args[i+1]
-			if len(pat) == 1 && pat[0] == '*' {
-				pat = nil
-			}
-		default:
-			return appendErr(out, errSyntax)
-		}
+	count, pat, _, errMsg := parseScanOpts(args[3:], false)
+	if errMsg != "" {
+		return appendErr(out, errMsg)
 	}
 	var hits []zentry
 	keep := func(mem string, sc float64) {
