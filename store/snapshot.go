@@ -375,7 +375,17 @@ func (sr *snapReader) bytes(n uint64, more bool) error {
 	if !more {
 		sr.scratch = sr.scratch[:0]
 	}
-	l := len(sr.scratch)
-	sr.scratch = slices.Grow(sr.scratch, int(n))[:l+int(n)]
-	return sr.read(sr.scratch[l:])
+	// Grown as the bytes arrive, so a corrupt length in a short file
+	// fails before it allocates what it claims.
+	const piece = 1 << 20
+	for left := int(n); left > 0; {
+		k := min(left, piece)
+		l := len(sr.scratch)
+		sr.scratch = slices.Grow(sr.scratch, k)[:l+k]
+		if err := sr.read(sr.scratch[l:]); err != nil {
+			return err
+		}
+		left -= k
+	}
+	return nil
 }
