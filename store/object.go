@@ -135,6 +135,21 @@ func (s *Store) changed(it item) {
 	o.charged = use
 }
 
+// storeResult makes the container c, a new value built by a *STORE command,
+// the value of dst, replacing whatever dst held (and its TTL), or deletes dst
+// when c is empty; it replies c's length.
+func (s *Store) storeResult(m mode, dst []byte, c container, out []byte) []byte {
+	p := probe(dst)
+	if c.length() == 0 {
+		if it, found := s.get(m, p); found {
+			s.remove(it)
+		}
+		return append(out, zeroReply...)
+	}
+	s.changed(s.newObjItem(p, c))
+	return appendInt(out, int64(c.length()))
+}
+
 // maxRepeatedDraws bounds HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a
 // negative count (draws with repetition), the one reply the data does not
 // bound: inside EXEC it is built on every replica, and again on every

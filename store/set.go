@@ -419,20 +419,6 @@ func (s *Store) getSets(m mode, keys [][]byte) (sets []*setValue, wrong bool) {
 	return sets, false
 }
 
-// storeSet makes result the value of dst, whatever dst held and without
-// its TTL, or deletes dst when result is empty, and replies the size.
-func (s *Store) storeSet(m mode, dst []byte, result *setValue, out []byte) []byte {
-	p := probe(dst)
-	if result.length() == 0 {
-		if it, found := s.get(m, p); found {
-			s.remove(it)
-		}
-		return append(out, zeroReply...)
-	}
-	s.changed(s.newObjItem(p, result))
-	return appendInt(out, int64(result.length()))
-}
-
 func saddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	it, set, wrong := s.getSet(m, args[1])
 	if wrong {
@@ -744,7 +730,7 @@ func sinterstoreCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 			return true
 		})
 	}
-	return s.storeSet(m, args[1], result, out)
+	return s.storeResult(m, args[1], result, out)
 }
 
 // sintercardCmd follows Redis 7.0's sinterCardCommand, errors included.
@@ -865,7 +851,7 @@ func unionDiffCmd(s *Store, m mode, keys [][]byte, dst []byte, diff bool, out []
 	}
 	result := unionDiff(sets, diff)
 	if dst != nil {
-		return s.storeSet(m, dst, result, out)
+		return s.storeResult(m, dst, result, out)
 	}
 	return result.appendMembers(out)
 }

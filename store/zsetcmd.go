@@ -66,20 +66,6 @@ func (s *Store) getZset(m mode, key []byte) (it item, z *zset, found, wrong bool
 	return it, z, found, wrong
 }
 
-// storeZset makes z the value of key dst, replacing whatever was there
-// (and its TTL), or deletes dst when z is empty, and replies z's length.
-func (s *Store) storeZset(m mode, dst []byte, z *zset, out []byte) []byte {
-	p := probe(dst)
-	if z.length() == 0 {
-		if it, ok := s.get(m, p); ok {
-			s.remove(it)
-		}
-		return append(out, zeroReply...)
-	}
-	s.changed(s.newObjItem(p, z))
-	return appendInt(out, int64(z.length()))
-}
-
 // ZADD options, as Redis's ZADD_IN_* flags.
 const (
 	zaddNX = 1 << iota
@@ -455,7 +441,7 @@ func zrangeGeneric(s *Store, m mode, args [][]byte, out []byte, src int, store b
 	_, z, found, wrong := s.getZset(m, args[src])
 	switch {
 	case !found && store:
-		return s.storeZset(m, args[1], newZset(false), out)
+		return s.storeResult(m, args[1], newZset(false), out)
 	case !found:
 		return append(out, emptyArray...)
 	case wrong:
@@ -472,7 +458,7 @@ func zrangeGeneric(s *Store, m mode, args [][]byte, out []byte, src int, store b
 		// other, in range order, converting it when it outgrows one.
 		dst := newZset(false)
 		zwalkN(z, from, reverse, count, func(m string, s float64) { dst.insert(m, s) })
-		return s.storeZset(m, args[1], dst, out)
+		return s.storeResult(m, args[1], dst, out)
 	}
 	return appendRange(out, z, from, reverse, count, withScores)
 }
@@ -965,7 +951,7 @@ func zsetOpGeneric(s *Store, m mode, args [][]byte, out []byte, store bool, op i
 		return 1
 	})
 	if store {
-		return s.storeZset(m, args[1], buildZset(res), out)
+		return s.storeResult(m, args[1], buildZset(res), out)
 	}
 	if withScores {
 		out = redcon.AppendArray(out, 2*len(res))
