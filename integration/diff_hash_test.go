@@ -272,24 +272,10 @@ func (g *diffGen) hscan() diffCmd {
 // yielded, or the error of the first call.
 func diffHScanAll(t *testing.T, d diffTarget, args []string) string {
 	t.Helper()
-	args = slices.Clone(args)
 	seen := map[string]string{}
-	for i := 0; ; i++ {
-		if i > 10000 {
-			return "(hscan did not end after 10000 calls)"
-		}
-		v, err := d.do(t, args)
-		if err != nil {
-			return diffReply(v, err)
-		}
-		arr, ok := v.([]any)
-		if !ok || len(arr) != 2 {
-			return "(malformed hscan reply) " + diffReply(v, nil)
-		}
-		cursor, ok1 := arr[0].(string)
-		elems, ok2 := arr[1].([]any)
-		if !ok1 || !ok2 || len(elems)%2 != 0 {
-			return "(malformed hscan reply) " + diffReply(v, nil)
+	if fail := diffScanPages(t, d, args, 2, "hscan", func(elems []any) string {
+		if len(elems)%2 != 0 {
+			return "(malformed hscan reply) " + diffReply(elems, nil)
 		}
 		for j := 0; j < len(elems); j += 2 {
 			f, _ := elems[j].(string)
@@ -299,10 +285,9 @@ func diffHScanAll(t *testing.T, d diffTarget, args []string) string {
 			}
 			seen[f] = val
 		}
-		if cursor == "0" {
-			break
-		}
-		args[2] = cursor
+		return ""
+	}); fail != "" {
+		return fail
 	}
 	return "hscan: " + diffPairs(seen)
 }

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -294,33 +293,15 @@ func (g *diffGen) setScan() diffCmd {
 // deduplicated members, or the error of the first call.
 func diffSetScanAll(t *testing.T, d diffTarget, args []string) string {
 	t.Helper()
-	args = slices.Clone(args)
 	seen := map[string]bool{}
-	for i := 0; ; i++ {
-		if i > 10000 {
-			return "(sscan did not end after 10000 calls)"
-		}
-		v, err := d.do(t, args)
-		if err != nil {
-			return diffReply(v, err)
-		}
-		page, ok := v.([]any)
-		if !ok || len(page) != 2 {
-			return "(malformed sscan reply) " + diffReply(v, nil)
-		}
-		cursor, ok1 := page[0].(string)
-		members, ok2 := page[1].([]any)
-		if !ok1 || !ok2 {
-			return "(malformed sscan reply) " + diffReply(v, nil)
-		}
+	if fail := diffScanPages(t, d, args, 2, "sscan", func(members []any) string {
 		for _, m := range members {
 			s, _ := m.(string)
 			seen[s] = true
 		}
-		if cursor == "0" {
-			break
-		}
-		args[2] = cursor
+		return ""
+	}); fail != "" {
+		return fail
 	}
 	return "sscan: " + diffReply(diffSort(diffSetList(seen)), nil)
 }

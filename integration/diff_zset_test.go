@@ -454,24 +454,10 @@ func zsetScan(g *diffGen) diffCmd {
 
 func zsetScanAll(t *testing.T, d diffTarget, args []string) string {
 	t.Helper()
-	args = slices.Clone(args)
 	seen := map[string]string{}
-	for i := 0; ; i++ {
-		if i > 10000 {
-			return "(zscan did not end after 10000 calls)"
-		}
-		v, err := d.do(t, args)
-		if err != nil {
-			return diffReply(v, err)
-		}
-		arr, ok := v.([]any)
-		if !ok || len(arr) != 2 {
-			return "(malformed zscan reply) " + diffReply(v, nil)
-		}
-		cursor, ok1 := arr[0].(string)
-		items, ok2 := arr[1].([]any)
-		if !ok1 || !ok2 || len(items)%2 != 0 {
-			return "(malformed zscan reply) " + diffReply(v, nil)
+	if fail := diffScanPages(t, d, args, 2, "zscan", func(items []any) string {
+		if len(items)%2 != 0 {
+			return "(malformed zscan reply) " + diffReply(items, nil)
 		}
 		for j := 0; j < len(items); j += 2 {
 			m, _ := items[j].(string)
@@ -481,10 +467,9 @@ func zsetScanAll(t *testing.T, d diffTarget, args []string) string {
 			}
 			seen[m] = s
 		}
-		if cursor == "0" {
-			break
-		}
-		args[2] = cursor
+		return ""
+	}); fail != "" {
+		return fail
 	}
 	pairs := make([]string, 0, len(seen))
 	for m, s := range seen {

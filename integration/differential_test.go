@@ -597,33 +597,15 @@ func diffSort(v any) any {
 // sorted, deduplicated keys, or the error of the first call.
 func diffScanAll(t *testing.T, d diffTarget, args []string) string {
 	t.Helper()
-	args = slices.Clone(args)
 	seen := map[string]bool{}
-	for i := 0; ; i++ {
-		if i > 10000 {
-			return "(scan did not end after 10000 calls)"
-		}
-		v, err := d.do(t, args)
-		if err != nil {
-			return diffReply(v, err)
-		}
-		arr, ok := v.([]any)
-		if !ok || len(arr) != 2 {
-			return "(malformed scan reply) " + diffReply(v, nil)
-		}
-		cursor, ok1 := arr[0].(string)
-		keys, ok2 := arr[1].([]any)
-		if !ok1 || !ok2 {
-			return "(malformed scan reply) " + diffReply(v, nil)
-		}
+	if fail := diffScanPages(t, d, args, 1, "scan", func(keys []any) string {
 		for _, k := range keys {
 			s, _ := k.(string)
 			seen[s] = true
 		}
-		if cursor == "0" {
-			break
-		}
-		args[1] = cursor
+		return ""
+	}); fail != "" {
+		return fail
 	}
 	keys := make([]string, 0, len(seen))
 	for k := range seen {
@@ -631,6 +613,41 @@ func diffScanAll(t *testing.T, d diffTarget, args []string) string {
 	}
 	slices.Sort(keys)
 	return "scan: [" + strings.Join(keys, ", ") + "]"
+}
+
+// diffScanPages runs a SCAN-like command (SCAN, HSCAN, SSCAN, ZSCAN; the
+// cursor is args[cursorArg]) until its cursor comes back to 0, handing each
+// page's elements to page. It returns "" when the iteration ended, else
+// what to compare instead: the error of a call, a malformed reply, an
+// iteration that does not end, or page's own complaint.
+func diffScanPages(t *testing.T, d diffTarget, args []string, cursorArg int, name string, page func(elems []any) string) string {
+	t.Helper()
+	args = slices.Clone(args)
+	for i := 0; ; i++ {
+		if i > 10000 {
+			return "(" + name + " did not end after 10000 calls)"
+		}
+		v, err := d.do(t, args)
+		if err != nil {
+			return diffReply(v, err)
+		}
+		arr, ok := v.([]any)
+		if !ok || len(arr) != 2 {
+			return "(malformed " + name + " reply) " + diffReply(v, nil)
+		}
+		cursor, ok1 := arr[0].(string)
+		elems, ok2 := arr[1].([]any)
+		if !ok1 || !ok2 {
+			return "(malformed " + name + " reply) " + diffReply(v, nil)
+		}
+		if fail := page(elems); fail != "" {
+			return fail
+		}
+		if cursor == "0" {
+			return ""
+		}
+		args[cursorArg] = cursor
+	}
 }
 
 // diffRandomKey checks that RANDOMKEY answers nil on both servers or, on
