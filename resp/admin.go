@@ -358,6 +358,13 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 				conn.WriteError(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", args[i]))
 				return
 			}
+			if set, ok := runtimeSettings[k]; ok {
+				if msg := set(s, string(args[i+1])); msg != "" {
+					conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", args[i], msg))
+					return
+				}
+				continue
+			}
 			if settings[k] != string(args[i+1]) {
 				// rkv's settings come from its command line; changing them
 				// at run time is not supported.
@@ -373,6 +380,14 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 	}
 }
 
+// runtimeSettings are the settings CONFIG SET may change on this node:
+// each applies a value or returns Redis's complaint about it.
+var runtimeSettings = map[string]func(s *Server, v string) string{
+	"maxmemory":         (*Server).setMaxmemory,
+	"maxmemory-policy":  (*Server).setPolicy,
+	"maxmemory-samples": (*Server).setSamples,
+}
+
 func (s *Server) settings() map[string]string {
 	_, port := splitHostPort(s.cfg.Addr)
 	return map[string]string{
@@ -385,8 +400,9 @@ func (s *Server) settings() map[string]string {
 		"maxclients":             strconv.Itoa(s.cfg.MaxClients),
 		"dir":                    s.cfg.Dir,
 		"timeout":                "0",
-		"maxmemory":              "0",
-		"maxmemory-policy":       "noeviction",
+		"maxmemory":              strconv.FormatInt(s.limits.maxmemory.Load(), 10),
+		"maxmemory-policy":       s.limits.policyNow().String(),
+		"maxmemory-samples":      strconv.FormatInt(s.limits.samples.Load(), 10),
 		"proto-max-bulk-len":     "536870912",
 		"rkv-read-mode":          s.cfg.ReadMode,
 		"rkv-election-timeout":   s.cfg.ElectionTimeout.String(),
@@ -496,29 +512,23 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		fmt.Sprintf("maxclients:%d", s.cfg.MaxClients),
 		"blocked_clients:0",
 	)
-	var ms runtime.MemStats
 	if want("memory") {
-		runtime.ReadMemStats(&ms)
+		section("Memory", s.memoryInfo()...)
 	}
-	section("Memory",
-		fmt.Sprintf("used_memory:%d", ms.HeapAlloc),
-		fmt.Sprintf("used_memory_human:%.2fM", float64(ms.HeapAlloc)/(1<<20)),
-		fmt.Sprintf("used_memory_rss:%d", ms.Sys),
-		fmt.Sprintf("used_memory_dataset:%d", s.store.MemoryBytes()),
-		"maxmemory:0",
-		"maxmemory_policy:noeviction",
-	)
 	section("Persistence",
 		"loading:0",
 		"aof_enabled:1",
 		"rdb_changes_since_last_save:0",
 		fmt.Sprintf("raft_log_dir:%s", s.cfg.Dir),
 	)
+	mst := s.store.Stats(time.Now().UnixMilli())
 	section("Stats",
 		fmt.Sprintf("total_connections_received:%d", s.totalConns.Load()),
 		fmt.Sprintf("total_commands_processed:%d", s.totalCmds.Load()),
 		fmt.Sprintf("rejected_connections:%d", s.rejected.Load()),
-		fmt.Sprintf("expired_keys:%d", s.expiredKeys.Load()),
+		fmt.Sprintf("expired_keys:%d", mst.Expired),
+		fmt.Sprintf("expired_stale_perc:%.2f", mst.StalePercent),
+		fmt.Sprintf("evicted_keys:%d", mst.Evicted),
 	)
 	role := "slave"
 	if st.State == consensus.StateLeader {
@@ -544,7 +554,7 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	// Cluster clients (redis-py's RedisCluster) refuse a node whose INFO
 	// does not say cluster_enabled:1.
 	section("Cluster", "cluster_enabled:1")
-	section("Keyspace", fmt.Sprintf("db0:keys=%d,expires=0,avg_ttl=0", s.store.Len()))
+	section("Keyspace", fmt.Sprintf("db0:keys=%d,expires=%d,avg_ttl=0", s.store.Len(), mst.KeysWithTTL))
 	leader := ""
 	if m, ok := s.members.Get(st.Lead); ok {
 		leader = m.ClientAddr

@@ -195,10 +195,12 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 		route, routeArgs = watchRoute, [][]byte{[]byte("watch"), tx.watches[0].Key}
 	}
 	keyed := false
+	var scs []*store.Command
 	for _, q := range tx.queue {
 		if q.sc == nil {
 			continue
 		}
+		scs = append(scs, q.sc)
 		if q.sc.FirstKey > 0 && !keyed {
 			route, routeArgs, keyed = q.sc, q.args, true
 		}
@@ -217,6 +219,12 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
+	// As Redis, EXEC is refused whole when it queued a command that may
+	// grow memory and memory is over maxmemory.
+	if denyOOM(scs) && !s.admitWrite(ctx) {
+		conn.WriteError(errOOM)
+		return
+	}
 	entry := encodeCommand(nil, time.Now().UnixMilli(), store.ExecArgs(tx.watches, cmds))
 	v, err := s.node.Propose(ctx, entry)
 	reply, ok := v.([]byte)

@@ -33,8 +33,16 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxClients bounds concurrent connections; more are refused.
 	MaxClients int
-	// ExpireInterval is how often the leader looks for expired keys.
+	// ExpireInterval is how often the leader looks for expired keys, and
+	// for keys to evict when no write asked.
 	ExpireInterval time.Duration
+	// MaxMemory bounds the keyspace in bytes (0: no bound), as
+	// store.MemoryBytes counts it; MaxMemoryPolicy chooses what the leader
+	// evicts to stay under it, sampling MaxMemorySamples keys per key
+	// evicted. CONFIG SET changes them on this node.
+	MaxMemory        int64
+	MaxMemoryPolicy  store.Policy
+	MaxMemorySamples int
 	// ElectionTimeout and HeartbeatInterval are reported by CONFIG GET.
 	ElectionTimeout   time.Duration
 	HeartbeatInterval time.Duration
@@ -59,10 +67,13 @@ type Server struct {
 	totalConns  atomic.Int64
 	totalCmds   atomic.Int64
 	rejected    atomic.Int64
-	expiredKeys atomic.Int64
 
-	stopExpire chan struct{}
+	limits memoryLimits
+	evict  *evictor
+
+	stopLoops  chan struct{}
 	expireDone chan struct{}
+	evictDone  chan struct{}
 	closeOnce  sync.Once
 }
 
@@ -102,13 +113,16 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *Membe
 	if cfg.ExpireInterval <= 0 {
 		cfg.ExpireInterval = 100 * time.Millisecond
 	}
+	if cfg.MaxMemorySamples <= 0 {
+		cfg.MaxMemorySamples = 5
+	}
 	if cfg.ReadMode == "" {
 		cfg.ReadMode = "linearizable"
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{
+	s := &Server{
 		cfg:        cfg,
 		node:       node,
 		store:      st,
@@ -116,15 +130,23 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *Membe
 		logger:     cfg.Logger.With("node", cfg.ID),
 		clients:    make(map[int64]*client),
 		started:    time.Now(),
-		stopExpire: make(chan struct{}),
+		evict:      newEvictor(),
+		stopLoops:  make(chan struct{}),
 		expireDone: make(chan struct{}),
+		evictDone:  make(chan struct{}),
 	}
+	s.limits.maxmemory.Store(cfg.MaxMemory)
+	s.limits.policy.Store(uint32(cfg.MaxMemoryPolicy))
+	s.limits.samples.Store(int64(cfg.MaxMemorySamples))
+	st.SetPolicy(cfg.MaxMemoryPolicy, cfg.MaxMemorySamples, time.Now().UnixMilli())
+	return s
 }
 
 // Serve accepts clients on ln until Close.
 func (s *Server) Serve(ln net.Listener) error {
 	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
 	go s.expireLoop()
+	go s.evictLoop()
 	return s.rs.Serve(ln)
 }
 
@@ -132,10 +154,11 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.stopExpire)
+		close(s.stopLoops)
 		if s.rs != nil {
 			err = s.rs.Close()
 			<-s.expireDone
+			<-s.evictDone
 		}
 	})
 	return err
@@ -258,10 +281,11 @@ func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command, scs []*store.Co
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	stamp := time.Now().UnixMilli()
+	oom := denyOOM(scs) && !s.admitWrite(ctx)
 	datas := make([][]byte, 0, len(cmds))
 	valid := make([]bool, len(cmds))
 	for i, cmd := range cmds {
-		if scs[i].ArityOK(len(cmd.Args)) {
+		if scs[i].ArityOK(len(cmd.Args)) && !(oom && scs[i].DenyOOM()) {
 			valid[i] = true
 			datas = append(datas, encodeCommand(nil, stamp, cmd.Args))
 		}
@@ -275,7 +299,9 @@ func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command, scs []*store.Co
 	for i, cmd := range cmds {
 		sc := scs[i]
 		if !valid[i] {
-			checkArity(conn, sc, cmd.Args)
+			if checkArity(conn, sc, cmd.Args) {
+				conn.WriteError(errOOM)
+			}
 			continue
 		}
 		if results == nil {
@@ -350,43 +376,6 @@ func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command, scs [
 		}
 		out = s.store.Read(now, cmd.Args, out[:0])
 		conn.WriteRaw(out)
-	}
-}
-
-// expireLoop is the leader's active expiry: it samples keys past their
-// deadline and proposes their deletion, bounded per round like Redis's
-// cycle, so followers delete them too.
-func (s *Server) expireLoop() {
-	defer close(s.expireDone)
-	t := time.NewTicker(s.cfg.ExpireInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopExpire:
-			return
-		case <-t.C:
-		}
-		if !s.node.IsLeader() {
-			continue
-		}
-		// Up to a few rounds while a quarter of each sample is expired.
-		for round := 0; round < 16; round++ {
-			keys := s.store.ExpiredSample(time.Now().UnixMilli(), 64)
-			if len(keys) == 0 {
-				break
-			}
-			args := append([][]byte{[]byte(store.ExpiredCommand)}, keys...)
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-			_, err := s.node.Propose(ctx, encodeCommand(nil, time.Now().UnixMilli(), args))
-			cancel()
-			if err != nil {
-				break
-			}
-			s.expiredKeys.Add(int64(len(keys)))
-			if len(keys) < 16 {
-				break
-			}
-		}
 	}
 }
 

@@ -24,6 +24,10 @@ func (c *Command) Keyless() bool {
 	return c.FirstKey == 0 && !slices.Contains(c.Flags, "movablekeys")
 }
 
+// DenyOOM reports whether the command may grow memory, so that it is
+// refused while memory is over maxmemory (Redis's "denyoom" flag).
+func (c *Command) DenyOOM() bool { return slices.Contains(c.Flags, "denyoom") }
+
 // ArityOK reports whether n arguments (the name included) fit the arity.
 func (c *Command) ArityOK(n int) bool { return ArityFits(c.Arity, n) }
 

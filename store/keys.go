@@ -213,9 +213,9 @@ func typeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 }
 
 // objectCmd serves OBJECT ENCODING, REFCOUNT, IDLETIME, FREQ and HELP.
-// Access times and frequencies are not tracked (no maxmemory policy uses
-// them yet): IDLETIME answers 0 and FREQ answers Redis's error for a policy
-// that is not LFU.
+// IDLETIME and FREQ answer from this node's access history (see
+// accessTable): on the leader, the one eviction decides by. Without an LRU
+// policy no reads are recorded and IDLETIME counts from the last write.
 func objectCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	sub := args[1]
 	if eqFold(sub, "help") && len(args) == 2 {
@@ -249,7 +249,7 @@ func objectCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		out = append(out, cString(sub)...)
 		return append(out, "'. Try OBJECT HELP.\r\n"...)
 	}
-	it, found := s.get(m, probe(args[2]))
+	it, found := s.peek(m, probe(args[2]))
 	if !found {
 		return append(out, nullReply...)
 	}
@@ -259,9 +259,15 @@ func objectCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	case eqFold(sub, "refcount"):
 		return append(out, oneReply...)
 	case eqFold(sub, "idletime"):
-		return append(out, zeroReply...)
+		if s.policy.lfu() {
+			return appendErr(out, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+		}
+		return appendInt(out, s.idleMs(it, m.now)/1000)
 	}
-	return appendErr(out, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	if !s.policy.lfu() {
+		return appendErr(out, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	}
+	return appendInt(out, int64(s.freq(it, m.now)))
 }
 
 // encoding is OBJECT ENCODING's answer for the item, as Redis 7.0 would

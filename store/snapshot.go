@@ -153,6 +153,13 @@ func (s *Store) Restore(r io.Reader) error {
 	defer s.mu.Unlock()
 	s.keys, s.ttls, s.clock, s.slots, s.bytes = fresh.keys, fresh.ttls, fresh.clock, fresh.slots, fresh.bytes
 	s.seq, s.deleted = fresh.seq, fresh.deleted
+	// The log's history of the keys starts again at the snapshot: what
+	// the marks and any access history said was about the old keyspace.
+	s.marks = []clockMark{{s.seq, s.clock}}
+	if t := s.access.Load(); t != nil {
+		s.access.Store(newAccessTable(t.lfu, s.clock, s.keys.Len()))
+	}
+	s.used.Store(s.memoryBytes())
 	// Restored objects were made in fresh's generation 0; none is shared
 	// with a snapshot, and a later one must find them older.
 	s.snapGen = 0

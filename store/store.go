@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/tidwall/btree"
@@ -45,6 +46,24 @@ type Store struct {
 	rngSeq uint64
 	rngSrc *rand.PCG
 	rng    *rand.Rand
+
+	// used is MemoryBytes as of the last command applied, readable
+	// without the lock by the write path's maxmemory check.
+	used, peak atomic.Int64
+	// evicted and expired count the keys EvictCommand and expiry deleted
+	// on this node since it started; being applied from the log, they are
+	// the same on every replica that applied the same entries.
+	evicted, expired atomic.Int64
+
+	// policy and samples are this node's maxmemory-policy and
+	// maxmemory-samples (SetPolicy); access is the access history the
+	// policy needs (LRU or LFU), nil for the others.
+	policy  Policy
+	samples int
+	access  atomic.Pointer[accessTable]
+	// marks map versions to times (see clockMark). Local, derived from
+	// the log, never in snapshots.
+	marks []clockMark
 }
 
 // deletedBuckets is the size of Store.deleted: enough that a WATCH is
@@ -53,7 +72,7 @@ const deletedBuckets = 4096
 
 // New returns an empty store.
 func New() *Store {
-	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0)}
+	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0), samples: 5}
 	s.rng = rand.New(s.rngSrc)
 	s.reset()
 	return s
@@ -95,14 +114,29 @@ func (s *Store) Apply(stampMs int64, args [][]byte, out []byte) []byte {
 		s.clock = stampMs
 	}
 	s.seq++
+	s.mark()
+	defer s.applied()
 	m := mode{now: s.clock, write: true}
 	switch {
 	case bytes.EqualFold(args[0], []byte(ExpiredCommand)):
 		return s.expiredCmd(m, args, out)
+	case bytes.EqualFold(args[0], []byte(EvictCommand)):
+		return s.evictCmd(args, out)
 	case bytes.EqualFold(args[0], []byte(ExecCommand)):
 		return s.execCmd(m, args, out)
 	}
 	return s.dispatch(m, args, out)
+}
+
+// applied brings what is derived from the keyspace up to date after a
+// command. The caller holds the write lock.
+func (s *Store) applied() {
+	used := s.memoryBytes()
+	s.used.Store(used)
+	if used > s.peak.Load() {
+		s.peak.Store(used)
+	}
+	s.growAccess()
 }
 
 // dispatch runs a client command in a write run: an EXEC's commands go
@@ -149,9 +183,19 @@ func (s *Store) Read(nowMs int64, args [][]byte, out []byte) []byte {
 // caller holds the lock.
 func (s *Store) queryNow(nowMs int64) int64 { return max(nowMs, s.clock) }
 
-// get finds the live item for the probe p. In a write run an expired item is
-// deleted on the way.
+// get finds the live item for the probe p and records the access. In a
+// write run an expired item is deleted on the way.
 func (s *Store) get(m mode, p item) (item, bool) {
+	it, ok := s.peek(m, p)
+	if ok {
+		s.touch(it, m.now)
+	}
+	return it, ok
+}
+
+// peek is get without recording an access, for commands that look at a key
+// without using it (OBJECT, MEMORY USAGE), as Redis's LOOKUP_NOTOUCH.
+func (s *Store) peek(m mode, p item) (item, bool) {
 	it, ok := s.keys.Get(p)
 	if !ok {
 		return it, false
@@ -159,6 +203,7 @@ func (s *Store) get(m mode, p item) (item, bool) {
 	if it.expired(m.now) {
 		if m.write {
 			s.remove(it)
+			s.expired.Add(1)
 		}
 		return item{}, false
 	}
@@ -219,6 +264,7 @@ func (s *Store) expiredCmd(m mode, args [][]byte, out []byte) []byte {
 			n++
 		}
 	}
+	s.expired.Add(int64(n))
 	return appendInt(out, int64(n))
 }
 
@@ -235,19 +281,11 @@ func (s *Store) ExpiredSample(nowMs int64, max int) [][]byte {
 	defer s.mu.RUnlock()
 	now := s.queryNow(nowMs)
 	var keys [][]byte
-	s.ttls.Scan(func(e ttlEntry) bool {
-		if e.deadline > now {
+	s.forTTLKeys(func(it item) bool {
+		if it.deadline > now {
 			return false
 		}
-		s.keys.Ascend(item{ord: e.ord}, func(it item) bool {
-			if it.ord != e.ord {
-				return false
-			}
-			if it.deadline == e.deadline {
-				keys = append(keys, []byte(it.key()))
-			}
-			return len(keys) < max
-		})
+		keys = append(keys, []byte(it.key()))
 		return len(keys) < max
 	})
 	return keys
@@ -303,10 +341,11 @@ const (
 	allocSlack   = 8
 )
 
-// MemoryBytes approximates the heap used by the keyspace.
-func (s *Store) MemoryBytes() int64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+// MemoryBytes approximates the heap used by the keyspace, as of the last
+// command applied: what maxmemory bounds. It takes no lock.
+func (s *Store) MemoryBytes() int64 { return s.used.Load() }
+
+func (s *Store) memoryBytes() int64 {
 	n := int64(s.keys.Len())
 	return s.bytes + n*(itemOverhead+allocSlack) + int64(s.ttls.Len())*ttlOverhead
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/resp"
+	"github.com/rkv/rkv/store"
 )
 
 // config is the validated command line of one node.
@@ -35,6 +36,9 @@ type config struct {
 	snapshotLogPct    uint64
 	snapshotCatchUp   uint64
 	maxClients        int
+	maxMemory         int64
+	maxMemoryPolicy   store.Policy
+	maxMemorySamples  int
 	logLevel          slog.Level
 	pprofAddr         string
 }
@@ -55,6 +59,9 @@ func parseFlags(args []string) (*config, error) {
 	snapLogPercent := fs.Uint64("snapshot-log-percent", 25, "also wait until the log written since the last snapshot is this percent of its size (0: entries alone decide)")
 	snapCatchUp := fs.Uint64("snapshot-catchup-entries", 0, "keep this many entries behind a snapshot, for followers that install an older one (0: back to the previous snapshot)")
 	maxClients := fs.Int("maxclients", 10000, "maximum number of client connections")
+	maxMemory := fs.String("maxmemory", "0", "bound on the data set in `bytes` (k, kb, m, mb, g, gb as in redis.conf; 0: none)")
+	maxMemoryPolicy := fs.String("maxmemory-policy", "noeviction", "what goes at maxmemory: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random or volatile-ttl")
+	maxMemorySamples := fs.Int("maxmemory-samples", 5, "keys sampled per key evicted by the LRU, LFU and random policies")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this `host:port` (for profiling)")
 	fs.Usage = func() {}
@@ -102,6 +109,16 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.maxClients <= 0 {
 		return nil, &usageError{"--maxclients must be positive"}
+	}
+	var ok bool
+	if cfg.maxMemory, ok = resp.ParseMemory(*maxMemory); !ok {
+		return nil, &usageError{fmt.Sprintf("--maxmemory %q: want a number of bytes, optionally with k, kb, m, mb, g or gb", *maxMemory)}
+	}
+	if cfg.maxMemoryPolicy, ok = store.ParsePolicy(*maxMemoryPolicy); !ok {
+		return nil, &usageError{fmt.Sprintf("--maxmemory-policy %q: want noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random or volatile-ttl", *maxMemoryPolicy)}
+	}
+	if cfg.maxMemorySamples = *maxMemorySamples; cfg.maxMemorySamples <= 0 {
+		return nil, &usageError{"--maxmemory-samples must be positive"}
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, &usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", *logLevel)}

@@ -143,6 +143,7 @@ func runServer(args []string) error {
 		ID: cfg.id, ClusterID: ident.ClusterID, Addr: cfg.addr, ReadMode: cfg.readMode, MaxClients: cfg.maxClients,
 		ElectionTimeout: cfg.electionTimeout, HeartbeatInterval: cfg.heartbeatInterval,
 		SnapshotEntries: cfg.snapshotEntries, Dir: cfg.dir, Logger: logger,
+		MaxMemory: cfg.maxMemory, MaxMemoryPolicy: cfg.maxMemoryPolicy, MaxMemorySamples: cfg.maxMemorySamples,
 	}, node, st, members)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(clientLn) }()

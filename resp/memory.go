@@ -1,0 +1,436 @@
+package resp
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/store"
+)
+
+// Removing keys: active expiry and eviction. Only the leader decides, and
+// it proposes the deletions through the log (store.ExpiredCommand,
+// store.EvictCommand), so every replica deletes the same keys. A write that
+// would grow memory past maxmemory is never proposed while it is over: it
+// waits for the eviction that makes room or, under noeviction (or when
+// nothing may be evicted), is refused with OOM before it reaches the log,
+// so no replica ever applies what another refused.
+
+const errOOM = "OOM command not allowed when used memory > 'maxmemory'."
+
+// memoryLimits are the node's maxmemory settings, read by every write
+// without a lock and changed by CONFIG SET.
+type memoryLimits struct {
+	maxmemory atomic.Int64 // bytes; 0 means no limit
+	policy    atomic.Uint32
+	samples   atomic.Int64
+}
+
+func (l *memoryLimits) policyNow() store.Policy { return store.Policy(l.policy.Load()) }
+
+// Eviction keeps used memory a little below maxmemory (by evictHeadroom
+// of it), so that writes seldom wait for room, and proposes its deletions
+// in entries of at most evictEntryKeys keys, evictEntries at a time.
+const (
+	evictHeadroom  = 64 // 1/64 of maxmemory
+	evictEntryKeys = 128
+	evictEntries   = 8
+)
+
+// evictor coordinates the leader's eviction with the writes waiting for room.
+type evictor struct {
+	wake chan struct{} // a round is wanted
+	mu   sync.Mutex
+	// room is closed, and replaced, after each batch of deletions and after
+	// each round that found nothing to evict (stuck).
+	room  chan struct{}
+	stuck bool
+}
+
+func newEvictor() *evictor {
+	return &evictor{wake: make(chan struct{}, 1), room: make(chan struct{})}
+}
+
+func (e *evictor) kick() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// signal tells the waiting writes that a batch went through or that
+// nothing could be evicted.
+func (e *evictor) signal(stuck bool) {
+	e.mu.Lock()
+	e.stuck = stuck
+	close(e.room)
+	e.room = make(chan struct{})
+	e.mu.Unlock()
+}
+
+func (e *evictor) wait() chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.room
+}
+
+func (e *evictor) isStuck() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stuck
+}
+
+// admitWrite reports whether writes that may grow memory (Redis's denyoom
+// commands) can be proposed now: memory is under maxmemory, or eviction
+// made room within ctx. It is false under noeviction, or when the policy
+// finds nothing to evict, while memory is over the limit.
+func (s *Server) admitWrite(ctx context.Context) bool {
+	limit := s.limits.maxmemory.Load()
+	if limit == 0 || s.store.MemoryBytes() <= limit || !s.node.IsLeader() {
+		// A follower proposes nothing: its writes are redirected.
+		return true
+	}
+	if s.limits.policyNow() == store.NoEviction {
+		return false
+	}
+	for s.store.MemoryBytes() > limit {
+		room := s.evict.wait()
+		s.evict.kick()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return false
+		}
+		if s.evict.isStuck() || !s.node.IsLeader() {
+			return s.store.MemoryBytes() <= limit
+		}
+	}
+	return true
+}
+
+// denyOOM reports whether any of the commands may grow memory.
+func denyOOM(scs []*store.Command) bool {
+	for _, sc := range scs {
+		if sc != nil && sc.DenyOOM() {
+			return true
+		}
+	}
+	return false
+}
+
+// evictLoop is the leader's eviction: woken by a write that found memory
+// over the limit, or every ExpireInterval, it evicts down to a little
+// below maxmemory.
+func (s *Server) evictLoop() {
+	defer close(s.evictDone)
+	t := time.NewTicker(s.cfg.ExpireInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopLoops:
+			return
+		case <-s.evict.wake:
+		case <-t.C:
+		}
+		s.evictRound()
+	}
+}
+
+// evictRound evicts, batch by batch, until memory is a little below
+// maxmemory, this node stops leading, or the policy finds nothing to evict;
+// after each batch, and at the end, the writes waiting for room look again.
+func (s *Server) evictRound() {
+	stuck := false
+	for s.node.IsLeader() {
+		limit := s.limits.maxmemory.Load()
+		target := limit - limit/evictHeadroom
+		used := s.store.MemoryBytes()
+		if limit == 0 || s.limits.policyNow() == store.NoEviction || used <= target {
+			break
+		}
+		keys, _ := s.store.EvictionCandidates(time.Now().UnixMilli(), used-target, evictEntryKeys*evictEntries)
+		if stuck = len(keys) == 0; stuck || !s.proposeDeletions(store.EvictCommand, keys) {
+			break
+		}
+		s.evict.signal(false)
+	}
+	s.evict.signal(stuck)
+}
+
+// proposeDeletions proposes the deletion of keys with the internal command
+// name, in entries of at most evictEntryKeys keys, together; it reports
+// whether all were applied.
+func (s *Server) proposeDeletions(name string, keys [][]byte) bool {
+	stamp := time.Now().UnixMilli()
+	var datas [][]byte
+	for len(keys) > 0 {
+		n := min(len(keys), evictEntryKeys)
+		datas = append(datas, encodeCommand(nil, stamp, append([][]byte{[]byte(name)}, keys[:n]...)))
+		keys = keys[n:]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	for _, r := range s.node.ProposeMany(ctx, datas) {
+		if r.Err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// The expire cycle may spend a quarter of each ExpireInterval, as Redis's
+// ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC (25%).
+const expireBudgetDiv = 4
+
+// expireLoop is the leader's active expiry. The deadline index gives the
+// expired keys exactly, earliest first (where Redis samples), so each
+// cycle deletes the oldest garbage; a cycle keeps going while it finds a
+// full batch and its time budget lasts.
+func (s *Server) expireLoop() {
+	defer close(s.expireDone)
+	t := time.NewTicker(s.cfg.ExpireInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopLoops:
+			return
+		case <-t.C:
+		}
+		if !s.node.IsLeader() {
+			continue
+		}
+		end := time.Now().Add(s.cfg.ExpireInterval / expireBudgetDiv)
+		for time.Now().Before(end) {
+			batch := evictEntryKeys * evictEntries
+			keys := s.store.ExpiredSample(time.Now().UnixMilli(), batch)
+			if len(keys) == 0 || !s.proposeDeletions(store.ExpiredCommand, keys) || len(keys) < batch {
+				break
+			}
+		}
+	}
+}
+
+// ParseMemory reads a memory size as redis.conf writes it: bytes, or a
+// number with k, kb, m, mb, g or gb (k is 1000, kb 1024, and so on), in
+// any case.
+func ParseMemory(v string) (int64, bool) {
+	units := []struct {
+		suffix string
+		mul    int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1e3}, {"m", 1e6}, {"g", 1e9}, {"b", 1}}
+	lower := strings.ToLower(v)
+	mul := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(lower, u.suffix) {
+			lower, mul = strings.TrimSuffix(lower, u.suffix), u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(lower, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mul {
+		return 0, false
+	}
+	return n * mul, true
+}
+
+// humanBytes is Redis's bytesToHuman.
+func humanBytes(n int64) string {
+	f := float64(n)
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%dB", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.2fK", f/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.2fM", f/(1<<20))
+	case n < 1<<40:
+		return fmt.Sprintf("%.2fG", f/(1<<30))
+	}
+	return fmt.Sprintf("%.2fT", f/(1<<40))
+}
+
+// rssBytes is the process's resident set size, from /proc where there is one.
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+// memoryInfo is INFO's Memory section. used_memory is the keyspace as
+// accounted per key (store.MemoryBytes), which maxmemory bounds, as Redis
+// bounds its used_memory; allocator_allocated is the Go heap, which also
+// holds connections, the log's cache and garbage not yet collected.
+func (s *Server) memoryInfo() []string {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := s.store.Stats(time.Now().UnixMilli())
+	limit := s.limits.maxmemory.Load()
+	rss := rssBytes()
+	return []string{
+		fmt.Sprintf("used_memory:%d", st.Used),
+		"used_memory_human:" + humanBytes(st.Used),
+		fmt.Sprintf("used_memory_rss:%d", rss),
+		"used_memory_rss_human:" + humanBytes(rss),
+		fmt.Sprintf("used_memory_peak:%d", st.Peak),
+		"used_memory_peak_human:" + humanBytes(st.Peak),
+		fmt.Sprintf("used_memory_dataset:%d", st.Used),
+		fmt.Sprintf("allocator_allocated:%d", ms.HeapAlloc),
+		fmt.Sprintf("maxmemory:%d", limit),
+		"maxmemory_human:" + humanBytes(limit),
+		"maxmemory_policy:" + st.Policy.String(),
+		fmt.Sprintf("maxmemory_samples:%d", s.limits.samples.Load()),
+	}
+}
+
+// setMaxmemory, setPolicy and setSamples apply CONFIG SET and the command
+// line alike; each returns Redis's complaint about a bad value.
+func (s *Server) setMaxmemory(v string) string {
+	n, ok := ParseMemory(v)
+	if !ok {
+		return "argument must be a memory value"
+	}
+	s.limits.maxmemory.Store(n)
+	s.evict.kick()
+	return ""
+}
+
+func (s *Server) setPolicy(v string) string {
+	p, ok := store.ParsePolicy(v)
+	if !ok {
+		return "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+	}
+	s.limits.policy.Store(uint32(p))
+	s.store.SetPolicy(p, int(s.limits.samples.Load()), time.Now().UnixMilli())
+	s.evict.kick()
+	return ""
+}
+
+func (s *Server) setSamples(v string) string {
+	n, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case err != nil:
+		return "argument couldn't be parsed into an integer"
+	case n < 1 || n > 1<<31-1:
+		return "argument must be between 1 and 2147483647 inclusive"
+	}
+	s.limits.samples.Store(n)
+	s.store.SetPolicy(s.limits.policyNow(), int(n), time.Now().UnixMilli())
+	return ""
+}
+
+func init() {
+	serverCommands["memory"] = &serverCommand{"memory", -2, []string{}, (*Server).cmdMemory}
+}
+
+var memoryHelp = []string{
+	"MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"DOCTOR",
+	"    Return memory problems reports.",
+	"MALLOC-STATS",
+	"    Return internal statistics report from the memory allocator.",
+	"PURGE",
+	"    Attempt to purge dirty pages for reclamation by the allocator.",
+	"STATS",
+	"    Return information about the memory usage of the server.",
+	"USAGE <key> [SAMPLES <count>]",
+	"    Return memory in bytes used by <key> and its value. Nested values are",
+	"    sampled up to <count> times (default: 5, 0 means sample all).",
+	"HELP",
+	"    Prints this help.",
+}
+
+// cmdMemory serves MEMORY. USAGE answers from this node's store (a
+// follower's may be behind) with the bytes the key counts for against
+// maxmemory; rkv measures whole values, so SAMPLES is checked but needs
+// no sampling.
+func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	switch {
+	case sub == "usage" && len(args) >= 3:
+		if len(args) != 3 {
+			if len(args) != 5 || !strings.EqualFold(string(args[3]), "samples") {
+				conn.WriteError("ERR syntax error")
+				return
+			}
+			if _, err := strconv.ParseInt(string(args[4]), 10, 64); err != nil {
+				conn.WriteError("ERR value is not an integer or out of range")
+				return
+			}
+		}
+		n, ok := s.store.KeyMemory(time.Now().UnixMilli(), args[2])
+		if !ok {
+			conn.WriteNull()
+			return
+		}
+		conn.WriteInt64(n)
+	case sub == "usage":
+		conn.WriteError(arityError("memory|usage"))
+	case sub == "stats" && len(args) == 2:
+		st := s.store.Stats(time.Now().UnixMilli())
+		keys := s.store.Len()
+		perKey := int64(0)
+		if keys > 0 {
+			perKey = st.Used / int64(keys)
+		}
+		conn.WriteArray(8)
+		conn.WriteBulkString("peak.allocated")
+		conn.WriteInt64(st.Peak)
+		conn.WriteBulkString("total.allocated")
+		conn.WriteInt64(st.Used)
+		conn.WriteBulkString("keys.count")
+		conn.WriteInt(keys)
+		conn.WriteBulkString("keys.bytes-per-key")
+		conn.WriteInt64(perKey)
+	case sub == "doctor" && len(args) == 2:
+		conn.WriteBulkString(s.memoryDoctor())
+	case sub == "purge" && len(args) == 2:
+		debug.FreeOSMemory()
+		conn.WriteString("OK")
+	case sub == "malloc-stats" && len(args) == 2:
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		conn.WriteBulkString(fmt.Sprintf("Go runtime: heap_alloc=%d heap_sys=%d heap_idle=%d heap_released=%d num_gc=%d\n",
+			ms.HeapAlloc, ms.HeapSys, ms.HeapIdle, ms.HeapReleased, ms.NumGC))
+	case sub == "help" && len(args) == 2:
+		conn.WriteArray(len(memoryHelp))
+		for _, h := range memoryHelp {
+			conn.WriteString(h)
+		}
+	case sub == "stats" || sub == "doctor" || sub == "purge" || sub == "malloc-stats" || sub == "help":
+		conn.WriteError(arityError("memory|" + sub))
+	default:
+		conn.WriteError(unknownSubcommand("memory", args[1]))
+	}
+}
+
+// memoryDoctor reports what an operator should know about memory: the use
+// against maxmemory and the policy that answers it.
+func (s *Server) memoryDoctor() string {
+	st := s.store.Stats(time.Now().UnixMilli())
+	limit := s.limits.maxmemory.Load()
+	if limit == 0 {
+		return fmt.Sprintf("used_memory is %s and no maxmemory is set: memory grows with the data set.", humanBytes(st.Used))
+	}
+	msg := fmt.Sprintf("used_memory is %s of maxmemory %s (%.1f%%), policy %s, %d keys evicted.",
+		humanBytes(st.Used), humanBytes(limit), 100*float64(st.Used)/float64(limit), st.Policy, st.Evicted)
+	if st.Policy == store.NoEviction && st.Used >= limit {
+		msg += " Writes that add data get OOM: raise maxmemory or choose an eviction policy."
+	}
+	return msg
+}
