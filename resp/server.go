@@ -61,12 +61,12 @@ type Server struct {
 	rs      *redcon.Server
 	started time.Time
 
-	clientSeq   atomic.Int64
-	clientsMu   sync.Mutex
-	clients     map[int64]*client
-	totalConns  atomic.Int64
-	totalCmds   atomic.Int64
-	rejected    atomic.Int64
+	clientSeq  atomic.Int64
+	clientsMu  sync.Mutex
+	clients    map[int64]*client
+	totalConns atomic.Int64
+	totalCmds  atomic.Int64
+	rejected   atomic.Int64
 
 	limits memoryLimits
 	evict  *evictor
