@@ -170,11 +170,12 @@ const (
 	maxMarks    = 1 << 12
 )
 
-// mark records the clock for the command just applied, every markEveryMs of
-// the clock; when full, every other mark is dropped, so the marks keep
-// covering all history at a coarser step. The caller holds the write lock.
+// mark records the clock for the command just applied, every markStep ms
+// of the clock (markEveryMs at first); when full, every other mark is
+// dropped and the step doubles, so the marks keep covering all history more
+// coarsely. The caller holds the write lock.
 func (s *Store) mark() {
-	if n := len(s.marks); n > 0 && s.clock-s.marks[n-1].clock < markEveryMs {
+	if n := len(s.marks); n > 0 && s.clock-s.marks[n-1].clock < s.markStep {
 		return
 	}
 	if len(s.marks) == maxMarks {
@@ -182,13 +183,16 @@ func (s *Store) mark() {
 			s.marks[i] = s.marks[2*i]
 		}
 		s.marks = s.marks[:maxMarks/2]
+		s.markStep *= 2
 	}
 	s.marks = append(s.marks, clockMark{s.seq, s.clock})
 }
 
-// writeTime estimates when the command numbered ver was applied, between the
-// marks around it. Versions before the first mark (keys restored from a
-// snapshot) all read as its time. The caller holds a lock.
+// writeTime estimates when the command numbered ver was applied. Between
+// two marks the clock advanced by less than a step (else there would be a
+// mark between them), so ver is placed in proportion within the first step
+// after the earlier mark. Versions before the first mark (keys restored from
+// a snapshot) all read as its time. The caller holds a lock.
 func (s *Store) writeTime(ver uint64) int64 {
 	i := sort.Search(len(s.marks), func(i int) bool { return s.marks[i].seq > ver })
 	if i == 0 {
@@ -204,7 +208,8 @@ func (s *Store) writeTime(ver uint64) int64 {
 	if hi.seq == lo.seq {
 		return lo.clock
 	}
-	return lo.clock + int64(float64(hi.clock-lo.clock)*float64(ver-lo.seq)/float64(hi.seq-lo.seq))
+	span := min(hi.clock-lo.clock, s.markStep)
+	return lo.clock + int64(float64(span)*float64(ver-lo.seq)/float64(hi.seq-lo.seq))
 }
 
 // SetPolicy selects the maxmemory policy and the number of keys sampled per

@@ -155,7 +155,7 @@ func (s *Store) Restore(r io.Reader) error {
 	s.seq, s.deleted = fresh.seq, fresh.deleted
 	// The log's history of the keys starts again at the snapshot: what
 	// the marks and any access history said was about the old keyspace.
-	s.marks = []clockMark{{s.seq, s.clock}}
+	s.marks, s.markStep = []clockMark{{s.seq, s.clock}}, markEveryMs
 	if t := s.access.Load(); t != nil {
 		s.access.Store(newAccessTable(t.lfu, s.clock, s.keys.Len()))
 	}

@@ -63,7 +63,8 @@ type Store struct {
 	access  atomic.Pointer[accessTable]
 	// marks map versions to times (see clockMark). Local, derived from
 	// the log, never in snapshots.
-	marks []clockMark
+	marks    []clockMark
+	markStep int64
 }
 
 // deletedBuckets is the size of Store.deleted: enough that a WATCH is
@@ -72,7 +73,7 @@ const deletedBuckets = 4096
 
 // New returns an empty store.
 func New() *Store {
-	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0), samples: 5}
+	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0), samples: 5, markStep: markEveryMs}
 	s.rng = rand.New(s.rngSrc)
 	s.reset()
 	return s
