@@ -47,9 +47,13 @@ func TestMemoryAccounting(t *testing.T) {
 		{"string with a TTL", 50000, func(k string) [][]string { return [][]string{{"set", k, "v", "ex", "1000"}} }},
 		{"hash of 5 fields", 20000, func(k string) [][]string { return [][]string{append([]string{"hset", k}, hashFields(5, 10)...)} }},
 		{"hash of 1000 fields", 20, func(k string) [][]string { return [][]string{append([]string{"hset", k}, hashFields(1000, 15)...)} }},
-		{"list of 100", 500, func(k string) [][]string { return [][]string{append([]string{"rpush", k}, members(100, "element%d")...)} }},
+		{"list of 100", 500, func(k string) [][]string {
+			return [][]string{append([]string{"rpush", k}, members(100, "element%d")...)}
+		}},
 		{"intset of 100", 1000, func(k string) [][]string { return [][]string{append([]string{"sadd", k}, members(100, "%d")...)} }},
-		{"set of 1000", 20, func(k string) [][]string { return [][]string{append([]string{"sadd", k}, members(1000, "member%d")...)} }},
+		{"set of 1000", 20, func(k string) [][]string {
+			return [][]string{append([]string{"sadd", k}, members(1000, "member%d")...)}
+		}},
 		{"zset of 10", 10000, func(k string) [][]string { return [][]string{append([]string{"zadd", k}, scored(10)...)} }},
 		{"zset of 1000", 20, func(k string) [][]string { return [][]string{append([]string{"zadd", k}, scored(1000)...)} }},
 		{"stream of 100", 200, func(k string) [][]string {
