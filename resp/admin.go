@@ -333,18 +333,30 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 			return
 		}
 		settings := s.settings()
-		var out []string
+		// Pairs of the name to reply and the setting; as Redis, a name
+		// without glob characters is answered as the client wrote it.
+		var out [][2]string
+		seen := map[string]bool{}
 		for _, pat := range args[2:] {
+			lower := strings.ToLower(string(pat))
+			if !strings.ContainsAny(lower, "[*?") {
+				if _, ok := settings[lower]; ok && !seen[lower] {
+					seen[lower] = true
+					out = append(out, [2]string{string(pat), lower})
+				}
+				continue
+			}
 			for _, k := range sortedKeys(settings) {
-				if store.GlobMatch(strings.ToLower(string(pat)), k) && !slices.Contains(out, k) {
-					out = append(out, k)
+				if store.GlobMatch(lower, k) && !seen[k] {
+					seen[k] = true
+					out = append(out, [2]string{k, k})
 				}
 			}
 		}
 		conn.WriteArray(2 * len(out))
-		for _, k := range out {
-			conn.WriteBulkString(k)
-			conn.WriteBulkString(settings[k])
+		for _, p := range out {
+			conn.WriteBulkString(p[0])
+			conn.WriteBulkString(settings[p[1]])
 		}
 	case "set":
 		if len(args) < 4 || len(args)%2 != 0 {

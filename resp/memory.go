@@ -3,6 +3,7 @@ package resp
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -219,24 +220,22 @@ func (s *Server) expireLoop() {
 	}
 }
 
-// ParseMemory reads a memory size as redis.conf writes it: bytes, or a
-// number with k, kb, m, mb, g or gb (k is 1000, kb 1024, and so on), in
-// any case.
+// ParseMemory reads a memory size as redis.conf writes it (Redis's
+// memtoull): digits, then nothing, b, k, kb, m, mb, g or gb in any case (k
+// is 1000, kb 1024, and so on). No digits at all read as 0, as in Redis.
 func ParseMemory(v string) (int64, bool) {
-	units := []struct {
-		suffix string
-		mul    int64
-	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1e3}, {"m", 1e6}, {"g", 1e9}, {"b", 1}}
-	lower := strings.ToLower(v)
-	mul := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(lower, u.suffix) {
-			lower, mul = strings.TrimSuffix(lower, u.suffix), u.mul
-			break
-		}
+	digits := strings.TrimLeft(v, "0123456789")
+	num := v[:len(v)-len(digits)]
+	muls := map[string]int64{"": 1, "b": 1, "k": 1e3, "kb": 1 << 10, "m": 1e6, "mb": 1 << 20, "g": 1e9, "gb": 1 << 30}
+	mul, ok := muls[strings.ToLower(digits)]
+	if !ok {
+		return 0, false
 	}
-	n, err := strconv.ParseInt(lower, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mul {
+	if num == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n > math.MaxInt64/mul {
 		return 0, false
 	}
 	return n * mul, true
@@ -363,13 +362,18 @@ func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	switch {
 	case sub == "usage" && len(args) >= 3:
-		if len(args) != 3 {
-			if len(args) != 5 || !strings.EqualFold(string(args[3]), "samples") {
+		for j := 3; j < len(args); j += 2 {
+			if !strings.EqualFold(string(args[j]), "samples") || j+1 == len(args) {
 				conn.WriteError("ERR syntax error")
 				return
 			}
-			if _, err := strconv.ParseInt(string(args[4]), 10, 64); err != nil {
+			n, err := strconv.ParseInt(string(args[j+1]), 10, 64)
+			switch {
+			case err != nil:
 				conn.WriteError("ERR value is not an integer or out of range")
+				return
+			case n < 0:
+				conn.WriteError("ERR syntax error")
 				return
 			}
 		}
