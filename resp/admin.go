@@ -61,11 +61,37 @@ func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
 		conn.WriteError(unknownCommand(cmd.Args))
 		return
 	}
-	if !store.ArityFits(sc.arity, len(cmd.Args)) {
-		conn.WriteError(arityError(sc.name))
+	if msg := checkServerCommand(sc, cmd.Args); msg != "" {
+		conn.WriteError(msg)
 		return
 	}
 	sc.run(s, conn, c, cmd.Args)
+}
+
+// subcommandArities lists, for the server commands whose subcommands are
+// checked before they run (in a transaction, when queued, as Redis does),
+// each subcommand's arity.
+var subcommandArities = map[string]map[string]int{}
+
+// checkServerCommand returns the error for a server command of the wrong
+// arity, or of an unknown subcommand or a subcommand's wrong arity, or "".
+func checkServerCommand(sc *serverCommand, args [][]byte) string {
+	if !store.ArityFits(sc.arity, len(args)) {
+		return arityError(sc.name)
+	}
+	subs, ok := subcommandArities[sc.name]
+	if !ok {
+		return ""
+	}
+	sub := strings.ToLower(string(args[1]))
+	arity, ok := subs[sub]
+	switch {
+	case !ok:
+		return unknownSubcommand(sc.name, args[1])
+	case !store.ArityFits(arity, len(args)):
+		return arityError(sc.name + "|" + sub)
+	}
+	return ""
 }
 
 // unknownCommand is Redis 7's error text for a command it does not know,

@@ -335,6 +335,7 @@ func (s *Server) setSamples(v string) string {
 
 func init() {
 	serverCommands["memory"] = &serverCommand{"memory", -2, []string{}, (*Server).cmdMemory}
+	subcommandArities["memory"] = map[string]int{"usage": -3, "stats": 2, "doctor": 2, "purge": 2, "malloc-stats": 2, "help": 2}
 }
 
 var memoryHelp = []string{
@@ -354,14 +355,13 @@ var memoryHelp = []string{
 	"    Prints this help.",
 }
 
-// cmdMemory serves MEMORY. USAGE answers from this node's store (a
-// follower's may be behind) with the bytes the key counts for against
-// maxmemory; rkv measures whole values, so SAMPLES is checked but needs
-// no sampling.
+// cmdMemory serves MEMORY, its subcommand and arity already checked.
+// USAGE answers from this node's store (a follower's may be behind) with
+// the bytes the key counts for against maxmemory; rkv measures whole
+// values, so SAMPLES is checked but needs no sampling.
 func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
-	sub := strings.ToLower(string(args[1]))
-	switch {
-	case sub == "usage" && len(args) >= 3:
+	switch strings.ToLower(string(args[1])) {
+	case "usage":
 		for j := 3; j < len(args); j += 2 {
 			if !strings.EqualFold(string(args[j]), "samples") || j+1 == len(args) {
 				conn.WriteError("ERR syntax error")
@@ -383,9 +383,7 @@ func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
 			return
 		}
 		conn.WriteInt64(n)
-	case sub == "usage":
-		conn.WriteError(arityError("memory|usage"))
-	case sub == "stats" && len(args) == 2:
+	case "stats":
 		st := s.store.Stats(time.Now().UnixMilli())
 		keys := s.store.Len()
 		perKey := int64(0)
@@ -401,25 +399,21 @@ func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
 		conn.WriteInt(keys)
 		conn.WriteBulkString("keys.bytes-per-key")
 		conn.WriteInt64(perKey)
-	case sub == "doctor" && len(args) == 2:
+	case "doctor":
 		conn.WriteBulkString(s.memoryDoctor())
-	case sub == "purge" && len(args) == 2:
+	case "purge":
 		debug.FreeOSMemory()
 		conn.WriteString("OK")
-	case sub == "malloc-stats" && len(args) == 2:
+	case "malloc-stats":
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		conn.WriteBulkString(fmt.Sprintf("Go runtime: heap_alloc=%d heap_sys=%d heap_idle=%d heap_released=%d num_gc=%d\n",
 			ms.HeapAlloc, ms.HeapSys, ms.HeapIdle, ms.HeapReleased, ms.NumGC))
-	case sub == "help" && len(args) == 2:
+	default:
 		conn.WriteArray(len(memoryHelp))
 		for _, h := range memoryHelp {
 			conn.WriteString(h)
 		}
-	case sub == "stats" || sub == "doctor" || sub == "purge" || sub == "malloc-stats" || sub == "help":
-		conn.WriteError(arityError("memory|" + sub))
-	default:
-		conn.WriteError(unknownSubcommand("memory", args[1]))
 	}
 }
 

@@ -81,11 +81,11 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 		}
 	} else {
 		admin, ok := serverCommands[strings.ToLower(string(cmd.Args[0]))]
-		switch {
-		case !ok:
+		if !ok {
 			return refuse(unknownCommand(cmd.Args))
-		case !store.ArityFits(admin.arity, len(cmd.Args)):
-			return refuse(arityError(admin.name))
+		}
+		if msg := checkServerCommand(admin, cmd.Args); msg != "" {
+			return refuse(msg)
 		}
 		switch admin.name {
 		case "exec":
