@@ -125,7 +125,12 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			return nil, err
 		}
 		h.procs.killAll()
+		if err := h.eviction(ctx, run); err != nil {
+			return nil, err
+		}
+		h.procs.killAll()
 	}
+	h.rep.evictionNotes()
 	h.rep.Elapsed = time.Since(start)
 	h.logf("done in %v", h.rep.Elapsed.Round(time.Second))
 	return h.rep, nil

@@ -146,11 +146,22 @@ func (r *Report) Missing() []string {
 	want[figRestart] = []System{RedisAOF, RKV}
 	want[figNewLeader] = []System{RKV}
 	want[figCatchUp] = []System{Redis, RKV}
+	want[evictionSetFigure()] = []System{RedisAOF, RKV}
+	// The hit rates are measured in the first run only.
+	once := map[string]bool{}
+	for _, p := range hitPolicies {
+		want[hitRateFigure(p)] = []System{Redis, RKV}
+		once[hitRateFigure(p)] = true
+	}
 	var missing []string
 	for name, systems := range want {
 		f := r.Figure(name)
+		runs := r.Config.Runs
+		if once[name] {
+			runs = 1
+		}
 		for _, s := range systems {
-			if f == nil || len(f.Values[s]) < r.Config.Runs || math.IsNaN(f.Median(s)) || f.Median(s) <= 0 {
+			if f == nil || len(f.Values[s]) < runs || math.IsNaN(f.Median(s)) || f.Median(s) <= 0 {
 				missing = append(missing, fmt.Sprintf("%s / %s", name, s))
 			}
 		}
@@ -170,6 +181,8 @@ func unit(name string) string {
 		return "MiB"
 	case strings.HasSuffix(name, "(s)"):
 		return "s"
+	case strings.HasSuffix(name, "(%)"):
+		return "%"
 	}
 	return "req/s"
 }
@@ -182,6 +195,8 @@ func format(v float64, unit string) string {
 		return fmt.Sprintf("%.3f", v)
 	case unit == "s":
 		return fmt.Sprintf("%.2f", v)
+	case unit == "%":
+		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.0f", v)
 }
@@ -257,8 +272,12 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Workloads: redis-benchmark `-t set`, then `-t get` on the keys it wrote, `-c %d -r %d` with -n %d (-P 1) or %d (-P 16); one client: `-t set,get -c 1 -P 1 -d 3 -n %d`. "+
 		"LPUSH, HSET, ZADD: redis-benchmark `-t %s` in the -P 1 -d 3 setting (one list, hash and sorted set, each growing by a random element per request). "+
 		"Memory, restart and catch-up: fresh servers loaded with %d keys of 16 bytes (`key:%%012d`) and %d-byte values over %d connections pipelining %d SETs. "+
-		"Hash memory: fresh redis (no persistence) and rkv loaded the same way with %d hashes `user:%%012d` of %d fields (`fieldN` = `value-K-N`).\n\n",
-		clients, keyspace, r.Config.N1, r.Config.N16, r.Config.NLat, typeTests, r.Config.Keys, valueSize, loadConns, loadBatch, r.Config.Keys, hashFields)
+		"Hash memory: fresh redis (no persistence) and rkv loaded the same way with %d hashes `user:%%012d` of %d fields (`fieldN` = `value-K-N`). "+
+		"Eviction: fresh redis-aof and rkv with `--maxmemory %s --maxmemory-policy %s`, loaded with twice that in keys, then redis-benchmark SET of new keys (`-r 100000000`). "+
+		"Hit rate (first run): fresh redis (no persistence) and rkv with `--maxmemory %s` and each policy; one client GETs %d keys at a time drawn from a Zipf(%.1f) distribution over %d keys of %d bytes, "+
+		"then SETs those it missed (cache-aside), the same seeded sequence on both; the rate counts the GETs after the first fifth.\n\n",
+		clients, keyspace, r.Config.N1, r.Config.N16, r.Config.NLat, typeTests, r.Config.Keys, valueSize, loadConns, loadBatch, r.Config.Keys, hashFields,
+		evictMaxmemory, evictPolicy, hitMaxmemory, hitBatch, hitZipfS, hitKeys, hitValueSize)
 
 	fmt.Fprintf(&b, "| Figure | unit | redis | redis-aof | rkv | rkv / redis | rkv / redis-aof |\n")
 	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|\n")

@@ -24,7 +24,8 @@ const (
 	redisAOFAlways                  // --appendonly yes --appendfsync always
 )
 
-func (h *harness) startRedis(ctx context.Context, name string, mode redisMode, replicaOf string) (*redisServer, error) {
+// startRedis starts a redis-server; extra are more of its flags.
+func (h *harness) startRedis(ctx context.Context, name string, mode redisMode, replicaOf string, extra ...string) (*redisServer, error) {
 	ports, err := freePorts(1)
 	if err != nil {
 		return nil, err
@@ -49,6 +50,7 @@ func (h *harness) startRedis(ctx context.Context, name string, mode redisMode, r
 		host, port, _ := strings.Cut(replicaOf, ":")
 		args = append(args, "--replicaof", host, port)
 	}
+	args = append(args, extra...)
 	p, err := h.procs.start(name, filepath.Join(h.dir, name+".log"), "redis-server", args...)
 	if err != nil {
 		return nil, err
@@ -93,7 +95,9 @@ func (h *harness) rkvArgs(id int, addr, dir, readMode string) []string {
 		"--read-mode", readMode}
 }
 
-func (h *harness) startRKV(ctx context.Context, name string, n int, readMode string) (*rkvCluster, error) {
+// startRKV starts an n-node cluster and waits for its leader; extra are
+// more flags of every node.
+func (h *harness) startRKV(ctx context.Context, name string, n int, readMode string, extra ...string) (*rkvCluster, error) {
 	ports, err := freePorts(2 * n)
 	if err != nil {
 		return nil, err
@@ -109,6 +113,7 @@ func (h *harness) startRKV(ctx context.Context, name string, n int, readMode str
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[2*i])
 		nodeName := fmt.Sprintf("%s-n%d", name, id)
 		args := append(h.rkvArgs(id, addr, filepath.Join(h.dir, nodeName), readMode), "--cluster", c.spec)
+		args = append(args, extra...)
 		p, err := h.procs.start(nodeName, filepath.Join(h.dir, nodeName+".log"), h.rkvBin, args...)
 		if err != nil {
 			return nil, err
