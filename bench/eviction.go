@@ -63,16 +63,12 @@ func (h *harness) eviction(ctx context.Context, run int) error {
 		if err != nil {
 			return err
 		}
-		addr, err := t.addr()
-		if err != nil {
-			return err
-		}
-		st, err := info(ctx, addr, "stats")
+		evicted, err := evictedKeys(ctx, t)
 		if err != nil {
 			return err
 		}
 		h.rep.add(evictionSetFigure(), t.sys, res["SET"].rps)
-		h.logf("run %d %-9s SET with eviction %8.0f rps (evicted_keys %s)", run, t.sys, res["SET"].rps, st["evicted_keys"])
+		h.logf("run %d %-9s SET with eviction %8.0f rps (evicted_keys %s)", run, t.sys, res["SET"].rps, evicted)
 	}
 	h.procs.killAll()
 	if run > 1 {
@@ -94,20 +90,26 @@ func (h *harness) eviction(ctx context.Context, run int) error {
 			if err != nil {
 				return err
 			}
-			addr, err := t.addr()
-			if err != nil {
-				return err
-			}
-			st, err := info(ctx, addr, "stats")
+			evicted, err := evictedKeys(ctx, t)
 			if err != nil {
 				return err
 			}
 			h.rep.add(hitRateFigure(policy), t.sys, rate)
-			h.logf("%-9s %s hit rate %.1f%% (evicted_keys %s)", t.sys, policy, rate, st["evicted_keys"])
+			h.logf("%-9s %s hit rate %.1f%% (evicted_keys %s)", t.sys, policy, rate, evicted)
 		}
 		h.procs.killAll()
 	}
 	return nil
+}
+
+// evictedKeys is what INFO stats says t evicted.
+func evictedKeys(ctx context.Context, t target) (string, error) {
+	addr, err := t.addr()
+	if err != nil {
+		return "", err
+	}
+	st, err := info(ctx, addr, "stats")
+	return st["evicted_keys"], err
 }
 
 // hitRate runs the cache workload against t and returns the percentage of

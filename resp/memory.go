@@ -128,25 +128,25 @@ func denyOOM(scs []*store.Command) bool {
 	return false
 }
 
-// evictLoop is the leader's eviction: woken by a write that found memory
-// over the limit, or every ExpireInterval, it evicts down to a little
-// below maxmemory.
-func (s *Server) evictLoop() {
-	defer close(s.evictDone)
+// removalLoop runs round every ExpireInterval, and whenever wake fires,
+// until the server closes; it closes done when it returns.
+func (s *Server) removalLoop(done chan struct{}, wake <-chan struct{}, round func()) {
+	defer close(done)
 	t := time.NewTicker(s.cfg.ExpireInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stopLoops:
 			return
-		case <-s.evict.wake:
+		case <-wake:
 		case <-t.C:
 		}
-		s.evictRound()
+		round()
 	}
 }
 
-// evictRound evicts, batch by batch, until memory is a little below
+// evictRound is the leader's eviction, woken by a write that found memory
+// over the limit or every ExpireInterval: it evicts, batch by batch, until memory is a little below
 // maxmemory, this node stops leading, or the policy finds nothing to evict;
 // after each batch, and at the end, the writes waiting for room look again.
 func (s *Server) evictRound() {
@@ -192,30 +192,20 @@ func (s *Server) proposeDeletions(name string, keys [][]byte) bool {
 // ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC (25%).
 const expireBudgetDiv = 4
 
-// expireLoop is the leader's active expiry. The deadline index gives the
-// expired keys exactly, earliest first (where Redis samples), so each
-// cycle deletes the oldest garbage; a cycle keeps going while it finds a
+// expireRound is the leader's active expiry cycle. The deadline index
+// gives the expired keys exactly, earliest first (where Redis samples), so
+// each cycle deletes the oldest garbage; it keeps going while it finds a
 // full batch and its time budget lasts.
-func (s *Server) expireLoop() {
-	defer close(s.expireDone)
-	t := time.NewTicker(s.cfg.ExpireInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopLoops:
+func (s *Server) expireRound() {
+	if !s.node.IsLeader() {
+		return
+	}
+	end := time.Now().Add(s.cfg.ExpireInterval / expireBudgetDiv)
+	for time.Now().Before(end) {
+		batch := evictEntryKeys * evictEntries
+		keys := s.store.ExpiredSample(time.Now().UnixMilli(), batch)
+		if len(keys) == 0 || !s.proposeDeletions(store.ExpiredCommand, keys) || len(keys) < batch {
 			return
-		case <-t.C:
-		}
-		if !s.node.IsLeader() {
-			continue
-		}
-		end := time.Now().Add(s.cfg.ExpireInterval / expireBudgetDiv)
-		for time.Now().Before(end) {
-			batch := evictEntryKeys * evictEntries
-			keys := s.store.ExpiredSample(time.Now().UnixMilli(), batch)
-			if len(keys) == 0 || !s.proposeDeletions(store.ExpiredCommand, keys) || len(keys) < batch {
-				break
-			}
 		}
 	}
 }

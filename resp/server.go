@@ -145,8 +145,8 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *Membe
 // Serve accepts clients on ln until Close.
 func (s *Server) Serve(ln net.Listener) error {
 	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
-	go s.expireLoop()
-	go s.evictLoop()
+	go s.removalLoop(s.expireDone, nil, s.expireRound)
+	go s.removalLoop(s.evictDone, s.evict.wake, s.evictRound)
 	return s.rs.Serve(ln)
 }
 
