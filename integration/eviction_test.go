@@ -149,6 +149,25 @@ func TestNoEvictionRefusesWrites(t *testing.T) {
 	if n, err := rdb.DBSize(ctx).Result(); err != nil || n != int64(written-5+1) {
 		t.Errorf("DBSIZE after a restart: %d, %v; want %d", n, err, written-5+1)
 	}
+	// A volatile policy with no key that has a TTL has nothing to evict:
+	// still OOM. Any key may go under allkeys-random: the write gets room.
+	for i := 0; i < 100 && rdb.Set(ctx, fmt.Sprintf("fill:%d", i), value, 0).Err() == nil; i++ {
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "volatile-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "volatile", value, 0).Err(); err == nil || err.Error() != oom {
+		t.Errorf("SET under volatile-lru without keys with a TTL: %v", err)
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-random").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "random", value, 0).Err(); err != nil {
+		t.Errorf("SET under allkeys-random at the limit: %v", err)
+	}
+	if evicted := infoInt(t, nd, "stats", "evicted_keys"); evicted == 0 {
+		t.Error("allkeys-random made room without evicting")
+	}
 }
 
 // TestEvictionAndExpiryReplicasAgree: on three nodes under a write load that
