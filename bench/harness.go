@@ -577,13 +577,24 @@ func (h *harness) restartRedis(ctx context.Context, run int, r *redisServer, val
 }
 
 // restartRKV kills the leader and restarts it at once with the same data
-// directory. It times two things from the kill: the survivors electing a
-// new leader, and the restarted node serving a READONLY GET of the
-// sentinel (it must have restored its snapshot and replayed its log).
+// directory. It times two things from the kill: the cluster electing a
+// leader of a later term, and the restarted node serving a READONLY GET of
+// the sentinel (it must have restored its snapshot and replayed its log).
+// The new leader may be the restarted node itself: its log is as long as
+// any, and in about one restart in five its election timer fires before
+// the survivors' do.
 func (h *harness) restartRKV(ctx context.Context, run int, cl *rkvCluster, value string) error {
 	old, err := cl.waitLeader(ctx, nil)
 	if err != nil {
 		return err
+	}
+	m, err := raftInfo(ctx, old.addr)
+	if err != nil {
+		return err
+	}
+	oldTerm, err := strconv.ParseUint(m["raft_term"], 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s: INFO raft raft_term: %w", old.p.name, err)
 	}
 	old.p.kill()
 	start := time.Now()
@@ -595,25 +606,29 @@ func (h *harness) restartRKV(ctx context.Context, run int, cl *rkvCluster, value
 		if old.p.exited() {
 			return false, &fatalError{old.p.errExited()}
 		}
+		var missing []string
 		if elected == 0 {
-			for _, n := range cl.nodes {
-				if n == old {
-					continue
-				}
-				if m, err := raftInfo(ctx, n.addr); err == nil && m["raft_role"] == "leader" {
-					elected = time.Since(start)
-				}
+			if cl.leaderAfter(ctx, oldTerm) {
+				elected = time.Since(start)
+			} else {
+				missing = append(missing, fmt.Sprintf("no leader of a term after %d", oldTerm))
 			}
 		}
 		if serving == 0 {
-			if ok, _ := servesValue(value)(readOnlyGet(ctx, old.addr, sentinel)); ok {
+			v, err := readOnlyGet(ctx, old.addr, sentinel)
+			if ok, _ := servesValue(value)(v, err); ok {
 				serving = time.Since(start)
+			} else {
+				missing = append(missing, fmt.Sprintf("%s's READONLY GET %s: %v, %v", old.p.name, sentinel, v, err))
 			}
 		}
-		return elected > 0 && serving > 0, nil
+		if len(missing) > 0 {
+			return false, errors.New(strings.Join(missing, "; "))
+		}
+		return true, nil
 	})
 	if err != nil {
-		return err
+		return cl.withLogs(err)
 	}
 	h.rep.add(figRestart, RKV, serving.Seconds())
 	h.rep.add(figNewLeader, RKV, elected.Seconds())
@@ -685,7 +700,7 @@ func (h *harness) catchUpRKV(ctx context.Context, run int, cl *rkvCluster, value
 		return err == nil && got >= want, err
 	})
 	if err != nil {
-		return err
+		return cl.withLogs(fmt.Errorf("%w\n--- %s (%s) log %s ends:\n%s", err, name, addr, p.log, p.logTail()))
 	}
 	d := time.Since(start).Seconds()
 	h.rep.add(figCatchUp, RKV, d)

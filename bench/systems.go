@@ -221,7 +221,38 @@ func (c *rkvCluster) waitLeader(ctx context.Context, skip *rkvNode) (*rkvNode, e
 		}
 		return false, last
 	})
-	return leader, err
+	if err != nil {
+		return nil, c.withLogs(err)
+	}
+	return leader, nil
+}
+
+// leaderAfter reports whether a running node leads in a term after term.
+func (c *rkvCluster) leaderAfter(ctx context.Context, term uint64) bool {
+	for _, n := range c.nodes {
+		if n.p.exited() {
+			continue
+		}
+		m, err := raftInfo(ctx, n.addr)
+		if err != nil || m["raft_role"] != "leader" {
+			continue
+		}
+		if t, err := strconv.ParseUint(m["raft_term"], 10, 64); err == nil && t > term {
+			return true
+		}
+	}
+	return false
+}
+
+// withLogs adds the end of every node's log to err, so that a cluster that
+// failed to elect, apply or serve in time leaves the evidence in the
+// failure (the temporary directory is removed after it).
+func (c *rkvCluster) withLogs(err error) error {
+	var b strings.Builder
+	for _, n := range c.nodes {
+		fmt.Fprintf(&b, "\n--- %s (%s) log %s ends:\n%s", n.p.name, n.addr, n.p.log, n.p.logTail())
+	}
+	return fmt.Errorf("%w%s", err, b.String())
 }
 
 // appliedIndex reads raft_applied_index of the node at addr.
@@ -236,7 +267,7 @@ func appliedIndex(ctx context.Context, addr string) (uint64, error) {
 // waitApplied waits until every running node has applied as far as the
 // leader, so that a measurement after a load sees every node holding it.
 func (c *rkvCluster) waitApplied(ctx context.Context, leader *rkvNode) error {
-	return poll(ctx, 60*time.Second, 20*time.Millisecond, c.name+" followers to apply the load", func() (bool, error) {
+	err := poll(ctx, 60*time.Second, 20*time.Millisecond, c.name+" followers to apply the load", func() (bool, error) {
 		want, err := appliedIndex(ctx, leader.addr)
 		if err != nil {
 			return false, err
@@ -252,6 +283,10 @@ func (c *rkvCluster) waitApplied(ctx context.Context, leader *rkvNode) error {
 		}
 		return true, nil
 	})
+	if err != nil {
+		return c.withLogs(err)
+	}
+	return nil
 }
 
 // readOnlyGet reads key on the node at addr after READONLY, so a follower
