@@ -53,7 +53,7 @@ func TestHarnessQuick(t *testing.T) {
 		t.Errorf("figures not measured: %v", m)
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| Figure |", "## Goals", "fsync", "restart after kill -9", "entries per write", "reads per confirmation round"} {
+	for _, want := range []string{"| Figure |", "## Goals", "fsync", "restart after kill -9", "entries per write", "reads per confirmation round", "rkv / peer", "rkv-1 / redis-aof"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
@@ -93,10 +93,10 @@ func TestRatioIsMedianOfPerRunRatios(t *testing.T) {
 	f := &Figure{}
 	f.Values[RKV] = []float64{10, 40, 30}
 	f.Values[Redis] = []float64{10, 20, 60} // per-run ratios 1, 2, 0.5
-	if got := f.Ratio(Redis); got != 1 {
+	if got := f.Ratio(RKV, Redis); got != 1 {
 		t.Errorf("Ratio = %v, want 1", got)
 	}
-	if got := f.Ratio(RedisAOF); got == got {
+	if got := f.Ratio(RKV, RedisAOF); got == got {
 		t.Errorf("Ratio without a baseline = %v, want NaN", got)
 	}
 }

@@ -1,8 +1,11 @@
 // Package bench is rkv's benchmark harness: it builds rkv, starts two
 // redis-server instances (one without persistence, one with appendonly yes
-// and appendfsync always) and a durable 3-node rkv cluster side by side on
-// loopback ports, drives all of them with the same redis-benchmark runs, and
-// reports every figure with the ratio rkv / redis and the project's goals.
+// and appendfsync always), a durable 3-node rkv cluster, a single rkv node
+// and the peer (bench/peer: hashicorp/raft with raft-boltdb and redcon, a
+// module of its own that only the harness builds) side by side on loopback
+// ports, drives all of them with the same redis-benchmark runs, and reports
+// every figure with the ratios of rkv to redis and to the peer and the
+// project's goals.
 //
 // Everything is measured in one run on one machine so that the ratios compare
 // like with like: the same CPU, the same disk (whose fsync latency is reported

@@ -55,7 +55,7 @@ func (h *harness) eviction(ctx context.Context, run int) error {
 	preload := 2 * (16 << 20) / (valueSize + 80)
 	args := []string{"-t", "set", "-n", strconv.Itoa(h.cfg.N1), "-c", strconv.Itoa(clients), "-P", "1",
 		"-d", strconv.Itoa(batchCase.size), "-r", "100000000"}
-	for _, t := range []target{{RedisAOF.String(), RedisAOF, fixed(aof.addr)}, {cl.name, RKV, cl.leaderFunc(ctx)}} {
+	for _, t := range []target{{RedisAOF.String(), RedisAOF, fixed(aof.addr), nil}, {cl.name, RKV, cl.leaderFunc(ctx), cl}} {
 		if _, _, err := loadKeys(ctx, t.addr, preload); err != nil {
 			return fmt.Errorf("%s: preloading: %w", t.name, err)
 		}
@@ -85,7 +85,7 @@ func (h *harness) eviction(ctx context.Context, run int) error {
 		if err != nil {
 			return err
 		}
-		for _, t := range []target{{Redis.String(), Redis, fixed(rd.addr)}, {cl.name, RKV, cl.leaderFunc(ctx)}} {
+		for _, t := range []target{{Redis.String(), Redis, fixed(rd.addr), nil}, {cl.name, RKV, cl.leaderFunc(ctx), cl}} {
 			rate, err := h.hitRate(ctx, t)
 			if err != nil {
 				return err
@@ -199,7 +199,7 @@ func (c *client) roundTrip(n int, fn func(i int, v any) error) error {
 func (r *Report) evictionNotes() {
 	f, plain := r.Figure(evictionSetFigure()), r.Figure(rpsKey("SET", batchCase))
 	if f != nil && plain != nil {
-		ratio, base := f.Ratio(RedisAOF), plain.Ratio(RedisAOF)
+		ratio, base := f.Ratio(RKV, RedisAOF), plain.Ratio(RKV, RedisAOF)
 		r.Notes = append(r.Notes, fmt.Sprintf("eviction: SET with eviction is %s of redis-aof's with the same maxmemory and policy, plain SET %s: goal (at least plain SET's ratio) %s",
 			formatRatio(ratio), formatRatio(base), metText(ratio >= base)))
 	}

@@ -53,11 +53,12 @@ const (
 // harness is one Run's state: its temporary directory, the rkv binary built
 // into it and every process it started.
 type harness struct {
-	cfg    Config
-	dir    string
-	rkvBin string
-	procs  procs
-	rep    *Report
+	cfg     Config
+	dir     string
+	rkvBin  string
+	peerBin string
+	procs   procs
+	rep     *Report
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -87,7 +88,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &harness{cfg: cfg, dir: dir, rkvBin: filepath.Join(dir, "rkv"), rep: newReport(cfg)}
+	h := &harness{cfg: cfg, dir: dir, rkvBin: filepath.Join(dir, "rkv"), peerBin: filepath.Join(dir, "peer"), rep: newReport(cfg)}
 	defer func() {
 		if err != nil {
 			if c := h.procs.crashed(); c != "" {
@@ -111,6 +112,9 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	build.Dir = cfg.Root
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("bench: building rkv: %v\n%s", err, out)
+	}
+	if err := h.buildPeer(ctx); err != nil {
+		return nil, err
 	}
 	if err := h.throughput(ctx); err != nil {
 		return nil, err
@@ -203,10 +207,13 @@ type target struct {
 	// addr is looked up before every run: redis-benchmark does not follow
 	// MOVED, and a leader change would otherwise turn into errors.
 	addr func() (string, error)
+	// rkv is the rkv cluster behind the target, whose counters are read
+	// around the batching workload; nil for the other systems.
+	rkv *rkvCluster
 }
 
 // bench runs redis-benchmark against t, again (at most twice more) if
-// rkv's leadership moved during the run, which shows up as error replies;
+// rkv's or the peer's leadership moved during the run, which shows up as error replies;
 // such retries are counted in the notes.
 func (h *harness) bench(ctx context.Context, t target, args ...string) (map[string]benchResult, error) {
 	for attempt := 0; ; attempt++ {
@@ -216,7 +223,7 @@ func (h *harness) bench(ctx context.Context, t target, args ...string) (map[stri
 		}
 		res, err := redisBenchmark(ctx, addr, args...)
 		var re *replyErrors
-		if err != nil && errors.As(err, &re) && t.sys == RKV && attempt < 2 {
+		if err != nil && errors.As(err, &re) && t.sys != Redis && t.sys != RedisAOF && attempt < 2 {
 			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: redis-benchmark %s saw error replies (%s) and was run again", t.name, strings.Join(args, " "), re.sample))
 			continue
 		}
@@ -257,23 +264,34 @@ func (h *harness) throughput(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	one, err := h.startRKV(ctx, "rkv-1", 1, "linearizable")
+	if err != nil {
+		return err
+	}
+	peer, err := h.startPeer(ctx, "peer", 3)
+	if err != nil {
+		return err
+	}
 	fixed := func(a string) func() (string, error) { return func() (string, error) { return a, nil } }
 	targets := []target{
-		{Redis.String(), Redis, fixed(plain.addr)},
-		{RedisAOF.String(), RedisAOF, fixed(aof.addr)},
-		{cl.name, RKV, cl.leaderFunc(ctx)},
+		{Redis.String(), Redis, fixed(plain.addr), nil},
+		{RedisAOF.String(), RedisAOF, fixed(aof.addr), nil},
+		{cl.name, RKV, cl.leaderFunc(ctx), cl},
+		{one.name, RKV1, one.leaderFunc(ctx), one},
+		{peer.name, Peer, peer.leaderFunc(ctx), nil},
 	}
 	defer h.electionNote(cl, 1)
+	defer h.electionNote(one, 1)
 	for run := 1; run <= h.cfg.Runs; run++ {
 		var batching []string
 		for _, c := range cases {
 			for _, t := range targets {
 				rps := map[string]float64{}
-				counted := t.sys == RKV && c == batchCase
+				counted := t.rkv != nil && c == batchCase
 				for _, cmd := range []string{"SET", "GET"} {
 					var before []raftCounters
 					if counted {
-						if before, err = cl.counters(ctx); err != nil {
+						if before, err = t.rkv.counters(ctx); err != nil {
 							return err
 						}
 					}
@@ -284,17 +302,20 @@ func (h *harness) throughput(ctx context.Context) error {
 					rps[cmd] = res[cmd].rps
 					h.rep.add(rpsKey(cmd, c), t.sys, rps[cmd])
 					if counted {
-						after, err := cl.counters(ctx)
+						after, err := t.rkv.counters(ctx)
 						if err != nil {
 							return err
 						}
-						batching = append(batching, cl.batching(cmd, c, before, after))
+						batching = append(batching, t.rkv.name+" "+t.rkv.batching(cmd, c, before, after))
 					}
 				}
 				h.logf("run %d %-9s -P %-2d -d %-4d SET %8.0f GET %8.0f rps", run, t.sys, c.pipeline, c.size, rps["SET"], rps["GET"])
 			}
 		}
 		for _, t := range targets {
+			if t.sys == Peer {
+				continue // the peer knows GET, SET and DEL only
+			}
 			res, err := h.bench(ctx, t, h.benchArgs(typeTests, batchCase)...)
 			if err != nil {
 				return err
@@ -306,8 +327,8 @@ func (h *harness) throughput(ctx context.Context) error {
 			}
 			h.logf("run %d %-9s %s rps", run, t.sys, strings.Join(line, " "))
 		}
-		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("run %d: %s %s", run, cl.name, strings.Join(batching, "; ")))
-		h.logf("run %d %s %s", run, cl.name, strings.Join(batching, "; "))
+		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("run %d: %s", run, strings.Join(batching, "; ")))
+		h.logf("run %d %s", run, strings.Join(batching, "; "))
 		for _, t := range targets {
 			res, err := h.bench(ctx, t, "-t", "set,get", "-n", strconv.Itoa(h.cfg.NLat),
 				"-c", "1", "-P", "1", "-d", "3", "-r", strconv.Itoa(keyspace))
@@ -350,7 +371,7 @@ func (h *harness) leaseReads(ctx context.Context, run int) error {
 		}
 	}()
 	defer h.electionNote(cl, 1)
-	t := target{cl.name, RKV, cl.leaderFunc(ctx)}
+	t := target{cl.name, RKV, cl.leaderFunc(ctx), nil}
 	for _, c := range leaseCases {
 		if _, err := h.bench(ctx, t, h.benchArgs("set", c)...); err != nil {
 			return err
@@ -393,7 +414,7 @@ func (h *harness) durability(ctx context.Context, run int) error {
 
 	// Load. The sentinel is written after every key is acknowledged, so a
 	// node that returns it holds the whole dataset.
-	loadFig := fmt.Sprintf("load %s keys (pipelined SET)", humanCount(h.cfg.Keys))
+	loadFig := loadFigure(h.cfg.Keys)
 	for _, t := range []struct {
 		sys  System
 		addr func() (string, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,9 +81,11 @@ type rkvNode struct {
 	p    *proc
 }
 
-// rkvCluster is a 3-node rkv cluster with the settings the issue asks for:
+// rkvCluster is an rkv cluster with the settings the issue asks for:
 // durable (rkv always fsyncs before acknowledging) and linearizable reads,
-// or lease reads for the figures that show what the lease saves.
+// or lease reads for the figures that show what the lease saves. The peer
+// (startPeer) is held in one too: its INFO answers the role and term the
+// same way.
 type rkvCluster struct {
 	name     string
 	nodes    []*rkvNode // index i holds id i+1
@@ -115,6 +118,51 @@ func (h *harness) startRKV(ctx context.Context, name string, n int, readMode str
 		args := append(h.rkvArgs(id, addr, filepath.Join(h.dir, nodeName), readMode), "--cluster", c.spec)
 		args = append(args, extra...)
 		p, err := h.procs.start(nodeName, filepath.Join(h.dir, nodeName+".log"), h.rkvBin, args...)
+		if err != nil {
+			return nil, err
+		}
+		c.nodes = append(c.nodes, &rkvNode{id: id, addr: addr, p: p})
+	}
+	if _, err := c.waitLeader(ctx, nil); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// buildPeer builds bench/peer, a module of its own (so that rkv's does not
+// depend on hashicorp/raft), with its go.sum pinning what the Go proxy or
+// the module cache supplies. GOWORK=off keeps a go.work above the checkout
+// from folding it into another build.
+func (h *harness) buildPeer(ctx context.Context) error {
+	h.logf("building the peer (bench/peer)")
+	build := exec.CommandContext(ctx, "go", "build", "-o", h.peerBin, ".")
+	build.Dir = filepath.Join(h.cfg.Root, "bench", "peer")
+	build.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("bench: building the peer in %s (its modules come from the Go proxy or the module cache): %v\n%s", build.Dir, err, out)
+	}
+	return nil
+}
+
+// startPeer starts n nodes of the peer, each bootstrapping the same
+// configuration, and waits for a leader.
+func (h *harness) startPeer(ctx context.Context, name string, n int) (*rkvCluster, error) {
+	ports, err := freePorts(2 * n)
+	if err != nil {
+		return nil, err
+	}
+	c := &rkvCluster{name: name}
+	var spec []string
+	for i := range n {
+		spec = append(spec, fmt.Sprintf("%d=127.0.0.1:%d", i+1, ports[2*i+1]))
+	}
+	c.spec = strings.Join(spec, ",")
+	for i := range n {
+		id := i + 1
+		addr := fmt.Sprintf("127.0.0.1:%d", ports[2*i])
+		nodeName := fmt.Sprintf("%s-n%d", name, id)
+		p, err := h.procs.start(nodeName, filepath.Join(h.dir, nodeName+".log"), h.peerBin,
+			"--id", strconv.Itoa(id), "--addr", addr, "--dir", filepath.Join(h.dir, nodeName), "--cluster", c.spec)
 		if err != nil {
 			return nil, err
 		}
@@ -195,6 +243,9 @@ func (c *rkvCluster) batching(cmd string, bc benchCase, before, after []raftCoun
 	}
 	if cmd == "GET" {
 		return fmt.Sprintf("%s: %s reads per confirmation round (%d rounds)", rpsKey(cmd, bc), per(reads, rounds), rounds)
+	}
+	if len(followers) == 0 {
+		return fmt.Sprintf("%s: %s", rpsKey(cmd, bc), leader)
 	}
 	return fmt.Sprintf("%s: %s; followers %s entries per write", rpsKey(cmd, bc), leader, strings.Join(followers, ", "))
 }
