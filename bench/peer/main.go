@@ -22,6 +22,8 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +41,11 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:6379", "client (RESP) address")
 	dir := flag.String("dir", "peer-data", "data directory (Raft log, stable store, snapshots)")
 	cluster := flag.String("cluster", "", "every member as id=raft-host:port, comma separated")
+	pprof := flag.String("pprof", "", "serve net/http/pprof on this host:port (for the per-write breakdown in bench/README.md)")
 	flag.Parse()
+	if *pprof != "" {
+		go func() { fmt.Fprintln(os.Stderr, http.ListenAndServe(*pprof, nil)) }()
+	}
 	servers, self, err := parseCluster(*cluster, *id)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "peer: %v\n", err)
