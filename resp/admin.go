@@ -161,14 +161,6 @@ func (s *Server) cmdSelect(conn redcon.Conn, _ *client, args [][]byte) {
 	}
 }
 
-func (s *Server) cmdAuth(conn redcon.Conn, _ *client, args [][]byte) {
-	if len(args) > 3 {
-		conn.WriteError("ERR syntax error")
-		return
-	}
-	conn.WriteError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
-}
-
 func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
 	i := 1
 	if len(args) > 1 {
@@ -191,8 +183,11 @@ func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
 				conn.WriteError("ERR syntax error")
 				return
 			}
-			conn.WriteError("WRONGPASS invalid username-password pair or user is disabled.")
-			return
+			if !s.authenticate(c, args[i+1], args[i+2]) {
+				conn.WriteError(errWrongPass)
+				return
+			}
+			i += 2
 		case "setname":
 			if i+1 >= len(args) {
 				conn.WriteError("ERR syntax error")
@@ -389,6 +384,10 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 			conn.WriteError("ERR wrong number of arguments for 'config|set' command")
 			return
 		}
+		if len(args) == 4 && strings.EqualFold(string(args[2]), "requirepass") {
+			s.setRequirepass(conn, string(args[3]))
+			return
+		}
 		settings := s.settings()
 		for i := 2; i < len(args); i += 2 {
 			k := strings.ToLower(string(args[i]))
@@ -437,6 +436,10 @@ func (s *Server) settings() map[string]string {
 		"port":                   strconv.Itoa(port),
 		"maxclients":             strconv.Itoa(s.cfg.MaxClients),
 		"dir":                    s.cfg.Dir,
+		// The password is kept only as a hash (see acl.go).
+		"requirepass":            "",
+		"aclfile":                s.cfg.ACLFile,
+		"protected-mode":         yesNo(s.cfg.ProtectedMode),
 		"timeout":                "0",
 		"maxmemory":              strconv.FormatInt(s.limits.maxmemory.Load(), 10),
 		"maxmemory-policy":       s.limits.policyNow().String(),
@@ -447,6 +450,13 @@ func (s *Server) settings() map[string]string {
 		"rkv-heartbeat-interval": s.cfg.HeartbeatInterval.String(),
 		"rkv-snapshot-entries":   strconv.FormatUint(s.cfg.SnapshotEntries, 10),
 	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func sortedKeys(m map[string]string) []string {

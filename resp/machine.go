@@ -140,6 +140,7 @@ func parseMemberContext(id consensus.NodeID, ctx []byte) (Member, bool) {
 type machine struct {
 	store   *store.Store
 	members *Members
+	acl     *ACL
 	self    consensus.NodeID
 	logger  *slog.Logger
 	// removed is set when this node's own removal is applied.
@@ -187,6 +188,9 @@ func (m *machine) applyCommand(index uint64, stamp int64, args [][]byte) (reply 
 			reply = []byte("-ERR internal error applying the command\r\n")
 		}
 	}()
+	if bytes.EqualFold(args[0], []byte(aclCommand)) {
+		return m.acl.applyLog(args[1:])
+	}
 	return m.store.Apply(stamp, args, nil)
 }
 
@@ -221,7 +225,9 @@ func (m *machine) removeMember(id consensus.NodeID) {
 
 // A snapshot is snapshotMagic, the member count and each member by
 // increasing id (uvarint id, client address, advertised bus address or
-// empty, each address a uvarint length and its bytes), then the store's
+// empty, each address a uvarint length and its bytes), the count of ACL
+// users and each as its ACL LIST line (none until a change of the users
+// came through the log; a uvarint length and the bytes), then the store's
 // snapshot.
 //
 // Its bytes depend on the replicated state only, so every node's snapshot
@@ -232,11 +238,15 @@ func (m *machine) removeMember(id consensus.NodeID) {
 // replicated in effect: the bootstrap ones must agree across --cluster lists
 // (the cluster id is derived from them), the others come from conf changes.
 const (
-	snapshotMagic = "RKVSNAP2"
-	// snapshotMagicV1 snapshots hold their writer's routes in place of
-	// advertised bus addresses. They are still read, their routes used
+	snapshotMagic = "RKVSNAP3"
+	// snapshotMagicV2 snapshots have no ACL users; they are still read.
+	snapshotMagicV2 = "RKVSNAP2"
+	// snapshotMagicV1 snapshots also hold their writer's routes in place
+	// of advertised bus addresses. They are still read, their routes used
 	// for members this node does not know, but none is advertised on.
 	snapshotMagicV1 = "RKVSNAP1"
+	// maxACLLine bounds one user's line in a snapshot.
+	maxACLLine = 1 << 20
 )
 
 // Snapshot implements consensus.StateMachine: it captures the store and the
@@ -249,6 +259,11 @@ func (m *machine) Snapshot() consensus.SnapshotWriter {
 		hdr = binary.AppendUvarint(hdr, uint64(mem.ID))
 		hdr = appendString(hdr, mem.ClientAddr)
 		hdr = appendString(hdr, m.advertised[mem.ID])
+	}
+	users := m.acl.snapshotLines()
+	hdr = binary.AppendUvarint(hdr, uint64(len(users)))
+	for _, u := range users {
+		hdr = appendString(hdr, u)
 	}
 	snap := m.store.Snapshot()
 	return func(w io.Writer) error {
@@ -270,7 +285,8 @@ func appendString(b []byte, s string) []byte {
 // it was (store.Restore swaps its tree in only on success).
 func (m *machine) Restore(data []byte) error {
 	v1 := bytes.HasPrefix(data, []byte(snapshotMagicV1))
-	if !v1 && !bytes.HasPrefix(data, []byte(snapshotMagic)) {
+	v2 := bytes.HasPrefix(data, []byte(snapshotMagicV2))
+	if !v1 && !v2 && !bytes.HasPrefix(data, []byte(snapshotMagic)) {
 		return fmt.Errorf("resp: snapshot does not start with %q", snapshotMagic)
 	}
 	r := bufio.NewReader(bytes.NewReader(data[len(snapshotMagic):]))
@@ -284,17 +300,37 @@ func (m *machine) Restore(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("resp: corrupt snapshot member list: %w", err)
 		}
-		client, err := readString(r)
+		client, err := readString(r, 1<<12)
 		if err != nil {
 			return err
 		}
-		bus, err := readString(r)
+		bus, err := readString(r, 1<<12)
 		if err != nil {
 			return err
 		}
 		members = append(members, Member{ID: consensus.NodeID(id), ClientAddr: client, BusAddr: bus})
 	}
+	var users []string
+	if !v1 && !v2 {
+		n, err := binary.ReadUvarint(r)
+		if err != nil || n > 1<<20 {
+			return fmt.Errorf("resp: corrupt snapshot user list")
+		}
+		for range n {
+			line, err := readString(r, maxACLLine)
+			if err != nil {
+				return err
+			}
+			if _, err := parseUserLine(line); err != nil {
+				return fmt.Errorf("resp: corrupt snapshot user: %w", err)
+			}
+			users = append(users, line)
+		}
+	}
 	if err := m.store.Restore(r); err != nil {
+		return err
+	}
+	if err := m.acl.restoreLines(users); err != nil {
 		return err
 	}
 	m.restoreMembers(members, v1)
@@ -339,14 +375,15 @@ func (m *machine) restoreMembers(snap []Member, v1 bool) {
 	}
 }
 
-func readString(r *bufio.Reader) (string, error) {
+// readString reads a uvarint length, at most limit, and that many bytes.
+func readString(r *bufio.Reader, limit uint64) (string, error) {
 	n, err := binary.ReadUvarint(r)
-	if err != nil || n > 1<<12 {
-		return "", fmt.Errorf("resp: corrupt snapshot member address")
+	if err != nil || n > limit {
+		return "", fmt.Errorf("resp: corrupt snapshot header string")
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {
-		return "", fmt.Errorf("resp: corrupt snapshot member address: %w", err)
+		return "", fmt.Errorf("resp: corrupt snapshot header string: %w", err)
 	}
 	return string(b), nil
 }

@@ -34,7 +34,7 @@ func newTestMachine(self consensus.NodeID, dir []Member) *testMachine {
 		tm.events = append(tm.events, memberEvent{mem.ID, mem.BusAddr, removed})
 	})
 	tm.events = nil // NewMembers reported the initial members
-	tm.machine = NewStateMachine(store.New(), members, self, quietLogger(), func() { tm.removed = true }).(*machine)
+	tm.machine = NewStateMachine(store.New(), members, nil, self, quietLogger(), func() { tm.removed = true }).(*machine)
 	return tm
 }
 

@@ -49,6 +49,13 @@ type Config struct {
 	SnapshotEntries   uint64
 	Dir               string
 	Logger            *slog.Logger
+	// ACL holds the users, shared with the state machine that applies
+	// their changes (nil: only the default user, without a password).
+	ACL *ACL
+	// ACLFile is where ACL LOAD and ACL SAVE read and write ("": none).
+	ACLFile string
+	// ProtectedMode is reported by CONFIG GET (cmd/rkv enforces it).
+	ProtectedMode bool
 }
 
 // Server is the RESP front end of one node.
@@ -70,6 +77,7 @@ type Server struct {
 
 	limits memoryLimits
 	evict  *evictor
+	acl    *ACL
 
 	stopLoops  chan struct{}
 	expireDone chan struct{}
@@ -92,13 +100,21 @@ type client struct {
 	// tx is set once, at accept, so that copies of the client (CLIENT
 	// LIST) do not race with the connection's own use of it.
 	tx *txState
+	// user is the ACL user the connection acts as; authed is false until
+	// it authenticates when the default user needs a password.
+	user   string
+	authed bool
 }
 
 // NewStateMachine returns the consensus.StateMachine that applies rkv's log
-// to st and keeps members up to date. removed is called when this node's
-// own removal is applied.
-func NewStateMachine(st *store.Store, members *Members, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
-	return &machine{store: st, members: members, self: self, logger: logger, removed: removed,
+// to st and acl and keeps members up to date (acl nil: a fresh one with
+// only the default user). removed is called when this node's own removal
+// is applied.
+func NewStateMachine(st *store.Store, members *Members, acl *ACL, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
+	if acl == nil {
+		acl, _ = NewACL("", nil)
+	}
+	return &machine{store: st, members: members, acl: acl, self: self, logger: logger, removed: removed,
 		advertised: make(map[consensus.NodeID]string)}
 }
 
@@ -122,6 +138,9 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *Membe
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ACL == nil {
+		cfg.ACL, _ = NewACL("", nil)
+	}
 	s := &Server{
 		cfg:        cfg,
 		node:       node,
@@ -131,6 +150,7 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *Membe
 		clients:    make(map[int64]*client),
 		started:    time.Now(),
 		evict:      newEvictor(),
+		acl:        cfg.ACL,
 		stopLoops:  make(chan struct{}),
 		expireDone: make(chan struct{}),
 		evictDone:  make(chan struct{}),
@@ -173,7 +193,8 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		return false
 	}
 	now := time.Now()
-	c := &client{id: s.clientSeq.Add(1), addr: conn.RemoteAddr(), created: now, lastSeen: now, tx: &txState{}}
+	c := &client{id: s.clientSeq.Add(1), addr: conn.RemoteAddr(), created: now, lastSeen: now, tx: &txState{},
+		user: "default", authed: !s.acl.PasswordRequired()}
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
 	}
@@ -210,7 +231,26 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	for i, cmd := range cmds {
 		scs[i], _ = store.Lookup(cmd.Args[0])
 	}
+	if !s.admissible(conn, c) {
+		return
+	}
+	// Checked as each command's turn comes: an AUTH earlier in the
+	// pipeline changes the answer for the commands after it.
+	refused := func(i int) string { return s.refusal(c, cmds[i].Args) }
 	for i := 0; i < len(cmds); {
+		if crossProtocol(cmds[i].Args) {
+			s.logger.Warn("possible security attack: an HTTP request line on the client port; connection closed", "client", conn.RemoteAddr())
+			conn.Close()
+			return
+		}
+		if msg := refused(i); msg != "" {
+			if c.tx.multi {
+				c.tx.dirty = true
+			}
+			conn.WriteError(msg)
+			i++
+			continue
+		}
 		if s.transaction(conn, c, cmds[i], scs[i]) {
 			i++
 			continue
@@ -222,7 +262,7 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			continue
 		}
 		j := i + 1
-		for j < len(cmds) && scs[j] != nil && scs[j].Write == sc.Write {
+		for j < len(cmds) && scs[j] != nil && scs[j].Write == sc.Write && refused(j) == "" && !crossProtocol(cmds[j].Args) {
 			j++
 		}
 		if sc.Write {

@@ -83,7 +83,7 @@ func startCluster(t *testing.T, n int) []*testNode {
 				PreVote: true, CheckQuorum: true, Logger: quietLogger()},
 			Storage:      consensus.NewMemoryStorage(),
 			Transport:    tr,
-			StateMachine: NewStateMachine(st, members, id, quietLogger(), nil),
+			StateMachine: NewStateMachine(st, members, nil, id, quietLogger(), nil),
 			TickInterval: 20 * time.Millisecond,
 			Logger:       quietLogger(),
 		})
@@ -292,14 +292,14 @@ func TestSnapshotCarriesMembers(t *testing.T) {
 	st.Apply(1000, [][]byte{[]byte("set"), []byte("a"), []byte("1")}, nil)
 	members := NewMembers([]Member{{ID: 1, ClientAddr: "127.0.0.1:1", BusAddr: "127.0.0.1:2"},
 		{ID: 4, ClientAddr: "127.0.0.1:7", BusAddr: "127.0.0.1:8"}}, nil)
-	m := NewStateMachine(st, members, 1, quietLogger(), nil)
+	m := NewStateMachine(st, members, nil, 1, quietLogger(), nil)
 	var buf bytes.Buffer
 	if err := m.Snapshot()(&buf); err != nil {
 		t.Fatal(err)
 	}
 	data := buf.Bytes()
 	st2 := store.New()
-	m2 := NewStateMachine(st2, NewMembers(nil, nil), 2, quietLogger(), nil).(*machine)
+	m2 := NewStateMachine(st2, NewMembers(nil, nil), nil, 2, quietLogger(), nil).(*machine)
 	if err := m2.Restore(data); err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,23 @@ var (
 var commands = table(stringCommands, keyCommands, hashCommands, listCommands,
 	setCommands, zsetCommands, streamCommands)
 
+// groupOf names each command's group, after the file that holds it:
+// string, keyspace, hash, list, set, sortedset or stream, the names of
+// Redis's ACL categories for them.
+var groupOf = func() map[string]string {
+	m := map[string]string{}
+	for group, cmds := range map[string][]*Command{"string": stringCommands, "keyspace": keyCommands,
+		"hash": hashCommands, "list": listCommands, "set": setCommands, "sortedset": zsetCommands, "stream": streamCommands} {
+		for _, c := range cmds {
+			m[c.Name] = group
+		}
+	}
+	return m
+}()
+
+// Group is the command's data type group (see groupOf).
+func (c *Command) Group() string { return groupOf[c.Name] }
+
 func table(parts ...[]*Command) []*Command {
 	all := slices.Concat(parts...)
 	slices.SortFunc(all, func(a, b *Command) int { return strings.Compare(a.Name, b.Name) })

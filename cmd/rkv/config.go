@@ -39,6 +39,9 @@ type config struct {
 	maxMemory         int64
 	maxMemoryPolicy   store.Policy
 	maxMemorySamples  int
+	acl               *resp.ACL
+	aclFile           string
+	protectedMode     bool
 	logLevel          slog.Level
 	pprofAddr         string
 }
@@ -62,6 +65,9 @@ func parseFlags(args []string) (*config, error) {
 	maxMemory := fs.String("maxmemory", "0", "bound on the data set in `bytes` (k, kb, m, mb, g, gb as in redis.conf; 0: none)")
 	maxMemoryPolicy := fs.String("maxmemory-policy", "noeviction", "what goes at maxmemory: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random or volatile-ttl")
 	maxMemorySamples := fs.Int("maxmemory-samples", 5, "keys sampled per key evicted by the LRU, LFU and random policies")
+	requirepass := fs.String("requirepass", "", "password of the default user, which clients give with AUTH (\"\": none)")
+	aclFile := fs.String("aclfile", "", "file of ACL users (as ACL LIST writes them) loaded at start and by ACL LOAD, written by ACL SAVE")
+	protected := fs.String("protected-mode", "yes", "yes: refuse to listen beyond loopback while the default user has no password")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this `host:port` (for profiling)")
 	fs.Usage = func() {}
@@ -119,6 +125,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.maxMemorySamples = *maxMemorySamples; cfg.maxMemorySamples <= 0 {
 		return nil, &usageError{"--maxmemory-samples must be positive"}
+	}
+	if err := cfg.security(*requirepass, *aclFile, *protected); err != nil {
+		return nil, err
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, &usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", *logLevel)}
@@ -283,4 +292,45 @@ func saveIdentity(dir string, id *identity) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// security reads the password, the ACL file and protected mode. Protected
+// mode, as Redis's: a node that would accept clients beyond loopback while
+// anyone may connect as the default user without a password is refused.
+func (cfg *config) security(requirepass, aclFile, protected string) error {
+	switch protected {
+	case "yes", "no":
+		cfg.protectedMode = protected == "yes"
+	default:
+		return &usageError{fmt.Sprintf("--protected-mode %q: want yes or no", protected)}
+	}
+	var lines []string
+	if aclFile != "" {
+		var err error
+		if lines, err = resp.ReadACLFile(aclFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return &usageError{fmt.Sprintf("--aclfile: %v", err)}
+		}
+	}
+	acl, err := resp.NewACL(requirepass, lines)
+	if err != nil {
+		return &usageError{fmt.Sprintf("--aclfile %s: %v", aclFile, err)}
+	}
+	cfg.acl, cfg.aclFile = acl, aclFile
+	host, _, _ := net.SplitHostPort(cfg.addr)
+	if cfg.protectedMode && !acl.PasswordRequired() && !isLoopback(host) {
+		return &usageError{fmt.Sprintf("protected mode: --addr %s accepts clients beyond this machine, and the default user has no password. "+
+			"Set one with --requirepass (or an --aclfile giving the default user a password), listen on 127.0.0.1, "+
+			"or, on a network you trust, start with --protected-mode no", cfg.addr)}
+	}
+	return nil
+}
+
+// isLoopback reports whether a listen host accepts only this machine's
+// connections.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

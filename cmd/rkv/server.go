@@ -102,7 +102,7 @@ func runServer(args []string) error {
 
 	st := store.New()
 	removedc := make(chan struct{}, 1)
-	sm := resp.NewStateMachine(st, members, cfg.id, logger, func() {
+	sm := resp.NewStateMachine(st, members, cfg.acl, cfg.id, logger, func() {
 		select {
 		case removedc <- struct{}{}:
 		default:
@@ -144,6 +144,7 @@ func runServer(args []string) error {
 		ElectionTimeout: cfg.electionTimeout, HeartbeatInterval: cfg.heartbeatInterval,
 		SnapshotEntries: cfg.snapshotEntries, Dir: cfg.dir, Logger: logger,
 		MaxMemory: cfg.maxMemory, MaxMemoryPolicy: cfg.maxMemoryPolicy, MaxMemorySamples: cfg.maxMemorySamples,
+		ACL: cfg.acl, ACLFile: cfg.aclFile, ProtectedMode: cfg.protectedMode,
 	}, node, st, members)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(clientLn) }()
