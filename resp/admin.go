@@ -428,14 +428,14 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 func (s *Server) settings() map[string]string {
 	_, port := splitHostPort(s.cfg.Addr)
 	return map[string]string{
-		"save":                   "",
-		"appendonly":             "yes",
-		"appendfsync":            "always",
-		"databases":              "1",
-		"cluster-enabled":        "yes",
-		"port":                   strconv.Itoa(port),
-		"maxclients":             strconv.Itoa(s.cfg.MaxClients),
-		"dir":                    s.cfg.Dir,
+		"save":            "",
+		"appendonly":      "yes",
+		"appendfsync":     "always",
+		"databases":       "1",
+		"cluster-enabled": "yes",
+		"port":            strconv.Itoa(port),
+		"maxclients":      strconv.Itoa(s.cfg.MaxClients),
+		"dir":             s.cfg.Dir,
 		// The password is kept only as a hash (see acl.go).
 		"requirepass":            "",
 		"aclfile":                s.cfg.ACLFile,
