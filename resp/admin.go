@@ -423,10 +423,54 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 	"maxmemory":         (*Server).setMaxmemory,
 	"maxmemory-policy":  (*Server).setPolicy,
 	"maxmemory-samples": (*Server).setSamples,
+	"timeout": limitSetter(func(l *Limits, v string) string {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > 1<<31-1 {
+			return "argument couldn't be parsed into an integer"
+		}
+		l.IdleTimeout = time.Duration(n) * time.Second
+		return ""
+	}),
+	"proto-max-bulk-len": limitSetter(func(l *Limits, v string) string {
+		n, ok := ParseMemory(v)
+		if !ok || n < 1<<20 {
+			return "argument must be a memory value of at least 1mb"
+		}
+		l.ProtoMaxBulkLen = n
+		return ""
+	}),
+	"client-query-buffer-limit": limitSetter(func(l *Limits, v string) string {
+		n, ok := ParseMemory(v)
+		if !ok || n < 1<<20 {
+			return "argument must be a memory value of at least 1mb"
+		}
+		l.QueryBufferMax = n
+		return ""
+	}),
+	"client-output-buffer-limit": limitSetter(func(l *Limits, v string) string {
+		if !parseOutputLimit(v, l) {
+			return "Wrong number of arguments in buffer limit configuration."
+		}
+		return ""
+	}),
+}
+
+// limitSetter makes a CONFIG SET of one connection limit: change applies
+// the value to a copy, which every connection then reads.
+func limitSetter(change func(l *Limits, v string) string) func(s *Server, v string) string {
+	return func(s *Server, v string) string {
+		l := *s.conns.Load()
+		if msg := change(&l, v); msg != "" {
+			return msg
+		}
+		s.conns.Store(&l)
+		return ""
+	}
 }
 
 func (s *Server) settings() map[string]string {
 	_, port := splitHostPort(s.cfg.Addr)
+	lim := s.conns.Load()
 	return map[string]string{
 		"save":            "",
 		"appendonly":      "yes",
@@ -437,18 +481,20 @@ func (s *Server) settings() map[string]string {
 		"maxclients":      strconv.Itoa(s.cfg.MaxClients),
 		"dir":             s.cfg.Dir,
 		// The password is kept only as a hash (see acl.go).
-		"requirepass":            "",
-		"aclfile":                s.cfg.ACLFile,
-		"protected-mode":         yesNo(s.cfg.ProtectedMode),
-		"timeout":                "0",
-		"maxmemory":              strconv.FormatInt(s.limits.maxmemory.Load(), 10),
-		"maxmemory-policy":       s.limits.policyNow().String(),
-		"maxmemory-samples":      strconv.FormatInt(s.limits.samples.Load(), 10),
-		"proto-max-bulk-len":     "536870912",
-		"rkv-read-mode":          s.cfg.ReadMode,
-		"rkv-election-timeout":   s.cfg.ElectionTimeout.String(),
-		"rkv-heartbeat-interval": s.cfg.HeartbeatInterval.String(),
-		"rkv-snapshot-entries":   strconv.FormatUint(s.cfg.SnapshotEntries, 10),
+		"requirepass":                "",
+		"aclfile":                    s.cfg.ACLFile,
+		"protected-mode":             yesNo(s.cfg.ProtectedMode),
+		"timeout":                    strconv.FormatInt(int64(lim.IdleTimeout/time.Second), 10),
+		"client-query-buffer-limit":  strconv.FormatInt(lim.QueryBufferMax, 10),
+		"client-output-buffer-limit": formatOutputLimit(*lim),
+		"maxmemory":                  strconv.FormatInt(s.limits.maxmemory.Load(), 10),
+		"maxmemory-policy":           s.limits.policyNow().String(),
+		"maxmemory-samples":          strconv.FormatInt(s.limits.samples.Load(), 10),
+		"proto-max-bulk-len":         strconv.FormatInt(lim.ProtoMaxBulkLen, 10),
+		"rkv-read-mode":              s.cfg.ReadMode,
+		"rkv-election-timeout":       s.cfg.ElectionTimeout.String(),
+		"rkv-heartbeat-interval":     s.cfg.HeartbeatInterval.String(),
+		"rkv-snapshot-entries":       strconv.FormatUint(s.cfg.SnapshotEntries, 10),
 	}
 }
 

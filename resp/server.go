@@ -56,6 +56,9 @@ type Config struct {
 	ACLFile string
 	// ProtectedMode is reported by CONFIG GET (cmd/rkv enforces it).
 	ProtectedMode bool
+	// Limits bound what one client may send and leave unread (zero
+	// value: DefaultLimits).
+	Limits Limits
 }
 
 // Server is the RESP front end of one node.
@@ -78,6 +81,8 @@ type Server struct {
 	limits memoryLimits
 	evict  *evictor
 	acl    *ACL
+	// conns are the connection limits every guardConn reads.
+	conns atomic.Pointer[Limits]
 
 	stopLoops  chan struct{}
 	expireDone chan struct{}
@@ -155,6 +160,10 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *Membe
 		expireDone: make(chan struct{}),
 		evictDone:  make(chan struct{}),
 	}
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits()
+	}
+	s.conns.Store(&cfg.Limits)
 	s.limits.maxmemory.Store(cfg.MaxMemory)
 	s.limits.policy.Store(uint32(cfg.MaxMemoryPolicy))
 	s.limits.samples.Store(int64(cfg.MaxMemorySamples))
@@ -165,6 +174,7 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *Membe
 // Serve accepts clients on ln until Close.
 func (s *Server) Serve(ln net.Listener) error {
 	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
+	ln = guardListener{ln, &s.conns}
 	go s.removalLoop(s.expireDone, nil, s.expireRound)
 	go s.removalLoop(s.evictDone, s.evict.wake, s.evictRound)
 	return s.rs.Serve(ln)

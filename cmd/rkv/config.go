@@ -42,6 +42,7 @@ type config struct {
 	acl               *resp.ACL
 	aclFile           string
 	protectedMode     bool
+	limits            resp.Limits
 	logLevel          slog.Level
 	pprofAddr         string
 }
@@ -68,6 +69,10 @@ func parseFlags(args []string) (*config, error) {
 	requirepass := fs.String("requirepass", "", "password of the default user, which clients give with AUTH (\"\": none)")
 	aclFile := fs.String("aclfile", "", "file of ACL users (as ACL LIST writes them) loaded at start and by ACL LOAD, written by ACL SAVE")
 	protected := fs.String("protected-mode", "yes", "yes: refuse to listen beyond loopback while the default user has no password")
+	idle := fs.Int("timeout", 0, "close a client idle this many `seconds` (0: never)")
+	maxBulk := fs.String("proto-max-bulk-len", "512mb", "the longest bulk string a client may send")
+	queryBuf := fs.String("client-query-buffer-limit", "1gb", "the largest command a client may send")
+	outputBuf := fs.String("client-output-buffer-limit", "normal 0 0 0", "`normal <hard> <soft> <seconds>`: close a client whose unread replies pass hard bytes, or soft bytes for seconds (0 0 0: no limit)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this `host:port` (for profiling)")
 	fs.Usage = func() {}
@@ -128,6 +133,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if err := cfg.security(*requirepass, *aclFile, *protected); err != nil {
 		return nil, err
+	}
+	if cfg.limits, ok = resp.ParseLimits(*idle, *maxBulk, *queryBuf, *outputBuf); !ok {
+		return nil, &usageError{"--timeout, --proto-max-bulk-len, --client-query-buffer-limit or --client-output-buffer-limit: want seconds, memory sizes (at least 1mb) and `normal <hard> <soft> <seconds>`"}
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, &usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", *logLevel)}

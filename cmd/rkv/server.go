@@ -144,7 +144,7 @@ func runServer(args []string) error {
 		ElectionTimeout: cfg.electionTimeout, HeartbeatInterval: cfg.heartbeatInterval,
 		SnapshotEntries: cfg.snapshotEntries, Dir: cfg.dir, Logger: logger,
 		MaxMemory: cfg.maxMemory, MaxMemoryPolicy: cfg.maxMemoryPolicy, MaxMemorySamples: cfg.maxMemorySamples,
-		ACL: cfg.acl, ACLFile: cfg.aclFile, ProtectedMode: cfg.protectedMode,
+		ACL: cfg.acl, ACLFile: cfg.aclFile, ProtectedMode: cfg.protectedMode, Limits: cfg.limits,
 	}, node, st, members)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(clientLn) }()

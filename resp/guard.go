@@ -1,0 +1,278 @@
+package resp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Protocol limits. Every client connection is read through a guardConn,
+// which follows the RESP framing of the bytes as they arrive, before
+// redcon buffers them, and refuses what Redis refuses: a multibulk count
+// or a bulk length out of range, a header or inline command line too long,
+// a command larger than client-query-buffer-limit. The client gets Redis's
+// protocol error and the connection is closed, so no client can make the
+// node buffer more than the limits allow. Writes enforce
+// client-output-buffer-limit for normal clients, and reads the idle
+// timeout.
+
+// Limits are the connection limits, with Redis's names; CONFIG SET
+// changes them for every connection.
+type Limits struct {
+	ProtoMaxBulkLen int64         // proto-max-bulk-len: the largest bulk string
+	QueryBufferMax  int64         // client-query-buffer-limit: the largest command
+	IdleTimeout     time.Duration // timeout: close a client idle this long (0: never)
+	// client-output-buffer-limit normal <hard> <soft> <soft-seconds>:
+	// replies waiting to be written over OutputHard bytes close the
+	// connection at once; over OutputSoft bytes (0: any) for OutputSoftFor,
+	// they close it too (all 0: no limit, Redis's default).
+	OutputHard, OutputSoft int64
+	OutputSoftFor          time.Duration
+}
+
+// DefaultLimits are Redis's defaults.
+func DefaultLimits() Limits {
+	return Limits{ProtoMaxBulkLen: 512 << 20, QueryBufferMax: 1 << 30}
+}
+
+// ParseLimits reads the limits as the command line gives them.
+func ParseLimits(idleSeconds int, protoMaxBulkLen, queryBufferLimit, outputBufferLimit string) (Limits, bool) {
+	lim := DefaultLimits()
+	var ok1, ok2 bool
+	lim.ProtoMaxBulkLen, ok1 = ParseMemory(protoMaxBulkLen)
+	lim.QueryBufferMax, ok2 = ParseMemory(queryBufferLimit)
+	lim.IdleTimeout = time.Duration(idleSeconds) * time.Second
+	ok := ok1 && ok2 && idleSeconds >= 0 && lim.ProtoMaxBulkLen >= 1<<20 && lim.QueryBufferMax >= 1<<20
+	return lim, ok && parseOutputLimit(outputBufferLimit, &lim)
+}
+
+// maxLineLen is Redis's PROTO_INLINE_MAX_SIZE: the longest inline command
+// and the longest multibulk or bulk header line.
+const maxLineLen = 64 << 10
+
+// maxMultibulk is the largest multibulk count Redis accepts (INT_MAX).
+const maxMultibulk = 1<<31 - 1
+
+var errClosedByLimit = errors.New("resp: connection closed by a protocol limit")
+
+type guardListener struct {
+	net.Listener
+	limits *atomic.Pointer[Limits]
+}
+
+func (l guardListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &guardConn{Conn: c, limits: l.limits}, nil
+}
+
+// guardConn checks a client's byte stream (see the top of this file).
+type guardConn struct {
+	net.Conn
+	limits *atomic.Pointer[Limits]
+	scan   respScanner
+	// err is set once a limit is broken; reply is the error the client
+	// is still owed.
+	err   error
+	reply string
+}
+
+func (g *guardConn) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.refuse()
+	}
+	lim := g.limits.Load()
+	if lim.IdleTimeout > 0 {
+		g.Conn.SetReadDeadline(time.Now().Add(lim.IdleTimeout))
+	}
+	n, err := g.Conn.Read(p)
+	if n == 0 {
+		return n, err
+	}
+	if ok, reply := g.scan.feed(p[:n], lim); !ok {
+		g.err, g.reply = errClosedByLimit, reply
+		if g.scan.good == 0 {
+			return 0, g.refuse()
+		}
+		// The commands before the bad one are delivered and answered
+		// first; the next read answers the error.
+		return g.scan.good, nil
+	}
+	return n, err
+}
+
+// refuse writes the pending protocol error, once, and returns the error
+// that makes redcon close the connection.
+func (g *guardConn) refuse() error {
+	if g.reply != "" {
+		g.Conn.Write([]byte("-" + g.reply + "\r\n"))
+		g.reply = ""
+	}
+	return g.err
+}
+
+func (g *guardConn) Write(p []byte) (int, error) {
+	lim := g.limits.Load()
+	if lim.OutputHard > 0 && int64(len(p)) > lim.OutputHard {
+		g.Conn.Close()
+		return 0, errClosedByLimit
+	}
+	if lim.OutputSoftFor > 0 && int64(len(p)) > lim.OutputSoft {
+		g.Conn.SetWriteDeadline(time.Now().Add(lim.OutputSoftFor))
+		defer g.Conn.SetWriteDeadline(time.Time{})
+	}
+	return g.Conn.Write(p)
+}
+
+// respScanner follows the RESP framing of a stream, byte run by byte run.
+type respScanner struct {
+	state    scanState
+	line     int   // bytes of the current header or inline line
+	num      int64 // the number being read
+	neg      bool
+	bad      bool  // a non-digit in the number
+	bulks    int64 // bulks left in the current multibulk
+	body     int64 // bytes left of the current bulk, with its CRLF
+	pending  int64 // bytes of the current command so far
+	good     int   // set by feed when it fails: the bytes before the failure
+}
+
+type scanState uint8
+
+const (
+	scanStart      scanState = iota // a command begins
+	scanMultibulk                   // in "*<count>\r\n"
+	scanBulkType                    // expecting '$'
+	scanBulkHeader                  // in "$<len>\r\n"
+	scanBulkBody                    // in a bulk's bytes
+	scanInline                      // in an inline command line
+)
+
+// feed scans b; on a violation it returns false, with Redis's error reply
+// ("" to close without one) and sets good.
+func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
+	for i := 0; i < len(b); {
+		switch s.state {
+		case scanStart:
+			s.pending = 0
+			switch b[i] {
+			case '*':
+				s.state, s.line, s.num, s.neg, s.bad = scanMultibulk, 0, 0, false, false
+			case '\r', '\n':
+			default:
+				s.state, s.line = scanInline, 0
+				continue
+			}
+		case scanMultibulk, scanBulkHeader:
+			c := b[i]
+			if c == '\n' {
+				if s.state == scanMultibulk {
+					if s.bad || s.num > maxMultibulk {
+						return s.fail(i, "ERR Protocol error: invalid multibulk length")
+					}
+					if s.neg || s.num <= 0 {
+						s.state = scanStart
+					} else {
+						s.bulks, s.state = s.num, scanBulkType
+					}
+				} else {
+					if s.bad || s.neg || s.num > lim.ProtoMaxBulkLen {
+						return s.fail(i, "ERR Protocol error: invalid bulk length")
+					}
+					s.body, s.state = s.num+2, scanBulkBody
+				}
+				break
+			}
+			if s.line++; s.line > maxLineLen {
+				if s.state == scanMultibulk {
+					return s.fail(i, "ERR Protocol error: too big mbulk count string")
+				}
+				return s.fail(i, "ERR Protocol error: too big bulk count string")
+			}
+			switch {
+			case c == '\r':
+			case c == '-' && s.line == 1:
+				s.neg = true
+			case '0' <= c && c <= '9':
+				if s.num < 1<<40 {
+					s.num = s.num*10 + int64(c-'0')
+				}
+			default:
+				s.bad = true
+			}
+		case scanBulkType:
+			if b[i] != '$' {
+				return s.fail(i, fmt.Sprintf("ERR Protocol error: expected '$', got '%c'", b[i]))
+			}
+			s.state, s.line, s.num, s.neg, s.bad = scanBulkHeader, 0, 0, false, false
+		case scanBulkBody:
+			n := min(s.body, int64(len(b)-i))
+			s.body -= n
+			s.pending += n
+			i += int(n)
+			if s.pending > lim.QueryBufferMax {
+				return s.fail(i-1, "")
+			}
+			if s.body == 0 {
+				if s.bulks--; s.bulks == 0 {
+					s.state = scanStart
+				} else {
+					s.state = scanBulkType
+				}
+			}
+			continue
+		case scanInline:
+			if b[i] == '\n' {
+				s.state = scanStart
+				break
+			}
+			if s.line++; s.line > maxLineLen {
+				return s.fail(i, "ERR Protocol error: too big inline request")
+			}
+		}
+		s.pending++
+		if s.pending > lim.QueryBufferMax {
+			return s.fail(i, "")
+		}
+		i++
+	}
+	return true, ""
+}
+
+func (s *respScanner) fail(at int, reply string) (bool, string) {
+	s.good = at
+	return false, reply
+}
+
+// parseOutputLimit reads "normal <hard> <soft> <seconds>" (other classes,
+// which rkv has no clients of, are accepted and ignored).
+func parseOutputLimit(v string, lim *Limits) bool {
+	f := strings.Fields(v)
+	if len(f) == 0 || len(f)%4 != 0 {
+		return false
+	}
+	for i := 0; i < len(f); i += 4 {
+		hard, ok1 := ParseMemory(f[i+1])
+		soft, ok2 := ParseMemory(f[i+2])
+		secs, err := strconv.ParseInt(f[i+3], 10, 64)
+		class := strings.ToLower(f[i])
+		if !ok1 || !ok2 || err != nil || secs < 0 || (class != "normal" && class != "replica" && class != "slave" && class != "pubsub") {
+			return false
+		}
+		if class == "normal" {
+			lim.OutputHard, lim.OutputSoft, lim.OutputSoftFor = hard, soft, time.Duration(secs)*time.Second
+		}
+	}
+	return true
+}
+
+func formatOutputLimit(lim Limits) string {
+	return fmt.Sprintf("normal %d %d %d replica 268435456 67108864 60 pubsub 33554432 8388608 60",
+		lim.OutputHard, lim.OutputSoft, int64(lim.OutputSoftFor/time.Second))
+}
