@@ -132,15 +132,15 @@ func (g *guardConn) Write(p []byte) (int, error) {
 
 // respScanner follows the RESP framing of a stream, byte run by byte run.
 type respScanner struct {
-	state    scanState
-	line     int   // bytes of the current header or inline line
-	num      int64 // the number being read
-	neg      bool
-	bad      bool  // a non-digit in the number
-	bulks    int64 // bulks left in the current multibulk
-	body     int64 // bytes left of the current bulk, with its CRLF
-	pending  int64 // bytes of the current command so far
-	good     int   // set by feed when it fails: the bytes before the failure
+	state   scanState
+	line    int   // bytes of the current header or inline line
+	num     int64 // the number being read
+	neg     bool
+	bad     bool  // a non-digit in the number
+	bulks   int64 // bulks left in the current multibulk
+	body    int64 // bytes left of the current bulk, with its CRLF
+	pending int64 // bytes of the current command so far
+	good    int   // set by feed when it fails: the bytes before the failure
 }
 
 type scanState uint8
