@@ -292,6 +292,8 @@ func (u *aclUser) apply(rule string) error {
 			return &errACLRule{rule, whySyntax}
 		}
 		u.addKeys(keyPattern{pat, strings.Contains(perm, "R"), strings.Contains(perm, "W")})
+	case rule == "&*":
+		u.allChans, u.channels = true, nil
 	case strings.HasPrefix(rule, "&"):
 		if !u.allChans {
 			u.channels = append(u.channels, rule[1:])
