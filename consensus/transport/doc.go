@@ -17,13 +17,36 @@
 //
 // # Wire format
 //
-// A connection opens with a hello from each side, dialer first, 29 bytes:
+// A connection opens with a handshake that authenticates both ends. The
+// dialer sends a hello, 45 bytes:
 //
-//	magic "rkvB" | version (1 byte, 1) | cluster id | sender node id | expected receiver node id
+//	magic "rkvB" | version (1 byte, 2) | cluster id | sender node id | expected receiver node id | nonce (16 random bytes)
 //
-// with the ids as big-endian uint64. The receiver of a hello closes the
-// connection if the magic, version, cluster id or receiver id is wrong;
-// the dialer also checks that the node answering is the peer it dialed.
+// with the ids as big-endian uint64. The receiver closes the connection,
+// without answering, if the magic, version, cluster id or receiver id is
+// wrong; otherwise it answers with its own hello followed by
+// HMAC-SHA256(key, "rkv bus accept\0" | dialer's hello | receiver's hello).
+// The dialer checks that the node answering is the peer it dialed and
+// that proof, then sends HMAC-SHA256(key, "rkv bus dial\0" | the same two
+// hellos), which the receiver checks. Proofs are compared in constant time.
+// The key is Config.Secret (rkv's --cluster-secret) or, when there is no
+// secret, the cluster id: then the handshake only keeps apart clusters that
+// are not trying to meet, as before the secret existed. The nonces make
+// each proof fresh, so a recorded handshake cannot be replayed, and the
+// labels keep a receiver's proof from serving as a dialer's.
+//
+// Until the receiver has checked the dialer's proof, an inbound connection
+// has no effect on the node: it does not replace the peer's connection and
+// nothing it sends is read as a frame. Handshakes must finish within
+// Config.HandshakeTimeout, and at most 256 connections (16 from one remote
+// host) may be in their handshake at once; more are closed on accept.
+//
+// With Config.TLS (rkv's --tls-cluster yes) every connection is TLS first,
+// mutual: each side presents its certificate and accepts only a peer whose
+// certificate chains to the CA (MutualTLS), and the handshake above runs
+// inside TLS. The secret alone authenticates the handshake but not the
+// frames after it: against someone who can rewrite traffic on the path,
+// use TLS.
 //
 // Then the dialer sends frames, one message each, until the connection
 // closes:

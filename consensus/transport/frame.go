@@ -24,6 +24,9 @@ var (
 	// ErrWrongNode means a peer is not the node it was expected to be, or
 	// a message names a sender or receiver other than the connection's.
 	ErrWrongNode = errors.New("transport: unexpected node id")
+	// ErrAuth means a peer did not prove that it knows the cluster's
+	// secret.
+	ErrAuth = errors.New("transport: peer failed authentication")
 )
 
 // frameHeaderSize is the length (uint32) and CRC-32C (uint32) before each
@@ -69,59 +72,4 @@ func readFrame(r io.Reader, hdr *[frameHeaderSize]byte, maxSize int) (consensus.
 		return consensus.Message{}, ErrChecksum
 	}
 	return DecodeMessage(payload)
-}
-
-// The hello both sides send when a connection opens: magic, version,
-// cluster id, the sender's node id and the node id it expects at the
-// other end, fixed-size big-endian.
-const (
-	helloMagic   = "rkvB" // rkv bus
-	helloVersion = 1
-	helloSize    = len(helloMagic) + 1 + 8 + 8 + 8
-)
-
-// hello is the content of a handshake message.
-type hello struct {
-	cluster uint64
-	from    consensus.NodeID
-	to      consensus.NodeID
-}
-
-func (h hello) marshal() []byte {
-	b := make([]byte, 0, helloSize)
-	b = append(b, helloMagic...)
-	b = append(b, helloVersion)
-	b = binary.BigEndian.AppendUint64(b, h.cluster)
-	b = binary.BigEndian.AppendUint64(b, uint64(h.from))
-	return binary.BigEndian.AppendUint64(b, uint64(h.to))
-}
-
-// readHello reads a hello from r and checks that it comes from cluster
-// and is addressed to self. A non-zero want also pins the sender's id.
-func readHello(r io.Reader, cluster uint64, self, want consensus.NodeID) (hello, error) {
-	var b [helloSize]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return hello{}, fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	if string(b[:len(helloMagic)]) != helloMagic {
-		return hello{}, fmt.Errorf("%w: bad magic %q", ErrHandshake, b[:len(helloMagic)])
-	}
-	if v := b[len(helloMagic)]; v != helloVersion {
-		return hello{}, fmt.Errorf("%w: version %d, want %d", ErrHandshake, v, helloVersion)
-	}
-	p := b[len(helloMagic)+1:]
-	h := hello{
-		cluster: binary.BigEndian.Uint64(p),
-		from:    consensus.NodeID(binary.BigEndian.Uint64(p[8:])),
-		to:      consensus.NodeID(binary.BigEndian.Uint64(p[16:])),
-	}
-	switch {
-	case h.cluster != cluster:
-		return h, fmt.Errorf("%w: cluster %d, want %d", ErrClusterMismatch, h.cluster, cluster)
-	case h.from == consensus.None || (want != consensus.None && h.from != want):
-		return h, fmt.Errorf("%w: peer says it is node %d, want %d", ErrWrongNode, h.from, want)
-	case h.to != self:
-		return h, fmt.Errorf("%w: peer addressed node %d, this is node %d", ErrWrongNode, h.to, self)
-	}
-	return h, nil
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -84,35 +85,43 @@ func (p *peer) run() {
 	}
 }
 
-// dial connects to the peer and exchanges hellos.
+// dial connects to the peer, runs TLS if configured, and exchanges
+// hellos and proofs.
 func (p *peer) dial() (net.Conn, error) {
 	d := net.Dialer{Timeout: dialTimeout}
-	conn, err := d.DialContext(p.ctx, "tcp", p.addr)
+	raw, err := d.DialContext(p.ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, err
 	}
-	if tc, ok := conn.(*net.TCPConn); ok {
+	if tc, ok := raw.(*net.TCPConn); ok {
 		// Raft messages are latency-bound and already batched per write.
 		tc.SetNoDelay(true)
 	}
 	// Close the connection if the peer is canceled mid-handshake, so
-	// Close never waits for handshakeTimeout.
-	stop := context.AfterFunc(p.ctx, func() { conn.Close() })
+	// Close never waits for the handshake timeout.
+	stop := context.AfterFunc(p.ctx, func() { raw.Close() })
 	defer stop()
 	cfg := &p.t.cfg
-	conn.SetDeadline(time.Now().Add(handshakeTimeout))
-	_, err = conn.Write(hello{cluster: cfg.ClusterID, from: cfg.NodeID, to: p.id}.marshal())
+	raw.SetDeadline(time.Now().Add(cfg.HandshakeTimeout))
+	conn := raw
+	if cfg.TLS != nil {
+		tc := tls.Client(raw, cfg.TLS)
+		if err = tc.HandshakeContext(p.ctx); err != nil {
+			err = fmt.Errorf("%w: tls: %w", ErrAuth, err)
+		}
+		conn = tc
+	}
 	if err == nil {
-		_, err = readHello(conn, cfg.ClusterID, cfg.NodeID, p.id)
+		err = dialHandshake(conn, cfg, p.id)
 	}
 	if err != nil {
-		conn.Close()
+		raw.Close()
 		if p.ctx.Err() == nil {
 			p.t.handshakeFailures.Add(1)
 		}
 		return nil, err
 	}
-	conn.SetDeadline(time.Time{})
+	raw.SetDeadline(time.Time{})
 	return conn, nil
 }
 

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,10 +25,19 @@ const (
 	// DefaultQueueSize is the per-peer outbound queue, in messages.
 	DefaultQueueSize = 4096
 
-	minBackoff       = 50 * time.Millisecond
-	maxBackoff       = 2 * time.Second
-	dialTimeout      = 2 * time.Second
-	handshakeTimeout = 5 * time.Second
+	minBackoff  = 50 * time.Millisecond
+	maxBackoff  = 2 * time.Second
+	dialTimeout = 2 * time.Second
+	// DefaultHandshakeTimeout bounds the TLS and rkv handshakes of a
+	// connection unless Config says otherwise.
+	DefaultHandshakeTimeout = 5 * time.Second
+	// maxHandshakes and maxHandshakesPerHost bound the inbound connections
+	// not yet authenticated, in all and from one remote host, so that
+	// strangers opening connections can neither pile up goroutines nor,
+	// from one host, crowd out the peers: more are closed at once. A real
+	// peer needs one at a time.
+	maxHandshakes        = 256
+	maxHandshakesPerHost = 16
 	// writeTimeout turns a peer that stopped reading into a broken
 	// connection instead of a writer stuck forever.
 	writeTimeout = 10 * time.Second
@@ -64,6 +74,19 @@ type Config struct {
 	// QueueSize is each peer's outbound queue in messages; Send drops
 	// messages for a peer whose queue is full. Zero means DefaultQueueSize.
 	QueueSize int
+	// HandshakeTimeout bounds a connection's handshakes; a peer that has
+	// not proved who it is by then is disconnected. Zero means
+	// DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// Secret is the key of the handshake's HMAC challenge: a peer that
+	// cannot prove it knows it is disconnected before any message. Empty
+	// means the cluster id is the key, which only keeps apart clusters
+	// that do not try to meet.
+	Secret []byte
+	// TLS, if set, wraps every connection in TLS with this config, as a
+	// server for inbound and a client for outbound connections (see
+	// MutualTLS); the handshake then runs inside TLS.
+	TLS *tls.Config
 }
 
 // Stats counts what a Transport did since New. Drops are normal under
@@ -77,6 +100,7 @@ type Stats struct {
 	DroppedNoGroup    uint64 // inbound message for an unregistered group
 	Connects          uint64 // outbound connections that passed handshake
 	HandshakeFailures uint64 // connections refused by either side
+	RefusedOverload   uint64 // inbound connections closed: too many handshakes at once
 	InboundErrors     uint64 // inbound connections closed on a bad frame
 }
 
@@ -97,9 +121,13 @@ type Transport struct {
 	peers   map[consensus.NodeID]*peer
 	groups  map[consensus.GroupID]func(consensus.Message)
 	inbound map[net.Conn]consensus.NodeID // None until the handshake passes
+	// handshakes counts the inbound connections in their handshake, in
+	// all and per remote host.
+	handshakes     int
+	hostHandshakes map[string]int
 
 	sent, delivered, dropFull, dropNoPeer, dropTooLarge, dropNoGroup atomic.Uint64
-	connects, handshakeFailures, inboundErrors                       atomic.Uint64
+	connects, handshakeFailures, inboundErrors, refusedOverload      atomic.Uint64
 }
 
 var _ consensus.Transport = (*Transport)(nil)
@@ -119,6 +147,12 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.QueueSize == 0 {
 		cfg.QueueSize = DefaultQueueSize
 	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.HandshakeTimeout < 0 {
+		return nil, fmt.Errorf("%w: handshake timeout %v", ErrConfig, cfg.HandshakeTimeout)
+	}
 	if cfg.QueueSize < 0 {
 		return nil, fmt.Errorf("%w: queue size %d", ErrConfig, cfg.QueueSize)
 	}
@@ -133,14 +167,15 @@ func New(cfg Config) (*Transport, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Transport{
-		cfg:     cfg,
-		log:     log,
-		ln:      ln,
-		ctx:     ctx,
-		cancel:  cancel,
-		peers:   make(map[consensus.NodeID]*peer),
-		groups:  make(map[consensus.GroupID]func(consensus.Message)),
-		inbound: make(map[net.Conn]consensus.NodeID),
+		cfg:            cfg,
+		log:            log,
+		ln:             ln,
+		ctx:            ctx,
+		cancel:         cancel,
+		peers:          make(map[consensus.NodeID]*peer),
+		groups:         make(map[consensus.GroupID]func(consensus.Message)),
+		inbound:        make(map[net.Conn]consensus.NodeID),
+		hostHandshakes: make(map[string]int),
 	}
 	t.wg.Add(1)
 	go t.acceptLoop()
@@ -163,6 +198,7 @@ func (t *Transport) Stats() Stats {
 		DroppedNoGroup:    t.dropNoGroup.Load(),
 		Connects:          t.connects.Load(),
 		HandshakeFailures: t.handshakeFailures.Load(),
+		RefusedOverload:   t.refusedOverload.Load(),
 		InboundErrors:     t.inboundErrors.Load(),
 	}
 }
@@ -275,12 +311,23 @@ func (t *Transport) acceptLoop() {
 			}
 			continue
 		}
+		host := remoteHost(c)
 		t.mu.Lock()
 		if t.closed {
 			t.mu.Unlock()
 			c.Close()
 			return
 		}
+		if t.handshakes >= maxHandshakes || t.hostHandshakes[host] >= maxHandshakesPerHost {
+			t.mu.Unlock()
+			if t.refusedOverload.Add(1)&1023 == 1 {
+				t.log.Warn("too many bus handshakes at once, closing new connections", "remote", c.RemoteAddr().String(), "refused_total", t.refusedOverload.Load())
+			}
+			c.Close()
+			continue
+		}
+		t.handshakes++
+		t.hostHandshakes[host]++
 		t.inbound[c] = consensus.None
 		t.wg.Add(1)
 		t.mu.Unlock()
@@ -289,21 +336,26 @@ func (t *Transport) acceptLoop() {
 }
 
 // serveInbound handshakes with a dialing peer and then only reads from
-// it, delivering each message to its group.
-func (t *Transport) serveInbound(c net.Conn) {
+// it, delivering each message to its group. Until the peer has proved
+// who it is, the connection has no effect on the node: it is not adopted,
+// and nothing of it reaches a group.
+func (t *Transport) serveInbound(raw net.Conn) {
 	defer t.wg.Done()
 	defer func() {
 		t.mu.Lock()
-		delete(t.inbound, c)
+		delete(t.inbound, raw)
 		t.mu.Unlock()
-		c.Close()
+		raw.Close()
 	}()
-	remote := c.RemoteAddr().String()
-	c.SetDeadline(time.Now().Add(handshakeTimeout))
-	h, err := readHello(c, t.cfg.ClusterID, t.cfg.NodeID, consensus.None)
-	if err == nil {
-		_, err = c.Write(hello{cluster: t.cfg.ClusterID, from: t.cfg.NodeID, to: h.from}.marshal())
+	remote := raw.RemoteAddr().String()
+	peerID, c, err := t.acceptPeer(raw)
+	t.mu.Lock()
+	t.handshakes--
+	host := remoteHost(raw)
+	if t.hostHandshakes[host]--; t.hostHandshakes[host] == 0 {
+		delete(t.hostHandshakes, host)
 	}
+	t.mu.Unlock()
 	if err != nil {
 		if t.ctx.Err() == nil {
 			t.handshakeFailures.Add(1)
@@ -311,9 +363,7 @@ func (t *Transport) serveInbound(c net.Conn) {
 		}
 		return
 	}
-	c.SetDeadline(time.Time{})
-	peerID := h.from
-	t.adoptInbound(c, peerID)
+	t.adoptInbound(raw, peerID)
 	t.log.Debug("inbound connection from peer", "peer", uint64(peerID), "remote", remote)
 
 	r := bufio.NewReaderSize(c, readBufferSize)
@@ -344,6 +394,36 @@ func (t *Transport) serveInbound(c net.Conn) {
 		t.delivered.Add(1)
 		deliver(m)
 	}
+}
+
+// acceptPeer runs TLS, if configured, and the handshake on raw within
+// handshakeTimeout, and returns the authenticated peer and the connection
+// to read its frames from.
+func (t *Transport) acceptPeer(raw net.Conn) (consensus.NodeID, net.Conn, error) {
+	raw.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
+	c := raw
+	if t.cfg.TLS != nil {
+		tc := tls.Server(raw, t.cfg.TLS)
+		if err := tc.HandshakeContext(t.ctx); err != nil {
+			return consensus.None, nil, fmt.Errorf("%w: tls: %w", ErrAuth, err)
+		}
+		c = tc
+	}
+	id, err := acceptHandshake(c, &t.cfg)
+	if err != nil {
+		return consensus.None, nil, err
+	}
+	raw.SetDeadline(time.Time{})
+	return id, c, nil
+}
+
+// remoteHost is the host part of c's remote address.
+func remoteHost(c net.Conn) string {
+	addr := c.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // adoptInbound records c as the connection from peer and closes any older

@@ -199,7 +199,7 @@ func TestWrongClusterRefused(t *testing.T) {
 // the connection without answering.
 func TestHandshakeRefused(t *testing.T) {
 	tr := newTestTransport(t, 2, 7)
-	good := hello{cluster: 7, from: 5, to: 2}.marshal()
+	good := newHello(7, 5, 2).marshal()
 	badVersion := append([]byte(nil), good...)
 	badVersion[len(helloMagic)] = helloVersion + 1
 	tests := []struct {
@@ -208,9 +208,9 @@ func TestHandshakeRefused(t *testing.T) {
 	}{
 		{"garbage", []byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")},
 		{"bad version", badVersion},
-		{"other cluster", hello{cluster: 8, from: 5, to: 2}.marshal()},
-		{"other receiver", hello{cluster: 7, from: 5, to: 3}.marshal()},
-		{"no sender", hello{cluster: 7, from: 0, to: 2}.marshal()},
+		{"other cluster", newHello(8, 5, 2).marshal()},
+		{"other receiver", newHello(7, 5, 3).marshal()},
+		{"no sender", newHello(7, 0, 2).marshal()},
 		{"short then closed", good[:10]},
 	}
 	for i, tt := range tests {
@@ -280,7 +280,7 @@ func TestBadFrameClosesConnection(t *testing.T) {
 	in := register(tr)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := dialRaw(t, tr, hello{cluster: 7, from: 5, to: 2})
+			c := dialRaw(t, tr, 7, 5, nil)
 			defer c.Close()
 			if _, err := c.Write(append(frame(good), tt.frame...)); err != nil {
 				t.Fatal(err)
@@ -376,6 +376,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{NodeID: 0, ListenAddr: "127.0.0.1:0"},
 		{NodeID: 1, ListenAddr: "127.0.0.1:0", QueueSize: -1},
 		{NodeID: 1, ListenAddr: "127.0.0.1:0", MaxFrameSize: -1},
+		{NodeID: 1, ListenAddr: "127.0.0.1:0", HandshakeTimeout: -1},
 	} {
 		if tr, err := New(cfg); !errors.Is(err, ErrConfig) {
 			if err == nil {
@@ -432,20 +433,19 @@ func TestWriterBatchesIntoOneWrite(t *testing.T) {
 	}
 }
 
-// dialRaw connects to tr and completes the handshake as node h.from.
-func dialRaw(t *testing.T, tr *Transport, h hello) net.Conn {
+// dialRaw connects to tr and completes the handshake as node from of
+// cluster with secret.
+func dialRaw(t *testing.T, tr *Transport, cluster uint64, from consensus.NodeID, secret []byte) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", tr.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Write(h.marshal()); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := readHello(c, h.cluster, h.from, h.to); err != nil {
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := dialHandshake(c, &Config{ClusterID: cluster, NodeID: from, Secret: secret}, tr.cfg.NodeID); err != nil {
 		t.Fatalf("handshake: %v", err)
 	}
+	c.SetDeadline(time.Time{})
 	return c
 }
 
