@@ -132,6 +132,12 @@ func TestBadFlags(t *testing.T) {
 		{"--cluster", "1=x"},
 		{"--election-timeout", "10ms", "--heartbeat-interval", "50ms"},
 		{"--id", "2", "--cluster", "1=127.0.0.1:7001"},
+		{"--tls-cert-file", "node.crt"},
+		{"--tls-cluster", "yes"},
+		{"--tls-cluster", "maybe"},
+		{"--tls-auth-clients", "sometimes"},
+		{"--tls-cert-file", "node.crt", "--tls-key-file", "node.key"},
+		{"--tls-cert-file", "missing.crt", "--tls-key-file", "missing.key", "--tls-auth-clients", "no"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			cmd := exec.Command(rkvBin, args...)

@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -122,11 +123,16 @@ type cluster struct {
 	t     *testing.T
 	root  string
 	nodes []*node
+	// clientTLS, if set, is the TLS config of the nodes' admin clients.
+	clientTLS *tls.Config
 }
 
 // clusterOpts are extra flags given to every node.
 type clusterOpts struct {
 	extraArgs []string
+	// clientTLS is the TLS config the harness connects to nodes with,
+	// when the flags make their client ports speak TLS.
+	clientTLS *tls.Config
 }
 
 // newCluster starts n nodes forming one new cluster and registers their
@@ -135,7 +141,7 @@ func newCluster(t *testing.T, n int, opts clusterOpts) *cluster {
 	t.Helper()
 	// TempDir is registered before the cleanup that kills the processes,
 	// so it runs after it: the processes are gone before their dirs go.
-	c := &cluster{t: t, root: t.TempDir()}
+	c := &cluster{t: t, root: t.TempDir(), clientTLS: opts.clientTLS}
 	t.Cleanup(c.cleanup)
 	var spec []string
 	for i := 1; i <= n; i++ {
@@ -165,6 +171,7 @@ func (c *cluster) newNode(id int) *node {
 	nd.rdb = redis.NewClient(&redis.Options{
 		Addr: nd.addr, MaxRetries: -1, DialTimeout: time.Second,
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, PoolSize: 4,
+		TLSConfig: c.clientTLS,
 	})
 	c.nodes = append(c.nodes, nd)
 	return nd

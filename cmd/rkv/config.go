@@ -43,6 +43,7 @@ type config struct {
 	aclFile           string
 	protectedMode     bool
 	limits            resp.Limits
+	tls               tlsOptions
 	logLevel          slog.Level
 	pprofAddr         string
 }
@@ -73,6 +74,7 @@ func parseFlags(args []string) (*config, error) {
 	maxBulk := fs.String("proto-max-bulk-len", "512mb", "the longest bulk string a client may send")
 	queryBuf := fs.String("client-query-buffer-limit", "1gb", "the largest command a client may send")
 	outputBuf := fs.String("client-output-buffer-limit", "normal 0 0 0", "`normal <hard> <soft> <seconds>`: close a client whose unread replies pass hard bytes, or soft bytes for seconds (0 0 0: no limit)")
+	tlsDone := tlsFlags(fs)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this `host:port` (for profiling)")
 	fs.Usage = func() {}
@@ -136,6 +138,10 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.limits, ok = resp.ParseLimits(*idle, *maxBulk, *queryBuf, *outputBuf); !ok {
 		return nil, &usageError{"--timeout, --proto-max-bulk-len, --client-query-buffer-limit or --client-output-buffer-limit: want seconds, memory sizes (at least 1mb) and `normal <hard> <soft> <seconds>`"}
+	}
+	var err error
+	if cfg.tls, err = tlsDone(); err != nil {
+		return nil, err
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, &usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", *logLevel)}

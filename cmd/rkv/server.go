@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,10 @@ func runServer(args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	slog.SetDefault(logger)
+	tlsc, err := cfg.tls.load()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
 		return fmt.Errorf("creating --dir: %w", err)
 	}
@@ -53,7 +58,7 @@ func runServer(args []string) error {
 	defer stop()
 	if ident == nil {
 		if cfg.join != "" {
-			ident, err = joinCluster(ctx, cfg, logger)
+			ident, err = joinCluster(ctx, cfg, tlsc.client, logger)
 			if err != nil {
 				return err
 			}
@@ -71,8 +76,11 @@ func runServer(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listening for clients: %w", err)
 	}
+	if tlsc.server != nil {
+		clientLn = tls.NewListener(clientLn, tlsc.server)
+	}
 	tr, err := transport.New(transport.Config{ClusterID: ident.ClusterID, NodeID: cfg.id,
-		ListenAddr: cfg.busAddr, Logger: logger})
+		ListenAddr: cfg.busAddr, Logger: logger, Secret: []byte(cfg.tls.secret), TLS: tlsc.bus})
 	if err != nil {
 		clientLn.Close()
 		return fmt.Errorf("starting the Raft bus: %w", err)
@@ -201,14 +209,14 @@ func handOver(node *consensus.Node, cfg *config, logger *slog.Logger) {
 // joinCluster asks the cluster reachable at cfg.join to add this node as a
 // learner, following MOVED to the leader, and returns the identity it
 // learns.
-func joinCluster(ctx context.Context, cfg *config, logger *slog.Logger) (*identity, error) {
+func joinCluster(ctx context.Context, cfg *config, tlsConf *tls.Config, logger *slog.Logger) (*identity, error) {
 	target := cfg.join
 	deadline := time.Now().Add(60 * time.Second)
 	for attempt := 0; ; attempt++ {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("joining via %s: gave up after 60s", cfg.join)
 		}
-		c := redis.NewClient(&redis.Options{Addr: target, MaxRetries: -1, DialTimeout: 2 * time.Second})
+		c := redis.NewClient(&redis.Options{Addr: target, MaxRetries: -1, DialTimeout: 2 * time.Second, TLSConfig: tlsConf})
 		res, err := c.Do(ctx, "cluster", "rkv-join", strconv.FormatUint(uint64(cfg.id), 10), cfg.addr, cfg.busAddr).StringSlice()
 		c.Close()
 		if err == nil {

@@ -115,9 +115,13 @@ func proof(key []byte, label string, dialer, receiver []byte) []byte {
 	return m.Sum(nil)
 }
 
-// dialHandshake runs the dialer's side on rw: send its hello, check the
-// receiver's hello and proof, then send its own proof.
-func dialHandshake(rw io.ReadWriter, cfg *Config, peer consensus.NodeID) error {
+// DialHandshake runs the dialer's side of the handshake on rw as node
+// cfg.NodeID of cfg.ClusterID with cfg.Secret, towards node peer: send its
+// hello, check the receiver's hello and proof (ErrAuth if the receiver has
+// another key), then send its own proof. The transport runs it on every
+// connection it dials; it is exported for tools and tests that speak to a
+// node's bus directly.
+func DialHandshake(rw io.ReadWriter, cfg *Config, peer consensus.NodeID) error {
 	mine := newHello(cfg.ClusterID, cfg.NodeID, peer).marshal()
 	if _, err := rw.Write(mine); err != nil {
 		return err

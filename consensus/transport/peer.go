@@ -112,7 +112,7 @@ func (p *peer) dial() (net.Conn, error) {
 		conn = tc
 	}
 	if err == nil {
-		err = dialHandshake(conn, cfg, p.id)
+		err = DialHandshake(conn, cfg, p.id)
 	}
 	if err != nil {
 		raw.Close()

@@ -442,7 +442,7 @@ func dialRaw(t *testing.T, tr *Transport, cluster uint64, from consensus.NodeID,
 		t.Fatal(err)
 	}
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := dialHandshake(c, &Config{ClusterID: cluster, NodeID: from, Secret: secret}, tr.cfg.NodeID); err != nil {
+	if err := DialHandshake(c, &Config{ClusterID: cluster, NodeID: from, Secret: secret}, tr.cfg.NodeID); err != nil {
 		t.Fatalf("handshake: %v", err)
 	}
 	c.SetDeadline(time.Time{})
