@@ -125,14 +125,18 @@ type cluster struct {
 	nodes []*node
 	// clientTLS, if set, is the TLS config of the nodes' admin clients.
 	clientTLS *tls.Config
+	// password is what the nodes' admin clients authenticate with.
+	password string
 }
 
-// clusterOpts are extra flags given to every node.
+// clusterOpts are extra flags given to every node, and the password the
+// harness's own clients give (the default user's, when the flags set one).
 type clusterOpts struct {
 	extraArgs []string
 	// clientTLS is the TLS config the harness connects to nodes with,
 	// when the flags make their client ports speak TLS.
 	clientTLS *tls.Config
+	password  string
 }
 
 // newCluster starts n nodes forming one new cluster and registers their
@@ -141,7 +145,7 @@ func newCluster(t *testing.T, n int, opts clusterOpts) *cluster {
 	t.Helper()
 	// TempDir is registered before the cleanup that kills the processes,
 	// so it runs after it: the processes are gone before their dirs go.
-	c := &cluster{t: t, root: t.TempDir(), clientTLS: opts.clientTLS}
+	c := &cluster{t: t, root: t.TempDir(), clientTLS: opts.clientTLS, password: opts.password}
 	t.Cleanup(c.cleanup)
 	var spec []string
 	for i := 1; i <= n; i++ {
@@ -169,7 +173,7 @@ func (c *cluster) newNode(id int) *node {
 		logPath: filepath.Join(c.root, fmt.Sprintf("node%d.log", id)),
 	}
 	nd.rdb = redis.NewClient(&redis.Options{
-		Addr: nd.addr, MaxRetries: -1, DialTimeout: time.Second,
+		Addr: nd.addr, Password: c.password, MaxRetries: -1, DialTimeout: time.Second,
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, PoolSize: 4,
 		TLSConfig: c.clientTLS,
 	})
