@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// FuzzParseFlags feeds arbitrary command lines, one argument per NUL
+// (which no real argument can hold), to the flag and configuration
+// parser. Bad configuration must stop the process with one clear message:
+// a usage error of one line, never a panic. What it accepts must be a
+// configuration a node can start from.
+func FuzzParseFlags(f *testing.F) {
+	for _, args := range [][]string{
+		{},
+		{"--id", "1", "--addr", "127.0.0.1:7001", "--dir", "d1",
+			"--cluster", "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003@17999"},
+		{"--id=4", "--addr=[::1]:7004", "--join", "127.0.0.1:7001"},
+		{"--bus", "10.0.0.1:9000", "--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"},
+		{"--election-timeout", "300ms", "--heartbeat-interval", "1s", "--read-mode", "lease"},
+		{"--cluster", "1=127.0.0.1:6379@7000", "--snapshot-entries", "0", "--log-level", "debug"},
+		{"--addr", "127.0.0.1:60000", "extra"},
+	} {
+		f.Add(strings.Join(args, "\x00"))
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		var args []string
+		if line != "" {
+			args = strings.Split(line, "\x00")
+		}
+		if slices.ContainsFunc(args, asksForHelp) {
+			return // -h prints the usage to stdout, which is not parsing
+		}
+		cfg, err := parseFlags(args)
+		if err != nil {
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("parseFlags(%q): %v is not a usage error", args, err)
+			}
+			if msg := err.Error(); msg == "" || strings.ContainsAny(msg, "\r\n") {
+				t.Fatalf("parseFlags(%q): the message %q is not one line", args, msg)
+			}
+			return
+		}
+		checkConfig(t, args, cfg)
+		if again, err := parseFlags(args); err != nil || !reflect.DeepEqual(again, cfg) {
+			t.Fatalf("parseFlags(%q) differs the second time: %+v, %v", args, again, err)
+		}
+	})
+}
+
+// asksForHelp reports whether a might be read as -h or -help.
+func asksForHelp(a string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+	return strings.HasPrefix(a, "-") && (name == "h" || name == "help")
+}
+
+// checkConfig checks what a node relies on in an accepted configuration.
+func checkConfig(t *testing.T, args []string, cfg *config) {
+	t.Helper()
+	fail := func(what string) { t.Fatalf("parseFlags(%q) accepted %s: %+v", args, what, cfg) }
+	hostPort := func(addr string) bool {
+		_, _, err := net.SplitHostPort(addr)
+		return err == nil
+	}
+	switch {
+	case cfg.id == 0:
+		fail("node id 0")
+	case !hostPort(cfg.addr), !hostPort(cfg.busAddr):
+		fail("an address that is not host:port")
+	case cfg.dir == "":
+		fail("an empty --dir")
+	case cfg.heartbeatInterval <= 0 || cfg.electionTimeout < 3*cfg.heartbeatInterval:
+		fail("timeouts the Raft ticker cannot run on")
+	case cfg.maxClients <= 0 || cfg.maxMemory < 0 || cfg.maxMemorySamples <= 0:
+		fail("a limit out of range")
+	case cfg.join != "" && (cfg.cluster != nil || !hostPort(cfg.join)):
+		fail("a join that is not one host:port alone")
+	case cfg.join == "" && len(cfg.cluster) == 0:
+		fail("no members")
+	}
+	self := 0
+	for i, m := range cfg.cluster {
+		if m.ID == 0 || !hostPort(m.ClientAddr) || !hostPort(m.BusAddr) || i > 0 && m.ID <= cfg.cluster[i-1].ID {
+			fail("a member list that is not sorted, unique, valid members")
+		}
+		if m.ID == cfg.id {
+			self++
+			if m.ClientAddr != cfg.addr || m.BusAddr != cfg.busAddr {
+				fail("a member list that disagrees with --addr and --bus")
+			}
+		}
+	}
+	if cfg.join == "" && self != 1 {
+		fail("a member list without this node")
+	}
+}
