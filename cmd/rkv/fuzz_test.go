@@ -24,6 +24,10 @@ func FuzzParseFlags(f *testing.F) {
 		{"--election-timeout", "300ms", "--heartbeat-interval", "1s", "--read-mode", "lease"},
 		{"--cluster", "1=127.0.0.1:6379@7000", "--snapshot-entries", "0", "--log-level", "debug"},
 		{"--addr", "127.0.0.1:60000", "extra"},
+		{"--addr", "0.0.0.0:7000", "--requirepass", "pw", "--protected-mode", "yes", "--timeout", "30",
+			"--proto-max-bulk-len", "1mb", "--client-query-buffer-limit", "2mb", "--client-output-buffer-limit", "normal 1mb 512kb 10"},
+		{"--tls-cert-file", "c.pem", "--tls-key-file", "k.pem", "--tls-ca-cert-file", "ca.pem",
+			"--tls-auth-clients", "optional", "--tls-cluster", "yes", "--cluster-secret", "s3cret"},
 	} {
 		f.Add(strings.Join(args, "\x00"))
 	}
@@ -47,8 +51,17 @@ func FuzzParseFlags(f *testing.F) {
 			return
 		}
 		checkConfig(t, args, cfg)
-		if again, err := parseFlags(args); err != nil || !reflect.DeepEqual(again, cfg) {
-			t.Fatalf("parseFlags(%q) differs the second time: %+v, %v", args, again, err)
+		again, err := parseFlags(args)
+		if err != nil {
+			t.Fatalf("parseFlags(%q) fails the second time: %v", args, err)
+		}
+		// The users sit behind an atomic pointer, a new one each time.
+		if again.acl.PasswordRequired() != cfg.acl.PasswordRequired() {
+			t.Fatalf("parseFlags(%q) requires a password only once", args)
+		}
+		again.acl, cfg.acl = nil, nil
+		if !reflect.DeepEqual(again, cfg) {
+			t.Fatalf("parseFlags(%q) differs the second time: %+v", args, again)
 		}
 	})
 }
