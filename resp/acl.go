@@ -91,9 +91,13 @@ func (k keyPattern) String() string {
 // aclUser is one user. Values are never changed once published in an
 // aclUsers map: a change builds a new user.
 type aclUser struct {
-	name      string
-	enabled   bool
-	nopass    bool
+	name    string
+	enabled bool
+	nopass  bool
+	// sanitize is "sanitize-payload" or "skip-sanitize-payload" once a
+	// rule set it (RESTORE's payload check: kept and shown, as rkv has no
+	// RESTORE).
+	sanitize  string
 	passwords []string // SHA-256 hex, in the order added
 	keys      []keyPattern
 	allKeys   bool
@@ -264,6 +268,9 @@ func (u *aclUser) apply(rule string) error {
 		u.rules = []string{"-@all"}
 	case lower == "reset":
 		*u = *newUser(u.name)
+		u.sanitize = "sanitize-payload"
+	case lower == "sanitize-payload" || lower == "skip-sanitize-payload":
+		u.sanitize = lower
 	case strings.HasPrefix(rule, ">"):
 		u.addPassword(hashPassword(rule[1:]))
 	case strings.HasPrefix(rule, "#"):
@@ -284,20 +291,21 @@ func (u *aclUser) apply(rule string) error {
 		}
 		u.passwords = slices.Delete(u.passwords, i, i+1)
 	case strings.HasPrefix(rule, "~"):
-		u.addKeys(keyPattern{rule[1:], true, true})
+		return u.addKeys(rule, keyPattern{rule[1:], true, true})
 	case strings.HasPrefix(lower, "%"):
 		perm, pat, ok := strings.Cut(rule[1:], "~")
 		perm = strings.ToUpper(perm)
 		if !ok || perm == "" || strings.Trim(perm, "RW") != "" {
 			return &errACLRule{rule, whySyntax}
 		}
-		u.addKeys(keyPattern{pat, strings.Contains(perm, "R"), strings.Contains(perm, "W")})
+		return u.addKeys(rule, keyPattern{pat, strings.Contains(perm, "R"), strings.Contains(perm, "W")})
 	case rule == "&*":
 		u.allChans, u.channels = true, nil
 	case strings.HasPrefix(rule, "&"):
-		if !u.allChans {
-			u.channels = append(u.channels, rule[1:])
+		if u.allChans {
+			return &errACLRule{rule, "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels"}
 		}
+		u.channels = append(u.channels, rule[1:])
 	case strings.HasPrefix(rule, "+") || strings.HasPrefix(rule, "-"):
 		what := lower[1:]
 		if cat, ok := strings.CutPrefix(what, "@"); ok {
@@ -324,14 +332,16 @@ func (u *aclUser) addPassword(h string) {
 	}
 }
 
-func (u *aclUser) addKeys(k keyPattern) {
+func (u *aclUser) addKeys(rule string, k keyPattern) error {
 	if k.pattern == "*" && k.read && k.write {
 		u.allKeys, u.keys = true, nil
-		return
+		return nil
 	}
-	if !u.allKeys {
-		u.keys = append(u.keys, k)
+	if u.allKeys {
+		return &errACLRule{rule, "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"}
 	}
+	u.keys = append(u.keys, k)
+	return nil
 }
 
 // describe is the user as ACL LIST and an ACL file write it: a line that,
@@ -343,6 +353,9 @@ func (u *aclUser) describe() string {
 	}
 	if u.nopass {
 		parts = append(parts, "nopass")
+	}
+	if u.sanitize != "" {
+		parts = append(parts, u.sanitize)
 	}
 	for _, p := range u.passwords {
 		parts = append(parts, "#"+p)

@@ -425,33 +425,39 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 	"maxmemory-samples": (*Server).setSamples,
 	"timeout": limitSetter(func(l *Limits, v string) string {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 || n > 1<<31-1 {
+		switch {
+		case err != nil:
 			return "argument couldn't be parsed into an integer"
+		case n < 0 || n > 1<<31-1:
+			return "argument must be between 0 and 2147483647 inclusive"
 		}
 		l.IdleTimeout = time.Duration(n) * time.Second
 		return ""
 	}),
 	"proto-max-bulk-len": limitSetter(func(l *Limits, v string) string {
 		n, ok := ParseMemory(v)
-		if !ok || n < 1<<20 {
-			return "argument must be a memory value of at least 1mb"
+		switch {
+		case !ok:
+			return "argument must be a memory value"
+		case n < 1<<20:
+			return "argument must be between 1048576 and 9223372036854775807 inclusive"
 		}
 		l.ProtoMaxBulkLen = n
 		return ""
 	}),
 	"client-query-buffer-limit": limitSetter(func(l *Limits, v string) string {
 		n, ok := ParseMemory(v)
-		if !ok || n < 1<<20 {
-			return "argument must be a memory value of at least 1mb"
+		switch {
+		case !ok:
+			return "argument must be a memory value"
+		case n < 1<<20:
+			return "argument must be between 1048576 and 9223372036854775807 inclusive"
 		}
 		l.QueryBufferMax = n
 		return ""
 	}),
 	"client-output-buffer-limit": limitSetter(func(l *Limits, v string) string {
-		if !parseOutputLimit(v, l) {
-			return "Wrong number of arguments in buffer limit configuration."
-		}
-		return ""
+		return parseOutputLimit(v, l)
 	}),
 }
 

@@ -239,7 +239,11 @@ func (s *Server) cmdACL(conn redcon.Conn, c *client, args [][]byte) {
 		bits := 256
 		if len(args) == 3 {
 			n, err := strconv.Atoi(string(args[2]))
-			if err != nil || n <= 0 || n > 4096 {
+			if err != nil {
+				conn.WriteError("ERR value is not an integer or out of range")
+				return
+			}
+			if n <= 0 || n > 4096 {
 				conn.WriteError("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
 				return
 			}
@@ -247,9 +251,16 @@ func (s *Server) cmdACL(conn redcon.Conn, c *client, args [][]byte) {
 		}
 		conn.WriteBulkString(genPass(bits))
 	case "log":
-		if len(args) == 3 && strings.EqualFold(string(args[2]), "reset") {
-			conn.WriteString("OK")
-			return
+		// Refusals are not logged: the log is always empty.
+		if len(args) == 3 {
+			if strings.EqualFold(string(args[2]), "reset") {
+				conn.WriteString("OK")
+				return
+			}
+			if _, err := strconv.ParseInt(string(args[2]), 10, 64); err != nil {
+				conn.WriteError("ERR value is not an integer or out of range")
+				return
+			}
 		}
 		conn.WriteArray(0)
 	default:
@@ -281,6 +292,9 @@ func writeUser(conn redcon.Conn, u *aclUser) {
 	}
 	if u.nopass {
 		flags = append(flags, "nopass")
+	}
+	if u.sanitize != "" {
+		flags = append(flags, u.sanitize)
 	}
 	conn.WriteArray(12)
 	conn.WriteBulkString("flags")
@@ -316,7 +330,7 @@ func (s *Server) aclCat(conn redcon.Conn, args [][]byte) {
 		return
 	}
 	if len(args) > 3 {
-		conn.WriteError(arityError("acl|cat"))
+		conn.WriteError("ERR unknown subcommand or wrong number of arguments for 'cat'. Try ACL HELP.")
 		return
 	}
 	cat := strings.ToLower(string(args[2]))

@@ -47,7 +47,7 @@ func ParseLimits(idleSeconds int, protoMaxBulkLen, queryBufferLimit, outputBuffe
 	lim.QueryBufferMax, ok2 = ParseMemory(queryBufferLimit)
 	lim.IdleTimeout = time.Duration(idleSeconds) * time.Second
 	ok := ok1 && ok2 && idleSeconds >= 0 && lim.ProtoMaxBulkLen >= 1<<20 && lim.QueryBufferMax >= 1<<20
-	return lim, ok && parseOutputLimit(outputBufferLimit, &lim)
+	return lim, ok && parseOutputLimit(outputBufferLimit, &lim) == ""
 }
 
 // maxLineLen is Redis's PROTO_INLINE_MAX_SIZE: the longest inline command
@@ -250,26 +250,32 @@ func (s *respScanner) fail(at int, reply string) (bool, string) {
 	return false, reply
 }
 
-// parseOutputLimit reads "normal <hard> <soft> <seconds>" (other classes,
-// which rkv has no clients of, are accepted and ignored).
-func parseOutputLimit(v string, lim *Limits) bool {
+// parseOutputLimit reads "normal <hard> <soft> <seconds>" into lim and
+// returns Redis's complaint, or "" (other classes, which rkv has no clients
+// of, are checked and ignored).
+func parseOutputLimit(v string, lim *Limits) string {
 	f := strings.Fields(v)
 	if len(f) == 0 || len(f)%4 != 0 {
-		return false
+		return "Wrong number of arguments in buffer limit configuration."
 	}
+	next := *lim
 	for i := 0; i < len(f); i += 4 {
+		class := strings.ToLower(f[i])
+		if class != "normal" && class != "replica" && class != "slave" && class != "pubsub" {
+			return "Invalid client class specified in buffer limit configuration."
+		}
 		hard, ok1 := ParseMemory(f[i+1])
 		soft, ok2 := ParseMemory(f[i+2])
 		secs, err := strconv.ParseInt(f[i+3], 10, 64)
-		class := strings.ToLower(f[i])
-		if !ok1 || !ok2 || err != nil || secs < 0 || (class != "normal" && class != "replica" && class != "slave" && class != "pubsub") {
-			return false
+		if !ok1 || !ok2 || err != nil || secs < 0 {
+			return "Error in hard, soft or soft_seconds setting in buffer limit configuration."
 		}
 		if class == "normal" {
-			lim.OutputHard, lim.OutputSoft, lim.OutputSoftFor = hard, soft, time.Duration(secs)*time.Second
+			next.OutputHard, next.OutputSoft, next.OutputSoftFor = hard, soft, time.Duration(secs)*time.Second
 		}
 	}
-	return true
+	*lim = next
+	return ""
 }
 
 func formatOutputLimit(lim Limits) string {
