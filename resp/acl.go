@@ -45,7 +45,14 @@ var serverCategories = map[string][]string{
 	"config": {"admin", "slow", "dangerous"}, "debug": {"admin", "slow", "dangerous"},
 	"info": {"slow", "dangerous"}, "role": {"admin", "fast", "dangerous"}, "time": {"fast"},
 	"cluster": {"slow"}, "memory": {"slow"}, "acl": {"slow"},
+	// Subcommands whose categories differ from their command's: what
+	// changes users or leadership is @admin and @dangerous, as in Redis.
+	"acl|setuser": adminCats, "acl|deluser": adminCats, "acl|getuser": adminCats, "acl|list": adminCats,
+	"acl|load": adminCats, "acl|save": adminCats, "acl|users": adminCats, "acl|log": adminCats,
+	"cluster|failover": adminCats, "cluster|forget": adminCats,
 }
+
+var adminCats = []string{"admin", "slow", "dangerous"}
 
 // commandCategories lists the ACL categories of a command.
 func commandCategories(name string) []string {
@@ -144,12 +151,20 @@ func (u *aclUser) compile() {
 			u.allowed[cmd+"|"+sub] = u.decide(cmd, sub)
 		}
 	}
+	for key := range serverCategories {
+		if cmd, sub, ok := strings.Cut(key, "|"); ok {
+			u.allowed[key] = u.decide(cmd, sub)
+		}
+	}
 }
 
 // decide applies the rules to a command, or to one subcommand of it.
 func (u *aclUser) decide(name, sub string) bool {
 	allowed := false
 	cats := commandCategories(name)
+	if c, ok := serverCategories[name+"|"+sub]; ok && sub != "" {
+		cats = c
+	}
 	for _, r := range u.rules {
 		plus, what := r[0] == '+', r[1:]
 		switch {

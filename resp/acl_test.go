@@ -46,6 +46,22 @@ func TestACLRules(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.cmd, got, c.want)
 		}
 	}
+	// Without @dangerous, no user may change the users, however many
+	// other commands it has.
+	ops := userFrom(t, "on", "nopass", "allkeys", "+@all", "-@dangerous")
+	for cmd, want := range map[string]string{
+		"acl setuser x on": "NOPERM this user has no permissions to run the 'acl|setuser' command",
+		"acl list":         "NOPERM this user has no permissions to run the 'acl|list' command",
+		"acl whoami":       "",
+		"cluster failover": "NOPERM this user has no permissions to run the 'cluster|failover' command",
+		"config set a b":   "NOPERM this user has no permissions to run the 'config|set' command",
+		"flushall":         "NOPERM this user has no permissions to run the 'flushall' command",
+		"set k v":          "",
+	} {
+		if got := permit(authed, ops, argvOf(cmd)); got != want {
+			t.Errorf("+@all -@dangerous, %s: %q, want %q", cmd, got, want)
+		}
+	}
 	if got := permit(&client{user: "u"}, u, argvOf("get cached:1")); got != errNoAuth {
 		t.Errorf("unauthenticated GET: %q", got)
 	}
