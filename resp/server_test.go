@@ -37,7 +37,7 @@ func quietLogger() *slog.Logger {
 }
 
 // startCluster starts n nodes and returns them once a leader is known.
-func startCluster(t *testing.T, n int) []*testNode {
+func startCluster(t testing.TB, n int) []*testNode {
 	t.Helper()
 	clientLns := make([]net.Listener, n)
 	trs := make([]*transport.Transport, n)
@@ -110,7 +110,7 @@ func startCluster(t *testing.T, n int) []*testNode {
 }
 
 // leaderOf waits until one node leads and every node knows it.
-func leaderOf(t *testing.T, nodes []*testNode) *testNode {
+func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
