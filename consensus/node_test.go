@@ -267,7 +267,11 @@ func TestNodeStopFailsWaiting(t *testing.T) {
 // arrive while a round is under way share the next one instead of each
 // starting their own.
 func TestNodeReadRoundsBatch(t *testing.T) {
-	net, nodes := startTestCluster(t, 3, true)
+	// Ticks of 50 ms (an election timeout of 500 ms) rather than 5: on a
+	// loaded machine a 50 ms stall of the leader's goroutine moved the
+	// leadership mid-test and failed its reads; the rounds counted do not
+	// depend on the tick.
+	net, nodes := startTestCluster(t, 3, true, func(c *NodeConfig) { c.TickInterval = 50 * time.Millisecond })
 	leader := waitLeader(t, nodes)
 	// One distinct read context per confirmation round. Slow heartbeat
 	// answers, as over a real network, give reads time to pile up.
