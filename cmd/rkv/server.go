@@ -86,6 +86,10 @@ func runServer(args []string) error {
 		return fmt.Errorf("starting the Raft bus: %w", err)
 	}
 	defer tr.Close()
+	if busHost, _, _ := net.SplitHostPort(cfg.busAddr); cfg.tls.secret == "" && tlsc.bus == nil && !isLoopback(busHost) {
+		logger.Warn("the Raft bus listens beyond loopback with no --cluster-secret and no --tls-cluster: anyone who can reach it and knows the member list can send Raft messages",
+			"bus", cfg.busAddr)
+	}
 	members := resp.NewMembers(nil, func(m resp.Member, removed bool) {
 		if m.ID == cfg.id {
 			return
