@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"crypto/tls"
 	"io"
 	"net"
@@ -225,4 +226,24 @@ func TestTLSUntrustedRefused(t *testing.T) {
 	if s := b.Stats(); s.Connects != 0 {
 		t.Fatalf("b connected to a rogue listener: %+v", s)
 	}
+}
+
+// FuzzAcceptHandshake feeds arbitrary bytes to the receiver's side of the
+// handshake, as a stranger's connection would: it must never panic, and
+// without the key no input may pass.
+func FuzzAcceptHandshake(f *testing.F) {
+	cfg := &Config{ClusterID: 7, NodeID: 2, Secret: []byte("shared")}
+	good := newHello(7, 5, 2).marshal()
+	f.Add(good)
+	f.Add(append(good, make([]byte, macSize)...))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rw := struct {
+			io.Reader
+			io.Writer
+		}{bytes.NewReader(in), io.Discard}
+		if id, err := acceptHandshake(rw, cfg); err == nil {
+			t.Fatalf("input %x passed the handshake as node %d", in, id)
+		}
+	})
 }
