@@ -101,7 +101,11 @@ func parseFlags(args []string) (*config, error) {
 		return nil, &usageError{fmt.Sprintf("--addr %q: %v", cfg.addr, err)}
 	}
 	cfg.busAddr = *bus
-	if cfg.busAddr == "" {
+	if cfg.busAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.busAddr); err != nil {
+			return nil, &usageError{fmt.Sprintf("--bus %q: %v", cfg.busAddr, err)}
+		}
+	} else {
 		b, err := defaultBus(cfg.addr)
 		if err != nil {
 			return nil, &usageError{fmt.Sprintf("--addr %q: %v", cfg.addr, err)}

@@ -11,12 +11,32 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"unicode"
 )
 
 // usageError is a bad flag or configuration: one message, exit status 2.
 type usageError struct{ msg string }
 
-func (e *usageError) Error() string { return e.msg }
+// Error is the message on one line: control characters in what it quotes
+// of the command line (the flag package quotes flag names as typed) are
+// escaped.
+func (e *usageError) Error() string {
+	if !strings.ContainsFunc(e.msg, unicode.IsControl) {
+		return e.msg
+	}
+	var b strings.Builder
+	for _, r := range e.msg {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 
 func main() {
 	var err error
