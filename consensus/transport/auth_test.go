@@ -32,15 +32,6 @@ func TestSecretMismatchRefused(t *testing.T) {
 	}
 }
 
-func TestSameSecretConnects(t *testing.T) {
-	a := newTestTransport(t, 1, 7, withSecret("shared"))
-	b := newTestTransport(t, 2, 7, withSecret("shared"))
-	in := register(b)
-	a.SetPeer(2, b.Addr().String())
-	a.Send(heartbeat(1, 2))
-	waitFor(t, "delivery", func() bool { return in.len() == 1 })
-}
-
 // TestStrangerHasNoEffect has a stranger, which knows the cluster id but
 // not the secret, claim to be node 1 while node 1 is connected: it must be
 // disconnected before any frame is read, and node 1's connection must
