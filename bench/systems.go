@@ -101,6 +101,19 @@ func (h *harness) rkvArgs(id int, addr, dir, readMode string) []string {
 // startRKV starts an n-node cluster and waits for its leader; extra are
 // more flags of every node.
 func (h *harness) startRKV(ctx context.Context, name string, n int, readMode string, extra ...string) (*rkvCluster, error) {
+	member := func(id, client, bus int) string { return fmt.Sprintf("%d=127.0.0.1:%d@%d", id, client, bus) }
+	return h.startCluster(ctx, name, n, readMode, h.rkvBin, member, func(id int, addr, dir, spec string) []string {
+		args := append(h.rkvArgs(id, addr, dir, readMode), "--cluster", spec)
+		return append(args, extra...)
+	})
+}
+
+// startCluster starts n nodes of bin on fresh ports and waits for a
+// leader. member writes one node's entry of the --cluster list from its id
+// and ports, args a node's flags from its id, client address, data
+// directory and that list.
+func (h *harness) startCluster(ctx context.Context, name string, n int, readMode, bin string,
+	member func(id, client, bus int) string, args func(id int, addr, dir, spec string) []string) (*rkvCluster, error) {
 	ports, err := freePorts(2 * n)
 	if err != nil {
 		return nil, err
@@ -108,16 +121,15 @@ func (h *harness) startRKV(ctx context.Context, name string, n int, readMode str
 	c := &rkvCluster{name: name, readMode: readMode}
 	var spec []string
 	for i := range n {
-		spec = append(spec, fmt.Sprintf("%d=127.0.0.1:%d@%d", i+1, ports[2*i], ports[2*i+1]))
+		spec = append(spec, member(i+1, ports[2*i], ports[2*i+1]))
 	}
 	c.spec = strings.Join(spec, ",")
 	for i := range n {
 		id := i + 1
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[2*i])
 		nodeName := fmt.Sprintf("%s-n%d", name, id)
-		args := append(h.rkvArgs(id, addr, filepath.Join(h.dir, nodeName), readMode), "--cluster", c.spec)
-		args = append(args, extra...)
-		p, err := h.procs.start(nodeName, filepath.Join(h.dir, nodeName+".log"), h.rkvBin, args...)
+		p, err := h.procs.start(nodeName, filepath.Join(h.dir, nodeName+".log"), bin,
+			args(id, addr, filepath.Join(h.dir, nodeName), c.spec)...)
 		if err != nil {
 			return nil, err
 		}
@@ -145,33 +157,13 @@ func (h *harness) buildPeer(ctx context.Context) error {
 }
 
 // startPeer starts n nodes of the peer, each bootstrapping the same
-// configuration, and waits for a leader.
+// configuration (its --cluster names the Raft addresses only), and waits
+// for a leader.
 func (h *harness) startPeer(ctx context.Context, name string, n int) (*rkvCluster, error) {
-	ports, err := freePorts(2 * n)
-	if err != nil {
-		return nil, err
-	}
-	c := &rkvCluster{name: name}
-	var spec []string
-	for i := range n {
-		spec = append(spec, fmt.Sprintf("%d=127.0.0.1:%d", i+1, ports[2*i+1]))
-	}
-	c.spec = strings.Join(spec, ",")
-	for i := range n {
-		id := i + 1
-		addr := fmt.Sprintf("127.0.0.1:%d", ports[2*i])
-		nodeName := fmt.Sprintf("%s-n%d", name, id)
-		p, err := h.procs.start(nodeName, filepath.Join(h.dir, nodeName+".log"), h.peerBin,
-			"--id", strconv.Itoa(id), "--addr", addr, "--dir", filepath.Join(h.dir, nodeName), "--cluster", c.spec)
-		if err != nil {
-			return nil, err
-		}
-		c.nodes = append(c.nodes, &rkvNode{id: id, addr: addr, p: p})
-	}
-	if _, err := c.waitLeader(ctx, nil); err != nil {
-		return nil, err
-	}
-	return c, nil
+	member := func(id, _, bus int) string { return fmt.Sprintf("%d=127.0.0.1:%d", id, bus) }
+	return h.startCluster(ctx, name, n, "", h.peerBin, member, func(id int, addr, dir, spec string) []string {
+		return []string{"--id", strconv.Itoa(id), "--addr", addr, "--dir", dir, "--cluster", spec}
+	})
 }
 
 // raftInfo is what INFO raft says about a node.
