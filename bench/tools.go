@@ -31,6 +31,12 @@ func redisBenchmark(ctx context.Context, addr string, args ...string) (map[strin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
+		// redis-benchmark -P exits on some error replies, such as the
+		// peer's when its leadership moved mid-run.
+		if i := strings.Index(stderr.String(), "Error from server"); i >= 0 {
+			out := stderr.String()
+			return nil, &replyErrors{sample: strings.TrimSpace(out[i:min(len(out), i+120)])}
+		}
 		return nil, fmt.Errorf("redis-benchmark %s: %v: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	if out := stdout.String() + stderr.String(); strings.Contains(out, "Error") {
