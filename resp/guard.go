@@ -207,8 +207,13 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 				s.bad = true
 			}
 		case scanBulkType:
-			if b[i] != '$' {
-				return s.fail(i, fmt.Sprintf("ERR Protocol error: expected '$', got '%c'", b[i]))
+			if got := b[i]; got != '$' {
+				// The byte goes out as it came, but a CR or LF as a space,
+				// as Redis sends it: either would end the error reply.
+				if got == '\r' || got == '\n' {
+					got = ' '
+				}
+				return s.fail(i, "ERR Protocol error: expected '$', got '"+string([]byte{got})+"'")
 			}
 			s.state, s.line, s.num, s.neg, s.bad = scanBulkHeader, 0, 0, false, false
 		case scanBulkBody:

@@ -36,6 +36,8 @@ func TestRESPScanner(t *testing.T) {
 		{"negative bulk", "*1\r\n$-5\r\n", "ERR Protocol error: invalid bulk length", false},
 		{"bulk past proto-max-bulk-len", "*2\r\n$3\r\nGET\r\n$600000000\r\n", "ERR Protocol error: invalid bulk length", false},
 		{"nested array", "*1\r\n*1\r\n$1\r\na\r\n", "ERR Protocol error: expected '$', got '*'", false},
+		{"newline for a bulk", "*1\r\n\n", "ERR Protocol error: expected '$', got ' '", false},
+		{"byte past ASCII for a bulk", "*1\r\n\xff", "ERR Protocol error: expected '$', got '\xff'", false},
 		{"inline line too long", strings.Repeat("A", 70_000), "ERR Protocol error: too big inline request", false},
 		{"bulk header too long", "*1\r\n$" + strings.Repeat("1", 70_000), "ERR Protocol error: too big bulk count string", false},
 		{"command past the query buffer limit", "*2\r\n$3\r\nSET\r\n$1048576\r\n" + strings.Repeat("v", 1<<20), "", false},
