@@ -164,6 +164,42 @@ func TestTLSCluster(t *testing.T) {
 		}
 		return nil
 	})
+	// Strangers on the mutual TLS bus, knowing even the secret: one with
+	// a certificate another CA signed, one without TLS. Both are
+	// disconnected before they can say anything, and no term moves.
+	before := raftTerms(t, c)
+	rogue, err := tls.LoadX509KeyPair(f.rogueCert, f.rogueKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := clusterIDOf(t, leader)
+	for _, nd := range c.running() {
+		for _, withTLS := range []bool{true, false} {
+			raw, err := net.DialTimeout("tcp", nd.bus, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw.SetDeadline(time.Now().Add(10 * time.Second))
+			conn := raw
+			if withTLS {
+				// With TLS 1.3 the client's side of the TLS handshake ends
+				// before the server has checked its certificate: the
+				// refusal comes with the first read.
+				tc := tls.Client(raw, &tls.Config{Certificates: []tls.Certificate{rogue}, InsecureSkipVerify: true})
+				tc.Handshake()
+				conn = tc
+			}
+			err = transport.DialHandshake(conn, &transport.Config{ClusterID: cluster, NodeID: 99, Secret: []byte("s3cret")}, consensus.NodeID(nd.id))
+			if err == nil {
+				t.Fatalf("node %d: a stranger (TLS %v) passed the bus handshake", nd.id, withTLS)
+			}
+			expectBusClosed(t, conn, "stranger on the TLS bus")
+			raw.Close()
+		}
+	}
+	if after := raftTerms(t, c); !maps.Equal(before, after) {
+		t.Fatalf("terms changed from %v to %v", before, after)
+	}
 	for what, conf := range map[string]*tls.Config{
 		"an untrusted certificate": f.clientConfig(t, f.rogueCert, f.rogueKey),
 		"no certificate":           {RootCAs: f.ca.Pool()},
