@@ -14,16 +14,18 @@ import (
 )
 
 // The Raft bus seen by the fault proxy (consensus/transport/doc.go): the
-// dialer opens with a 29-byte hello (magic "rkvB", version, cluster id,
-// sender id, receiver id), the receiver answers with its own hello, and
-// from then on only the dialer sends, as frames of
+// dialer opens with a 45-byte hello (magic "rkvB", version, cluster id,
+// sender id, receiver id, nonce), the receiver answers with its own hello
+// and a 32-byte proof, the dialer sends its 32-byte proof, and from then
+// on only the dialer sends, as frames of
 // length uint32 | CRC-32C uint32 | payload, the payload's first byte being
 // the message type. A node's messages to a peer therefore all travel on
 // the connection it dialed to that peer, so a proxy in front of each
 // node's bus can tell every link (sender -> receiver) from the hello and
 // act on whole frames.
 const (
-	busHelloSize        = 29
+	busHelloSize        = 45
+	busProofSize        = 32
 	busFrameHeader      = 8
 	busMaxFrame         = 256 << 20
 	msgTypeSnap    byte = 11 // consensus.MsgSnap
@@ -284,6 +286,14 @@ func (p *busProxy) serve(c net.Conn) {
 	defer close(q)
 
 	br := bufio.NewReaderSize(c, 64<<10)
+	// The dialer's proof goes up as is, before the frames.
+	var proof [busProofSize]byte
+	if _, err := io.ReadFull(br, proof[:]); err != nil {
+		return
+	}
+	if _, err := up.Write(proof[:]); err != nil {
+		return
+	}
 	for {
 		var hdr [busFrameHeader]byte
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
