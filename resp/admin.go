@@ -434,31 +434,27 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 		l.IdleTimeout = time.Duration(n) * time.Second
 		return ""
 	}),
-	"proto-max-bulk-len": limitSetter(func(l *Limits, v string) string {
-		n, ok := ParseMemory(v)
-		switch {
-		case !ok:
-			return "argument must be a memory value"
-		case n < 1<<20:
-			return "argument must be between 1048576 and 9223372036854775807 inclusive"
-		}
-		l.ProtoMaxBulkLen = n
-		return ""
-	}),
-	"client-query-buffer-limit": limitSetter(func(l *Limits, v string) string {
-		n, ok := ParseMemory(v)
-		switch {
-		case !ok:
-			return "argument must be a memory value"
-		case n < 1<<20:
-			return "argument must be between 1048576 and 9223372036854775807 inclusive"
-		}
-		l.QueryBufferMax = n
-		return ""
-	}),
+	"proto-max-bulk-len":        sizeLimitSetter(func(l *Limits) *int64 { return &l.ProtoMaxBulkLen }),
+	"client-query-buffer-limit": sizeLimitSetter(func(l *Limits) *int64 { return &l.QueryBufferMax }),
 	"client-output-buffer-limit": limitSetter(func(l *Limits, v string) string {
 		return parseOutputLimit(v, l)
 	}),
+}
+
+// sizeLimitSetter makes a CONFIG SET of a connection limit in bytes, at
+// least 1mb as Redis requires.
+func sizeLimitSetter(field func(l *Limits) *int64) func(s *Server, v string) string {
+	return limitSetter(func(l *Limits, v string) string {
+		n, ok := ParseMemory(v)
+		switch {
+		case !ok:
+			return "argument must be a memory value"
+		case n < 1<<20:
+			return "argument must be between 1048576 and 9223372036854775807 inclusive"
+		}
+		*field(l) = n
+		return ""
+	})
 }
 
 // limitSetter makes a CONFIG SET of one connection limit: change applies
