@@ -89,7 +89,12 @@ func startTestCluster(t *testing.T, size int, checkQuorum bool, adjust ...func(*
 			Storage:         NewMemoryStorage(),
 			Transport:       net,
 			StateMachine:    &counterSM{},
-			TickInterval:    5 * time.Millisecond,
+			// 50 ms ticks, an election timeout of 500 ms: with 5 ms ones
+			// a 50 ms stall of a goroutine on a loaded machine (seen at a
+			// load of 20) moved the leadership in the middle of tests
+			// that count on one leader (TestNodeCluster,
+			// TestNodeReadRoundsBatch).
+			TickInterval:    50 * time.Millisecond,
 			SnapshotEntries: 50,
 			Logger:          discardLogger,
 		}
@@ -267,11 +272,7 @@ func TestNodeStopFailsWaiting(t *testing.T) {
 // arrive while a round is under way share the next one instead of each
 // starting their own.
 func TestNodeReadRoundsBatch(t *testing.T) {
-	// Ticks of 50 ms (an election timeout of 500 ms) rather than 5: on a
-	// loaded machine a 50 ms stall of the leader's goroutine moved the
-	// leadership mid-test and failed its reads; the rounds counted do not
-	// depend on the tick.
-	net, nodes := startTestCluster(t, 3, true, func(c *NodeConfig) { c.TickInterval = 50 * time.Millisecond })
+	net, nodes := startTestCluster(t, 3, true)
 	leader := waitLeader(t, nodes)
 	// One distinct read context per confirmation round. Slow heartbeat
 	// answers, as over a real network, give reads time to pile up.
