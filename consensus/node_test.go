@@ -86,9 +86,9 @@ func startTestCluster(t *testing.T, size int, checkQuorum bool, adjust ...func(*
 		cfg := NodeConfig{
 			Raft: Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Peers: ids,
 				PreVote: true, CheckQuorum: checkQuorum, Logger: discardLogger},
-			Storage:         NewMemoryStorage(),
-			Transport:       net,
-			StateMachine:    &counterSM{},
+			Storage:      NewMemoryStorage(),
+			Transport:    net,
+			StateMachine: &counterSM{},
 			// 50 ms ticks, an election timeout of 500 ms: with 5 ms ones
 			// a 50 ms stall of a goroutine on a loaded machine (seen at a
 			// load of 20) moved the leadership in the middle of tests
