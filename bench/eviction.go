@@ -120,7 +120,7 @@ func evictedKeys(ctx context.Context, t target) (string, error) {
 func (h *harness) hitRate(ctx context.Context, t target) (float64, error) {
 	requests := 20 * hitKeys / 10
 	if h.cfg.Quick {
-		requests = hitKeys / 2
+		requests = hitKeys / 10 // a smoke run: enough to show the rate, not to settle it
 	}
 	addr, err := t.addr()
 	if err != nil {
