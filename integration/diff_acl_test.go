@@ -28,6 +28,7 @@ var diffACLRules = []string{
 	"#0000000000000000000000000000000000000000000000000000000000000000",
 	// Invalid ones.
 	"badrule", "+nosuchcmd", "-@nosuch", "#abc", "<notthere", "%X~k", "!0123",
+	"~a b", "&a\tb", "%R~a\rb", ">pass word",
 }
 
 func (g *diffGen) acl() diffCmd {
@@ -36,7 +37,7 @@ func (g *diffGen) acl() diffCmd {
 	user := func() string { return g.pick([]string{"u1", "u2", "u3", "default"}) }
 	switch g.rng.IntN(14) {
 	case 0, 1, 2, 3:
-		name := g.pick([]string{"u1", "u2", "u3"})
+		name := g.pick([]string{"u1", "u2", "u3", "u1", "u2", "u3", "bad name", "bad\rname"})
 		args := []string{w("ACL"), w("SETUSER"), name}
 		for range g.rng.IntN(2) {
 			args = append(args, g.pick(diffACLRules))

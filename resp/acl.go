@@ -306,17 +306,23 @@ func (u *aclUser) apply(rule string) error {
 		}
 		u.passwords = slices.Delete(u.passwords, i, i+1)
 	case strings.HasPrefix(rule, "~"):
+		if hasSpaces(rule) {
+			return &errACLRule{rule, whySyntax}
+		}
 		return u.addKeys(rule, keyPattern{rule[1:], true, true})
 	case strings.HasPrefix(lower, "%"):
 		perm, pat, ok := strings.Cut(rule[1:], "~")
 		perm = strings.ToUpper(perm)
-		if !ok || perm == "" || strings.Trim(perm, "RW") != "" {
+		if !ok || perm == "" || strings.Trim(perm, "RW") != "" || hasSpaces(pat) {
 			return &errACLRule{rule, whySyntax}
 		}
 		return u.addKeys(rule, keyPattern{pat, strings.Contains(perm, "R"), strings.Contains(perm, "W")})
 	case rule == "&*":
 		u.allChans, u.channels = true, nil
 	case strings.HasPrefix(rule, "&"):
+		if hasSpaces(rule) {
+			return &errACLRule{rule, whySyntax}
+		}
 		if u.allChans {
 			return &errACLRule{rule, "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels"}
 		}
@@ -346,6 +352,15 @@ func (u *aclUser) addPassword(h string) {
 		u.passwords = append(u.passwords, h)
 	}
 }
+
+// hasSpaces is Redis's ACLStringHasSpaces: names and patterns with white
+// space or NUL are refused, since ACL LIST lines, ACL files and snapshots
+// separate fields by white space.
+func hasSpaces(s string) bool {
+	return strings.ContainsAny(s, " \t\n\v\f\r\x00")
+}
+
+var errACLUserName = errors.New("ERR Usernames can't contain spaces or null characters")
 
 func (u *aclUser) addKeys(rule string, k keyPattern) error {
 	if k.pattern == "*" && k.read && k.write {
@@ -502,6 +517,9 @@ func (a *ACL) applyLog(args [][]byte) []byte {
 			return []byte("-ERR malformed ACL entry\r\n")
 		}
 		name := string(args[1])
+		if hasSpaces(name) {
+			return []byte("-" + errACLUserName.Error() + "\r\n")
+		}
 		u := newUser(name)
 		if old, ok := users[name]; ok {
 			u = old.clone()

@@ -163,6 +163,10 @@ var aclHelp = []string{
 func (s *Server) cmdACL(conn redcon.Conn, c *client, args [][]byte) {
 	switch sub := strings.ToLower(string(args[1])); sub {
 	case "setuser":
+		if hasSpaces(string(args[2])) {
+			conn.WriteError(errACLUserName.Error())
+			return
+		}
 		rules := make([][]byte, 0, len(args)-1)
 		rules = append(rules, []byte("setuser"), args[2])
 		scratch := newUser(string(args[2]))
