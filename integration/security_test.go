@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -154,19 +155,22 @@ func TestProtectedMode(t *testing.T) {
 }
 
 // rssKB is the VmRSS of a process, from /proc.
-func rssKB(t *testing.T, pid int) int64 {
+func rssKB(t *testing.T, pid int) int64 { return statusKB(t, pid, "VmRSS") }
+
+// statusKB reads one of the kB fields of /proc/<pid>/status.
+func statusKB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field+":" {
 			n, _ := strconv.ParseInt(f[1], 10, 64)
 			return n
 		}
 	}
-	t.Fatalf("no VmRSS for %d", pid)
+	t.Fatalf("no %s for %d", field, pid)
 	return 0
 }
 
@@ -362,5 +366,68 @@ func TestHostileClients(t *testing.T) {
 		if kb > 1<<20 {
 			t.Errorf("node %d: RSS %d MB under attack", id, kb>>10)
 		}
+	}
+}
+
+// TestUnreadRepliesStayBounded: with Redis's default of no output limit
+// for normal clients, a client that pipelines GETs of a 1 MB value and
+// reads nothing makes the node stop reading from it, not hold the replies:
+// its memory peak stays far below the replies' size, and every reply still
+// arrives whole once the client reads.
+func TestUnreadRepliesStayBounded(t *testing.T) {
+	c := newCluster(t, 1, clusterOpts{})
+	nd := c.leader(20 * time.Second)
+	ctx := context.Background()
+	value := strings.Repeat("v", 1<<20)
+	if err := nd.rdb.Set(ctx, "big", value, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stats := func() int64 {
+		inf, err := nd.info(ctx, "stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.ParseInt(inf["total_commands_processed"], 10, 64)
+		return n
+	}
+	const gets = 500
+	greedy, err := net.DialTimeout("tcp", nd.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer greedy.Close()
+	base := stats()
+	// 500 GETs are 11 KB: the kernel takes them all without the node
+	// reading, and they answer 500 MB.
+	greedy.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := greedy.Write([]byte(strings.Repeat("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n", gets))); err != nil {
+		t.Fatal(err)
+	}
+	// The node has taken the GETs off the socket (counted as a batch is
+	// taken) and writes their replies to a client that does not read.
+	waitFor(t, 30*time.Second, "the node to take the GETs", func() error {
+		if got := stats() - base; got < gets {
+			return fmt.Errorf("%d of %d taken", got, gets)
+		}
+		return nil
+	})
+	pid := nd.cmd.Process.Pid
+	peakWhileUnread := statusKB(t, pid, "VmHWM")
+	rd := bufio.NewReaderSize(greedy, 1<<16)
+	for i := range gets {
+		line, err := rd.ReadString('\n')
+		if err != nil || line != fmt.Sprintf("$%d\r\n", len(value)) {
+			t.Fatalf("reply %d: %q, %v", i, line, err)
+		}
+		if _, err := rd.Discard(len(value) + 2); err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+	}
+	peak := statusKB(t, pid, "VmHWM")
+	t.Logf("peak RSS %d MB while %d MB of replies were unread, %d MB after reading them", peakWhileUnread>>10, gets, peak>>10)
+	// A node holding a batch's replies (redcon alone writes after the
+	// whole batch it read: some 170 GETs, 170 MB) passes the bound.
+	if peak > 100<<10 {
+		t.Errorf("peak RSS %d MB: the node held unread replies", peak>>10)
 	}
 }

@@ -21,4 +21,11 @@
 // name the leader's client address. Each node's routes to the others' buses
 // stay its own, so that every node's snapshot of one index has the same
 // bytes.
+//
+// Every client connection is read through a guard (guard.go) that follows
+// the RESP framing before redcon buffers anything, refuses what Redis
+// refuses (counts, lengths and lines past the limits) and hands redcon
+// whole commands where it can, so redcon's buffer shrinks back; replies are
+// written out every 64 KB as a pipeline is served, so a client that does
+// not read stops being read instead of growing the node's memory.
 package resp

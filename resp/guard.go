@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tidwall/redcon"
 )
 
 // Protocol limits. Every client connection is read through a guardConn,
@@ -19,6 +21,13 @@ import (
 // node buffer more than the limits allow. Writes enforce
 // client-output-buffer-limit for normal clients, and reads the idle
 // timeout.
+//
+// The guard also hands redcon whole commands where it can, holding back
+// the start of a command a read cut: redcon grows its buffer whenever a
+// read fills it while a command is unfinished and shrinks it back only
+// when a read leaves no partial command behind, so a pipeline the network
+// always cuts mid-command would keep doubling it (and the batches, and
+// their replies, with it).
 
 // Limits are the connection limits, with Redis's names; CONFIG SET
 // changes them for every connection.
@@ -81,30 +90,59 @@ type guardConn struct {
 	// is still owed.
 	err   error
 	reply string
+	// carry holds bytes read and scanned but not handed on yet: the start
+	// of a command whose end has not arrived.
+	carry []byte
+	// rerr is the read error to return once carry is handed on.
+	rerr error
 }
 
 func (g *guardConn) Read(p []byte) (int, error) {
 	if g.err != nil {
 		return 0, g.refuse()
 	}
+	// What was held back comes first; it is an unfinished command, so
+	// what is read next is needed before redcon can go on.
+	held := copy(p, g.carry)
+	if g.carry = g.carry[held:]; len(g.carry) > 0 || held == len(p) {
+		return held, nil
+	}
+	g.carry = nil
+	if g.rerr != nil {
+		err := g.rerr
+		if held > 0 {
+			return held, nil
+		}
+		g.rerr = nil
+		return 0, err
+	}
 	lim := g.limits.Load()
 	if lim.IdleTimeout > 0 {
 		g.Conn.SetReadDeadline(time.Now().Add(lim.IdleTimeout))
 	}
-	n, err := g.Conn.Read(p)
+	n, err := g.Conn.Read(p[held:])
 	if n == 0 {
-		return n, err
+		if held > 0 {
+			g.rerr = err
+			return held, nil
+		}
+		return 0, err
 	}
-	if ok, reply := g.scan.feed(p[:n], lim); !ok {
+	if ok, reply := g.scan.feed(p[held:held+n], lim); !ok {
 		g.err, g.reply = errClosedByLimit, reply
-		if g.scan.good == 0 {
+		if held+g.scan.good == 0 {
 			return 0, g.refuse()
 		}
 		// The commands before the bad one are delivered and answered
 		// first; the next read answers the error.
-		return g.scan.good, nil
+		return held + g.scan.good, nil
 	}
-	return n, err
+	if end := g.scan.end; end >= 0 && end < n {
+		g.carry = append([]byte(nil), p[held+end:held+n]...)
+		g.rerr = err
+		return held + end, nil
+	}
+	return held + n, err
 }
 
 // refuse writes the pending protocol error, once, and returns the error
@@ -130,6 +168,45 @@ func (g *guardConn) Write(p []byte) (int, error) {
 	return g.Conn.Write(p)
 }
 
+// outputChunk is how many reply bytes a pipeline piles up before they are
+// written out (see flushOutput).
+const outputChunk = 64 << 10
+
+// flushOutput runs between the replies of a pipeline: once they pass
+// outputChunk it writes them out, and the write waits for the client, so
+// one that sends a pipeline and does not read its replies stops being read
+// (TCP pushes back) instead of making the node hold every reply; redcon
+// alone writes only after the whole batch it read. With a normal
+// client-output-buffer-limit set, replies pile up to the limit first, so
+// Write can apply it as Redis does. It returns false when the connection
+// is gone (a limit closed it, or the client left): the rest of the
+// pipeline is not run.
+func (s *Server) flushOutput(conn redcon.Conn, c *client) bool {
+	if c.dropped {
+		return false
+	}
+	w := redcon.BaseWriter(conn)
+	if w == nil {
+		return true
+	}
+	lim := s.conns.Load()
+	threshold := int64(outputChunk)
+	if lim.OutputHard > 0 {
+		threshold = max(threshold, lim.OutputHard+1)
+	}
+	if lim.OutputSoftFor > 0 {
+		threshold = max(threshold, lim.OutputSoft+1)
+	}
+	if int64(len(w.Buffer())) < threshold {
+		return true
+	}
+	if w.Flush() != nil {
+		s.setClient(c, func(c *client) { c.dropped = true })
+		return false
+	}
+	return true
+}
+
 // respScanner follows the RESP framing of a stream, byte run by byte run.
 type respScanner struct {
 	state   scanState
@@ -141,6 +218,7 @@ type respScanner struct {
 	body    int64 // bytes left of the current bulk, with its CRLF
 	pending int64 // bytes of the current command so far
 	good    int   // set by feed when it fails: the bytes before the failure
+	end     int   // set by feed: the offset just past the last command that ended, -1 if none
 }
 
 type scanState uint8
@@ -157,6 +235,7 @@ const (
 // feed scans b; on a violation it returns false, with Redis's error reply
 // ("" to close without one) and sets good.
 func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
+	s.end = -1
 	for i := 0; i < len(b); {
 		switch s.state {
 		case scanStart:
@@ -165,6 +244,7 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 			case '*':
 				s.state, s.line, s.num, s.neg, s.bad = scanMultibulk, 0, 0, false, false
 			case '\r', '\n':
+				s.end = i + 1
 			default:
 				s.state, s.line = scanInline, 0
 				continue
@@ -177,7 +257,7 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 						return s.fail(i, "ERR Protocol error: invalid multibulk length")
 					}
 					if s.neg || s.num <= 0 {
-						s.state = scanStart
+						s.state, s.end = scanStart, i+1
 					} else {
 						s.bulks, s.state = s.num, scanBulkType
 					}
@@ -226,7 +306,7 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 			}
 			if s.body == 0 {
 				if s.bulks--; s.bulks == 0 {
-					s.state = scanStart
+					s.state, s.end = scanStart, i
 				} else {
 					s.state = scanBulkType
 				}
@@ -234,7 +314,7 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 			continue
 		case scanInline:
 			if b[i] == '\n' {
-				s.state = scanStart
+				s.state, s.end = scanStart, i+1
 				break
 			}
 			if s.line++; s.line > maxLineLen {

@@ -1,8 +1,15 @@
 package resp
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // feedAll scans input in pieces of step bytes, as reads may cut it, and
@@ -66,6 +73,128 @@ func TestParseLimits(t *testing.T) {
 	for _, bad := range [][4]string{{"512kb", "1gb", "normal 0 0 0"}, {"512mb", "x", "normal 0 0 0"}, {"512mb", "1gb", "normal 0 0"}, {"512mb", "1gb", "other 0 0 0"}} {
 		if _, ok := ParseLimits(0, bad[0], bad[1], bad[2]); ok {
 			t.Errorf("ParseLimits accepted %q", bad)
+		}
+	}
+}
+
+// chunkConn is a client connection as a guardConn reads it: the bytes
+// arrive in the given pieces; replies are collected.
+type chunkConn struct {
+	net.Conn
+	chunks [][]byte
+	out    bytes.Buffer
+}
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.chunks[0])
+	if c.chunks[0] = c.chunks[0][n:]; len(c.chunks[0]) == 0 {
+		c.chunks = c.chunks[1:]
+	}
+	return n, nil
+}
+
+func (c *chunkConn) Write(p []byte) (int, error)     { return c.out.Write(p) }
+func (c *chunkConn) SetReadDeadline(time.Time) error { return nil }
+
+// cut splits b into pieces of random sizes in [lo, hi].
+func cut(r *rand.Rand, b []byte, lo, hi int) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		n := min(len(b), lo+r.IntN(hi-lo+1))
+		out = append(out, b[:n])
+		b = b[n:]
+	}
+	return out
+}
+
+// readGuard reads g as redcon does, size bytes at a time, and returns the
+// bytes handed on, the offset each read ended at and the error that ended
+// the reads.
+func readGuard(g *guardConn, size int) ([]byte, []int, error) {
+	var got []byte
+	var ends []int
+	p := make([]byte, size)
+	for {
+		n, err := g.Read(p)
+		if n > 0 {
+			got = append(got, p[:n]...)
+			ends = append(ends, len(got))
+		}
+		if err != nil {
+			return got, ends, err
+		}
+	}
+}
+
+func newTestGuard(chunks [][]byte) (*guardConn, *chunkConn) {
+	var limits atomic.Pointer[Limits]
+	lim := DefaultLimits()
+	limits.Store(&lim)
+	cc := &chunkConn{chunks: chunks}
+	return &guardConn{Conn: cc, limits: &limits}, cc
+}
+
+// TestGuardHandsOnWholeCommands: however the network cuts a pipeline,
+// redcon gets it in whole commands (what lets its buffer shrink back), and
+// every byte exactly once.
+func TestGuardHandsOnWholeCommands(t *testing.T) {
+	var in []byte
+	ends := map[int]bool{}
+	for i := range 3000 {
+		k := fmt.Sprint(i)
+		if i%3 == 0 {
+			in = fmt.Appendf(in, "GET %s\r\n", k)
+		} else {
+			in = fmt.Appendf(in, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(k), k)
+		}
+		ends[len(in)] = true
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 50 {
+		// Every piece is longer than a command, so each read can end one.
+		g, _ := newTestGuard(cut(r, in, 30, 3000))
+		got, readEnds, err := readGuard(g, 4096)
+		if err != io.EOF || !bytes.Equal(got, in) {
+			t.Fatalf("round %d: handed on %d of %d bytes (equal: %v), then %v", round, len(got), len(in), bytes.Equal(got, in[:min(len(got), len(in))]), err)
+		}
+		for _, e := range readEnds {
+			if !ends[e] {
+				t.Fatalf("round %d: a read ended at %d, inside a command", round, e)
+			}
+		}
+	}
+}
+
+// TestGuardCutsAnywhere: with pieces and reads of any size (smaller than a
+// command too), the bytes handed on are the input's, up to the command that
+// breaks a limit, and that one gets its error.
+func TestGuardCutsAnywhere(t *testing.T) {
+	big := "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$50000\r\n" + strings.Repeat("v", 50000) + "\r\n"
+	good := strings.Repeat("*1\r\n$4\r\nPING\r\n", 50) + big + "PING\r\n"
+	cases := []struct{ name, in, reply string }{
+		{"no violation", good, ""},
+		{"a bad command after good ones", good + "*1\r\n$-5\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range cases {
+		for round := range 100 {
+			g, cc := newTestGuard(cut(r, []byte(tc.in), 1, 6000))
+			got, _, err := readGuard(g, 1+r.IntN(8192))
+			if !strings.HasPrefix(tc.in, string(got)) || len(got) < len(good) {
+				t.Fatalf("%s, round %d: handed on %d bytes, not the first %d or more of the input", tc.name, round, len(got), len(good))
+			}
+			if tc.reply == "" && (err != io.EOF || len(got) != len(tc.in)) {
+				t.Fatalf("%s, round %d: %d of %d bytes, then %v", tc.name, round, len(got), len(tc.in), err)
+			}
+			if tc.reply != "" && (err != errClosedByLimit || len(got) == len(tc.in)) {
+				t.Fatalf("%s, round %d: %d of %d bytes, then %v", tc.name, round, len(got), len(tc.in), err)
+			}
+			if cc.out.String() != tc.reply {
+				t.Fatalf("%s, round %d: replied %q, want %q", tc.name, round, cc.out.String(), tc.reply)
+			}
 		}
 	}
 }

@@ -109,6 +109,9 @@ type client struct {
 	// it authenticates when the default user needs a password.
 	user   string
 	authed bool
+	// dropped is set when writing its replies failed: the rest of its
+	// pipeline is not run.
+	dropped bool
 }
 
 // NewStateMachine returns the consensus.StateMachine that applies rkv's log
@@ -248,6 +251,9 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	// pipeline changes the answer for the commands after it.
 	refused := func(i int) string { return s.refusal(c, cmds[i].Args) }
 	for i := 0; i < len(cmds); {
+		if !s.flushOutput(conn, c) {
+			return
+		}
 		if crossProtocol(cmds[i].Args) {
 			s.logger.Warn("possible security attack: an HTTP request line on the client port; connection closed", "client", conn.RemoteAddr())
 			conn.Close()
@@ -426,6 +432,9 @@ func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command, scs [
 		}
 		out = s.store.Read(now, cmd.Args, out[:0])
 		conn.WriteRaw(out)
+		if !s.flushOutput(conn, c) {
+			return
+		}
 	}
 }
 
