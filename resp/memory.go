@@ -38,9 +38,13 @@ type memoryLimits struct {
 
 func (l *memoryLimits) policyNow() store.Policy { return store.Policy(l.policy.Load()) }
 
-// Eviction keeps used memory a little below maxmemory (by evictHeadroom
-// of it), so that writes seldom wait for room, and proposes its deletions
-// in entries of at most evictEntryKeys keys, evictEntries at a time.
+// Eviction keeps used memory a little below maxmemory, so that writes
+// seldom wait for room: a write that finds memory past half the headroom
+// (evictHeadroom of maxmemory) wakes the evictor, which brings it back
+// down to the whole headroom while the writes go on; the gap between the
+// two makes each round a batch of deletions, not one key per write. It
+// proposes its deletions in entries of at most evictEntryKeys keys,
+// evictEntries at a time.
 const (
 	evictHeadroom  = 64 // 1/64 of maxmemory
 	evictEntryKeys = 128
@@ -96,11 +100,18 @@ func (e *evictor) isStuck() bool {
 // finds nothing to evict, while memory is over the limit.
 func (s *Server) admitWrite(ctx context.Context) bool {
 	limit := s.limits.maxmemory.Load()
-	if limit == 0 || s.store.MemoryBytes() <= limit || !s.node.IsLeader() {
+	if limit == 0 || !s.node.IsLeader() {
 		// A follower proposes nothing: its writes are redirected.
 		return true
 	}
-	if s.limits.policyNow() == store.NoEviction {
+	used, policy := s.store.MemoryBytes(), s.limits.policyNow()
+	if used <= limit {
+		if used > limit-limit/(2*evictHeadroom) && policy != store.NoEviction {
+			s.evict.kick()
+		}
+		return true
+	}
+	if policy == store.NoEviction {
 		return false
 	}
 	for s.store.MemoryBytes() > limit {

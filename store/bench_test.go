@@ -70,3 +70,18 @@ func BenchmarkRestore(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvictionCandidates is one round of the leader's eviction under
+// allkeys-lru: choosing 1,024 keys from 200,000 with the default samples.
+func BenchmarkEvictionCandidates(b *testing.B) {
+	s := New()
+	fill(s, 200_000)
+	s.SetPolicy(AllKeysLRU, 5, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if keys, _ := s.EvictionCandidates(int64(1000+i), 1<<30, 1024); len(keys) != 1024 {
+			b.Fatalf("%d keys", len(keys))
+		}
+	}
+}

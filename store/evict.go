@@ -331,12 +331,15 @@ func (s *Store) EvictionCandidates(nowMs int64, need int64, maxKeys int) ([][]by
 		return nil, 0
 	}
 	r := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	chosen := make(map[string]bool)
+	// Candidates are told apart by their tree order (a hash of the key)
+	// rather than the key, which is cheaper; two keys sharing one only
+	// make one of them a candidate less.
+	chosen := make(map[uint64]bool, maxKeys)
 	var pool []evictionCandidate
 	for tries := 0; tries < 4*population+64; tries++ {
 		for range s.samples {
 			it, ok := s.sampleKey(r, p.volatile())
-			if !ok || chosen[it.key()] || slices.ContainsFunc(pool, func(c evictionCandidate) bool { return c.it.key() == it.key() }) {
+			if !ok || chosen[it.ord] || slices.ContainsFunc(pool, func(c evictionCandidate) bool { return c.it.ord == it.ord }) {
 				continue
 			}
 			pool = append(pool, evictionCandidate{it, s.evictionScore(r, p, it, now)})
@@ -348,7 +351,7 @@ func (s *Store) EvictionCandidates(nowMs int64, need int64, maxKeys int) ([][]by
 		pool = pool[:min(len(pool), evictionPoolSize)]
 		best := pool[0].it
 		pool = pool[1:]
-		chosen[best.key()] = true
+		chosen[best.ord] = true
 		if !take(best) || len(chosen) == population {
 			break
 		}
