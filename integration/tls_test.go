@@ -281,12 +281,16 @@ func expectBusClosed(t *testing.T, conn net.Conn, what string) {
 }
 
 // TestBusStrangerCannotDisturb attacks the bus of a cluster with a
-// secret: a stranger that knows the cluster id and claims to be a member
+// secret (given in a file, as --cluster-secret-file reads it): a stranger that knows the cluster id and claims to be a member
 // is disconnected before its vote request is read, the term stays, and a
 // member that sends a frame over the size limit is disconnected too while
 // the cluster keeps serving.
 func TestBusStrangerCannotDisturb(t *testing.T) {
-	c := newCluster(t, 3, clusterOpts{extraArgs: []string{"--cluster-secret", "s3cret"}})
+	secretFile := filepath.Join(t.TempDir(), "cluster-secret")
+	if err := os.WriteFile(secretFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 3, clusterOpts{extraArgs: []string{"--cluster-secret-file", secretFile}})
 	leader := c.waitConverged(20 * time.Second)
 	before := raftTerms(t, c)
 	cluster := clusterIDOf(t, leader)

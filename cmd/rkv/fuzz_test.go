@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -110,5 +112,33 @@ func checkConfig(t *testing.T, args []string, cfg *config) {
 	}
 	if cfg.join == "" && self != 1 {
 		fail("a member list without this node")
+	}
+}
+
+// TestClusterSecretFile: the secret is the file's first line, without its
+// line ending; a missing or empty file, or both flags, is a usage error.
+func TestClusterSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good", "s3cret\r\nignored\n")
+	cfg, err := parseFlags([]string{"--cluster-secret-file", good})
+	if err != nil || cfg.tls.secret != "s3cret" {
+		t.Fatalf("secret %q, %v; want s3cret", cfg.tls.secret, err)
+	}
+	for _, args := range [][]string{
+		{"--cluster-secret-file", filepath.Join(dir, "missing")},
+		{"--cluster-secret-file", write("empty", "\nsecond line\n")},
+		{"--cluster-secret-file", good, "--cluster-secret", "other"},
+	} {
+		var ue *usageError
+		if _, err := parseFlags(args); !errors.As(err, &ue) {
+			t.Errorf("parseFlags(%q) = %v, want a usage error", args, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/rkv/rkv/consensus/transport"
 )
@@ -28,8 +29,22 @@ func tlsFlags(fs *flag.FlagSet) func() (tlsOptions, error) {
 	auth := fs.String("tls-auth-clients", "yes", "client certificates: yes (required), optional (checked if given) or no")
 	cluster := fs.String("tls-cluster", "no", "yes: the Raft bus is mutual TLS with the same certificate, key and CA")
 	secret := fs.String("cluster-secret", "", "secret every node of the cluster is given: the Raft bus handshake proves it with HMAC-SHA256, so that no one without it can join or send Raft messages (\"\": the cluster id alone, see the README)")
+	secretFile := fs.String("cluster-secret-file", "", "file holding --cluster-secret (its first line), so that the secret is not on the command line for anyone who can list processes")
 	return func() (tlsOptions, error) {
 		o := tlsOptions{certFile: *cert, keyFile: *key, caFile: *ca, secret: *secret}
+		if *secretFile != "" {
+			if o.secret != "" {
+				return o, &usageError{"--cluster-secret and --cluster-secret-file: give one"}
+			}
+			b, err := os.ReadFile(*secretFile)
+			if err != nil {
+				return o, &usageError{fmt.Sprintf("--cluster-secret-file: %v", err)}
+			}
+			line, _, _ := strings.Cut(string(b), "\n")
+			if o.secret = strings.TrimSuffix(line, "\r"); o.secret == "" {
+				return o, &usageError{fmt.Sprintf("--cluster-secret-file %s: the first line is empty", *secretFile)}
+			}
+		}
 		switch *auth {
 		case "yes":
 			o.authClients = tls.RequireAndVerifyClientCert
