@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,6 +365,22 @@ func (nd *node) raftUint(ctx context.Context, field string) (uint64, error) {
 		return 0, fmt.Errorf("INFO raft has no %s", field)
 	}
 	return strconv.ParseUint(v, 10, 64)
+}
+
+// waitVoter waits until nd lists itself among the voters (a joiner is a
+// learner until the leader promotes it).
+func (nd *node) waitVoter(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, timeout, fmt.Sprintf("node %d to be a voter", nd.id), func() error {
+		inf, err := nd.info(context.Background(), "raft")
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(strings.Split(inf["raft_voters"], ","), strconv.Itoa(nd.id)) {
+			return fmt.Errorf("node %d reports raft_voters:%s raft_learners:%s", nd.id, inf["raft_voters"], inf["raft_learners"])
+		}
+		return nil
+	})
 }
 
 // waitFor polls cond every 20ms until it returns nil or timeout passes,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,16 +29,7 @@ func TestJoinNewNode(t *testing.T) {
 
 	via := c.followers(leader)[0]
 	n4 := c.addJoiner(4, via.addr)
-	waitFor(t, 20*time.Second, "node 4 to be a voter", func() error {
-		inf, err := n4.info(ctx, "raft")
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(strings.Split(inf["raft_voters"], ","), "4") {
-			return fmt.Errorf("node 4 reports raft_voters:%s raft_learners:%s", inf["raft_voters"], inf["raft_learners"])
-		}
-		return nil
-	})
+	n4.waitVoter(t, 20*time.Second)
 	waitFor(t, 10*time.Second, "CLUSTER NODES on the leader to list 4 nodes", func() error {
 		out, err := lc.ClusterNodes(ctx).Result()
 		if err != nil {

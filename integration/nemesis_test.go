@@ -604,16 +604,7 @@ func (r *runner) membership(s step) string {
 	id := fc.nextID
 	fc.nextID++
 	nn := fc.addJoiner(id, leader.addr, "--snapshot-entries", strconv.Itoa(snapshotEntries), "--snapshot-log-percent", "0")
-	waitFor(t, 60*time.Second, fmt.Sprintf("node %d to become a voter", id), func() error {
-		inf, err := nn.info(ctx, "raft")
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(strings.Split(inf["raft_voters"], ","), strconv.Itoa(id)) {
-			return fmt.Errorf("raft_voters:%s raft_learners:%s", inf["raft_voters"], inf["raft_learners"])
-		}
-		return nil
-	})
+	nn.waitVoter(t, 60*time.Second)
 	time.Sleep(s.hold / 2)
 	down.start()
 	// One founder down at a time: with two of four voters away (one

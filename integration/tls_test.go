@@ -6,13 +6,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,16 +152,7 @@ func TestTLSCluster(t *testing.T) {
 	// client port and follows MOVED, and it catches up over the mutual
 	// TLS bus.
 	n4 := c.addJoiner(4, follower.addr, append(f.nodeArgs(), "--tls-cluster", "yes", "--cluster-secret", "s3cret")...)
-	waitFor(t, 30*time.Second, "node 4 to be a voter", func() error {
-		inf, err := n4.info(ctx, "raft")
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(strings.Split(inf["raft_voters"], ","), "4") {
-			return fmt.Errorf("node 4 reports raft_voters:%s raft_learners:%s", inf["raft_voters"], inf["raft_learners"])
-		}
-		return nil
-	})
+	n4.waitVoter(t, 30*time.Second)
 	// Strangers on the mutual TLS bus, knowing even the secret: one with
 	// a certificate another CA signed, one without TLS. Both are
 	// disconnected before they can say anything, and no term moves.
