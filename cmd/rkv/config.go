@@ -61,7 +61,7 @@ func parseFlags(args []string) (*config, error) {
 	heartbeat := fs.Duration("heartbeat-interval", 100*time.Millisecond, "time between leader heartbeats (the Raft tick)")
 	readMode := fs.String("read-mode", "linearizable", "how the leader confirms reads: linearizable (ReadIndex round) or lease")
 	snapEntries := fs.Uint64("snapshot-entries", 100000, "take a snapshot every this many entries, compacting the log behind it (0: never)")
-	snapLogPercent := fs.Uint64("snapshot-log-percent", 25, "also wait until the log written since the last snapshot is this percent of its size (0: entries alone decide)")
+	snapLogPercent := fs.Uint64("snapshot-log-percent", 50, "also wait until the log written since the last snapshot is this percent of its size (0: entries alone decide)")
 	snapCatchUp := fs.Uint64("snapshot-catchup-entries", 0, "keep this many entries behind a snapshot, for followers that install an older one (0: back to the previous snapshot)")
 	maxClients := fs.Int("maxclients", 10000, "maximum number of client connections")
 	maxMemory := fs.String("maxmemory", "0", "bound on the data set in `bytes` (k, kb, m, mb, g, gb as in redis.conf; 0: none)")
