@@ -23,6 +23,12 @@ const entryCommand byte = 1
 // encodeCommand lays out a write command for the log: a kind byte, the
 // leader's wall-clock stamp (DESIGN.md: the store's clock), and the args.
 func encodeCommand(buf []byte, stampMs int64, args [][]byte) []byte {
+	// Sized first: growing from empty took three allocations per SET.
+	size := 1 + 8 + binary.MaxVarintLen64
+	for _, a := range args {
+		size += binary.MaxVarintLen64 + len(a)
+	}
+	buf = slices.Grow(buf, size)
 	buf = append(buf, entryCommand)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(stampMs))
 	buf = binary.AppendUvarint(buf, uint64(len(args)))

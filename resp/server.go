@@ -78,9 +78,10 @@ type Server struct {
 	totalCmds  atomic.Int64
 	rejected   atomic.Int64
 
-	limits memoryLimits
-	evict  *evictor
-	acl    *ACL
+	limits   memoryLimits
+	requests requestContexts
+	evict    *evictor
+	acl      *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 
@@ -158,6 +159,7 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *Membe
 		clients:    make(map[int64]*client),
 		started:    time.Now(),
 		evict:      newEvictor(),
+		requests:   requestContexts{timeout: cfg.RequestTimeout},
 		acl:        cfg.ACL,
 		stopLoops:  make(chan struct{}),
 		expireDone: make(chan struct{}),
@@ -288,7 +290,12 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 		}
 		i = j
 	}
-	last := strings.ToLower(string(cmds[len(cmds)-1].Args[0]))
+	var last string
+	if sc := scs[len(cmds)-1]; sc != nil {
+		last = sc.Name // the table's name: no lower-casing copy per request
+	} else {
+		last = strings.ToLower(string(cmds[len(cmds)-1].Args[0]))
+	}
 	s.setClient(c, func(c *client) {
 		c.lastCmd = last
 		c.lastSeen = time.Now()
@@ -334,8 +341,7 @@ func commandSlot(sc *store.Command, args [][]byte) int {
 // writes proposes consecutive write commands together; scs[i] is cmds[i]'s
 // table entry.
 func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command, scs []*store.Command) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	defer cancel()
+	ctx := s.requests.get()
 	stamp := time.Now().UnixMilli()
 	oom := denyOOM(scs) && !s.admitWrite(ctx)
 	datas := make([][]byte, 0, len(cmds))
@@ -371,14 +377,18 @@ func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command, scs []*store.Co
 }
 
 func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte, r consensus.Result) {
-	var nle *consensus.NotLeaderError
-	switch {
-	case r.Err == nil:
+	if r.Err == nil {
 		if reply, ok := r.Val.([]byte); ok {
 			conn.WriteRaw(reply)
 		} else {
 			conn.WriteError("ERR internal error: no reply")
 		}
+		return
+	}
+	// Declared only here: taking its address makes it escape, an
+	// allocation every successful write would pay.
+	var nle *consensus.NotLeaderError
+	switch {
 	case errors.As(r.Err, &nle):
 		s.redirect(conn, sc, args, nle.Leader)
 	case errors.Is(r.Err, consensus.ErrProposalDropped), errors.Is(r.Err, consensus.ErrConfChangePending):
@@ -414,9 +424,7 @@ func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command, scs [
 			}
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-		err := s.node.ReadIndex(ctx)
-		cancel()
+		err := s.node.ReadIndex(s.requests.get())
 		if err != nil {
 			for i, cmd := range cmds {
 				s.writeResult(conn, scs[i], cmd.Args, consensus.Result{Err: err})
