@@ -434,12 +434,20 @@ func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command, scs [
 		now = time.Now().UnixMilli()
 	}
 	var out []byte
+	unchecked := 0
 	for i, cmd := range cmds {
 		if !checkArity(conn, scs[i], cmd.Args) {
 			continue
 		}
 		out = s.store.Read(now, cmd.Args, out[:0])
 		conn.WriteRaw(out)
+		// flushOutput measures redcon's buffer by copying it, so it is
+		// asked only once these replies alone could reach its smallest
+		// threshold; handle asks again before the next run of commands.
+		if unchecked += len(out); unchecked < outputChunk {
+			continue
+		}
+		unchecked = 0
 		if !s.flushOutput(conn, c) {
 			return
 		}
