@@ -9,10 +9,7 @@
 //
 // Each node dials every peer it knows (SetPeer) and keeps one outbound
 // connection to it, written by one goroutine that drains the peer's queue
-// and writes all waiting messages with a single write. While the queue is
-// empty, Send writes a plain TCP connection itself, with one non-blocking
-// write, and leaves what the socket did not take to that goroutine: a
-// message then costs no goroutine wake-up on the sending node. Inbound connections
+// and writes all waiting messages with a single write. Inbound connections
 // are only read. So between two nodes there are two connections, one per
 // direction, and messages of one direction arrive in the order they were
 // sent while a connection lasts. A broken connection or a failed dial is

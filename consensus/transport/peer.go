@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rkv/rkv/consensus"
@@ -16,30 +13,11 @@ import (
 
 // peer is the outbound side of one remote node: a queue that Send fills
 // without blocking and a writer goroutine (run) that owns the connection.
-// When nothing is queued and the connection is plain TCP, Send writes to
-// the socket itself, without blocking (writeDirect): waking the writer
-// goroutine for each message cost a thread wake-up on both ends of every
-// round trip, most of an idle follower's CPU per heartbeat.
 type peer struct {
 	t     *Transport
 	id    consensus.NodeID
 	addr  string
 	queue chan consensus.Message
-	// queued counts the messages put in queue and not yet written or
-	// dropped by the writer: while there are any, Send must not write
-	// directly, or its message would overtake them.
-	queued atomic.Int64
-	// wmu is held by whoever writes to the connection: the writer, or
-	// Send in writeDirect. It guards direct, carry and directBuf.
-	wmu sync.Mutex
-	// direct is the socket while the writer streams a plain TCP
-	// connection, nil otherwise (TLS, or not connected).
-	direct syscall.RawConn
-	// carry is the rest of a direct write the socket did not take; the
-	// writer sends it before anything else (kick wakes it for that).
-	carry     []byte
-	directBuf []byte
-	kick      chan struct{}
 	// redial cuts a backoff short: the peer just connected to us, so it is
 	// up again.
 	redial chan struct{}
@@ -54,7 +32,6 @@ func newPeer(t *Transport, id consensus.NodeID, addr string) *peer {
 		id:     id,
 		addr:   addr,
 		queue:  make(chan consensus.Message, t.cfg.QueueSize),
-		kick:   make(chan struct{}, 1),
 		redial: make(chan struct{}, 1),
 		ctx:    ctx,
 		cancel: cancel,
@@ -170,53 +147,34 @@ func (p *peer) stream(conn net.Conn, buf []byte) ([]byte, error) {
 	// Unblocks a Write stuck on a peer that stopped reading.
 	stop := context.AfterFunc(p.ctx, func() { conn.Close() })
 	defer stop()
-	p.wmu.Lock()
-	p.direct, p.carry = rawSocket(conn), nil
-	p.wmu.Unlock()
-	defer func() {
-		// A carry left over may end mid-frame: it must not start the
-		// next connection.
-		p.wmu.Lock()
-		p.direct, p.carry = nil, nil
-		p.wmu.Unlock()
-	}()
 	maxFrame := p.t.cfg.MaxFrameSize
 	for {
 		var m consensus.Message
-		got := false
 		select {
 		case <-p.ctx.Done():
 			return buf, p.ctx.Err()
 		case err := <-dead:
 			return buf, err
 		case m = <-p.queue:
-			got = true
-		case <-p.kick:
 		}
-		p.wmu.Lock()
-		buf = append(buf[:0], p.carry...)
-		p.carry = nil
-		taken, n := 0, 0
-		if got {
-			taken++
-			buf, n = p.appendMsg(buf, &m, maxFrame)
-		}
+		var n int
+		buf, n = p.appendMsg(buf[:0], &m, maxFrame)
 	drain:
 		for len(buf) < maxBatchBytes {
 			select {
 			case m = <-p.queue:
 				var k int
-				taken++
 				buf, k = p.appendMsg(buf, &m, maxFrame)
 				n += k
 			default:
 				break drain
 			}
 		}
-		err := p.writeAll(conn, buf)
-		p.queued.Add(int64(-taken))
-		p.wmu.Unlock()
-		if err != nil {
+		if len(buf) == 0 {
+			continue
+		}
+		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := conn.Write(buf); err != nil {
 			return buf, err
 		}
 		p.t.sent.Add(uint64(n))
@@ -224,97 +182,6 @@ func (p *peer) stream(conn net.Conn, buf []byte) ([]byte, error) {
 			buf = nil
 		}
 	}
-}
-
-// writeAll writes buf to conn within writeTimeout. The deadline is
-// cleared afterwards: a past one would fail writeDirect's writes.
-func (p *peer) writeAll(conn net.Conn, buf []byte) error {
-	if len(buf) == 0 {
-		return nil
-	}
-	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	_, err := conn.Write(buf)
-	conn.SetWriteDeadline(time.Time{})
-	return err
-}
-
-// rawSocket returns conn's socket for writeDirect, or nil when conn is not
-// a plain TCP connection.
-func rawSocket(conn net.Conn) syscall.RawConn {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
-}
-
-// enqueue hands msgs to the writer, dropping those that find the queue
-// full.
-func (p *peer) enqueue(msgs []consensus.Message) {
-	for i := range msgs {
-		// Counted before the writer can take it, so queued never reads
-		// zero while a message waits.
-		p.queued.Add(1)
-		select {
-		case p.queue <- msgs[i]:
-		default:
-			p.queued.Add(-1)
-			if p.t.dropFull.Add(1)&1023 == 1 {
-				// Rate limited: a down peer fills its queue at the
-				// heartbeat rate and would flood the log.
-				p.t.log.Warn("peer queue full, dropping messages", "peer", uint64(p.id), "dropped_total", p.t.dropFull.Load())
-			}
-		}
-	}
-}
-
-// writeDirect writes msgs to the socket from the caller's goroutine with
-// one non-blocking write, if nothing is queued before them and no one else
-// is writing; what the socket does not take becomes the carry, which the
-// writer sends next. It reports false, having done nothing, when msgs
-// must be queued instead.
-func (p *peer) writeDirect(msgs []consensus.Message) bool {
-	if p.queued.Load() != 0 || !p.wmu.TryLock() {
-		return false
-	}
-	defer p.wmu.Unlock()
-	if p.direct == nil || len(p.carry) > 0 || p.queued.Load() != 0 {
-		return false
-	}
-	buf, n := p.directBuf[:0], 0
-	for i := range msgs {
-		var k int
-		buf, k = p.appendMsg(buf, &msgs[i], p.t.cfg.MaxFrameSize)
-		n += k
-	}
-	written := 0
-	if len(buf) > 0 {
-		// f runs once: it reports done whatever the outcome. EAGAIN, or a
-		// broken connection, writes nothing here; the writer meets the
-		// error when it sends the carry.
-		p.direct.Write(func(fd uintptr) bool {
-			if k, err := syscall.Write(int(fd), buf); err == nil {
-				written = k
-			}
-			return true
-		})
-	}
-	if written < len(buf) {
-		p.carry = append([]byte(nil), buf[written:]...)
-		select {
-		case p.kick <- struct{}{}:
-		default:
-		}
-	}
-	p.t.sent.Add(uint64(n))
-	if cap(buf) <= maxKeptBuffer {
-		p.directBuf = buf
-	}
-	return true
 }
 
 // appendMsg appends m's frame to buf and reports how many messages it

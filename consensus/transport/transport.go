@@ -106,8 +106,7 @@ type Stats struct {
 
 // Transport carries consensus messages between nodes over TCP. It keeps
 // one outbound connection per peer, written by one goroutine draining a
-// bounded queue (or by Send itself while that queue is empty), and reads
-// every inbound connection in its own goroutine.
+// bounded queue, and reads every inbound connection in its own goroutine.
 // All methods are safe for concurrent use.
 type Transport struct {
 	cfg    Config
@@ -249,29 +248,28 @@ func (t *Transport) Register(g consensus.GroupID, deliver func(consensus.Message
 	t.groups[g] = deliver
 }
 
-// Send sends each message to the peer named by its To field: written to
-// the socket by the caller when nothing is queued for that peer, or else
-// queued for the peer's writer. It never blocks: a message for an unknown
-// peer, or a peer whose queue is full, is dropped and counted in Stats.
-// The messages must not be modified after Send, since a queued one is
-// encoded later by the peer's writer.
+// Send queues each message for the peer named by its To field. It never
+// blocks: a message for an unknown peer, or a peer whose queue is full,
+// is dropped and counted in Stats. The messages must not be modified
+// after Send, since they are encoded later by the peer's writer.
 func (t *Transport) Send(msgs []consensus.Message) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	for i := 0; i < len(msgs); {
-		// A run of messages to one peer goes out together.
-		j := i + 1
-		for j < len(msgs) && msgs[j].To == msgs[i].To {
-			j++
-		}
+	for i := range msgs {
 		p, ok := t.peers[msgs[i].To]
-		switch {
-		case !ok || t.closed:
-			t.dropNoPeer.Add(uint64(j - i))
-		case !p.writeDirect(msgs[i:j]):
-			p.enqueue(msgs[i:j])
+		if !ok || t.closed {
+			t.dropNoPeer.Add(1)
+			continue
 		}
-		i = j
+		select {
+		case p.queue <- msgs[i]:
+		default:
+			if t.dropFull.Add(1)&1023 == 1 {
+				// Rate limited: a down peer fills its queue at the
+				// heartbeat rate and would flood the log.
+				t.log.Warn("peer queue full, dropping messages", "peer", uint64(p.id), "dropped_total", t.dropFull.Load())
+			}
+		}
 	}
 }
 

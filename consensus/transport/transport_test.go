@@ -405,7 +405,7 @@ func TestWriterBatchesIntoOneWrite(t *testing.T) {
 	p := newPeer(tr, 2, "unused")
 	const n = 100
 	for i := range n {
-		p.enqueue([]consensus.Message{{Group: testGroup, Type: consensus.MsgApp, From: 1, To: 2, Index: uint64(i)}})
+		p.queue <- consensus.Message{Group: testGroup, Type: consensus.MsgApp, From: 1, To: 2, Index: uint64(i)}
 	}
 	local, remote := net.Pipe()
 	defer remote.Close()
@@ -473,100 +473,4 @@ func deadAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
-}
-
-// TestSendKeepsEachSendersOrder sends from several goroutines at once, so
-// that messages go out both directly and through the writer's queue: each
-// sender's messages must arrive complete and in the order it sent them.
-func TestSendKeepsEachSendersOrder(t *testing.T) {
-	const senders, each = 4, 2000
-	// Room for every message: this test is about order, not drops.
-	a := newTestTransport(t, 1, 7, func(c *Config) { c.QueueSize = senders * each })
-	b := newTestTransport(t, 2, 7)
-	in := register(b)
-	a.SetPeer(2, b.Addr().String())
-	a.Send([]consensus.Message{{Group: testGroup, Type: consensus.MsgHeartbeat, From: 1, To: 2}})
-	waitFor(t, "connection", func() bool { return in.len() == 1 })
-	var wg sync.WaitGroup
-	for s := range senders {
-		wg.Go(func() {
-			for i := range each {
-				a.Send([]consensus.Message{{Group: testGroup, Type: consensus.MsgApp, From: 1, To: 2,
-					Term: uint64(s + 1), Index: uint64(i), Entries: []consensus.Entry{{Data: make([]byte, i%700)}}}})
-			}
-		})
-	}
-	wg.Wait()
-	waitFor(t, "every message", func() bool { return in.len() == 1+senders*each })
-	next := make(map[uint64]uint64)
-	for _, m := range in.get()[1:] {
-		if m.Index != next[m.Term] {
-			t.Fatalf("sender %d: message %d arrived where %d was due", m.Term, m.Index, next[m.Term])
-		}
-		next[m.Term]++
-	}
-	if st := a.Stats(); st.DroppedQueueFull != 0 || b.Stats().InboundErrors != 0 {
-		t.Fatalf("drops or bad frames: %+v, inbound errors %d", st, b.Stats().InboundErrors)
-	}
-}
-
-// TestSendDoesNotBlockOnStalledPeer stops the receiver reading, so the
-// socket fills: Send must keep returning at once, dropping what the queue
-// cannot hold, and what does arrive must be whole frames in order.
-func TestSendDoesNotBlockOnStalledPeer(t *testing.T) {
-	const queue = 64
-	a := newTestTransport(t, 1, 7, func(c *Config) { c.QueueSize = queue })
-	b := newTestTransport(t, 2, 7)
-	release := make(chan struct{})
-	// Before b's Close, which waits for the reader this test holds.
-	unblock := sync.OnceFunc(func() { close(release) })
-	t.Cleanup(unblock)
-	var delivered atomic.Int64
-	var mu sync.Mutex
-	var got []uint64
-	b.Register(testGroup, func(m consensus.Message) {
-		if m.Index == 1 {
-			<-release // the reader stops here, and so does the socket
-		}
-		mu.Lock()
-		got = append(got, m.Index)
-		mu.Unlock()
-		delivered.Add(1)
-	})
-	a.SetPeer(2, b.Addr().String())
-	a.Send([]consensus.Message{{Group: testGroup, Type: consensus.MsgHeartbeat, From: 1, To: 2}})
-	waitFor(t, "connection", func() bool { return delivered.Load() == 1 })
-	done := make(chan struct{})
-	const total = 2000
-	go func() {
-		defer close(done)
-		for i := 1; i <= total; i++ {
-			a.Send([]consensus.Message{{Group: testGroup, Type: consensus.MsgApp, From: 1, To: 2,
-				Index: uint64(i), Entries: []consensus.Entry{{Data: make([]byte, 64<<10)}}}})
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Send blocked on a peer that stopped reading")
-	}
-	if a.Stats().DroppedQueueFull == 0 {
-		t.Fatal("nothing was dropped: the peer never stalled")
-	}
-	unblock()
-	waitFor(t, "the queue to drain", func() bool {
-		st := a.Stats()
-		return st.Sent+st.DroppedQueueFull == total+1
-	})
-	waitFor(t, "every message sent", func() bool { return delivered.Load() == int64(a.Stats().Sent) })
-	mu.Lock()
-	defer mu.Unlock()
-	for i := 1; i < len(got); i++ {
-		if got[i] <= got[i-1] {
-			t.Fatalf("message %d arrived after %d", got[i], got[i-1])
-		}
-	}
-	if e := b.Stats().InboundErrors; e != 0 {
-		t.Fatalf("%d bad frames", e)
-	}
 }
