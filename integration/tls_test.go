@@ -270,10 +270,11 @@ func expectBusClosed(t *testing.T, conn net.Conn, what string) {
 }
 
 // TestBusStrangerCannotDisturb attacks the bus of a cluster with a
-// secret (given in a file, as --cluster-secret-file reads it): a stranger that knows the cluster id and claims to be a member
-// is disconnected before its vote request is read, the term stays, and a
-// member that sends a frame over the size limit is disconnected too while
-// the cluster keeps serving.
+// secret (given in a file, as --cluster-secret-file reads it): a stranger
+// that knows the cluster id and claims to be a member is disconnected
+// before its vote request is read, the term stays, and a member that sends
+// a frame over the size limit is disconnected too while the cluster keeps
+// serving.
 func TestBusStrangerCannotDisturb(t *testing.T) {
 	secretFile := filepath.Join(t.TempDir(), "cluster-secret")
 	if err := os.WriteFile(secretFile, []byte("s3cret\n"), 0o600); err != nil {
