@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -964,7 +965,16 @@ func (n *Node) persistLoop() {
 	defer close(n.persistDone)
 	for {
 		jobs := n.persist.take()
-		if len(jobs) == 0 || !n.writeJobs(jobs) {
+		if len(jobs) == 0 {
+			return
+		}
+		// The run loop readied the transport's writers just before this
+		// goroutine, onto the same P, and a goroutine in a blocking
+		// syscall keeps its P: without the yield a leader's appends wait
+		// in that P's queue until its own fsync returns, and the
+		// followers' writes run after the leader's instead of beside it.
+		runtime.Gosched()
+		if !n.writeJobs(jobs) {
 			return
 		}
 	}
