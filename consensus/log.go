@@ -145,12 +145,14 @@ func (l *raftLog) String() string {
 }
 
 // maybeAppend appends ents after (index, logTerm) if that entry matches,
-// and advances the commit index. It returns the last new index.
-func (l *raftLog) maybeAppend(index, logTerm, committed uint64, ents []Entry) (uint64, bool) {
+// and advances the commit index. It returns the last new index and the
+// first index it wrote (0 when the log held every entry already): the log
+// lost whatever it held from there on.
+func (l *raftLog) maybeAppend(index, logTerm, committed uint64, ents []Entry) (lastNew, written uint64, ok bool) {
 	if !l.matchTerm(index, logTerm) {
-		return 0, false
+		return 0, 0, false
 	}
-	lastNew := index + uint64(len(ents))
+	lastNew = index + uint64(len(ents))
 	ci := l.findConflict(ents)
 	switch {
 	case ci == 0:
@@ -160,7 +162,7 @@ func (l *raftLog) maybeAppend(index, logTerm, committed uint64, ents []Entry) (u
 		l.append(ents[ci-(index+1):]...)
 	}
 	l.commitTo(min(committed, lastNew))
-	return lastNew, true
+	return lastNew, ci, true
 }
 
 func (l *raftLog) append(ents ...Entry) uint64 {

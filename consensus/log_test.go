@@ -141,7 +141,7 @@ func TestMaybeAppend(t *testing.T) {
 					t.Fatalf("panic %v, want panic %v", p, tt.wpanic)
 				}
 			}()
-			last, ok := l.maybeAppend(tt.index, tt.logTerm, tt.committed, tt.ents)
+			last, _, ok := l.maybeAppend(tt.index, tt.logTerm, tt.committed, tt.ents)
 			if last != tt.wlast || ok != tt.wok || l.committed != tt.wcommit {
 				t.Fatalf("got last %d ok %v commit %d, want %d %v %d", last, ok, l.committed, tt.wlast, tt.wok, tt.wcommit)
 			}

@@ -160,12 +160,16 @@ type Raft struct {
 
 	log *raftLog
 
-	// conf is the active membership; confIndex is the index of the last
-	// conf entry reflected in it. appliedConf is the membership as of the
-	// applied index, which is what a snapshot records.
-	conf        ConfState
-	confIndex   uint64
-	appliedConf ConfState
+	// conf is the membership in use: the last one in the log, committed
+	// or not (thesis §4.1); confIndex is the index of the last conf entry
+	// reflected in it, or of the state it was built from. appliedConf is
+	// the membership as of appliedConfIndex, the applied index, which is
+	// what a snapshot records and what conf is rebuilt from when a
+	// follower's log loses a suffix.
+	conf             ConfState
+	confIndex        uint64
+	appliedConf      ConfState
+	appliedConfIndex uint64
 
 	prs   map[NodeID]*progress
 	votes map[NodeID]bool
@@ -235,6 +239,7 @@ func NewRaft(cfg Config) (*Raft, error) {
 	r.appliedConf = cs.Clone()
 	// The membership is the snapshot's, as of the applied index.
 	r.confIndex = l.applied
+	r.appliedConfIndex = l.applied
 	empty := hs.IsEmpty() && l.lastIndex() == 0 && r.confIndex == 0
 	if empty && len(cfg.Peers) > 0 {
 		r.bootstrap(cfg.Peers)
@@ -247,9 +252,10 @@ func NewRaft(cfg Config) (*Raft, error) {
 		}
 		// The commit index is saved lazily, so it may lag the snapshot.
 		r.term, r.vote, l.committed = hs.Term, hs.Vote, max(hs.Commit, l.applied)
-		// Elections need the membership as of the commit index now, not
-		// once the application has caught up.
-		if err := r.replayConf(l.applied, l.committed); err != nil {
+		// The membership in use is the last one in the log: what the log
+		// holds is durable, while the commit index saved may be far
+		// behind what this node knew before it stopped.
+		if err := r.replayConf(l.applied, l.lastIndex()); err != nil {
 			return nil, err
 		}
 	}
@@ -283,6 +289,73 @@ func (r *Raft) replayConf(lo, hi uint64) error {
 		r.conf = applyConf(r.conf, cc)
 		r.confIndex = i
 	})
+}
+
+// confAppended brings the membership up to date after the log was written
+// from index from on with ents (the entries from there): a conf entry takes
+// effect once it is in the log. A suffix lost from confIndex down may have
+// held the conf entry in use, so the membership is then rebuilt from the
+// applied one, which no truncation reaches (truncation stops at the commit
+// index).
+func (r *Raft) confAppended(from uint64, ents []Entry) {
+	before := r.confIndex
+	if from <= r.confIndex {
+		r.conf = r.appliedConf.Clone()
+		r.confIndex = r.appliedConfIndex
+		if err := r.replayConf(r.appliedConfIndex, r.log.lastIndex()); err != nil {
+			panic(err)
+		}
+	} else {
+		for _, e := range ents {
+			if e.Type != EntryConfChange {
+				continue
+			}
+			cc, err := UnmarshalConfChange(e.Data)
+			if err != nil {
+				panic(fmt.Sprintf("consensus: appending entry %d: %v", e.Index, err))
+			}
+			r.conf = applyConf(r.conf, cc)
+			r.confIndex = e.Index
+		}
+	}
+	if r.confIndex != before || from <= before {
+		r.logger.Info("membership changed", "index", r.confIndex, "voters", r.conf.Voters, "learners", r.conf.Learners)
+		if r.state == StateLeader {
+			r.syncProgress()
+		}
+	}
+}
+
+// syncProgress fits a leader's progress map to the membership: new members
+// are probed from the end of the log, promoted learners count as voters,
+// removed members are dropped. A leader that removed itself goes on
+// replicating, without counting itself, until the removal is committed
+// (thesis §4.2.2); it steps down when it applies it.
+func (r *Raft) syncProgress() {
+	for id := range r.prs {
+		if !r.isVoter(id) && !r.isLearner(id) {
+			delete(r.prs, id)
+		}
+	}
+	last := r.log.lastIndex()
+	for _, id := range r.conf.Voters {
+		if pr := r.prs[id]; pr != nil {
+			pr.learner = false
+		} else {
+			r.prs[id] = r.newProgress(last, false)
+		}
+	}
+	for _, id := range r.conf.Learners {
+		if r.prs[id] == nil {
+			r.prs[id] = r.newProgress(last, true)
+		}
+	}
+	if !r.isVoter(r.leadTransferee) {
+		r.leadTransferee = None
+	}
+	// A smaller quorum may commit what was waiting, or confirm reads.
+	r.maybeCommit()
+	r.recheckReads()
 }
 
 // forEachConfChange calls f for each conf entry in (lo, hi], in order.
@@ -339,8 +412,19 @@ func (r *Raft) isVoter(id NodeID) bool { return slices.Contains(r.conf.Voters, i
 
 func (r *Raft) isLearner(id NodeID) bool { return slices.Contains(r.conf.Learners, id) }
 
-// promotable reports whether this node may campaign.
-func (r *Raft) promotable() bool { return r.isVoter(r.id) }
+// promotable reports whether this node may campaign: it is a voter, or it
+// was one as of its applied index and the entry that removes it is not
+// applied yet. Such a node campaigns under the membership in its log, not
+// counting itself, as a leader that removes itself goes on leading without
+// counting itself (thesis §4.2.2): its log may hold entries, its own
+// removal among them, that the voters left need to elect anyone, and they
+// would refuse every candidate that lacks them.
+func (r *Raft) promotable() bool {
+	return r.isVoter(r.id) || slices.Contains(r.appliedConf.Voters, r.id)
+}
+
+// alone reports whether this node is the only voter.
+func (r *Raft) alone() bool { return len(r.conf.Voters) == 1 && r.isVoter(r.id) }
 
 func (r *Raft) quorum() int { return len(r.conf.Voters)/2 + 1 }
 
@@ -546,13 +630,15 @@ func (r *Raft) becomeLeader() {
 	r.reset(r.term)
 	r.lead = r.id
 	r.state = StateLeader
-	r.prs[r.id].becomeReplicate()
+	if pr := r.prs[r.id]; pr != nil {
+		pr.becomeReplicate()
+	}
 	r.pendingConfIndex = r.log.lastIndex()
 	// A no-op of the new term lets the leader commit what earlier terms left
 	// (§5.4.2) and makes ReadIndex safe once committed.
 	r.appendEntries([]Entry{{}})
 	r.logger.Info("became leader", "term", r.term, "last", r.log.lastIndex())
-	if len(r.conf.Voters) == 1 {
+	if r.alone() {
 		r.maybeCommit()
 	}
 	r.bcastAppend()
@@ -564,21 +650,11 @@ func (r *Raft) hup(transfer []byte) {
 	if r.state == StateLeader || !r.promotable() {
 		return
 	}
-	// A node with unapplied conf changes might campaign under a membership
-	// it is about to leave; wait until they are applied.
-	if r.hasUnappliedConf() {
-		r.logger.Warn("not campaigning: unapplied membership change", "term", r.term)
-		return
-	}
 	if r.cfg.PreVote && transfer == nil {
 		r.campaign(true, nil)
 	} else {
 		r.campaign(false, transfer)
 	}
-}
-
-func (r *Raft) hasUnappliedConf() bool {
-	return r.confIndex > r.log.applied
 }
 
 func (r *Raft) campaign(pre bool, transfer []byte) {
@@ -599,13 +675,12 @@ func (r *Raft) campaign(pre bool, transfer []byte) {
 		}
 		return
 	}
-	commitTerm := r.log.zeroTermOnErr(r.log.term(r.log.committed))
 	for _, id := range r.conf.Voters {
 		if id == r.id {
 			continue
 		}
 		r.send(Message{To: id, Term: term, Type: voteMsg, Index: r.log.lastIndex(),
-			LogTerm: r.log.lastTerm(), Commit: r.log.committed, HintTerm: commitTerm, Context: transfer})
+			LogTerm: r.log.lastTerm(), Context: transfer})
 	}
 }
 
@@ -660,8 +735,7 @@ func (r *Raft) Tick() {
 func (r *Raft) tickElection() {
 	r.electionElapsed++
 	// A lone voter has nobody to wait for: it takes office at its first tick.
-	alone := len(r.conf.Voters) == 1
-	if r.promotable() && (alone || r.electionElapsed >= r.randomizedElectionTimeout) {
+	if r.promotable() && (r.alone() || r.electionElapsed >= r.randomizedElectionTimeout) {
 		r.electionElapsed = 0
 		r.hup(nil)
 	}
@@ -802,7 +876,6 @@ func (r *Raft) Step(m Message) error {
 	case MsgHup:
 		r.hup(nil)
 	case MsgVote, MsgPreVote:
-		r.learnCommit(m.Commit, m.HintTerm)
 		canVote := r.vote == m.From ||
 			(r.vote == None && r.lead == None) ||
 			(m.Type == MsgPreVote && m.Term > r.term)
@@ -910,11 +983,30 @@ func (r *Raft) propose(m Message) error {
 		}
 		confAt = i
 	}
+	if confAt >= 0 {
+		if err := r.checkConfChange(m.Entries[confAt]); err != nil {
+			return err
+		}
+	}
 	r.appendEntries(m.Entries)
 	if confAt >= 0 {
 		r.pendingConfIndex = m.Entries[confAt].Index
+		r.confAppended(m.Entries[0].Index, m.Entries)
 	}
 	r.bcastAppend()
+	return nil
+}
+
+// checkConfChange refuses a change that would leave the group without a
+// voter: a lone voter removing itself.
+func (r *Raft) checkConfChange(e Entry) error {
+	cc, err := UnmarshalConfChange(e.Data)
+	if err != nil {
+		return err
+	}
+	if cc.Type == ConfRemove && r.isVoter(cc.Node) && len(r.conf.Voters) == 1 {
+		return ErrUnsafeConfChange
+	}
 	return nil
 }
 
@@ -1001,7 +1093,7 @@ func (r *Raft) transferLeadership(to NodeID) {
 }
 
 func (r *Raft) sendReadIndex(m Message) {
-	if r.leaseValid() || (len(r.conf.Voters) == 1 && r.isVoter(r.id)) {
+	if r.leaseValid() || r.alone() {
 		r.respondReadIndex(m, r.log.committed)
 		return
 	}
@@ -1011,21 +1103,40 @@ func (r *Raft) sendReadIndex(m Message) {
 }
 
 func (r *Raft) handleReadAck(m Message) {
-	acks := r.readOnly.recvAck(m.From, m.Context)
-	if acks == nil {
-		return
+	if acks := r.readOnly.recvAck(m.From, m.Context); acks != nil && r.readQuorum(acks) {
+		r.releaseReads(m.Context)
 	}
+}
+
+// readQuorum reports whether acks hold a quorum of the voters.
+func (r *Raft) readQuorum(acks map[NodeID]bool) bool {
 	n := 0
 	for _, v := range r.conf.Voters {
 		if acks[v] {
 			n++
 		}
 	}
-	if n < r.quorum() {
-		return
-	}
-	for _, rs := range r.readOnly.advance(m.Context) {
+	return n >= r.quorum()
+}
+
+// releaseReads answers every pending read up to and including ctx's.
+func (r *Raft) releaseReads(ctx []byte) {
+	for _, rs := range r.readOnly.advance(ctx) {
 		r.respondReadIndex(rs.req, rs.index)
+	}
+}
+
+// recheckReads releases the reads whose acknowledgements make a quorum of
+// a new membership: a round waiting for a removed voter would otherwise
+// wait for an answer that never comes. Every quorum of the new membership
+// meets every quorum of the one before, so the acks vouch as well.
+func (r *Raft) recheckReads() {
+	q := r.readOnly.queue
+	for i := len(q) - 1; i >= 0; i-- {
+		if r.readQuorum(r.readOnly.pending[q[i]].acks) {
+			r.releaseReads([]byte(q[i]))
+			return
+		}
 	}
 }
 
@@ -1057,11 +1168,6 @@ func (r *Raft) stepCandidate(m Message) error {
 	case myVoteResp:
 		switch r.poll(m.From, !m.Reject) {
 		case voteWon:
-			if !r.promotable() {
-				// Removed while campaigning: the votes no longer count.
-				r.becomeFollower(r.term, None)
-				return nil
-			}
 			if r.state == StatePreCandidate {
 				r.campaign(false, nil)
 			} else {
@@ -1120,7 +1226,10 @@ func (r *Raft) handleAppend(m Message) {
 		r.send(Message{To: m.From, Type: MsgAppResp, Index: r.log.committed})
 		return
 	}
-	if last, ok := r.log.maybeAppend(m.Index, m.LogTerm, m.Commit, m.Entries); ok {
+	if last, written, ok := r.log.maybeAppend(m.Index, m.LogTerm, m.Commit, m.Entries); ok {
+		if written > 0 {
+			r.confAppended(written, m.Entries[written-(m.Index+1):])
+		}
 		r.send(Message{To: m.From, Type: MsgAppResp, Index: last})
 		return
 	}
@@ -1130,17 +1239,6 @@ func (r *Raft) handleAppend(m Message) {
 	hintIndex, hintTerm := r.log.findConflictByTerm(hintIndex, m.LogTerm)
 	r.send(Message{To: m.From, Type: MsgAppResp, Index: m.Index, Reject: true,
 		RejectHint: hintIndex, HintTerm: hintTerm})
-}
-
-// learnCommit takes a candidate's commit index where this log holds the
-// same entry there (so, by log matching, everything before it). Membership
-// takes effect when applied: a learner whose promotion the leader
-// committed, but who never heard so before the leader crashed, cannot
-// campaign, while its log may be the only one that can win.
-func (r *Raft) learnCommit(commit, term uint64) {
-	if commit > r.log.committed && r.log.matchTerm(commit, term) {
-		r.log.commitTo(commit)
-	}
 }
 
 func (r *Raft) handleHeartbeat(m Message) {
@@ -1205,40 +1303,8 @@ func (r *Raft) restore(s Snapshot) bool {
 	r.conf = s.Meta.Conf.Clone()
 	r.appliedConf = s.Meta.Conf.Clone()
 	r.confIndex = s.Meta.Index
+	r.appliedConfIndex = s.Meta.Index
 	return true
-}
-
-func (r *Raft) applyConfChange(cc ConfChange) {
-	r.conf = applyConf(r.conf, cc)
-	if r.state != StateLeader {
-		return
-	}
-	switch cc.Type {
-	case ConfAddLearner:
-		if r.prs[cc.Node] == nil {
-			r.prs[cc.Node] = r.newProgress(r.log.lastIndex(), true)
-		}
-	case ConfPromote:
-		if pr := r.prs[cc.Node]; pr != nil {
-			pr.learner = false
-		} else {
-			r.prs[cc.Node] = r.newProgress(r.log.lastIndex(), false)
-		}
-	case ConfRemove:
-		delete(r.prs, cc.Node)
-		if cc.Node == r.id {
-			r.logger.Info("removed from the group; stepping down", "term", r.term)
-			r.becomeFollower(r.term, None)
-			return
-		}
-		if r.leadTransferee == cc.Node {
-			r.leadTransferee = None
-		}
-		// A smaller quorum may commit what was waiting.
-		if r.maybeCommit() {
-			r.bcastAppend()
-		}
-	}
 }
 
 // HasReady reports whether Ready would return anything to do.
@@ -1314,13 +1380,14 @@ func (r *Raft) AcceptReady(rd Ready) {
 			panic(fmt.Sprintf("consensus: committed entry %d: %v", e.Index, err))
 		}
 		r.appliedConf = applyConf(r.appliedConf, cc)
-		if e.Index > r.confIndex {
-			r.confIndex = e.Index
-			r.applyConfChange(cc)
+		if cc.Type == ConfRemove && cc.Node == r.id && r.state == StateLeader {
+			r.logger.Info("removal committed; stepping down", "term", r.term)
+			r.becomeFollower(r.term, None)
 		}
 	}
 	if n := len(rd.CommittedEntries); n > 0 {
 		r.log.appliedTo(rd.CommittedEntries[n-1].Index)
+		r.appliedConfIndex = r.log.applied
 	}
 }
 
@@ -1339,17 +1406,12 @@ func (r *Raft) StableTo(index, term uint64) {
 
 // skipApplied marks the committed entries up to i applied without handing
 // them to the application, which already applied them: a driver that
-// replaces its core keeps its state machine. The membership as of i is
+// replaces its core keeps its state machine. The applied membership is
 // brought up to date from their conf entries.
 func (r *Raft) skipApplied(i uint64) error {
 	// What was applied was committed, though the commit index saved may
 	// be older.
-	if from := r.log.committed; i > from {
-		r.log.commitTo(i)
-		if err := r.replayConf(from, i); err != nil {
-			return err
-		}
-	}
+	r.log.commitTo(i)
 	if i <= r.log.applied {
 		return nil
 	}
@@ -1359,6 +1421,7 @@ func (r *Raft) skipApplied(i uint64) error {
 	if err != nil {
 		return err
 	}
+	r.appliedConfIndex = i
 	r.log.appliedTo(i)
 	return nil
 }

@@ -384,9 +384,10 @@ func TestBugRestartedNodeHonorsTransfer(t *testing.T) {
 // TestBugPromotedLearnerNeverHearsCommit: a learner whose promotion a lone
 // voter committed, and which holds entries that voter lost in a crash (it
 // sent them before its own write), refused the voter's campaign for its
-// shorter log and could not campaign itself, since the promotion takes
+// shorter log and could not campaign itself, since the promotion took
 // effect when applied and it never learned that it was committed: the
-// group never elected again. A candidate's commit index now teaches it.
+// group never elected again. The promotion now takes effect once it is in
+// the learner's log.
 func TestBugPromotedLearnerNeverHearsCommit(t *testing.T) {
 	st := NewMemoryStorage()
 	snap := &Snapshot{Meta: SnapshotMeta{Index: 1, Term: 1, Conf: ConfState{Voters: []NodeID{1}, Learners: []NodeID{2}}}}
@@ -398,14 +399,12 @@ func TestBugPromotedLearnerNeverHearsCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &testNode{r: r, st: st}
-	_ = r.Step(Message{From: 1, To: 2, Type: MsgPreVote, Term: 3, Index: 2, LogTerm: 2, Commit: 2, HintTerm: 2})
+	_ = r.Step(Message{From: 1, To: 2, Type: MsgPreVote, Term: 3, Index: 2, LogTerm: 2})
 	if resp := takeMsgs(r); len(resp) != 1 || !resp[0].Reject {
 		t.Fatalf("answered %v, want a rejection: the candidate's log is behind", resp)
 	}
-	n.readyAll()
 	if !r.promotable() {
-		t.Fatalf("after the candidate's commit index: membership %v, want 2 a voter", r.conf)
+		t.Fatalf("membership %v, want 2 a voter: its promotion is in its log", r.conf)
 	}
 	for range 2 * r.cfg.ElectionTick {
 		r.Tick()

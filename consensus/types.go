@@ -188,8 +188,7 @@ type Message struct {
 	Reject  bool
 	// RejectHint and HintTerm let a leader skip a whole conflicting term
 	// at once: the follower's last index on a short log, or the first index
-	// of its conflicting term with that term in HintTerm. In a vote request
-	// HintTerm is the term of the entry at the candidate's Commit.
+	// of its conflicting term with that term in HintTerm.
 	RejectHint uint64
 	HintTerm   uint64
 	// Context carries a ReadIndex request id (heartbeats, MsgReadIndex) or
@@ -272,6 +271,7 @@ var (
 	ErrStopped                        = errors.New("consensus: node stopped")
 	ErrCorruptConfChange              = errors.New("consensus: corrupt conf change")
 	ErrConfChangePending              = errors.New("consensus: a membership change is already in progress")
+	ErrUnsafeConfChange               = errors.New("consensus: the only voter cannot be removed")
 	ErrStorageFailed                  = errors.New("consensus: storage failed; node no longer accepts writes")
 )
 

@@ -393,6 +393,8 @@ func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte,
 		s.redirect(conn, sc, args, nle.Leader)
 	case errors.Is(r.Err, consensus.ErrProposalDropped), errors.Is(r.Err, consensus.ErrConfChangePending):
 		conn.WriteError("TRYAGAIN the write was not accepted (leadership changing), please retry")
+	case errors.Is(r.Err, consensus.ErrUnsafeConfChange):
+		conn.WriteError("ERR cannot remove the only voter of the cluster")
 	case errors.Is(r.Err, consensus.ErrStorageFailed):
 		conn.WriteError("MISCONF the node's log failed to write; it no longer accepts writes")
 	case errors.Is(r.Err, context.DeadlineExceeded):
