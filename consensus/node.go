@@ -140,7 +140,7 @@ type Node struct {
 	readsApplied []pendingRead
 	readSeq      uint64
 	// lastTick is when the core's tick count last caught up with the
-	// clock (see tick).
+	// clock (see catchUpClock).
 	lastTick time.Time
 	// queued is the hard state last handed to the persist goroutine,
 	// durable the last one it reported written. Messages that depend on a
@@ -565,9 +565,11 @@ func (n *Node) publish() {
 
 func (n *Node) run() {
 	defer close(n.donec)
+	// The clock's origin comes first, so that each ticker wake-up finds a
+	// whole interval passed.
+	n.lastTick = n.clock()
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
-	n.lastTick = n.clock()
 	defer n.failAll()
 	for {
 		if n.readyToHandle() {
@@ -637,6 +639,7 @@ func (n *Node) ready() bool { return n.survived(n.handleReady()) }
 // onPersisted takes the persist goroutine's reports, then steps the
 // proposals held for them; false means the node failed and stops.
 func (n *Node) onPersisted() bool {
+	n.syncLeaseClock()
 	if !n.survived(n.handlePersisted()) {
 		return false
 	}
@@ -699,10 +702,13 @@ func (n *Node) onSnapshotDone(out snapshotOutcome) bool {
 }
 
 // onTick counts the time passed. Messages that arrived while the node was
-// busy are heard first, before the ticks it missed are counted.
+// busy are heard first, before the ticks it missed are counted, so that a
+// stalled follower does not campaign against a leader whose heartbeats
+// wait in its queue; a leader in lease mode counts them first (see
+// syncLeaseClock).
 func (n *Node) onTick() {
 	n.stepQueuedMessages()
-	n.tick(1)
+	n.catchUpClock()
 	n.publish()
 }
 
@@ -720,6 +726,7 @@ func (n *Node) stepQueuedMessages() {
 }
 
 func (n *Node) stepMessage(m Message) {
+	n.syncLeaseClock()
 	if err := n.core.Step(m); err != nil {
 		n.logger.Debug("step failed", "msg", m.Type, "err", err)
 	}
@@ -751,6 +758,7 @@ func (n *Node) stepProposals() {
 // stepBatches proposes the entries of batches as one MsgProp and records
 // where each result goes.
 func (n *Node) stepBatches(batches []*proposalBatch) {
+	n.syncLeaseClock()
 	total := 0
 	for _, b := range batches {
 		total += len(b.ents)
@@ -790,24 +798,38 @@ func (n *Node) stepBatches(batches []*proposalBatch) {
 	}
 }
 
-// tick ticks the core once per tick interval passed since lastTick, and
-// at least atLeast times. time.Ticker drops the ticks a stopped or starved
-// process misses, and leases are counted in ticks: a leader frozen past its
-// lease (SIGSTOP, a stalled VM) would otherwise wake believing one tick had
-// passed and serve reads under a lease a newer leader has already broken.
-// Past an election timeout more ticks change nothing, so they are capped.
-func (n *Node) tick(atLeast int) {
-	now := n.clock()
-	ticks := max(int(now.Sub(n.lastTick)/n.cfg.TickInterval), atLeast)
-	if ticks == 0 {
+// catchUpClock ticks the core once per whole tick interval passed since
+// lastTick, so that its tick count is the number of intervals since the
+// clock's origin, never more: time.Ticker drops the ticks a stopped or
+// starved process misses, and leases are counted in ticks. A leader frozen
+// past its lease (SIGSTOP, a stalled VM, a long GC) would otherwise wake
+// believing one tick had passed and serve reads under a lease a newer
+// leader has already broken. Past two election timeouts more ticks change
+// nothing, so they are capped: the core's count then runs behind the
+// clock by a constant, which every lease measured after it shares, and
+// every lease measured before it has run out.
+func (n *Node) catchUpClock() {
+	ticks := int(n.clock().Sub(n.lastTick) / n.cfg.TickInterval)
+	if ticks <= 0 {
 		return
 	}
 	n.lastTick = n.lastTick.Add(time.Duration(ticks) * n.cfg.TickInterval)
-	if n.lastTick.After(now) {
-		n.lastTick = now
-	}
 	for range min(ticks, 2*n.cfg.Raft.ElectionTick) {
 		n.core.Tick()
+	}
+}
+
+// syncLeaseClock brings a lease-mode leader's tick count up to the clock
+// before the core steps anything: any step may release a read under the
+// lease (a read round starting, the commit of the term's first entry that
+// parked reads wait for, through an acknowledgement, a write report or a
+// membership change), and the lease must be judged on the clock as it is
+// now, not as it was before a stall. Followers count late ticks after
+// their queued messages instead; that only lengthens the promise their
+// silence gives the leader.
+func (n *Node) syncLeaseClock() {
+	if n.cfg.Raft.LeaseRead && n.core.state == StateLeader {
+		n.catchUpClock()
 	}
 }
 
@@ -826,13 +848,7 @@ func (n *Node) startReadRound() {
 		r.finish(&NotLeaderError{Leader: n.core.lead})
 		return
 	}
-	if n.cfg.Raft.LeaseRead {
-		// Catch up on ticks missed by more than ticker jitter before
-		// judging the lease; the ticker's own tick follows as usual.
-		if n.clock().Sub(n.lastTick) >= 2*n.cfg.TickInterval {
-			n.tick(0)
-		}
-	}
+	n.syncLeaseClock()
 	n.readSeq++
 	ctx := binary.BigEndian.AppendUint64(nil, n.readSeq)
 	if err := n.core.Step(Message{Type: MsgReadIndex, Context: ctx}); err != nil || n.core.state != StateLeader {

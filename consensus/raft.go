@@ -76,7 +76,8 @@ type Config struct {
 	// round. It requires CheckQuorum.
 	LeaseRead bool
 	// LeaseMargin is how many ticks short of the election timeout a lease
-	// ends, covering clock drift and tick granularity (at least 2).
+	// ends, covering tick granularity (two ticks) and clock drift and
+	// pauses (the rest); at least 3. See leaseValid for the arithmetic.
 	LeaseMargin int
 	// AutoPromoteLag is how close (in entries) to the commit index a learner
 	// must be before the leader promotes it to voter.
@@ -118,8 +119,8 @@ func (c *Config) validate() error {
 	if c.MaxSnapshotChunk == 0 {
 		c.MaxSnapshotChunk = 1 << 20
 	}
-	if c.LeaseMargin < 2 {
-		c.LeaseMargin = 2
+	if c.LeaseMargin < 3 {
+		c.LeaseMargin = 3
 	}
 	if c.LeaseMargin >= c.ElectionTick {
 		return errors.New("consensus: config: LeaseMargin must be below ElectionTick")
@@ -785,6 +786,23 @@ func (r *Raft) checkQuorumActive() bool {
 // a quorum answered heartbeats sent within the last election timeout (less
 // the margin), and those voters refuse votes for an election timeout after
 // hearing from us.
+//
+// The arithmetic, with I the tick interval, E = ElectionTick and M =
+// LeaseMargin. The driver's tick count is the number of whole intervals
+// since its clock's origin t0, never more, and a lease-mode leader brings
+// it up to date before every step (Node.syncLeaseClock). A heartbeat
+// stamped s was therefore sent at some t_send >= t0 + s*I, and a lease
+// judged valid at time t had ticks(t) = floor((t-t0)/I) < s+E-M, so
+// t < t0 + (s+E-M+1)*I <= t_send + (E-M+1)*I. A voter that answered it
+// heard it at t_recv >= t_send and reset its election clock; it refuses
+// votes (Step, inLease) until E of its own ticks have passed, and its
+// first may come at once, so its promise lasts past t_recv + (E-1)*I on
+// its clock. The lease ends first when (E-M+1)*I on the leader's clock
+// is at most (E-1)*I on the voter's: M = 2 allows no drift at all, and
+// each tick of margin beyond it lets the leader's clock run slower than a
+// voter's by another 1/(E-M+1), or the leader pause that long between
+// judging the lease and serving the read. The minimum of 3 with E = 10
+// allows 12.5%; rkv sets M = max(3, E/5).
 func (r *Raft) leaseValid() bool {
 	if !r.cfg.LeaseRead || r.leadTransferee != None {
 		return false

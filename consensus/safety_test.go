@@ -28,11 +28,15 @@ func (r *recorder) sent(typ MessageType) []Message {
 // newDriverNode returns node id over st (bootstrapping voters when st is
 // empty) with its goroutines not started: the test runs its loop by hand,
 // and decides when the disk writes.
-func newDriverNode(t *testing.T, id NodeID, voters []NodeID, st *MemoryStorage) (*Node, *recorder) {
+func newDriverNode(t *testing.T, id NodeID, voters []NodeID, st *MemoryStorage, opts ...cfgOpt) (*Node, *recorder) {
 	t.Helper()
 	tr := &recorder{}
+	cfg := Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Peers: voters, Logger: discardLogger}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	n, err := newNode(NodeConfig{
-		Raft:         Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Peers: voters, Logger: discardLogger},
+		Raft:         cfg,
 		Storage:      st,
 		Transport:    tr,
 		StateMachine: &counterSM{},
@@ -70,6 +74,14 @@ func settle(t *testing.T, n *Node) {
 		}
 	}
 	t.Fatal("node never settled")
+}
+
+// tickOnce lets one tick interval pass on a node made by newDriverNode and
+// does what its ticker's wake-up does.
+func tickOnce(n *Node) {
+	now := n.clock().Add(n.cfg.TickInterval)
+	n.clock = func() time.Time { return now }
+	n.onTick()
 }
 
 // writeQueued lets the disk write everything queued, as the persist
@@ -114,7 +126,7 @@ func TestBugLoneVoterSendsBeforeTermDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, tr := newDriverNode(t, 1, nil, st)
-	n.onTick()
+	tickOnce(n)
 	if n.core.state != StateLeader {
 		t.Fatalf("lone voter is %v after a tick, want leader", n.core.state)
 	}
@@ -254,7 +266,7 @@ func TestBugStaleTimeoutNow(t *testing.T) {
 func TestBugReplacedWaiterSettled(t *testing.T) {
 	n, _ := newDriverNode(t, 1, []NodeID{1}, NewMemoryStorage())
 	settle(t, n)
-	n.onTick()
+	tickOnce(n)
 	settle(t, n)
 	if !n.core.committedEntryInCurrentTerm() {
 		t.Fatalf("lone voter not leading: %v", n.core.Status())
@@ -275,7 +287,7 @@ func TestBugReplacedWaiterSettled(t *testing.T) {
 func TestBugConfChangeRefusedAlone(t *testing.T) {
 	n, _ := newDriverNode(t, 1, []NodeID{1}, NewMemoryStorage())
 	settle(t, n)
-	n.onTick()
+	tickOnce(n)
 	settle(t, n)
 	learner := func(id NodeID) []Entry {
 		return []Entry{{Type: EntryConfChange, Data: ConfChange{Type: ConfAddLearner, Node: id}.Marshal()}}
@@ -321,7 +333,7 @@ func TestBugRefusedSnapshotKeepsMembership(t *testing.T) {
 	st := NewMemoryStorage()
 	n, tr := newDriverNode(t, 1, []NodeID{1}, st)
 	settle(t, n)
-	n.onTick()
+	tickOnce(n)
 	// Time passes between the node's steps, so its commit index is saved
 	// with each write.
 	now := n.clock()

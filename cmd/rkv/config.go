@@ -124,6 +124,11 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.readMode != "linearizable" && cfg.readMode != "lease" {
 		return nil, &usageError{fmt.Sprintf("--read-mode %q: want linearizable or lease", cfg.readMode)}
 	}
+	if cfg.readMode == "lease" && cfg.electionTimeout < 5*cfg.heartbeatInterval {
+		// The lease ends three heartbeat intervals short of the election
+		// timeout, for tick granularity and clock drift.
+		return nil, &usageError{"--read-mode lease needs --election-timeout at least 5 times --heartbeat-interval"}
+	}
 	if cfg.maxClients <= 0 {
 		return nil, &usageError{"--maxclients must be positive"}
 	}

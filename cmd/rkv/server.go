@@ -131,7 +131,7 @@ func runServer(args []string) error {
 		Raft: consensus.Config{
 			ID: cfg.id, Group: 1, ElectionTick: electionTick, HeartbeatTick: 1,
 			Peers: peers, PreVote: true, CheckQuorum: true,
-			LeaseRead: cfg.readMode == "lease", LeaseMargin: max(2, electionTick/5),
+			LeaseRead: cfg.readMode == "lease", LeaseMargin: max(3, electionTick/5),
 			// Seeded per process so that nodes do not time out in the same
 			// order after every restart.
 			Rand:   rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.id))),
