@@ -151,7 +151,10 @@ type Node struct {
 	queued      HardState
 	durable     HardState
 	commitSaved time.Time
-	snapIndex   uint64
+	// commitSaveEvery is commitSaveInterval, except in the simulation,
+	// which varies it so that restarts find commit indexes of every age.
+	commitSaveEvery time.Duration
+	snapIndex       uint64
 	// appliedBytes counts the data of every entry applied; snapBytesMark
 	// is its value at the last snapshot, whose size is snapSize.
 	appliedBytes  uint64
@@ -300,8 +303,10 @@ func newNode(cfg NodeConfig) (*Node, error) {
 		readRounds: make(map[uint64]*readRound),
 		queued:     hs,
 		durable:    hs,
-		clock:      time.Now,
-		snapIndex:  snap.Meta.Index,
+
+		commitSaveEvery: commitSaveInterval,
+		clock:           time.Now,
+		snapIndex:       snap.Meta.Index,
 		// Replaying the log after a restart counts toward the next
 		// snapshot like any apply, so that the restore is not followed at
 		// once by a snapshot of the same data.
@@ -1075,7 +1080,7 @@ func (n *Node) handleReady() error {
 	termOrVote := !rd.HardState.IsEmpty() &&
 		(rd.HardState.Term != n.queued.Term || rd.HardState.Vote != n.queued.Vote)
 	now := n.clock()
-	commitDue := rd.HardState.Commit > n.queued.Commit && now.Sub(n.commitSaved) >= commitSaveInterval
+	commitDue := rd.HardState.Commit > n.queued.Commit && now.Sub(n.commitSaved) >= n.commitSaveEvery
 	if termOrVote || commitDue {
 		hs = rd.HardState
 		n.queued = hs

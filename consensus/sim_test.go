@@ -28,13 +28,22 @@ import (
 // duplicates, delays, reorders and replays messages (as a transport may
 // after a reconnect), partitions nodes and corrupts snapshot chunks.
 // Groups start with 1 to 5 voters; spare nodes join as learners and
-// members are removed, so the membership passes through other sizes. Every
-// choice comes from one seeded source, so a failing seed replays exactly.
+// members are removed (a leader and one of two voters too), so the
+// membership passes through other sizes. A node may crash in the middle of
+// a disk write (after the write, before the messages that waited for it
+// leave, or after they left), its run loop may stall while its clock goes
+// on (as SIGSTOP or a long pause does), and each seed saves the commit
+// index at its own pace, so restarts find it of every age. Every choice
+// comes from one seeded source, so a failing seed replays exactly.
 // Checked on every step: one leader per term, log matching, leader
-// completeness, state-machine safety, that an acknowledged proposal got
+// completeness, state-machine safety, that a leader commits only an entry
+// of its own term, that no vote or message of a term leaves a node before
+// that term (and vote) is on its disk, that an acknowledged proposal got
 // its own entry's result, and that a read returns a state holding every
 // write acknowledged before it started; at the end, that no acknowledged
-// write was lost and that the group makes progress once healed.
+// write was lost, that the group makes progress once healed and, with
+// PreVote and CheckQuorum, that a voter cut off from a stable leader and
+// brought back does not move its term.
 
 var (
 	simSeeds = flag.Int("sim.seeds", 0, "number of simulation seeds (0: 2000, fewer under -race)")
@@ -134,9 +143,10 @@ func TestSim(t *testing.T) {
 	t.Logf("sim: seeds %d..%d (1 to 5 voters, %d spares), %.2fM steps, %v", first, first+int64(seeds)-1,
 		simSpares, float64(totalSteps.Load())/1e6, time.Since(start).Round(time.Second))
 	t.Logf("sim: %d acknowledged proposals, %d linearizable reads checked, %d leaders, %d snapshots installed, "+
-		"%d refused, %d crashes with %d writes lost, %d membership changes applied, %d messages replayed",
+		"%d refused, %d crashes with %d writes lost (%d inside a write), %d membership changes applied, "+
+		"%d messages replayed, %d stalls, %d term stability checks",
 		stats.acked, stats.reads, stats.leaders, stats.snapsInstalled, stats.snapsRefused, stats.crashes,
-		stats.writesLost, stats.confChanges, stats.replayed)
+		stats.writesLost, stats.jobCrashes, stats.confChanges, stats.replayed, stats.stalls, stats.termChecks)
 }
 
 // simFailure is panicked by a failed check and recovered by run.
@@ -215,25 +225,59 @@ func (m *simSM) Restore(b []byte) error {
 // every entry saved for the log matching check.
 type simDisk struct {
 	*MemoryStorage
-	s *sim
+	s  *sim
+	id NodeID
 }
+
+// simCrash is panicked to crash a node in the middle of a persist job,
+// and recovered by writeAny.
+type simCrash struct{}
+
+// Crash points inside a persist job (see writeAny).
+const (
+	crashNowhere = iota
+	crashAfterSave
+	crashAfterSend
+)
 
 func (d *simDisk) Save(hs HardState, ents []Entry, snap *Snapshot) error {
 	if err := d.MemoryStorage.Save(hs, ents, snap); err != nil {
 		return err
 	}
 	d.s.recordEntries(d.MemoryStorage, ents)
+	if d.s.jobCrash == crashAfterSave && d.s.jobNode == d.id {
+		panic(simCrash{})
+	}
 	return nil
 }
 
 type simTransport struct{ s *sim }
 
 // Send queues msgs on the network in recipient order: the core ranges over
-// a map to broadcast, and a run must depend on the seed only.
+// a map to broadcast, and a run must depend on the seed only. A message of
+// a term leaves only once that term is on the sender's disk, and a vote
+// only once the vote is (or a later term, which forbids voting again).
 func (t simTransport) Send(msgs []Message) {
+	s := t.s
 	msgs = slices.Clone(msgs)
 	slices.SortStableFunc(msgs, func(a, b Message) int { return cmp.Compare(a.To, b.To) })
-	t.s.net = append(t.s.net, msgs...)
+	for _, m := range msgs {
+		if m.Term == 0 || m.Type == MsgPreVote || m.Type == MsgPreVoteResp {
+			continue
+		}
+		hs, _, _ := s.node(m.From).disk.InitialState()
+		if hs.Term < m.Term {
+			s.failf("n%d sent %v before term %d was on its disk (it holds term %d)", m.From, m, m.Term, hs.Term)
+		}
+		if m.Type == MsgVoteResp && !m.Reject && hs.Term == m.Term && hs.Vote != m.To {
+			s.failf("n%d granted its vote in term %d to n%d before the vote was on its disk (it holds a vote for n%d)",
+				m.From, m.Term, m.To, hs.Vote)
+		}
+	}
+	s.net = append(s.net, msgs...)
+	if s.jobCrash == crashAfterSend && len(msgs) > 0 && msgs[0].From == s.jobNode {
+		panic(simCrash{})
+	}
 }
 
 type simNode struct {
@@ -246,13 +290,22 @@ type simNode struct {
 	now         time.Time
 	clockTicks  int // ticks of its clock, also while crashed
 	commitSeen  uint64
-	stopped     bool // removed from the group and shut down
+	// ledTerm is the term n led at the last check, 0 if it did not lead.
+	ledTerm uint64
+	stopped bool // removed from the group and shut down
+	// stalledUntil is the clock tick until which the node's loop does
+	// nothing while its clock goes on; 0: running.
+	stalledUntil int
 }
+
+// running reports whether n's loop runs: it is up and not stalled.
+func (n *simNode) running() bool { return n.live() && n.stalledUntil == 0 }
 
 func (n *simNode) live() bool { return n.node != nil && !n.stopped }
 
-// writing reports whether writes are queued for n's disk.
-func (n *simNode) writing() bool { return n.live() && len(n.node.persist.jobs) > 0 }
+// writing reports whether writes are queued for n's disk, which a stall
+// of the process stops too.
+func (n *simNode) writing() bool { return n.running() && len(n.node.persist.jobs) > 0 }
 
 func (n *simNode) core() *Raft { return n.node.core }
 
@@ -295,6 +348,7 @@ type simRead struct {
 // simStats counts what a run exercised, to show that the faults happen.
 type simStats struct {
 	acked, reads, leaders, snapsInstalled, snapsRefused, crashes, writesLost, confChanges, replayed int64
+	jobCrashes, stalls, termChecks                                                                  int64
 }
 
 func (a *simStats) add(b simStats) {
@@ -307,6 +361,9 @@ func (a *simStats) add(b simStats) {
 	a.writesLost += b.writesLost
 	a.confChanges += b.confChanges
 	a.replayed += b.replayed
+	a.jobCrashes += b.jobCrashes
+	a.stalls += b.stalls
+	a.termChecks += b.termChecks
 }
 
 type simEvent struct {
@@ -333,6 +390,14 @@ type sim struct {
 	preVote bool
 	checkQ  bool
 	lease   bool
+	// commitSaveEvery is the nodes' commit save interval for this seed.
+	commitSaveEvery time.Duration
+	// jobCrash is where the persist job jobNode's disk is writing now
+	// crashes it.
+	jobCrash int
+	jobNode  NodeID
+	// healed is set once the progress phase begins: no more faults.
+	healed bool
 
 	leaders   map[uint64]NodeID
 	entries   map[[2]uint64]entryRec
@@ -369,11 +434,12 @@ func newSim(seed int64, logf func(string, ...any)) *sim {
 	s.preVote = s.rng.IntN(4) != 0
 	s.checkQ = s.rng.IntN(4) != 0
 	s.lease = s.checkQ && s.rng.IntN(3) == 0
+	s.commitSaveEvery = []time.Duration{0, commitSaveInterval, time.Second, time.Hour}[s.rng.IntN(4)]
 	for i := 1; i <= size; i++ {
 		s.voters = append(s.voters, NodeID(i))
 	}
 	for i := 1; i <= size+simSpares; i++ {
-		n := &simNode{id: NodeID(i), disk: &simDisk{MemoryStorage: NewMemoryStorage(), s: s},
+		n := &simNode{id: NodeID(i), disk: &simDisk{MemoryStorage: NewMemoryStorage(), s: s, id: NodeID(i)},
 			now: time.Unix(1e9, 0)}
 		if i <= size {
 			n.peers = s.voters
@@ -438,6 +504,7 @@ func (s *sim) start(n *simNode) {
 	n.incarnation++
 	n.sm = newSimSM(s, n)
 	n.commitSeen = 0
+	n.ledTerm = 0
 	node, err := newNode(NodeConfig{
 		Raft: Config{
 			ID:               n.id,
@@ -465,7 +532,9 @@ func (s *sim) start(n *simNode) {
 	}
 	node.clock = func() time.Time { return n.now }
 	node.lastTick = n.now
+	node.commitSaveEvery = s.commitSaveEvery
 	n.node = node
+	n.stalledUntil = 0
 }
 
 // pick returns a random element of the nodes f accepts, or nil.
@@ -537,6 +606,8 @@ func (s *sim) run(faultSteps int) (err error) {
 		{2, s.crashWriting},
 		{30, s.crashVoting},
 		{8, s.restart},
+		{1, s.stall},
+		{2, s.hup},
 		{15, s.snapshot},
 		{5, s.confChange},
 		{5, s.transfer},
@@ -558,6 +629,9 @@ func (s *sim) deliver() {
 	}
 	i := s.rng.IntN(len(s.net))
 	m := s.net[i]
+	if s.stalled(m.To) {
+		return // it waits in the socket
+	}
 	s.net[i] = s.net[len(s.net)-1]
 	s.net = s.net[:len(s.net)-1]
 	s.deliverMsg("deliver", m)
@@ -622,8 +696,44 @@ func (s *sim) replay() {
 	if len(s.history) == 0 {
 		return
 	}
+	m := s.history[s.rng.IntN(len(s.history))]
+	if s.stalled(m.To) {
+		return
+	}
 	s.stats.replayed++
-	s.deliverMsg("replay", s.history[s.rng.IntN(len(s.history))])
+	s.deliverMsg("replay", m)
+}
+
+// stalled reports whether node id is up with its loop stalled.
+func (s *sim) stalled(id NodeID) bool {
+	n := s.node(id)
+	return n != nil && n.live() && n.stalledUntil != 0
+}
+
+// stall stops a node's loop, a leader's more often than not, for up to
+// three election timeouts of its clock, which goes on: as SIGSTOP, a
+// stalled VM or a long pause does. Clients may still queue requests on
+// it; when it resumes, whatever it steps first must see the time passed.
+func (s *sim) stall() {
+	n := s.pick(func(n *simNode) bool { return n.running() && n.core().state == StateLeader })
+	if n == nil || s.rng.IntN(3) == 0 {
+		n = s.pick((*simNode).running)
+	}
+	if n == nil {
+		return
+	}
+	n.stalledUntil = n.clockTicks + 1 + s.rng.IntN(3*simElectionTick)
+	s.stats.stalls++
+	s.event(fmt.Sprintf("stall until tick %d", n.stalledUntil), n.id, nil)
+}
+
+// hup makes a voter campaign now, as CLUSTER FAILOVER does, so that
+// elections overlap more often than timeouts alone make them.
+func (s *sim) hup() {
+	if n := s.pick(func(n *simNode) bool { return n.running() && n.core().promotable() }); n != nil {
+		s.event("hup", n.id, nil)
+		n.node.stepMessage(Message{Type: MsgHup})
+	}
 }
 
 // corruptSnapshot damages one snapshot chunk in flight: the receiver must
@@ -666,14 +776,23 @@ func (s *sim) tick() {
 	}
 	n.clockTicks++
 	n.now = n.now.Add(simTickInterval)
-	if n.node != nil {
-		s.event("tick", n.id, nil)
-		n.node.onTick()
+	if n.node == nil {
+		return
 	}
+	if n.stalledUntil != 0 {
+		if n.clockTicks >= n.stalledUntil {
+			// It resumes; what it does first is up to the next steps.
+			n.stalledUntil = 0
+			s.event("resume", n.id, nil)
+		}
+		return
+	}
+	s.event("tick", n.id, nil)
+	n.node.onTick()
 }
 
 func (s *sim) readyAny() {
-	if n := s.pick(func(n *simNode) bool { return n.live() && n.node.readyToHandle() }); n != nil {
+	if n := s.pick(func(n *simNode) bool { return n.running() && n.node.readyToHandle() }); n != nil {
 		s.event("ready", n.id, nil)
 		refused := n.node.core
 		if !n.node.ready() {
@@ -686,14 +805,30 @@ func (s *sim) readyAny() {
 }
 
 // writeAny lets one node's disk write everything queued for it, as the
-// persist goroutine does, and send what waited for the write.
+// persist goroutine does, and send what waited for the write. Now and then
+// the node crashes in the middle: after the write, before the messages
+// that waited for it leave, or just after they left.
 func (s *sim) writeAny() {
 	n := s.pick((*simNode).writing)
 	if n == nil {
 		return
 	}
 	jobs, _ := n.node.persist.takeNow()
-	s.event(fmt.Sprintf("write %d jobs", len(jobs)), n.id, nil)
+	s.jobNode, s.jobCrash = n.id, crashNowhere
+	if x := s.rng.IntN(20); x < 2 && !s.healed {
+		s.jobCrash = crashAfterSave + x
+	}
+	s.event(fmt.Sprintf("write %d jobs (crash point %d)", len(jobs), s.jobCrash), n.id, nil)
+	defer func() {
+		s.jobNode, s.jobCrash = None, crashNowhere
+		if p := recover(); p != nil {
+			if _, ok := p.(simCrash); !ok {
+				panic(p)
+			}
+			s.stats.jobCrashes++
+			s.crashNode(n)
+		}
+	}()
 	if !n.node.writeJobs(jobs) {
 		s.failf("n%d: write failed", n.id)
 	}
@@ -701,7 +836,7 @@ func (s *sim) writeAny() {
 
 // persistedAny has one node's loop take its disk's reports.
 func (s *sim) persistedAny() {
-	n := s.pick(func(n *simNode) bool { return n.live() && len(n.node.persist.written) > 0 })
+	n := s.pick(func(n *simNode) bool { return n.running() && len(n.node.persist.written) > 0 })
 	if n == nil {
 		return
 	}
@@ -800,7 +935,7 @@ func (s *sim) propose() {
 
 // wakeProposals has one node's loop take the proposals queued for it.
 func (s *sim) wakeProposals() {
-	if n := s.pick(func(n *simNode) bool { return n.live() && len(n.node.props) > 0 }); n != nil {
+	if n := s.pick(func(n *simNode) bool { return n.running() && len(n.node.props) > 0 }); n != nil {
 		s.event("step proposals", n.id, nil)
 		n.node.stepProposals()
 	}
@@ -817,7 +952,7 @@ func (s *sim) readIndex() {
 
 // wakeReads has one node's loop start the read round its readers wait for.
 func (s *sim) wakeReads() {
-	n := s.pick(func(n *simNode) bool { return n.live() && n.node.nextRead != nil && len(n.node.readRounds) == 0 })
+	n := s.pick(func(n *simNode) bool { return n.running() && n.node.nextRead != nil && len(n.node.readRounds) == 0 })
 	if n != nil {
 		s.event("start read round", n.id, nil)
 		n.node.startReadRound()
@@ -984,7 +1119,7 @@ func (s *sim) restart() {
 // node's maybeSnapshot does, so that laggards need InstallSnapshot.
 func (s *sim) snapshot() {
 	n := s.pick(func(n *simNode) bool {
-		if !n.live() {
+		if !n.running() {
 			return false
 		}
 		snap, _ := n.disk.Snapshot()
@@ -1009,8 +1144,11 @@ func (s *sim) snapshot() {
 	}
 }
 
+// runningLeader reports whether n says it leads and its loop runs.
+func (s *sim) runningLeader(n *simNode) bool { return s.isLeader(n) && n.running() }
+
 func (s *sim) confChange() {
-	n := s.pick(s.isLeader)
+	n := s.pick(s.runningLeader)
 	if n == nil {
 		return
 	}
@@ -1039,7 +1177,7 @@ func (s *sim) confChange() {
 }
 
 func (s *sim) transfer() {
-	n := s.pick(s.isLeader)
+	n := s.pick(s.runningLeader)
 	if n == nil {
 		return
 	}
@@ -1071,9 +1209,17 @@ func (s *sim) check() {
 		}
 		c := r.log.committed
 		if c > n.commitSeen {
+			if t, _ := r.log.term(c); r.state == StateLeader && n.ledTerm == r.term && t != r.term {
+				s.failf("n%d, leader of term %d, committed %d/t%d: a leader commits only entries of its term (§5.4.2)",
+					n.id, r.term, c, t)
+			}
 			s.recordCommits(n, n.commitSeen+1, c)
 		}
 		n.commitSeen = c
+		n.ledTerm = 0
+		if r.state == StateLeader {
+			n.ledTerm = r.term
+		}
 	}
 	s.checkClients()
 	if s.step%simFullCheckEvery == 0 {
@@ -1166,8 +1312,10 @@ func (s *sim) checkLogMatching() {
 // emerge, commit a fresh proposal on every member and answer a read.
 func (s *sim) progress() {
 	s.event("progress phase", 0, nil)
+	s.healed = true
 	clear(s.cut)
 	for _, n := range s.nodes {
+		n.stalledUntil = 0
 		if s.removed[n.id] {
 			n.stopped = true
 			n.node = nil
@@ -1213,6 +1361,7 @@ func (s *sim) progress() {
 				s.failf("final read on n%d misses the fresh entry %s", l.id, fresh.payload)
 			}
 			s.checkConverged(l)
+			s.checkTermStable(l)
 			return
 		}
 	}
@@ -1226,6 +1375,96 @@ func (s *sim) progress() {
 		s.failf("liveness: fresh proposal %s not applied on every member", fresh.payload)
 	default:
 		s.failf("liveness: final read not answered")
+	}
+}
+
+// checkTermStable cuts a voter off from the stable leader l for several
+// election timeouts and brings it back, with every clock ticking in step
+// and the network and disks quick: with PreVote and CheckQuorum neither the
+// leader nor its term may change, since the voter's pre-votes bump no term
+// and the others, hearing l, refuse them.
+func (s *sim) checkTermStable(l *simNode) {
+	voters := l.core().conf.Voters
+	if !s.preVote || !s.checkQ || len(voters) < 3 {
+		return
+	}
+	others := slices.DeleteFunc(slices.Clone(voters), func(id NodeID) bool { return id == l.id })
+	f := others[s.rng.IntN(len(others))]
+	term := l.core().term
+	s.stats.termChecks++
+	s.event(fmt.Sprintf("term stability: cut off n%d from leader of term %d", f, term), l.id, nil)
+	for _, n := range s.nodes {
+		if n.id != f {
+			s.cut[[2]NodeID{f, n.id}] = true
+			s.cut[[2]NodeID{n.id, f}] = true
+		}
+	}
+	const rounds = 4 * simElectionTick
+	for i := range 2 * rounds {
+		if i == rounds {
+			s.heal()
+		}
+		s.syncRound()
+		if !s.isLeader(l) || l.core().term != term {
+			s.failf("term churn: n%d, cut off for %d ticks and brought back, moved leader n%d of term %d to %s of term %d",
+				f, rounds, l.id, term, l.core().state, l.core().term)
+		}
+	}
+	if r := s.node(f).core(); r.term != term || r.lead != l.id {
+		s.failf("term stability: n%d is at term %d following n%d after the heal, want term %d following n%d", f, r.term, r.lead, term, l.id)
+	}
+}
+
+// syncRound ticks every clock once and then runs the network, the disks
+// and the loops until nothing is left to do.
+func (s *sim) syncRound() {
+	s.step++
+	for _, n := range s.nodes {
+		if n.stopped {
+			continue
+		}
+		n.clockTicks++
+		n.now = n.now.Add(simTickInterval)
+		if n.live() {
+			n.node.onTick()
+		}
+	}
+	for range 10000 {
+		busy := false
+		for _, n := range s.nodes {
+			if !n.live() {
+				continue
+			}
+			if n.node.readyToHandle() {
+				busy = true
+				if !n.node.ready() {
+					s.failf("n%d: %v", n.id, n.node.failed)
+				}
+			}
+			if jobs, _ := n.node.persist.takeNow(); len(jobs) > 0 {
+				busy = true
+				if !n.node.writeJobs(jobs) {
+					s.failf("n%d: write failed", n.id)
+				}
+			}
+			if len(n.node.persist.written) > 0 {
+				busy = true
+				<-n.node.persist.written
+				if !n.node.onPersisted() {
+					s.failf("n%d: %v", n.id, n.node.failed)
+				}
+			}
+		}
+		msgs := s.net
+		s.net = nil
+		for _, m := range msgs {
+			busy = true
+			s.deliverMsg("deliver", m)
+		}
+		s.check()
+		if !busy {
+			return
+		}
 	}
 }
 
