@@ -21,7 +21,7 @@
 //     waiting, served only after the leader (a lone voter too) has
 //     committed an entry of its term, and an optional lease mode
 //     (LeaseRead) measured from the send time of the heartbeats a quorum
-//     acknowledged;
+//     acknowledged (see "Leases" below);
 //   - leadership transfer (catch the target up, then MsgTimeoutNow). The
 //     MsgTimeoutNow carries the tick at which the leader gives the transfer
 //     up; a transferee or voter that heard a heartbeat sent after it ignores
@@ -34,14 +34,57 @@
 //     be the same bytes;
 //   - single-server membership changes carried by EntryConfChange entries:
 //     new servers join as learners and the leader promotes them once they
-//     are caught up; a removed leader steps down. Only one change is in
-//     flight at a time, and a new leader must commit its no-op first.
+//     are caught up; a removed leader steps down once its removal is
+//     applied. Only one change is in flight at a time, and a new leader
+//     must commit its no-op first.
 //
-// Membership takes effect when a conf change is applied; at start-up the
-// core replays the committed conf changes so elections use the membership
-// as of the commit index. A brand-new group is bootstrapped from
+// # Membership
+//
+// A membership takes effect on a node when its entry enters the node's log,
+// committed or not (the rule of Ongaro's thesis, §4.1), and is undone when
+// a new leader overwrites the entry; at start-up the core rebuilds it from
+// the snapshot's membership and every conf entry in the log. Single-server
+// changes keep every quorum of one membership meeting every quorum of the
+// next, and a leader proposes a change only once the previous one is
+// committed, so the memberships in use anywhere are at most one change
+// apart; what each node uses is in its log, which is durable before
+// anything it acknowledged, so no restart takes a node back further. (The
+// rule it replaced, membership as of the applied index, depended on the
+// commit index, which the driver saves lazily: a voter restarted after two
+// changes it had not saved as committed campaigned under the membership
+// from two changes back, whose quorums need not meet the current one's.)
+// A leader that removes itself replicates without counting itself until
+// the removal is committed (thesis §4.2.2), and a voter whose removal is
+// in its log but not yet applied may still campaign, again without
+// counting itself: its log may hold what the remaining voters need to
+// elect anyone, so removing a voter from a group of two cannot leave the
+// other waiting for it forever. Only a lone voter cannot be removed
+// (ErrUnsafeConfChange). A brand-new group is bootstrapped from
 // Config.Peers: its log starts with one committed conf entry per founding
 // voter, identical on every founder.
+//
+// # Commit persistence
+//
+// Only the term and vote must be durable before a message that depends on
+// them leaves. The commit index is saved with them and otherwise at most
+// every 200 ms of change: it can always be learned again from a leader,
+// and nothing that decides safety (membership, votes) reads it after a
+// restart. Until a leader commits an entry of its own term it neither
+// serves reads nor proposes membership changes.
+//
+// # Leases
+//
+// In lease mode a leader answers reads without a heartbeat round while a
+// quorum acknowledged heartbeats sent within the last ElectionTick -
+// LeaseMargin ticks; those voters refuse to vote for anyone else until an
+// election timeout after hearing from it. Ticks are counted by the driver
+// as whole intervals of its clock since it started, never forced, and a
+// lease-mode leader brings the count up to the clock before every step,
+// since any step may release a read; a stall of the loop (a pause, SIGSTOP)
+// therefore ends the lease rather than extend it. The margin, at least 3
+// ticks, covers tick granularity and clock drift: the arithmetic is beside
+// Raft.leaseValid. A leadership transfer suspends the lease until voters
+// have answered heartbeats sent after the transfer's deadline.
 //
 // # The driver
 //

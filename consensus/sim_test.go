@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
@@ -144,9 +145,9 @@ func TestSim(t *testing.T) {
 		simSpares, float64(totalSteps.Load())/1e6, time.Since(start).Round(time.Second))
 	t.Logf("sim: %d acknowledged proposals, %d linearizable reads checked, %d leaders, %d snapshots installed, "+
 		"%d refused, %d crashes with %d writes lost (%d inside a write), %d membership changes applied, "+
-		"%d messages replayed, %d stalls, %d term stability checks",
+		"%d messages replayed, %d stalls, %d term stability checks, %d lease stall checks",
 		stats.acked, stats.reads, stats.leaders, stats.snapsInstalled, stats.snapsRefused, stats.crashes,
-		stats.writesLost, stats.jobCrashes, stats.confChanges, stats.replayed, stats.stalls, stats.termChecks)
+		stats.writesLost, stats.jobCrashes, stats.confChanges, stats.replayed, stats.stalls, stats.termChecks, stats.leaseStalls)
 }
 
 // simFailure is panicked by a failed check and recovered by run.
@@ -348,7 +349,7 @@ type simRead struct {
 // simStats counts what a run exercised, to show that the faults happen.
 type simStats struct {
 	acked, reads, leaders, snapsInstalled, snapsRefused, crashes, writesLost, confChanges, replayed int64
-	jobCrashes, stalls, termChecks                                                                  int64
+	jobCrashes, stalls, termChecks, leaseStalls                                                     int64
 }
 
 func (a *simStats) add(b simStats) {
@@ -364,6 +365,7 @@ func (a *simStats) add(b simStats) {
 	a.jobCrashes += b.jobCrashes
 	a.stalls += b.stalls
 	a.termChecks += b.termChecks
+	a.leaseStalls += b.leaseStalls
 }
 
 type simEvent struct {
@@ -711,7 +713,7 @@ func (s *sim) stalled(id NodeID) bool {
 }
 
 // stall stops a node's loop, a leader's more often than not, for up to
-// three election timeouts of its clock, which goes on: as SIGSTOP, a
+// five election timeouts of its clock, which goes on: as SIGSTOP, a
 // stalled VM or a long pause does. Clients may still queue requests on
 // it; when it resumes, whatever it steps first must see the time passed.
 func (s *sim) stall() {
@@ -722,9 +724,47 @@ func (s *sim) stall() {
 	if n == nil {
 		return
 	}
-	n.stalledUntil = n.clockTicks + 1 + s.rng.IntN(3*simElectionTick)
+	n.stalledUntil = n.clockTicks + 1 + s.rng.IntN(5*simElectionTick)
+	if s.lease && n.core().state == StateLeader {
+		// Long enough, mostly, for the others to elect a leader that
+		// acknowledges writes the stalled one must not read past.
+		n.stalledUntil += simElectionTick
+	}
 	s.stats.stalls++
 	s.event(fmt.Sprintf("stall until tick %d", n.stalledUntil), n.id, nil)
+}
+
+// resume does what a loop woken after a stall does first: its select
+// finds every case ready and takes one at random, so a read round, a
+// queued message or a write report may come before the ticker's tick.
+func (s *sim) resume(n *simNode) {
+	var msgs []int
+	for i, m := range s.net {
+		if m.To == n.id && !s.cut[[2]NodeID{m.From, m.To}] {
+			msgs = append(msgs, i)
+		}
+	}
+	ready := []simAction{{1, n.node.onTick}}
+	if n.node.nextRead != nil && len(n.node.readRounds) == 0 {
+		ready = append(ready, simAction{1, n.node.startReadRound})
+	}
+	if len(msgs) > 0 {
+		ready = append(ready, simAction{1, func() {
+			i := msgs[s.rng.IntN(len(msgs))]
+			m := s.net[i]
+			s.net = slices.Delete(s.net, i, i+1)
+			s.deliverMsg("deliver", m)
+		}})
+	}
+	if len(n.node.persist.written) > 0 {
+		ready = append(ready, simAction{1, func() {
+			<-n.node.persist.written
+			if !n.node.onPersisted() {
+				s.failf("n%d: %v", n.id, n.node.failed)
+			}
+		}})
+	}
+	s.choose(ready)
 }
 
 // hup makes a voter campaign now, as CLUSTER FAILOVER does, so that
@@ -781,9 +821,9 @@ func (s *sim) tick() {
 	}
 	if n.stalledUntil != 0 {
 		if n.clockTicks >= n.stalledUntil {
-			// It resumes; what it does first is up to the next steps.
 			n.stalledUntil = 0
 			s.event("resume", n.id, nil)
+			s.resume(n)
 		}
 		return
 	}
@@ -1362,6 +1402,7 @@ func (s *sim) progress() {
 			}
 			s.checkConverged(l)
 			s.checkTermStable(l)
+			s.checkLeaseStall(l)
 			return
 		}
 	}
@@ -1415,8 +1456,59 @@ func (s *sim) checkTermStable(l *simNode) {
 	}
 }
 
+// checkLeaseStall stalls the lease-mode leader l until the others have
+// elected a leader that acknowledged a write, has a client read on l after
+// that, and resumes l as its loop would after a pause: the read must not
+// be served from l's state without the write, whatever l's loop takes
+// first.
+func (s *sim) checkLeaseStall(l *simNode) {
+	if !s.lease || len(l.core().conf.Voters) < 3 {
+		return
+	}
+	s.stats.leaseStalls++
+	term := l.core().term
+	l.stalledUntil = math.MaxInt
+	s.event("lease stall", l.id, nil)
+	var g *simNode
+	for range 10 * simElectionTick {
+		s.syncRound()
+		g = s.pick(func(n *simNode) bool {
+			return n.running() && n.core().state == StateLeader && n.core().term > term && n.core().committedEntryInCurrentTerm()
+		})
+		if g != nil {
+			break
+		}
+	}
+	if g == nil {
+		s.failf("liveness: no leader elected while leader n%d of term %d stalled", l.id, term)
+	}
+	s.seq++
+	p := fmt.Sprintf("lease%d", s.seq)
+	s.event("propose "+p, g.id, nil)
+	w := &simProposal{payload: p, node: g, incarnation: g.incarnation, batch: g.node.enqueueProposal([]Entry{{Data: []byte(p)}})}
+	s.clients = append(s.clients, w)
+	for i := 0; !done(w.batch.done); i++ {
+		if i == 10*simElectionTick {
+			s.failf("liveness: n%d never acknowledged %s", g.id, p)
+		}
+		s.syncRound()
+	}
+	if w.batch.results[0].Err != nil {
+		return
+	}
+	s.event("read after "+p, l.id, nil)
+	read := &simRead{node: l, incarnation: l.incarnation, round: l.node.joinRead(), ackedBefore: len(s.acked)}
+	s.reads = append(s.reads, read)
+	l.stalledUntil = 0
+	s.event("resume", l.id, nil)
+	s.resume(l)
+	for i := 0; !done(read.round.done) && i < 10*simElectionTick; i++ {
+		s.syncRound()
+	}
+}
+
 // syncRound ticks every clock once and then runs the network, the disks
-// and the loops until nothing is left to do.
+// and the loops (but stalled ones) until nothing is left to do.
 func (s *sim) syncRound() {
 	s.step++
 	for _, n := range s.nodes {
@@ -1425,15 +1517,19 @@ func (s *sim) syncRound() {
 		}
 		n.clockTicks++
 		n.now = n.now.Add(simTickInterval)
-		if n.live() {
+		if n.running() {
 			n.node.onTick()
 		}
 	}
 	for range 10000 {
 		busy := false
 		for _, n := range s.nodes {
-			if !n.live() {
+			if !n.running() {
 				continue
+			}
+			if len(n.node.props) > 0 {
+				busy = true
+				n.node.stepProposals()
 			}
 			if n.node.readyToHandle() {
 				busy = true
@@ -1458,6 +1554,10 @@ func (s *sim) syncRound() {
 		msgs := s.net
 		s.net = nil
 		for _, m := range msgs {
+			if s.stalled(m.To) {
+				s.net = append(s.net, m)
+				continue
+			}
 			busy = true
 			s.deliverMsg("deliver", m)
 		}
