@@ -97,6 +97,6 @@ func TestBugStaleSnapshotStalls(t *testing.T) {
 	nw.tick(1, 10)
 	if got, want := nw.nodes[3].r.LastIndex(), lead.r.LastIndex(); got != want {
 		t.Fatalf("follower 3 last index = %d, want %d (leader's progress: %v, snapshot index %d)",
-			got, want, lead.r.prs[3], lead.r.prs[3].snap.Meta.Index)
+			got, want, lead.r.prs[3], lead.r.prs[3].snap.Index)
 	}
 }

@@ -31,7 +31,9 @@
 //   - snapshots streamed in chunks (MsgSnap), resumable from the offset the
 //     follower reports; a partial snapshot is kept only for chunks from the
 //     same sender and term, since two nodes' snapshots of one index need not
-//     be the same bytes;
+//     be the same bytes. The leader's core knows its snapshot only by
+//     metadata and size ([Storage.SnapshotMeta]): its MsgSnaps name a chunk
+//     (SnapOffset, SnapLen) that the driver reads;
 //   - single-server membership changes carried by EntryConfChange entries:
 //     new servers join as learners and the leader promotes them once they
 //     are caught up; a removed leader steps down once its removal is
@@ -104,6 +106,18 @@
 // proposed on its own, so one refused as pending fails alone.
 // [Node.ReadIndex] batches every waiting read into one confirmation round.
 // A failed write stops the node (ErrStorageFailed) rather than pretend.
+//
+// The snapshot chunks a leader's core asks for are read from storage
+// ([Storage.ReadSnapshotChunk]) by a reader goroutine per follower, never
+// by the run goroutine, which would otherwise stop answering heartbeats
+// while it reads a large snapshot. Each follower has one chunk being read
+// and at most one waiting (the newest). A chunk of a snapshot that storage
+// has replaced is reported to the core ([Raft.ReportSnapshotReplaced]),
+// which starts the follower on the current one; any other read error
+// stops the node, as a failed write does. Integrity is checked at both
+// ends: wal checks a snapshot file's checksum once, when its first chunk
+// is read, and the follower's state machine refuses a snapshot that does
+// not restore before anything of it is saved.
 //
 // # Testing
 //

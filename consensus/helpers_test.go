@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"cmp"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -93,7 +94,26 @@ func (n *testNode) ready() []Message {
 	msgs := slices.Clone(rd.Messages)
 	slices.SortStableFunc(msgs, func(a, b Message) int { return cmp.Compare(a.To, b.To) })
 	n.r.Advance(rd)
-	return msgs
+	return n.fillSnapChunks(msgs)
+}
+
+// fillSnapChunks reads the snapshot chunks among msgs from storage, as
+// the driver's readers do, and reports a replaced snapshot to the core.
+func (n *testNode) fillSnapChunks(msgs []Message) []Message {
+	out := msgs[:0]
+	for _, m := range msgs {
+		if m.Type == MsgSnap {
+			var err error
+			if m, err = fillSnapChunk(n.st, m); errors.Is(err, ErrSnapOutOfDate) {
+				n.r.ReportSnapshotReplaced(m.To, m.Snapshot.Index)
+				continue
+			} else if err != nil {
+				panic(err)
+			}
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // readyAll repeats ready until the core has nothing more to do.

@@ -233,11 +233,14 @@ func (l *raftLog) hasNextCommitted() bool {
 	return l.applyLimit()+1 > max(l.applied+1, l.firstIndex())
 }
 
-func (l *raftLog) snapshot() (Snapshot, error) {
+// snapshotMeta returns the latest stored snapshot's metadata and data
+// size. A received snapshot not yet stored is not offered: the driver
+// reads the chunks it sends from storage.
+func (l *raftLog) snapshotMeta() (SnapshotMeta, uint64, error) {
 	if l.unstable.snapshot != nil {
-		return *l.unstable.snapshot, nil
+		return SnapshotMeta{}, 0, ErrSnapshotTemporarilyUnavailable
 	}
-	return l.storage.Snapshot()
+	return l.storage.SnapshotMeta()
 }
 
 func (l *raftLog) firstIndex() uint64 {

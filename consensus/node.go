@@ -163,6 +163,8 @@ type Node struct {
 	snapshotting  bool
 	snapDone      chan snapshotOutcome
 	failed        error
+	// snaps are the snapshot chunks waiting to be read and sent.
+	snaps *snapReads
 
 	persist     *persistQueue
 	persistDone chan struct{}
@@ -249,6 +251,7 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	}
 	// The simulation steps messages itself and has no use for the queue.
 	n.recvc = make(chan Message, 8192)
+	n.snaps.async = true
 	go n.persistLoop()
 	go n.run()
 	return n, nil
@@ -314,6 +317,7 @@ func newNode(cfg NodeConfig) (*Node, error) {
 		snapDone:      make(chan snapshotOutcome, 1),
 		persist:       newPersistQueue(),
 		persistDone:   make(chan struct{}),
+		snaps:         newSnapReads(),
 		leaderChanged: make(chan struct{}),
 	}
 	n.publish()
@@ -623,6 +627,10 @@ func (n *Node) run() {
 			}
 		case out := <-n.snapDone:
 			if !n.onSnapshotDone(out) {
+				return
+			}
+		case <-n.snaps.failedc:
+			if !n.onSnapReadsFailed() {
 				return
 			}
 		case <-n.stopc:
@@ -1015,9 +1023,7 @@ func (n *Node) writeJobs(jobs []persistJob) bool {
 		n.stats.logEntries.Add(uint64(len(job.ents)))
 	}
 	if out.err == nil {
-		if len(job.msgs) > 0 {
-			n.cfg.Transport.Send(job.msgs)
-		}
+		n.send(job.msgs)
 		if k := len(job.ents); k > 0 {
 			out.index, out.term, out.ok = job.ents[k-1].Index, job.ents[k-1].Term, true
 		}
@@ -1066,9 +1072,7 @@ func (n *Node) handleReady() error {
 				later = append(later, m)
 			}
 		}
-		if len(early) > 0 {
-			n.cfg.Transport.Send(early)
-		}
+		n.send(early)
 	} else {
 		later = rd.Messages
 	}
@@ -1133,9 +1137,7 @@ func (n *Node) sendUnlessAck(msgs []Message) []Message {
 			now = append(now, m)
 		}
 	}
-	if len(now) > 0 {
-		n.cfg.Transport.Send(now)
-	}
+	n.send(now)
 	return acks
 }
 
@@ -1336,6 +1338,7 @@ func (n *Node) failAll() {
 	if n.snapshotting {
 		<-n.snapDone
 	}
+	n.snaps.stop()
 	n.persist.close()
 	<-n.persistDone
 }

@@ -36,9 +36,11 @@ type progress struct {
 	// follower answered was sent; leases are measured from it.
 	lastAckedSend int64
 
-	// Snapshot being streamed (snapshotState only).
-	snap    *Snapshot
-	snapOff uint64 // offset the follower acknowledged
+	// Snapshot being streamed (snapshotState only): its metadata and the
+	// size of its data, which the driver reads chunk by chunk.
+	snap     *SnapshotMeta
+	snapSize uint64
+	snapOff  uint64 // offset the follower acknowledged
 }
 
 func (pr *progress) String() string {
@@ -49,13 +51,14 @@ func (pr *progress) resetState(state progressState) {
 	pr.probeSent = false
 	pr.state = state
 	pr.snap = nil
+	pr.snapSize = 0
 	pr.snapOff = 0
 	pr.inflights.reset()
 }
 
 func (pr *progress) becomeProbe() {
 	if pr.state == snapshotState && pr.snap != nil {
-		snapIndex := pr.snap.Meta.Index
+		snapIndex := pr.snap.Index
 		pr.resetState(probeState)
 		pr.next = max(pr.match+1, snapIndex+1)
 		return
@@ -69,9 +72,10 @@ func (pr *progress) becomeReplicate() {
 	pr.next = pr.match + 1
 }
 
-func (pr *progress) becomeSnapshot(s *Snapshot) {
+func (pr *progress) becomeSnapshot(meta *SnapshotMeta, size uint64) {
 	pr.resetState(snapshotState)
-	pr.snap = s
+	pr.snap = meta
+	pr.snapSize = size
 }
 
 // maybeUpdate records that the follower has index n; it reports whether

@@ -469,29 +469,47 @@ func (r *Raft) startSnapshot(to NodeID, pr *progress) bool {
 	if !pr.recentActive {
 		return false // a follower that is down would only waste the bandwidth
 	}
-	snap, err := r.log.snapshot()
+	meta, size, err := r.log.snapshotMeta()
 	if err != nil {
 		if errors.Is(err, ErrSnapshotTemporarilyUnavailable) {
 			return false
 		}
 		panic(err)
 	}
-	if snap.IsEmpty() {
+	if meta.Index == 0 {
 		panic("consensus: need a snapshot but there is none")
 	}
-	r.logger.Info("sending snapshot", "to", to, "index", snap.Meta.Index, "bytes", len(snap.Data))
-	pr.becomeSnapshot(&snap)
+	r.logger.Info("sending snapshot", "to", to, "index", meta.Index, "bytes", size)
+	pr.becomeSnapshot(&meta, size)
 	r.sendSnapChunk(to, pr)
 	return true
 }
 
+// sendSnapChunk asks for the chunk at the follower's offset. The MsgSnap
+// names the chunk without its data, which the driver reads from storage
+// off the run goroutine (see fillSnapChunk).
 func (r *Raft) sendSnapChunk(to NodeID, pr *progress) {
-	s := pr.snap
-	off := min(pr.snapOff, uint64(len(s.Data)))
-	end := min(off+r.cfg.MaxSnapshotChunk, uint64(len(s.Data)))
-	meta := s.Meta
+	off := min(pr.snapOff, pr.snapSize)
+	end := min(off+r.cfg.MaxSnapshotChunk, pr.snapSize)
+	meta := *pr.snap
 	r.send(Message{To: to, Type: MsgSnap, Snapshot: &meta, SnapOffset: off,
-		SnapData: s.Data[off:end], SnapDone: end == uint64(len(s.Data))})
+		SnapLen: end - off, SnapDone: end == pr.snapSize})
+}
+
+// ReportSnapshotReplaced tells the core that the driver could not read a
+// chunk of the snapshot at index for follower to, because the storage
+// replaced that snapshot with a newer one. A follower still being sent it
+// goes back to probe, and so gets the current snapshot (or entries)
+// instead of waiting in snapshot state for chunks that never come. A
+// report about a transfer that has already ended is ignored.
+func (r *Raft) ReportSnapshotReplaced(to NodeID, index uint64) {
+	pr := r.prs[to]
+	if r.state != StateLeader || pr == nil || pr.state != snapshotState || pr.snap.Index != index {
+		return
+	}
+	pr.resetState(probeState)
+	pr.next = pr.match + 1
+	r.sendAppend(to, true)
 }
 
 func (r *Raft) sendHeartbeat(to NodeID, ctx []byte) {
@@ -966,7 +984,7 @@ func (r *Raft) stepLeader(m Message) error {
 		}
 	case MsgSnapResp:
 		pr.recentActive = true
-		if pr.state != snapshotState || m.Commit != pr.snap.Meta.Index {
+		if pr.state != snapshotState || m.Commit != pr.snap.Index {
 			return nil
 		}
 		// Only progress sends the next chunk: answering duplicates and stale
@@ -975,7 +993,7 @@ func (r *Raft) stepLeader(m Message) error {
 		// at the next heartbeat response.
 		progressed := m.Index > pr.snapOff
 		pr.snapOff = m.Index
-		if progressed && pr.snapOff < uint64(len(pr.snap.Data)) {
+		if progressed && pr.snapOff < pr.snapSize {
 			r.sendSnapChunk(m.From, pr)
 		}
 	}
@@ -1043,7 +1061,7 @@ func (r *Raft) handleAppendResponse(m Message, pr *progress) {
 		return
 	}
 	updated := pr.maybeUpdate(m.Index)
-	if pr.state == snapshotState && pr.match >= pr.snap.Meta.Index {
+	if pr.state == snapshotState && pr.match >= pr.snap.Index {
 		// The follower has what the snapshot holds (perhaps its last
 		// acknowledgement was lost): replicate from there, with a newer
 		// snapshot if the log has been compacted again since.

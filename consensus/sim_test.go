@@ -27,7 +27,10 @@ import (
 // simulation chooses, so messages are stepped while writes are in flight,
 // and a crash loses every write still queued. The network drops,
 // duplicates, delays, reorders and replays messages (as a transport may
-// after a reconnect), partitions nodes and corrupts snapshot chunks.
+// after a reconnect), partitions nodes and corrupts snapshot chunks. A
+// leader's snapshot chunks are read from its disk in steps of their own,
+// as its reader goroutines do, so snapshots are taken and replaced while
+// a transfer waits for them.
 // Groups start with 1 to 5 voters; spare nodes join as learners and
 // members are removed (a leader and one of two voters too), so the
 // membership passes through other sizes. A node may crash in the middle of
@@ -144,10 +147,11 @@ func TestSim(t *testing.T) {
 	t.Logf("sim: seeds %d..%d (1 to 5 voters, %d spares), %.2fM steps, %v", first, first+int64(seeds)-1,
 		simSpares, float64(totalSteps.Load())/1e6, time.Since(start).Round(time.Second))
 	t.Logf("sim: %d acknowledged proposals, %d linearizable reads checked, %d leaders, %d snapshots installed, "+
-		"%d refused, %d crashes with %d writes lost (%d inside a write), %d membership changes applied, "+
-		"%d messages replayed, %d stalls, %d term stability checks, %d lease stall checks",
-		stats.acked, stats.reads, stats.leaders, stats.snapsInstalled, stats.snapsRefused, stats.crashes,
-		stats.writesLost, stats.jobCrashes, stats.confChanges, stats.replayed, stats.stalls, stats.termChecks, stats.leaseStalls)
+		"%d refused, %d transfers of a replaced snapshot restarted, %d crashes with %d writes lost (%d inside a write), "+
+		"%d membership changes applied, %d messages replayed, %d stalls, %d term stability checks, %d lease stall checks",
+		stats.acked, stats.reads, stats.leaders, stats.snapsInstalled, stats.snapsRefused, stats.snapsReplaced,
+		stats.crashes, stats.writesLost, stats.jobCrashes, stats.confChanges, stats.replayed, stats.stalls,
+		stats.termChecks, stats.leaseStalls)
 }
 
 // simFailure is panicked by a failed check and recovered by run.
@@ -348,8 +352,8 @@ type simRead struct {
 
 // simStats counts what a run exercised, to show that the faults happen.
 type simStats struct {
-	acked, reads, leaders, snapsInstalled, snapsRefused, crashes, writesLost, confChanges, replayed int64
-	jobCrashes, stalls, termChecks, leaseStalls                                                     int64
+	acked, reads, leaders, snapsInstalled, snapsRefused, snapsReplaced, crashes, writesLost, confChanges, replayed int64
+	jobCrashes, stalls, termChecks, leaseStalls                                                                    int64
 }
 
 func (a *simStats) add(b simStats) {
@@ -358,6 +362,7 @@ func (a *simStats) add(b simStats) {
 	a.leaders += b.leaders
 	a.snapsInstalled += b.snapsInstalled
 	a.snapsRefused += b.snapsRefused
+	a.snapsReplaced += b.snapsReplaced
 	a.crashes += b.crashes
 	a.writesLost += b.writesLost
 	a.confChanges += b.confChanges
@@ -593,6 +598,8 @@ func (s *sim) run(faultSteps int) (err error) {
 		{100, s.readyAny},
 		{60, s.writeAny},
 		{60, s.persistedAny},
+		{60, s.readSnapChunk},
+		{20, s.snapReadFailedAny},
 		{150, s.tick},
 		{30, s.drop},
 		{20, s.duplicate},
@@ -883,6 +890,34 @@ func (s *sim) persistedAny() {
 	<-n.node.persist.written
 	s.event("persisted", n.id, nil)
 	if !n.node.onPersisted() {
+		s.failf("n%d: %v", n.id, n.node.failed)
+	}
+}
+
+// readSnapChunk has one node read a snapshot chunk its core asked for
+// from its disk and send it, as its reader goroutine does.
+func (s *sim) readSnapChunk() {
+	n := s.pick(func(n *simNode) bool { return n.running() && len(n.node.snaps.waiting()) > 0 })
+	if n == nil {
+		return
+	}
+	ids := n.node.snaps.waiting()
+	m, _ := n.node.snaps.take(ids[s.rng.IntN(len(ids))])
+	s.event("read snapshot chunk", n.id, &m)
+	n.node.readSnapChunk(m)
+}
+
+// snapReadFailedAny has one node's loop take the reports of chunks that
+// could not be read: the snapshot was replaced since the core asked.
+func (s *sim) snapReadFailedAny() {
+	n := s.pick(func(n *simNode) bool { return n.running() && len(n.node.snaps.failedc) > 0 })
+	if n == nil {
+		return
+	}
+	<-n.node.snaps.failedc
+	s.stats.snapsReplaced += int64(len(n.node.snaps.failed))
+	s.event("snapshot chunks unreadable", n.id, nil)
+	if !n.node.onSnapReadsFailed() {
 		s.failf("n%d: %v", n.id, n.node.failed)
 	}
 }
@@ -1369,6 +1404,8 @@ func (s *sim) progress() {
 		{30, s.readyAny},
 		{30, s.writeAny},
 		{30, s.persistedAny},
+		{30, s.readSnapChunk},
+		{10, s.snapReadFailedAny},
 		{10, s.wakeProposals},
 		{10, s.wakeReads},
 	}
@@ -1530,6 +1567,18 @@ func (s *sim) syncRound() {
 			if len(n.node.props) > 0 {
 				busy = true
 				n.node.stepProposals()
+			}
+			for _, id := range n.node.snaps.waiting() {
+				busy = true
+				m, _ := n.node.snaps.take(id)
+				n.node.readSnapChunk(m)
+			}
+			if len(n.node.snaps.failedc) > 0 {
+				busy = true
+				<-n.node.snaps.failedc
+				if !n.node.onSnapReadsFailed() {
+					s.failf("n%d: %v", n.id, n.node.failed)
+				}
 			}
 			if n.node.readyToHandle() {
 				busy = true

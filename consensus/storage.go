@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -42,8 +43,23 @@ type Storage interface {
 	// LogStore.Compact), so that a follower that installs the snapshot
 	// can go on from the log.
 	FirstIndex() (uint64, error)
-	// Snapshot returns the most recent snapshot.
+	// Snapshot returns the most recent snapshot, data included. The
+	// driver reads it only to restore the state machine at start.
 	Snapshot() (Snapshot, error)
+	// SnapshotMeta returns the most recent snapshot's metadata and the
+	// size of its data in bytes, without reading the data: the core asks
+	// for it on the run goroutine when a follower needs a snapshot.
+	SnapshotMeta() (SnapshotMeta, uint64, error)
+	// ReadSnapshotChunk fills buf with the data of the snapshot at index
+	// from byte offset off; the range must lie within the size that
+	// SnapshotMeta reported. The driver calls it on goroutines of its
+	// own, concurrently with every other method, to send the chunks the
+	// core asks for. It returns ErrSnapOutOfDate once it cannot read that
+	// snapshot because a newer one replaced it: an implementation keeps a
+	// replaced snapshot readable while a transfer may still need it, and
+	// for as long as it can (wal: while its file stays open), so that a
+	// snapshot taken during a long transfer does not restart it.
+	ReadSnapshotChunk(index, off uint64, buf []byte) error
 }
 
 // LogStore is Storage plus the writes the driver makes. Save must make
@@ -75,6 +91,10 @@ type MemoryStorage struct {
 	mu   sync.Mutex
 	hs   HardState
 	snap Snapshot
+	// reading are the snapshots chunks were last read from, newest last,
+	// at most two: like wal's open files, a replaced snapshot stays
+	// readable until chunks of two newer ones were read.
+	reading []Snapshot
 	// ents[0] is a dummy entry at the index and term of the last entry
 	// compacted, at or below the snapshot's index.
 	ents []Entry
@@ -151,6 +171,36 @@ func (ms *MemoryStorage) Snapshot() (Snapshot, error) {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	return ms.snap, nil
+}
+
+// SnapshotMeta implements Storage.
+func (ms *MemoryStorage) SnapshotMeta() (SnapshotMeta, uint64, error) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.snap.Meta, uint64(len(ms.snap.Data)), nil
+}
+
+// ReadSnapshotChunk implements Storage.
+func (ms *MemoryStorage) ReadSnapshotChunk(index, off uint64, buf []byte) error {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	i := slices.IndexFunc(ms.reading, func(s Snapshot) bool { return s.Meta.Index == index })
+	if i < 0 {
+		if index == 0 || index != ms.snap.Meta.Index {
+			return ErrSnapOutOfDate
+		}
+		ms.reading = append(ms.reading, ms.snap)
+		if len(ms.reading) > 2 {
+			ms.reading = slices.Delete(ms.reading, 0, 1)
+		}
+		i = len(ms.reading) - 1
+	}
+	data := ms.reading[i].Data
+	if off > uint64(len(data)) || uint64(len(buf)) > uint64(len(data))-off {
+		return fmt.Errorf("consensus: read of %d bytes at %d of snapshot %d, which holds %d", len(buf), off, index, len(data))
+	}
+	copy(buf, data[off:])
+	return nil
 }
 
 // Save implements LogStore.

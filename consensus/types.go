@@ -201,6 +201,10 @@ type Message struct {
 	SnapOffset uint64
 	SnapData   []byte
 	SnapDone   bool
+	// SnapLen is the length of the chunk a leader's core asks its driver
+	// to read from storage into SnapData: the core never holds snapshot
+	// data. It is not sent.
+	SnapLen uint64
 }
 
 // String summarizes m for logs and traces.

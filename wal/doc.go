@@ -84,6 +84,23 @@
 //
 // The last Options.CacheSize entries are kept in memory, so replication and
 // Term rarely read the disk. Snapshot data is not kept: Snapshot reads its
-// file. All methods hold one mutex, so the driver and a snapshotting
-// goroutine may call them concurrently.
+// file, and SnapshotMeta answers from memory (metadata and data size). All
+// methods hold one mutex, so the driver and a snapshotting goroutine may
+// call them concurrently.
+//
+// # Sending snapshots
+//
+// The Raft driver reads a snapshot it sends to a follower chunk by chunk
+// with ReadSnapshotChunk, on goroutines of its own. The first read of a
+// snapshot opens its file and checks all of it as Open does (magic, index,
+// checksum), streaming it through the checksum without holding it in
+// memory or holding the log's mutex; later chunks are read from the open
+// file unchecked, and damage after the check (or in transit) is for the
+// follower's state machine, which checks its own format, to refuse. Up to
+// two snapshot files stay open, the two most recently read, so that a
+// transfer under way goes on when a newer snapshot removes its file; the
+// follower can then go on from the log, which the driver keeps back to the
+// previous snapshot by default. A read of any other snapshot than these
+// and the latest returns consensus.ErrSnapOutOfDate, and the driver
+// starts the follower on the latest.
 package wal

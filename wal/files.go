@@ -245,24 +245,67 @@ func readSnapshotFile(f *os.File, path string) (consensus.Snapshot, error) {
 	return s, nil
 }
 
+// checkSnapshotFile checks the snapshot file f of index, found at path,
+// as readSnapshotFile does but without holding it in memory: its magic,
+// index and checksum. It returns the offset of the data and its size.
+func checkSnapshotFile(f *os.File, path string, index uint64) (int64, uint64, error) {
+	corrupt := func(format string, args ...any) error {
+		return &CorruptError{Path: path, Err: fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)}
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return 0, 0, fmt.Errorf("wal: check snapshot: %w", err)
+	}
+	size := info.Size()
+	h := make([]byte, snapHeaderSize+8)
+	if size < int64(len(h)) {
+		return 0, 0, corrupt("not a snapshot file")
+	}
+	if _, err := f.ReadAt(h, 0); err != nil {
+		return 0, 0, fmt.Errorf("wal: check snapshot %s: %w", path, err)
+	}
+	if string(h[:len(snapMagic)]) != snapMagic {
+		return 0, 0, corrupt("not a snapshot file")
+	}
+	n := binary.LittleEndian.Uint32(h[len(snapMagic)+4:])
+	if int64(n) > size-int64(snapHeaderSize) || n < 16 {
+		return 0, 0, corrupt("snapshot metadata length %d", n)
+	}
+	if i := binary.LittleEndian.Uint64(h[snapHeaderSize:]); i != index {
+		return 0, 0, corrupt("snapshot file holds index %d", i)
+	}
+	crc := crc32.New(castagnoli)
+	covered := io.NewSectionReader(f, int64(len(snapMagic)+4), size-int64(len(snapMagic)+4))
+	if _, err := io.CopyBuffer(crc, covered, make([]byte, 1<<20)); err != nil {
+		return 0, 0, fmt.Errorf("wal: check snapshot %s: %w", path, err)
+	}
+	if sum, want := crc.Sum32(), binary.LittleEndian.Uint32(h[len(snapMagic):]); sum != want {
+		return 0, 0, corrupt("snapshot checksum %08x, file says %08x", sum, want)
+	}
+	off := int64(snapHeaderSize) + int64(n)
+	return off, uint64(size - off), nil
+}
+
 // writeSnapshot stores s atomically in dir and removes older snapshot files,
 // which the new one supersedes.
 func writeSnapshot(dir string, s *consensus.Snapshot) error {
-	tmp, err := writeSnapshotTemp(dir, s.Meta, consensus.SnapshotBytes(s.Data))
+	tmp, _, err := writeSnapshotTemp(dir, s.Meta, consensus.SnapshotBytes(s.Data))
 	if err != nil {
 		return err
 	}
 	return commitSnapshot(dir, tmp, s.Meta.Index)
 }
 
-// crcWriter passes writes through and keeps their CRC-32C.
+// crcWriter passes writes through and keeps their CRC-32C and length.
 type crcWriter struct {
 	w   io.Writer
 	crc uint32
+	n   uint64
 }
 
 func (c *crcWriter) Write(p []byte) (int, error) {
 	c.crc = crc32.Update(c.crc, castagnoli, p)
+	c.n += uint64(len(p))
 	return c.w.Write(p)
 }
 
@@ -288,15 +331,16 @@ func (s *syncingWriter) Write(p []byte) (int, error) {
 }
 
 // writeSnapshotTemp streams a snapshot into a synced temporary file in dir
-// and returns its path. The data goes straight to the file, so a snapshot
-// is never held in memory whole; the checksum, which precedes the data, is
-// filled in once the data is written.
-func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.SnapshotWriter) (string, error) {
+// and returns its path and the size of the data. The data goes straight
+// to the file, so a snapshot is never held in memory whole; the checksum,
+// which precedes the data, is filled in once the data is written.
+func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.SnapshotWriter) (string, uint64, error) {
 	tmp := filepath.Join(dir, snapName(meta.Index)+tmpSuffix)
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
 	if err != nil {
-		return "", fmt.Errorf("wal: write snapshot: %w", err)
+		return "", 0, fmt.Errorf("wal: write snapshot: %w", err)
 	}
+	var size uint64
 	err = func() error {
 		h := encodeSnapHeader(meta)
 		bw := bufio.NewWriterSize(&syncingWriter{f: f}, 1<<20)
@@ -307,6 +351,7 @@ func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.
 		if err := write(cw); err != nil {
 			return err
 		}
+		size = cw.n
 		if err := bw.Flush(); err != nil {
 			return err
 		}
@@ -320,9 +365,9 @@ func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("wal: write snapshot %s: %w", snapName(meta.Index), err)
+		return "", 0, fmt.Errorf("wal: write snapshot %s: %w", snapName(meta.Index), err)
 	}
-	return tmp, nil
+	return tmp, size, nil
 }
 
 // commitSnapshot renames a written temporary snapshot into place, removes

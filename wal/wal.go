@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	twal "github.com/tidwall/wal"
@@ -47,6 +48,8 @@ type Log struct {
 	batch twal.Batch
 	hs    consensus.HardState
 	snap  consensus.SnapshotMeta // the latest snapshot; Index 0 when none
+	// snapSize is the size of the latest snapshot's data in bytes.
+	snapSize uint64
 	// openedSnap is the snapshot's data as Open read and checked it, kept
 	// for the first Snapshot call (the restore at start) so that a
 	// restart reads the whole state once, not twice.
@@ -65,6 +68,30 @@ type Log struct {
 	// cache holds the entries from cache[0].Index to last, with no gap,
 	// at most opts.CacheSize of them.
 	cache []consensus.Entry
+
+	// smu guards the snapshot files open for chunk reads, newest last, at
+	// most maxSnapFiles of them, and snapClosed. It is held for reading
+	// across a chunk's read, never across a check, and is taken after mu
+	// when both are.
+	smu        sync.RWMutex
+	snapFiles  []*snapFile
+	snapClosed bool
+}
+
+// maxSnapFiles is how many snapshot files stay open for chunk reads: a
+// transfer under way survives a newer snapshot replacing its file, and a
+// follower that installs it can go on from the log, which the driver by
+// default keeps back to the previous snapshot. Past that it would need
+// the newer snapshot anyway.
+const maxSnapFiles = 2
+
+// snapFile is a snapshot file open for chunk reads, checked when opened.
+type snapFile struct {
+	index   uint64
+	f       *os.File
+	path    string
+	dataOff int64  // where the data starts in the file
+	size    uint64 // bytes of data
 }
 
 var _ consensus.LogStore = (*Log)(nil)
@@ -195,6 +222,7 @@ func (l *Log) loadSnapshot() error {
 		return &CorruptError{Path: path, Err: fmt.Errorf("%w: snapshot file holds index %d", ErrCorrupt, snap.Meta.Index)}
 	}
 	l.snap = snap.Meta
+	l.snapSize = uint64(len(snap.Data))
 	l.openedSnap = snap.Data
 	if len(names) == 1 {
 		return nil
@@ -421,9 +449,10 @@ func (l *Log) FirstIndex() (uint64, error) {
 
 // Snapshot implements consensus.Storage. The data is read from its file on
 // each call rather than held in memory, since it can be as large as the
-// whole data set and is needed only to catch up a lagging follower. The
-// file is read without holding the lock, so a large snapshot does not hold
-// up Save; the open file stays readable if a newer snapshot removes it.
+// whole data set and is needed only to restore the application at start
+// (followers are sent it through ReadSnapshotChunk). The file is read
+// without holding the lock, so a large snapshot does not hold up Save; the
+// open file stays readable if a newer snapshot removes it.
 func (l *Log) Snapshot() (consensus.Snapshot, error) {
 	l.mu.Lock()
 	if l.closed {
@@ -448,6 +477,114 @@ func (l *Log) Snapshot() (consensus.Snapshot, error) {
 	}
 	defer f.Close()
 	return readSnapshotFile(f, path)
+}
+
+// SnapshotMeta implements consensus.Storage from memory: the metadata and
+// data size of the latest snapshot.
+func (l *Log) SnapshotMeta() (consensus.SnapshotMeta, uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return consensus.SnapshotMeta{}, 0, ErrClosed
+	}
+	meta := l.snap
+	meta.Conf = l.snap.Conf.Clone()
+	return meta, l.snapSize, nil
+}
+
+// ReadSnapshotChunk implements consensus.Storage. The first read of a
+// snapshot opens its file and checks it whole (magic, index, checksum) on
+// the caller's goroutine, holding no lock, so the driver's reader pays for
+// the check once per snapshot and nothing else waits for it; later reads
+// use the open file. A damaged file is a *CorruptError. The file stays
+// open after a newer snapshot removes it, so a transfer under way goes
+// on, until chunks of maxSnapFiles newer snapshots were read; then reads
+// of it return consensus.ErrSnapOutOfDate.
+func (l *Log) ReadSnapshotChunk(index, off uint64, buf []byte) error {
+	for {
+		l.smu.RLock()
+		if i := slices.IndexFunc(l.snapFiles, func(sf *snapFile) bool { return sf.index == index }); i >= 0 {
+			err := l.snapFiles[i].read(off, buf)
+			l.smu.RUnlock()
+			return err
+		}
+		l.smu.RUnlock()
+		if err := l.openSnapFile(index); err != nil {
+			return err
+		}
+	}
+}
+
+// read reads buf from the data at off.
+func (sf *snapFile) read(off uint64, buf []byte) error {
+	if off > sf.size || uint64(len(buf)) > sf.size-off {
+		return fmt.Errorf("wal: read of %d bytes at %d of snapshot %s, which holds %d", len(buf), off, sf.path, sf.size)
+	}
+	if _, err := sf.f.ReadAt(buf, sf.dataOff+int64(off)); err != nil {
+		return fmt.Errorf("wal: read snapshot %s: %w", sf.path, err)
+	}
+	return nil
+}
+
+// openSnapFile opens and checks the file of snapshot index, which must be
+// the latest, for chunk reads, closing the oldest file open beyond
+// maxSnapFiles.
+func (l *Log) openSnapFile(index uint64) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if index == 0 || index != l.snap.Index {
+		l.mu.Unlock()
+		return consensus.ErrSnapOutOfDate
+	}
+	// Opened under mu, which a newer snapshot's publication holds while
+	// it removes this file.
+	path := filepath.Join(l.dir, snapName(index))
+	f, err := os.Open(path)
+	want := l.snapSize
+	l.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("wal: open snapshot: %w", err)
+	}
+	sf := &snapFile{index: index, f: f, path: path}
+	sf.dataOff, sf.size, err = checkSnapshotFile(f, path, index)
+	if err == nil && sf.size != want {
+		err = &CorruptError{Path: path, Err: fmt.Errorf("%w: snapshot holds %d bytes of data, %d were written", ErrCorrupt, sf.size, want)}
+	}
+	if err != nil {
+		f.Close()
+		return err
+	}
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	if l.snapClosed {
+		f.Close()
+		return ErrClosed
+	}
+	if slices.ContainsFunc(l.snapFiles, func(o *snapFile) bool { return o.index == index }) {
+		f.Close() // another reader opened it meanwhile
+		return nil
+	}
+	l.snapFiles = append(l.snapFiles, sf)
+	if len(l.snapFiles) > maxSnapFiles {
+		l.snapFiles[0].f.Close()
+		l.snapFiles = slices.Delete(l.snapFiles, 0, 1)
+	}
+	return nil
+}
+
+// closeSnapFiles closes the snapshot files open for chunk reads, once no
+// read is under way, and opens no more.
+func (l *Log) closeSnapFiles() {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	for _, sf := range l.snapFiles {
+		sf.f.Close()
+	}
+	l.snapFiles = nil
+	l.snapClosed = true
 }
 
 // Save implements consensus.LogStore. It installs snap when it is newer
@@ -507,7 +644,7 @@ func (l *Log) install(snap *consensus.Snapshot) error {
 	if err := writeSnapshot(l.dir, snap); err != nil {
 		return err
 	}
-	l.snap, l.openedSnap = snap.Meta, nil
+	l.snap, l.snapSize, l.openedSnap = snap.Meta, uint64(len(snap.Data)), nil
 	l.snap.Conf = snap.Meta.Conf.Clone()
 	err := l.tw.Close()
 	l.tw = nil
@@ -654,10 +791,10 @@ func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, write consensus
 		return err
 	}
 	// The data is written without the lock, so appends go on meanwhile.
-	tmp, werr := writeSnapshotTemp(l.dir, meta, write)
+	tmp, size, werr := writeSnapshotTemp(l.dir, meta, write)
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	return l.publishSnapshot(meta, tmp, werr)
+	return l.publishSnapshot(meta, tmp, size, werr)
 }
 
 // Compact implements consensus.LogStore: it drops the entries up to and
@@ -699,9 +836,10 @@ func (l *Log) raiseFirst(i uint64) (bool, error) {
 	return true, nil
 }
 
-// publishSnapshot makes the snapshot written to tmp the log's snapshot,
-// unless writing it failed or a newer one was installed meanwhile.
-func (l *Log) publishSnapshot(meta consensus.SnapshotMeta, tmp string, werr error) error {
+// publishSnapshot makes the snapshot written to tmp, with size bytes of
+// data, the log's snapshot, unless writing it failed or a newer one was
+// installed meanwhile.
+func (l *Log) publishSnapshot(meta consensus.SnapshotMeta, tmp string, size uint64, werr error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if werr != nil {
@@ -719,7 +857,7 @@ func (l *Log) publishSnapshot(meta consensus.SnapshotMeta, tmp string, werr erro
 	if err := commitSnapshot(l.dir, tmp, i); err != nil {
 		return l.fail(err)
 	}
-	l.snap, l.openedSnap = meta, nil
+	l.snap, l.snapSize, l.openedSnap = meta, size, nil
 	if err := l.setFirst(); err != nil {
 		return l.fail(err)
 	}
@@ -759,6 +897,7 @@ func (l *Log) Close() error {
 	}
 	l.closed = true
 	l.cache = nil
+	l.closeSnapFiles()
 	if l.tw == nil {
 		return nil
 	}

@@ -143,6 +143,16 @@ func sameState(t *testing.T, l *Log, ms *consensus.MemoryStorage) {
 	if err != nil || !reflect.DeepEqual(snap, wsnap) {
 		t.Fatalf("Snapshot = %+v, %v; want %+v", snap, err, wsnap)
 	}
+	meta, size, err := l.SnapshotMeta()
+	if err != nil || !reflect.DeepEqual(meta, wsnap.Meta) || size != uint64(len(wsnap.Data)) {
+		t.Fatalf("SnapshotMeta = %+v, %d, %v; want %+v, %d", meta, size, err, wsnap.Meta, len(wsnap.Data))
+	}
+	if meta.Index > 0 {
+		buf := make([]byte, size)
+		if err := l.ReadSnapshotChunk(meta.Index, 0, buf); err != nil || !bytes.Equal(buf, wsnap.Data) {
+			t.Fatalf("ReadSnapshotChunk(%d) = %q, %v; want %q", meta.Index, buf, err, wsnap.Data)
+		}
+	}
 }
 
 // TestMatchesMemoryStorage runs sequences of writes against a Log and
