@@ -425,3 +425,67 @@ func TestBugPromotedLearnerNeverHearsCommit(t *testing.T) {
 		t.Fatalf("promoted learner is %v after an election timeout, want campaigning", r.state)
 	}
 }
+
+// orderedDisk and orderedNet record, in one list, when a node writes and
+// when it sends.
+type orderedDisk struct {
+	*MemoryStorage
+	events *[]string
+}
+
+func (d orderedDisk) Save(hs HardState, ents []Entry, snap *Snapshot) error {
+	*d.events = append(*d.events, "save")
+	return d.MemoryStorage.Save(hs, ents, snap)
+}
+
+type orderedNet struct{ events *[]string }
+
+func (t orderedNet) Send(msgs []Message) {
+	for _, m := range msgs {
+		*t.events = append(*t.events, "send "+m.Type.String())
+	}
+}
+
+// TestWriteJobsSavesBeforeSending: the messages a persist job carries (a
+// vote, an acknowledgement of entries) vouch for what the job writes, so
+// they leave only after the write returned.
+func TestWriteJobsSavesBeforeSending(t *testing.T) {
+	var events []string
+	st := NewMemoryStorage()
+	n, err := newNode(NodeConfig{
+		Raft:         Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Peers: peers3, Logger: discardLogger},
+		Storage:      orderedDisk{MemoryStorage: st, events: &events},
+		Transport:    orderedNet{events: &events},
+		StateMachine: &counterSM{},
+		TickInterval: time.Millisecond,
+		Logger:       discardLogger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(t, n)
+	last, lastTerm := n.core.LastIndex(), n.core.log.lastTerm()
+	for _, tt := range []struct {
+		m     Message
+		reply MessageType
+	}{
+		{Message{From: 2, To: 1, Type: MsgVote, Term: 2, Index: last, LogTerm: lastTerm}, MsgVoteResp},
+		{Message{From: 2, To: 1, Type: MsgApp, Term: 2, Index: last, LogTerm: lastTerm,
+			Entries: []Entry{{Index: last + 1, Term: 2, Data: []byte("x")}}}, MsgAppResp},
+	} {
+		events = nil
+		n.stepMessage(tt.m)
+		if !n.ready() {
+			t.Fatal(n.failed)
+		}
+		if len(events) != 0 {
+			t.Fatalf("after %v, before the persist job ran: %v", tt.m.Type, events)
+		}
+		jobs, _ := n.persist.takeNow()
+		n.writeJobs(jobs)
+		if want := []string{"save", "send " + tt.reply.String()}; !slices.Equal(events, want) {
+			t.Fatalf("persist job for %v: %v, want %v", tt.m.Type, events, want)
+		}
+		settle(t, n)
+	}
+}
