@@ -85,19 +85,58 @@ func TestConfChangeTakesEffectWhenAppended(t *testing.T) {
 	}
 }
 
-// TestBugTwoVoterRemovalStalls: a leader of two voters that removes itself
-// and stops leading before the other holds the removal (a step down, a
-// crash) used to leave the other needing its vote forever: it refused any
-// candidate whose log lacked the removal, and could not campaign itself
-// once it held it. It now campaigns under the membership in its log, not
-// counting itself, commits its removal and steps down, and the other
-// voter, alone, takes over. A lone voter cannot remove itself.
+// TestBugTwoVoterRemovalStalls: the leader of two voters removed itself;
+// both held the removal, but the message telling the other that it was
+// committed was lost, and the removed leader stepped down and stopped.
+// The other kept the membership of two, as of its commit index, and
+// needed the removed node's vote forever. It now uses the membership in
+// its log, leads alone and commits.
 func TestBugTwoVoterRemovalStalls(t *testing.T) {
-	nw := newNetwork(t, []NodeID{1, 2}, withCheckQuorum)
+	nw := newNetwork(t, []NodeID{1, 2})
 	nw.campaign(1)
 	if nw.leader() != 1 {
 		t.Fatalf("leader = %d, want 1", nw.leader())
 	}
+	l := nw.nodes[1].r
+	removal := l.LastIndex() + 1
+	// 2 receives the removal and acknowledges it; nothing from 1 reaches
+	// it after that.
+	nw.hook = func(m Message) bool { return m.From != 1 || m.To != 2 || nw.nodes[2].r.LastIndex() < removal }
+	if err := l.Step(Message{Type: MsgProp, Entries: []Entry{confEntry(0, 0, ConfRemove, 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	nw.flush()
+	if l.log.applied < removal || l.state == StateLeader {
+		t.Fatalf("removed leader: applied %d (removal at %d), %v; want it applied and stepped down", l.log.applied, removal, l.state)
+	}
+	nw.isolate(1) // a removed node stops
+	r2 := nw.nodes[2].r
+	for range 4 * r2.cfg.ElectionTick {
+		nw.tick(2, 1)
+		if r2.state == StateLeader {
+			break
+		}
+	}
+	if r2.state != StateLeader || !slices.Equal(r2.conf.Voters, []NodeID{2}) {
+		t.Fatalf("node 2 is %v with voters %v (commit %d); want the leader of [2]", r2.state, r2.conf.Voters, r2.log.committed)
+	}
+	if err := nw.propose(2, "after"); err != nil {
+		t.Fatal(err)
+	}
+	if e := nw.nodes[2].applied[len(nw.nodes[2].applied)-1]; string(e.Data) != "after" {
+		t.Fatalf("last applied %q, want the write after the removal", e.Data)
+	}
+}
+
+// TestRemovedLeaderCampaignsForItsRemoval: a leader of two voters that
+// removes itself and steps down before the other holds the removal may
+// still campaign, without counting itself: the other refuses any
+// candidate whose log lacks the removal, and could not campaign if it
+// held it. It commits its removal and steps down, and the other voter,
+// alone, takes over. A lone voter cannot remove itself.
+func TestRemovedLeaderCampaignsForItsRemoval(t *testing.T) {
+	nw := newNetwork(t, []NodeID{1, 2}, withCheckQuorum)
+	nw.campaign(1)
 	l := nw.nodes[1].r
 	nw.isolate(2)
 	if err := l.Step(Message{Type: MsgProp, Entries: []Entry{confEntry(0, 0, ConfRemove, 1)}}); err != nil {
@@ -120,12 +159,6 @@ func TestBugTwoVoterRemovalStalls(t *testing.T) {
 	r2 := nw.nodes[2].r
 	if r2.state != StateLeader || !slices.Equal(r2.conf.Voters, []NodeID{2}) {
 		t.Fatalf("node 2 is %v with voters %v; want the leader of [2]", r2.state, r2.conf.Voters)
-	}
-	if err := nw.propose(2, "after"); err != nil {
-		t.Fatal(err)
-	}
-	if e := nw.nodes[2].applied[len(nw.nodes[2].applied)-1]; string(e.Data) != "after" {
-		t.Fatalf("last applied %q, want the write after the removal", e.Data)
 	}
 	if err := r2.Step(Message{Type: MsgProp, Entries: []Entry{confEntry(0, 0, ConfRemove, 2)}}); !errors.Is(err, ErrUnsafeConfChange) {
 		t.Fatalf("lone voter removing itself: %v, want ErrUnsafeConfChange", err)
