@@ -307,17 +307,10 @@ func (r *Raft) confAppended(from uint64, ents []Entry) {
 			panic(err)
 		}
 	} else {
-		for _, e := range ents {
-			if e.Type != EntryConfChange {
-				continue
-			}
-			cc, err := UnmarshalConfChange(e.Data)
-			if err != nil {
-				panic(fmt.Sprintf("consensus: appending entry %d: %v", e.Index, err))
-			}
+		eachConfChange(ents, func(e Entry, cc ConfChange) {
 			r.conf = applyConf(r.conf, cc)
 			r.confIndex = e.Index
-		}
+		})
 	}
 	if r.confIndex != before || from <= before {
 		r.logger.Info("membership changed", "index", r.confIndex, "voters", r.conf.Voters, "learners", r.conf.Learners)
@@ -379,6 +372,22 @@ func (r *Raft) forEachConfChange(lo, hi uint64, f func(index uint64, cc ConfChan
 		lo = ents[len(ents)-1].Index
 	}
 	return nil
+}
+
+// eachConfChange calls f for each conf entry of ents, in order. The log
+// holds only conf entries a leader encoded, so one that does not decode is
+// a broken invariant.
+func eachConfChange(ents []Entry, f func(e Entry, cc ConfChange)) {
+	for _, e := range ents {
+		if e.Type != EntryConfChange {
+			continue
+		}
+		cc, err := UnmarshalConfChange(e.Data)
+		if err != nil {
+			panic(fmt.Sprintf("consensus: entry %d: %v", e.Index, err))
+		}
+		f(e, cc)
+	}
 }
 
 // applyConf returns cs with cc applied. Applying a change twice is harmless.
@@ -1407,20 +1416,13 @@ func (r *Raft) AcceptReady(rd Ready) {
 	if len(rd.Entries) > 0 {
 		r.log.unstable.acceptInProgress()
 	}
-	for _, e := range rd.CommittedEntries {
-		if e.Type != EntryConfChange {
-			continue
-		}
-		cc, err := UnmarshalConfChange(e.Data)
-		if err != nil {
-			panic(fmt.Sprintf("consensus: committed entry %d: %v", e.Index, err))
-		}
+	eachConfChange(rd.CommittedEntries, func(_ Entry, cc ConfChange) {
 		r.appliedConf = applyConf(r.appliedConf, cc)
 		if cc.Type == ConfRemove && cc.Node == r.id && r.state == StateLeader {
 			r.logger.Info("removal committed; stepping down", "term", r.term)
 			r.becomeFollower(r.term, None)
 		}
-	}
+	})
 	if n := len(rd.CommittedEntries); n > 0 {
 		r.log.appliedTo(rd.CommittedEntries[n-1].Index)
 		r.appliedConfIndex = r.log.applied

@@ -28,7 +28,7 @@ func (r *recorder) sent(typ MessageType) []Message {
 // newDriverNode returns node id over st (bootstrapping voters when st is
 // empty) with its goroutines not started: the test runs its loop by hand,
 // and decides when the disk writes.
-func newDriverNode(t *testing.T, id NodeID, voters []NodeID, st *MemoryStorage, opts ...cfgOpt) (*Node, *recorder) {
+func newDriverNode(t *testing.T, id NodeID, voters []NodeID, st LogStore, opts ...cfgOpt) (*Node, *recorder) {
 	t.Helper()
 	tr := &recorder{}
 	cfg := Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Peers: voters, Logger: discardLogger}

@@ -150,22 +150,7 @@ func (s *readErrStorage) ReadSnapshotChunk(index, off uint64, buf []byte) error 
 // first chunk of snapshot 2, which waits in the node's queue.
 func newSnapshotLeader(t *testing.T, st LogStore, data []byte) (*Node, *recorder) {
 	t.Helper()
-	tr := &recorder{}
-	n, err := newNode(NodeConfig{
-		Raft: Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Peers: []NodeID{1, 2},
-			MaxSnapshotChunk: 4, Logger: discardLogger},
-		Storage:      st,
-		Transport:    tr,
-		StateMachine: &counterSM{},
-		TickInterval: time.Millisecond,
-		Logger:       discardLogger,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Unix(1e9, 0)
-	n.clock = func() time.Time { return now }
-	n.lastTick = now
+	n, tr := newDriverNode(t, 1, []NodeID{1, 2}, st, func(c *Config) { c.MaxSnapshotChunk = 4 })
 	settle(t, n)
 	if err := st.CreateSnapshot(2, ConfState{Voters: []NodeID{1, 2}}, SnapshotBytes(data)); err != nil {
 		t.Fatal(err)
