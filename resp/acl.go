@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/rkv/rkv/command"
 	"github.com/rkv/rkv/store"
 )
 
@@ -34,49 +35,26 @@ var aclCategories = []string{"keyspace", "read", "write", "set", "sortedset", "l
 	"bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
 	"connection", "transaction", "scripting"}
 
-// serverCategories are the categories of the commands the front end
-// answers, beyond @fast or @slow.
-var serverCategories = map[string][]string{
-	"ping": {"fast", "connection"}, "echo": {"fast", "connection"}, "quit": {"fast", "connection"},
-	"select": {"fast", "connection"}, "hello": {"fast", "connection"}, "auth": {"fast", "connection"},
-	"client": {"slow", "connection"}, "command": {"slow", "connection"}, "readonly": {"fast", "connection"},
-	"readwrite": {"fast", "connection"}, "multi": {"fast", "transaction"}, "exec": {"slow", "transaction"},
-	"discard": {"fast", "transaction"}, "watch": {"fast", "transaction"}, "unwatch": {"fast", "transaction"},
-	"config": {"admin", "slow", "dangerous"}, "debug": {"admin", "slow", "dangerous"},
-	"info": {"slow", "dangerous"}, "role": {"admin", "fast", "dangerous"}, "time": {"fast"},
-	"cluster": {"slow"}, "memory": {"slow"}, "acl": {"slow"},
-	// Subcommands whose categories differ from their command's: what
-	// changes users or leadership is @admin and @dangerous, as in Redis.
-	"acl|setuser": adminCats, "acl|deluser": adminCats, "acl|getuser": adminCats, "acl|list": adminCats,
-	"acl|load": adminCats, "acl|save": adminCats, "acl|users": adminCats, "acl|log": adminCats,
-	"cluster|failover": adminCats, "cluster|forget": adminCats,
+// commandCategories lists the ACL categories of a command or, named
+// "container|sub", of a subcommand.
+func commandCategories(name string) []string {
+	if sp, ok := command.Find(name); ok {
+		return sp.ACL
+	}
+	return nil
 }
 
-var adminCats = []string{"admin", "slow", "dangerous"}
-
-// commandCategories lists the ACL categories of a command.
-func commandCategories(name string) []string {
-	if sc, ok := store.Lookup([]byte(name)); ok {
-		var cats []string
-		if g := sc.Group(); g != "" {
-			cats = append(cats, g)
+// allCommandNames lists every command and subcommand, sorted.
+func allCommandNames() []string {
+	var names []string
+	for _, sp := range command.All() {
+		names = append(names, sp.Name)
+		for _, sub := range sp.Subcommands {
+			names = append(names, sub.Name)
 		}
-		if sc.Write {
-			cats = append(cats, "write")
-		} else {
-			cats = append(cats, "read")
-		}
-		if slices.Contains(sc.Flags, "fast") {
-			cats = append(cats, "fast")
-		} else {
-			cats = append(cats, "slow")
-		}
-		if sc.Name == "keys" || sc.Name == "flushall" || sc.Name == "flushdb" {
-			cats = append(cats, "dangerous")
-		}
-		return cats
 	}
-	return serverCategories[name]
+	slices.Sort(names)
+	return names
 }
 
 // keyPattern is one ~pattern (read and write), %R~pattern or %W~pattern.
@@ -142,18 +120,13 @@ func (u *aclUser) unrestricted() bool {
 // compile evaluates the rules, in order, for every command.
 func (u *aclUser) compile() {
 	u.allowed = map[string]bool{}
-	names := allCommandNames()
-	for _, name := range names {
-		u.allowed[name] = u.decide(name, "")
+	for _, name := range allCommandNames() {
+		cmd, sub, _ := strings.Cut(name, "|")
+		u.allowed[name] = u.decide(cmd, sub)
 	}
 	for _, r := range u.rules {
 		if cmd, sub, ok := strings.Cut(r[1:], "|"); ok {
 			u.allowed[cmd+"|"+sub] = u.decide(cmd, sub)
-		}
-	}
-	for key := range serverCategories {
-		if cmd, sub, ok := strings.Cut(key, "|"); ok {
-			u.allowed[key] = u.decide(cmd, sub)
 		}
 	}
 }
@@ -162,8 +135,10 @@ func (u *aclUser) compile() {
 func (u *aclUser) decide(name, sub string) bool {
 	allowed := false
 	cats := commandCategories(name)
-	if c, ok := serverCategories[name+"|"+sub]; ok && sub != "" {
-		cats = c
+	if sub != "" {
+		if sp, ok := command.Find(name + "|" + sub); ok {
+			cats = sp.ACL
+		}
 	}
 	for _, r := range u.rules {
 		plus, what := r[0] == '+', r[1:]
@@ -335,7 +310,7 @@ func (u *aclUser) apply(rule string) error {
 			}
 		} else {
 			cmd, _, _ := strings.Cut(what, "|")
-			if _, known := commandInfo(cmd); !known {
+			if _, known := command.Find(cmd); !known {
 				return &errACLRule{rule, whyUnknown}
 			}
 		}

@@ -13,45 +13,42 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/rkv/rkv/command"
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/store"
 )
 
-// serverCommand is a command the front end answers itself.
+// serverCommand is a command the front end answers itself: its entry in
+// the command table and its executor.
 type serverCommand struct {
-	name  string
-	arity int
-	flags []string
-	run   func(s *Server, conn redcon.Conn, c *client, args [][]byte)
+	spec *command.Spec
+	run  func(s *Server, conn redcon.Conn, c *client, args [][]byte)
 }
 
 var serverCommands = map[string]*serverCommand{}
 
-func init() {
-	for _, sc := range []*serverCommand{
-		{"ping", -1, []string{"fast", "stale"}, (*Server).cmdPing},
-		{"echo", 2, []string{"fast", "stale"}, (*Server).cmdEcho},
-		{"quit", -1, []string{"fast", "stale", "noscript"}, (*Server).cmdQuit},
-		{"select", 2, []string{"loading", "stale", "fast"}, (*Server).cmdSelect},
-		{"hello", -1, []string{"noscript", "loading", "stale", "fast", "no_auth"}, (*Server).cmdHello},
-		{"auth", -2, []string{"noscript", "loading", "stale", "fast", "no_auth"}, (*Server).cmdAuth},
-		{"client", -2, []string{"stale"}, (*Server).cmdClient},
-		{"command", -1, []string{"loading", "stale"}, (*Server).cmdCommand},
-		{"config", -2, []string{"admin", "stale"}, (*Server).cmdConfig},
-		{"info", -1, []string{"loading", "stale"}, (*Server).cmdInfo},
-		{"time", 1, []string{"loading", "stale", "fast"}, (*Server).cmdTime},
-		{"role", 1, []string{"noscript", "loading", "stale", "fast"}, (*Server).cmdRole},
-		{"cluster", -2, []string{"stale"}, (*Server).cmdCluster},
-		{"readonly", 1, []string{"loading", "stale", "fast"}, (*Server).cmdReadonly},
-		{"readwrite", 1, []string{"loading", "stale", "fast"}, (*Server).cmdReadwrite},
-		{"multi", 1, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, (*Server).cmdMulti},
-		{"exec", 1, []string{"noscript", "loading", "stale", "skip_slowlog"}, (*Server).cmdExec},
-		{"discard", 1, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, (*Server).cmdDiscard},
-		{"watch", -2, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, (*Server).cmdWatch},
-		{"unwatch", 1, []string{"noscript", "loading", "stale", "fast", "allow_busy"}, (*Server).cmdUnwatch},
-	} {
-		serverCommands[sc.name] = sc
+// addServerCommands registers executors of server commands by name; each
+// must be in the command table.
+func addServerCommands(runs map[string]func(s *Server, conn redcon.Conn, c *client, args [][]byte)) {
+	for name, run := range runs {
+		spec, ok := command.Lookup([]byte(name))
+		if !ok {
+			panic("resp: no command table entry for " + name)
+		}
+		serverCommands[name] = &serverCommand{spec: spec, run: run}
 	}
+}
+
+func init() {
+	addServerCommands(map[string]func(s *Server, conn redcon.Conn, c *client, args [][]byte){
+		"ping": (*Server).cmdPing, "echo": (*Server).cmdEcho, "quit": (*Server).cmdQuit,
+		"select": (*Server).cmdSelect, "hello": (*Server).cmdHello, "auth": (*Server).cmdAuth,
+		"client": (*Server).cmdClient, "command": (*Server).cmdCommand, "config": (*Server).cmdConfig,
+		"info": (*Server).cmdInfo, "time": (*Server).cmdTime, "role": (*Server).cmdRole,
+		"cluster": (*Server).cmdCluster, "readonly": (*Server).cmdReadonly, "readwrite": (*Server).cmdReadwrite,
+		"multi": (*Server).cmdMulti, "exec": (*Server).cmdExec, "discard": (*Server).cmdDiscard,
+		"watch": (*Server).cmdWatch, "unwatch": (*Server).cmdUnwatch,
+	})
 }
 
 func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
@@ -68,28 +65,23 @@ func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
 	sc.run(s, conn, c, cmd.Args)
 }
 
-// subcommandArities lists, for the server commands whose subcommands are
-// checked before they run (in a transaction, when queued, as Redis does),
-// each subcommand's arity.
-var subcommandArities = map[string]map[string]int{}
-
 // checkServerCommand returns the error for a server command of the wrong
-// arity, or of an unknown subcommand or a subcommand's wrong arity, or "".
+// arity, or of an unknown subcommand or a subcommand's wrong arity, or "":
+// checked before the command runs (in a transaction, when it is queued),
+// as Redis does.
 func checkServerCommand(sc *serverCommand, args [][]byte) string {
-	if !store.ArityFits(sc.arity, len(args)) {
-		return arityError(sc.name)
+	if !sc.spec.ArityFits(len(args)) {
+		return arityError(sc.spec.Name)
 	}
-	subs, ok := subcommandArities[sc.name]
-	if !ok {
+	if len(sc.spec.Subcommands) == 0 || len(args) < 2 {
 		return ""
 	}
-	sub := strings.ToLower(string(args[1]))
-	arity, ok := subs[sub]
+	sub, ok := sc.spec.Sub(string(args[1]))
 	switch {
 	case !ok:
-		return unknownSubcommand(sc.name, args[1])
-	case !store.ArityFits(arity, len(args)):
-		return arityError(sc.name + "|" + sub)
+		return unknownSubcommand(sc.spec.Name, args[1])
+	case !sub.ArityFits(len(args)):
+		return arityError(sub.Name)
 	}
 	return ""
 }
@@ -315,8 +307,6 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 			}
 		}
 		conn.WriteNull()
-	case "no-evict", "no-touch", "reply", "tracking":
-		conn.WriteString("OK")
 	default:
 		conn.WriteError(unknownSubcommand("client", args[1]))
 	}
@@ -410,8 +400,12 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 			}
 		}
 		conn.WriteString("OK")
-	case "resetstat", "rewrite":
+	case "resetstat":
 		conn.WriteString("OK")
+	case "rewrite":
+		// There is no configuration file to write yet: the flags are the
+		// configuration.
+		conn.WriteError("ERR The server is running without a config file")
 	default:
 		conn.WriteError(unknownSubcommand("config", args[1]))
 	}
@@ -681,199 +675,6 @@ func joinIDs(ids []consensus.NodeID) string {
 		parts[i] = strconv.FormatUint(uint64(id), 10)
 	}
 	return strings.Join(parts, ",")
-}
-
-func (s *Server) cmdCommand(conn redcon.Conn, _ *client, args [][]byte) {
-	if len(args) == 1 {
-		s.writeCommandInfos(conn, allCommandNames())
-		return
-	}
-	switch strings.ToLower(string(args[1])) {
-	case "count":
-		conn.WriteInt(len(allCommandNames()))
-	case "list":
-		names := allCommandNames()
-		conn.WriteArray(len(names))
-		for _, n := range names {
-			conn.WriteBulkString(n)
-		}
-	case "info":
-		names := make([]string, 0, len(args)-2)
-		for _, a := range args[2:] {
-			names = append(names, strings.ToLower(string(a)))
-		}
-		if len(names) == 0 {
-			names = allCommandNames()
-		}
-		s.writeCommandInfos(conn, names)
-	case "docs":
-		names := make([]string, 0, len(args)-2)
-		for _, a := range args[2:] {
-			names = append(names, strings.ToLower(string(a)))
-		}
-		if len(names) == 0 {
-			names = allCommandNames()
-		}
-		var known []string
-		for _, n := range names {
-			if _, ok := commandInfo(n); ok {
-				known = append(known, n)
-			}
-		}
-		conn.WriteArray(2 * len(known))
-		for _, n := range known {
-			conn.WriteBulkString(n)
-			conn.WriteArray(4)
-			conn.WriteBulkString("summary")
-			conn.WriteBulkString(n + " command")
-			conn.WriteBulkString("group")
-			conn.WriteBulkString("generic")
-		}
-	case "getkeys":
-		if len(args) < 3 {
-			conn.WriteError("ERR wrong number of arguments for 'command|getkeys' command")
-			return
-		}
-		info, ok := commandInfo(strings.ToLower(string(args[2])))
-		if !ok {
-			conn.WriteError("ERR Invalid command specified")
-			return
-		}
-		cmdArgs := args[2:]
-		if !store.ArityFits(info.arity, len(cmdArgs)) {
-			conn.WriteError("ERR Invalid number of arguments specified for command")
-			return
-		}
-		keys := info.keys(cmdArgs)
-		if len(keys) == 0 {
-			conn.WriteError("ERR The command has no key arguments")
-			return
-		}
-		conn.WriteArray(len(keys))
-		for _, k := range keys {
-			conn.WriteBulk(k)
-		}
-	default:
-		conn.WriteError(unknownSubcommand("command", args[1]))
-	}
-}
-
-// cmdInfo is the shape COMMAND INFO reports for any command.
-type cmdInfo struct {
-	name                    string
-	arity                   int
-	flags                   []string
-	firstKey, lastKey, step int
-	write                   bool
-}
-
-func (ci cmdInfo) keys(args [][]byte) [][]byte {
-	if ci.firstKey <= 0 {
-		return nil
-	}
-	last := ci.lastKey
-	if last < 0 {
-		last = len(args) + last
-	}
-	var keys [][]byte
-	for i := ci.firstKey; i <= last && i < len(args); i += max(ci.step, 1) {
-		keys = append(keys, args[i])
-	}
-	return keys
-}
-
-func commandInfo(name string) (cmdInfo, bool) {
-	if sc, ok := store.Lookup([]byte(name)); ok {
-		return cmdInfo{name: sc.Name, arity: sc.Arity, flags: sc.Flags, firstKey: sc.FirstKey,
-			lastKey: sc.LastKey, step: sc.Step, write: sc.Write}, true
-	}
-	if sc, ok := serverCommands[name]; ok {
-		info := cmdInfo{name: sc.name, arity: sc.arity, flags: sc.flags}
-		if sc.name == watchRoute.Name { // the one keyed command answered here
-			info.firstKey, info.lastKey, info.step = watchRoute.FirstKey, watchRoute.LastKey, watchRoute.Step
-		}
-		return info, true
-	}
-	return cmdInfo{}, false
-}
-
-func allCommandNames() []string {
-	var names []string
-	for _, c := range store.Commands() {
-		names = append(names, c.Name)
-	}
-	for n := range serverCommands {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-func (s *Server) writeCommandInfos(conn redcon.Conn, names []string) {
-	conn.WriteArray(len(names))
-	for _, n := range names {
-		info, ok := commandInfo(n)
-		if !ok {
-			conn.WriteNull()
-			continue
-		}
-		conn.WriteArray(10)
-		conn.WriteBulkString(info.name)
-		conn.WriteInt(info.arity)
-		conn.WriteArray(len(info.flags))
-		for _, f := range info.flags {
-			conn.WriteString(f)
-		}
-		conn.WriteInt(info.firstKey)
-		conn.WriteInt(info.lastKey)
-		conn.WriteInt(info.step)
-		conn.WriteArray(0) // ACL categories
-		conn.WriteArray(0) // tips
-		writeKeySpecs(conn, info)
-		conn.WriteArray(0) // subcommands
-	}
-}
-
-// writeKeySpecs writes Redis 7 key specifications, which cluster clients
-// use to find a command's keys and so its slot.
-func writeKeySpecs(conn redcon.Conn, info cmdInfo) {
-	if info.firstKey <= 0 {
-		conn.WriteArray(0)
-		return
-	}
-	access := "RO"
-	if info.write {
-		access = "RW"
-	}
-	lastKey := info.lastKey
-	if lastKey > 0 {
-		lastKey -= info.firstKey
-	}
-	conn.WriteArray(1)
-	conn.WriteArray(6)
-	conn.WriteBulkString("flags")
-	conn.WriteArray(1)
-	conn.WriteString(access)
-	conn.WriteBulkString("begin_search")
-	conn.WriteArray(4)
-	conn.WriteBulkString("type")
-	conn.WriteBulkString("index")
-	conn.WriteBulkString("spec")
-	conn.WriteArray(2)
-	conn.WriteBulkString("index")
-	conn.WriteInt(info.firstKey)
-	conn.WriteBulkString("find_keys")
-	conn.WriteArray(4)
-	conn.WriteBulkString("type")
-	conn.WriteBulkString("range")
-	conn.WriteBulkString("spec")
-	conn.WriteArray(6)
-	conn.WriteBulkString("lastkey")
-	conn.WriteInt(lastKey)
-	conn.WriteBulkString("keystep")
-	conn.WriteInt(max(info.step, 1))
-	conn.WriteBulkString("limit")
-	conn.WriteInt(0)
 }
 
 func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {

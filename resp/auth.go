@@ -12,7 +12,6 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/rkv/rkv/consensus"
-	"github.com/rkv/rkv/store"
 )
 
 // Connections and their user (see acl.go for the users themselves).
@@ -27,10 +26,6 @@ const (
 // noAuthCommands may run before a connection authenticates.
 var noAuthCommands = map[string]bool{"auth": true, "hello": true, "quit": true}
 
-// containerCommands name their subcommand in NOPERM errors ('client|setname').
-var containerCommands = map[string]bool{"acl": true, "client": true, "cluster": true, "command": true,
-	"config": true, "debug": true, "memory": true, "object": true}
-
 // permit returns the error that refuses cmd to the connection's user, or ""
 // when it may run. u is the connection's user, nil when it was deleted.
 func permit(c *client, u *aclUser, args [][]byte) string {
@@ -41,18 +36,21 @@ func permit(c *client, u *aclUser, args [][]byte) string {
 	if u == nil || u.unrestricted() || noAuthCommands[name] {
 		return ""
 	}
+	sp, ok := specFor(args)
 	if !u.mayRun(name, args) {
+		// A container names its subcommand ('client|setname').
 		shown := name
-		if containerCommands[name] && len(args) > 1 {
+		if ok && strings.Contains(sp.Name, "|") {
+			shown = sp.Name
+		} else if ok && len(sp.Subcommands) > 0 && len(args) > 1 {
 			shown += "|" + strings.ToLower(string(args[1]))
 		}
 		return fmt.Sprintf("NOPERM this user has no permissions to run the '%s' command", shown)
 	}
-	info, ok := commandInfo(name)
 	if !ok {
 		return ""
 	}
-	if keys := info.keys(args); len(keys) > 0 && !u.mayAccess(keys, info.write) {
+	if keys := sp.Keys(args); len(keys) > 0 && !u.mayAccess(keys, sp.Has("write")) {
 		return errNoPermKey
 	}
 	return ""
@@ -123,9 +121,7 @@ func (s *Server) cmdAuth(conn redcon.Conn, c *client, args [][]byte) {
 }
 
 func init() {
-	serverCommands["acl"] = &serverCommand{"acl", -2, []string{"noscript", "loading", "stale"}, (*Server).cmdACL}
-	subcommandArities["acl"] = map[string]int{"setuser": -3, "deluser": -3, "list": 2, "users": 2, "getuser": 3,
-		"whoami": 2, "cat": -2, "genpass": -2, "load": 2, "save": 2, "log": -2, "help": 2}
+	addServerCommands(map[string]func(s *Server, conn redcon.Conn, c *client, args [][]byte){"acl": (*Server).cmdACL})
 }
 
 var aclHelp = []string{
@@ -390,7 +386,7 @@ func ReadACLFile(path string) ([]string, error) {
 // proposeACL proposes a change of the users through the log and writes its
 // reply; a follower redirects it to the leader.
 func (s *Server) proposeACL(conn redcon.Conn, args [][]byte) {
-	route := &store.Command{Name: "acl", Arity: -2}
+	route := routeOf("acl")
 	if !s.node.IsLeader() {
 		s.redirect(conn, route, nil, s.node.Leader())
 		return

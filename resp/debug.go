@@ -12,7 +12,7 @@ import (
 // applied the same entries. Redis's other subcommands change or crash the
 // server and have no place here.
 func init() {
-	serverCommands["debug"] = &serverCommand{"debug", -2, []string{"admin", "noscript", "loading", "stale"}, (*Server).cmdDebug}
+	addServerCommands(map[string]func(s *Server, conn redcon.Conn, c *client, args [][]byte){"debug": (*Server).cmdDebug})
 }
 
 func (s *Server) cmdDebug(conn redcon.Conn, _ *client, args [][]byte) {

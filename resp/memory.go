@@ -335,8 +335,7 @@ func (s *Server) setSamples(v string) string {
 }
 
 func init() {
-	serverCommands["memory"] = &serverCommand{"memory", -2, []string{}, (*Server).cmdMemory}
-	subcommandArities["memory"] = map[string]int{"usage": -3, "stats": 2, "doctor": 2, "purge": 2, "malloc-stats": 2, "help": 2}
+	addServerCommands(map[string]func(s *Server, conn redcon.Conn, c *client, args [][]byte){"memory": (*Server).cmdMemory})
 }
 
 var memoryHelp = []string{

@@ -48,8 +48,8 @@ const (
 // watchRoute and execRoute place WATCH and a keyless EXEC for redirects:
 // MOVED names the slot of the first key, as for a store command.
 var (
-	watchRoute = &store.Command{Name: "watch", Arity: -2, FirstKey: 1, LastKey: -1, Step: 1}
-	execRoute  = &store.Command{Name: "exec", Arity: 1}
+	watchRoute = routeOf("watch")
+	execRoute  = routeOf("exec")
 )
 
 // transaction takes every command of a connection in MULTI, and an EXEC of
@@ -87,7 +87,7 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 		if msg := checkServerCommand(admin, cmd.Args); msg != "" {
 			return refuse(msg)
 		}
-		switch admin.name {
+		switch admin.spec.Name {
 		case "exec":
 			s.exec(conn, c)
 			return true

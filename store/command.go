@@ -4,17 +4,57 @@ import (
 	"bytes"
 	"slices"
 	"strings"
+
+	"github.com/rkv/rkv/command"
 )
 
 // Command describes one command for routing and for COMMAND INFO replies.
 type Command struct {
-	Name                    string   // lower case
-	Arity                   int      // Redis convention: >0 exact, <0 at least -Arity (counting the name)
-	Flags                   []string // Redis 7 flags, e.g. "write", "denyoom", "fast"
-	FirstKey, LastKey, Step int      // Redis key positions (LastKey -1 = last argument)
-	Write                   bool     // must go through the Raft log
+	// Spec is the command's entry in the command table: name, arity,
+	// flags, key positions.
+	*command.Spec
+	// Write: it must go through the Raft log (the spec's "write" flag).
+	Write bool
 
 	exec func(s *Store, m mode, args [][]byte, out []byte) []byte
+}
+
+// def is one command of a file's table: its executor beside the spec the
+// command table holds for it.
+func def(name string, exec func(s *Store, m mode, args [][]byte, out []byte) []byte) *Command {
+	spec, ok := command.Lookup([]byte(name))
+	if !ok {
+		panic("store: no command table entry for " + name)
+	}
+	route := spec
+	if len(spec.Subcommands) > 0 {
+		route = routeSpec(spec)
+	}
+	c := &Command{Spec: route, Write: route.Has("write"), exec: exec}
+	bySpec[spec] = c
+	return c
+}
+
+// routeSpec is a container's spec with the key positions and access its
+// keyed subcommands share (OBJECT's all read the key at argument 2): the
+// store routes and executes the container as one command.
+func routeSpec(c *command.Spec) *command.Spec {
+	r := *c
+	for _, sub := range c.Subcommands {
+		if sub.FirstKey == 0 {
+			continue
+		}
+		access := "readonly"
+		if sub.Has("write") {
+			access = "write"
+		}
+		if r.FirstKey != 0 && (r.FirstKey != sub.FirstKey || r.LastKey != sub.LastKey || r.Step != sub.Step || !r.Has(access)) {
+			panic("store: the keyed subcommands of " + c.Name + " differ in their keys")
+		}
+		r.FirstKey, r.LastKey, r.Step = sub.FirstKey, sub.LastKey, sub.Step
+		r.Flags = append(slices.Clone(c.Flags), access)
+	}
+	return &r
 }
 
 // Keyless reports whether the command names no key at all (DBSIZE, KEYS,
@@ -40,36 +80,10 @@ func ArityFits(arity, n int) bool {
 	return n >= -arity
 }
 
-var (
-	wr   = []string{"write"}
-	wrD  = []string{"write", "denyoom"}
-	wrF  = []string{"write", "fast"}
-	wrDF = []string{"write", "denyoom", "fast"}
-	ro   = []string{"readonly"}
-	roF  = []string{"readonly", "fast"}
-)
-
 // commands is the table, sorted by name: each file's commands, beside their
-// code. Arity, flags and key positions are Redis 7.0's.
+// code.
 var commands = table(stringCommands, keyCommands, hashCommands, listCommands,
 	setCommands, zsetCommands, streamCommands)
-
-// groupOf names each command's group, after the file that holds it:
-// string, keyspace, hash, list, set, sortedset or stream, the names of
-// Redis's ACL categories for them.
-var groupOf = func() map[string]string {
-	m := map[string]string{}
-	for group, cmds := range map[string][]*Command{"string": stringCommands, "keyspace": keyCommands,
-		"hash": hashCommands, "list": listCommands, "set": setCommands, "sortedset": zsetCommands, "stream": streamCommands} {
-		for _, c := range cmds {
-			m[c.Name] = group
-		}
-	}
-	return m
-}()
-
-// Group is the command's data type group (see groupOf).
-func (c *Command) Group() string { return groupOf[c.Name] }
 
 func table(parts ...[]*Command) []*Command {
 	all := slices.Concat(parts...)
@@ -77,30 +91,16 @@ func table(parts ...[]*Command) []*Command {
 	return all
 }
 
-var byName = func() map[string]*Command {
-	m := make(map[string]*Command, len(commands))
-	for _, c := range commands {
-		m[c.Name] = c
-	}
-	return m
-}()
-
-// maxNameLen bounds the stack buffer Lookup lowercases into.
-const maxNameLen = 32
+// bySpec finds the store's command for an entry of the command table.
+var bySpec = map[*command.Spec]*Command{}
 
 // Lookup finds a command by name, ignoring case, without allocating.
 func Lookup(name []byte) (*Command, bool) {
-	if len(name) > maxNameLen {
+	spec, ok := command.Lookup(name)
+	if !ok {
 		return nil, false
 	}
-	var buf [maxNameLen]byte
-	for i, c := range name {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		buf[i] = c
-	}
-	c, ok := byName[string(buf[:len(name)])] // the conversion does not allocate in a map index
+	c, ok := bySpec[spec]
 	return c, ok
 }
 

@@ -14,22 +14,22 @@ import (
 )
 
 var hashCommands = []*Command{
-	{"hdel", -3, wrF, 1, 1, 1, true, hdelCmd},
-	{"hexists", 3, roF, 1, 1, 1, false, hexistsCmd},
-	{"hget", 3, roF, 1, 1, 1, false, hgetCmd},
-	{"hgetall", 2, ro, 1, 1, 1, false, hgetallCmd},
-	{"hincrby", 4, wrDF, 1, 1, 1, true, hincrbyCmd},
-	{"hincrbyfloat", 4, wrDF, 1, 1, 1, true, hincrbyfloatCmd},
-	{"hkeys", 2, ro, 1, 1, 1, false, hkeysCmd},
-	{"hlen", 2, roF, 1, 1, 1, false, hlenCmd},
-	{"hmget", -3, roF, 1, 1, 1, false, hmgetCmd},
-	{"hmset", -4, wrDF, 1, 1, 1, true, hmsetCmd},
-	{"hrandfield", -2, ro, 1, 1, 1, false, hrandfieldCmd},
-	{"hscan", -3, ro, 1, 1, 1, false, hscanCmd},
-	{"hset", -4, wrDF, 1, 1, 1, true, hsetCmd},
-	{"hsetnx", 4, wrDF, 1, 1, 1, true, hsetnxCmd},
-	{"hstrlen", 3, roF, 1, 1, 1, false, hstrlenCmd},
-	{"hvals", 2, ro, 1, 1, 1, false, hvalsCmd},
+	def("hdel", hdelCmd),
+	def("hexists", hexistsCmd),
+	def("hget", hgetCmd),
+	def("hgetall", hgetallCmd),
+	def("hincrby", hincrbyCmd),
+	def("hincrbyfloat", hincrbyfloatCmd),
+	def("hkeys", hkeysCmd),
+	def("hlen", hlenCmd),
+	def("hmget", hmgetCmd),
+	def("hmset", hmsetCmd),
+	def("hrandfield", hrandfieldCmd),
+	def("hscan", hscanCmd),
+	def("hset", hsetCmd),
+	def("hsetnx", hsetnxCmd),
+	def("hstrlen", hstrlenCmd),
+	def("hvals", hvalsCmd),
 }
 
 // A hash stays a listpack while it has at most hashMaxListpackEntries fields

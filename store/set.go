@@ -14,26 +14,24 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-var roMovable = []string{"readonly", "movablekeys"}
-
 var setCommands = []*Command{
-	{"sadd", -3, wrDF, 1, 1, 1, true, saddCmd},
-	{"scard", 2, roF, 1, 1, 1, false, scardCmd},
-	{"sdiff", -2, ro, 1, -1, 1, false, sdiffCmd},
-	{"sdiffstore", -3, wrD, 1, -1, 1, true, sdiffstoreCmd},
-	{"sinter", -2, ro, 1, -1, 1, false, sinterCmd},
-	{"sintercard", -3, roMovable, 0, 0, 0, false, sintercardCmd},
-	{"sinterstore", -3, wrD, 1, -1, 1, true, sinterstoreCmd},
-	{"sismember", 3, roF, 1, 1, 1, false, sismemberCmd},
-	{"smembers", 2, ro, 1, 1, 1, false, smembersCmd},
-	{"smismember", -3, roF, 1, 1, 1, false, smismemberCmd},
-	{"smove", 4, wrF, 1, 2, 1, true, smoveCmd},
-	{"spop", -2, wrF, 1, 1, 1, true, spopCmd},
-	{"srandmember", -2, ro, 1, 1, 1, false, srandmemberCmd},
-	{"srem", -3, wrF, 1, 1, 1, true, sremCmd},
-	{"sscan", -3, ro, 1, 1, 1, false, sscanCmd},
-	{"sunion", -2, ro, 1, -1, 1, false, sunionCmd},
-	{"sunionstore", -3, wrD, 1, -1, 1, true, sunionstoreCmd},
+	def("sadd", saddCmd),
+	def("scard", scardCmd),
+	def("sdiff", sdiffCmd),
+	def("sdiffstore", sdiffstoreCmd),
+	def("sinter", sinterCmd),
+	def("sintercard", sintercardCmd),
+	def("sinterstore", sinterstoreCmd),
+	def("sismember", sismemberCmd),
+	def("smembers", smembersCmd),
+	def("smismember", smismemberCmd),
+	def("smove", smoveCmd),
+	def("spop", spopCmd),
+	def("srandmember", srandmemberCmd),
+	def("srem", sremCmd),
+	def("sscan", sscanCmd),
+	def("sunion", sunionCmd),
+	def("sunionstore", sunionstoreCmd),
 }
 
 // maxIntsetEntries is Redis's set-max-intset-entries: a set of integers

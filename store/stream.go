@@ -14,16 +14,16 @@ import (
 )
 
 var streamCommands = []*Command{
-	{"xadd", -5, wrDF, 1, 1, 1, true, xaddCmd},
-	{"xdel", -3, wrF, 1, 1, 1, true, xdelCmd},
-	{"xlen", 2, roF, 1, 1, 1, false, xlenCmd},
-	{"xrange", -4, ro, 1, 1, 1, false, xrangeCmd},
+	def("xadd", xaddCmd),
+	def("xdel", xdelCmd),
+	def("xlen", xlenCmd),
+	def("xrange", xrangeCmd),
 	// Redis 7.0 lists XREAD's keys by keyword (after STREAMS), so its
 	// legacy key positions are 0 0 0.
-	{"xread", -4, []string{"readonly", "blocking", "movablekeys"}, 0, 0, 0, false, xreadCmd},
-	{"xrevrange", -4, ro, 1, 1, 1, false, xrevrangeCmd},
-	{"xsetid", -3, wrDF, 1, 1, 1, true, xsetidCmd},
-	{"xtrim", -4, wr, 1, 1, 1, true, xtrimCmd},
+	def("xread", xreadCmd),
+	def("xrevrange", xrevrangeCmd),
+	def("xsetid", xsetidCmd),
+	def("xtrim", xtrimCmd),
 }
 
 // Streams.

@@ -1,0 +1,228 @@
+package command
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Spec is what rkv knows about one command or subcommand.
+type Spec struct {
+	// Name is lower case; a subcommand's is "container|sub".
+	Name string `json:"name"`
+	// Arity follows Redis: >0 exactly that many arguments (the name
+	// included), <0 at least -Arity.
+	Arity int `json:"arity"`
+	// Flags are Redis 7's command flags: "write", "readonly", "denyoom",
+	// "admin", "noscript", "loading", "stale", "fast", ...
+	Flags []string `json:"flags"`
+	// FirstKey, LastKey and Step are the legacy key positions COMMAND
+	// INFO reports (LastKey -1: the last argument).
+	FirstKey int `json:"first_key"`
+	LastKey  int `json:"last_key"`
+	Step     int `json:"step"`
+	// ACL lists the command's ACL categories, without the '@'.
+	ACL  []string `json:"acl"`
+	Tips []string `json:"tips,omitempty"`
+	// KeySpecs locate the command's keys as Redis 7 reports them.
+	KeySpecs []KeySpec `json:"key_specs,omitempty"`
+	// Group and Since are COMMAND DOCS's group and first version.
+	Group           string   `json:"group"`
+	Since           string   `json:"since"`
+	DocFlags        []string `json:"doc_flags,omitempty"`
+	DeprecatedSince string   `json:"deprecated_since,omitempty"`
+	Args            []Arg    `json:"arguments,omitempty"`
+	// Subcommands, sorted by name; empty for a plain command.
+	Subcommands []*Spec `json:"subcommands,omitempty"`
+	// Summary is a one-line description in rkv's words (summaries.go).
+	Summary string `json:"-"`
+}
+
+// KeySpec is one Redis 7 key specification: where the search for keys
+// begins and how keys are found from there.
+type KeySpec struct {
+	Flags       []string `json:"flags"`
+	BeginSearch Search   `json:"begin_search"`
+	FindKeys    Search   `json:"find_keys"`
+}
+
+// Search is a begin_search ("index", "keyword" or "unknown") or a
+// find_keys ("range", "keynum" or "unknown") step of a key spec; only the
+// fields of its type are meaningful.
+type Search struct {
+	Type string `json:"type"`
+	// index
+	Index int `json:"index,omitempty"`
+	// keyword
+	Keyword   string `json:"keyword,omitempty"`
+	StartFrom int    `json:"startfrom,omitempty"`
+	// range
+	LastKey int `json:"lastkey,omitempty"`
+	KeyStep int `json:"keystep,omitempty"`
+	Limit   int `json:"limit,omitempty"`
+	// keynum (and KeyStep)
+	KeyNumIdx int `json:"keynumidx,omitempty"`
+	FirstKey  int `json:"firstkey,omitempty"`
+}
+
+// Arg is one argument of a command as COMMAND DOCS describes it.
+type Arg struct {
+	Name            string   `json:"name"`
+	Type            string   `json:"type"`
+	KeySpecIndex    *int     `json:"key_spec_index,omitempty"`
+	Token           string   `json:"token,omitempty"`
+	Since           string   `json:"since,omitempty"`
+	Flags           []string `json:"flags,omitempty"`
+	DeprecatedSince string   `json:"deprecated_since,omitempty"`
+	Args            []Arg    `json:"arguments,omitempty"`
+}
+
+// Where a command runs.
+type Where uint8
+
+const (
+	// OnConnection: it changes or reports the connection's own state
+	// (AUTH, SELECT, CLIENT, MULTI...), on any node.
+	OnConnection Where = iota
+	// AsWrite: it goes through the Raft log and is applied on every node.
+	AsWrite
+	// AsRead: it reads the keyspace, on the leader after a ReadIndex
+	// round (or locally on a READONLY connection to a follower).
+	AsRead
+	// OnServer: it reports or changes the node or the cluster (INFO,
+	// CONFIG, CLUSTER...), answered by the node asked.
+	OnServer
+)
+
+// Where tells where the command runs.
+func (s *Spec) Where() Where {
+	switch {
+	case s.Has("write"):
+		return AsWrite
+	case s.Has("readonly"):
+		return AsRead
+	case s.Group == "connection" || s.Group == "transactions":
+		return OnConnection
+	}
+	return OnServer
+}
+
+// Has reports whether the command has the flag.
+func (s *Spec) Has(flag string) bool { return slices.Contains(s.Flags, flag) }
+
+// InCategory reports whether the command is in the ACL category (without
+// the '@').
+func (s *Spec) InCategory(cat string) bool { return slices.Contains(s.ACL, cat) }
+
+// ArityFits reports whether n arguments (the name included) fit the
+// command's arity.
+func (s *Spec) ArityFits(n int) bool {
+	if s.Arity >= 0 {
+		return n == s.Arity
+	}
+	return n >= -s.Arity
+}
+
+// Sub returns the subcommand named sub (any case) of a container command.
+func (s *Spec) Sub(sub string) (*Spec, bool) {
+	name := s.Name + "|" + strings.ToLower(sub)
+	i, ok := slices.BinarySearchFunc(s.Subcommands, name, func(c *Spec, n string) int { return strings.Compare(c.Name, n) })
+	if !ok {
+		return nil, false
+	}
+	return s.Subcommands[i], true
+}
+
+// Keys returns the arguments that are keys by the legacy positions.
+func (s *Spec) Keys(args [][]byte) [][]byte {
+	if s.FirstKey <= 0 {
+		return nil
+	}
+	last := s.LastKey
+	if last < 0 {
+		last += len(args)
+	}
+	var keys [][]byte
+	for i := s.FirstKey; i <= last && i < len(args); i += max(s.Step, 1) {
+		keys = append(keys, args[i])
+	}
+	return keys
+}
+
+//go:embed redis7.json
+var redis7 []byte
+
+// table is every command, sorted by name; byName indexes it.
+var (
+	table  []*Spec
+	byName map[string]*Spec
+)
+
+func init() {
+	if err := json.Unmarshal(redis7, &table); err != nil {
+		panic(fmt.Sprintf("command: redis7.json: %v", err))
+	}
+	for _, e := range extras {
+		addExtra(e)
+	}
+	byName = make(map[string]*Spec, len(table))
+	for _, s := range table {
+		byName[s.Name] = s
+		s.Summary = summaries[s.Name]
+		for _, sub := range s.Subcommands {
+			sub.Summary = summaries[sub.Name]
+		}
+	}
+}
+
+// addExtra adds a spec of rkv's own, a subcommand to its container.
+func addExtra(e *Spec) {
+	container, _, isSub := strings.Cut(e.Name, "|")
+	if !isSub {
+		table = append(table, e)
+		slices.SortFunc(table, func(a, b *Spec) int { return strings.Compare(a.Name, b.Name) })
+		return
+	}
+	i := slices.IndexFunc(table, func(s *Spec) bool { return s.Name == container })
+	if i < 0 {
+		panic("command: no container for " + e.Name)
+	}
+	c := table[i]
+	c.Subcommands = append(c.Subcommands, e)
+	slices.SortFunc(c.Subcommands, func(a, b *Spec) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// maxNameLen bounds the stack buffer Lookup lowercases into.
+const maxNameLen = 32
+
+// Lookup finds a command by name, ignoring case, without allocating.
+func Lookup(name []byte) (*Spec, bool) {
+	if len(name) > maxNameLen {
+		return nil, false
+	}
+	var buf [maxNameLen]byte
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	s, ok := byName[string(buf[:len(name)])] // the conversion does not allocate in a map index
+	return s, ok
+}
+
+// Find finds a command, or with "container|sub" a subcommand, by name.
+func Find(name string) (*Spec, bool) {
+	container, sub, isSub := strings.Cut(strings.ToLower(name), "|")
+	s, ok := byName[container]
+	if !ok || !isSub {
+		return s, ok
+	}
+	return s.Sub(sub)
+}
+
+// All returns every command, sorted by name. The specs are shared and
+// must not be modified.
+func All() []*Spec { return slices.Clone(table) }
