@@ -25,7 +25,7 @@ var hashCommands = []*Command{
 	def("hmget", hmgetCmd),
 	def("hmset", hmsetCmd),
 	def("hrandfield", hrandfieldCmd),
-	def("hscan", hscanCmd),
+	def("hscan", hashScan.cmd),
 	def("hset", hsetCmd),
 	def("hsetnx", hsetnxCmd),
 	def("hstrlen", hstrlenCmd),
@@ -61,6 +61,8 @@ type hashValue interface {
 	// pairAt returns a function giving the i-th pair of that order, cheap
 	// over repeated calls.
 	pairAt() func(i int) (field, val string)
+	// scan is HSCAN's walk of the pairs, field then value.
+	scanner[[2]string]
 }
 
 // hashLP is the listpack encoding: one pointer-free buffer holding a 4-byte
@@ -807,60 +809,24 @@ func hrandfieldCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	return out
 }
 
-// hscanCmd follows Redis 7.0's hscanCommand: the cursor is parsed first,
-// then the key, then the options. A listpack answers whole in one call with
-// cursor 0, whatever the cursor and COUNT. A table walks its tree from the
-// cursor, the hash of the next field to visit; fields of one hash are never
-// split across calls, so a field present for the whole scan is returned.
-func hscanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	cursor, ok := parseCursor(b2s(args[2]))
-	if !ok {
-		return appendErr(out, errCursor)
-	}
-	_, h, found, wrong := s.hashAt(m, args[1])
-	switch {
-	case wrong:
-		return appendErr(out, errWrongType)
-	case !found:
-		return append(out, "*2\r\n$1\r\n0\r\n*0\r\n"...)
-	}
-	count, pat, _, errMsg := parseScanOpts(args[3:], false)
-	if errMsg != "" {
-		return appendErr(out, errMsg)
-	}
-	var page []string // fields and values, aliasing the hash
-	keep := func(f, v string) {
-		if pat == nil || globMatch(b2s(pat), f) {
-			page = append(page, f, v)
-		}
-	}
-	var next uint64
-	switch t := h.(type) {
-	case hashLP:
-		t.each(func(f, v string) bool {
-			keep(f, v)
-			return true
-		})
-	case *hashHT:
-		var seen int64
-		var last uint64
-		t.tree.Ascend(hashEntry{ord: cursor}, func(e hashEntry) bool {
-			if seen >= count && e.ord != last {
-				next = e.ord
-				return false
-			}
-			seen++
-			last = e.ord
-			keep(e.field(), e.value())
-			return true
-		})
-	}
-	out = redcon.AppendArray(out, 2)
-	var buf [20]byte
-	out = redcon.AppendBulk(out, strconv.AppendUint(buf[:0], next, 10))
-	out = redcon.AppendArray(out, len(page))
-	for _, e := range page {
-		out = appendBulk(out, e)
-	}
-	return out
+// hashScan names a pair by its field and replies the field then the value.
+var hashScan = elemScan[[2]string]{
+	kind:  kindHash,
+	name:  func(p [2]string) string { return p[0] },
+	reply: func(out []byte, p [2]string) []byte { return appendBulk(appendBulk(out, p[0]), p[1]) },
+	parts: 2,
+}
+
+// scan walks a listpack whole in one call.
+func (h hashLP) scan(_ uint64, _ int64, visit func([2]string)) uint64 {
+	h.each(func(f, v string) bool { visit([2]string{f, v}); return true })
+	return 0
+}
+
+// scan walks the tree from the cursor, the hash of the next field to visit.
+func (h *hashHT) scan(cursor uint64, count int64, visit func([2]string)) uint64 {
+	ord := func(e hashEntry) uint64 { return e.ord }
+	return scanFrom(h.tree, hashEntry{ord: cursor}, ord, count, func(e hashEntry) {
+		visit([2]string{e.field(), e.value()})
+	})
 }

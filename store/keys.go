@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"math"
-	"strconv"
 
 	"github.com/tidwall/redcon"
 )
@@ -313,9 +312,7 @@ func appendKeys(out []byte, keys []string) []byte {
 }
 
 // scanCmd walks the tree from the cursor, which is the ord of the next key
-// to visit. Keys of one ord are never split across calls, so a key present
-// for the whole scan is returned at least once whatever is inserted or
-// deleted in between, and the scan always ends.
+// to visit, as scanFrom does.
 func scanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	cursor, ok := parseCursor(b2s(args[1]))
 	if !ok {
@@ -326,59 +323,15 @@ func scanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		return appendErr(out, errMsg)
 	}
 	var keys []string
-	var seen int64
-	var last, next uint64
-	s.keys.Ascend(item{ord: cursor}, func(it item) bool {
-		if seen >= count && it.ord != last {
-			next = it.ord
-			return false
-		}
-		seen++
-		last = it.ord
+	next := scanFrom(s.keys, item{ord: cursor}, func(it item) uint64 { return it.ord }, count, func(it item) {
 		if it.expired(m.now) ||
 			pat != nil && !globMatch(b2s(pat), it.key()) ||
 			typ != nil && !eqFold(typ, it.kind().String()) {
-			return true
+			return
 		}
 		keys = append(keys, it.key())
-		return true
 	})
-	out = redcon.AppendArray(out, 2)
-	var buf [20]byte
-	out = redcon.AppendBulk(out, strconv.AppendUint(buf[:0], next, 10))
-	return appendKeys(out, keys)
-}
-
-// parseScanOpts reads the COUNT and MATCH options of SCAN and its HSCAN,
-// SSCAN and ZSCAN kin (and TYPE, SCAN's alone, when withType is set) as
-// Redis's scanGenericCommand does. A MATCH of "*" comes back nil: it
-// filters nothing. errMsg is the error to answer, if any.
-func parseScanOpts(opts [][]byte, withType bool) (count int64, pat, typ []byte, errMsg string) {
-	count = 10
-	for i := 0; i < len(opts); i += 2 {
-		more := i+1 < len(opts)
-		switch {
-		case more && eqFold(opts[i], "count"):
-			n, ok := parseInt(b2s(opts[i+1]))
-			if !ok {
-				return 0, nil, nil, errNotInt
-			}
-			if n < 1 {
-				return 0, nil, nil, errSyntax
-			}
-			count = n
-		case more && eqFold(opts[i], "match"):
-			pat = opts[i+1]
-			if len(pat) == 1 && pat[0] == '*' {
-				pat = nil
-			}
-		case more && withType && eqFold(opts[i], "type"):
-			typ = opts[i+1]
-		default:
-			return 0, nil, nil, errSyntax
-		}
-	}
-	return count, pat, typ, ""
+	return appendKeys(appendScanCursor(out, next), keys)
 }
 
 // randomkeyCmd picks random positions; keys past their deadline are skipped,

@@ -29,7 +29,7 @@ var setCommands = []*Command{
 	def("spop", spopCmd),
 	def("srandmember", srandmemberCmd),
 	def("srem", sremCmd),
-	def("sscan", sscanCmd),
+	def("sscan", setScan.cmd),
 	def("sunion", sunionCmd),
 	def("sunionstore", sunionstoreCmd),
 }
@@ -854,57 +854,21 @@ func unionDiffCmd(s *Store, m mode, keys [][]byte, dst []byte, diff bool, out []
 	return result.appendMembers(out)
 }
 
-// sscanCmd follows Redis 7.0: the cursor is checked first, a missing key
-// answers an empty scan before the options are read, and an intset answers
-// in one call with cursor 0. A hashtable's cursor is the hash of the next
-// member; members of one hash are never split across calls, so every
-// member present for the whole scan is returned.
-func sscanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	cursor, ok := parseCursor(b2s(args[2]))
-	if !ok {
-		return appendErr(out, errCursor)
+// setScan names and replies a member as itself.
+var setScan = elemScan[string]{
+	kind:  kindSet,
+	name:  func(m string) string { return m },
+	reply: appendBulk,
+	parts: 1,
+}
+
+// scan is SSCAN's walk: an intset whole in one call, a hashtable from the
+// cursor, the hash of the next member to visit.
+func (s *setValue) scan(cursor uint64, count int64, visit func(string)) uint64 {
+	if s.ht == nil {
+		s.each(func(m string) bool { visit(m); return true })
+		return 0
 	}
-	_, set, wrong := s.getSet(m, args[1])
-	switch {
-	case wrong:
-		return appendErr(out, errWrongType)
-	case set == nil:
-		return append(out, "*2\r\n$1\r\n0\r\n*0\r\n"...)
-	}
-	count, pat, _, errMsg := parseScanOpts(args[3:], false)
-	if errMsg != "" {
-		return appendErr(out, errMsg)
-	}
-	var body []byte
-	n := 0
-	emit := func(m string) {
-		if pat == nil || globMatch(b2s(pat), m) {
-			body = appendBulk(body, m)
-			n++
-		}
-	}
-	var next uint64
-	if set.ht == nil {
-		set.each(func(m string) bool {
-			emit(m)
-			return true
-		})
-	} else {
-		var seen int64
-		var last uint64
-		set.ht.Ascend(setMember{hash: cursor}, func(e setMember) bool {
-			if seen >= count && e.hash != last {
-				next = e.hash
-				return false
-			}
-			seen++
-			last = e.hash
-			emit(e.m)
-			return true
-		})
-	}
-	out = redcon.AppendArray(out, 2)
-	var buf [20]byte
-	out = redcon.AppendBulk(out, strconv.AppendUint(buf[:0], next, 10))
-	return append(redcon.AppendArray(out, n), body...)
+	ord := func(e setMember) uint64 { return e.hash }
+	return scanFrom(s.ht, setMember{hash: cursor}, ord, count, func(e setMember) { visit(e.m) })
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/tidwall/redcon"
@@ -36,7 +35,7 @@ var zsetCommands = []*Command{
 	def("zrevrangebylex", zrevrangebylexCmd),
 	def("zrevrangebyscore", zrevrangebyscoreCmd),
 	def("zrevrank", zrevrankCmd),
-	def("zscan", zscanCmd),
+	def("zscan", zsetScan.cmd),
 	def("zscore", zscoreCmd),
 	def("zunion", zunionCmd),
 	def("zunionstore", zunionstoreCmd),
@@ -729,58 +728,26 @@ func zrandmemberCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	return out
 }
 
-func zscanCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	cursor, ok := parseCursor(b2s(args[2]))
-	if !ok {
-		return appendErr(out, errCursor)
-	}
-	_, z, found, wrong := s.getZset(m, args[1])
-	switch {
-	case wrong:
-		return appendErr(out, errWrongType)
-	case !found:
-		return append(out, "*2\r\n$1\r\n0\r\n*0\r\n"...)
-	}
-	count, pat, _, errMsg := parseScanOpts(args[3:], false)
-	if errMsg != "" {
-		return appendErr(out, errMsg)
-	}
-	var hits []zentry
-	keep := func(mem string, sc float64) {
-		if pat == nil || globMatch(b2s(pat), mem) {
-			hits = append(hits, zentry{sc, mem})
-		}
-	}
-	var next uint64
+// zsetScan names an entry by its member and replies the member then the
+// score.
+var zsetScan = elemScan[zentry]{
+	kind:  kindZSet,
+	name:  func(e zentry) string { return e.member },
+	reply: func(out []byte, e zentry) []byte { return appendScore(appendBulk(out, e.member), e.score) },
+	parts: 2,
+}
+
+// scan is ZSCAN's walk: a listpack whole in one call, as Redis's, a
+// skiplist by member from the cursor, the hash of the next member to visit.
+func (z *zset) scan(cursor uint64, count int64, visit func(zentry)) uint64 {
 	if z.big == nil {
-		// A listpack answers in one call, as Redis's does.
-		z.walk(0, false, func(mem string, sc float64) bool { keep(mem, sc); return true })
-	} else {
-		// The cursor is the hash of the next member to visit: members of
-		// one hash are never split across calls, so every member present
-		// for the whole scan is returned.
-		var seen int64
-		var last uint64
-		z.big.byMember.Ascend(zmember{hash: cursor}, func(e zmember) bool {
-			if seen >= count && e.hash != last {
-				next = e.hash
-				return false
-			}
-			seen++
-			last = e.hash
-			keep(e.member, e.score)
-			return true
-		})
+		z.walk(0, false, func(mem string, sc float64) bool { visit(zentry{sc, mem}); return true })
+		return 0
 	}
-	out = redcon.AppendArray(out, 2)
-	var buf [20]byte
-	out = redcon.AppendBulk(out, strconv.AppendUint(buf[:0], next, 10))
-	out = redcon.AppendArray(out, 2*len(hits))
-	for _, e := range hits {
-		out = appendBulk(out, e.member)
-		out = appendScore(out, e.score)
-	}
-	return out
+	ord := func(e zmember) uint64 { return e.hash }
+	return scanFrom(z.big.byMember, zmember{hash: cursor}, ord, count, func(e zmember) {
+		visit(zentry{e.score, e.member})
+	})
 }
 
 // zsrc is one input of ZUNION, ZINTER or ZDIFF: a sorted set, a set (whose
