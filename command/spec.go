@@ -79,36 +79,6 @@ type Arg struct {
 	Args            []Arg    `json:"arguments,omitempty"`
 }
 
-// Where a command runs.
-type Where uint8
-
-const (
-	// OnConnection: it changes or reports the connection's own state
-	// (AUTH, SELECT, CLIENT, MULTI...), on any node.
-	OnConnection Where = iota
-	// AsWrite: it goes through the Raft log and is applied on every node.
-	AsWrite
-	// AsRead: it reads the keyspace, on the leader after a ReadIndex
-	// round (or locally on a READONLY connection to a follower).
-	AsRead
-	// OnServer: it reports or changes the node or the cluster (INFO,
-	// CONFIG, CLUSTER...), answered by the node asked.
-	OnServer
-)
-
-// Where tells where the command runs.
-func (s *Spec) Where() Where {
-	switch {
-	case s.Has("write"):
-		return AsWrite
-	case s.Has("readonly"):
-		return AsRead
-	case s.Group == "connection" || s.Group == "transactions":
-		return OnConnection
-	}
-	return OnServer
-}
-
 // Has reports whether the command has the flag.
 func (s *Spec) Has(flag string) bool { return slices.Contains(s.Flags, flag) }
 

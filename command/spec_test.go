@@ -59,7 +59,7 @@ func TestTableWellFormed(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	sp, ok := Lookup([]byte("GeT"))
-	if !ok || sp.Name != "get" || sp.Arity != 2 || sp.FirstKey != 1 || !sp.Has("readonly") || sp.Where() != AsRead {
+	if !ok || sp.Name != "get" || sp.Arity != 2 || sp.FirstKey != 1 || !sp.Has("readonly") {
 		t.Fatalf("GET: %+v %v", sp, ok)
 	}
 	for _, name := range []string{"", "nope", "client|list", strings.Repeat("g", 100)} {
@@ -72,14 +72,11 @@ func TestLookup(t *testing.T) {
 		t.Errorf("Lookup allocates %v times", n)
 	}
 	set, _ := Lookup([]byte("set"))
-	if set.Where() != AsWrite || !set.ArityFits(3) || set.ArityFits(2) || !slices.Equal(set.ACL, []string{"write", "string", "slow"}) {
+	if !set.Has("write") || !set.ArityFits(3) || set.ArityFits(2) || !slices.Equal(set.ACL, []string{"write", "string", "slow"}) {
 		t.Errorf("SET: %+v", set)
 	}
-	if sp, _ := Find("client|setinfo"); sp == nil || sp.Where() != OnConnection {
+	if sp, _ := Find("client|setinfo"); sp == nil || sp.Group != "connection" {
 		t.Errorf("CLIENT SETINFO: %+v", sp)
-	}
-	if sp, _ := Find("info"); sp == nil || sp.Where() != OnServer {
-		t.Errorf("INFO: %+v", sp)
 	}
 	mset, _ := Lookup([]byte("mset"))
 	if keys := mset.Keys([][]byte{[]byte("mset"), []byte("a"), []byte("1"), []byte("b"), []byte("2")}); len(keys) != 2 ||

@@ -250,11 +250,33 @@ func logTerms(r *Raft) []uint64 {
 	return terms
 }
 
-func mustEntries(t testing.TB, r *Raft, lo uint64) []Entry {
-	t.Helper()
-	ents, err := r.log.entries(lo, 1<<62)
-	if err != nil {
-		t.Fatal(err)
+// Advance tells the core that rd has been persisted, sent and applied. It
+// is AcceptReady followed by StableTo for rd's entries.
+func (r *Raft) Advance(rd Ready) {
+	r.AcceptReady(rd)
+	if n := len(rd.Entries); n > 0 {
+		e := rd.Entries[n-1]
+		r.StableTo(e.Index, e.Term)
 	}
-	return ents
+}
+
+// LastIndex returns the index of the last entry in the log.
+func (r *Raft) LastIndex() uint64 { return r.log.lastIndex() }
+
+// Term returns the current term, without waiting.
+func (n *Node) Term() uint64 { return n.term.Load() }
+
+// Applied returns the applied index, without waiting.
+func (n *Node) Applied() uint64 { return n.applied.Load() }
+
+// waiting returns the followers with a chunk waiting, in order.
+func (q *snapReads) waiting() []NodeID {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ids := make([]NodeID, 0, len(q.want))
+	for id := range q.want {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }

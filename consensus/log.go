@@ -139,11 +139,6 @@ func newLog(storage Storage, start, maxApplySize uint64) (*raftLog, error) {
 	return l, nil
 }
 
-func (l *raftLog) String() string {
-	return fmt.Sprintf("committed=%d applied=%d unstable.offset=%d len(unstable)=%d",
-		l.committed, l.applied, l.unstable.offset, len(l.unstable.entries))
-}
-
 // maybeAppend appends ents after (index, logTerm) if that entry matches,
 // and advances the commit index. It returns the last new index and the
 // first index it wrote (0 when the log held every entry already): the log

@@ -490,11 +490,6 @@ func (n *Node) TransferLeadership(ctx context.Context, to NodeID) error {
 	}
 }
 
-// Campaign makes this node start an election now.
-func (n *Node) Campaign(ctx context.Context) error {
-	return n.do(ctx, func() { n.core.Step(Message{Type: MsgHup}) })
-}
-
 // Status returns the core's state, read inside the driver's goroutine.
 func (n *Node) Status() Status {
 	var s Status
@@ -518,12 +513,6 @@ func (n *Node) Leader() NodeID { return NodeID(n.lead.Load()) }
 // IsLeader reports whether this node is the leader, without waiting.
 func (n *Node) IsLeader() bool { return StateType(n.state.Load()) == StateLeader }
 
-// Term returns the current term, without waiting.
-func (n *Node) Term() uint64 { return n.term.Load() }
-
-// Applied returns the applied index, without waiting.
-func (n *Node) Applied() uint64 { return n.applied.Load() }
-
 // Failed returns the storage error that stopped the node, if any.
 func (n *Node) Failed() error {
 	select {
@@ -533,9 +522,6 @@ func (n *Node) Failed() error {
 		return nil
 	}
 }
-
-// LeaderChanged returns a channel closed at the next change of leader or role.
-func (n *Node) LeaderChanged() <-chan struct{} { return n.leaderWatch() }
 
 func (n *Node) leaderWatch() chan struct{} {
 	n.leaderMu.Lock()

@@ -1385,16 +1385,6 @@ func (r *Raft) Ready() Ready {
 	return rd
 }
 
-// Advance tells the core that rd has been persisted, sent and applied. It
-// is AcceptReady followed by StableTo for rd's entries.
-func (r *Raft) Advance(rd Ready) {
-	r.AcceptReady(rd)
-	if n := len(rd.Entries); n > 0 {
-		e := rd.Entries[n-1]
-		r.StableTo(e.Index, e.Term)
-	}
-}
-
 // AcceptReady tells the core that the driver has taken rd: its messages are
 // sent or queued behind the write of its entries, its committed entries are
 // applied, and its entries and hard state are being written. A driver that
@@ -1501,6 +1491,3 @@ func (r *Raft) Status() Status {
 // AppliedConf is the membership as of the applied index: what a snapshot
 // taken now must record.
 func (r *Raft) AppliedConf() ConfState { return r.appliedConf.Clone() }
-
-// LastIndex returns the index of the last entry in the log.
-func (r *Raft) LastIndex() uint64 { return r.log.lastIndex() }

@@ -55,18 +55,6 @@ func (q *snapReads) take(to NodeID) (Message, bool) {
 	return m, true
 }
 
-// waiting returns the followers with a chunk waiting, in order.
-func (q *snapReads) waiting() []NodeID {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	ids := make([]NodeID, 0, len(q.want))
-	for id := range q.want {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
 func (q *snapReads) fail(m Message, err error) {
 	q.mu.Lock()
 	q.failed = append(q.failed, snapReadFailure{m: m, err: err})

@@ -112,13 +112,6 @@ func (ms *MemoryStorage) InitialState() (HardState, ConfState, error) {
 	return ms.hs, ms.snap.Meta.Conf.Clone(), nil
 }
 
-// SetHardState replaces the stored HardState.
-func (ms *MemoryStorage) SetHardState(hs HardState) {
-	ms.mu.Lock()
-	ms.hs = hs
-	ms.mu.Unlock()
-}
-
 // Entries implements Storage.
 func (ms *MemoryStorage) Entries(lo, hi, maxSize uint64) ([]Entry, error) {
 	ms.mu.Lock()

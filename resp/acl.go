@@ -476,11 +476,14 @@ func (a *ACL) list() []string {
 
 var errACLDefault = errors.New("ERR The 'default' user cannot be removed")
 
+// errMalformedACL answers an aclCommand entry applyLog cannot read.
+const errMalformedACL = "ERR malformed ACL entry"
+
 // applyLog applies an aclCommand entry (args without the command name) and
 // returns its reply. Every node applies the same entries alike.
 func (a *ACL) applyLog(args [][]byte) []byte {
 	if len(args) == 0 {
-		return []byte("-ERR malformed ACL entry\r\n")
+		return []byte("-" + errMalformedACL + "\r\n")
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -489,7 +492,7 @@ func (a *ACL) applyLog(args [][]byte) []byte {
 	switch strings.ToLower(string(args[0])) {
 	case "setuser":
 		if len(args) < 2 {
-			return []byte("-ERR malformed ACL entry\r\n")
+			return []byte("-" + errMalformedACL + "\r\n")
 		}
 		name := string(args[1])
 		if hasSpaces(name) {
@@ -534,7 +537,7 @@ func (a *ACL) applyLog(args [][]byte) []byte {
 		users = loaded
 		reply = []byte("+OK\r\n")
 	default:
-		return []byte("-ERR malformed ACL entry\r\n")
+		return []byte("-" + errMalformedACL + "\r\n")
 	}
 	a.users.Store(&users)
 	a.replicated = true

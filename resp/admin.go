@@ -130,7 +130,7 @@ func (s *Server) cmdPing(conn redcon.Conn, _ *client, args [][]byte) {
 	case 2:
 		conn.WriteBulk(args[1])
 	default:
-		conn.WriteError("ERR wrong number of arguments for 'ping' command")
+		conn.WriteError(arityError("ping"))
 	}
 }
 
@@ -145,7 +145,7 @@ func (s *Server) cmdSelect(conn redcon.Conn, _ *client, args [][]byte) {
 	db, err := strconv.Atoi(string(args[1]))
 	switch {
 	case err != nil:
-		conn.WriteError("ERR value is not an integer or out of range")
+		conn.WriteError(errNotInteger)
 	case db != 0:
 		conn.WriteError("ERR SELECT is not allowed in cluster mode")
 	default:
@@ -172,7 +172,7 @@ func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
 		switch strings.ToLower(string(args[i])) {
 		case "auth":
 			if i+2 >= len(args) {
-				conn.WriteError("ERR syntax error")
+				conn.WriteError(errSyntax)
 				return
 			}
 			if !s.authenticate(c, args[i+1], args[i+2]) {
@@ -182,7 +182,7 @@ func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
 			i += 2
 		case "setname":
 			if i+1 >= len(args) {
-				conn.WriteError("ERR syntax error")
+				conn.WriteError(errSyntax)
 				return
 			}
 			i++
@@ -340,7 +340,7 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 	switch strings.ToLower(string(args[1])) {
 	case "get":
 		if len(args) < 3 {
-			conn.WriteError("ERR wrong number of arguments for 'config|get' command")
+			conn.WriteError(arityError("config|get"))
 			return
 		}
 		settings := s.settings()
@@ -371,7 +371,7 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 		}
 	case "set":
 		if len(args) < 4 || len(args)%2 != 0 {
-			conn.WriteError("ERR wrong number of arguments for 'config|set' command")
+			conn.WriteError(arityError("config|set"))
 			return
 		}
 		if len(args) == 4 && strings.EqualFold(string(args[2]), "requirepass") {
@@ -968,7 +968,7 @@ func (s *Server) redirectKeyless(conn redcon.Conn) {
 	lead := s.node.Leader()
 	m, ok := s.members.Get(lead)
 	if lead == consensus.None || !ok {
-		conn.WriteError("CLUSTERDOWN No leader elected yet, try again later")
+		conn.WriteError(errNoLeader)
 		return
 	}
 	conn.WriteError(fmt.Sprintf("MOVED 0 %s", m.ClientAddr))

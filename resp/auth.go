@@ -20,6 +20,7 @@ const (
 	errNoAuth    = "NOAUTH Authentication required."
 	errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
 	errNoPermKey = "NOPERM this user has no permissions to access one of the keys used as arguments"
+	errACLSave   = "ERR There was an error trying to save the ACLs. Please check the server logs for more information"
 	errNoACLFile = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."
 )
 
@@ -110,7 +111,7 @@ func (s *Server) cmdAuth(conn redcon.Conn, c *client, args [][]byte) {
 		args = [][]byte{args[0], []byte("default"), args[1]}
 	case 3:
 	default:
-		conn.WriteError("ERR syntax error")
+		conn.WriteError(errSyntax)
 		return
 	}
 	if !s.authenticate(c, args[1], args[2]) {
@@ -204,11 +205,11 @@ func (s *Server) cmdACL(conn redcon.Conn, c *client, args [][]byte) {
 		data := strings.Join(s.acl.list(), "\n") + "\n"
 		tmp := s.cfg.ACLFile + ".tmp"
 		if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
-			conn.WriteError("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+			conn.WriteError(errACLSave)
 			return
 		}
 		if err := os.Rename(tmp, s.cfg.ACLFile); err != nil {
-			conn.WriteError("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+			conn.WriteError(errACLSave)
 			return
 		}
 		conn.WriteString("OK")
@@ -240,7 +241,7 @@ func (s *Server) cmdACL(conn redcon.Conn, c *client, args [][]byte) {
 		if len(args) == 3 {
 			n, err := strconv.Atoi(string(args[2]))
 			if err != nil {
-				conn.WriteError("ERR value is not an integer or out of range")
+				conn.WriteError(errNotInteger)
 				return
 			}
 			if n <= 0 || n > 4096 {
@@ -258,7 +259,7 @@ func (s *Server) cmdACL(conn redcon.Conn, c *client, args [][]byte) {
 				return
 			}
 			if _, err := strconv.ParseInt(string(args[2]), 10, 64); err != nil {
-				conn.WriteError("ERR value is not an integer or out of range")
+				conn.WriteError(errNotInteger)
 				return
 			}
 		}

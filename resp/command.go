@@ -73,11 +73,11 @@ func writeCommandList(conn redcon.Conn, filter [][]byte) {
 		case "pattern":
 			keep = func(sp *command.Spec) bool { return store.GlobMatch(strings.ToLower(arg), sp.Name) }
 		default:
-			conn.WriteError("ERR syntax error")
+			conn.WriteError(errSyntax)
 			return
 		}
 	default:
-		conn.WriteError("ERR syntax error")
+		conn.WriteError(errSyntax)
 		return
 	}
 	var names []string

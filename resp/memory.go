@@ -364,16 +364,16 @@ func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
 	case "usage":
 		for j := 3; j < len(args); j += 2 {
 			if !strings.EqualFold(string(args[j]), "samples") || j+1 == len(args) {
-				conn.WriteError("ERR syntax error")
+				conn.WriteError(errSyntax)
 				return
 			}
 			n, err := strconv.ParseInt(string(args[j+1]), 10, 64)
 			switch {
 			case err != nil:
-				conn.WriteError("ERR value is not an integer or out of range")
+				conn.WriteError(errNotInteger)
 				return
 			case n < 0:
-				conn.WriteError("ERR syntax error")
+				conn.WriteError(errSyntax)
 				return
 			}
 		}

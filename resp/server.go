@@ -315,11 +315,21 @@ func arityError(name string) string {
 	return fmt.Sprintf("ERR wrong number of arguments for '%s' command", name)
 }
 
+// Error replies several commands give.
+const (
+	errSyntax     = "ERR syntax error"
+	errNotInteger = "ERR value is not an integer or out of range"
+	errNoLeader   = "CLUSTERDOWN No leader elected yet, try again later"
+	// errOutcomeUnknown begins the reply to a write that may or may not
+	// have been applied (see writeResult).
+	errOutcomeUnknown = "TIMEOUT the write's outcome is unknown: "
+)
+
 // redirect answers a command this node cannot serve: MOVED to the leader,
 // or CLUSTERDOWN when none is known.
 func (s *Server) redirect(conn redcon.Conn, sc *store.Command, args [][]byte, leader consensus.NodeID) {
 	if leader == consensus.None || leader == s.cfg.ID {
-		conn.WriteError("CLUSTERDOWN No leader elected yet, try again later")
+		conn.WriteError(errNoLeader)
 		return
 	}
 	m, ok := s.members.Get(leader)
@@ -397,8 +407,17 @@ func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte,
 		conn.WriteError("ERR cannot remove the only voter of the cluster")
 	case errors.Is(r.Err, consensus.ErrStorageFailed):
 		conn.WriteError("MISCONF the node's log failed to write; it no longer accepts writes")
+	// An outcome rkv cannot know gets TIMEOUT, a prefix of its own. Clients
+	// take an error reply to mean the command did not run: ERR would say
+	// so, and TRYAGAIN (like LOADING or CLUSTERDOWN) is one go-redis and
+	// other clients retry by themselves, applying a non-idempotent write
+	// (INCR, LPUSH) twice. Redis has no error for "may have run"; TIMEOUT
+	// names the case, is not retried by go-redis, and leaves the retry to
+	// the application, which alone knows whether the write is idempotent.
 	case errors.Is(r.Err, context.DeadlineExceeded):
-		conn.WriteError("TIMEOUT the write's outcome is unknown: no quorum answered in time")
+		conn.WriteError(errOutcomeUnknown + "no quorum answered in time")
+	case errors.Is(r.Err, consensus.ErrOutcomeUnknown):
+		conn.WriteError(errOutcomeUnknown + "a snapshot from the leader replaced the log around it")
 	default:
 		conn.WriteError("ERR " + r.Err.Error())
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/tidwall/redcon"
 
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/consensus/transport"
@@ -130,6 +131,34 @@ func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 	}
 	t.Fatal("no leader within 10s")
 	return nil
+}
+
+// errConn records the error replies written to it; any other write panics.
+type errConn struct {
+	redcon.Conn
+	errs []string
+}
+
+func (c *errConn) WriteError(msg string) { c.errs = append(c.errs, msg) }
+
+// A write whose outcome is unknown, from a deadline or from a snapshot that
+// replaced the log around it, is answered TIMEOUT, never an error that
+// says it did not run or one clients retry by themselves.
+func TestWriteResultOutcomeUnknown(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{consensus.ErrOutcomeUnknown, "TIMEOUT the write's outcome is unknown: a snapshot from the leader replaced the log around it"},
+		{fmt.Errorf("propose: %w", consensus.ErrOutcomeUnknown), "TIMEOUT the write's outcome is unknown: a snapshot from the leader replaced the log around it"},
+		{context.DeadlineExceeded, "TIMEOUT the write's outcome is unknown: no quorum answered in time"},
+	} {
+		var conn errConn
+		(&Server{}).writeResult(&conn, nil, nil, consensus.Result{Err: tt.err})
+		if len(conn.errs) != 1 || conn.errs[0] != tt.want {
+			t.Errorf("%v: replied %q, want %q", tt.err, conn.errs, tt.want)
+		}
+	}
 }
 
 func TestSingleNodeCommands(t *testing.T) {

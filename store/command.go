@@ -104,12 +104,6 @@ func Lookup(name []byte) (*Command, bool) {
 	return c, ok
 }
 
-// Commands returns every command this package executes, sorted by name. The
-// slice is a copy; the commands are shared and must not be modified.
-func Commands() []*Command {
-	return slices.Clone(commands)
-}
-
 // Redis 7.0's error replies, with their prefixes.
 const (
 	errSyntax     = "ERR syntax error"

@@ -75,10 +75,6 @@ func checkList(t *testing.T, l *list, want [][]byte) {
 	}
 }
 
-func equalElems(a, b [][]byte) bool {
-	return slices.EqualFunc(a, b, func(x, y []byte) bool { return bytes.Equal(x, y) })
-}
-
 // The chunked deque against a slice: every operation, on several lists
 // that share chunks through clone and are all written afterwards (as COPY
 // leaves them), with elements small, empty and larger than a chunk.

@@ -87,7 +87,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestCommandsTable(t *testing.T) {
-	cmds := Commands()
+	cmds := commands
 	for i, c := range cmds {
 		if i > 0 && cmds[i-1].Name >= c.Name {
 			t.Errorf("not sorted at %q", c.Name)
