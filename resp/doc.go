@@ -15,6 +15,12 @@
 // specs, CLIENT, CONFIG, HELLO) in Redis 7's formats, with the leader as the
 // master of all 16384 slots and the other members as its replicas.
 //
+// Server commands go one file per concern: dispatch.go (their registry
+// and the checks before they run, all read from the command table),
+// connection.go, client.go, config.go, info.go, cluster.go, command.go,
+// memory.go, debug.go, auth.go and acl.go; multi.go has transactions and
+// eviction.go the leader's expiry and eviction loops.
+//
 // The state machine ([NewStateMachine]) applies the log to a store.Store and
 // keeps the member directory ([Members]): the addresses a node advertises
 // travel in the conf change that adds it and in snapshots, so every node can

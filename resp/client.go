@@ -1,0 +1,114 @@
+package resp
+
+// CLIENT: the connections of this node.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+func clientID(c *client) int64 {
+	if c == nil {
+		return 0
+	}
+	return c.id
+}
+
+func (s *Server) setClient(c *client, f func(c *client)) {
+	if c == nil {
+		return
+	}
+	s.clientsMu.Lock()
+	f(c)
+	s.clientsMu.Unlock()
+}
+
+func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	switch sub {
+	case "setname":
+		if !wantArgs(conn, args, 3, "client|setname") {
+			return
+		}
+		if strings.ContainsAny(string(args[2]), " \n") {
+			conn.WriteError("ERR Client names cannot contain spaces, newlines or special characters.")
+			return
+		}
+		s.setClient(c, func(c *client) { c.name = string(args[2]) })
+		conn.WriteString("OK")
+	case "getname":
+		s.clientsMu.Lock()
+		name := ""
+		if c != nil {
+			name = c.name
+		}
+		s.clientsMu.Unlock()
+		if name == "" {
+			conn.WriteNull()
+		} else {
+			conn.WriteBulkString(name)
+		}
+	case "setinfo":
+		if !wantArgs(conn, args, 4, "client|setinfo") {
+			return
+		}
+		val := string(args[3])
+		switch strings.ToLower(string(args[2])) {
+		case "lib-name":
+			s.setClient(c, func(c *client) { c.libName = val })
+		case "lib-ver":
+			s.setClient(c, func(c *client) { c.libVer = val })
+		default:
+			conn.WriteError(fmt.Sprintf("ERR Unrecognized option '%s'", args[2]))
+			return
+		}
+		conn.WriteString("OK")
+	case "id":
+		conn.WriteInt64(clientID(c))
+	case "list":
+		var b strings.Builder
+		for _, cl := range s.sortedClients() {
+			b.WriteString(s.clientLine(cl))
+			b.WriteByte('\n')
+		}
+		conn.WriteBulkString(b.String())
+	case "info":
+		for _, cl := range s.clientList() {
+			if c != nil && cl.id == c.id {
+				conn.WriteBulkString(s.clientLine(cl) + "\n")
+				return
+			}
+		}
+		conn.WriteNull()
+	default:
+		conn.WriteError(unknownSubcommand("client", args[1]))
+	}
+}
+
+func (s *Server) sortedClients() []*client {
+	cl := s.clientList()
+	slices.SortFunc(cl, func(a, b *client) int { return int(a.id - b.id) })
+	return cl
+}
+
+func (s *Server) clientLine(c *client) string {
+	flags := "N"
+	if c.readonly {
+		flags = "r"
+	}
+	now := time.Now()
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2 lib-name=%s lib-ver=%s",
+		c.id, c.addr, c.laddr, c.name, int(now.Sub(c.created).Seconds()), int(now.Sub(c.lastSeen).Seconds()),
+		flags, orDefault(c.lastCmd, "NULL"), c.libName, c.libVer)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,333 @@
+package resp
+
+// ROLE and CLUSTER: the Raft group seen as a Redis Cluster of one shard,
+// and the membership changes an operator makes.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/store"
+)
+
+func (s *Server) cmdRole(conn redcon.Conn, _ *client, _ [][]byte) {
+	st := s.node.Status()
+	if st.State == consensus.StateLeader {
+		others := s.otherMembers(st)
+		conn.WriteArray(3)
+		conn.WriteBulkString("master")
+		conn.WriteInt64(int64(st.Commit))
+		conn.WriteArray(len(others))
+		for _, m := range others {
+			host, port := splitHostPort(m.ClientAddr)
+			conn.WriteArray(3)
+			conn.WriteBulkString(host)
+			conn.WriteBulkString(strconv.Itoa(port))
+			conn.WriteBulkString(strconv.FormatUint(st.Progress[m.ID].Match, 10))
+		}
+		return
+	}
+	host, port := "?", 0
+	state := "connect"
+	if m, ok := s.members.Get(st.Lead); ok && st.Lead != consensus.None {
+		host, port = splitHostPort(m.ClientAddr)
+		state = "connected"
+	}
+	conn.WriteArray(5)
+	conn.WriteBulkString("slave")
+	conn.WriteBulkString(host)
+	conn.WriteInt(port)
+	conn.WriteBulkString(state)
+	conn.WriteInt64(int64(st.Applied))
+}
+
+// otherMembers returns the members other than this node, voters first,
+// sorted by id.
+func (s *Server) otherMembers(st consensus.Status) []Member {
+	var out []Member
+	for _, id := range append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...) {
+		if id == s.cfg.ID {
+			continue
+		}
+		m, ok := s.members.Get(id)
+		if !ok {
+			m = Member{ID: id}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
+	st := s.node.Status()
+	switch strings.ToLower(string(args[1])) {
+	case "slots":
+		s.clusterSlots(conn, st)
+	case "shards":
+		s.clusterShards(conn, st)
+	case "nodes":
+		conn.WriteBulkString(s.clusterNodes(st))
+	case "info":
+		s.clusterInfo(conn, st)
+	case "myid":
+		conn.WriteBulkString(nodeName(s.cfg.ID))
+	case "keyslot":
+		if !wantArgs(conn, args, 3, "cluster|keyslot") {
+			return
+		}
+		conn.WriteInt(store.KeySlot(args[2]))
+	case "countkeysinslot":
+		if !wantArgs(conn, args, 3, "cluster|countkeysinslot") {
+			return
+		}
+		slot, ok := slotArg(conn, args[2])
+		if !ok {
+			return
+		}
+		conn.WriteInt(s.store.CountKeysInSlot(slot))
+	case "getkeysinslot":
+		if !wantArgs(conn, args, 4, "cluster|getkeysinslot") {
+			return
+		}
+		slot, ok := slotArg(conn, args[2])
+		if !ok {
+			return
+		}
+		count, err := strconv.Atoi(string(args[3]))
+		if err != nil || count < 0 {
+			conn.WriteError("ERR Invalid number of keys")
+			return
+		}
+		keys := s.store.KeysInSlot(slot, count)
+		conn.WriteArray(len(keys))
+		for _, k := range keys {
+			conn.WriteBulk(k)
+		}
+	case "failover":
+		s.clusterFailover(conn, st)
+	case "rkv-join":
+		s.clusterJoin(conn, args)
+	case "forget":
+		s.clusterForget(conn, args)
+	default:
+		conn.WriteError(unknownSubcommand("cluster", args[1]))
+	}
+}
+
+// clusterSlots reports the leader as the master of all slots, followers as
+// its replicas.
+func (s *Server) clusterSlots(conn redcon.Conn, st consensus.Status) {
+	lm, ok := s.members.Get(st.Lead)
+	if st.Lead == consensus.None || !ok {
+		conn.WriteArray(0)
+		return
+	}
+	replicas := s.replicaMembers(st)
+	conn.WriteArray(1)
+	conn.WriteArray(3 + len(replicas))
+	conn.WriteInt(0)
+	conn.WriteInt(16383)
+	for _, m := range append([]Member{lm}, replicas...) {
+		host, port := splitHostPort(m.ClientAddr)
+		conn.WriteArray(3)
+		conn.WriteBulkString(host)
+		conn.WriteInt(port)
+		conn.WriteBulkString(nodeName(m.ID))
+	}
+}
+
+// replicaMembers returns every member but the leader, sorted by id.
+func (s *Server) replicaMembers(st consensus.Status) []Member {
+	var out []Member
+	ids := append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...)
+	slices.Sort(ids)
+	for _, id := range ids {
+		if id == st.Lead {
+			continue
+		}
+		if m, ok := s.members.Get(id); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (s *Server) clusterShards(conn redcon.Conn, st consensus.Status) {
+	lm, ok := s.members.Get(st.Lead)
+	if st.Lead == consensus.None || !ok {
+		conn.WriteArray(0)
+		return
+	}
+	nodes := append([]Member{lm}, s.replicaMembers(st)...)
+	conn.WriteArray(1)
+	conn.WriteArray(4)
+	conn.WriteBulkString("slots")
+	conn.WriteArray(2)
+	conn.WriteInt(0)
+	conn.WriteInt(16383)
+	conn.WriteBulkString("nodes")
+	conn.WriteArray(len(nodes))
+	for i, m := range nodes {
+		host, port := splitHostPort(m.ClientAddr)
+		role := "replica"
+		if i == 0 {
+			role = "master"
+		}
+		conn.WriteArray(14)
+		conn.WriteBulkString("id")
+		conn.WriteBulkString(nodeName(m.ID))
+		conn.WriteBulkString("port")
+		conn.WriteInt(port)
+		conn.WriteBulkString("ip")
+		conn.WriteBulkString(host)
+		conn.WriteBulkString("endpoint")
+		conn.WriteBulkString(host)
+		conn.WriteBulkString("role")
+		conn.WriteBulkString(role)
+		conn.WriteBulkString("replication-offset")
+		conn.WriteInt64(int64(st.Applied))
+		conn.WriteBulkString("health")
+		conn.WriteBulkString("online")
+	}
+}
+
+func (s *Server) clusterNodes(st consensus.Status) string {
+	var b strings.Builder
+	ids := append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...)
+	slices.Sort(ids)
+	for _, id := range ids {
+		m, ok := s.members.Get(id)
+		if !ok {
+			continue
+		}
+		host, port := splitHostPort(m.ClientAddr)
+		_, bus := splitHostPort(m.BusAddr)
+		var flags []string
+		if id == s.cfg.ID {
+			flags = append(flags, "myself")
+		}
+		master := "-"
+		slotsCol := ""
+		if id == st.Lead {
+			flags = append(flags, "master")
+			slotsCol = " 0-16383"
+		} else {
+			flags = append(flags, "slave")
+			if st.Lead != consensus.None {
+				master = nodeName(st.Lead)
+			}
+		}
+		fmt.Fprintf(&b, "%s %s:%d@%d %s %s 0 0 %d connected%s\n",
+			nodeName(id), host, port, bus, strings.Join(flags, ","), master, st.Term, slotsCol)
+	}
+	return b.String()
+}
+
+func (s *Server) clusterInfo(conn redcon.Conn, st consensus.Status) {
+	state, assigned := "fail", 0
+	if st.Lead != consensus.None {
+		state, assigned = "ok", 16384
+	}
+	known := len(st.Conf.Voters) + len(st.Conf.Learners)
+	lines := []string{
+		"cluster_state:" + state,
+		fmt.Sprintf("cluster_slots_assigned:%d", assigned),
+		fmt.Sprintf("cluster_slots_ok:%d", assigned),
+		"cluster_slots_pfail:0",
+		"cluster_slots_fail:0",
+		fmt.Sprintf("cluster_known_nodes:%d", known),
+		"cluster_size:1",
+		fmt.Sprintf("cluster_current_epoch:%d", st.Term),
+		fmt.Sprintf("cluster_my_epoch:%d", st.Term),
+	}
+	conn.WriteBulkString(strings.Join(lines, "\r\n") + "\r\n")
+}
+
+func (s *Server) clusterFailover(conn redcon.Conn, st consensus.Status) {
+	if st.State == consensus.StateLeader {
+		conn.WriteError("ERR You should send CLUSTER FAILOVER to a replica")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	if err := s.node.TransferLeadership(ctx, s.cfg.ID); err != nil {
+		conn.WriteError("ERR failover failed: " + err.Error())
+		return
+	}
+	conn.WriteString("OK")
+}
+
+// clusterJoin adds a node as a learner: CLUSTER RKV-JOIN <id> <client-addr>
+// <bus-addr>. The reply is the cluster id, then every member as "id client
+// bus", so the new node can reach them before it has the log.
+func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
+	if !wantArgs(conn, args, 5, "cluster|rkv-join") {
+		return
+	}
+	id, err := strconv.ParseUint(string(args[2]), 10, 64)
+	if err != nil || id == 0 {
+		conn.WriteError("ERR Invalid node id")
+		return
+	}
+	if !s.node.IsLeader() {
+		s.redirectKeyless(conn)
+		return
+	}
+	mem := Member{ID: consensus.NodeID(id), ClientAddr: string(args[3]), BusAddr: string(args[4])}
+	st := s.node.Status()
+	if slices.Contains(st.Conf.Voters, mem.ID) || slices.Contains(st.Conf.Learners, mem.ID) {
+		if old, ok := s.members.Get(mem.ID); !ok || old != mem {
+			conn.WriteError("ERR node id is already a member with other addresses")
+			return
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		defer cancel()
+		err := s.node.ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfAddLearner,
+			Node: mem.ID, Context: memberContext(mem)})
+		if err != nil {
+			s.writeResult(conn, nil, nil, consensus.Result{Err: err})
+			return
+		}
+	}
+	all := s.members.All()
+	conn.WriteArray(1 + len(all))
+	conn.WriteBulkString(strconv.FormatUint(s.cfg.ClusterID, 10))
+	for _, m := range all {
+		conn.WriteBulkString(fmt.Sprintf("%d %s %s", m.ID, m.ClientAddr, m.BusAddr))
+	}
+}
+
+// clusterForget removes a member: CLUSTER FORGET <id> (a number, or the
+// 40-character name CLUSTER NODES shows).
+func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
+	if !wantArgs(conn, args, 3, "cluster|forget") {
+		return
+	}
+	id, err := strconv.ParseUint(string(args[2]), 10, 64)
+	if err != nil || len(args[2]) == 40 {
+		id, err = strconv.ParseUint(string(args[2]), 16, 64)
+	}
+	if err != nil || id == 0 {
+		conn.WriteError(fmt.Sprintf("ERR Unknown node %s", args[2]))
+		return
+	}
+	if !s.node.IsLeader() {
+		s.redirectKeyless(conn)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	err = s.node.ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfRemove, Node: consensus.NodeID(id)})
+	if err != nil {
+		s.writeResult(conn, nil, nil, consensus.Result{Err: err})
+		return
+	}
+	conn.WriteString("OK")
+}

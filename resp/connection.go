@@ -1,0 +1,116 @@
+package resp
+
+// Commands about the connection itself: PING, ECHO, QUIT, SELECT, HELLO,
+// READONLY and READWRITE.
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/redcon"
+)
+
+func (s *Server) cmdPing(conn redcon.Conn, _ *client, args [][]byte) {
+	switch len(args) {
+	case 1:
+		conn.WriteString("PONG")
+	case 2:
+		conn.WriteBulk(args[1])
+	default:
+		conn.WriteError(arityError("ping"))
+	}
+}
+
+func (s *Server) cmdEcho(conn redcon.Conn, _ *client, args [][]byte) { conn.WriteBulk(args[1]) }
+
+func (s *Server) cmdQuit(conn redcon.Conn, _ *client, _ [][]byte) {
+	conn.WriteString("OK")
+	conn.Close()
+}
+
+func (s *Server) cmdSelect(conn redcon.Conn, _ *client, args [][]byte) {
+	db, err := strconv.Atoi(string(args[1]))
+	switch {
+	case err != nil:
+		conn.WriteError(errNotInteger)
+	case db != 0:
+		conn.WriteError("ERR SELECT is not allowed in cluster mode")
+	default:
+		conn.WriteString("OK")
+	}
+}
+
+func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
+	i := 1
+	if len(args) > 1 {
+		ver, err := strconv.Atoi(string(args[1]))
+		if err != nil {
+			conn.WriteError("ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if ver != 2 {
+			// Only RESP2 is spoken; clients fall back to it on NOPROTO.
+			conn.WriteError("NOPROTO unsupported protocol version")
+			return
+		}
+		i = 2
+	}
+	for ; i < len(args); i++ {
+		switch strings.ToLower(string(args[i])) {
+		case "auth":
+			if i+2 >= len(args) {
+				conn.WriteError(errSyntax)
+				return
+			}
+			if !s.authenticate(c, args[i+1], args[i+2]) {
+				conn.WriteError(errWrongPass)
+				return
+			}
+			i += 2
+		case "setname":
+			if i+1 >= len(args) {
+				conn.WriteError(errSyntax)
+				return
+			}
+			i++
+			s.setClient(c, func(c *client) { c.name = string(args[i]) })
+		default:
+			conn.WriteError(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", truncate(args[i])))
+			return
+		}
+	}
+	role := "replica"
+	if s.node.IsLeader() {
+		role = "master"
+	}
+	conn.WriteArray(14)
+	conn.WriteBulkString("server")
+	conn.WriteBulkString("redis")
+	conn.WriteBulkString("version")
+	conn.WriteBulkString(redisVersion)
+	conn.WriteBulkString("proto")
+	conn.WriteInt(2)
+	conn.WriteBulkString("id")
+	conn.WriteInt64(clientID(c))
+	conn.WriteBulkString("mode")
+	conn.WriteBulkString("cluster")
+	conn.WriteBulkString("role")
+	conn.WriteBulkString(role)
+	conn.WriteBulkString("modules")
+	conn.WriteArray(0)
+}
+
+// redisVersion is the Redis version whose behaviour rkv follows; clients
+// pick features by it.
+const redisVersion = "7.0.15"
+
+func (s *Server) cmdReadonly(conn redcon.Conn, c *client, _ [][]byte) {
+	s.setClient(c, func(c *client) { c.readonly = true })
+	conn.WriteString("OK")
+}
+
+func (s *Server) cmdReadwrite(conn redcon.Conn, c *client, _ [][]byte) {
+	s.setClient(c, func(c *client) { c.readonly = false })
+	conn.WriteString("OK")
+}

@@ -1,0 +1,148 @@
+package resp
+
+// INFO and TIME: what this node reports about itself.
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/consensus"
+)
+
+func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
+	sections := map[string]bool{}
+	for _, a := range args[1:] {
+		sections[strings.ToLower(string(a))] = true
+	}
+	all := len(sections) == 0 || sections["all"] || sections["everything"] || sections["default"]
+	want := func(name string) bool { return all || sections[name] }
+	st := s.node.Status()
+	var b strings.Builder
+	section := func(name string, lines ...string) {
+		if !want(strings.ToLower(name)) {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# " + name + "\r\n")
+		for _, l := range lines {
+			b.WriteString(l + "\r\n")
+		}
+	}
+	_, port := splitHostPort(s.cfg.Addr)
+	uptime := int64(time.Since(s.started).Seconds())
+	section("Server",
+		"redis_version:"+redisVersion,
+		"rkv_version:0.1.0",
+		"redis_mode:cluster",
+		"os:"+runtime.GOOS,
+		"arch_bits:64",
+		"go_version:"+runtime.Version(),
+		fmt.Sprintf("process_id:%d", os.Getpid()),
+		fmt.Sprintf("run_id:%s", nodeName(s.cfg.ID)),
+		fmt.Sprintf("tcp_port:%d", port),
+		fmt.Sprintf("uptime_in_seconds:%d", uptime),
+		fmt.Sprintf("uptime_in_days:%d", uptime/86400),
+	)
+	s.clientsMu.Lock()
+	nclients := len(s.clients)
+	s.clientsMu.Unlock()
+	section("Clients",
+		fmt.Sprintf("connected_clients:%d", nclients),
+		fmt.Sprintf("maxclients:%d", s.cfg.MaxClients),
+		"blocked_clients:0",
+	)
+	if want("memory") {
+		section("Memory", s.memoryInfo()...)
+	}
+	section("Persistence",
+		"loading:0",
+		"aof_enabled:1",
+		"rdb_changes_since_last_save:0",
+		fmt.Sprintf("raft_log_dir:%s", s.cfg.Dir),
+	)
+	mst := s.store.Stats(time.Now().UnixMilli())
+	section("Stats",
+		fmt.Sprintf("total_connections_received:%d", s.totalConns.Load()),
+		fmt.Sprintf("total_commands_processed:%d", s.totalCmds.Load()),
+		fmt.Sprintf("rejected_connections:%d", s.rejected.Load()),
+		fmt.Sprintf("expired_keys:%d", mst.Expired),
+		fmt.Sprintf("expired_stale_perc:%.2f", mst.StalePercent),
+		fmt.Sprintf("evicted_keys:%d", mst.Evicted),
+	)
+	role := "slave"
+	if st.State == consensus.StateLeader {
+		role = "master"
+	}
+	others := s.otherMembers(st)
+	repl := []string{"role:" + role}
+	if role == "master" {
+		repl = append(repl, fmt.Sprintf("connected_slaves:%d", len(others)))
+		for i, m := range others {
+			host, p := splitHostPort(m.ClientAddr)
+			repl = append(repl, fmt.Sprintf("slave%d:ip=%s,port=%d,state=online,offset=%d,lag=0", i, host, p, st.Progress[m.ID].Match))
+		}
+	} else if lm, ok := s.members.Get(st.Lead); ok {
+		host, p := splitHostPort(lm.ClientAddr)
+		repl = append(repl, "master_host:"+host, fmt.Sprintf("master_port:%d", p), "master_link_status:up")
+	} else {
+		repl = append(repl, "master_link_status:down")
+	}
+	repl = append(repl, fmt.Sprintf("master_repl_offset:%d", st.Applied))
+	section("Replication", repl...)
+	section("CPU", fmt.Sprintf("used_cpu_sys:%.6f", cpuSeconds()), "used_cpu_user:0.000000")
+	// Cluster clients (redis-py's RedisCluster) refuse a node whose INFO
+	// does not say cluster_enabled:1.
+	section("Cluster", "cluster_enabled:1")
+	section("Keyspace", fmt.Sprintf("db0:keys=%d,expires=%d,avg_ttl=0", s.store.Len(), mst.KeysWithTTL))
+	leader := ""
+	if m, ok := s.members.Get(st.Lead); ok {
+		leader = m.ClientAddr
+	}
+	counts := s.node.Stats()
+	section("Raft",
+		fmt.Sprintf("raft_node_id:%d", st.ID),
+		"raft_role:"+st.State.String(),
+		fmt.Sprintf("raft_term:%d", st.Term),
+		fmt.Sprintf("raft_leader_id:%d", st.Lead),
+		"raft_leader_addr:"+leader,
+		fmt.Sprintf("raft_commit_index:%d", st.Commit),
+		fmt.Sprintf("raft_applied_index:%d", st.Applied),
+		"raft_voters:"+joinIDs(st.Conf.Voters),
+		"raft_learners:"+joinIDs(st.Conf.Learners),
+		"raft_read_mode:"+s.cfg.ReadMode,
+		fmt.Sprintf("raft_log_writes:%d", counts.LogWrites),
+		fmt.Sprintf("raft_log_entries_written:%d", counts.LogEntries),
+		fmt.Sprintf("raft_read_rounds:%d", counts.ReadRounds),
+		fmt.Sprintf("raft_reads_confirmed:%d", counts.Reads),
+	)
+	conn.WriteBulkString(b.String())
+}
+
+func joinIDs(ids []consensus.NodeID) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatUint(uint64(id), 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+func cpuSeconds() float64 {
+	return float64(time.Since(processStart).Seconds())
+}
+
+var processStart = time.Now()
+
+func (s *Server) cmdTime(conn redcon.Conn, _ *client, _ [][]byte) {
+	now := time.Now()
+	conn.WriteArray(2)
+	conn.WriteBulkString(strconv.FormatInt(now.Unix(), 10))
+	conn.WriteBulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
+}
