@@ -19,16 +19,11 @@ import (
 
 // Users and permissions (AUTH, ACL). The users are replicated state: every
 // change (ACL SETUSER, DELUSER, LOAD, CONFIG SET requirepass) is proposed
-// through the log as an aclCommand entry and applied by the state machine on
+// through the log as an entryACL entry and applied by the state machine on
 // every node, and snapshots carry them, so every node enforces the same
 // rules. Passwords enter the log only as SHA-256 hashes: the node a client
 // asks turns ">password" into "#hash" before proposing. Enforcement is at
 // the connection, before a command reaches the store or the log.
-
-// aclCommand is the internal log command that changes the users:
-// "rkv.acl setuser <name> <rule>...", "rkv.acl deluser <name>..." and
-// "rkv.acl load <user line>..." (lines as ACL LIST writes them).
-const aclCommand = "rkv.acl"
 
 // aclCategories are Redis 7.0's ACL categories, in ACL CAT's order.
 var aclCategories = []string{"keyspace", "read", "write", "set", "sortedset", "list", "hash", "string",
@@ -476,11 +471,12 @@ func (a *ACL) list() []string {
 
 var errACLDefault = errors.New("ERR The 'default' user cannot be removed")
 
-// errMalformedACL answers an aclCommand entry applyLog cannot read.
+// errMalformedACL answers an entryACL entry applyLog cannot read.
 const errMalformedACL = "ERR malformed ACL entry"
 
-// applyLog applies an aclCommand entry (args without the command name) and
-// returns its reply. Every node applies the same entries alike.
+// applyLog applies an entryACL entry and returns its reply: its args are
+// "setuser <name> <rule>...", "deluser <name>..." or "load <user line>..."
+// (lines as ACL LIST writes them). Every node applies the same entries alike.
 func (a *ACL) applyLog(args [][]byte) []byte {
 	if len(args) == 0 {
 		return []byte("-" + errMalformedACL + "\r\n")

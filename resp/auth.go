@@ -394,7 +394,7 @@ func (s *Server) proposeACL(conn redcon.Conn, args [][]byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	entry := encodeCommand(nil, time.Now().UnixMilli(), append([][]byte{[]byte(aclCommand)}, args...))
+	entry := encodeEntry(nil, entryACL, time.Now().UnixMilli(), args)
 	v, err := s.node.Propose(ctx, entry)
 	s.writeResult(conn, route, nil, consensus.Result{Val: v, Err: err})
 }

@@ -10,8 +10,8 @@ import (
 )
 
 // Removing keys: active expiry and eviction. Only the leader decides, and
-// it proposes the deletions through the log (store.ExpiredCommand,
-// store.EvictCommand), so every replica deletes the same keys. A write that
+// it proposes the deletions through the log (entryExpire and entryEvict
+// entries), so every replica deletes the same keys. A write that
 // would grow memory past maxmemory is never proposed while it is over: it
 // waits for the eviction that makes room or, under noeviction (or when
 // nothing may be evicted), is refused with OOM before it reaches the log,
@@ -161,7 +161,7 @@ func (s *Server) evictRound() {
 			break
 		}
 		keys, _ := s.store.EvictionCandidates(time.Now().UnixMilli(), used-target, evictEntryKeys*evictEntries)
-		if stuck = len(keys) == 0; stuck || !s.proposeDeletions(store.EvictCommand, keys) {
+		if stuck = len(keys) == 0; stuck || !s.proposeDeletions(entryEvict, keys) {
 			break
 		}
 		s.evict.signal(false)
@@ -169,15 +169,15 @@ func (s *Server) evictRound() {
 	s.evict.signal(stuck)
 }
 
-// proposeDeletions proposes the deletion of keys with the internal command
-// name, in entries of at most evictEntryKeys keys, together; it reports
-// whether all were applied.
-func (s *Server) proposeDeletions(name string, keys [][]byte) bool {
+// proposeDeletions proposes the deletion of keys in entries of kind, of
+// at most evictEntryKeys keys each, together; it reports whether all were
+// applied.
+func (s *Server) proposeDeletions(kind byte, keys [][]byte) bool {
 	stamp := time.Now().UnixMilli()
 	var datas [][]byte
 	for len(keys) > 0 {
 		n := min(len(keys), evictEntryKeys)
-		datas = append(datas, encodeCommand(nil, stamp, append([][]byte{[]byte(name)}, keys[:n]...)))
+		datas = append(datas, encodeEntry(nil, kind, stamp, keys[:n]))
 		keys = keys[n:]
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
@@ -206,7 +206,7 @@ func (s *Server) expireRound() {
 	for time.Now().Before(end) {
 		batch := evictEntryKeys * evictEntries
 		keys := s.store.ExpiredSample(time.Now().UnixMilli(), batch)
-		if len(keys) == 0 || !s.proposeDeletions(store.ExpiredCommand, keys) || len(keys) < batch {
+		if len(keys) == 0 || !s.proposeDeletions(entryExpire, keys) || len(keys) < batch {
 			return
 		}
 	}

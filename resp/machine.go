@@ -11,25 +11,50 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/store"
 )
 
-// entryCommand marks a log entry holding one client write command.
-const entryCommand byte = 1
+// The kinds of the state machine's log entries: the first byte of each.
+// Every entry then has the leader's wall-clock stamp (DESIGN.md: the
+// store's clock) and its arguments. Kinds to come (configuration, a
+// script's effects, unblocking a client, slot migration) take the next
+// values.
+const (
+	// entryCommand is one client write command, its name first.
+	entryCommand byte = 1
+	// entryExec is an EXEC: store.ExecArgs.
+	entryExec byte = 2
+	// entryExpire is keys the leader found expired.
+	entryExpire byte = 3
+	// entryEvict is keys the leader evicts under maxmemory.
+	entryEvict byte = 4
+	// entryACL is a change of the users (see ACL.applyLog).
+	entryACL byte = 5
+)
 
-// encodeCommand lays out a write command for the log: a kind byte, the
-// leader's wall-clock stamp (DESIGN.md: the store's clock), and the args.
+// legacyKinds are the names the internal entries had when every entry was
+// a command: logs and snapshots written before the kinds still apply.
+var legacyKinds = map[string]byte{"rkv.exec": entryExec, "rkv.expired": entryExpire, "rkv.evict": entryEvict,
+	"rkv.acl": entryACL}
+
+// encodeCommand lays out a client's write command for the log.
 func encodeCommand(buf []byte, stampMs int64, args [][]byte) []byte {
+	return encodeEntry(buf, entryCommand, stampMs, args)
+}
+
+// encodeEntry lays out an entry of kind for the log.
+func encodeEntry(buf []byte, kind byte, stampMs int64, args [][]byte) []byte {
 	// Sized first: growing from empty took three allocations per SET.
 	size := 1 + 8 + binary.MaxVarintLen64
 	for _, a := range args {
 		size += binary.MaxVarintLen64 + len(a)
 	}
 	buf = slices.Grow(buf, size)
-	buf = append(buf, entryCommand)
+	buf = append(buf, kind)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(stampMs))
 	buf = binary.AppendUvarint(buf, uint64(len(args)))
 	for _, a := range args {
@@ -39,29 +64,37 @@ func encodeCommand(buf []byte, stampMs int64, args [][]byte) []byte {
 	return buf
 }
 
-var errCorruptEntry = errors.New("resp: corrupt command entry")
+var errCorruptEntry = errors.New("resp: corrupt log entry")
 
-func decodeCommand(data []byte) (int64, [][]byte, error) {
-	if len(data) < 10 || data[0] != entryCommand {
-		return 0, nil, errCorruptEntry
+// decodeEntry reads an entry encodeEntry wrote, an internal one written
+// before the kinds as its kind.
+func decodeEntry(data []byte) (kind byte, stampMs int64, args [][]byte, err error) {
+	if len(data) < 10 || data[0] < entryCommand || data[0] > entryACL {
+		return 0, 0, nil, errCorruptEntry
 	}
-	stamp := int64(binary.BigEndian.Uint64(data[1:9]))
+	kind = data[0]
+	stampMs = int64(binary.BigEndian.Uint64(data[1:9]))
 	rest := data[9:]
 	argc, n := binary.Uvarint(rest)
 	if n <= 0 || argc > uint64(len(rest)) {
-		return 0, nil, errCorruptEntry
+		return 0, 0, nil, errCorruptEntry
 	}
 	rest = rest[n:]
-	args := make([][]byte, argc)
+	args = make([][]byte, argc)
 	for i := range args {
 		l, n := binary.Uvarint(rest)
 		if n <= 0 || l > uint64(len(rest)-n) {
-			return 0, nil, errCorruptEntry
+			return 0, 0, nil, errCorruptEntry
 		}
 		args[i] = rest[n : n+int(l)]
 		rest = rest[n+int(l):]
 	}
-	return stamp, args, nil
+	if kind == entryCommand && len(args) > 0 {
+		if legacy, ok := legacyKinds[strings.ToLower(string(args[0]))]; ok {
+			kind, args = legacy, args[1:]
+		}
+	}
+	return kind, stampMs, args, nil
 }
 
 // Member is one node of the cluster as clients and peers reach it.
@@ -169,7 +202,7 @@ func (m *machine) Apply(ents []consensus.Entry) []any {
 		case len(e.Data) == 0:
 			// A leader's no-op.
 		default:
-			stamp, args, err := decodeCommand(e.Data)
+			kind, stamp, args, err := decodeEntry(e.Data)
 			if err != nil {
 				// Every replica decodes the same bytes the same way, so
 				// skipping keeps them in agreement; it is logged loudly.
@@ -177,27 +210,35 @@ func (m *machine) Apply(ents []consensus.Entry) []any {
 				results[i] = []byte("-ERR corrupt log entry\r\n")
 				continue
 			}
-			results[i] = m.applyCommand(e.Index, stamp, args)
+			results[i] = m.applyEntry(e.Index, kind, stamp, args)
 		}
 	}
 	return results
 }
 
-// applyCommand applies one command. A panic in the store would otherwise
+// storeOps are the entry kinds the store applies, by their store.Op.
+var storeOps = map[byte]store.Op{entryCommand: store.OpCommand, entryExec: store.OpExec,
+	entryExpire: store.OpExpire, entryEvict: store.OpEvict}
+
+// applyEntry applies one entry. A panic in the store would otherwise
 // stop every replica at the same entry, again after each restart, so it
 // becomes an error reply instead; all replicas recover alike.
-func (m *machine) applyCommand(index uint64, stamp int64, args [][]byte) (reply []byte) {
+func (m *machine) applyEntry(index uint64, kind byte, stamp int64, args [][]byte) (reply []byte) {
 	defer func() {
 		if p := recover(); p != nil {
-			m.logger.Error("command panicked while being applied; answered with an error",
-				"index", index, "command", string(args[0]), "panic", p)
+			what := fmt.Sprintf("entry kind %d", kind)
+			if kind == entryCommand && len(args) > 0 {
+				what = string(args[0])
+			}
+			m.logger.Error("entry panicked while being applied; answered with an error",
+				"index", index, "entry", what, "panic", p)
 			reply = []byte("-ERR internal error applying the command\r\n")
 		}
 	}()
-	if bytes.EqualFold(args[0], []byte(aclCommand)) {
-		return m.acl.applyLog(args[1:])
+	if kind == entryACL {
+		return m.acl.applyLog(args)
 	}
-	return m.store.Apply(stamp, args, nil)
+	return m.store.ApplyOp(storeOps[kind], stamp, args, nil)
 }
 
 func (m *machine) applyConfChange(e consensus.Entry) {

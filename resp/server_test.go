@@ -300,9 +300,9 @@ func TestMalformedProtocolIsRefused(t *testing.T) {
 func TestCommandEncodingRoundTrip(t *testing.T) {
 	args := [][]byte{[]byte("set"), []byte("key"), {}, []byte(strings.Repeat("v", 300))}
 	data := encodeCommand(nil, 1234567, args)
-	stamp, got, err := decodeCommand(data)
-	if err != nil || stamp != 1234567 || len(got) != len(args) {
-		t.Fatalf("decode = %d, %q, %v", stamp, got, err)
+	kind, stamp, got, err := decodeEntry(data)
+	if err != nil || kind != entryCommand || stamp != 1234567 || len(got) != len(args) {
+		t.Fatalf("decode = %d, %d, %q, %v", kind, stamp, got, err)
 	}
 	for i := range args {
 		if string(got[i]) != string(args[i]) {
@@ -310,9 +310,40 @@ func TestCommandEncodingRoundTrip(t *testing.T) {
 		}
 	}
 	for cut := range data {
-		if _, _, err := decodeCommand(data[:cut]); !errors.Is(err, errCorruptEntry) {
+		if _, _, _, err := decodeEntry(data[:cut]); !errors.Is(err, errCorruptEntry) {
 			t.Fatalf("decode of %d of %d bytes: %v, want errCorruptEntry", cut, len(data), err)
 		}
+	}
+	for _, bad := range []byte{0, entryACL + 1, 255} {
+		data[0] = bad
+		if _, _, _, err := decodeEntry(data); !errors.Is(err, errCorruptEntry) {
+			t.Fatalf("decode of kind %d: %v, want errCorruptEntry", bad, err)
+		}
+	}
+}
+
+// TestLegacyEntriesApply: internal entries written as commands before the
+// kinds ("rkv.evict key...") decode as their kind, so logs and snapshots
+// of an earlier version still apply.
+func TestLegacyEntriesApply(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		kind byte
+	}{{"rkv.exec", entryExec}, {"RKV.EXPIRED", entryExpire}, {"rkv.evict", entryEvict}, {"rkv.acl", entryACL}} {
+		data := encodeCommand(nil, 1000, [][]byte{[]byte(tt.name), []byte("a"), []byte("b")})
+		kind, _, args, err := decodeEntry(data)
+		if err != nil || kind != tt.kind || len(args) != 2 || string(args[0]) != "a" {
+			t.Errorf("%s: kind %d, args %q, %v; want kind %d, args [a b]", tt.name, kind, args, err, tt.kind)
+		}
+	}
+	st := store.New()
+	m := NewStateMachine(st, NewMembers(nil, nil), nil, 1, quietLogger(), nil)
+	m.Apply([]consensus.Entry{
+		{Term: 1, Index: 1, Data: encodeCommand(nil, 1000, [][]byte{[]byte("set"), []byte("k"), []byte("v")})},
+		{Term: 1, Index: 2, Data: encodeCommand(nil, 1000, [][]byte{[]byte("rkv.evict"), []byte("k")})},
+	})
+	if got := string(st.Read(1000, [][]byte{[]byte("exists"), []byte("k")}, nil)); got != ":0\r\n" {
+		t.Fatalf("after a legacy eviction entry: exists k = %q", got)
 	}
 }
 

@@ -45,8 +45,8 @@
 // clock when behind, so a node whose clock is behind the leader that stamped
 // the log never sees an expired key again. Only the leader expires
 // actively: Store.ExpiredSample lists keys whose deadline has passed,
-// earliest first, and the leader proposes them as
-// ExpiredCommand, which deletes each key only if it is still expired when the
+// earliest first, and the leader proposes them as an
+// OpExpire entry, which deletes each key only if it is still expired when the
 // entry is applied (a key set again in between survives).
 //
 // # Layout

@@ -7,13 +7,6 @@ import (
 	"sync/atomic"
 )
 
-// EvictCommand is the internal write the leader proposes to make room under
-// maxmemory: "rkv.evict key [key ...]". Apply deletes each key present and
-// replies with the number deleted. Which keys go is the leader's decision,
-// carried by the log, so every replica evicts the same ones. Like
-// ExpiredCommand, Lookup never returns it.
-const EvictCommand = "rkv.evict"
-
 // Policy is a maxmemory-policy: which keys the leader evicts first.
 type Policy uint8
 
@@ -416,10 +409,11 @@ func (s *Store) forTTLKeys(fn func(it item) bool) {
 	})
 }
 
-// evictCmd implements EvictCommand.
-func (s *Store) evictCmd(args [][]byte, out []byte) []byte {
+// evictCmd implements OpEvict. Which keys go is the leader's decision,
+// carried by the log, so every replica evicts the same ones.
+func (s *Store) evictCmd(keys [][]byte, out []byte) []byte {
 	n := 0
-	for _, k := range args[1:] {
+	for _, k := range keys {
 		if it, ok := s.keys.Get(probe(k)); ok {
 			s.remove(it)
 			n++
@@ -434,7 +428,7 @@ type MemoryStats struct {
 	Used        int64  // MemoryBytes: what maxmemory is compared with
 	Peak        int64  // the largest Used since start
 	Policy      Policy // the maxmemory policy
-	Evicted     int64  // keys evicted since start (applied EvictCommands)
+	Evicted     int64  // keys evicted since start (applied OpEvicts)
 	Expired     int64  // keys deleted at their deadline since start, actively or on access
 	KeysWithTTL int    // keys with a deadline, as INFO keyspace's expires=
 	// StalePercent is the share of keys with a TTL that are past it but

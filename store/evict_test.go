@@ -150,12 +150,12 @@ func TestNoEvictionChoosesNothing(t *testing.T) {
 	}
 }
 
-func TestEvictCommand(t *testing.T) {
+func TestEvictOp(t *testing.T) {
 	s := New()
 	writeKeys(s, 1000, 0, 3)
 	before := s.MemoryBytes()
-	if got := apply(s, 1000, "rkv.evict key:0 key:2 missing"); got != num(2) {
-		t.Fatalf("rkv.evict = %q", got)
+	if got := string(s.ApplyOp(OpEvict, 1000, argv("key:0 key:2 missing"), nil)); got != num(2) {
+		t.Fatalf("OpEvict = %q", got)
 	}
 	if got := read(s, 1000, "dbsize"); got != num(1) {
 		t.Fatalf("DBSIZE after eviction = %q", got)
@@ -163,8 +163,8 @@ func TestEvictCommand(t *testing.T) {
 	if st := s.Stats(1000); st.Evicted != 2 || st.Used >= before {
 		t.Fatalf("stats after eviction: %+v (used before %d)", st, before)
 	}
-	if _, ok := Lookup([]byte(EvictCommand)); ok {
-		t.Fatal("clients can look up the internal eviction command")
+	if got := apply(s, 1000, "rkv.evict key:1"); got != errs("ERR unknown command 'rkv.evict', with args beginning with: 'key:1' ") {
+		t.Fatalf("a client's rkv.evict = %q, want an unknown command", got)
 	}
 }
 
@@ -256,7 +256,7 @@ func TestExpiryCounters(t *testing.T) {
 	if st := s.Stats(2000); st.KeysWithTTL != 3 || st.StalePercent < 66 || st.StalePercent > 67 {
 		t.Fatalf("before expiry: %+v", st)
 	}
-	apply(s, 2000, "rkv.expired a")
+	s.ApplyOp(OpExpire, 2000, argv("a"), nil)
 	apply(s, 2000, "get b") // deleted on access in a write run
 	if st := s.Stats(2000); st.Expired != 2 || st.StalePercent != 0 || st.KeysWithTTL != 1 {
 		t.Fatalf("after expiry: %+v", st)

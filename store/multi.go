@@ -7,16 +7,15 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-// ExecCommand is the internal write an EXEC becomes:
+// An EXEC becomes one OpExec entry, whose arguments are
 //
-//	rkv.exec <nwatch> (<key> <seq> <live>)... <ncmd> (<argc> <arg>...)...
+//	<nwatch> (<key> <seq> <live>)... <ncmd> (<argc> <arg>...)...
 //
-// Apply aborts it with a null array when a watched key changed after the
+// ApplyOp aborts it with a null array when a watched key changed after the
 // leader took its WatchMark; otherwise it runs every queued command, as
 // Apply would, at the entry's stamp and position, and replies with one
 // array of their replies. Nothing else runs in between, so the transaction
-// is atomic on every replica. Like ExpiredCommand, Lookup never returns it.
-const ExecCommand = "rkv.exec"
+// is atomic on every replica.
 
 // WatchMark is what WATCH records of a key on the leader: the store's seq
 // when it looked, and whether the key was live then.
@@ -36,15 +35,15 @@ func (s *Store) Watch(nowMs int64, key []byte) WatchMark {
 	return WatchMark{Key: bytes.Clone(key), Seq: s.seq, Live: found && !it.expired(s.queryNow(nowMs))}
 }
 
-// ExecArgs builds the ExecCommand that runs cmds (each a command's
+// ExecArgs builds the arguments of the OpExec that runs cmds (each a command's
 // arguments, its name first) under the watch marks.
 func ExecArgs(marks []WatchMark, cmds [][][]byte) [][]byte {
-	n := 3 + 3*len(marks) + len(cmds)
+	n := 2 + 3*len(marks) + len(cmds)
 	for _, c := range cmds {
 		n += len(c)
 	}
 	args := make([][]byte, 0, n)
-	args = append(args, []byte(ExecCommand), strconv.AppendInt(nil, int64(len(marks)), 10))
+	args = append(args, strconv.AppendInt(nil, int64(len(marks)), 10))
 	for _, w := range marks {
 		live := []byte("0")
 		if w.Live {
@@ -60,12 +59,12 @@ func ExecArgs(marks []WatchMark, cmds [][][]byte) [][]byte {
 	return args
 }
 
-const errBadExec = "ERR malformed " + ExecCommand + " entry"
+const errBadExec = "ERR malformed EXEC entry"
 
-// execCmd implements ExecCommand. A malformed entry (only a bug could
+// execCmd implements OpExec. A malformed entry (only a bug could
 // propose one) is refused whole, alike on every replica.
 func (s *Store) execCmd(m mode, args [][]byte, out []byte) []byte {
-	marks, cmds, ok := decodeExec(args[1:])
+	marks, cmds, ok := decodeExec(args)
 	if !ok {
 		return appendErr(out, errBadExec)
 	}
@@ -96,7 +95,7 @@ func (s *Store) watchBroken(m mode, w WatchMark) bool {
 	return w.Live && (!found || it.expired(m.now))
 }
 
-// decodeExec parses the arguments of ExecCommand after its name.
+// decodeExec parses the arguments of an OpExec.
 func decodeExec(args [][]byte) (marks []WatchMark, cmds [][][]byte, ok bool) {
 	count := func() (int, bool) {
 		if len(args) == 0 {

@@ -7,13 +7,13 @@ import (
 	"testing"
 )
 
-// execEntry applies one ExecCommand of cmds under marks at stamp.
+// execEntry applies one OpExec of cmds under marks at stamp.
 func execEntry(s *Store, stamp int64, marks []WatchMark, cmds ...string) string {
 	var argvs [][][]byte
 	for _, c := range cmds {
 		argvs = append(argvs, argv(c))
 	}
-	return string(s.Apply(stamp, ExecArgs(marks, argvs), nil))
+	return string(s.ApplyOp(OpExec, stamp, ExecArgs(marks, argvs), nil))
 }
 
 // aborted is the reply of an EXEC a watch aborted.
@@ -50,7 +50,7 @@ func TestExecWatch(t *testing.T) {
 		// past its deadline at the EXEC's clock, deleted or not.
 		{"expired by the exec clock", []string{"set k 1 px 500"}, 1000, nil, 2000, aborted},
 		{"expired and deleted", []string{"set k 1 px 500"}, 1000, []string{"get k"}, 2000, aborted},
-		{"expired by active expiry", []string{"set k 1 px 500"}, 1000, []string{ExpiredCommand + " k"}, 2000, aborted},
+		{"expired by active expiry", []string{"set k 1 px 500"}, 1000, []string{"expire: k"}, 2000, aborted},
 		{"live until after the exec", []string{"set k 1 px 5000"}, 1000, nil, 2000, ran},
 		// Already expired when watched: its deadline passing is no change.
 		{"expired when watched", []string{"set k 1 px 500"}, 1600, nil, 2000, ran},
@@ -62,7 +62,11 @@ func TestExecWatch(t *testing.T) {
 			}
 			marks := []WatchMark{s.Watch(c.watch, []byte("k"))}
 			for _, cmd := range c.after {
-				apply(s, 2000, cmd)
+				if keys, ok := strings.CutPrefix(cmd, "expire: "); ok {
+					s.ApplyOp(OpExpire, 2000, argv(keys), nil)
+				} else {
+					apply(s, 2000, cmd)
+				}
 			}
 			if got := execEntry(s, c.stamp, marks, "set x 1"); got != c.want {
 				t.Fatalf("EXEC = %q, want %q", got, c.want)
@@ -111,7 +115,7 @@ func TestExecMixedCommands(t *testing.T) {
 	got := execEntry(s, 1000, []WatchMark{other},
 		"incr n", "incr str", "get str", "nosuch a b", "get", "set n", "append str def",
 		"getrange str 0 -1", "del n", "exists n", "incrby n 5", "mget n str missing",
-		ExpiredCommand+" str", ExecCommand+" 0 0")
+		"rkv.expired str", "rkv.exec 0 0")
 	want := arr(num(11), errs(errNotInt), bulk("abc"),
 		errs("ERR unknown command 'nosuch', with args beginning with: 'a' 'b' "),
 		errs("ERR wrong number of arguments for 'get' command"),
@@ -140,18 +144,22 @@ func TestExecMixedCommands(t *testing.T) {
 	}
 }
 
-func TestExecCommandIsInternal(t *testing.T) {
-	if _, found := Lookup([]byte(ExecCommand)); found {
-		t.Fatal("Lookup finds the internal EXEC command")
-	}
+// TestExecIsInternal: no client names an OpExec, not even by the name it
+// had when entries were commands ("rkv.exec").
+func TestExecIsInternal(t *testing.T) {
 	s := New()
-	if got := string(s.Read(1000, ExecArgs(nil, [][][]byte{argv("set a 1")}), nil)); !strings.HasPrefix(got, "-ERR unknown command 'rkv.exec'") {
-		t.Fatalf("Read of an EXEC entry = %q", got)
+	for _, run := range []func(args [][]byte) []byte{
+		func(args [][]byte) []byte { return s.Apply(1000, args, nil) },
+		func(args [][]byte) []byte { return s.Read(1000, args, nil) },
+	} {
+		if got := string(run(argv("rkv.exec 0 1 3 set a 1"))); !strings.HasPrefix(got, "-ERR unknown command 'rkv.exec'") {
+			t.Fatalf("a client's rkv.exec = %q", got)
+		}
 	}
 }
 
 func TestExecMalformed(t *testing.T) {
-	// name 1 k 3 1 2 3 set a 1 2 get a
+	// 1 k 3 1 2 3 set a 1 2 get a
 	good := ExecArgs([]WatchMark{{Key: []byte("k"), Seq: 3, Live: true}},
 		[][][]byte{argv("set a 1"), argv("get a")})
 	set := func(i int, v string) [][]byte {
@@ -160,15 +168,15 @@ func TestExecMalformed(t *testing.T) {
 		return b
 	}
 	for _, args := range [][][]byte{
-		good[:1], good[:2], good[:5], good[:6], good[:len(good)-1], append(slices.Clone(good), []byte("extra")),
-		set(1, ""), set(1, "-1"), set(1, "x"), set(1, "99"), set(1, "2"), set(1, "4294967296"),
-		set(3, ""), set(3, "-1"), set(3, "18446744073709551616"),
-		set(4, ""), set(4, "2"), set(4, "true"),
-		set(5, "x"), set(5, "1"), set(5, "3"), set(5, "-1"),
-		set(6, "0"), set(6, "2"), set(6, "99"),
+		good[:0], good[:1], good[:4], good[:5], good[:len(good)-1], append(slices.Clone(good), []byte("extra")),
+		set(0, ""), set(0, "-1"), set(0, "x"), set(0, "99"), set(0, "2"), set(0, "4294967296"),
+		set(2, ""), set(2, "-1"), set(2, "18446744073709551616"),
+		set(3, ""), set(3, "2"), set(3, "true"),
+		set(4, "x"), set(4, "1"), set(4, "3"), set(4, "-1"),
+		set(5, "0"), set(5, "2"), set(5, "99"),
 	} {
 		s := New()
-		if got := string(s.Apply(1000, args, nil)); got != errs(errBadExec) {
+		if got := string(s.ApplyOp(OpExec, 1000, args, nil)); got != errs(errBadExec) {
 			t.Errorf("%q: got %q", bytes.Join(args, []byte(" ")), got)
 		}
 		if got := read(s, 1000, "exists a"); got != num(0) {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
 	"sync"
@@ -11,11 +10,25 @@ import (
 	"github.com/tidwall/btree"
 )
 
-// ExpiredCommand is the internal write the leader proposes for active expiry:
-// "rkv.expired key [key ...]". Apply deletes each key that is still past its
-// deadline by the store's clock and replies with the number deleted. Lookup
-// never returns it, so it is not routed as a client command.
-const ExpiredCommand = "rkv.expired"
+// Op is the kind of a write the store applies from the log: a client's
+// command, or one of the writes only the leader decides, which no client
+// can name (Lookup knows none of them).
+type Op uint8
+
+const (
+	// OpCommand is a client's write command: its name, then its
+	// arguments.
+	OpCommand Op = iota + 1
+	// OpExec is an EXEC: watch marks and the queued commands (ExecArgs).
+	OpExec
+	// OpExpire is active expiry: keys the leader found past their
+	// deadline. Each is deleted only if it still is by the store's clock;
+	// the reply is the number deleted.
+	OpExpire
+	// OpEvict makes room under maxmemory: the keys the leader chose, all
+	// deleted; the reply is the number deleted.
+	OpEvict
+)
 
 // Store is the replicated keyspace.
 //
@@ -50,7 +63,7 @@ type Store struct {
 	// used is MemoryBytes as of the last command applied, readable
 	// without the lock by the write path's maxmemory check.
 	used, peak atomic.Int64
-	// evicted and expired count the keys EvictCommand and expiry deleted
+	// evicted and expired count the keys OpEvict and expiry deleted
 	// on this node since it started; being applied from the log, they are
 	// the same on every replica that applied the same entries.
 	evicted, expired atomic.Int64
@@ -106,7 +119,13 @@ type mode struct {
 // keys past their deadline by it are treated as missing and deleted. Read-only
 // commands are accepted too.
 func (s *Store) Apply(stampMs int64, args [][]byte, out []byte) []byte {
-	if len(args) == 0 {
+	return s.ApplyOp(OpCommand, stampMs, args, out)
+}
+
+// ApplyOp applies an entry of kind op from the Raft log, as Apply does a
+// client's command; args are op's arguments.
+func (s *Store) ApplyOp(op Op, stampMs int64, args [][]byte, out []byte) []byte {
+	if op == OpCommand && len(args) == 0 {
 		return append(out, "-ERR empty command\r\n"...)
 	}
 	s.mu.Lock()
@@ -118,12 +137,12 @@ func (s *Store) Apply(stampMs int64, args [][]byte, out []byte) []byte {
 	s.mark()
 	defer s.applied()
 	m := mode{now: s.clock, write: true}
-	switch {
-	case bytes.EqualFold(args[0], []byte(ExpiredCommand)):
+	switch op {
+	case OpExpire:
 		return s.expiredCmd(m, args, out)
-	case bytes.EqualFold(args[0], []byte(EvictCommand)):
+	case OpEvict:
 		return s.evictCmd(args, out)
-	case bytes.EqualFold(args[0], []byte(ExecCommand)):
+	case OpExec:
 		return s.execCmd(m, args, out)
 	}
 	return s.dispatch(m, args, out)
@@ -256,10 +275,10 @@ func (s *Store) unindexTTL(old item) {
 	}
 }
 
-// expiredCmd implements ExpiredCommand.
-func (s *Store) expiredCmd(m mode, args [][]byte, out []byte) []byte {
+// expiredCmd implements OpExpire.
+func (s *Store) expiredCmd(m mode, keys [][]byte, out []byte) []byte {
 	n := 0
-	for _, k := range args[1:] {
+	for _, k := range keys {
 		if it, ok := s.keys.Get(probe(k)); ok && it.expired(m.now) {
 			s.remove(it)
 			n++
@@ -271,7 +290,7 @@ func (s *Store) expiredCmd(m mode, args [][]byte, out []byte) []byte {
 
 // ExpiredSample returns up to max keys expired at nowMs (the local wall
 // clock, raised to the store's clock if behind, as for Read), for the
-// leader to propose with ExpiredCommand. Rather than sampling at random as
+// leader to propose with OpExpire. Rather than sampling at random as
 // Redis does, it walks the deadline index from the earliest, so the work is
 // bounded by max and the oldest garbage goes first.
 func (s *Store) ExpiredSample(nowMs int64, max int) [][]byte {

@@ -75,7 +75,7 @@ func TestLookup(t *testing.T) {
 			t.Errorf("Lookup(%q) not found", name)
 		}
 	}
-	for _, name := range []string{"", "nope", ExpiredCommand, "RKV.EXPIRED", strings.Repeat("g", 100)} {
+	for _, name := range []string{"", "nope", "rkv.expired", "RKV.EXEC", strings.Repeat("g", 100)} {
 		if _, found := Lookup([]byte(name)); found {
 			t.Errorf("Lookup(%q) found", name)
 		}
@@ -194,7 +194,7 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
-func TestExpiredCommand(t *testing.T) {
+func TestExpireOp(t *testing.T) {
 	s := New()
 	apply(s, 1000, "set a 1 px 10")
 	apply(s, 1000, "set b 1 px 10")
@@ -212,10 +212,9 @@ func TestExpiredCommand(t *testing.T) {
 	}
 	// b is set again before the deletion is applied: it survives.
 	apply(s, 1005, "set b 2")
-	args := append([][]byte{[]byte("RKV.EXPIRED")}, got...)
-	args = append(args, []byte("c"), []byte("d"), []byte("missing"))
-	if r := string(s.Apply(1010, args, nil)); r != num(1) {
-		t.Fatalf("rkv.expired = %q", r)
+	args := append(got, []byte("c"), []byte("d"), []byte("missing"))
+	if r := string(s.ApplyOp(OpExpire, 1010, args, nil)); r != num(1) {
+		t.Fatalf("OpExpire = %q", r)
 	}
 	if r := apply(s, 1010, "mget a b c d"); r != arr(null, bulk("2"), bulk("1"), bulk("1")) {
 		t.Fatalf("after expiry: %q", r)
@@ -354,9 +353,8 @@ func TestExpiryNeverJudgedBehindStoreClock(t *testing.T) {
 	if len(keys) != 1 || string(keys[0]) != "k" {
 		t.Fatalf("ExpiredSample at local clock %d = %q, want [k]", behind, keys)
 	}
-	args := append(argv(ExpiredCommand), keys...)
-	if got := string(s.Apply(behind, args, nil)); got != num(1) {
-		t.Fatalf("%s = %q", ExpiredCommand, got)
+	if got := string(s.ApplyOp(OpExpire, behind, keys, nil)); got != num(1) {
+		t.Fatalf("OpExpire = %q", got)
 	}
 	if got := read(s, behind, "dbsize"); got != num(0) {
 		t.Fatalf("dbsize after active expiry = %q", got)
