@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -105,22 +106,6 @@ func (s *Spec) Sub(sub string) (*Spec, bool) {
 	return s.Subcommands[i], true
 }
 
-// Keys returns the arguments that are keys by the legacy positions.
-func (s *Spec) Keys(args [][]byte) [][]byte {
-	if s.FirstKey <= 0 {
-		return nil
-	}
-	last := s.LastKey
-	if last < 0 {
-		last += len(args)
-	}
-	var keys [][]byte
-	for i := s.FirstKey; i <= last && i < len(args); i += max(s.Step, 1) {
-		keys = append(keys, args[i])
-	}
-	return keys
-}
-
 //go:embed redis7.json
 var redis7 []byte
 
@@ -196,3 +181,116 @@ func Find(name string) (*Spec, bool) {
 // All returns every command, sorted by name. The specs are shared and
 // must not be modified.
 func All() []*Spec { return slices.Clone(table) }
+
+// KeyPos is a key found in a command's arguments: its position and the
+// flags of the key spec that found it.
+type KeyPos struct {
+	Pos   int
+	Flags []string
+}
+
+// HasKeys reports whether the command names keys at all.
+func (s *Spec) HasKeys() bool {
+	return slices.ContainsFunc(s.KeySpecs, func(ks KeySpec) bool { return !slices.Contains(ks.Flags, "not_key") })
+}
+
+// KeysBySpecs finds the keys in args (the name first) as Redis 7 does
+// from the key specs: each begin_search gives where a spec's keys start
+// (an index, or the argument after a keyword), its find_keys how many
+// there are (a range, or a count read from an argument). It reports false
+// when a key count does not parse or counts keys past the arguments.
+func (s *Spec) KeysBySpecs(args [][]byte) ([]KeyPos, bool) {
+	var keys []KeyPos
+	argc := len(args)
+	for _, ks := range s.KeySpecs {
+		if slices.Contains(ks.Flags, "not_key") {
+			continue
+		}
+		first := 0
+		switch ks.BeginSearch.Type {
+		case "index":
+			first = ks.BeginSearch.Index
+		case "keyword":
+			first = keywordEnd(args, ks.BeginSearch)
+			if first == 0 {
+				continue
+			}
+		default:
+			return nil, false
+		}
+		var last, step int
+		switch fk := ks.FindKeys; fk.Type {
+		case "range":
+			switch {
+			case fk.LastKey >= 0:
+				last = first + fk.LastKey
+			case fk.Limit == 0:
+				last = argc + fk.LastKey
+			default:
+				last = first + (argc-first)/fk.Limit + fk.LastKey
+			}
+			step = fk.KeyStep
+		case "keynum":
+			if fk.KeyNumIdx >= argc-first {
+				return nil, false
+			}
+			n, err := strconv.ParseInt(string(args[first+fk.KeyNumIdx]), 10, 32)
+			if err != nil || n < 0 {
+				return nil, false
+			}
+			first += fk.FirstKey
+			last = first + int(n) - 1
+			step = fk.KeyStep
+		default:
+			return nil, false
+		}
+		flags := ks.Flags
+		if refine := variableFlags[s.Name]; refine != nil && slices.Contains(flags, "variable_flags") {
+			flags = refine(args)
+		}
+		for i := first; i <= last; i += max(step, 1) {
+			if i >= argc {
+				return nil, false
+			}
+			keys = append(keys, KeyPos{Pos: i, Flags: flags})
+		}
+	}
+	return keys, true
+}
+
+// variableFlags gives the key flags of the commands whose key spec says
+// they depend on the arguments ("variable_flags"): SET only reads its key
+// when asked to return the old value.
+var variableFlags = map[string]func(args [][]byte) []string{
+	"set": func(args [][]byte) []string {
+		if len(args) > 3 && slices.ContainsFunc(args[3:], func(a []byte) bool { return strings.EqualFold(string(a), "get") }) {
+			return []string{"RW", "access", "update"}
+		}
+		return []string{"OW", "update"}
+	},
+}
+
+// keywordEnd returns the position after a begin_search keyword, searched
+// from startfrom (from the end, backwards, when negative), or 0 when the
+// keyword is not there.
+func keywordEnd(args [][]byte, bs Search) int {
+	argc := len(args)
+	start, end := bs.StartFrom, argc-1
+	if bs.StartFrom <= 0 {
+		start, end = argc+bs.StartFrom, 0
+	}
+	for i := start; i != end; {
+		if i >= argc || i < 1 {
+			break
+		}
+		if strings.EqualFold(string(args[i]), bs.Keyword) {
+			return i + 1
+		}
+		if start <= end {
+			i++
+		} else {
+			i--
+		}
+	}
+	return 0
+}

@@ -78,9 +78,39 @@ func TestLookup(t *testing.T) {
 	if sp, _ := Find("client|setinfo"); sp == nil || sp.Group != "connection" {
 		t.Errorf("CLIENT SETINFO: %+v", sp)
 	}
-	mset, _ := Lookup([]byte("mset"))
-	if keys := mset.Keys([][]byte{[]byte("mset"), []byte("a"), []byte("1"), []byte("b"), []byte("2")}); len(keys) != 2 ||
-		string(keys[0]) != "a" || string(keys[1]) != "b" {
-		t.Errorf("MSET keys %q", keys)
+	args := func(s string) [][]byte {
+		var out [][]byte
+		for _, f := range strings.Fields(s) {
+			out = append(out, []byte(f))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		cmd  string
+		want []int
+		ok   bool
+	}{
+		{"mset a 1 b 2", []int{1, 3}, true},
+		{"zunionstore d 2 a b weights 1 2", []int{1, 3, 4}, true},
+		{"zinter 3 a b", nil, false},
+		{"zinter x a", nil, false},
+		{"xread count 2 streams s t 0 0", []int{4, 5}, true},
+		{"xread count 2 s t 0 0", nil, true},
+	} {
+		a := args(tt.cmd)
+		sp, _ := Lookup(a[0])
+		keys, ok := sp.KeysBySpecs(a)
+		var got []int
+		for _, k := range keys {
+			got = append(got, k.Pos)
+		}
+		if ok != tt.ok || !slices.Equal(got, tt.want) {
+			t.Errorf("%s: keys at %v, %v; want %v, %v", tt.cmd, got, ok, tt.want, tt.ok)
+		}
+	}
+	for cmd, want := range map[string]string{"set k v": "OW update", "set k v nx GET": "RW access update"} {
+		if keys, _ := set.KeysBySpecs(args(cmd)); len(keys) != 1 || strings.Join(keys[0].Flags, " ") != want {
+			t.Errorf("%s: %+v, want flags %s", cmd, keys, want)
+		}
 	}
 }

@@ -39,6 +39,7 @@ var summaries = map[string]string{
 	"command|count":           "Returns how many commands the server knows",
 	"command|docs":            "Returns documentation for the named commands, or for all",
 	"command|getkeys":         "Extracts the key names from a complete command line",
+	"command|getkeysandflags": "Lists the keys a command would touch, each with its access flags",
 	"command|info":            "Describes the named commands, or all of them",
 	"command|list":            "Returns the command names, optionally filtered",
 	"config":                  "Groups the subcommands that read and adjust server settings",

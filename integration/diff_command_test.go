@@ -240,3 +240,84 @@ func TestDifferentialACLCategories(t *testing.T) {
 		}
 	}
 }
+
+// TestDifferentialGetKeys compares COMMAND GETKEYS and GETKEYSANDFLAGS with
+// redis-server's for every command rkv has, its arity filled with dummy
+// arguments, and for the commands whose keys only a keyword or a count
+// locates.
+func TestDifferentialGetKeys(t *testing.T) {
+	rd := diffTarget{"redis", diffStartRedis(t)}
+	rk := diffTarget{"rkv", diffStartRKV(t)}
+	calls := [][]string{
+		{"zunionstore", "d", "2", "a", "b", "weights", "1", "2"}, {"zinter", "2", "a", "b"}, {"zdiff", "3", "a", "b"},
+		{"sintercard", "2", "a", "b", "limit", "1"}, {"lmpop", "2", "a", "b", "left"},
+		{"xread", "count", "1", "streams", "s1", "s2", "0", "0"}, {"xread", "streams", "s", "0"},
+		{"mset", "a", "1", "b", "2"}, {"mget", "a", "b", "c"}, {"del", "a", "b"}, {"set", "k", "v", "get"},
+		{"object", "encoding", "k"}, {"rename", "a", "b"}, {"zunionstore", "d", "x", "a"}, {"zinter", "-1", "a"},
+		{"sintercard", "5", "a"}, {"zrangestore", "dst", "src", "0", "-1"}, {"lmove", "a", "b", "left", "right"},
+	}
+	for _, n := range diffStrings(t, rk, "COMMAND", "LIST") {
+		if rkvOnlyCommands[n] {
+			continue
+		}
+		v, err := rk.do(t, []string{"COMMAND", "INFO", n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arity := int(v.([]any)[0].([]any)[1].(int64))
+		args := strings.Split(n, "|")
+		for len(args) < max(arity, -arity) {
+			args = append(args, "x")
+		}
+		calls = append(calls, args)
+	}
+	for _, c := range calls {
+		for _, sub := range []string{"GETKEYS", "GETKEYSANDFLAGS"} {
+			args := append([]string{"COMMAND", sub}, c...)
+			rv, rerr := rd.do(t, args)
+			kv, kerr := rk.do(t, args)
+			if a, b := diffReply(rv, rerr), diffReply(kv, kerr); a != b {
+				t.Errorf("%v\n  redis: %s\n  rkv:   %s", args, a, b)
+			}
+		}
+	}
+}
+
+// TestDifferentialACLKeys runs commands whose keys an index, a keyword or a
+// count locates as a user limited to some keys (read and write, read only,
+// write only) on rkv and on redis-server: each is refused (NOPERM) on both
+// or on neither.
+func TestDifferentialACLKeys(t *testing.T) {
+	rd := diffTarget{"redis", diffStartRedis(t)}
+	rk := diffTarget{"rkv", diffStartRKV(t)}
+	for _, d := range []diffTarget{rd, rk} {
+		for _, args := range [][]string{
+			{"ACL", "SETUSER", "keyed", "on", "nopass", "+@all", "~foo:*", "%R~ro:*", "%W~wo:*"},
+			{"AUTH", "keyed", "x"},
+		} {
+			if _, err := d.do(t, args); err != nil {
+				t.Fatalf("%s: %v: %v", d.name, args, err)
+			}
+		}
+	}
+	for _, c := range []string{
+		"set foo:a 1", "set ro:a 1", "set wo:a 1", "set wo:a 1 get", "get ro:a", "get wo:a", "get other",
+		"mset foo:a 1 wo:b 2", "mset foo:a 1 other 2", "mget foo:a ro:b", "mget foo:a wo:b",
+		"zunionstore foo:d 2 foo:a foo:b", "zunionstore foo:d 2 foo:a other", "zunionstore wo:d 2 ro:a ro:b",
+		"zunionstore ro:d 2 ro:a ro:b", "zinter 2 foo:a other", "zinter 2 ro:a ro:b", "zinter 2 wo:a ro:b",
+		"sintercard 2 foo:a other", "sintercard 2 ro:a foo:b", "lmpop 2 foo:a other left", "lmpop 1 wo:a left",
+		"xread streams foo:s other 0 0", "xread count 1 streams ro:s 0", "xread streams wo:s 0",
+		"rename foo:a other", "rename foo:a foo:b", "lmove ro:a wo:b left right", "lmove wo:a ro:b left right",
+		"del wo:a", "del ro:a", "exists wo:a", "exists other", "object encoding ro:a", "object encoding wo:a",
+		"zinter x foo:a", "zinter 5 foo:a",
+	} {
+		args := strings.Fields(c)
+		_, rerr := rd.do(t, args)
+		_, kerr := rk.do(t, args)
+		rno := rerr != nil && strings.HasPrefix(rerr.Error(), "NOPERM")
+		kno := kerr != nil && strings.HasPrefix(kerr.Error(), "NOPERM")
+		if rno != kno {
+			t.Errorf("%s\n  redis: %v\n  rkv:   %v", c, rerr, kerr)
+		}
+	}
+}

@@ -164,15 +164,19 @@ func (u *aclUser) mayRun(name string, args [][]byte) bool {
 	return u.allowed[name]
 }
 
-// mayAccess reports whether the user may read (or write) every key.
-func (u *aclUser) mayAccess(keys [][]byte, write bool) bool {
+// mayAccess reports whether the user may touch every key of args as its
+// key spec says: read it (access), write it (insert, delete, update) or
+// both, as Redis judges %R~ and %W~ patterns.
+func (u *aclUser) mayAccess(args [][]byte, keys []command.KeyPos) bool {
 	if u.allKeys {
 		return true
 	}
 	for _, k := range keys {
+		read := slices.Contains(k.Flags, "access")
+		write := slices.ContainsFunc(k.Flags, func(f string) bool { return f == "insert" || f == "delete" || f == "update" })
 		ok := false
 		for _, p := range u.keys {
-			if (write && p.write || !write && p.read) && store.GlobMatch(p.pattern, string(k)) {
+			if (!read || p.read) && (!write || p.write) && store.GlobMatch(p.pattern, string(args[k.Pos])) {
 				ok = true
 				break
 			}

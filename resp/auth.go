@@ -43,15 +43,14 @@ func permit(c *client, u *aclUser, args [][]byte) string {
 		shown := name
 		if ok && strings.Contains(sp.Name, "|") {
 			shown = sp.Name
-		} else if ok && len(sp.Subcommands) > 0 && len(args) > 1 {
-			shown += "|" + strings.ToLower(string(args[1]))
 		}
 		return fmt.Sprintf("NOPERM this user has no permissions to run the '%s' command", shown)
 	}
 	if !ok {
 		return ""
 	}
-	if keys := sp.Keys(args); len(keys) > 0 && !u.mayAccess(keys, sp.Has("write")) {
+	// Keys a count cannot locate are none: the command refuses the count.
+	if keys, _ := sp.KeysBySpecs(args); !u.mayAccess(args, keys) {
 		return errNoPermKey
 	}
 	return ""

@@ -239,38 +239,41 @@ func writeArgs(conn redcon.Conn, args []command.Arg) {
 	}
 }
 
-// commandGetKeys answers COMMAND GETKEYS and GETKEYSANDFLAGS by the legacy
-// key positions of the command (or its subcommand) given.
+// commandGetKeys answers COMMAND GETKEYS and GETKEYSANDFLAGS from the key
+// specs of the command (or subcommand) given, checked in Redis's order.
 func commandGetKeys(conn redcon.Conn, args [][]byte) {
 	cmdArgs := args[2:]
 	sp, ok := specFor(cmdArgs)
-	if !ok {
+	switch {
+	case !ok:
 		conn.WriteError("ERR Invalid command specified")
 		return
-	}
-	if !sp.ArityFits(len(cmdArgs)) {
+	case !sp.HasKeys():
+		conn.WriteError("ERR The command has no key arguments")
+		return
+	case !sp.ArityFits(len(cmdArgs)):
 		conn.WriteError("ERR Invalid number of arguments specified for command")
 		return
 	}
-	keys := sp.Keys(cmdArgs)
-	if len(keys) == 0 {
-		conn.WriteError("ERR The command has no key arguments")
+	keys, ok := sp.KeysBySpecs(cmdArgs)
+	if !ok || len(keys) == 0 {
+		if ok && sp.Has("no_mandatory_keys") {
+			conn.WriteArray(0)
+			return
+		}
+		conn.WriteError("ERR Invalid arguments specified for command")
 		return
 	}
 	withFlags := strings.EqualFold(string(args[1]), "getkeysandflags")
 	conn.WriteArray(len(keys))
 	for _, k := range keys {
 		if !withFlags {
-			conn.WriteBulk(k)
+			conn.WriteBulk(cmdArgs[k.Pos])
 			continue
 		}
 		conn.WriteArray(2)
-		conn.WriteBulk(k)
-		var flags []string
-		if len(sp.KeySpecs) > 0 {
-			flags = sp.KeySpecs[0].Flags
-		}
-		writeStatuses(conn, "", flags)
+		conn.WriteBulk(cmdArgs[k.Pos])
+		writeStatuses(conn, "", k.Flags)
 	}
 }
 
@@ -284,8 +287,8 @@ func routeOf(name string) *store.Command {
 	return &store.Command{Spec: sp}
 }
 
-// specFor returns the spec of the command args name, or of its subcommand
-// when it is a container and args[1] names one.
+// specFor returns the spec of the command args name or, for a container
+// given a subcommand, of that subcommand (none if it has no such).
 func specFor(args [][]byte) (*command.Spec, bool) {
 	if len(args) == 0 {
 		return nil, false
@@ -295,9 +298,7 @@ func specFor(args [][]byte) (*command.Spec, bool) {
 		return nil, false
 	}
 	if len(sp.Subcommands) > 0 && len(args) > 1 {
-		if sub, ok := sp.Sub(string(args[1])); ok {
-			return sub, true
-		}
+		return sp.Sub(string(args[1]))
 	}
 	return sp, true
 }
