@@ -44,7 +44,7 @@ var summaries = map[string]string{
 	"command|list":            "Returns the command names, optionally filtered",
 	"config":                  "Groups the subcommands that read and adjust server settings",
 	"config|get":              "Returns the settings whose names match the given patterns",
-	"config|resetstat":        "Accepts a statistics reset for compatibility; rkv changes nothing",
+	"config|resetstat":        "Zeroes the statistics this node reports in INFO",
 	"config|rewrite":          "Writes the configuration file; rkv has none, so it answers an error",
 	"config|set":              "Changes the runtime-adjustable settings, such as maxmemory, on this node",
 	"copy":                    "Duplicates a key's value under another name",

@@ -79,6 +79,7 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 		}
 		conn.WriteString("OK")
 	case "resetstat":
+		s.resetStats()
 		conn.WriteString("OK")
 	case "rewrite":
 		// There is no configuration file to write yet: the flags are the
@@ -186,4 +187,13 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// resetStats zeroes the counters INFO reports, as CONFIG RESETSTAT does in
+// Redis: this node's, since statistics are not replicated.
+func (s *Server) resetStats() {
+	s.totalConns.Store(0)
+	s.totalCmds.Store(0)
+	s.rejected.Store(0)
+	s.store.ResetStats()
 }

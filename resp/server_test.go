@@ -197,6 +197,14 @@ func TestSingleNodeCommands(t *testing.T) {
 			t.Errorf("%v = %q, want %q", tt.args, s, tt.want)
 		}
 	}
+	if err := c.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := c.Info(ctx, "stats").Result()
+	if err != nil || !strings.Contains(stats, "total_commands_processed:1\r\n") ||
+		!strings.Contains(stats, "total_connections_received:0\r\n") {
+		t.Fatalf("INFO stats after CONFIG RESETSTAT = %q, %v", stats, err)
+	}
 	info, err := c.Info(ctx, "raft").Result()
 	if err != nil || !strings.Contains(info, "raft_role:leader") {
 		t.Fatalf("INFO raft = %q, %v", info, err)

@@ -423,6 +423,14 @@ func (s *Store) evictCmd(keys [][]byte, out []byte) []byte {
 	return appendInt(out, int64(n))
 }
 
+// ResetStats zeroes the counters of keys evicted and expired and brings
+// the memory peak down to what is used now (CONFIG RESETSTAT).
+func (s *Store) ResetStats() {
+	s.evicted.Store(0)
+	s.expired.Store(0)
+	s.peak.Store(s.used.Load())
+}
+
 // MemoryStats are the counters INFO reports about memory and key removal.
 type MemoryStats struct {
 	Used        int64  // MemoryBytes: what maxmemory is compared with
