@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -26,8 +27,9 @@ type StateMachine interface {
 	// returned function writes that capture out and may run on another
 	// goroutine while Apply goes on.
 	Snapshot() SnapshotWriter
-	// Restore replaces the state with a snapshot's data.
-	Restore(data []byte) error
+	// Restore replaces the state with a snapshot's data, read from r: a
+	// stored snapshot is streamed from its file, never held whole.
+	Restore(r io.Reader) error
 }
 
 // NodeConfig configures a Node.
@@ -273,15 +275,16 @@ func newNode(cfg NodeConfig) (*Node, error) {
 	if cfg.Raft.Logger == nil {
 		cfg.Raft.Logger = cfg.Logger
 	}
-	snap, err := cfg.Storage.Snapshot()
+	meta, size, err := cfg.Storage.SnapshotMeta()
 	if err != nil {
 		return nil, fmt.Errorf("consensus: loading snapshot: %w", err)
 	}
-	if !snap.IsEmpty() {
-		if err := cfg.StateMachine.Restore(snap.Data); err != nil {
-			return nil, fmt.Errorf("consensus: restoring snapshot at %d: %w", snap.Meta.Index, err)
+	if meta.Index != 0 {
+		r := &snapshotReader{st: cfg.Storage, index: meta.Index, size: size}
+		if err := cfg.StateMachine.Restore(r); err != nil {
+			return nil, fmt.Errorf("consensus: restoring snapshot at %d: %w", meta.Index, err)
 		}
-		cfg.Raft.Applied = snap.Meta.Index
+		cfg.Raft.Applied = meta.Index
 	}
 	core, err := NewRaft(cfg.Raft)
 	if err != nil {
@@ -309,11 +312,11 @@ func newNode(cfg NodeConfig) (*Node, error) {
 
 		commitSaveEvery: commitSaveInterval,
 		clock:           time.Now,
-		snapIndex:       snap.Meta.Index,
+		snapIndex:       meta.Index,
 		// Replaying the log after a restart counts toward the next
 		// snapshot like any apply, so that the restore is not followed at
 		// once by a snapshot of the same data.
-		snapSize:      uint64(len(snap.Data)),
+		snapSize:      size,
 		snapDone:      make(chan snapshotOutcome, 1),
 		persist:       newPersistQueue(),
 		persistDone:   make(chan struct{}),
@@ -1156,7 +1159,7 @@ var errSnapshotRefused = errors.New("consensus: received snapshot does not resto
 // two senders) must not replace the log on disk, where it would fail the
 // node at every restart.
 func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
-	if err := n.sm.Restore(rd.Snapshot.Data); err != nil {
+	if err := n.sm.Restore(bytes.NewReader(rd.Snapshot.Data)); err != nil {
 		return fmt.Errorf("%w: index %d: %w", errSnapshotRefused, rd.Snapshot.Meta.Index, err)
 	}
 	if err := n.storage.Save(hs, rd.Entries, rd.Snapshot); err != nil {
@@ -1327,4 +1330,27 @@ func (n *Node) failAll() {
 	n.snaps.stop()
 	n.persist.close()
 	<-n.persistDone
+}
+
+// snapshotReader reads a stored snapshot's data from its storage a chunk
+// at a time, so restoring at start-up never holds it whole.
+type snapshotReader struct {
+	st          Storage
+	index, size uint64
+	off         uint64
+}
+
+// snapshotReadChunk is how much of a stored snapshot one read takes.
+const snapshotReadChunk = 1 << 20
+
+func (r *snapshotReader) Read(p []byte) (int, error) {
+	if r.off >= r.size {
+		return 0, io.EOF
+	}
+	n := min(uint64(len(p)), r.size-r.off, snapshotReadChunk)
+	if err := r.st.ReadSnapshotChunk(r.index, r.off, p[:n]); err != nil {
+		return 0, err
+	}
+	r.off += n
+	return int(n), nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -61,7 +62,11 @@ func (s *counterSM) Snapshot() SnapshotWriter {
 	return SnapshotBytes([]byte(strconv.Itoa(v)))
 }
 
-func (s *counterSM) Restore(d []byte) error {
+func (s *counterSM) Restore(r io.Reader) error {
+	d, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
 	v, err := strconv.Atoi(string(d))
 	if err != nil {
 		return err

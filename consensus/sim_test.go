@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -198,7 +199,11 @@ var simSeparators = []string{",", ";", ":", "/"}
 // Restore replaces the state only once the whole snapshot has decoded. It
 // refuses bytes that no node wrote, as rkv's checksums do; only a chunk
 // the network damaged may cause them, never the reassembly of chunks.
-func (m *simSM) Restore(b []byte) error {
+func (m *simSM) Restore(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
 	if !m.s.written[crc32.ChecksumIEEE(b)] {
 		if !slices.ContainsFunc(m.s.damaged, func(chunk string) bool { return strings.Contains(string(b), chunk) }) {
 			m.s.failf("n%d received a snapshot that no node wrote, and no chunk was damaged in transit: spliced?", m.node.id)

@@ -43,8 +43,9 @@ type Storage interface {
 	// LogStore.Compact), so that a follower that installs the snapshot
 	// can go on from the log.
 	FirstIndex() (uint64, error)
-	// Snapshot returns the most recent snapshot, data included. The
-	// driver reads it only to restore the state machine at start.
+	// Snapshot returns the most recent snapshot, data included, for tools
+	// and tests that inspect it; the driver streams the data instead, at
+	// start as for a follower (ReadSnapshotChunk).
 	Snapshot() (Snapshot, error)
 	// SnapshotMeta returns the most recent snapshot's metadata and the
 	// size of its data in bytes, without reading the data: the core asks

@@ -200,7 +200,7 @@ func FuzzMachine(f *testing.F) {
 			t.Fatal("the replicas' snapshots differ")
 		}
 		restored := newTestMachine(1, dir)
-		if err := restored.Restore(snap); err != nil {
+		if err := restored.Restore(bytes.NewReader(snap)); err != nil {
 			t.Fatalf("Restore: %v", err)
 		}
 		if !bytes.Equal(restored.snapshot(t), snap) || restored.store.Digest() != batch.store.Digest() {

@@ -330,13 +330,17 @@ func appendString(b []byte, s string) []byte {
 // Restore implements consensus.StateMachine. Everything is decoded before
 // anything changes, so a snapshot that does not decode leaves the state as
 // it was (store.Restore swaps its tree in only on success).
-func (m *machine) Restore(data []byte) error {
-	v1 := bytes.HasPrefix(data, []byte(snapshotMagicV1))
-	v2 := bytes.HasPrefix(data, []byte(snapshotMagicV2))
-	if !v1 && !v2 && !bytes.HasPrefix(data, []byte(snapshotMagic)) {
+func (m *machine) Restore(src io.Reader) error {
+	r := bufio.NewReaderSize(src, 1<<16)
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(r, magic); err != nil {
 		return fmt.Errorf("resp: snapshot does not start with %q", snapshotMagic)
 	}
-	r := bufio.NewReader(bytes.NewReader(data[len(snapshotMagic):]))
+	v1 := string(magic) == snapshotMagicV1
+	v2 := string(magic) == snapshotMagicV2
+	if !v1 && !v2 && string(magic) != snapshotMagic {
+		return fmt.Errorf("resp: snapshot does not start with %q", snapshotMagic)
+	}
 	count, err := binary.ReadUvarint(r)
 	if err != nil || count > 1<<16 {
 		return fmt.Errorf("resp: corrupt snapshot member list")

@@ -117,7 +117,7 @@ func TestSnapshotBytesDeterministic(t *testing.T) {
 		}
 	}
 	c := newTestMachine(3, bootstrapDir(3))
-	if err := c.Restore(want); err != nil {
+	if err := c.Restore(bytes.NewReader(want)); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.snapshot(t); !bytes.Equal(got, want) {
@@ -152,7 +152,7 @@ func TestRestoreReplacesDirectory(t *testing.T) {
 		// compacted.
 		dir := append(bootstrapDir(2), Member{ID: 5, ClientAddr: "127.0.0.1:7005", BusAddr: "127.0.0.1:17005"})
 		m := newTestMachine(2, dir)
-		if err := m.Restore(snap); err != nil {
+		if err := m.Restore(bytes.NewReader(snap)); err != nil {
 			t.Fatal(err)
 		}
 		want := map[consensus.NodeID]Member{}
@@ -177,7 +177,7 @@ func TestRestoreReplacesDirectory(t *testing.T) {
 		// it; it stays a member of its own directory.
 		self := Member{ID: 7, ClientAddr: "127.0.0.1:7007", BusAddr: "127.0.0.1:17007"}
 		m := newTestMachine(7, append(bootstrapDir(7), self))
-		if err := m.Restore(snap); err != nil {
+		if err := m.Restore(bytes.NewReader(snap)); err != nil {
 			t.Fatal(err)
 		}
 		if got, ok := m.members.Get(7); !ok || got != self {
@@ -203,7 +203,7 @@ func TestRestoreIsAtomic(t *testing.T) {
 	digest, before := m.store.Digest(), m.directory()
 	check := func(name string, bad []byte) {
 		t.Helper()
-		if err := m.Restore(bad); err == nil {
+		if err := m.Restore(bytes.NewReader(bad)); err == nil {
 			t.Fatalf("%s: restore succeeded", name)
 		}
 		if m.store.Digest() != digest || !maps.Equal(m.directory(), before) || len(m.events) != 0 {
@@ -218,7 +218,7 @@ func TestRestoreIsAtomic(t *testing.T) {
 		bad[i] ^= 0x40
 		check("flipped byte", bad)
 	}
-	if err := m.Restore(snap); err != nil {
+	if err := m.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatalf("restore of the intact snapshot after failures: %v", err)
 	}
 	if m.store.Digest() != sender.store.Digest() {
@@ -247,7 +247,7 @@ func TestRestoreV1Snapshot(t *testing.T) {
 	data = append(data, body.Bytes()...)
 
 	m := newTestMachine(2, []Member{{1, "127.0.0.1:7001", "127.0.0.1:28001"}, {2, "127.0.0.1:7002", "127.0.0.1:17002"}})
-	if err := m.Restore(data); err != nil {
+	if err := m.Restore(bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	want := map[consensus.NodeID]Member{

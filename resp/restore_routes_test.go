@@ -39,7 +39,7 @@ func TestRestoreKeepsLocalBusRoutes(t *testing.T) {
 	}, func(mem Member, removed bool) { dialed = append(dialed, mem) })
 	dialed = nil // NewMembers reported the initial members
 	m2 := NewStateMachine(store.New(), local, nil, 2, quietLogger(), nil)
-	if err := m2.Restore(buf.Bytes()); err != nil {
+	if err := m2.Restore(bytes.NewReader(buf.Bytes())); err != nil {
 		t.Fatal(err)
 	}
 	for id, want := range map[uint64]string{1: "127.0.0.1:37001", 2: "127.0.0.1:17002", 3: "127.0.0.1:37003", 4: "127.0.0.1:17004"} {

@@ -368,7 +368,7 @@ func TestSnapshotCarriesMembers(t *testing.T) {
 	data := buf.Bytes()
 	st2 := store.New()
 	m2 := NewStateMachine(st2, NewMembers(nil, nil), nil, 2, quietLogger(), nil).(*machine)
-	if err := m2.Restore(data); err != nil {
+	if err := m2.Restore(bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	if st2.Digest() != st.Digest() {
@@ -377,10 +377,10 @@ func TestSnapshotCarriesMembers(t *testing.T) {
 	if got, ok := m2.members.Get(4); !ok || got.ClientAddr != "127.0.0.1:7" {
 		t.Fatalf("member 4 = %+v, %v", got, ok)
 	}
-	if err := m2.Restore(data[:len(data)-3]); err == nil {
+	if err := m2.Restore(bytes.NewReader(data[:len(data)-3])); err == nil {
 		t.Fatal("restore of a truncated snapshot succeeded")
 	}
-	if err := m2.Restore([]byte("garbage")); err == nil {
+	if err := m2.Restore(bytes.NewReader([]byte("garbage"))); err == nil {
 		t.Fatal("restore of garbage succeeded")
 	}
 }

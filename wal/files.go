@@ -189,41 +189,61 @@ func decodeSnapshot(b []byte) (consensus.Snapshot, error) {
 	if uint64(n) > uint64(len(b)-snapHeaderSize) || n < 16 {
 		return consensus.Snapshot{}, fmt.Errorf("%w: snapshot metadata length %d", ErrCorrupt, n)
 	}
-	m := b[snapHeaderSize : snapHeaderSize+int(n)]
-	s := consensus.Snapshot{Meta: consensus.SnapshotMeta{
-		Index: binary.LittleEndian.Uint64(m),
-		Term:  binary.LittleEndian.Uint64(m[8:]),
-	}}
-	m = m[16:]
-	for _, ids := range []*[]consensus.NodeID{&s.Meta.Conf.Voters, &s.Meta.Conf.Learners} {
-		count, k := binary.Uvarint(m)
-		if k <= 0 || count > uint64(len(m)) {
-			return consensus.Snapshot{}, fmt.Errorf("%w: snapshot membership", ErrCorrupt)
-		}
-		m = m[k:]
-		for range count {
-			id, k := binary.Uvarint(m)
-			if k <= 0 {
-				return consensus.Snapshot{}, fmt.Errorf("%w: snapshot membership", ErrCorrupt)
-			}
-			*ids = append(*ids, consensus.NodeID(id))
-			m = m[k:]
-		}
+	meta, err := decodeSnapMeta(b[snapHeaderSize : snapHeaderSize+int(n)])
+	if err != nil {
+		return consensus.Snapshot{}, err
 	}
+	s := consensus.Snapshot{Meta: meta}
 	if data := b[snapHeaderSize+int(n):]; len(data) > 0 {
 		s.Data = data
 	}
 	return s, nil
 }
 
-// readSnapshot reads and checks a snapshot file.
-func readSnapshot(path string) (consensus.Snapshot, error) {
+// decodeSnapMeta decodes a snapshot file's metadata (at least 16 bytes).
+func decodeSnapMeta(m []byte) (consensus.SnapshotMeta, error) {
+	meta := consensus.SnapshotMeta{Index: binary.LittleEndian.Uint64(m), Term: binary.LittleEndian.Uint64(m[8:])}
+	m = m[16:]
+	for _, ids := range []*[]consensus.NodeID{&meta.Conf.Voters, &meta.Conf.Learners} {
+		count, k := binary.Uvarint(m)
+		if k <= 0 || count > uint64(len(m)) {
+			return consensus.SnapshotMeta{}, fmt.Errorf("%w: snapshot membership", ErrCorrupt)
+		}
+		m = m[k:]
+		for range count {
+			id, k := binary.Uvarint(m)
+			if k <= 0 {
+				return consensus.SnapshotMeta{}, fmt.Errorf("%w: snapshot membership", ErrCorrupt)
+			}
+			*ids = append(*ids, consensus.NodeID(id))
+			m = m[k:]
+		}
+	}
+	return meta, nil
+}
+
+// readSnapshotMeta checks the snapshot file of index at path, as
+// checkSnapshotFile does, and returns its metadata and data size, without
+// reading the data into memory.
+func readSnapshotMeta(path string, index uint64) (consensus.SnapshotMeta, uint64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return consensus.Snapshot{}, err
+		return consensus.SnapshotMeta{}, 0, err
 	}
 	defer f.Close()
-	return readSnapshotFile(f, path)
+	off, size, err := checkSnapshotFile(f, path, index)
+	if err != nil {
+		return consensus.SnapshotMeta{}, 0, err
+	}
+	m := make([]byte, off-int64(snapHeaderSize))
+	if _, err := f.ReadAt(m, int64(snapHeaderSize)); err != nil {
+		return consensus.SnapshotMeta{}, 0, fmt.Errorf("wal: read snapshot %s: %w", path, err)
+	}
+	meta, err := decodeSnapMeta(m)
+	if err != nil {
+		return consensus.SnapshotMeta{}, 0, &CorruptError{Path: path, Err: err}
+	}
+	return meta, size, nil
 }
 
 // readSnapshotFile reads and checks the open snapshot file f, found at path.

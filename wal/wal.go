@@ -50,10 +50,6 @@ type Log struct {
 	snap  consensus.SnapshotMeta // the latest snapshot; Index 0 when none
 	// snapSize is the size of the latest snapshot's data in bytes.
 	snapSize uint64
-	// openedSnap is the snapshot's data as Open read and checked it, kept
-	// for the first Snapshot call (the restore at start) so that a
-	// restart reads the whole state once, not twice.
-	openedSnap []byte
 	// first is the first entry that may be read. Entry first-1 is the
 	// dummy whose term Term still answers: the snapshot, right after a
 	// reset, or else the entry tidwall/wal holds first (it cannot hold
@@ -214,16 +210,12 @@ func (l *Log) loadSnapshot() error {
 		return nil
 	}
 	path := filepath.Join(l.dir, names[len(names)-1])
-	snap, err := readSnapshot(path)
+	i, _ := parseSnapName(names[len(names)-1])
+	meta, size, err := readSnapshotMeta(path, i)
 	if err != nil {
 		return err
 	}
-	if i, _ := parseSnapName(names[len(names)-1]); snap.Meta.Index != i {
-		return &CorruptError{Path: path, Err: fmt.Errorf("%w: snapshot file holds index %d", ErrCorrupt, snap.Meta.Index)}
-	}
-	l.snap = snap.Meta
-	l.snapSize = uint64(len(snap.Data))
-	l.openedSnap = snap.Data
+	l.snap, l.snapSize = meta, size
 	if len(names) == 1 {
 		return nil
 	}
@@ -463,12 +455,6 @@ func (l *Log) Snapshot() (consensus.Snapshot, error) {
 		l.mu.Unlock()
 		return consensus.Snapshot{}, nil
 	}
-	if data := l.openedSnap; data != nil {
-		l.openedSnap = nil
-		meta := l.snap
-		l.mu.Unlock()
-		return consensus.Snapshot{Meta: meta, Data: data}, nil
-	}
 	path := filepath.Join(l.dir, snapName(l.snap.Index))
 	f, err := os.Open(path)
 	l.mu.Unlock()
@@ -644,7 +630,7 @@ func (l *Log) install(snap *consensus.Snapshot) error {
 	if err := writeSnapshot(l.dir, snap); err != nil {
 		return err
 	}
-	l.snap, l.snapSize, l.openedSnap = snap.Meta, uint64(len(snap.Data)), nil
+	l.snap, l.snapSize = snap.Meta, uint64(len(snap.Data))
 	l.snap.Conf = snap.Meta.Conf.Clone()
 	err := l.tw.Close()
 	l.tw = nil
@@ -857,7 +843,7 @@ func (l *Log) publishSnapshot(meta consensus.SnapshotMeta, tmp string, size uint
 	if err := commitSnapshot(l.dir, tmp, i); err != nil {
 		return l.fail(err)
 	}
-	l.snap, l.snapSize, l.openedSnap = meta, size, nil
+	l.snap, l.snapSize = meta, size
 	if err := l.setFirst(); err != nil {
 		return l.fail(err)
 	}
