@@ -19,7 +19,7 @@ import (
 
 // Users and permissions (AUTH, ACL). The users are replicated state: every
 // change (ACL SETUSER, DELUSER, LOAD, CONFIG SET requirepass) is proposed
-// through the log as an entryACL entry and applied by the state machine on
+// through the log as an replica.KindACL entry and applied by the state machine on
 // every node, and snapshots carry them, so every node enforces the same
 // rules. Passwords enter the log only as SHA-256 hashes: the node a client
 // asks turns ">password" into "#hash" before proposing. Enforcement is at
@@ -391,6 +391,13 @@ func (u *aclUser) channelRules() []string {
 	return out
 }
 
+// CheckLine reports whether line is a user line ACL LIST writes, as a
+// snapshot carries (replica.Users).
+func (a *ACL) CheckLine(line string) error {
+	_, err := parseUserLine(line)
+	return err
+}
+
 // parseUserLine reads an ACL LIST / ACL file line into a user.
 func parseUserLine(line string) (*aclUser, error) {
 	f := strings.Fields(line)
@@ -475,13 +482,13 @@ func (a *ACL) list() []string {
 
 var errACLDefault = errors.New("ERR The 'default' user cannot be removed")
 
-// errMalformedACL answers an entryACL entry applyLog cannot read.
+// errMalformedACL answers an replica.KindACL entry applyLog cannot read.
 const errMalformedACL = "ERR malformed ACL entry"
 
-// applyLog applies an entryACL entry and returns its reply: its args are
+// applyLog applies an replica.KindACL entry and returns its reply: its args are
 // "setuser <name> <rule>...", "deluser <name>..." or "load <user line>..."
 // (lines as ACL LIST writes them). Every node applies the same entries alike.
-func (a *ACL) applyLog(args [][]byte) []byte {
+func (a *ACL) ApplyLog(args [][]byte) []byte {
 	if len(args) == 0 {
 		return []byte("-" + errMalformedACL + "\r\n")
 	}
@@ -546,7 +553,7 @@ func (a *ACL) applyLog(args [][]byte) []byte {
 
 // snapshotLines are the users a snapshot carries: none until a change
 // came through the log (see replicated).
-func (a *ACL) snapshotLines() []string {
+func (a *ACL) SnapshotLines() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.replicated {
@@ -556,7 +563,7 @@ func (a *ACL) snapshotLines() []string {
 }
 
 // restoreLines makes the users a snapshot's; none leaves them as they are.
-func (a *ACL) restoreLines(lines []string) error {
+func (a *ACL) RestoreLines(lines []string) error {
 	if len(lines) == 0 {
 		return nil
 	}

@@ -105,23 +105,23 @@ func TestACLReplicatedState(t *testing.T) {
 	if !a.PasswordRequired() || a.user("ops") == nil {
 		t.Fatal("command-line users missing")
 	}
-	if lines := a.snapshotLines(); lines != nil {
+	if lines := a.SnapshotLines(); lines != nil {
 		t.Fatalf("users in a snapshot before any change came through the log: %q", lines)
 	}
-	if got := string(a.applyLog(argvOf("setuser bob on nopass +get ~b*"))); got != "+OK\r\n" {
+	if got := string(a.ApplyLog(argvOf("setuser bob on nopass +get ~b*"))); got != "+OK\r\n" {
 		t.Fatalf("setuser: %q", got)
 	}
-	if got := string(a.applyLog(argvOf("deluser default"))); !strings.Contains(got, "cannot be removed") {
+	if got := string(a.ApplyLog(argvOf("deluser default"))); !strings.Contains(got, "cannot be removed") {
 		t.Fatalf("deluser default: %q", got)
 	}
 	b, _ := NewACL("", nil)
-	if err := b.restoreLines(a.snapshotLines()); err != nil {
+	if err := b.RestoreLines(a.SnapshotLines()); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(b.list(), "\n") != strings.Join(a.list(), "\n") {
 		t.Fatalf("restored users differ:\n%s\n---\n%s", strings.Join(b.list(), "\n"), strings.Join(a.list(), "\n"))
 	}
-	if got := string(a.applyLog(argvOf("deluser bob nobody"))); got != ":1\r\n" {
+	if got := string(a.ApplyLog(argvOf("deluser bob nobody"))); got != ":1\r\n" {
 		t.Fatalf("deluser: %q", got)
 	}
 }

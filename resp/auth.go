@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/replica"
 )
 
 // Connections and their user (see acl.go for the users themselves).
@@ -393,7 +394,7 @@ func (s *Server) proposeACL(conn redcon.Conn, args [][]byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	entry := encodeEntry(nil, entryACL, time.Now().UnixMilli(), args)
+	entry := replica.EncodeEntry(nil, replica.KindACL, time.Now().UnixMilli(), args)
 	v, err := s.node.Propose(ctx, entry)
 	s.writeResult(conn, route, nil, consensus.Result{Val: v, Err: err})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/store"
 )
 
@@ -49,15 +50,15 @@ func (s *Server) cmdRole(conn redcon.Conn, _ *client, _ [][]byte) {
 
 // otherMembers returns the members other than this node, voters first,
 // sorted by id.
-func (s *Server) otherMembers(st consensus.Status) []Member {
-	var out []Member
+func (s *Server) otherMembers(st consensus.Status) []replica.Member {
+	var out []replica.Member
 	for _, id := range append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...) {
 		if id == s.cfg.ID {
 			continue
 		}
 		m, ok := s.members.Get(id)
 		if !ok {
-			m = Member{ID: id}
+			m = replica.Member{ID: id}
 		}
 		out = append(out, m)
 	}
@@ -133,7 +134,7 @@ func (s *Server) clusterSlots(conn redcon.Conn, st consensus.Status) {
 	conn.WriteArray(3 + len(replicas))
 	conn.WriteInt(0)
 	conn.WriteInt(16383)
-	for _, m := range append([]Member{lm}, replicas...) {
+	for _, m := range append([]replica.Member{lm}, replicas...) {
 		host, port := splitHostPort(m.ClientAddr)
 		conn.WriteArray(3)
 		conn.WriteBulkString(host)
@@ -143,8 +144,8 @@ func (s *Server) clusterSlots(conn redcon.Conn, st consensus.Status) {
 }
 
 // replicaMembers returns every member but the leader, sorted by id.
-func (s *Server) replicaMembers(st consensus.Status) []Member {
-	var out []Member
+func (s *Server) replicaMembers(st consensus.Status) []replica.Member {
+	var out []replica.Member
 	ids := append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...)
 	slices.Sort(ids)
 	for _, id := range ids {
@@ -164,7 +165,7 @@ func (s *Server) clusterShards(conn redcon.Conn, st consensus.Status) {
 		conn.WriteArray(0)
 		return
 	}
-	nodes := append([]Member{lm}, s.replicaMembers(st)...)
+	nodes := append([]replica.Member{lm}, s.replicaMembers(st)...)
 	conn.WriteArray(1)
 	conn.WriteArray(4)
 	conn.WriteBulkString("slots")
@@ -279,7 +280,7 @@ func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
 		s.redirectKeyless(conn)
 		return
 	}
-	mem := Member{ID: consensus.NodeID(id), ClientAddr: string(args[3]), BusAddr: string(args[4])}
+	mem := replica.Member{ID: consensus.NodeID(id), ClientAddr: string(args[3]), BusAddr: string(args[4])}
 	st := s.node.Status()
 	if slices.Contains(st.Conf.Voters, mem.ID) || slices.Contains(st.Conf.Learners, mem.ID) {
 		if old, ok := s.members.Get(mem.ID); !ok || old != mem {
@@ -290,7 +291,7 @@ func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
 		err := s.node.ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfAddLearner,
-			Node: mem.ID, Context: memberContext(mem)})
+			Node: mem.ID, Context: replica.MemberContext(mem)})
 		if err != nil {
 			s.writeResult(conn, nil, nil, consensus.Result{Err: err})
 			return

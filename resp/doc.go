@@ -21,12 +21,10 @@
 // memory.go, debug.go, auth.go and acl.go; multi.go has transactions and
 // eviction.go the leader's expiry and eviction loops.
 //
-// The state machine ([NewStateMachine]) applies the log to a store.Store and
-// keeps the member directory ([Members]): the addresses a node advertises
-// travel in the conf change that adds it and in snapshots, so every node can
-// name the leader's client address. Each node's routes to the others' buses
-// stay its own, so that every node's snapshot of one index has the same
-// bytes.
+// The state machine, the log entries and the member directory are the
+// replica package's; this one proposes entries, enforces the ACL users the
+// state machine applies changes to, and runs the leader's expiry and
+// eviction loops.
 //
 // Every client connection is read through a guard (guard.go) that follows
 // the RESP framing before redcon buffers anything, refuses what Redis

@@ -6,11 +6,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/store"
 )
 
 // Removing keys: active expiry and eviction. Only the leader decides, and
-// it proposes the deletions through the log (entryExpire and entryEvict
+// it proposes the deletions through the log (replica.KindExpire and replica.KindEvict
 // entries), so every replica deletes the same keys. A write that
 // would grow memory past maxmemory is never proposed while it is over: it
 // waits for the eviction that makes room or, under noeviction (or when
@@ -161,7 +162,7 @@ func (s *Server) evictRound() {
 			break
 		}
 		keys, _ := s.store.EvictionCandidates(time.Now().UnixMilli(), used-target, evictEntryKeys*evictEntries)
-		if stuck = len(keys) == 0; stuck || !s.proposeDeletions(entryEvict, keys) {
+		if stuck = len(keys) == 0; stuck || !s.proposeDeletions(replica.KindEvict, keys) {
 			break
 		}
 		s.evict.signal(false)
@@ -172,12 +173,12 @@ func (s *Server) evictRound() {
 // proposeDeletions proposes the deletion of keys in entries of kind, of
 // at most evictEntryKeys keys each, together; it reports whether all were
 // applied.
-func (s *Server) proposeDeletions(kind byte, keys [][]byte) bool {
+func (s *Server) proposeDeletions(kind replica.Kind, keys [][]byte) bool {
 	stamp := time.Now().UnixMilli()
 	var datas [][]byte
 	for len(keys) > 0 {
 		n := min(len(keys), evictEntryKeys)
-		datas = append(datas, encodeEntry(nil, kind, stamp, keys[:n]))
+		datas = append(datas, replica.EncodeEntry(nil, kind, stamp, keys[:n]))
 		keys = keys[n:]
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
@@ -206,7 +207,7 @@ func (s *Server) expireRound() {
 	for time.Now().Before(end) {
 		batch := evictEntryKeys * evictEntries
 		keys := s.store.ExpiredSample(time.Now().UnixMilli(), batch)
-		if len(keys) == 0 || !s.proposeDeletions(entryExpire, keys) || len(keys) < batch {
+		if len(keys) == 0 || !s.proposeDeletions(replica.KindExpire, keys) || len(keys) < batch {
 			return
 		}
 	}

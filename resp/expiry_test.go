@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rkv/rkv/replica"
 )
 
 // A key stamped by a leader whose clock was an hour ahead expired by the
@@ -32,7 +33,7 @@ func TestExpiredKeyStaysGoneWithClockBehind(t *testing.T) {
 		for _, f := range strings.Fields(e.cmd) {
 			args = append(args, []byte(f))
 		}
-		if _, err := leader.node.Propose(ctx, encodeCommand(nil, e.stamp, args)); err != nil {
+		if _, err := leader.node.Propose(ctx, replica.EncodeCommand(nil, e.stamp, args)); err != nil {
 			t.Fatal(err)
 		}
 	}

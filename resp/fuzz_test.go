@@ -13,6 +13,8 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/replica"
+	"github.com/rkv/rkv/store"
 )
 
 // FuzzServer feeds arbitrary bytes, as one client connection, to a live
@@ -183,10 +185,10 @@ func FuzzMachine(f *testing.F) {
 	} {
 		f.Add([]byte(in))
 	}
-	dir := []Member{{ID: 1, ClientAddr: "127.0.0.1:7001", BusAddr: "127.0.0.1:17001"}}
+	dir := []replica.Member{{ID: 1, ClientAddr: "127.0.0.1:7001", BusAddr: "127.0.0.1:17001"}}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		ents := fuzzEntries(in)
-		batch, single := newTestMachine(1, dir), newTestMachine(1, dir)
+		batch, single := newFuzzReplica(dir), newFuzzReplica(dir)
 		replies := batch.Apply(ents)
 		for i, e := range ents {
 			r := single.Apply([]consensus.Entry{e})[0]
@@ -199,14 +201,35 @@ func FuzzMachine(f *testing.F) {
 		if !bytes.Equal(single.snapshot(t), snap) {
 			t.Fatal("the replicas' snapshots differ")
 		}
-		restored := newTestMachine(1, dir)
+		restored := newFuzzReplica(dir)
 		if err := restored.Restore(bytes.NewReader(snap)); err != nil {
 			t.Fatalf("Restore: %v", err)
 		}
-		if !bytes.Equal(restored.snapshot(t), snap) || restored.store.Digest() != batch.store.Digest() {
+		if !bytes.Equal(restored.snapshot(t), snap) || restored.st.Digest() != batch.st.Digest() {
 			t.Fatal("a restored replica differs")
 		}
 	})
+}
+
+// fuzzReplica is a state machine with its own store, members and users.
+type fuzzReplica struct {
+	consensus.StateMachine
+	st *store.Store
+}
+
+func newFuzzReplica(dir []replica.Member) fuzzReplica {
+	acl, _ := NewACL("", nil)
+	st := store.New()
+	return fuzzReplica{replica.NewStateMachine(st, replica.NewMembers(dir, nil), acl, 1, quietLogger(), nil), st}
+}
+
+func (r fuzzReplica) snapshot(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := r.Snapshot()(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // fuzzEntries parses in as the front end parses a client's bytes, into at
@@ -224,7 +247,7 @@ func fuzzEntries(in []byte) []consensus.Entry {
 			continue
 		}
 		i := uint64(len(ents) + 1)
-		ents = append(ents, consensus.Entry{Term: 1, Index: i, Data: encodeCommand(nil, 1_000_000+10*int64(i), args)})
+		ents = append(ents, consensus.Entry{Term: 1, Index: i, Data: replica.EncodeCommand(nil, 1_000_000+10*int64(i), args)})
 	}
 	return ents
 }

@@ -8,12 +8,13 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/store"
 )
 
 // Transactions. MULTI makes a connection queue its commands; EXEC proposes
 // the queued store commands, with the connection's WATCH marks, as one
-// entryExec entry, which every replica applies atomically and
+// replica.KindExec entry, which every replica applies atomically and
 // aborts alike when a watched key changed. Commands the front end answers
 // itself (PING, ECHO, CLIENT ...) are queued too and run at EXEC in their
 // place in its reply. As in Redis, a queued command refused for its name,
@@ -225,7 +226,7 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 		conn.WriteError(errOOM)
 		return
 	}
-	entry := encodeEntry(nil, entryExec, time.Now().UnixMilli(), store.ExecArgs(tx.watches, cmds))
+	entry := replica.EncodeEntry(nil, replica.KindExec, time.Now().UnixMilli(), store.ExecArgs(tx.watches, cmds))
 	v, err := s.node.Propose(ctx, entry)
 	reply, ok := v.([]byte)
 	if err != nil || !ok {

@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/store"
 )
 
@@ -66,7 +67,7 @@ type Server struct {
 	cfg     Config
 	node    *consensus.Node
 	store   *store.Store
-	members *Members
+	members *replica.Members
 	logger  *slog.Logger
 	rs      *redcon.Server
 	started time.Time
@@ -115,20 +116,8 @@ type client struct {
 	dropped bool
 }
 
-// NewStateMachine returns the consensus.StateMachine that applies rkv's log
-// to st and acl and keeps members up to date (acl nil: a fresh one with
-// only the default user). removed is called when this node's own removal
-// is applied.
-func NewStateMachine(st *store.Store, members *Members, acl *ACL, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
-	if acl == nil {
-		acl, _ = NewACL("", nil)
-	}
-	return &machine{store: st, members: members, acl: acl, self: self, logger: logger, removed: removed,
-		advertised: make(map[consensus.NodeID]string)}
-}
-
 // NewServer returns a server for node; call Serve to accept clients.
-func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *Members) *Server {
+func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *replica.Members) *Server {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
@@ -359,7 +348,7 @@ func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command, scs []*store.Co
 	for i, cmd := range cmds {
 		if scs[i].ArityOK(len(cmd.Args)) && !(oom && scs[i].DenyOOM()) {
 			valid[i] = true
-			datas = append(datas, encodeCommand(nil, stamp, cmd.Args))
+			datas = append(datas, replica.EncodeCommand(nil, stamp, cmd.Args))
 		}
 	}
 	// No results (on a follower) means every valid command is redirected.

@@ -2,9 +2,7 @@ package resp
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/consensus/transport"
+	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/store"
 )
 
@@ -42,7 +41,7 @@ func startCluster(t testing.TB, n int) []*testNode {
 	t.Helper()
 	clientLns := make([]net.Listener, n)
 	trs := make([]*transport.Transport, n)
-	var initial []Member
+	var initial []replica.Member
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -55,7 +54,7 @@ func startCluster(t testing.TB, n int) []*testNode {
 			t.Fatal(err)
 		}
 		trs[i] = tr
-		initial = append(initial, Member{ID: consensus.NodeID(i + 1), ClientAddr: ln.Addr().String(), BusAddr: tr.Addr().String()})
+		initial = append(initial, replica.Member{ID: consensus.NodeID(i + 1), ClientAddr: ln.Addr().String(), BusAddr: tr.Addr().String()})
 	}
 	var peers []consensus.NodeID
 	for _, m := range initial {
@@ -65,7 +64,7 @@ func startCluster(t testing.TB, n int) []*testNode {
 	for i := range n {
 		id := consensus.NodeID(i + 1)
 		tr := trs[i]
-		members := NewMembers(nil, func(m Member, removed bool) {
+		members := replica.NewMembers(nil, func(m replica.Member, removed bool) {
 			if m.ID == id {
 				return
 			}
@@ -79,12 +78,13 @@ func startCluster(t testing.TB, n int) []*testNode {
 			members.Set(m)
 		}
 		st := store.New()
+		acl, _ := NewACL("", nil)
 		node, err := consensus.StartNode(consensus.NodeConfig{
 			Raft: consensus.Config{ID: id, Group: 1, ElectionTick: 10, HeartbeatTick: 1, Peers: peers,
 				PreVote: true, CheckQuorum: true, Logger: quietLogger()},
 			Storage:      consensus.NewMemoryStorage(),
 			Transport:    tr,
-			StateMachine: NewStateMachine(st, members, nil, id, quietLogger(), nil),
+			StateMachine: replica.NewStateMachine(st, members, acl, id, quietLogger(), nil),
 			TickInterval: 20 * time.Millisecond,
 			Logger:       quietLogger(),
 		})
@@ -93,7 +93,7 @@ func startCluster(t testing.TB, n int) []*testNode {
 		}
 		tr.Register(1, node.Step)
 		addr := clientLns[i].Addr().String()
-		srv := NewServer(Config{ID: id, Addr: addr, Logger: quietLogger(), RequestTimeout: 5 * time.Second}, node, st, members)
+		srv := NewServer(Config{ID: id, Addr: addr, Logger: quietLogger(), RequestTimeout: 5 * time.Second, ACL: acl}, node, st, members)
 		go srv.Serve(clientLns[i])
 		client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 		nodes[i] = &testNode{id: id, addr: addr, node: node, srv: srv, tr: tr, store: st, client: client}
@@ -302,85 +302,5 @@ func TestMalformedProtocolIsRefused(t *testing.T) {
 	// The server still serves.
 	if err := nodes[0].client.Ping(context.Background()).Err(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestCommandEncodingRoundTrip(t *testing.T) {
-	args := [][]byte{[]byte("set"), []byte("key"), {}, []byte(strings.Repeat("v", 300))}
-	data := encodeCommand(nil, 1234567, args)
-	kind, stamp, got, err := decodeEntry(data)
-	if err != nil || kind != entryCommand || stamp != 1234567 || len(got) != len(args) {
-		t.Fatalf("decode = %d, %d, %q, %v", kind, stamp, got, err)
-	}
-	for i := range args {
-		if string(got[i]) != string(args[i]) {
-			t.Fatalf("arg %d = %q, want %q", i, got[i], args[i])
-		}
-	}
-	for cut := range data {
-		if _, _, _, err := decodeEntry(data[:cut]); !errors.Is(err, errCorruptEntry) {
-			t.Fatalf("decode of %d of %d bytes: %v, want errCorruptEntry", cut, len(data), err)
-		}
-	}
-	for _, bad := range []byte{0, entryACL + 1, 255} {
-		data[0] = bad
-		if _, _, _, err := decodeEntry(data); !errors.Is(err, errCorruptEntry) {
-			t.Fatalf("decode of kind %d: %v, want errCorruptEntry", bad, err)
-		}
-	}
-}
-
-// TestLegacyEntriesApply: internal entries written as commands before the
-// kinds ("rkv.evict key...") decode as their kind, so logs and snapshots
-// of an earlier version still apply.
-func TestLegacyEntriesApply(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		kind byte
-	}{{"rkv.exec", entryExec}, {"RKV.EXPIRED", entryExpire}, {"rkv.evict", entryEvict}, {"rkv.acl", entryACL}} {
-		data := encodeCommand(nil, 1000, [][]byte{[]byte(tt.name), []byte("a"), []byte("b")})
-		kind, _, args, err := decodeEntry(data)
-		if err != nil || kind != tt.kind || len(args) != 2 || string(args[0]) != "a" {
-			t.Errorf("%s: kind %d, args %q, %v; want kind %d, args [a b]", tt.name, kind, args, err, tt.kind)
-		}
-	}
-	st := store.New()
-	m := NewStateMachine(st, NewMembers(nil, nil), nil, 1, quietLogger(), nil)
-	m.Apply([]consensus.Entry{
-		{Term: 1, Index: 1, Data: encodeCommand(nil, 1000, [][]byte{[]byte("set"), []byte("k"), []byte("v")})},
-		{Term: 1, Index: 2, Data: encodeCommand(nil, 1000, [][]byte{[]byte("rkv.evict"), []byte("k")})},
-	})
-	if got := string(st.Read(1000, [][]byte{[]byte("exists"), []byte("k")}, nil)); got != ":0\r\n" {
-		t.Fatalf("after a legacy eviction entry: exists k = %q", got)
-	}
-}
-
-func TestSnapshotCarriesMembers(t *testing.T) {
-	st := store.New()
-	st.Apply(1000, [][]byte{[]byte("set"), []byte("a"), []byte("1")}, nil)
-	members := NewMembers([]Member{{ID: 1, ClientAddr: "127.0.0.1:1", BusAddr: "127.0.0.1:2"},
-		{ID: 4, ClientAddr: "127.0.0.1:7", BusAddr: "127.0.0.1:8"}}, nil)
-	m := NewStateMachine(st, members, nil, 1, quietLogger(), nil)
-	var buf bytes.Buffer
-	if err := m.Snapshot()(&buf); err != nil {
-		t.Fatal(err)
-	}
-	data := buf.Bytes()
-	st2 := store.New()
-	m2 := NewStateMachine(st2, NewMembers(nil, nil), nil, 2, quietLogger(), nil).(*machine)
-	if err := m2.Restore(bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	if st2.Digest() != st.Digest() {
-		t.Fatal("store digest differs after restore")
-	}
-	if got, ok := m2.members.Get(4); !ok || got.ClientAddr != "127.0.0.1:7" {
-		t.Fatalf("member 4 = %+v, %v", got, ok)
-	}
-	if err := m2.Restore(bytes.NewReader(data[:len(data)-3])); err == nil {
-		t.Fatal("restore of a truncated snapshot succeeded")
-	}
-	if err := m2.Restore(bytes.NewReader([]byte("garbage"))); err == nil {
-		t.Fatal("restore of garbage succeeded")
 	}
 }

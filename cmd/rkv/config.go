@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/resp"
 	"github.com/rkv/rkv/store"
 )
@@ -27,7 +28,7 @@ type config struct {
 	addr              string
 	busAddr           string
 	dir               string
-	cluster           []resp.Member
+	cluster           []replica.Member
 	join              string
 	electionTimeout   time.Duration
 	heartbeatInterval time.Duration
@@ -165,14 +166,14 @@ func parseFlags(args []string) (*config, error) {
 		return cfg, nil
 	}
 	if *cluster == "" {
-		cfg.cluster = []resp.Member{{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr}}
+		cfg.cluster = []replica.Member{{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr}}
 		return cfg, nil
 	}
 	members, err := parseCluster(*cluster)
 	if err != nil {
 		return nil, &usageError{"--cluster: " + err.Error()}
 	}
-	self := slices.IndexFunc(members, func(m resp.Member) bool { return m.ID == cfg.id })
+	self := slices.IndexFunc(members, func(m replica.Member) bool { return m.ID == cfg.id })
 	if self < 0 {
 		return nil, &usageError{fmt.Sprintf("--cluster does not list this node's --id %d", cfg.id)}
 	}
@@ -195,8 +196,8 @@ func printUsage(fs *flag.FlagSet) {
 }
 
 // parseCluster reads "1=host:port,2=host:port@bus,...".
-func parseCluster(spec string) ([]resp.Member, error) {
-	var out []resp.Member
+func parseCluster(spec string) ([]replica.Member, error) {
+	var out []replica.Member
 	for _, part := range strings.Split(spec, ",") {
 		idStr, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
@@ -220,12 +221,12 @@ func parseCluster(spec string) ([]resp.Member, error) {
 		} else if bus, err = defaultBus(client); err != nil {
 			return nil, fmt.Errorf("%q: %v", part, err)
 		}
-		if slices.ContainsFunc(out, func(m resp.Member) bool { return m.ID == consensus.NodeID(id) }) {
+		if slices.ContainsFunc(out, func(m replica.Member) bool { return m.ID == consensus.NodeID(id) }) {
 			return nil, fmt.Errorf("node id %d is listed twice", id)
 		}
-		out = append(out, resp.Member{ID: consensus.NodeID(id), ClientAddr: client, BusAddr: bus})
+		out = append(out, replica.Member{ID: consensus.NodeID(id), ClientAddr: client, BusAddr: bus})
 	}
-	slices.SortFunc(out, func(a, b resp.Member) int { return int(a.ID) - int(b.ID) })
+	slices.SortFunc(out, func(a, b replica.Member) int { return int(a.ID) - int(b.ID) })
 	return out, nil
 }
 
@@ -247,7 +248,7 @@ func defaultBus(addr string) (string, error) {
 // handshake. Bus addresses are left out: each node may reach a peer's bus
 // through its own route (a proxy, a NAT), so they may differ between the
 // founders' --cluster lists.
-func clusterID(members []resp.Member) uint64 {
+func clusterID(members []replica.Member) uint64 {
 	h := fnv.New64a()
 	for _, m := range members {
 		fmt.Fprintf(h, "%d=%s,", m.ID, m.ClientAddr)
@@ -258,9 +259,9 @@ func clusterID(members []resp.Member) uint64 {
 // identity is what a node must remember across restarts beyond its log:
 // which cluster it belongs to and the members it started with.
 type identity struct {
-	NodeID    uint64        `json:"node_id"`
-	ClusterID uint64        `json:"cluster_id"`
-	Members   []resp.Member `json:"members"`
+	NodeID    uint64           `json:"node_id"`
+	ClusterID uint64           `json:"cluster_id"`
+	Members   []replica.Member `json:"members"`
 	// Bootstrap is true for a founding member (its log starts with the
 	// founding membership) and false for a node that joined.
 	Bootstrap bool `json:"bootstrap"`

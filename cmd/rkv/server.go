@@ -21,6 +21,7 @@ import (
 
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/consensus/transport"
+	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/resp"
 	"github.com/rkv/rkv/store"
 	"github.com/rkv/rkv/wal"
@@ -90,7 +91,7 @@ func runServer(args []string) error {
 		logger.Warn("the Raft bus listens beyond loopback with no --cluster-secret and no --tls-cluster: anyone who can reach it and knows the member list can send Raft messages",
 			"bus", cfg.busAddr)
 	}
-	members := resp.NewMembers(nil, func(m resp.Member, removed bool) {
+	members := replica.NewMembers(nil, func(m replica.Member, removed bool) {
 		if m.ID == cfg.id {
 			return
 		}
@@ -103,7 +104,7 @@ func runServer(args []string) error {
 	for _, m := range ident.Members {
 		members.Set(m)
 	}
-	members.Set(resp.Member{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr})
+	members.Set(replica.Member{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr})
 
 	log, err := wal.Open(cfg.dir, wal.Options{Logger: logger})
 	if err != nil {
@@ -114,7 +115,7 @@ func runServer(args []string) error {
 
 	st := store.New()
 	removedc := make(chan struct{}, 1)
-	sm := resp.NewStateMachine(st, members, cfg.acl, cfg.id, logger, func() {
+	sm := replica.NewStateMachine(st, members, cfg.acl, cfg.id, logger, func() {
 		select {
 		case removedc <- struct{}{}:
 		default:
@@ -264,7 +265,7 @@ func parseJoinReply(cfg *config, res []string) (*identity, error) {
 		if err != nil {
 			return nil, fmt.Errorf("join: bad member %q", line)
 		}
-		ident.Members = append(ident.Members, resp.Member{ID: consensus.NodeID(id), ClientAddr: f[1], BusAddr: f[2]})
+		ident.Members = append(ident.Members, replica.Member{ID: consensus.NodeID(id), ClientAddr: f[1], BusAddr: f[2]})
 	}
 	return ident, nil
 }

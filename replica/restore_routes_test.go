@@ -1,4 +1,4 @@
-package resp
+package replica
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func TestRestoreKeepsLocalBusRoutes(t *testing.T) {
 		{ID: 2, ClientAddr: "127.0.0.1:7002", BusAddr: "127.0.0.1:27002"}, // its route to 2
 		{ID: 3, ClientAddr: "127.0.0.1:7003", BusAddr: "127.0.0.1:27003"},
 	}, nil)
-	m := NewStateMachine(st, sender, nil, 1, quietLogger(), nil)
+	m := NewStateMachine(st, sender, &testUsers{}, 1, quietLogger(), nil)
 	// 4 joins later, advertising its bus in its conf change.
 	m.Apply([]consensus.Entry{confEntry(1, consensus.ConfAddLearner, 4, "127.0.0.1:7004 127.0.0.1:17004")})
 	var buf bytes.Buffer
@@ -38,7 +38,7 @@ func TestRestoreKeepsLocalBusRoutes(t *testing.T) {
 		{ID: 3, ClientAddr: "127.0.0.1:7003", BusAddr: "127.0.0.1:37003"},
 	}, func(mem Member, removed bool) { dialed = append(dialed, mem) })
 	dialed = nil // NewMembers reported the initial members
-	m2 := NewStateMachine(store.New(), local, nil, 2, quietLogger(), nil)
+	m2 := NewStateMachine(store.New(), local, &testUsers{}, 2, quietLogger(), nil)
 	if err := m2.Restore(bytes.NewReader(buf.Bytes())); err != nil {
 		t.Fatal(err)
 	}

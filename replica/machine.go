@@ -1,4 +1,4 @@
-package resp
+package replica
 
 import (
 	"bufio"
@@ -18,43 +18,45 @@ import (
 	"github.com/rkv/rkv/store"
 )
 
-// The kinds of the state machine's log entries: the first byte of each.
+// Kind is the kind of a state machine log entry: the first byte of each.
 // Every entry then has the leader's wall-clock stamp (DESIGN.md: the
 // store's clock) and its arguments. Kinds to come (configuration, a
 // script's effects, unblocking a client, slot migration) take the next
 // values.
+type Kind byte
+
 const (
-	// entryCommand is one client write command, its name first.
-	entryCommand byte = 1
-	// entryExec is an EXEC: store.ExecArgs.
-	entryExec byte = 2
-	// entryExpire is keys the leader found expired.
-	entryExpire byte = 3
-	// entryEvict is keys the leader evicts under maxmemory.
-	entryEvict byte = 4
-	// entryACL is a change of the users (see ACL.applyLog).
-	entryACL byte = 5
+	// KindCommand is one client write command, its name first.
+	KindCommand Kind = 1
+	// KindExec is an EXEC: store.ExecArgs.
+	KindExec Kind = 2
+	// KindExpire is keys the leader found expired.
+	KindExpire Kind = 3
+	// KindEvict is keys the leader evicts under maxmemory.
+	KindEvict Kind = 4
+	// KindACL is a change of the users (see Users.ApplyLog).
+	KindACL Kind = 5
 )
 
 // legacyKinds are the names the internal entries had when every entry was
 // a command: logs and snapshots written before the kinds still apply.
-var legacyKinds = map[string]byte{"rkv.exec": entryExec, "rkv.expired": entryExpire, "rkv.evict": entryEvict,
-	"rkv.acl": entryACL}
+var legacyKinds = map[string]Kind{"rkv.exec": KindExec, "rkv.expired": KindExpire, "rkv.evict": KindEvict,
+	"rkv.acl": KindACL}
 
-// encodeCommand lays out a client's write command for the log.
-func encodeCommand(buf []byte, stampMs int64, args [][]byte) []byte {
-	return encodeEntry(buf, entryCommand, stampMs, args)
+// EncodeCommand lays out a client's write command for the log.
+func EncodeCommand(buf []byte, stampMs int64, args [][]byte) []byte {
+	return EncodeEntry(buf, KindCommand, stampMs, args)
 }
 
-// encodeEntry lays out an entry of kind for the log.
-func encodeEntry(buf []byte, kind byte, stampMs int64, args [][]byte) []byte {
+// EncodeEntry lays out an entry of kind for the log.
+func EncodeEntry(buf []byte, kind Kind, stampMs int64, args [][]byte) []byte {
 	// Sized first: growing from empty took three allocations per SET.
 	size := 1 + 8 + binary.MaxVarintLen64
 	for _, a := range args {
 		size += binary.MaxVarintLen64 + len(a)
 	}
 	buf = slices.Grow(buf, size)
-	buf = append(buf, kind)
+	buf = append(buf, byte(kind))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(stampMs))
 	buf = binary.AppendUvarint(buf, uint64(len(args)))
 	for _, a := range args {
@@ -64,15 +66,15 @@ func encodeEntry(buf []byte, kind byte, stampMs int64, args [][]byte) []byte {
 	return buf
 }
 
-var errCorruptEntry = errors.New("resp: corrupt log entry")
+var errCorruptEntry = errors.New("replica: corrupt log entry")
 
-// decodeEntry reads an entry encodeEntry wrote, an internal one written
+// decodeEntry reads an entry EncodeEntry wrote, an internal one written
 // before the kinds as its kind.
-func decodeEntry(data []byte) (kind byte, stampMs int64, args [][]byte, err error) {
-	if len(data) < 10 || data[0] < entryCommand || data[0] > entryACL {
+func decodeEntry(data []byte) (kind Kind, stampMs int64, args [][]byte, err error) {
+	if len(data) < 10 || Kind(data[0]) < KindCommand || Kind(data[0]) > KindACL {
 		return 0, 0, nil, errCorruptEntry
 	}
-	kind = data[0]
+	kind = Kind(data[0])
 	stampMs = int64(binary.BigEndian.Uint64(data[1:9]))
 	rest := data[9:]
 	argc, n := binary.Uvarint(rest)
@@ -89,7 +91,7 @@ func decodeEntry(data []byte) (kind byte, stampMs int64, args [][]byte, err erro
 		args[i] = rest[n : n+int(l)]
 		rest = rest[n+int(l):]
 	}
-	if kind == entryCommand && len(args) > 0 {
+	if kind == KindCommand && len(args) > 0 {
 		if legacy, ok := legacyKinds[strings.ToLower(string(args[0]))]; ok {
 			kind, args = legacy, args[1:]
 		}
@@ -162,9 +164,9 @@ func (ms *Members) remove(id consensus.NodeID) {
 	}
 }
 
-// memberContext is the conf change context that carries a joining node's
+// MemberContext is the conf change context that carries a joining node's
 // addresses: "client bus".
-func memberContext(m Member) []byte { return []byte(m.ClientAddr + " " + m.BusAddr) }
+func MemberContext(m Member) []byte { return []byte(m.ClientAddr + " " + m.BusAddr) }
 
 func parseMemberContext(id consensus.NodeID, ctx []byte) (Member, bool) {
 	client, bus, ok := bytes.Cut(ctx, []byte(" "))
@@ -179,7 +181,7 @@ func parseMemberContext(id consensus.NodeID, ctx []byte) (Member, bool) {
 type machine struct {
 	store   *store.Store
 	members *Members
-	acl     *ACL
+	users   Users
 	self    consensus.NodeID
 	logger  *slog.Logger
 	// removed is set when this node's own removal is applied.
@@ -190,6 +192,28 @@ type machine struct {
 	// coming from each node's --cluster list rather than the log. Only the
 	// driver's goroutine uses it (Apply, Snapshot, Restore).
 	advertised map[consensus.NodeID]string
+}
+
+// Users is the replicated state of the ACL users, which the front end
+// enforces: the state machine applies its entries and snapshots its lines.
+type Users interface {
+	// ApplyLog applies a KindACL entry and returns its RESP reply.
+	ApplyLog(args [][]byte) []byte
+	// SnapshotLines returns the users as ACL LIST lines, for a snapshot;
+	// none until a change of the users came through the log.
+	SnapshotLines() []string
+	// CheckLine reports whether a snapshot's user line is well formed.
+	CheckLine(line string) error
+	// RestoreLines replaces the users with a snapshot's.
+	RestoreLines(lines []string) error
+}
+
+// NewStateMachine returns the consensus.StateMachine that applies rkv's log
+// to st and users and keeps members up to date. removed is called when
+// this node's own removal is applied.
+func NewStateMachine(st *store.Store, members *Members, users Users, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
+	return &machine{store: st, members: members, users: users, self: self, logger: logger, removed: removed,
+		advertised: make(map[consensus.NodeID]string)}
 }
 
 // Apply implements consensus.StateMachine.
@@ -217,17 +241,17 @@ func (m *machine) Apply(ents []consensus.Entry) []any {
 }
 
 // storeOps are the entry kinds the store applies, by their store.Op.
-var storeOps = map[byte]store.Op{entryCommand: store.OpCommand, entryExec: store.OpExec,
-	entryExpire: store.OpExpire, entryEvict: store.OpEvict}
+var storeOps = map[Kind]store.Op{KindCommand: store.OpCommand, KindExec: store.OpExec,
+	KindExpire: store.OpExpire, KindEvict: store.OpEvict}
 
 // applyEntry applies one entry. A panic in the store would otherwise
 // stop every replica at the same entry, again after each restart, so it
 // becomes an error reply instead; all replicas recover alike.
-func (m *machine) applyEntry(index uint64, kind byte, stamp int64, args [][]byte) (reply []byte) {
+func (m *machine) applyEntry(index uint64, kind Kind, stamp int64, args [][]byte) (reply []byte) {
 	defer func() {
 		if p := recover(); p != nil {
 			what := fmt.Sprintf("entry kind %d", kind)
-			if kind == entryCommand && len(args) > 0 {
+			if kind == KindCommand && len(args) > 0 {
 				what = string(args[0])
 			}
 			m.logger.Error("entry panicked while being applied; answered with an error",
@@ -235,8 +259,8 @@ func (m *machine) applyEntry(index uint64, kind byte, stamp int64, args [][]byte
 			reply = []byte("-ERR internal error applying the command\r\n")
 		}
 	}()
-	if kind == entryACL {
-		return m.acl.applyLog(args)
+	if kind == KindACL {
+		return m.users.ApplyLog(args)
 	}
 	return m.store.ApplyOp(storeOps[kind], stamp, args, nil)
 }
@@ -307,7 +331,7 @@ func (m *machine) Snapshot() consensus.SnapshotWriter {
 		hdr = appendString(hdr, mem.ClientAddr)
 		hdr = appendString(hdr, m.advertised[mem.ID])
 	}
-	users := m.acl.snapshotLines()
+	users := m.users.SnapshotLines()
 	hdr = binary.AppendUvarint(hdr, uint64(len(users)))
 	for _, u := range users {
 		hdr = appendString(hdr, u)
@@ -334,22 +358,22 @@ func (m *machine) Restore(src io.Reader) error {
 	r := bufio.NewReaderSize(src, 1<<16)
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(r, magic); err != nil {
-		return fmt.Errorf("resp: snapshot does not start with %q", snapshotMagic)
+		return fmt.Errorf("replica: snapshot does not start with %q", snapshotMagic)
 	}
 	v1 := string(magic) == snapshotMagicV1
 	v2 := string(magic) == snapshotMagicV2
 	if !v1 && !v2 && string(magic) != snapshotMagic {
-		return fmt.Errorf("resp: snapshot does not start with %q", snapshotMagic)
+		return fmt.Errorf("replica: snapshot does not start with %q", snapshotMagic)
 	}
 	count, err := binary.ReadUvarint(r)
 	if err != nil || count > 1<<16 {
-		return fmt.Errorf("resp: corrupt snapshot member list")
+		return fmt.Errorf("replica: corrupt snapshot member list")
 	}
 	members := make([]Member, 0, count)
 	for range count {
 		id, err := binary.ReadUvarint(r)
 		if err != nil {
-			return fmt.Errorf("resp: corrupt snapshot member list: %w", err)
+			return fmt.Errorf("replica: corrupt snapshot member list: %w", err)
 		}
 		client, err := readString(r, 1<<12)
 		if err != nil {
@@ -365,15 +389,15 @@ func (m *machine) Restore(src io.Reader) error {
 	if !v1 && !v2 {
 		n, err := binary.ReadUvarint(r)
 		if err != nil || n > 1<<20 {
-			return fmt.Errorf("resp: corrupt snapshot user list")
+			return fmt.Errorf("replica: corrupt snapshot user list")
 		}
 		for range n {
 			line, err := readString(r, maxACLLine)
 			if err != nil {
 				return err
 			}
-			if _, err := parseUserLine(line); err != nil {
-				return fmt.Errorf("resp: corrupt snapshot user: %w", err)
+			if err := m.users.CheckLine(line); err != nil {
+				return fmt.Errorf("replica: corrupt snapshot user: %w", err)
 			}
 			users = append(users, line)
 		}
@@ -381,7 +405,7 @@ func (m *machine) Restore(src io.Reader) error {
 	if err := m.store.Restore(r); err != nil {
 		return err
 	}
-	if err := m.acl.restoreLines(users); err != nil {
+	if err := m.users.RestoreLines(users); err != nil {
 		return err
 	}
 	m.restoreMembers(members, v1)
@@ -430,11 +454,11 @@ func (m *machine) restoreMembers(snap []Member, v1 bool) {
 func readString(r *bufio.Reader, limit uint64) (string, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil || n > limit {
-		return "", fmt.Errorf("resp: corrupt snapshot header string")
+		return "", fmt.Errorf("replica: corrupt snapshot header string")
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {
-		return "", fmt.Errorf("resp: corrupt snapshot header string: %w", err)
+		return "", fmt.Errorf("replica: corrupt snapshot header string: %w", err)
 	}
 	return string(b), nil
 }
