@@ -18,7 +18,10 @@
 // one index is the same, and it is restored from a reader, never held
 // whole.
 //
-// The front end (resp) still runs the leader's expiry and eviction loops
-// and holds the node; both move here as the replica grows into one value
-// per Raft group.
+// Removal is the leader's active expiry and eviction: it proposes the
+// deletions as entries, so every replica deletes the same keys, keeps
+// used memory under maxmemory, and tells the front end whether a write
+// that may grow memory can be proposed (AdmitWrite). The front end (resp)
+// still holds the node and builds these values; they become one value per
+// Raft group as the replica grows.
 package replica

@@ -18,13 +18,13 @@
 // Server commands go one file per concern: dispatch.go (their registry
 // and the checks before they run, all read from the command table),
 // connection.go, client.go, config.go, info.go, cluster.go, command.go,
-// memory.go, debug.go, auth.go and acl.go; multi.go has transactions and
-// eviction.go the leader's expiry and eviction loops.
+// memory.go, debug.go, auth.go and acl.go; multi.go has transactions.
 //
-// The state machine, the log entries and the member directory are the
-// replica package's; this one proposes entries, enforces the ACL users the
-// state machine applies changes to, and runs the leader's expiry and
-// eviction loops.
+// The state machine, the log entries, the member directory and the
+// leader's expiry and eviction are the replica package's; this one
+// proposes entries, refuses writes with OOM when replica.Removal cannot
+// make room, and enforces the ACL users the state machine applies
+// changes to.
 //
 // Every client connection is read through a guard (guard.go) that follows
 // the RESP framing before redcon buffers anything, refuses what Redis

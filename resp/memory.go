@@ -76,7 +76,7 @@ func (s *Server) memoryInfo() []string {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	st := s.store.Stats(time.Now().UnixMilli())
-	limit := s.limits.maxmemory.Load()
+	limit := s.removal.MaxMemory()
 	rss := rssBytes()
 	return []string{
 		fmt.Sprintf("used_memory:%d", st.Used),
@@ -90,7 +90,7 @@ func (s *Server) memoryInfo() []string {
 		fmt.Sprintf("maxmemory:%d", limit),
 		"maxmemory_human:" + humanBytes(limit),
 		"maxmemory_policy:" + st.Policy.String(),
-		fmt.Sprintf("maxmemory_samples:%d", s.limits.samples.Load()),
+		fmt.Sprintf("maxmemory_samples:%d", s.removal.Samples()),
 	}
 }
 
@@ -101,8 +101,7 @@ func (s *Server) setMaxmemory(v string) string {
 	if !ok {
 		return "argument must be a memory value"
 	}
-	s.limits.maxmemory.Store(n)
-	s.evict.kick()
+	s.removal.SetMaxMemory(n)
 	return ""
 }
 
@@ -111,9 +110,7 @@ func (s *Server) setPolicy(v string) string {
 	if !ok {
 		return "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
 	}
-	s.limits.policy.Store(uint32(p))
-	s.store.SetPolicy(p, int(s.limits.samples.Load()), time.Now().UnixMilli())
-	s.evict.kick()
+	s.removal.SetPolicy(p)
 	return ""
 }
 
@@ -125,8 +122,7 @@ func (s *Server) setSamples(v string) string {
 	case n < 1 || n > 1<<31-1:
 		return "argument must be between 1 and 2147483647 inclusive"
 	}
-	s.limits.samples.Store(n)
-	s.store.SetPolicy(s.limits.policyNow(), int(n), time.Now().UnixMilli())
+	s.removal.SetSamples(n)
 	return ""
 }
 
@@ -217,7 +213,7 @@ func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
 // against maxmemory and the policy that answers it.
 func (s *Server) memoryDoctor() string {
 	st := s.store.Stats(time.Now().UnixMilli())
-	limit := s.limits.maxmemory.Load()
+	limit := s.removal.MaxMemory()
 	if limit == 0 {
 		return fmt.Sprintf("used_memory is %s and no maxmemory is set: memory grows with the data set.", humanBytes(st.Used))
 	}
@@ -227,4 +223,16 @@ func (s *Server) memoryDoctor() string {
 		msg += " Writes that add data get OOM: raise maxmemory or choose an eviction policy."
 	}
 	return msg
+}
+
+const errOOM = "OOM command not allowed when used memory > 'maxmemory'."
+
+// denyOOM reports whether any of the commands may grow memory.
+func denyOOM(scs []*store.Command) bool {
+	for _, sc := range scs {
+		if sc != nil && sc.DenyOOM() {
+			return true
+		}
+	}
+	return false
 }

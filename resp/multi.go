@@ -222,7 +222,7 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 	defer cancel()
 	// As Redis, EXEC is refused whole when it queued a command that may
 	// grow memory and memory is over maxmemory.
-	if denyOOM(scs) && !s.admitWrite(ctx) {
+	if denyOOM(scs) && !s.removal.AdmitWrite(ctx) {
 		conn.WriteError(errOOM)
 		return
 	}

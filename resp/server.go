@@ -79,17 +79,15 @@ type Server struct {
 	totalCmds  atomic.Int64
 	rejected   atomic.Int64
 
-	limits   memoryLimits
+	// removal is the leader's expiry and eviction, and the maxmemory
+	// limits.
+	removal  *replica.Removal
 	requests requestContexts
-	evict    *evictor
 	acl      *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 
-	stopLoops  chan struct{}
-	expireDone chan struct{}
-	evictDone  chan struct{}
-	closeOnce  sync.Once
+	closeOnce sync.Once
 }
 
 // client is the state of one connection.
@@ -140,28 +138,23 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *repli
 		cfg.ACL, _ = NewACL("", nil)
 	}
 	s := &Server{
-		cfg:        cfg,
-		node:       node,
-		store:      st,
-		members:    members,
-		logger:     cfg.Logger.With("node", cfg.ID),
-		clients:    make(map[int64]*client),
-		started:    time.Now(),
-		evict:      newEvictor(),
-		requests:   requestContexts{timeout: cfg.RequestTimeout},
-		acl:        cfg.ACL,
-		stopLoops:  make(chan struct{}),
-		expireDone: make(chan struct{}),
-		evictDone:  make(chan struct{}),
+		cfg:      cfg,
+		node:     node,
+		store:    st,
+		members:  members,
+		logger:   cfg.Logger.With("node", cfg.ID),
+		clients:  make(map[int64]*client),
+		started:  time.Now(),
+		requests: requestContexts{timeout: cfg.RequestTimeout},
+		acl:      cfg.ACL,
 	}
 	if cfg.Limits == (Limits{}) {
 		cfg.Limits = DefaultLimits()
 	}
 	s.conns.Store(&cfg.Limits)
-	s.limits.maxmemory.Store(cfg.MaxMemory)
-	s.limits.policy.Store(uint32(cfg.MaxMemoryPolicy))
-	s.limits.samples.Store(int64(cfg.MaxMemorySamples))
-	st.SetPolicy(cfg.MaxMemoryPolicy, cfg.MaxMemorySamples, time.Now().UnixMilli())
+	s.removal = replica.NewRemoval(node, st, replica.RemovalConfig{ExpireInterval: cfg.ExpireInterval,
+		RequestTimeout: cfg.RequestTimeout, MaxMemory: cfg.MaxMemory, Policy: cfg.MaxMemoryPolicy,
+		Samples: cfg.MaxMemorySamples})
 	return s
 }
 
@@ -169,8 +162,7 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *repli
 func (s *Server) Serve(ln net.Listener) error {
 	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
 	ln = guardListener{ln, &s.conns}
-	go s.removalLoop(s.expireDone, nil, s.expireRound)
-	go s.removalLoop(s.evictDone, s.evict.wake, s.evictRound)
+	s.removal.Start()
 	return s.rs.Serve(ln)
 }
 
@@ -178,12 +170,10 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.stopLoops)
 		if s.rs != nil {
 			err = s.rs.Close()
-			<-s.expireDone
-			<-s.evictDone
 		}
+		s.removal.Stop()
 	})
 	return err
 }
@@ -342,7 +332,7 @@ func commandSlot(sc *store.Command, args [][]byte) int {
 func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command, scs []*store.Command) {
 	ctx := s.requests.get()
 	stamp := time.Now().UnixMilli()
-	oom := denyOOM(scs) && !s.admitWrite(ctx)
+	oom := denyOOM(scs) && !s.removal.AdmitWrite(ctx)
 	datas := make([][]byte, 0, len(cmds))
 	valid := make([]bool, len(cmds))
 	for i, cmd := range cmds {
