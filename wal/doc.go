@@ -90,10 +90,11 @@
 //
 // # Sending snapshots
 //
-// The Raft driver reads a snapshot it sends to a follower chunk by chunk
-// with ReadSnapshotChunk, on goroutines of its own. The first read of a
-// snapshot opens its file and checks all of it as Open does (magic, index,
-// checksum), streaming it through the checksum without holding it in
+// The Raft driver reads a snapshot chunk by chunk with ReadSnapshotChunk:
+// to restore its state machine at start, and to send it to a follower, on
+// goroutines of its own. Open keeps the file of the snapshot it checked
+// open for those reads; the first read of a later snapshot opens its file
+// and checks all of it as Open does (magic, index, checksum), streaming it through the checksum without holding it in
 // memory or holding the log's mutex; later chunks are read from the open
 // file unchecked, and damage after the check (or in transit) is for the
 // follower's state machine, which checks its own format, to refuse. Up to

@@ -222,30 +222,6 @@ func decodeSnapMeta(m []byte) (consensus.SnapshotMeta, error) {
 	return meta, nil
 }
 
-// readSnapshotMeta checks the snapshot file of index at path, as
-// checkSnapshotFile does, and returns its metadata and data size, without
-// reading the data into memory.
-func readSnapshotMeta(path string, index uint64) (consensus.SnapshotMeta, uint64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return consensus.SnapshotMeta{}, 0, err
-	}
-	defer f.Close()
-	off, size, err := checkSnapshotFile(f, path, index)
-	if err != nil {
-		return consensus.SnapshotMeta{}, 0, err
-	}
-	m := make([]byte, off-int64(snapHeaderSize))
-	if _, err := f.ReadAt(m, int64(snapHeaderSize)); err != nil {
-		return consensus.SnapshotMeta{}, 0, fmt.Errorf("wal: read snapshot %s: %w", path, err)
-	}
-	meta, err := decodeSnapMeta(m)
-	if err != nil {
-		return consensus.SnapshotMeta{}, 0, &CorruptError{Path: path, Err: err}
-	}
-	return meta, size, nil
-}
-
 // readSnapshotFile reads and checks the open snapshot file f, found at path.
 func readSnapshotFile(f *os.File, path string) (consensus.Snapshot, error) {
 	// One buffer of the file's size: growing one as io.ReadAll does costs

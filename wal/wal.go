@@ -109,6 +109,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		if l.tw != nil {
 			l.tw.Close()
 		}
+		l.closeSnapFiles()
 		return nil, err
 	}
 	return l, nil
@@ -211,11 +212,22 @@ func (l *Log) loadSnapshot() error {
 	}
 	path := filepath.Join(l.dir, names[len(names)-1])
 	i, _ := parseSnapName(names[len(names)-1])
-	meta, size, err := readSnapshotMeta(path, i)
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	l.snap, l.snapSize = meta, size
+	sf, err := checkedSnapFile(f, path, i)
+	if err != nil {
+		return err
+	}
+	meta, err := sf.meta()
+	if err != nil {
+		sf.f.Close()
+		return err
+	}
+	// The file stays open for chunk reads: the restore at start reads it
+	// right away, and need not check it again.
+	l.snap, l.snapSize, l.snapFiles = meta, sf.size, []*snapFile{sf}
 	if len(names) == 1 {
 		return nil
 	}
@@ -478,8 +490,8 @@ func (l *Log) SnapshotMeta() (consensus.SnapshotMeta, uint64, error) {
 	return meta, l.snapSize, nil
 }
 
-// ReadSnapshotChunk implements consensus.Storage. The first read of a
-// snapshot opens its file and checks it whole (magic, index, checksum) on
+// ReadSnapshotChunk implements consensus.Storage. The snapshot Open found
+// is open already; the first read of a later one opens its file and checks it whole (magic, index, checksum) on
 // the caller's goroutine, holding no lock, so the driver's reader pays for
 // the check once per snapshot and nothing else waits for it; later reads
 // use the open file. A damaged file is a *CorruptError. The file stays
@@ -499,6 +511,32 @@ func (l *Log) ReadSnapshotChunk(index, off uint64, buf []byte) error {
 			return err
 		}
 	}
+}
+
+// checkedSnapFile checks the open snapshot file f of index, found at path,
+// for chunk reads; it closes f when the check fails.
+func checkedSnapFile(f *os.File, path string, index uint64) (*snapFile, error) {
+	sf := &snapFile{index: index, f: f, path: path}
+	var err error
+	if sf.dataOff, sf.size, err = checkSnapshotFile(f, path, index); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return sf, nil
+}
+
+// meta reads and decodes the file's metadata, which lies between the
+// header and the data.
+func (sf *snapFile) meta() (consensus.SnapshotMeta, error) {
+	m := make([]byte, sf.dataOff-int64(snapHeaderSize))
+	if _, err := sf.f.ReadAt(m, int64(snapHeaderSize)); err != nil {
+		return consensus.SnapshotMeta{}, fmt.Errorf("wal: read snapshot %s: %w", sf.path, err)
+	}
+	meta, err := decodeSnapMeta(m)
+	if err != nil {
+		return consensus.SnapshotMeta{}, &CorruptError{Path: sf.path, Err: err}
+	}
+	return meta, nil
 }
 
 // read reads buf from the data at off.
@@ -534,14 +572,13 @@ func (l *Log) openSnapFile(index uint64) error {
 	if err != nil {
 		return fmt.Errorf("wal: open snapshot: %w", err)
 	}
-	sf := &snapFile{index: index, f: f, path: path}
-	sf.dataOff, sf.size, err = checkSnapshotFile(f, path, index)
-	if err == nil && sf.size != want {
-		err = &CorruptError{Path: path, Err: fmt.Errorf("%w: snapshot holds %d bytes of data, %d were written", ErrCorrupt, sf.size, want)}
-	}
+	sf, err := checkedSnapFile(f, path, index)
 	if err != nil {
-		f.Close()
 		return err
+	}
+	if sf.size != want {
+		f.Close()
+		return &CorruptError{Path: path, Err: fmt.Errorf("%w: snapshot holds %d bytes of data, %d were written", ErrCorrupt, sf.size, want)}
 	}
 	l.smu.Lock()
 	defer l.smu.Unlock()
