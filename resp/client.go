@@ -31,9 +31,6 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	switch sub {
 	case "setname":
-		if !wantArgs(conn, args, 3, "client|setname") {
-			return
-		}
 		if strings.ContainsAny(string(args[2]), " \n") {
 			conn.WriteError("ERR Client names cannot contain spaces, newlines or special characters.")
 			return
@@ -53,9 +50,6 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 			conn.WriteBulkString(name)
 		}
 	case "setinfo":
-		if !wantArgs(conn, args, 4, "client|setinfo") {
-			return
-		}
 		val := string(args[3])
 		switch strings.ToLower(string(args[2])) {
 		case "lib-name":

@@ -79,23 +79,14 @@ func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
 	case "myid":
 		conn.WriteBulkString(nodeName(s.cfg.ID))
 	case "keyslot":
-		if !wantArgs(conn, args, 3, "cluster|keyslot") {
-			return
-		}
 		conn.WriteInt(store.KeySlot(args[2]))
 	case "countkeysinslot":
-		if !wantArgs(conn, args, 3, "cluster|countkeysinslot") {
-			return
-		}
 		slot, ok := slotArg(conn, args[2])
 		if !ok {
 			return
 		}
 		conn.WriteInt(s.store.CountKeysInSlot(slot))
 	case "getkeysinslot":
-		if !wantArgs(conn, args, 4, "cluster|getkeysinslot") {
-			return
-		}
 		slot, ok := slotArg(conn, args[2])
 		if !ok {
 			return
@@ -268,9 +259,6 @@ func (s *Server) clusterFailover(conn redcon.Conn, st consensus.Status) {
 // <bus-addr>. The reply is the cluster id, then every member as "id client
 // bus", so the new node can reach them before it has the log.
 func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
-	if !wantArgs(conn, args, 5, "cluster|rkv-join") {
-		return
-	}
 	id, err := strconv.ParseUint(string(args[2]), 10, 64)
 	if err != nil || id == 0 {
 		conn.WriteError("ERR Invalid node id")
@@ -308,9 +296,6 @@ func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
 // clusterForget removes a member: CLUSTER FORGET <id> (a number, or the
 // 40-character name CLUSTER NODES shows).
 func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
-	if !wantArgs(conn, args, 3, "cluster|forget") {
-		return
-	}
 	id, err := strconv.ParseUint(string(args[2]), 10, 64)
 	if err != nil || len(args[2]) == 40 {
 		id, err = strconv.ParseUint(string(args[2]), 16, 64)

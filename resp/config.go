@@ -17,10 +17,6 @@ import (
 func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 	switch strings.ToLower(string(args[1])) {
 	case "get":
-		if len(args) < 3 {
-			conn.WriteError(arityError("config|get"))
-			return
-		}
 		settings := s.settings()
 		// Pairs of the name to reply and the setting; as Redis, a name
 		// without glob characters is answered as the client wrote it.
@@ -48,7 +44,7 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 			conn.WriteBulkString(settings[p[1]])
 		}
 	case "set":
-		if len(args) < 4 || len(args)%2 != 0 {
+		if len(args)%2 != 0 { // pairs of name and value
 			conn.WriteError(arityError("config|set"))
 			return
 		}

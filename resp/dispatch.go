@@ -121,15 +121,6 @@ func unknownSubcommand(cmd string, sub []byte) string {
 	return fmt.Sprintf("ERR unknown subcommand '%s'. Try %s HELP.", truncate(sub), strings.ToUpper(cmd))
 }
 
-// wantArgs answers a subcommand's wrong arity itself.
-func wantArgs(conn redcon.Conn, args [][]byte, n int, name string) bool {
-	if len(args) != n {
-		conn.WriteError(arityError(name))
-		return false
-	}
-	return true
-}
-
 // slotArg parses a hash slot argument, answering a bad one itself.
 func slotArg(conn redcon.Conn, arg []byte) (int, bool) {
 	slot, err := strconv.Atoi(string(arg))
