@@ -168,9 +168,6 @@ func (u *aclUser) mayRun(name string, args [][]byte) bool {
 // key spec says: read it (access), write it (insert, delete, update) or
 // both, as Redis judges %R~ and %W~ patterns.
 func (u *aclUser) mayAccess(args [][]byte, keys []command.KeyPos) bool {
-	if u.allKeys {
-		return true
-	}
 	for _, k := range keys {
 		read := slices.Contains(k.Flags, "access")
 		write := slices.ContainsFunc(k.Flags, func(f string) bool { return f == "insert" || f == "delete" || f == "update" })
