@@ -154,27 +154,31 @@ func writeSearch(conn redcon.Conn, s command.Search) {
 	conn.WriteBulkString("type")
 	conn.WriteBulkString(s.Type)
 	conn.WriteBulkString("spec")
-	var fields []string
-	var values []any
+	intField := func(name string, v int) {
+		conn.WriteBulkString(name)
+		conn.WriteInt(v)
+	}
 	switch s.Type {
 	case "index":
-		fields, values = []string{"index"}, []any{s.Index}
+		conn.WriteArray(2)
+		intField("index", s.Index)
 	case "keyword":
-		fields, values = []string{"keyword", "startfrom"}, []any{s.Keyword, s.StartFrom}
+		conn.WriteArray(4)
+		conn.WriteBulkString("keyword")
+		conn.WriteBulkString(s.Keyword)
+		intField("startfrom", s.StartFrom)
 	case "range":
-		fields, values = []string{"lastkey", "keystep", "limit"}, []any{s.LastKey, s.KeyStep, s.Limit}
+		conn.WriteArray(6)
+		intField("lastkey", s.LastKey)
+		intField("keystep", s.KeyStep)
+		intField("limit", s.Limit)
 	case "keynum":
-		fields, values = []string{"keynumidx", "firstkey", "keystep"}, []any{s.KeyNumIdx, s.FirstKey, s.KeyStep}
-	}
-	conn.WriteArray(2 * len(fields))
-	for i, f := range fields {
-		conn.WriteBulkString(f)
-		switch v := values[i].(type) {
-		case int:
-			conn.WriteInt(v)
-		case string:
-			conn.WriteBulkString(v)
-		}
+		conn.WriteArray(6)
+		intField("keynumidx", s.KeyNumIdx)
+		intField("firstkey", s.FirstKey)
+		intField("keystep", s.KeyStep)
+	default:
+		conn.WriteArray(0)
 	}
 }
 
