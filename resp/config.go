@@ -93,21 +93,30 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 	"maxmemory-policy":  (*Server).setPolicy,
 	"maxmemory-samples": (*Server).setSamples,
 	"timeout": limitSetter(func(l *Limits, v string) string {
-		n, err := strconv.ParseInt(v, 10, 64)
-		switch {
-		case err != nil:
-			return "argument couldn't be parsed into an integer"
-		case n < 0 || n > 1<<31-1:
-			return "argument must be between 0 and 2147483647 inclusive"
+		n, msg := parseIntSetting(v, 0, 1<<31-1)
+		if msg == "" {
+			l.IdleTimeout = time.Duration(n) * time.Second
 		}
-		l.IdleTimeout = time.Duration(n) * time.Second
-		return ""
+		return msg
 	}),
 	"proto-max-bulk-len":        sizeLimitSetter(func(l *Limits) *int64 { return &l.ProtoMaxBulkLen }),
 	"client-query-buffer-limit": sizeLimitSetter(func(l *Limits) *int64 { return &l.QueryBufferMax }),
 	"client-output-buffer-limit": limitSetter(func(l *Limits, v string) string {
 		return parseOutputLimit(v, l)
 	}),
+}
+
+// parseIntSetting parses an integer setting that must lie in [lo, hi],
+// or returns Redis's complaint about it.
+func parseIntSetting(v string, lo, hi int64) (int64, string) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case err != nil:
+		return 0, "argument couldn't be parsed into an integer"
+	case n < lo || n > hi:
+		return 0, fmt.Sprintf("argument must be between %d and %d inclusive", lo, hi)
+	}
+	return n, ""
 }
 
 // sizeLimitSetter makes a CONFIG SET of a connection limit in bytes, at

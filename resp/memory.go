@@ -115,15 +115,11 @@ func (s *Server) setPolicy(v string) string {
 }
 
 func (s *Server) setSamples(v string) string {
-	n, err := strconv.ParseInt(v, 10, 64)
-	switch {
-	case err != nil:
-		return "argument couldn't be parsed into an integer"
-	case n < 1 || n > 1<<31-1:
-		return "argument must be between 1 and 2147483647 inclusive"
+	n, msg := parseIntSetting(v, 1, 1<<31-1)
+	if msg == "" {
+		s.removal.SetSamples(n)
 	}
-	s.removal.SetSamples(n)
-	return ""
+	return msg
 }
 
 func init() {
