@@ -192,6 +192,8 @@ type machine struct {
 	// coming from each node's --cluster list rather than the log. Only the
 	// driver's goroutine uses it (Apply, Snapshot, Restore).
 	advertised map[consensus.NodeID]string
+	// changes receives what each entry changed in the store.
+	changes *changeFeed
 }
 
 // Users is the replicated state of the ACL users, which the front end
@@ -213,7 +215,7 @@ type Users interface {
 // this node's own removal is applied.
 func NewStateMachine(st *store.Store, members *Members, users Users, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
 	return &machine{store: st, members: members, users: users, self: self, logger: logger, removed: removed,
-		advertised: make(map[consensus.NodeID]string)}
+		advertised: make(map[consensus.NodeID]string), changes: newChangeFeed()}
 }
 
 // Apply implements consensus.StateMachine.
@@ -235,6 +237,7 @@ func (m *machine) Apply(ents []consensus.Entry) []any {
 				continue
 			}
 			results[i] = m.applyEntry(e.Index, kind, stamp, args)
+			m.changes.publish(m.store)
 		}
 	}
 	return results
@@ -405,6 +408,7 @@ func (m *machine) Restore(src io.Reader) error {
 	if err := m.store.Restore(r); err != nil {
 		return err
 	}
+	m.changes.publish(m.store)
 	if err := m.users.RestoreLines(users); err != nil {
 		return err
 	}

@@ -41,18 +41,28 @@ type Removal struct {
 // RemovalConfig sets the loops' pace and the starting limits.
 type RemovalConfig struct {
 	// ExpireInterval is how often the leader looks for expired keys, and
-	// for keys to evict when no write asked.
+	// for keys to evict when no write asked (0: 100 ms).
 	ExpireInterval time.Duration
-	// RequestTimeout bounds the proposal of one round's deletions.
+	// RequestTimeout bounds the proposal of one round's deletions (0: 10 s).
 	RequestTimeout time.Duration
 	// MaxMemory is maxmemory in bytes (0: no limit).
 	MaxMemory int64
 	Policy    store.Policy
-	Samples   int
+	// Samples is maxmemory-samples (0: 5).
+	Samples int
 }
 
-// NewRemoval returns the removal of node's store st; Start starts it.
-func NewRemoval(node *consensus.Node, st *store.Store, cfg RemovalConfig) *Removal {
+// newRemoval returns the removal of node's store st; Start starts it.
+func newRemoval(node *consensus.Node, st *store.Store, cfg RemovalConfig) *Removal {
+	if cfg.ExpireInterval <= 0 {
+		cfg.ExpireInterval = 100 * time.Millisecond
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.Samples <= 0 {
+		cfg.Samples = 5
+	}
 	r := &Removal{node: node, store: st, cfg: cfg, evict: newEvictor(),
 		stop: make(chan struct{}), expireDone: make(chan struct{}), evictDone: make(chan struct{})}
 	r.maxmemory.Store(cfg.MaxMemory)

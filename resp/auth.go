@@ -388,14 +388,14 @@ func ReadACLFile(path string) ([]string, error) {
 // reply; a follower redirects it to the leader.
 func (s *Server) proposeACL(conn redcon.Conn, args [][]byte) {
 	route := routeOf("acl")
-	if !s.node.IsLeader() {
-		s.redirect(conn, route, nil, s.node.Leader())
+	if !s.home.Node().IsLeader() {
+		s.redirect(conn, route, nil, s.home.Node().Leader())
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	entry := replica.EncodeEntry(nil, replica.KindACL, time.Now().UnixMilli(), args)
-	v, err := s.node.Propose(ctx, entry)
+	v, err := s.home.Node().Propose(ctx, entry)
 	s.writeResult(conn, route, nil, consensus.Result{Val: v, Err: err})
 }
 

@@ -18,7 +18,7 @@ import (
 )
 
 func (s *Server) cmdRole(conn redcon.Conn, _ *client, _ [][]byte) {
-	st := s.node.Status()
+	st := s.home.Node().Status()
 	if st.State == consensus.StateLeader {
 		others := s.otherMembers(st)
 		conn.WriteArray(3)
@@ -36,7 +36,7 @@ func (s *Server) cmdRole(conn redcon.Conn, _ *client, _ [][]byte) {
 	}
 	host, port := "?", 0
 	state := "connect"
-	if m, ok := s.members.Get(st.Lead); ok && st.Lead != consensus.None {
+	if m, ok := s.home.Members().Get(st.Lead); ok && st.Lead != consensus.None {
 		host, port = splitHostPort(m.ClientAddr)
 		state = "connected"
 	}
@@ -56,7 +56,7 @@ func (s *Server) otherMembers(st consensus.Status) []replica.Member {
 		if id == s.cfg.ID {
 			continue
 		}
-		m, ok := s.members.Get(id)
+		m, ok := s.home.Members().Get(id)
 		if !ok {
 			m = replica.Member{ID: id}
 		}
@@ -66,7 +66,7 @@ func (s *Server) otherMembers(st consensus.Status) []replica.Member {
 }
 
 func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
-	st := s.node.Status()
+	st := s.home.Node().Status()
 	switch strings.ToLower(string(args[1])) {
 	case "slots":
 		s.clusterSlots(conn, st)
@@ -85,7 +85,7 @@ func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
 		if !ok {
 			return
 		}
-		conn.WriteInt(s.store.CountKeysInSlot(slot))
+		conn.WriteInt(s.route.forSlot(slot).Store().CountKeysInSlot(slot))
 	case "getkeysinslot":
 		slot, ok := slotArg(conn, args[2])
 		if !ok {
@@ -96,7 +96,7 @@ func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
 			conn.WriteError("ERR Invalid number of keys")
 			return
 		}
-		keys := s.store.KeysInSlot(slot, count)
+		keys := s.route.forSlot(slot).Store().KeysInSlot(slot, count)
 		conn.WriteArray(len(keys))
 		for _, k := range keys {
 			conn.WriteBulk(k)
@@ -115,7 +115,7 @@ func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
 // clusterSlots reports the leader as the master of all slots, followers as
 // its replicas.
 func (s *Server) clusterSlots(conn redcon.Conn, st consensus.Status) {
-	lm, ok := s.members.Get(st.Lead)
+	lm, ok := s.home.Members().Get(st.Lead)
 	if st.Lead == consensus.None || !ok {
 		conn.WriteArray(0)
 		return
@@ -143,7 +143,7 @@ func (s *Server) replicaMembers(st consensus.Status) []replica.Member {
 		if id == st.Lead {
 			continue
 		}
-		if m, ok := s.members.Get(id); ok {
+		if m, ok := s.home.Members().Get(id); ok {
 			out = append(out, m)
 		}
 	}
@@ -151,7 +151,7 @@ func (s *Server) replicaMembers(st consensus.Status) []replica.Member {
 }
 
 func (s *Server) clusterShards(conn redcon.Conn, st consensus.Status) {
-	lm, ok := s.members.Get(st.Lead)
+	lm, ok := s.home.Members().Get(st.Lead)
 	if st.Lead == consensus.None || !ok {
 		conn.WriteArray(0)
 		return
@@ -194,7 +194,7 @@ func (s *Server) clusterNodes(st consensus.Status) string {
 	ids := append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...)
 	slices.Sort(ids)
 	for _, id := range ids {
-		m, ok := s.members.Get(id)
+		m, ok := s.home.Members().Get(id)
 		if !ok {
 			continue
 		}
@@ -248,7 +248,7 @@ func (s *Server) clusterFailover(conn redcon.Conn, st consensus.Status) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	if err := s.node.TransferLeadership(ctx, s.cfg.ID); err != nil {
+	if err := s.home.Node().TransferLeadership(ctx, s.cfg.ID); err != nil {
 		conn.WriteError("ERR failover failed: " + err.Error())
 		return
 	}
@@ -264,28 +264,28 @@ func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
 		conn.WriteError("ERR Invalid node id")
 		return
 	}
-	if !s.node.IsLeader() {
+	if !s.home.Node().IsLeader() {
 		s.redirectKeyless(conn)
 		return
 	}
 	mem := replica.Member{ID: consensus.NodeID(id), ClientAddr: string(args[3]), BusAddr: string(args[4])}
-	st := s.node.Status()
+	st := s.home.Node().Status()
 	if slices.Contains(st.Conf.Voters, mem.ID) || slices.Contains(st.Conf.Learners, mem.ID) {
-		if old, ok := s.members.Get(mem.ID); !ok || old != mem {
+		if old, ok := s.home.Members().Get(mem.ID); !ok || old != mem {
 			conn.WriteError("ERR node id is already a member with other addresses")
 			return
 		}
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
-		err := s.node.ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfAddLearner,
+		err := s.home.Node().ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfAddLearner,
 			Node: mem.ID, Context: replica.MemberContext(mem)})
 		if err != nil {
 			s.writeResult(conn, nil, nil, consensus.Result{Err: err})
 			return
 		}
 	}
-	all := s.members.All()
+	all := s.home.Members().All()
 	conn.WriteArray(1 + len(all))
 	conn.WriteBulkString(strconv.FormatUint(s.cfg.ClusterID, 10))
 	for _, m := range all {
@@ -304,13 +304,13 @@ func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
 		conn.WriteError(fmt.Sprintf("ERR Unknown node %s", args[2]))
 		return
 	}
-	if !s.node.IsLeader() {
+	if !s.home.Node().IsLeader() {
 		s.redirectKeyless(conn)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	err = s.node.ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfRemove, Node: consensus.NodeID(id)})
+	err = s.home.Node().ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfRemove, Node: consensus.NodeID(id)})
 	if err != nil {
 		s.writeResult(conn, nil, nil, consensus.Result{Err: err})
 		return

@@ -167,9 +167,9 @@ func (s *Server) settings() map[string]string {
 		"timeout":                    strconv.FormatInt(int64(lim.IdleTimeout/time.Second), 10),
 		"client-query-buffer-limit":  strconv.FormatInt(lim.QueryBufferMax, 10),
 		"client-output-buffer-limit": formatOutputLimit(*lim),
-		"maxmemory":                  strconv.FormatInt(s.removal.MaxMemory(), 10),
-		"maxmemory-policy":           s.removal.Policy().String(),
-		"maxmemory-samples":          strconv.FormatInt(s.removal.Samples(), 10),
+		"maxmemory":                  strconv.FormatInt(s.home.Removal().MaxMemory(), 10),
+		"maxmemory-policy":           s.home.Removal().Policy().String(),
+		"maxmemory-samples":          strconv.FormatInt(s.home.Removal().Samples(), 10),
 		"proto-max-bulk-len":         strconv.FormatInt(lim.ProtoMaxBulkLen, 10),
 		"rkv-read-mode":              s.cfg.ReadMode,
 		"rkv-election-timeout":       s.cfg.ElectionTimeout.String(),
@@ -200,5 +200,5 @@ func (s *Server) resetStats() {
 	s.totalConns.Store(0)
 	s.totalCmds.Store(0)
 	s.rejected.Store(0)
-	s.store.ResetStats()
+	s.home.Store().ResetStats()
 }

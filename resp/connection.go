@@ -81,7 +81,7 @@ func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
 		}
 	}
 	role := "replica"
-	if s.node.IsLeader() {
+	if s.home.Node().IsLeader() {
 		role = "master"
 	}
 	conn.WriteArray(14)

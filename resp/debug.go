@@ -22,7 +22,7 @@ func (s *Server) cmdDebug(conn redcon.Conn, _ *client, args [][]byte) {
 			conn.WriteError(arityError("debug|digest"))
 			return
 		}
-		conn.WriteString(fmt.Sprintf("%040x", s.store.Digest()))
+		conn.WriteString(fmt.Sprintf("%040x", s.home.Store().Digest()))
 	case "help":
 		conn.WriteArray(2)
 		conn.WriteString("DIGEST")

@@ -132,8 +132,8 @@ func slotArg(conn redcon.Conn, arg []byte) (int, bool) {
 }
 
 func (s *Server) redirectKeyless(conn redcon.Conn) {
-	lead := s.node.Leader()
-	m, ok := s.members.Get(lead)
+	lead := s.home.Node().Leader()
+	m, ok := s.home.Members().Get(lead)
 	if lead == consensus.None || !ok {
 		conn.WriteError(errNoLeader)
 		return

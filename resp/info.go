@@ -22,7 +22,7 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	}
 	all := len(sections) == 0 || sections["all"] || sections["everything"] || sections["default"]
 	want := func(name string) bool { return all || sections[name] }
-	st := s.node.Status()
+	st := s.home.Node().Status()
 	var b strings.Builder
 	section := func(name string, lines ...string) {
 		if !want(strings.ToLower(name)) {
@@ -68,7 +68,7 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		"rdb_changes_since_last_save:0",
 		fmt.Sprintf("raft_log_dir:%s", s.cfg.Dir),
 	)
-	mst := s.store.Stats(time.Now().UnixMilli())
+	mst := s.home.Store().Stats(time.Now().UnixMilli())
 	section("Stats",
 		fmt.Sprintf("total_connections_received:%d", s.totalConns.Load()),
 		fmt.Sprintf("total_commands_processed:%d", s.totalCmds.Load()),
@@ -89,7 +89,7 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 			host, p := splitHostPort(m.ClientAddr)
 			repl = append(repl, fmt.Sprintf("slave%d:ip=%s,port=%d,state=online,offset=%d,lag=0", i, host, p, st.Progress[m.ID].Match))
 		}
-	} else if lm, ok := s.members.Get(st.Lead); ok {
+	} else if lm, ok := s.home.Members().Get(st.Lead); ok {
 		host, p := splitHostPort(lm.ClientAddr)
 		repl = append(repl, "master_host:"+host, fmt.Sprintf("master_port:%d", p), "master_link_status:up")
 	} else {
@@ -101,12 +101,12 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	// Cluster clients (redis-py's RedisCluster) refuse a node whose INFO
 	// does not say cluster_enabled:1.
 	section("Cluster", "cluster_enabled:1")
-	section("Keyspace", fmt.Sprintf("db0:keys=%d,expires=%d,avg_ttl=0", s.store.Len(), mst.KeysWithTTL))
+	section("Keyspace", fmt.Sprintf("db0:keys=%d,expires=%d,avg_ttl=0", s.home.Store().Len(), mst.KeysWithTTL))
 	leader := ""
-	if m, ok := s.members.Get(st.Lead); ok {
+	if m, ok := s.home.Members().Get(st.Lead); ok {
 		leader = m.ClientAddr
 	}
-	counts := s.node.Stats()
+	counts := s.home.Node().Stats()
 	section("Raft",
 		fmt.Sprintf("raft_node_id:%d", st.ID),
 		"raft_role:"+st.State.String(),

@@ -75,8 +75,8 @@ func rssBytes() int64 {
 func (s *Server) memoryInfo() []string {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	st := s.store.Stats(time.Now().UnixMilli())
-	limit := s.removal.MaxMemory()
+	st := s.home.Store().Stats(time.Now().UnixMilli())
+	limit := s.home.Removal().MaxMemory()
 	rss := rssBytes()
 	return []string{
 		fmt.Sprintf("used_memory:%d", st.Used),
@@ -90,7 +90,7 @@ func (s *Server) memoryInfo() []string {
 		fmt.Sprintf("maxmemory:%d", limit),
 		"maxmemory_human:" + humanBytes(limit),
 		"maxmemory_policy:" + st.Policy.String(),
-		fmt.Sprintf("maxmemory_samples:%d", s.removal.Samples()),
+		fmt.Sprintf("maxmemory_samples:%d", s.home.Removal().Samples()),
 	}
 }
 
@@ -101,7 +101,7 @@ func (s *Server) setMaxmemory(v string) string {
 	if !ok {
 		return "argument must be a memory value"
 	}
-	s.removal.SetMaxMemory(n)
+	s.home.Removal().SetMaxMemory(n)
 	return ""
 }
 
@@ -110,14 +110,14 @@ func (s *Server) setPolicy(v string) string {
 	if !ok {
 		return "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
 	}
-	s.removal.SetPolicy(p)
+	s.home.Removal().SetPolicy(p)
 	return ""
 }
 
 func (s *Server) setSamples(v string) string {
 	n, msg := parseIntSetting(v, 1, 1<<31-1)
 	if msg == "" {
-		s.removal.SetSamples(n)
+		s.home.Removal().SetSamples(n)
 	}
 	return msg
 }
@@ -165,15 +165,15 @@ func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
 				return
 			}
 		}
-		n, ok := s.store.KeyMemory(time.Now().UnixMilli(), args[2])
+		n, ok := s.route.forSlot(store.KeySlot(args[2])).Store().KeyMemory(time.Now().UnixMilli(), args[2])
 		if !ok {
 			conn.WriteNull()
 			return
 		}
 		conn.WriteInt64(n)
 	case "stats":
-		st := s.store.Stats(time.Now().UnixMilli())
-		keys := s.store.Len()
+		st := s.home.Store().Stats(time.Now().UnixMilli())
+		keys := s.home.Store().Len()
 		perKey := int64(0)
 		if keys > 0 {
 			perKey = st.Used / int64(keys)
@@ -208,8 +208,8 @@ func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
 // memoryDoctor reports what an operator should know about memory: the use
 // against maxmemory and the policy that answers it.
 func (s *Server) memoryDoctor() string {
-	st := s.store.Stats(time.Now().UnixMilli())
-	limit := s.removal.MaxMemory()
+	st := s.home.Store().Stats(time.Now().UnixMilli())
+	limit := s.home.Removal().MaxMemory()
 	if limit == 0 {
 		return fmt.Sprintf("used_memory is %s and no maxmemory is set: memory grows with the data set.", humanBytes(st.Used))
 	}

@@ -29,6 +29,9 @@ type txState struct {
 	queue   []queuedCommand
 	watches []store.WatchMark
 	watched map[string]bool
+	// session is registered with the server's watchRegistry while there
+	// are watches.
+	session *watchSession
 }
 
 type queuedCommand struct {
@@ -36,9 +39,21 @@ type queuedCommand struct {
 	sc   *store.Command // nil for a command the front end answers
 }
 
-// reset ends the transaction and forgets the watches, as Redis does after
-// EXEC and DISCARD.
-func (tx *txState) reset() { *tx = txState{} }
+// endTransaction ends the transaction and forgets the watches, as Redis
+// does after EXEC and DISCARD.
+func (s *Server) endTransaction(tx *txState) {
+	s.unwatch(tx)
+	*tx = txState{}
+}
+
+// unwatch forgets the watches.
+func (s *Server) unwatch(tx *txState) {
+	s.watchers.forget(tx.session, tx.watches)
+	tx.watches, tx.watched, tx.session = nil, nil, nil
+}
+
+// nullArray is EXEC's reply when a watched key changed.
+var nullArray = []byte("*-1\r\n")
 
 const (
 	errExecAbort  = "EXECABORT Transaction discarded because of previous errors."
@@ -59,7 +74,7 @@ var (
 func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc *store.Command) bool {
 	tx := c.tx
 	if sc == nil && len(cmd.Args) > 1 && strings.EqualFold(string(cmd.Args[0]), "exec") {
-		tx.reset()
+		s.endTransaction(tx)
 		conn.WriteError("EXECABORT Transaction discarded because of: " + strings.TrimPrefix(arityError("exec"), "ERR "))
 		return true
 	}
@@ -75,9 +90,9 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 		if !sc.ArityOK(len(cmd.Args)) {
 			return refuse(arityError(sc.Name))
 		}
-		if sc.FirstKey > 0 && !s.node.IsLeader() {
+		if sc.FirstKey > 0 && !s.home.Node().IsLeader() {
 			tx.dirty = true
-			s.redirect(conn, sc, cmd.Args, s.node.Leader())
+			s.redirect(conn, sc, cmd.Args, s.home.Node().Leader())
 			return true
 		}
 	} else {
@@ -93,7 +108,7 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 			s.exec(conn, c)
 			return true
 		case "discard":
-			tx.reset()
+			s.endTransaction(tx)
 			conn.WriteString("OK")
 			return true
 		case "multi":
@@ -144,7 +159,7 @@ func (s *Server) cmdDiscard(conn redcon.Conn, _ *client, _ [][]byte) {
 // cmdUnwatch forgets the watches. Queued in a MULTI, it runs after EXEC
 // has already forgotten them, as in Redis.
 func (s *Server) cmdUnwatch(conn redcon.Conn, c *client, _ [][]byte) {
-	c.tx.watches, c.tx.watched = nil, nil
+	s.unwatch(c.tx)
 	conn.WriteString("OK")
 }
 
@@ -153,12 +168,12 @@ func (s *Server) cmdUnwatch(conn redcon.Conn, c *client, _ [][]byte) {
 // (the linearizable read every read gets). A key watched again keeps its
 // first mark, as in Redis.
 func (s *Server) cmdWatch(conn redcon.Conn, c *client, args [][]byte) {
-	if !s.node.IsLeader() {
-		s.redirect(conn, watchRoute, args, s.node.Leader())
+	if !s.home.Node().IsLeader() {
+		s.redirect(conn, watchRoute, args, s.home.Node().Leader())
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	err := s.node.ReadIndex(ctx)
+	err := s.home.Node().ReadIndex(ctx)
 	cancel()
 	if err != nil {
 		s.writeResult(conn, watchRoute, args, consensus.Result{Err: err})
@@ -167,12 +182,15 @@ func (s *Server) cmdWatch(conn redcon.Conn, c *client, args [][]byte) {
 	tx := c.tx
 	if tx.watched == nil {
 		tx.watched = make(map[string]bool)
+		tx.session = &watchSession{}
 	}
 	now := time.Now().UnixMilli()
 	for _, key := range args[1:] {
 		if !tx.watched[string(key)] {
 			tx.watched[string(key)] = true
-			tx.watches = append(tx.watches, s.store.Watch(now, key))
+			mark := s.home.Store().Watch(now, key)
+			tx.watches = append(tx.watches, mark)
+			s.watchers.add(tx.session, mark)
 		}
 	}
 	conn.WriteString("OK")
@@ -185,9 +203,13 @@ func (s *Server) cmdWatch(conn redcon.Conn, c *client, args [][]byte) {
 // watched key changed.
 func (s *Server) exec(conn redcon.Conn, c *client) {
 	tx := *c.tx
-	c.tx.reset()
+	s.endTransaction(c.tx)
 	if tx.dirty {
 		conn.WriteError(errExecAbort)
+		return
+	}
+	if tx.session != nil && tx.session.broken.Load() {
+		conn.WriteRaw(nullArray)
 		return
 	}
 	var cmds [][][]byte
@@ -214,20 +236,20 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 		}
 		return
 	}
-	if !s.node.IsLeader() {
-		s.redirect(conn, route, routeArgs, s.node.Leader())
+	if !s.home.Node().IsLeader() {
+		s.redirect(conn, route, routeArgs, s.home.Node().Leader())
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	// As Redis, EXEC is refused whole when it queued a command that may
 	// grow memory and memory is over maxmemory.
-	if denyOOM(scs) && !s.removal.AdmitWrite(ctx) {
+	if denyOOM(scs) && !s.home.Removal().AdmitWrite(ctx) {
 		conn.WriteError(errOOM)
 		return
 	}
 	entry := replica.EncodeEntry(nil, replica.KindExec, time.Now().UnixMilli(), store.ExecArgs(tx.watches, cmds))
-	v, err := s.node.Propose(ctx, entry)
+	v, err := s.home.Node().Propose(ctx, entry)
 	reply, ok := v.([]byte)
 	if err != nil || !ok {
 		s.writeResult(conn, route, routeArgs, consensus.Result{Val: v, Err: err})

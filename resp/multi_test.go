@@ -151,6 +151,37 @@ func TestWatch(t *testing.T) {
 	wantReplies(t, a.do("COMMAND GETKEYS watch a b"), "*2\r\n$1\r\na\r\n$1\r\nb\r\n")
 }
 
+// TestWatchAbortsWithoutTheLog: a change applied after WATCH marks the
+// transaction broken, so EXEC answers the abort without proposing an entry;
+// a change applied before WATCH breaks nothing, on any key and on FLUSHALL.
+func TestWatchAbortsWithoutTheLog(t *testing.T) {
+	nodes := startCluster(t, 1)
+	a, b := dialRaw(t, nodes[0].addr), dialRaw(t, nodes[0].addr)
+	last := func() uint64 { return nodes[0].node.Status().Commit }
+	wantReplies(t, a.do("WATCH k"), "+OK\r\n")
+	b.do("SET k 1")
+	before := last()
+	wantReplies(t, a.do("MULTI", "SET x 1", "EXEC"), "+OK\r\n", queued, "*-1\r\n")
+	if got := last(); got != before {
+		t.Fatalf("the aborted EXEC reached the log: commit index %d, was %d", got, before)
+	}
+	wantReplies(t, a.do("WATCH k", "MULTI", "SET x 1", "EXEC"), "+OK\r\n", "+OK\r\n", queued, "*1\r\n+OK\r\n")
+	wantReplies(t, a.do("WATCH k"), "+OK\r\n")
+	b.do("FLUSHALL")
+	before = last()
+	wantReplies(t, a.do("MULTI", "SET x 1", "EXEC"), "+OK\r\n", queued, "*-1\r\n")
+	if got := last(); got != before {
+		t.Fatalf("the EXEC aborted by FLUSHALL reached the log: commit index %d, was %d", got, before)
+	}
+	// Another connection's watch and a watch of another key stay intact.
+	c := dialRaw(t, nodes[0].addr)
+	wantReplies(t, a.do("WATCH k"), "+OK\r\n")
+	wantReplies(t, c.do("WATCH j"), "+OK\r\n")
+	b.do("SET j 1")
+	wantReplies(t, a.do("MULTI", "INCR k", "EXEC"), "+OK\r\n", queued, "*1\r\n:1\r\n")
+	wantReplies(t, c.do("MULTI", "INCR j", "EXEC"), "+OK\r\n", queued, "*-1\r\n")
+}
+
 func TestTransactionOnFollower(t *testing.T) {
 	nodes := startCluster(t, 3)
 	leader := leaderOf(t, nodes)

@@ -34,16 +34,6 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxClients bounds concurrent connections; more are refused.
 	MaxClients int
-	// ExpireInterval is how often the leader looks for expired keys, and
-	// for keys to evict when no write asked.
-	ExpireInterval time.Duration
-	// MaxMemory bounds the keyspace in bytes (0: no bound), as
-	// store.MemoryBytes counts it; MaxMemoryPolicy chooses what the leader
-	// evicts to stay under it, sampling MaxMemorySamples keys per key
-	// evicted. CONFIG SET changes them on this node.
-	MaxMemory        int64
-	MaxMemoryPolicy  store.Policy
-	MaxMemorySamples int
 	// ElectionTimeout and HeartbeatInterval are reported by CONFIG GET.
 	ElectionTimeout   time.Duration
 	HeartbeatInterval time.Duration
@@ -64,10 +54,12 @@ type Config struct {
 
 // Server is the RESP front end of one node.
 type Server struct {
-	cfg     Config
-	node    *consensus.Node
-	store   *store.Store
-	members *replica.Members
+	cfg Config
+	// home is the replica whose log holds the members and the ACL users,
+	// and which answers for the cluster; route finds each key's replica.
+	// They are one and the same until sharding.
+	home    *replica.Replica
+	route   *router
 	logger  *slog.Logger
 	rs      *redcon.Server
 	started time.Time
@@ -79,11 +71,12 @@ type Server struct {
 	totalCmds  atomic.Int64
 	rejected   atomic.Int64
 
-	// removal is the leader's expiry and eviction, and the maxmemory
-	// limits.
-	removal  *replica.Removal
 	requests requestContexts
-	acl      *ACL
+	// watchers are the connections' WATCHes, told of each change the
+	// home replica applies; stopWatching ends that subscription.
+	watchers     *watchRegistry
+	stopWatching func()
+	acl          *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 
@@ -114,19 +107,14 @@ type client struct {
 	dropped bool
 }
 
-// NewServer returns a server for node; call Serve to accept clients.
-func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *replica.Members) *Server {
+// NewServer returns a server for the replica rep; call Serve to accept
+// clients.
+func NewServer(cfg Config, rep *replica.Replica) *Server {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = 10000
-	}
-	if cfg.ExpireInterval <= 0 {
-		cfg.ExpireInterval = 100 * time.Millisecond
-	}
-	if cfg.MaxMemorySamples <= 0 {
-		cfg.MaxMemorySamples = 5
 	}
 	if cfg.ReadMode == "" {
 		cfg.ReadMode = "linearizable"
@@ -139,9 +127,9 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *repli
 	}
 	s := &Server{
 		cfg:      cfg,
-		node:     node,
-		store:    st,
-		members:  members,
+		home:     rep,
+		route:    newRouter(rep),
+		watchers: newWatchRegistry(),
 		logger:   cfg.Logger.With("node", cfg.ID),
 		clients:  make(map[int64]*client),
 		started:  time.Now(),
@@ -152,9 +140,7 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *repli
 		cfg.Limits = DefaultLimits()
 	}
 	s.conns.Store(&cfg.Limits)
-	s.removal = replica.NewRemoval(node, st, replica.RemovalConfig{ExpireInterval: cfg.ExpireInterval,
-		RequestTimeout: cfg.RequestTimeout, MaxMemory: cfg.MaxMemory, Policy: cfg.MaxMemoryPolicy,
-		Samples: cfg.MaxMemorySamples})
+	s.stopWatching = rep.Subscribe(s.watchers.changed)
 	return s
 }
 
@@ -162,7 +148,6 @@ func NewServer(cfg Config, node *consensus.Node, st *store.Store, members *repli
 func (s *Server) Serve(ln net.Listener) error {
 	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
 	ln = guardListener{ln, &s.conns}
-	s.removal.Start()
 	return s.rs.Serve(ln)
 }
 
@@ -173,7 +158,7 @@ func (s *Server) Close() error {
 		if s.rs != nil {
 			err = s.rs.Close()
 		}
-		s.removal.Stop()
+		s.stopWatching()
 	})
 	return err
 }
@@ -200,6 +185,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 
 func (s *Server) closed(conn redcon.Conn, _ error) {
 	if c, ok := conn.Context().(*client); ok {
+		s.unwatch(c.tx)
 		s.clientsMu.Lock()
 		delete(s.clients, c.id)
 		s.clientsMu.Unlock()
@@ -258,14 +244,16 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			i++
 			continue
 		}
+		rep := s.route.forCommand(sc, cmds[i].Args)
 		j := i + 1
-		for j < len(cmds) && scs[j] != nil && scs[j].Write == sc.Write && refused(j) == "" && !crossProtocol(cmds[j].Args) {
+		for j < len(cmds) && scs[j] != nil && scs[j].Write == sc.Write && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
+			s.route.forCommand(scs[j], cmds[j].Args) == rep {
 			j++
 		}
 		if sc.Write {
-			s.writes(conn, cmds[i:j], scs[i:j])
+			s.writes(conn, rep, cmds[i:j], scs[i:j])
 		} else {
-			s.reads(conn, c, cmds[i:j], scs[i:j])
+			s.reads(conn, c, rep, cmds[i:j], scs[i:j])
 		}
 		i = j
 	}
@@ -311,7 +299,7 @@ func (s *Server) redirect(conn redcon.Conn, sc *store.Command, args [][]byte, le
 		conn.WriteError(errNoLeader)
 		return
 	}
-	m, ok := s.members.Get(leader)
+	m, ok := s.home.Members().Get(leader)
 	if !ok {
 		conn.WriteError("CLUSTERDOWN The leader's address is unknown, try again later")
 		return
@@ -327,12 +315,12 @@ func commandSlot(sc *store.Command, args [][]byte) int {
 	return 0
 }
 
-// writes proposes consecutive write commands together; scs[i] is cmds[i]'s
-// table entry.
-func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command, scs []*store.Command) {
+// writes proposes consecutive write commands of the replica rep together;
+// scs[i] is cmds[i]'s table entry.
+func (s *Server) writes(conn redcon.Conn, rep *replica.Replica, cmds []redcon.Command, scs []*store.Command) {
 	ctx := s.requests.get()
 	stamp := time.Now().UnixMilli()
-	oom := denyOOM(scs) && !s.removal.AdmitWrite(ctx)
+	oom := denyOOM(scs) && !rep.Removal().AdmitWrite(ctx)
 	datas := make([][]byte, 0, len(cmds))
 	valid := make([]bool, len(cmds))
 	for i, cmd := range cmds {
@@ -343,8 +331,8 @@ func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command, scs []*store.Co
 	}
 	// No results (on a follower) means every valid command is redirected.
 	var results []consensus.Result
-	if len(datas) > 0 && s.node.IsLeader() {
-		results = s.node.ProposeMany(ctx, datas)
+	if len(datas) > 0 && rep.Node().IsLeader() {
+		results = rep.Node().ProposeMany(ctx, datas)
 	}
 	k := 0
 	for i, cmd := range cmds {
@@ -356,7 +344,7 @@ func (s *Server) writes(conn redcon.Conn, cmds []redcon.Command, scs []*store.Co
 			continue
 		}
 		if results == nil {
-			s.redirect(conn, sc, cmd.Args, s.node.Leader())
+			s.redirect(conn, sc, cmd.Args, rep.Node().Leader())
 			continue
 		}
 		r := results[k]
@@ -402,13 +390,14 @@ func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte,
 	}
 }
 
-// reads serves consecutive read commands after one ReadIndex round (or
-// locally with READONLY); scs[i] is cmds[i]'s table entry.
-func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command, scs []*store.Command) {
+// reads serves consecutive read commands of the replica rep after one
+// ReadIndex round (or locally with READONLY); scs[i] is cmds[i]'s table
+// entry.
+func (s *Server) reads(conn redcon.Conn, c *client, rep *replica.Replica, cmds []redcon.Command, scs []*store.Command) {
 	now := time.Now().UnixMilli()
 	local := c != nil && c.readonly
 	if !local {
-		if !s.node.IsLeader() {
+		if !rep.Node().IsLeader() {
 			for i, cmd := range cmds {
 				sc := scs[i]
 				if !checkArity(conn, sc, cmd.Args) {
@@ -417,14 +406,14 @@ func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command, scs [
 				if sc.Keyless() {
 					// Keyless reads (DBSIZE, KEYS, SCAN) are served by the
 					// node asked, as a Redis replica does.
-					conn.WriteRaw(s.store.Read(now, cmd.Args, nil))
+					conn.WriteRaw(rep.Store().Read(now, cmd.Args, nil))
 					continue
 				}
-				s.redirect(conn, sc, cmd.Args, s.node.Leader())
+				s.redirect(conn, sc, cmd.Args, rep.Node().Leader())
 			}
 			return
 		}
-		err := s.node.ReadIndex(s.requests.get())
+		err := rep.Node().ReadIndex(s.requests.get())
 		if err != nil {
 			for i, cmd := range cmds {
 				s.writeResult(conn, scs[i], cmd.Args, consensus.Result{Err: err})
@@ -439,7 +428,7 @@ func (s *Server) reads(conn redcon.Conn, c *client, cmds []redcon.Command, scs [
 		if !checkArity(conn, scs[i], cmd.Args) {
 			continue
 		}
-		out = s.store.Read(now, cmd.Args, out[:0])
+		out = rep.Store().Read(now, cmd.Args, out[:0])
 		conn.WriteRaw(out)
 		// flushOutput measures redcon's buffer by copying it, so it is
 		// asked only once these replies alone could reach its smallest

@@ -25,6 +25,7 @@ import (
 type testNode struct {
 	id     consensus.NodeID
 	addr   string
+	rep    *replica.Replica
 	node   *consensus.Node
 	srv    *Server
 	tr     *transport.Transport
@@ -77,32 +78,35 @@ func startCluster(t testing.TB, n int) []*testNode {
 		for _, m := range initial {
 			members.Set(m)
 		}
-		st := store.New()
 		acl, _ := NewACL("", nil)
-		node, err := consensus.StartNode(consensus.NodeConfig{
-			Raft: consensus.Config{ID: id, Group: 1, ElectionTick: 10, HeartbeatTick: 1, Peers: peers,
-				PreVote: true, CheckQuorum: true, Logger: quietLogger()},
-			Storage:      consensus.NewMemoryStorage(),
-			Transport:    tr,
-			StateMachine: replica.NewStateMachine(st, members, acl, id, quietLogger(), nil),
-			TickInterval: 20 * time.Millisecond,
-			Logger:       quietLogger(),
+		rep, err := replica.Start(replica.Config{
+			Node: consensus.NodeConfig{
+				Raft: consensus.Config{ID: id, Group: 1, ElectionTick: 10, HeartbeatTick: 1, Peers: peers,
+					PreVote: true, CheckQuorum: true, Logger: quietLogger()},
+				Storage:      consensus.NewMemoryStorage(),
+				Transport:    tr,
+				TickInterval: 20 * time.Millisecond,
+				Logger:       quietLogger(),
+			},
+			Members: members, Users: acl, Logger: quietLogger(),
+			Removal: replica.RemovalConfig{RequestTimeout: 5 * time.Second},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+		node, st := rep.Node(), rep.Store()
 		tr.Register(1, node.Step)
 		addr := clientLns[i].Addr().String()
-		srv := NewServer(Config{ID: id, Addr: addr, Logger: quietLogger(), RequestTimeout: 5 * time.Second, ACL: acl}, node, st, members)
+		srv := NewServer(Config{ID: id, Addr: addr, Logger: quietLogger(), RequestTimeout: 5 * time.Second, ACL: acl}, rep)
 		go srv.Serve(clientLns[i])
 		client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-		nodes[i] = &testNode{id: id, addr: addr, node: node, srv: srv, tr: tr, store: st, client: client}
+		nodes[i] = &testNode{id: id, addr: addr, rep: rep, node: node, srv: srv, tr: tr, store: st, client: client}
 	}
 	t.Cleanup(func() {
 		for _, tn := range nodes {
 			tn.client.Close()
 			tn.srv.Close()
-			tn.node.Stop()
+			tn.rep.Stop()
 			tn.tr.Close()
 		}
 	})

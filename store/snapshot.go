@@ -153,6 +153,7 @@ func (s *Store) Restore(r io.Reader) error {
 	defer s.mu.Unlock()
 	s.keys, s.ttls, s.clock, s.slots, s.bytes = fresh.keys, fresh.ttls, fresh.clock, fresh.slots, fresh.bytes
 	s.seq, s.deleted = fresh.seq, fresh.deleted
+	s.changedAll = s.recordChanges.Load()
 	// The log's history of the keys starts again at the snapshot: what
 	// the marks and any access history said was about the old keyspace.
 	s.marks, s.markStep = []clockMark{{s.seq, s.clock}}, markEveryMs

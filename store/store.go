@@ -78,6 +78,14 @@ type Store struct {
 	// the log, never in snapshots.
 	marks    []clockMark
 	markStep int64
+
+	// recordChanges asks for the keys each entry changes (RecordChanges);
+	// recording is its value for the entry being applied, changedKeys and
+	// changedAll what that entry changed so far (TakeChanges).
+	recordChanges atomic.Bool
+	recording     bool
+	changedKeys   []string
+	changedAll    bool
 }
 
 // deletedBuckets is the size of Store.deleted: enough that a WATCH is
@@ -98,6 +106,7 @@ func (s *Store) reset() {
 	s.ttls = btree.NewBTreeGOptions(ttlLess, btree.Options{NoLocks: true})
 	s.slots = [NumSlots]uint32{}
 	s.bytes = 0
+	s.changedAll = s.recording
 	for i := range s.deleted {
 		s.deleted[i] = s.seq
 	}
@@ -135,6 +144,8 @@ func (s *Store) ApplyOp(op Op, stampMs int64, args [][]byte, out []byte) []byte 
 	}
 	s.seq++
 	s.mark()
+	s.recording = s.recordChanges.Load()
+	s.changedKeys, s.changedAll = s.changedKeys[:0], false
 	defer s.applied()
 	m := mode{now: s.clock, write: true}
 	switch op {
@@ -234,6 +245,7 @@ func (s *Store) peek(m mode, p item) (item, bool) {
 // the key counts as changed by the current command.
 func (s *Store) put(it item) {
 	it.ver = s.seq
+	s.changedKey(&it)
 	prev, replaced := s.keys.Set(it)
 	s.bytes += int64(it.bufCap())
 	if replaced {
@@ -252,6 +264,7 @@ func (s *Store) put(it item) {
 
 // remove deletes a present item.
 func (s *Store) remove(it item) {
+	s.changedKey(&it)
 	s.keys.Delete(it)
 	s.deleted[deletedBucket(it.ord)] = s.seq
 	s.slots[it.ord>>50]--

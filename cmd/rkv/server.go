@@ -23,7 +23,6 @@ import (
 	"github.com/rkv/rkv/consensus/transport"
 	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/resp"
-	"github.com/rkv/rkv/store"
 	"github.com/rkv/rkv/wal"
 )
 
@@ -113,14 +112,6 @@ func runServer(args []string) error {
 	}
 	defer log.Close()
 
-	st := store.New()
-	removedc := make(chan struct{}, 1)
-	sm := replica.NewStateMachine(st, members, cfg.acl, cfg.id, logger, func() {
-		select {
-		case removedc <- struct{}{}:
-		default:
-		}
-	})
 	var peers []consensus.NodeID
 	if ident.Bootstrap {
 		for _, m := range ident.Members {
@@ -128,37 +119,42 @@ func runServer(args []string) error {
 		}
 	}
 	electionTick := int(cfg.electionTimeout / cfg.heartbeatInterval)
-	node, err := consensus.StartNode(consensus.NodeConfig{
-		Raft: consensus.Config{
-			ID: cfg.id, Group: 1, ElectionTick: electionTick, HeartbeatTick: 1,
-			Peers: peers, PreVote: true, CheckQuorum: true,
-			LeaseRead: cfg.readMode == "lease", LeaseMargin: max(3, electionTick/5),
-			// Seeded per process so that nodes do not time out in the same
-			// order after every restart.
-			Rand:   rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.id))),
-			Logger: logger,
+	rep, err := replica.Start(replica.Config{
+		Node: consensus.NodeConfig{
+			Raft: consensus.Config{
+				ID: cfg.id, Group: 1, ElectionTick: electionTick, HeartbeatTick: 1,
+				Peers: peers, PreVote: true, CheckQuorum: true,
+				LeaseRead: cfg.readMode == "lease", LeaseMargin: max(3, electionTick/5),
+				// Seeded per process so that nodes do not time out in the
+				// same order after every restart.
+				Rand:   rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.id))),
+				Logger: logger,
+			},
+			Storage:                log,
+			Transport:              tr,
+			TickInterval:           cfg.heartbeatInterval,
+			SnapshotEntries:        cfg.snapshotEntries,
+			SnapshotLogPercent:     cfg.snapshotLogPct,
+			SnapshotCatchUpEntries: cfg.snapshotCatchUp,
+			Logger:                 logger,
 		},
-		Storage:                log,
-		Transport:              tr,
-		StateMachine:           sm,
-		TickInterval:           cfg.heartbeatInterval,
-		SnapshotEntries:        cfg.snapshotEntries,
-		SnapshotLogPercent:     cfg.snapshotLogPct,
-		SnapshotCatchUpEntries: cfg.snapshotCatchUp,
-		Logger:                 logger,
+		Members: members,
+		Users:   cfg.acl,
+		Removal: replica.RemovalConfig{MaxMemory: cfg.maxMemory, Policy: cfg.maxMemoryPolicy, Samples: cfg.maxMemorySamples},
+		Logger:  logger,
 	})
 	if err != nil {
 		clientLn.Close()
 		return err
 	}
+	node := rep.Node()
 	tr.Register(1, node.Step)
 	srv := resp.NewServer(resp.Config{
 		ID: cfg.id, ClusterID: ident.ClusterID, Addr: cfg.addr, ReadMode: cfg.readMode, MaxClients: cfg.maxClients,
 		ElectionTimeout: cfg.electionTimeout, HeartbeatInterval: cfg.heartbeatInterval,
 		SnapshotEntries: cfg.snapshotEntries, Dir: cfg.dir, Logger: logger,
-		MaxMemory: cfg.maxMemory, MaxMemoryPolicy: cfg.maxMemoryPolicy, MaxMemorySamples: cfg.maxMemorySamples,
 		ACL: cfg.acl, ACLFile: cfg.aclFile, ProtectedMode: cfg.protectedMode, Limits: cfg.limits,
-	}, node, st, members)
+	}, rep)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(clientLn) }()
 	logger.Info("rkv serving", "addr", cfg.addr, "bus", cfg.busAddr, "dir", cfg.dir, "members", len(ident.Members))
@@ -167,7 +163,7 @@ func runServer(args []string) error {
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")
-	case <-removedc:
+	case <-rep.Removed():
 		logger.Info("removed from the cluster; shutting down")
 	case <-node.Done():
 		runErr = node.Failed()
@@ -181,7 +177,7 @@ func runServer(args []string) error {
 	if runErr == nil {
 		handOver(node, cfg, logger)
 	}
-	node.Stop()
+	rep.Stop()
 	return runErr
 }
 

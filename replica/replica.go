@@ -1,0 +1,80 @@
+package replica
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/store"
+)
+
+// Replica is one Raft group on this node: its consensus node, the store
+// its log is applied to, the state machine, the member directory, the ACL
+// users it replicates and the leader's expiry and eviction.
+type Replica struct {
+	node    *consensus.Node
+	store   *store.Store
+	members *Members
+	removal *Removal
+	changes *changeFeed
+
+	removedOnce sync.Once
+	removed     chan struct{}
+}
+
+// Config describes a replica to start.
+type Config struct {
+	// Node configures the consensus node; its StateMachine is the
+	// replica's own and must be left nil.
+	Node consensus.NodeConfig
+	// Members is the directory of the group's nodes.
+	Members *Members
+	// Users is the ACL state this group replicates.
+	Users   Users
+	Removal RemovalConfig
+	Logger  *slog.Logger
+}
+
+// Start restores the replica from its storage and starts its consensus
+// node and the leader's expiry and eviction loops.
+func Start(cfg Config) (*Replica, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Replica{store: store.New(), members: cfg.Members, removed: make(chan struct{})}
+	m := NewStateMachine(r.store, cfg.Members, cfg.Users, cfg.Node.Raft.ID, cfg.Logger, r.markRemoved)
+	r.changes = m.(*machine).changes
+	cfg.Node.StateMachine = m
+	node, err := consensus.StartNode(cfg.Node)
+	if err != nil {
+		return nil, err
+	}
+	r.node = node
+	r.removal = newRemoval(node, r.store, cfg.Removal)
+	r.removal.Start()
+	return r, nil
+}
+
+func (r *Replica) markRemoved() { r.removedOnce.Do(func() { close(r.removed) }) }
+
+// Node is the group's consensus node.
+func (r *Replica) Node() *consensus.Node { return r.node }
+
+// Store is the keyspace the log is applied to.
+func (r *Replica) Store() *store.Store { return r.store }
+
+// Members is the directory of the group's nodes.
+func (r *Replica) Members() *Members { return r.members }
+
+// Removal is the leader's expiry and eviction, and the maxmemory limits.
+func (r *Replica) Removal() *Removal { return r.removal }
+
+// Removed is closed once this node's own removal from the group is
+// applied.
+func (r *Replica) Removed() <-chan struct{} { return r.removed }
+
+// Stop stops the expiry and eviction loops and then the consensus node.
+func (r *Replica) Stop() {
+	r.removal.Stop()
+	r.node.Stop()
+}

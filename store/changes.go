@@ -1,0 +1,40 @@
+package store
+
+// Changes is what one applied entry changed in the keyspace, for what
+// waits on keys to change (WATCH today; blocking pops, client tracking and
+// keyspace notifications as they come).
+type Changes struct {
+	// Seq is the store's seq after the entry: a WatchMark taken at a
+	// smaller Seq is broken by these changes.
+	Seq uint64
+	// Keys are the keys written or deleted, a key possibly more than
+	// once. The slice and the strings (which alias the store's buffers)
+	// are valid only until the next entry is applied: a receiver that
+	// keeps one copies it.
+	Keys []string
+	// All: the whole keyspace was replaced or emptied (FLUSHALL, a
+	// snapshot restored); Keys are then incomplete.
+	All bool
+}
+
+// RecordChanges turns on or off the recording that TakeChanges returns;
+// off, the write path records nothing.
+func (s *Store) RecordChanges(on bool) { s.recordChanges.Store(on) }
+
+// TakeChanges returns what the entry applied last changed and forgets it.
+// The caller is the applier, between entries.
+func (s *Store) TakeChanges() Changes {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := Changes{Seq: s.seq, Keys: s.changedKeys, All: s.changedAll}
+	s.changedKeys, s.changedAll = s.changedKeys[:0], false
+	return c
+}
+
+// changedKey records a key the current entry writes or deletes. The
+// caller holds the write lock.
+func (s *Store) changedKey(it *item) {
+	if s.recording {
+		s.changedKeys = append(s.changedKeys, it.key())
+	}
+}
