@@ -39,6 +39,8 @@ type Spec struct {
 	Subcommands []*Spec `json:"subcommands,omitempty"`
 	// Summary is a one-line description in rkv's words (summaries.go).
 	Summary string `json:"-"`
+	// Runs is where rkv runs the command (where.go).
+	Runs Where `json:"-"`
 }
 
 // KeySpec is one Redis 7 key specification: where the search for keys
@@ -126,8 +128,13 @@ func init() {
 	for _, s := range table {
 		byName[s.Name] = s
 		s.Summary = summaries[s.Name]
+		s.Runs = whereOf(s.Name, s)
 		for _, sub := range s.Subcommands {
 			sub.Summary = summaries[sub.Name]
+			sub.Runs = s.Runs
+			if s.Runs != OnConnection && s.Runs != OnServer {
+				sub.Runs = whereOf(s.Name, sub)
+			}
 		}
 	}
 }

@@ -246,11 +246,11 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 		}
 		rep := s.route.forCommand(sc, cmds[i].Args)
 		j := i + 1
-		for j < len(cmds) && scs[j] != nil && scs[j].Write == sc.Write && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
+		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
 			s.route.forCommand(scs[j], cmds[j].Args) == rep {
 			j++
 		}
-		if sc.Write {
+		if sc.Writes() {
 			s.writes(conn, rep, cmds[i:j], scs[i:j])
 		} else {
 			s.reads(conn, c, rep, cmds[i:j], scs[i:j])

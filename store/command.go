@@ -13,8 +13,6 @@ type Command struct {
 	// Spec is the command's entry in the command table: name, arity,
 	// flags, key positions.
 	*command.Spec
-	// Write: it must go through the Raft log (the spec's "write" flag).
-	Write bool
 
 	exec func(s *Store, m mode, args [][]byte, out []byte) []byte
 }
@@ -30,7 +28,10 @@ func def(name string, exec func(s *Store, m mode, args [][]byte, out []byte) []b
 	if len(spec.Subcommands) > 0 {
 		route = routeSpec(spec)
 	}
-	c := &Command{Spec: route, Write: route.Has("write"), exec: exec}
+	if route.Runs != command.AsWrite && route.Runs != command.AsRead {
+		panic("store: the command table does not run " + name + " on the keyspace")
+	}
+	c := &Command{Spec: route, exec: exec}
 	bySpec[spec] = c
 	return c
 }
@@ -48,6 +49,7 @@ func routeSpec(c *command.Spec) *command.Spec {
 		if sub.Has("write") {
 			access = "write"
 		}
+		r.Runs = sub.Runs
 		if r.FirstKey != 0 && (r.FirstKey != sub.FirstKey || r.LastKey != sub.LastKey || r.Step != sub.Step || !r.Has(access)) {
 			panic("store: the keyed subcommands of " + c.Name + " differ in their keys")
 		}
@@ -56,6 +58,9 @@ func routeSpec(c *command.Spec) *command.Spec {
 	}
 	return &r
 }
+
+// Writes reports whether the command must go through the Raft log.
+func (c *Command) Writes() bool { return c.Runs == command.AsWrite }
 
 // Keyless reports whether the command names no key at all (DBSIZE, KEYS,
 // SCAN): not merely keys that only its arguments locate, which Redis

@@ -199,7 +199,7 @@ func (s *Store) Read(nowMs int64, args [][]byte, out []byte) []byte {
 	if !cmd.ArityOK(len(args)) {
 		return appendArity(out, cmd.Name)
 	}
-	if cmd.Write {
+	if cmd.Writes() {
 		return append(append(append(out, "-ERR write command '"...), cmd.Name...), "' must go through the log\r\n"...)
 	}
 	s.mu.RLock()

@@ -92,8 +92,8 @@ func TestCommandsTable(t *testing.T) {
 		if i > 0 && cmds[i-1].Name >= c.Name {
 			t.Errorf("not sorted at %q", c.Name)
 		}
-		if c.Write != (c.Flags[0] == "write") {
-			t.Errorf("%s: flags %v disagree with Write", c.Name, c.Flags)
+		if c.Writes() != (c.Flags[0] == "write") {
+			t.Errorf("%s: flags %v disagree with Writes", c.Name, c.Flags)
 		}
 		if l, _ := Lookup([]byte(strings.ToUpper(c.Name))); l != c {
 			t.Errorf("%s: Lookup mismatch", c.Name)
