@@ -2,7 +2,9 @@
 // subcommand it has, holding everything rkv knows about a command apart
 // from how to execute it: name, arity, flags, key positions and Redis 7
 // key specs, ACL categories, tips, group, since-version, the argument
-// structure COMMAND DOCS reports and a one-line summary in rkv's words.
+// structure COMMAND DOCS reports, a one-line summary in rkv's words, and
+// where rkv runs it (Runs: on the connection, on the server, as a
+// replicated write or a linearizable read).
 //
 // Everything that asks "what is this command" reads it: arity and
 // subcommand checks, COMMAND (COUNT, LIST, INFO, DOCS, GETKEYS), ACL

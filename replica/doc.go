@@ -1,7 +1,8 @@
-// Package replica is the replicated state of one Raft group as rkv keeps
-// it, apart from any client connection: the state machine the consensus
-// driver applies the log to, the log entries it understands, the member
-// directory and the snapshot format.
+// Package replica is one Raft group as rkv runs it, apart from any client
+// connection: a Replica owns the group's consensus node, the store its log
+// is applied to, the state machine, the member directory, the ACL users it
+// replicates and the leader's expiry and eviction. Start builds and starts
+// them; the front end holds Replicas and routes keys to them.
 //
 // An entry is a kind byte (a client's write command, an EXEC, the keys
 // the leader expires or evicts, a change of the ACL users; more kinds
@@ -21,7 +22,17 @@
 // Removal is the leader's active expiry and eviction: it proposes the
 // deletions as entries, so every replica deletes the same keys, keeps
 // used memory under maxmemory, and tells the front end whether a write
-// that may grow memory can be proposed (AdmitWrite). The front end (resp)
-// still holds the node and builds these values; they become one value per
-// Raft group as the replica grows.
+// that may grow memory can be proposed (AdmitWrite).
+//
+// After each entry the store changed, the subscribers (Subscribe) learn
+// which keys it wrote or deleted, or that the whole keyspace was replaced:
+// what waits on keys (WATCH now; blocking pops, client tracking and
+// keyspace notifications) listens there instead of polling. The store
+// records the keys only while someone subscribes.
+//
+// The ACL model (users, rules, checks) stays with the front end, which
+// enforces it at the connection (DESIGN.md: security sits before a command
+// reaches a replica); the replica holds it through the Users interface
+// only to apply and snapshot its changes, since the users are one per
+// cluster, not one per Raft group, once there are several.
 package replica

@@ -19,12 +19,18 @@
 // and the checks before they run, all read from the command table),
 // connection.go, client.go, config.go, info.go, cluster.go, command.go,
 // memory.go, debug.go, auth.go and acl.go; multi.go has transactions.
+// Which of them runs where (connection, server, write, read) is the
+// table's Spec.Runs.
 //
-// The state machine, the log entries, the member directory and the
-// leader's expiry and eviction are the replica package's; this one
-// proposes entries, refuses writes with OOM when replica.Removal cannot
-// make room, and enforces the ACL users the state machine applies
-// changes to.
+// Each keyed command goes to the replica that owns its key's slot
+// (router.go: one replica owns them all until sharding); the home replica
+// holds the members and the ACL users and answers for the cluster. The
+// state machine, the log entries, the member directory and the leader's
+// expiry and eviction are the replica package's; this one proposes
+// entries, refuses writes with OOM when replica.Removal cannot make room,
+// enforces the ACL users the state machine applies changes to, and marks a
+// WATCHing connection's transaction broken when the replica reports that a
+// watched key changed (watch.go).
 //
 // Every client connection is read through a guard (guard.go) that follows
 // the RESP framing before redcon buffers anything, refuses what Redis
