@@ -139,15 +139,8 @@ func (s *Store) ApplyOp(op Op, stampMs int64, args [][]byte, out []byte) []byte 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if stampMs > s.clock {
-		s.clock = stampMs
-	}
-	s.seq++
-	s.mark()
-	s.recording = s.recordChanges.Load()
-	s.changedKeys, s.changedAll = s.changedKeys[:0], false
+	m := s.beginEntry(stampMs)
 	defer s.applied()
-	m := mode{now: s.clock, write: true}
 	switch op {
 	case OpExpire:
 		return s.expiredCmd(m, args, out)
@@ -157,6 +150,20 @@ func (s *Store) ApplyOp(op Op, stampMs int64, args [][]byte, out []byte) []byte 
 		return s.execCmd(m, args, out)
 	}
 	return s.dispatch(m, args, out)
+}
+
+// beginEntry starts applying an entry stamped stampMs: it advances the
+// clock and seq and returns the entry's write run. The caller holds the
+// write lock and calls applied after the entry.
+func (s *Store) beginEntry(stampMs int64) mode {
+	if stampMs > s.clock {
+		s.clock = stampMs
+	}
+	s.seq++
+	s.mark()
+	s.recording = s.recordChanges.Load()
+	s.changedKeys, s.changedAll = s.changedKeys[:0], false
+	return mode{now: s.clock, write: true}
 }
 
 // applied brings what is derived from the keyspace up to date after a
@@ -192,19 +199,24 @@ func (s *Store) Read(nowMs int64, args [][]byte, out []byte) []byte {
 	if len(args) == 0 {
 		return append(out, "-ERR empty command\r\n"...)
 	}
-	cmd, ok := Lookup(args[0])
-	if !ok {
-		return appendUnknown(out, args)
-	}
-	if !cmd.ArityOK(len(args)) {
-		return appendArity(out, cmd.Name)
-	}
-	if cmd.Writes() {
-		return append(append(append(out, "-ERR write command '"...), cmd.Name...), "' must go through the log\r\n"...)
-	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return cmd.exec(s, mode{now: s.queryNow(nowMs)}, args, out)
+	return s.read(mode{now: s.queryNow(nowMs)}, args, out, "' must go through the log")
+}
+
+// read runs a command in the read run m, refusing a write command with
+// an error ending in refusal. The caller holds the read lock.
+func (s *Store) read(m mode, args [][]byte, out []byte, refusal string) []byte {
+	cmd, ok := Lookup(args[0])
+	switch {
+	case !ok:
+		return appendUnknown(out, args)
+	case !cmd.ArityOK(len(args)):
+		return appendArity(out, cmd.Name)
+	case cmd.Writes():
+		return append(append(append(out, "-ERR write command '"...), cmd.Name...), refusal+"\r\n"...)
+	}
+	return cmd.exec(s, m, args, out)
 }
 
 // queryNow is the time a query outside the log judges expiry at: the local

@@ -1,0 +1,33 @@
+package store
+
+// Exec runs one command, a name and its arguments, inside a script and
+// appends its RESP reply to out.
+type Exec func(args [][]byte, out []byte) []byte
+
+// ApplyScript runs a script from the Raft log at the leader's stamp
+// stampMs: fn runs under the write lock, and each command it executes
+// runs as Apply would run it, all of them as one entry (one seq, one
+// clock, one seeding of the log's randomness), so that the script's reads
+// and writes take effect at one point of the log and every replica that
+// runs the same script decides the same. fn's nowMs is the time the
+// script sees (TIME): the store's clock.
+func (s *Store) ApplyScript(stampMs int64, fn func(nowMs int64, exec Exec)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.beginEntry(stampMs)
+	defer s.applied()
+	fn(m.now, func(args [][]byte, out []byte) []byte { return s.dispatch(m, args, out) })
+}
+
+// ReadScript runs a read-only script against the current state at nowMs
+// (the local wall clock, raised to the store's clock if behind) under the
+// read lock, so that its commands see one state; a write command is
+// refused.
+func (s *Store) ReadScript(nowMs int64, fn func(nowMs int64, exec Exec)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m := mode{now: s.queryNow(nowMs)}
+	fn(m.now, func(args [][]byte, out []byte) []byte {
+		return s.read(m, args, out, "' is not allowed from a read-only script")
+	})
+}
