@@ -30,7 +30,7 @@ func newCjson(L *lua.LState) *lua.LTable {
 		return func(L *lua.LState) int {
 			if L.GetTop() >= 1 {
 				v := L.CheckInt(1)
-				argCheck(L, lo <= v && v <= hi, 1, "expected integer between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi))
+				argCheck(L, lo <= v && v <= hi, 1, "?", "expected integer between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi))
 				*p = v
 			}
 			L.Push(lua.LNumber(*p))
@@ -49,7 +49,7 @@ func newCjson(L *lua.LState) *lua.LTable {
 	t := L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 		"encode": func(L *lua.LState) int {
 			if L.GetTop() != 1 {
-				L.ArgError(1, "expected 1 argument")
+				argError(L, 1, "encode", "expected 1 argument")
 			}
 			var b strings.Builder
 			cfg.encode(L, &b, L.Get(1), 0, null)
@@ -58,7 +58,7 @@ func newCjson(L *lua.LState) *lua.LTable {
 		},
 		"decode": func(L *lua.LState) int {
 			if L.GetTop() != 1 {
-				L.ArgError(1, "expected 1 argument")
+				argError(L, 1, "decode", "expected 1 argument")
 			}
 			s := L.CheckString(1)
 			if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
@@ -258,7 +258,8 @@ const (
 	tError
 )
 
-var jsonKindNames = [...]string{"'{'", "'}'", "'['", "']'", "string", "number", "boolean", "null", "colon", "comma", "end", "invalid token"}
+// jsonKindNames are lua-cjson's token names, which its errors print.
+var jsonKindNames = [...]string{"T_OBJ_BEGIN", "T_OBJ_END", "T_ARR_BEGIN", "T_ARR_END", "T_STRING", "T_NUMBER", "T_BOOLEAN", "T_NULL", "T_COLON", "T_COMMA", "T_END", "T_ERROR"}
 
 type jsonToken struct {
 	kind  jsonKind
@@ -347,7 +348,9 @@ func (d *jsonDecoder) str(tok jsonToken) jsonToken {
 	var b strings.Builder
 	i := d.pos + 1
 	for {
-		if i >= len(d.s) {
+		// Errors point where the scan stopped, as lua-cjson's do.
+		tok.index = i
+		if i >= len(d.s) || d.s[i] == 0 {
 			tok.kind, tok.err = tError, "unexpected end of string"
 			return tok
 		}

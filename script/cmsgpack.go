@@ -17,7 +17,7 @@ func newCmsgpack(L *lua.LState) *lua.LTable {
 		"pack": func(L *lua.LState) int {
 			n := L.GetTop()
 			if n == 0 {
-				L.ArgError(0, "MessagePack pack needs input.")
+				argError(L, 0, "pack", "MessagePack pack needs input.")
 			}
 			var b []byte
 			for i := 1; i <= n; i++ {

@@ -21,17 +21,17 @@ const (
 // errReadonly is the text of Redis 7's read-only table patch.
 const errReadonly = "Attempt to modify a readonly table"
 
-// allowedGlobals are the base-library globals Redis keeps
-// (script_lua.c's allow lists); everything else gopher-lua's base
+// allowedGlobals are the base-library globals Redis 7.0.15 scripts see
+// (script_lua.c's allow lists, less getfenv, setfenv and newproxy, which
+// redis-server 7.0.15 does not offer); everything else gopher-lua's base
 // library defines (print, dofile, loadfile, ...) is removed.
 var allowedGlobals = map[string]bool{
-	"xpcall": true, "tostring": true, "getfenv": true, "setmetatable": true,
+	"xpcall": true, "tostring": true, "setmetatable": true,
 	"next": true, "assert": true, "tonumber": true, "rawequal": true,
 	"collectgarbage": true, "getmetatable": true, "rawset": true, "pcall": true,
 	"coroutine": true, "type": true, "_G": true, "select": true, "unpack": true,
 	"gcinfo": true, "pairs": true, "rawget": true, "loadstring": true,
-	"ipairs": true, "_VERSION": true, "setfenv": true, "load": true,
-	"error": true, "newproxy": true,
+	"ipairs": true, "_VERSION": true, "load": true, "error": true,
 	"string": true, "cjson": true, "bit": true, "cmsgpack": true, "math": true,
 	"table": true, "struct": true, "redis": true,
 }
@@ -161,7 +161,8 @@ func (in *interp) wrapMutators() {
 		orig := tbl.RawGetString(name).(*lua.LFunction)
 		tbl.RawSetString(name, in.L.NewFunction(func(L *lua.LState) int {
 			if t, ok := L.Get(argTable).(*lua.LTable); ok && in.proxies[t] {
-				L.RaiseError(errReadonly)
+				// Without a position, as Lua's runtime errors from C.
+				L.Error(lua.LString(errReadonly), 0)
 			}
 			top := L.GetTop()
 			L.Insert(orig, 1)

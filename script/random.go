@@ -48,12 +48,12 @@ func (e *Engine) mathRandom(L *lua.LState) int {
 		L.Push(lua.LNumber(r))
 	case 1:
 		u := L.CheckInt(1)
-		argCheck(L, 1 <= u, 1, "interval is empty")
+		argCheck(L, 1 <= u, 1, "random", "interval is empty")
 		L.Push(lua.LNumber(math.Floor(r*float64(u)) + 1))
 	case 2:
 		l := L.CheckInt(1)
 		u := L.CheckInt(2)
-		argCheck(L, l <= u, 2, "interval is empty")
+		argCheck(L, l <= u, 2, "random", "interval is empty")
 		L.Push(lua.LNumber(math.Floor(r*float64(u-l+1)) + float64(l)))
 	default:
 		L.RaiseError("wrong number of arguments")

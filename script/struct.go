@@ -31,14 +31,15 @@ type structHeader struct {
 }
 
 type structFormat struct {
-	L   *lua.LState
-	fmt string
-	i   int
-	h   structHeader
+	L     *lua.LState
+	fname string // pack, unpack or size, for argument errors
+	fmt   string
+	i     int
+	h     structHeader
 }
 
-func newStructFormat(L *lua.LState, f string) *structFormat {
-	return &structFormat{L: L, fmt: f, h: structHeader{little: true, align: 1}}
+func newStructFormat(L *lua.LState, fname, f string) *structFormat {
+	return &structFormat{L: L, fname: fname, fmt: f, h: structHeader{little: true, align: 1}}
 }
 
 func (f *structFormat) more() bool { return f.i < len(f.fmt) }
@@ -115,12 +116,12 @@ func (f *structFormat) control(opt byte) {
 		}
 		f.h.align = a
 	default:
-		f.L.ArgError(1, "invalid format option '"+string(opt)+"'")
+		argError(f.L, 1, f.fname, "invalid format option '"+string(opt)+"'")
 	}
 }
 
 func structPack(L *lua.LState) int {
-	f := newStructFormat(L, L.CheckString(1))
+	f := newStructFormat(L, "pack", L.CheckString(1))
 	arg := 2
 	var b []byte
 	for f.more() {
@@ -162,7 +163,7 @@ func structPack(L *lua.LState) int {
 			if size == 0 {
 				size = len(s)
 			}
-			argCheck(L, len(s) >= size, arg, "string too short")
+			argCheck(L, len(s) >= size, arg, "pack", "string too short")
 			b = append(b, s[:size]...)
 			if opt == 's' {
 				b = append(b, 0)
@@ -187,17 +188,17 @@ func (f *structFormat) order(b []byte, size int, v uint64) []byte {
 }
 
 func structUnpack(L *lua.LState) int {
-	f := newStructFormat(L, L.CheckString(1))
+	f := newStructFormat(L, "unpack", L.CheckString(1))
 	data := L.CheckString(2)
 	pos := L.OptInt(3, 1)
-	argCheck(L, pos > 0, 3, "offset must be 1 or greater")
+	argCheck(L, pos > 0, 3, "unpack", "offset must be 1 or greater")
 	pos--
 	n := 0
 	for f.more() {
 		opt := f.next()
 		size := f.optSize(opt)
 		pos += f.toAlign(pos, opt, size)
-		argCheck(L, size <= len(data) && pos <= len(data)-size, 2, "data string too short")
+		argCheck(L, size <= len(data) && pos <= len(data)-size, 2, "unpack", "data string too short")
 		switch opt {
 		case 'b', 'B', 'h', 'H', 'l', 'L', 'T', 'i', 'I':
 			var v uint64
@@ -236,7 +237,7 @@ func structUnpack(L *lua.LState) int {
 				size = int(prev)
 				L.Pop(1)
 				n--
-				argCheck(L, size <= len(data) && pos <= len(data)-size, 2, "data string too short")
+				argCheck(L, size <= len(data) && pos <= len(data)-size, 2, "unpack", "data string too short")
 			}
 			L.Push(lua.LString(data[pos : pos+size]))
 			n++
@@ -269,16 +270,16 @@ func (f *structFormat) read(b []byte) uint64 {
 }
 
 func structSize(L *lua.LState) int {
-	f := newStructFormat(L, L.CheckString(1))
+	f := newStructFormat(L, "size", L.CheckString(1))
 	pos := 0
 	for f.more() {
 		opt := f.next()
 		size := f.optSize(opt)
 		pos += f.toAlign(pos, opt, size)
 		if opt == 's' {
-			L.ArgError(1, "option 's' has no fixed size")
+			argError(L, 1, "size", "option 's' has no fixed size")
 		} else if opt == 'c' && size == 0 {
-			L.ArgError(1, "option 'c0' has no fixed size")
+			argError(L, 1, "size", "option 'c0' has no fixed size")
 		}
 		if !isAlnum(opt) {
 			f.control(opt)
