@@ -48,12 +48,14 @@ func newFunctions(e *Engine) *functions {
 	r.RawSetString("register_function", L.NewFunction(fs.registerFunction))
 	e.registerLog(L, r)
 	registerVersion(r)
+	// As in Redis, the load-time redis table errors on missing fields.
+	missing := L.NewTable()
+	missing.RawSetString("__index", L.NewFunction(missingGlobal))
+	L.SetMetatable(r, missing)
 	api := L.NewTable()
 	seen := map[*lua.LTable]*lua.LTable{}
 	api.RawSetString("redis", fs.in.protect(r, seen))
-	meta := L.NewTable()
-	meta.RawSetString("__index", L.NewFunction(missingGlobal))
-	L.SetMetatable(api, meta)
+	L.SetMetatable(api, missing)
 	fs.libAPI = api
 	return fs
 }
