@@ -3,7 +3,6 @@ package script
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"hash/crc64"
 	"slices"
 	"strings"
@@ -565,7 +564,7 @@ func decodeDump(p []byte) ([]string, error) {
 	for len(rest) > 0 {
 		n, k := binary.Uvarint(rest)
 		if k <= 0 || uint64(len(rest)-k) < n {
-			return nil, errors.New("payload truncated")
+			return nil, errBadPayload
 		}
 		codes = append(codes, string(rest[k:k+int(n)]))
 		rest = rest[k+int(n):]

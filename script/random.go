@@ -8,7 +8,7 @@ import (
 
 // rand48 is Redis's redisLrand48 (rand.c): the 48-bit linear congruence
 // of drand48, the same on every platform. Redis keeps one state for the
-// process; rkv resets it at the start of every call (seedRandom) so that
+// process; rkv resets it at the start of every call (reset) so that
 // a script's random numbers depend only on the script, whichever replica
 // runs it and after any restart: each call sees the sequence a freshly
 // started Redis gives its first script, and math.randomseed(n) gives

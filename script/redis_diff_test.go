@@ -343,3 +343,72 @@ func toBytes(ss []string) [][]byte {
 	}
 	return out
 }
+
+// TestDifferentialFunctions compares FUNCTION LOAD's errors and FCALL's
+// replies with redis-server's.
+func TestDifferentialFunctions(t *testing.T) {
+	srv := startRedis(t)
+	e := New(nil)
+	loads := []string{
+		libA,
+		libA,
+		"return 1",
+		"#!lua name=x",
+		"#!lua\nreturn 1",
+		"#!lua name=a name=b\n",
+		"#!lua foo=bar\n",
+		"#!lua name=bad-name\n",
+		"#!js name=x\n",
+		"#!lua name=x\nreturn 1",
+		"#!lua name=x\nredis.register_function('echo_a', function() end)",
+		"#!lua name=x\nredis.register_function('f', function() end)\nredis.register_function('f', function() end)",
+		"#!lua name=x\nredis.register_function('bad-name', function() end)",
+		"#!lua name=x\nredis.register_function('f', 1)",
+		"#!lua name=x\nredis.register_function{function_name='f'}",
+		"#!lua name=x\nredis.register_function{callback=function() end}",
+		"#!lua name=x\nredis.register_function{function_name='f', callback=function() end, flags={'bogus'}}",
+		"#!lua name=x\nredis.register_function{function_name='f', callback=function() end, other=1}",
+		"#!lua name=x\nredis.register_function(1)",
+		"#!lua name=x\nlocal s = string.format('a')",
+		"#!lua name=x\nredis.call('get', 'x')",
+		"#!lua name=x\nerror('boom')",
+		"#!lua name=fl\nredis.register_function{function_name='ro', callback=function(k, a) return {k[1], a[1], redis.call('get', k[1])} end, flags={'no-writes'}}\nredis.register_function('wr', function(k, a) return redis.call('set', k[1], a[1]) end)\nredis.register_function('bad', function() return nokey end)",
+	}
+	for _, code := range loads {
+		want := srv.do(t, "FUNCTION", "LOAD", code)
+		var got []byte
+		if name, err := e.FunctionLoad([]byte(code), false); err != nil {
+			got = errorResult(err).Reply
+		} else {
+			got = []byte(bulk(name))
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("FUNCTION LOAD %q:\n got  %q\n want %q", code, got, want)
+		}
+	}
+	calls := []struct {
+		ro         bool
+		name       string
+		keys, args []string
+	}{
+		{false, "echo_a", nil, []string{"x"}},
+		{false, "keys_a", []string{"a", "b"}, nil},
+		{true, "ro", []string{"k"}, []string{"v"}},
+		{true, "wr", []string{"k"}, []string{"v"}},
+		{false, "wr", []string{"k"}, []string{"v"}},
+		{false, "bad", nil, nil},
+		{false, "nosuch", nil, nil},
+	}
+	for _, c := range calls {
+		srv.do(t, "FLUSHALL")
+		cmd := "FCALL"
+		if c.ro {
+			cmd = "FCALL_RO"
+		}
+		want := srv.do(t, append(append([]string{cmd, c.name, strconv.Itoa(len(c.keys))}, c.keys...), c.args...)...)
+		got := e.FCall(c.name, toBytes(c.keys), toBytes(c.args), newFakeHost(), Options{ReadOnly: c.ro}).Reply
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s %s:\n got  %q\n want %q", cmd, c.name, got, want)
+		}
+	}
+}
