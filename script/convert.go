@@ -155,6 +155,18 @@ func errorTable(L *lua.LState, msg string) *lua.LTable {
 // calling client's protocol (it decides how nulls, booleans, doubles,
 // maps and sets are written).
 func luaToResp(buf []byte, v lua.LValue, scriptResp, clientResp int) []byte {
+	return luaToRespDepth(buf, v, scriptResp, clientResp, 0)
+}
+
+// maxReplyDepth bounds the nesting of a reply table: a table holding
+// itself would otherwise recurse forever. Redis stops where the Lua
+// stack runs out, with the same error in place of the deeper element.
+const maxReplyDepth = 1000
+
+func luaToRespDepth(buf []byte, v lua.LValue, scriptResp, clientResp, depth int) []byte {
+	if depth > maxReplyDepth {
+		return append(buf, "-ERR reached lua stack limit\r\n"...)
+	}
 	switch v := v.(type) {
 	case lua.LString:
 		return appendBulk(buf, string(v))
@@ -178,12 +190,12 @@ func luaToResp(buf []byte, v lua.LValue, scriptResp, clientResp int) []byte {
 	case lua.LNumber:
 		return appendInt(buf, ':', luaNumberToInt(float64(v)))
 	case *lua.LTable:
-		return tableToResp(buf, v, scriptResp, clientResp)
+		return tableToResp(buf, v, scriptResp, clientResp, depth+1)
 	}
 	return appendNull(buf, clientResp)
 }
 
-func tableToResp(buf []byte, t *lua.LTable, scriptResp, clientResp int) []byte {
+func tableToResp(buf []byte, t *lua.LTable, scriptResp, clientResp, depth int) []byte {
 	if e, ok := t.RawGetString("err").(lua.LString); ok {
 		buf = append(buf, '-')
 		buf = append(buf, strings.NewReplacer("\r", " ", "\n", " ").Replace(string(e))...)
@@ -222,8 +234,8 @@ func tableToResp(buf []byte, t *lua.LTable, scriptResp, clientResp int) []byte {
 		var body []byte
 		n := 0
 		m.ForEach(func(k, v lua.LValue) {
-			body = luaToResp(body, k, scriptResp, clientResp)
-			body = luaToResp(body, v, scriptResp, clientResp)
+			body = luaToRespDepth(body, k, scriptResp, clientResp, depth)
+			body = luaToRespDepth(body, v, scriptResp, clientResp, depth)
 			n++
 		})
 		if clientResp == 2 {
@@ -237,7 +249,7 @@ func tableToResp(buf []byte, t *lua.LTable, scriptResp, clientResp int) []byte {
 		var body []byte
 		n := 0
 		s.ForEach(func(k, _ lua.LValue) {
-			body = luaToResp(body, k, scriptResp, clientResp)
+			body = luaToRespDepth(body, k, scriptResp, clientResp, depth)
 			n++
 		})
 		if clientResp == 2 {
@@ -255,7 +267,7 @@ func tableToResp(buf []byte, t *lua.LTable, scriptResp, clientResp int) []byte {
 		if v == lua.LNil {
 			break
 		}
-		body = luaToResp(body, v, scriptResp, clientResp)
+		body = luaToRespDepth(body, v, scriptResp, clientResp, depth)
 		n++
 	}
 	buf = appendInt(buf, '*', int64(n))

@@ -288,3 +288,10 @@ func TestShebangParse(t *testing.T) {
 		}
 	}
 }
+
+func TestSelfReferentialReply(t *testing.T) {
+	got := string(eval(t, New(nil), "local t = {} t[1] = t return t", Options{}).Reply)
+	if !strings.HasPrefix(got, "*1\r\n*1\r\n") || !strings.HasSuffix(got, "-ERR reached lua stack limit\r\n") {
+		t.Fatalf("reply %.40q...%q", got, got[len(got)-40:])
+	}
+}
