@@ -9,6 +9,7 @@ require (
 	github.com/tidwall/btree v1.8.2
 	github.com/tidwall/redcon v1.6.4
 	github.com/tidwall/wal v1.2.1
+	github.com/yuin/gopher-lua v1.1.2
 )
 
 require (
