@@ -48,6 +48,13 @@ type Options struct {
 	Cluster bool
 	// Resp is the calling client's protocol, 2 (the default) or 3.
 	Resp int
+	// Budget bounds the Lua instructions the call may execute (0: no
+	// bound): a script every replica runs from the log must end at the
+	// same instruction everywhere, which no wall-clock limit gives.
+	Budget int64
+	// Replicated marks a call every replica runs from the log: Kill
+	// refuses it, since only the budget ends it alike everywhere.
+	Replicated bool
 }
 
 // Result is the outcome of one call.
@@ -76,6 +83,10 @@ const (
 	// ErrBusyEval answers FUNCTION KILL while an EVAL script runs.
 	ErrBusyEval ReplyError = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 	ErrNoScript ReplyError = "NOSCRIPT No matching script. Please use EVAL."
+	// ErrUnkillableReplicated answers a kill of a script every replica
+	// runs from the log: killing it on one node would leave the replicas
+	// different.
+	ErrUnkillableReplicated ReplyError = "UNKILLABLE The script runs on every replica from the Raft log; it ends by itself or at the script instruction budget."
 )
 
 // errKilled is the message a killed script ends with.
@@ -118,6 +129,7 @@ type run struct {
 	wrote      atomic.Bool
 	cancel     context.CancelFunc
 	killed     atomic.Bool
+	replicated bool
 }
 
 // New returns an engine whose redis.log lines go to log (nil: dropped).
@@ -286,6 +298,11 @@ func (e *Engine) call(in *interp, fn *lua.LFunction, fnArgs []lua.LValue, name s
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var budget *budgetContext
+	if o.Budget > 0 {
+		budget = &budgetContext{Context: ctx, left: o.Budget}
+		ctx = budget
+	}
 	clientResp := o.Resp
 	if clientResp != 3 {
 		clientResp = 2
@@ -298,6 +315,7 @@ func (e *Engine) call(in *interp, fn *lua.LFunction, fnArgs []lua.LValue, name s
 		scriptResp: 2,
 		clientResp: clientResp,
 		cancel:     cancel,
+		replicated: o.Replicated,
 	}
 	e.cur.Store(r)
 	defer e.cur.Store(nil)
@@ -319,7 +337,14 @@ func (e *Engine) call(in *interp, fn *lua.LFunction, fnArgs []lua.LValue, name s
 		if aerr, ok := err.(*lua.ApiError); ok {
 			obj = aerr.Object
 		}
-		res.Reply = scriptErrorReply(L, obj, name, r.killed.Load() || ctx.Err() != nil)
+		switch {
+		case budget != nil && budget.exhausted():
+			res.Reply = scriptErrorReply(L, obj, name, errBudget)
+		case r.killed.Load() || ctx.Err() != nil:
+			res.Reply = scriptErrorReply(L, obj, name, errKilled)
+		default:
+			res.Reply = scriptErrorReply(L, obj, name, "")
+		}
 		return res
 	}
 	res.Reply = luaToResp(nil, L.Get(-1), r.scriptResp, r.clientResp)
@@ -371,7 +396,8 @@ func luaToString(v lua.LValue) string {
 
 // scriptErrorReply is the reply of a script that raised obj, as
 // luaCallFunction writes it: "-<err> script: <name>, on <source>:<line>."
-func scriptErrorReply(L *lua.LState, obj lua.LValue, name string, killed bool) []byte {
+// A script ended from outside has the message ended instead of its own.
+func scriptErrorReply(L *lua.LState, obj lua.LValue, name string, ended string) []byte {
 	t, ok := obj.(*lua.LTable)
 	if !ok {
 		// The handler itself failed.
@@ -385,8 +411,8 @@ func scriptErrorReply(L *lua.LState, obj lua.LValue, name string, killed bool) [
 		return ReplyError("ERR Error running script " + name + ", " + msg).Reply()
 	}
 	msg := luaToString(t.RawGetString("err"))
-	if killed {
-		msg = errKilled
+	if ended != "" {
+		msg = ended
 	}
 	out := "-" + msg
 	src, sok := t.RawGetString("source").(lua.LString)
@@ -405,6 +431,8 @@ func (e *Engine) Kill(eval bool) error {
 	switch {
 	case r == nil:
 		return ErrNotBusy
+	case r.replicated:
+		return ErrUnkillableReplicated
 	case r.wrote.Load():
 		return ErrUnkillable
 	case eval && !r.isEval:

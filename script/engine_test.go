@@ -295,3 +295,38 @@ func TestSelfReferentialReply(t *testing.T) {
 		t.Fatalf("reply %.40q...%q", got, got[len(got)-40:])
 	}
 }
+
+// TestBudgetEndsAtTheSameInstruction: a replicated script's bound is a count
+// of instructions, so two runs of a looping script end after the same
+// commands, with the budget's error; a script within its budget is untouched;
+// and a replicated script cannot be killed.
+func TestBudgetEndsAtTheSameInstruction(t *testing.T) {
+	e := New(nil)
+	loop := []byte("local i = 0; while true do i = i + 1; if i % 7 == 0 then redis.call('set', 'k', i) end end")
+	var calls []int
+	for range 2 {
+		h := newFakeHost()
+		r := e.Eval(loop, nil, nil, h, Options{Budget: 10_000, Replicated: true})
+		if !strings.HasPrefix(string(r.Reply), "-"+errBudget+" script: ") {
+			t.Fatalf("reply %q", r.Reply)
+		}
+		calls = append(calls, len(h.calls))
+	}
+	if calls[0] != calls[1] || calls[0] == 0 {
+		t.Fatalf("the runs made %v calls before the budget ended them", calls)
+	}
+	if r := e.Eval([]byte("local i = 0; for j = 1, 100 do i = i + j end; return i"), nil, nil, newFakeHost(), Options{Budget: 10_000}); string(r.Reply) != ":5050\r\n" {
+		t.Fatalf("a script within its budget: %q", r.Reply)
+	}
+	h := &blockingHost{started: make(chan struct{})}
+	done := make(chan Result)
+	go func() {
+		done <- e.Eval([]byte("redis.call('get', 'k'); while true do end"), nil, nil, h, Options{Budget: 1 << 40, Replicated: true})
+	}()
+	<-h.started
+	if err := e.Kill(true); err != ErrUnkillableReplicated {
+		t.Fatalf("Kill of a replicated script: %v", err)
+	}
+	e.cur.Load().cancel()
+	<-done
+}
