@@ -16,15 +16,20 @@ const (
 	AsWrite
 	// AsRead: a linearizable read of the keyspace (ReadIndex, then local).
 	AsRead
+	// AsScript: a Lua script, replicated through the log as a write or,
+	// read-only, run as a linearizable read.
+	AsScript
 )
 
-// connectionCommands and serverCommands are the commands the front end
-// answers; every other command is a write or a read of the keyspace, as
+// connectionCommands, serverCommands and scriptCommands are the commands
+// the front end answers; every other command is a write or a read of the keyspace, as
 // its "write" flag says.
 var (
 	connectionCommands = []string{"auth", "client", "discard", "echo", "exec", "hello", "multi", "ping", "quit",
 		"readonly", "readwrite", "select", "unwatch", "watch"}
-	serverCommands = []string{"acl", "cluster", "command", "config", "debug", "info", "memory", "role", "time"}
+	serverCommands = []string{"acl", "cluster", "command", "config", "debug", "function", "info", "memory", "role",
+		"script", "time"}
+	scriptCommands = []string{"eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro"}
 )
 
 // whereOf is where the command named name with these flags runs; a
@@ -35,6 +40,8 @@ func whereOf(name string, s *Spec) Where {
 		return OnConnection
 	case slices.Contains(serverCommands, name):
 		return OnServer
+	case slices.Contains(scriptCommands, name):
+		return AsScript
 	case s.Has("write"):
 		return AsWrite
 	}

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/script"
 	"github.com/rkv/rkv/store"
 )
 
@@ -36,6 +37,13 @@ const (
 	KindEvict Kind = 4
 	// KindACL is a change of the users (see Users.ApplyLog).
 	KindACL Kind = 5
+	// KindScript runs a Lua script or function (EncodeScript).
+	KindScript Kind = 6
+	// KindScriptCache changes the cached scripts or the function
+	// libraries: the client's SCRIPT or FUNCTION command.
+	KindScriptCache Kind = 7
+
+	lastKind = KindScriptCache
 )
 
 // legacyKinds are the names the internal entries had when every entry was
@@ -71,7 +79,7 @@ var errCorruptEntry = errors.New("replica: corrupt log entry")
 // decodeEntry reads an entry EncodeEntry wrote, an internal one written
 // before the kinds as its kind.
 func decodeEntry(data []byte) (kind Kind, stampMs int64, args [][]byte, err error) {
-	if len(data) < 10 || Kind(data[0]) < KindCommand || Kind(data[0]) > KindACL {
+	if len(data) < 10 || Kind(data[0]) < KindCommand || Kind(data[0]) > lastKind {
 		return 0, 0, nil, errCorruptEntry
 	}
 	kind = Kind(data[0])
@@ -194,6 +202,9 @@ type machine struct {
 	advertised map[consensus.NodeID]string
 	// changes receives what each entry changed in the store.
 	changes *changeFeed
+	// scripts are the cached scripts and function libraries, replicated
+	// state, and the engine that runs them.
+	scripts *script.Engine
 }
 
 // Users is the replicated state of the ACL users, which the front end
@@ -215,7 +226,7 @@ type Users interface {
 // this node's own removal is applied.
 func NewStateMachine(st *store.Store, members *Members, users Users, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
 	return &machine{store: st, members: members, users: users, self: self, logger: logger, removed: removed,
-		advertised: make(map[consensus.NodeID]string), changes: newChangeFeed()}
+		advertised: make(map[consensus.NodeID]string), changes: newChangeFeed(), scripts: script.New(scriptLogger(logger))}
 }
 
 // Apply implements consensus.StateMachine.
@@ -262,8 +273,13 @@ func (m *machine) applyEntry(index uint64, kind Kind, stamp int64, args [][]byte
 			reply = []byte("-ERR internal error applying the command\r\n")
 		}
 	}()
-	if kind == KindACL {
+	switch kind {
+	case KindACL:
 		return m.users.ApplyLog(args)
+	case KindScript:
+		return m.runScript(stamp, args)
+	case KindScriptCache:
+		return m.changeScripts(args)
 	}
 	return m.store.ApplyOp(storeOps[kind], stamp, args, nil)
 }
@@ -301,8 +317,10 @@ func (m *machine) removeMember(id consensus.NodeID) {
 // increasing id (uvarint id, client address, advertised bus address or
 // empty, each address a uvarint length and its bytes), the count of ACL
 // users and each as its ACL LIST line (none until a change of the users
-// came through the log; a uvarint length and the bytes), then the store's
-// snapshot.
+// came through the log; a uvarint length and the bytes), the count of
+// cached scripts and each body by increasing sha, the count of function
+// libraries and each one's code by name (strings as the users'), then the
+// store's snapshot.
 //
 // Its bytes depend on the replicated state only, so every node's snapshot
 // of one index is the same and a follower may assemble one from chunks of
@@ -312,7 +330,9 @@ func (m *machine) removeMember(id consensus.NodeID) {
 // replicated in effect: the bootstrap ones must agree across --cluster lists
 // (the cluster id is derived from them), the others come from conf changes.
 const (
-	snapshotMagic = "RKVSNAP3"
+	snapshotMagic = "RKVSNAP4"
+	// snapshotMagicV3 snapshots have no scripts; they are still read.
+	snapshotMagicV3 = "RKVSNAP3"
 	// snapshotMagicV2 snapshots have no ACL users; they are still read.
 	snapshotMagicV2 = "RKVSNAP2"
 	// snapshotMagicV1 snapshots also hold their writer's routes in place
@@ -321,6 +341,9 @@ const (
 	snapshotMagicV1 = "RKVSNAP1"
 	// maxACLLine bounds one user's line in a snapshot.
 	maxACLLine = 1 << 20
+	// maxScript bounds one script or library in a snapshot: a client
+	// sends none longer than a bulk string.
+	maxScript = 512 << 20
 )
 
 // Snapshot implements consensus.StateMachine: it captures the store and the
@@ -334,10 +357,11 @@ func (m *machine) Snapshot() consensus.SnapshotWriter {
 		hdr = appendString(hdr, mem.ClientAddr)
 		hdr = appendString(hdr, m.advertised[mem.ID])
 	}
-	users := m.users.SnapshotLines()
-	hdr = binary.AppendUvarint(hdr, uint64(len(users)))
-	for _, u := range users {
-		hdr = appendString(hdr, u)
+	for _, lines := range [][]string{m.users.SnapshotLines(), m.scripts.SnapshotScripts(), m.scripts.SnapshotLibraries()} {
+		hdr = binary.AppendUvarint(hdr, uint64(len(lines)))
+		for _, l := range lines {
+			hdr = appendString(hdr, l)
+		}
 	}
 	snap := m.store.Snapshot()
 	return func(w io.Writer) error {
@@ -365,7 +389,8 @@ func (m *machine) Restore(src io.Reader) error {
 	}
 	v1 := string(magic) == snapshotMagicV1
 	v2 := string(magic) == snapshotMagicV2
-	if !v1 && !v2 && string(magic) != snapshotMagic {
+	v3 := string(magic) == snapshotMagicV3
+	if !v1 && !v2 && !v3 && string(magic) != snapshotMagic {
 		return fmt.Errorf("replica: snapshot does not start with %q", snapshotMagic)
 	}
 	count, err := binary.ReadUvarint(r)
@@ -388,21 +413,23 @@ func (m *machine) Restore(src io.Reader) error {
 		}
 		members = append(members, Member{ID: consensus.NodeID(id), ClientAddr: client, BusAddr: bus})
 	}
-	var users []string
+	var users, scripts, libraries []string
 	if !v1 && !v2 {
-		n, err := binary.ReadUvarint(r)
-		if err != nil || n > 1<<20 {
-			return fmt.Errorf("replica: corrupt snapshot user list")
+		if users, err = readStrings(r, 1<<20, maxACLLine); err != nil {
+			return fmt.Errorf("replica: corrupt snapshot user list: %w", err)
 		}
-		for range n {
-			line, err := readString(r, maxACLLine)
-			if err != nil {
-				return err
-			}
+		for _, line := range users {
 			if err := m.users.CheckLine(line); err != nil {
 				return fmt.Errorf("replica: corrupt snapshot user: %w", err)
 			}
-			users = append(users, line)
+		}
+	}
+	if !v1 && !v2 && !v3 {
+		if scripts, err = readStrings(r, 1<<24, maxScript); err != nil {
+			return fmt.Errorf("replica: corrupt snapshot script cache: %w", err)
+		}
+		if libraries, err = readStrings(r, 1<<20, maxScript); err != nil {
+			return fmt.Errorf("replica: corrupt snapshot function libraries: %w", err)
 		}
 	}
 	if err := m.store.Restore(r); err != nil {
@@ -410,6 +437,12 @@ func (m *machine) Restore(src io.Reader) error {
 	}
 	m.changes.publish(m.store)
 	if err := m.users.RestoreLines(users); err != nil {
+		return err
+	}
+	if err := m.scripts.RestoreScripts(scripts); err != nil {
+		return err
+	}
+	if err := m.scripts.RestoreLibraries(libraries); err != nil {
 		return err
 	}
 	m.restoreMembers(members, v1)
@@ -455,6 +488,24 @@ func (m *machine) restoreMembers(snap []Member, v1 bool) {
 }
 
 // readString reads a uvarint length, at most limit, and that many bytes.
+// readStrings reads a count, at most maxCount, and that many strings of at
+// most limit bytes each.
+func readStrings(r *bufio.Reader, maxCount, limit uint64) ([]string, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n > maxCount {
+		return nil, fmt.Errorf("bad count")
+	}
+	var out []string
+	for range n {
+		s, err := readString(r, limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 func readString(r *bufio.Reader, limit uint64) (string, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil || n > limit {

@@ -282,7 +282,7 @@ func TestCommandEncodingRoundTrip(t *testing.T) {
 			t.Fatalf("decode of %d of %d bytes: %v, want errCorruptEntry", cut, len(data), err)
 		}
 	}
-	for _, bad := range []byte{0, byte(KindACL) + 1, 255} {
+	for _, bad := range []byte{0, byte(lastKind) + 1, 255} {
 		data[0] = bad
 		if _, _, _, err := decodeEntry(data); !errors.Is(err, errCorruptEntry) {
 			t.Fatalf("decode of kind %d: %v, want errCorruptEntry", bad, err)

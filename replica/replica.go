@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/script"
 	"github.com/rkv/rkv/store"
 )
 
@@ -17,6 +18,7 @@ type Replica struct {
 	members *Members
 	removal *Removal
 	changes *changeFeed
+	scripts *script.Engine
 
 	removedOnce sync.Once
 	removed     chan struct{}
@@ -43,7 +45,7 @@ func Start(cfg Config) (*Replica, error) {
 	}
 	r := &Replica{store: store.New(), members: cfg.Members, removed: make(chan struct{})}
 	m := NewStateMachine(r.store, cfg.Members, cfg.Users, cfg.Node.Raft.ID, cfg.Logger, r.markRemoved)
-	r.changes = m.(*machine).changes
+	r.changes, r.scripts = m.(*machine).changes, m.(*machine).scripts
 	cfg.Node.StateMachine = m
 	node, err := consensus.StartNode(cfg.Node)
 	if err != nil {
@@ -78,3 +80,7 @@ func (r *Replica) Stop() {
 	r.removal.Stop()
 	r.node.Stop()
 }
+
+// Scripts is the group's script cache and function libraries, and the
+// engine that runs them.
+func (r *Replica) Scripts() *script.Engine { return r.scripts }

@@ -1,7 +1,6 @@
 package resp
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/tidwall/redcon"
 
-	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/replica"
 )
 
@@ -387,16 +385,9 @@ func ReadACLFile(path string) ([]string, error) {
 // proposeACL proposes a change of the users through the log and writes its
 // reply; a follower redirects it to the leader.
 func (s *Server) proposeACL(conn redcon.Conn, args [][]byte) {
-	route := routeOf("acl")
-	if !s.home.Node().IsLeader() {
-		s.redirect(conn, route, nil, s.home.Node().Leader())
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	defer cancel()
-	entry := replica.EncodeEntry(nil, replica.KindACL, time.Now().UnixMilli(), args)
-	v, err := s.home.Node().Propose(ctx, entry)
-	s.writeResult(conn, route, nil, consensus.Result{Val: v, Err: err})
+	s.propose(conn, s.home, routeOf("acl"), nil, func() []byte {
+		return replica.EncodeEntry(nil, replica.KindACL, time.Now().UnixMilli(), args)
+	})
 }
 
 // setRequirepass is CONFIG SET requirepass: the default user's only

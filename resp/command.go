@@ -261,7 +261,9 @@ func commandGetKeys(conn redcon.Conn, args [][]byte) {
 	}
 	keys, ok := sp.KeysBySpecs(cmdArgs)
 	if !ok || len(keys) == 0 {
-		if ok && sp.Has("no_mandatory_keys") {
+		// Where the key specs fail, Redis falls back to the command's
+		// own key finder, which finds none (EVAL with a bad numkeys).
+		if sp.Has("no_mandatory_keys") {
 			conn.WriteArray(0)
 			return
 		}

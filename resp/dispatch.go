@@ -33,7 +33,7 @@ func addServerCommands(runs map[string]func(s *Server, conn redcon.Conn, c *clie
 		if !ok {
 			panic("resp: no command table entry for " + name)
 		}
-		if spec.Runs != command.OnConnection && spec.Runs != command.OnServer {
+		if spec.Runs == command.AsWrite || spec.Runs == command.AsRead {
 			panic("resp: the command table runs " + name + " on the keyspace")
 		}
 		serverCommands[name] = &serverCommand{spec: spec, run: run}

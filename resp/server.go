@@ -307,10 +307,18 @@ func (s *Server) redirect(conn redcon.Conn, sc *store.Command, args [][]byte, le
 	conn.WriteError(fmt.Sprintf("MOVED %d %s", commandSlot(sc, args), m.ClientAddr))
 }
 
-// commandSlot is the hash slot of the command's first key, 0 if it has none.
+// commandSlot is the hash slot of the command's first key, 0 if it has
+// none; the key specs find the keys of a command whose arguments locate
+// them (EVAL, ZUNION, XREAD...).
 func commandSlot(sc *store.Command, args [][]byte) int {
 	if sc.FirstKey > 0 && sc.FirstKey < len(args) {
 		return store.KeySlot(args[sc.FirstKey])
+	}
+	if sc.Keyless() {
+		return 0
+	}
+	if keys, ok := sc.KeysBySpecs(args); ok && len(keys) > 0 {
+		return store.KeySlot(args[keys[0].Pos])
 	}
 	return 0
 }
@@ -351,6 +359,19 @@ func (s *Server) writes(conn redcon.Conn, rep *replica.Replica, cmds []redcon.Co
 		k++
 		s.writeResult(conn, sc, cmd.Args, r)
 	}
+}
+
+// propose sends the entry entry() builds through rep's log and writes its
+// reply; a follower redirects the command (route, args) to the leader.
+func (s *Server) propose(conn redcon.Conn, rep *replica.Replica, route *store.Command, args [][]byte, entry func() []byte) {
+	if !rep.Node().IsLeader() {
+		s.redirect(conn, route, args, rep.Node().Leader())
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	v, err := rep.Node().Propose(ctx, entry())
+	s.writeResult(conn, route, args, consensus.Result{Val: v, Err: err})
 }
 
 func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte, r consensus.Result) {

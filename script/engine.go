@@ -5,9 +5,12 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -55,6 +58,10 @@ type Options struct {
 	// Replicated marks a call every replica runs from the log: Kill
 	// refuses it, since only the budget ends it alike everywhere.
 	Replicated bool
+	// NoCache keeps an EVAL from caching its script: a node that runs a
+	// read-only script outside the log must not change the cache, which
+	// is replicated state.
+	NoCache bool
 }
 
 // Result is the outcome of one call.
@@ -130,6 +137,7 @@ type run struct {
 	cancel     context.CancelFunc
 	killed     atomic.Bool
 	replicated bool
+	started    time.Time
 }
 
 // New returns an engine whose redis.log lines go to log (nil: dropped).
@@ -159,6 +167,35 @@ func (e *Engine) Flush() {
 	e.resetEval()
 }
 
+// SnapshotScripts returns the cached scripts' bodies in the order of
+// their shas, for a snapshot: the cache is replicated state, so that
+// EVALSHA works on whichever node leads.
+func (e *Engine) SnapshotScripts() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	shas := slices.Sorted(maps.Keys(e.scripts))
+	out := make([]string, len(shas))
+	for i, sha := range shas {
+		out[i] = string(e.scripts[sha].body)
+	}
+	return out
+}
+
+// RestoreScripts makes the cache hold exactly bodies, in a fresh EVAL
+// state; a body that does not compile is an error, the cache then left
+// holding the bodies before it.
+func (e *Engine) RestoreScripts(bodies []string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.resetEval()
+	for _, b := range bodies {
+		if _, err := e.load([]byte(b), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SHA1Hex returns the lowercase hex sha1 of b, a script's name.
 func SHA1Hex(b []byte) string {
 	sum := sha1.Sum(b)
@@ -170,14 +207,15 @@ func SHA1Hex(b []byte) string {
 func (e *Engine) Load(body []byte) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, err := e.load(body)
+	s, err := e.load(body, true)
 	if err != nil {
 		return "", err
 	}
 	return SHA1Hex(s.body), nil
 }
 
-func (e *Engine) load(body []byte) (*evalScript, error) {
+// load compiles body, or finds it in the cache, and caches it if keep.
+func (e *Engine) load(body []byte, keep bool) (*evalScript, error) {
 	sha := SHA1Hex(body)
 	if s, ok := e.scripts[sha]; ok {
 		return s, nil
@@ -193,7 +231,9 @@ func (e *Engine) load(body []byte) (*evalScript, error) {
 		return nil, ReplyError("ERR Error compiling script (new function): " + err.Error())
 	}
 	s := &evalScript{body: append([]byte(nil), body...), flags: flags, fn: fn}
-	e.scripts[sha] = s
+	if keep {
+		e.scripts[sha] = s
+	}
 	return s, nil
 }
 
@@ -222,11 +262,23 @@ func (e *Engine) ScriptFlags(sha string, body []byte) (f Flags, ok bool) {
 	return f, err == nil
 }
 
-// Eval runs body (EVAL): it is compiled and cached on first use.
+// Body returns the body of the cached script with this sha (any case).
+func (e *Engine) Body(sha string) ([]byte, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.scripts[strings.ToLower(sha)]
+	if !ok {
+		return nil, false
+	}
+	return s.body, true
+}
+
+// Eval runs body (EVAL): it is compiled and cached on first use, unless
+// o.NoCache.
 func (e *Engine) Eval(body []byte, keys, args [][]byte, h Host, o Options) Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, err := e.load(body)
+	s, err := e.load(body, !o.NoCache)
 	if err != nil {
 		return errorResult(err)
 	}
@@ -316,6 +368,7 @@ func (e *Engine) call(in *interp, fn *lua.LFunction, fnArgs []lua.LValue, name s
 		clientResp: clientResp,
 		cancel:     cancel,
 		replicated: o.Replicated,
+		started:    time.Now(),
 	}
 	e.cur.Store(r)
 	defer e.cur.Store(nil)
@@ -445,12 +498,21 @@ func (e *Engine) Kill(eval bool) error {
 	return nil
 }
 
-// Running reports whether a call is in progress, whether it is an EVAL
-// script (not a function), and whether it has written so far.
-func (e *Engine) Running() (running, isEval, wrote bool) {
+// CallInfo describes the call in progress.
+type CallInfo struct {
+	// Name is the script's sha or the function's name.
+	Name  string
+	Eval  bool
+	Wrote bool
+	// Started is when the call began, on this node's clock.
+	Started time.Time
+}
+
+// Current describes the call in progress, if any.
+func (e *Engine) Current() (CallInfo, bool) {
 	r := e.cur.Load()
 	if r == nil {
-		return false, false, false
+		return CallInfo{}, false
 	}
-	return true, r.isEval, r.wrote.Load()
+	return CallInfo{Name: r.name, Eval: r.isEval, Wrote: r.wrote.Load(), Started: r.started}, true
 }

@@ -251,7 +251,7 @@ func TestKill(t *testing.T) {
 			if !strings.HasPrefix(string(r.Reply), "-ERR Script killed by user with SCRIPT KILL... script: ") {
 				t.Fatalf("reply %q", r.Reply)
 			}
-			if running, _, _ := e.Running(); running {
+			if _, running := e.Current(); running {
 				t.Fatal("still running")
 			}
 		})

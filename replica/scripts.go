@@ -1,0 +1,149 @@
+package replica
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strconv"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/script"
+	"github.com/rkv/rkv/store"
+)
+
+// Scripts run from the log on every replica (store/doc.go says why): a
+// KindScript entry holds whether the leader found memory over maxmemory,
+// the instruction budget and the client's EVAL or FCALL, an EVALSHA's
+// script already replaced by its body; a KindScriptCache entry holds a
+// SCRIPT or FUNCTION command that changes the cached scripts or the
+// function libraries, which are replicated state.
+
+// EncodeScript lays out the entry that runs cmd (EVAL <body> or FCALL
+// <function>, then numkeys, keys and arguments).
+func EncodeScript(buf []byte, stampMs int64, oom bool, budget int64, cmd [][]byte) []byte {
+	opts := []byte("")
+	if oom {
+		opts = []byte("oom")
+	}
+	args := append([][]byte{opts, strconv.AppendInt(nil, budget, 10)}, cmd...)
+	return EncodeEntry(buf, KindScript, stampMs, args)
+}
+
+// runScript applies a KindScript entry: the script runs inside one store
+// entry, its commands on this replica's store at the entry's time.
+func (m *machine) runScript(stamp int64, args [][]byte) (reply []byte) {
+	if len(args) < 5 {
+		return []byte("-ERR malformed script entry\r\n")
+	}
+	budget, _ := strconv.ParseInt(string(args[1]), 10, 64)
+	o := script.Options{OOM: string(args[0]) == "oom", Budget: budget, Replicated: true, Cluster: true}
+	cmd := args[2:]
+	keys, argv, err := script.SplitKeys(cmd[2:])
+	if err != nil {
+		return []byte("-" + err.Error() + "\r\n")
+	}
+	m.store.ApplyScript(stamp, func(nowMs int64, exec store.Exec) {
+		h := storeHost{exec: exec, nowMs: nowMs}
+		var r script.Result
+		if bytes.EqualFold(cmd[0], []byte("fcall")) {
+			r = m.scripts.FCall(string(cmd[1]), keys, argv, h, o)
+		} else {
+			r = m.scripts.Eval(cmd[1], keys, argv, h, o)
+		}
+		reply = r.Reply
+	})
+	return reply
+}
+
+// changeScripts applies a KindScriptCache entry, a SCRIPT or FUNCTION
+// command the leader checked.
+func (m *machine) changeScripts(args [][]byte) []byte {
+	if len(args) < 2 {
+		return []byte("-ERR malformed script cache entry\r\n")
+	}
+	var err error
+	var name string
+	switch string(bytes.ToLower(args[0])) + " " + string(bytes.ToLower(args[1])) {
+	case "script load":
+		if name, err = m.scripts.Load(args[2]); err == nil {
+			return redcon.AppendBulkString(nil, name)
+		}
+	case "script flush":
+		m.scripts.Flush()
+	case "function load":
+		if name, err = m.scripts.FunctionLoad(args[len(args)-1], len(args) == 4); err == nil {
+			return redcon.AppendBulkString(nil, name)
+		}
+	case "function delete":
+		err = m.scripts.FunctionDelete(string(args[2]))
+	case "function flush":
+		m.scripts.FunctionFlush()
+	case "function restore":
+		policy := script.RestoreAppend
+		if len(args) == 4 {
+			policy = string(bytes.ToUpper(args[3]))
+		}
+		err = m.scripts.FunctionRestore(args[2], policy)
+	default:
+		return []byte("-ERR malformed script cache entry\r\n")
+	}
+	if err != nil {
+		return replyError(err)
+	}
+	return []byte("+OK\r\n")
+}
+
+func replyError(err error) []byte {
+	if re, ok := err.(script.ReplyError); ok {
+		return re.Reply()
+	}
+	return []byte("-ERR " + err.Error() + "\r\n")
+}
+
+// storeHost runs a script's commands on the store: its keyspace commands
+// and the few others Redis scripts call, TIME answered from the entry's
+// clock so that every replica sees the same time.
+type storeHost struct {
+	exec  store.Exec
+	nowMs int64
+}
+
+func (h storeHost) Call(args [][]byte, _ int) []byte {
+	switch string(bytes.ToLower(args[0])) {
+	case "time":
+		out := redcon.AppendArray(nil, 2)
+		out = redcon.AppendBulkString(out, strconv.FormatInt(h.nowMs/1000, 10))
+		return redcon.AppendBulkString(out, strconv.FormatInt(h.nowMs%1000*1000, 10))
+	case "ping":
+		if len(args) > 1 {
+			return redcon.AppendBulk(nil, args[1])
+		}
+		return []byte("+PONG\r\n")
+	case "echo":
+		return redcon.AppendBulk(nil, args[1])
+	}
+	if _, ok := store.Lookup(args[0]); !ok {
+		return []byte("-ERR rkv runs keyspace commands, TIME, PING and ECHO from scripts, not this one\r\n")
+	}
+	return h.exec(args, nil)
+}
+
+// ReadScriptHost is the host of a read-only script run outside the log:
+// its commands read the store as of nowMs.
+func ReadScriptHost(exec store.Exec, nowMs int64) script.Host {
+	return storeHost{exec: exec, nowMs: nowMs}
+}
+
+// scriptLogger sends redis.log lines to the node's log.
+func scriptLogger(logger *slog.Logger) script.Logger {
+	levels := [...]slog.Level{script.LogDebug: slog.LevelDebug, script.LogVerbose: slog.LevelDebug,
+		script.LogNotice: slog.LevelInfo, script.LogWarning: slog.LevelWarn}
+	return func(level int, msg string) {
+		lv := slog.LevelInfo
+		if level >= 0 && level < len(levels) {
+			lv = levels[level]
+		}
+		logger.Log(context.Background(), lv, "script: "+msg)
+	}
+}
