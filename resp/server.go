@@ -61,7 +61,6 @@ type Server struct {
 	home    *replica.Replica
 	route   *router
 	logger  *slog.Logger
-	rs      *redcon.Server
 	started time.Time
 
 	clientSeq  atomic.Int64
@@ -80,7 +79,11 @@ type Server struct {
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 
-	closeOnce sync.Once
+	// serveMu orders Serve and Close; stopped is set by Close.
+	serveMu sync.Mutex
+	stopped bool
+	rs      *redcon.Server
+	ln      net.Listener
 }
 
 // client is the state of one connection.
@@ -146,21 +149,34 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 
 // Serve accepts clients on ln until Close.
 func (s *Server) Serve(ln net.Listener) error {
-	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
-	ln = guardListener{ln, &s.conns}
-	return s.rs.Serve(ln)
+	s.serveMu.Lock()
+	if s.stopped {
+		s.serveMu.Unlock()
+		ln.Close()
+		return net.ErrClosed
+	}
+	rs := redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
+	s.rs, s.ln = rs, ln
+	s.serveMu.Unlock()
+	return rs.Serve(guardListener{ln, &s.conns})
 }
 
 // Close stops accepting clients and closes the open connections.
 func (s *Server) Close() error {
-	var err error
-	s.closeOnce.Do(func() {
-		if s.rs != nil {
-			err = s.rs.Close()
-		}
-		s.stopWatching()
-	})
-	return err
+	s.serveMu.Lock()
+	defer s.serveMu.Unlock()
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
+	s.stopWatching()
+	if s.rs == nil {
+		return nil
+	}
+	// Closed here too: a Close that comes before redcon took the
+	// listener would not reach it.
+	s.ln.Close()
+	return s.rs.Close()
 }
 
 func (s *Server) accept(conn redcon.Conn) bool {
