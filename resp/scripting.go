@@ -28,11 +28,6 @@ func init() {
 	})
 }
 
-// scriptBudget bounds the Lua instructions of a script run from the log,
-// one to three seconds of gopher-lua: a looping script must end, and end at the
-// same instruction on every replica, which only a count gives.
-const scriptBudget = 100_000_000
-
 // scriptRoutes place the script commands for redirects.
 var scriptRoutes = map[string]*store.Command{}
 
@@ -101,7 +96,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
 		oom := !rep.Removal().AdmitWrite(ctx)
-		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, scriptBudget, cmd)
+		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, replica.ScriptBudget, cmd)
 	})
 }
 
