@@ -62,7 +62,7 @@ func (m *machine) runTransactionScript(nowMs int64, exec store.Exec, args [][]by
 // _RO form, its arguments) and returns its reply.
 func (m *machine) runCall(cmd [][]byte, h script.Host, o script.Options) []byte {
 	name := strings.ToLower(string(cmd[0]))
-	keys, argv, err := script.SplitKeys(cmd[2:])
+	keys, argv, err := m.scripts.CallArgs(name, cmd)
 	if err != nil {
 		return replyError(err)
 	}
