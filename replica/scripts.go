@@ -37,9 +37,9 @@ func (m *machine) runScript(stamp int64, args [][]byte) (reply []byte) {
 		return []byte("-ERR malformed script entry\r\n")
 	}
 	budget, _ := strconv.ParseInt(string(args[1]), 10, 64)
-	o := script.Options{OOM: string(args[0]) == "oom", Budget: budget, Replicated: true, Cluster: true}
 	cmd := args[2:]
-	keys, argv, err := script.SplitKeys(cmd[2:])
+	o := script.Options{OOM: string(args[0]) == "oom", Budget: budget, Replicated: true, Cluster: true, Command: cmd}
+	keys, argv, err := script.SplitKeys(cmd[2:], bytes.EqualFold(cmd[0], []byte("fcall")))
 	if err != nil {
 		return []byte("-" + err.Error() + "\r\n")
 	}
