@@ -14,31 +14,33 @@ import (
 
 // Scripts run from the log on every replica (store/doc.go says why): a
 // KindScript entry holds whether the leader found memory over maxmemory,
-// the instruction budget and the client's EVAL or FCALL, an EVALSHA's
+// the instruction budget, the seed of math.random the leader drew, and
+// the client's EVAL or FCALL, an EVALSHA's
 // script already replaced by its body; a KindScriptCache entry holds a
 // SCRIPT or FUNCTION command that changes the cached scripts or the
 // function libraries, which are replicated state.
 
 // EncodeScript lays out the entry that runs cmd (EVAL <body> or FCALL
 // <function>, then numkeys, keys and arguments).
-func EncodeScript(buf []byte, stampMs int64, oom bool, budget int64, cmd [][]byte) []byte {
+func EncodeScript(buf []byte, stampMs int64, oom bool, budget int64, seed uint64, cmd [][]byte) []byte {
 	opts := []byte("")
 	if oom {
 		opts = []byte("oom")
 	}
-	args := append([][]byte{opts, strconv.AppendInt(nil, budget, 10)}, cmd...)
+	args := append([][]byte{opts, strconv.AppendInt(nil, budget, 10), strconv.AppendUint(nil, seed, 10)}, cmd...)
 	return EncodeEntry(buf, KindScript, stampMs, args)
 }
 
 // runScript applies a KindScript entry: the script runs inside one store
 // entry, its commands on this replica's store at the entry's time.
 func (m *machine) runScript(stamp int64, args [][]byte) (reply []byte) {
-	if len(args) < 5 {
+	if len(args) < 6 {
 		return []byte("-ERR malformed script entry\r\n")
 	}
 	budget, _ := strconv.ParseInt(string(args[1]), 10, 64)
-	cmd := args[2:]
-	o := script.Options{OOM: string(args[0]) == "oom", Budget: budget, Replicated: true, Cluster: true, Command: cmd}
+	seed, _ := strconv.ParseUint(string(args[2]), 10, 64)
+	cmd := args[3:]
+	o := script.Options{OOM: string(args[0]) == "oom", Budget: budget, Seed: seed, Replicated: true, Cluster: true, Command: cmd}
 	keys, argv, err := script.SplitKeys(cmd[2:], bytes.EqualFold(cmd[0], []byte("fcall")))
 	if err != nil {
 		return []byte("-" + err.Error() + "\r\n")

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -128,7 +129,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		flags, _ = eng.ScriptFlags("", body)
 	}
 	run := func(h script.Host, o script.Options) script.Result {
-		o.Cluster, o.NoCache, o.Command = true, true, args
+		o.Cluster, o.NoCache, o.Command, o.Seed = true, true, args, rand.Uint64()
 		if fcall {
 			return eng.FCall(fn, keys, argv, h, o)
 		}
@@ -166,7 +167,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
 		oom := !rep.Removal().AdmitWrite(ctx)
-		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, scriptBudget, cmd)
+		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, scriptBudget, rand.Uint64(), cmd)
 	})
 }
 

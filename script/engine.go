@@ -69,6 +69,8 @@ type Options struct {
 	UntilWrite bool
 	// Command is the client's command, for FUNCTION STATS.
 	Command [][]byte
+	// Seed starts math.random (0: where a fresh Redis process starts).
+	Seed uint64
 }
 
 // Result is the outcome of one call.
@@ -393,7 +395,7 @@ func (e *Engine) call(in *interp, fn *lua.LFunction, fnArgs []lua.LValue, name s
 	}
 	e.cur.Store(r)
 	defer e.cur.Store(nil)
-	e.rng.reset()
+	e.rng.start(o.Seed)
 
 	L := in.L
 	L.SetContext(ctx)
