@@ -107,7 +107,12 @@ func newInterp(api func(in *interp)) *interp {
 	in.envMeta = L.NewTable()
 	in.envMeta.RawSetString("__index", in.real)
 	in.envMeta.RawSetString("__newindex", L.NewFunction(readonlyError))
-	in.envMeta.RawSetString("__metatable", lua.LFalse)
+	// getmetatable(_G) shows, as Redis does, a read-only metatable; a
+	// view of it, since the real one leads to the hidden globals.
+	view := L.NewTable()
+	view.RawSetString("__index", L.NewFunction(missingGlobal))
+	view.RawSetString("__newindex", L.NewFunction(readonlyError))
+	in.envMeta.RawSetString("__metatable", in.protect(view, seen))
 	in.env = L.NewTable()
 	L.SetMetatable(in.env, in.envMeta)
 	in.proxies[in.env] = true
