@@ -225,8 +225,10 @@ type Users interface {
 // to st and users and keeps members up to date. removed is called when
 // this node's own removal is applied.
 func NewStateMachine(st *store.Store, members *Members, users Users, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
-	return &machine{store: st, members: members, users: users, self: self, logger: logger, removed: removed,
+	m := &machine{store: st, members: members, users: users, self: self, logger: logger, removed: removed,
 		advertised: make(map[consensus.NodeID]string), changes: newChangeFeed(), scripts: script.New(scriptLogger(logger))}
+	st.SetScriptRunner(m.runTransactionScript)
+	return m
 }
 
 // Apply implements consensus.StateMachine.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/tidwall/redcon"
 
@@ -31,6 +32,13 @@ func EncodeScript(buf []byte, stampMs int64, oom bool, budget int64, seed uint64
 	return EncodeEntry(buf, KindScript, stampMs, args)
 }
 
+// ScriptBudget bounds the Lua instructions of a script run from the log,
+// one to three seconds of gopher-lua: a looping script must end, and end
+// at the same instruction on every replica, which only a count gives. The
+// leader puts it in each KindScript entry; a script a transaction holds
+// gets it too.
+const ScriptBudget = 100_000_000
+
 // runScript applies a KindScript entry: the script runs inside one store
 // entry, its commands on this replica's store at the entry's time.
 func (m *machine) runScript(stamp int64, args [][]byte) (reply []byte) {
@@ -39,23 +47,40 @@ func (m *machine) runScript(stamp int64, args [][]byte) (reply []byte) {
 	}
 	budget, _ := strconv.ParseInt(string(args[1]), 10, 64)
 	seed, _ := strconv.ParseUint(string(args[2]), 10, 64)
-	cmd := args[3:]
-	o := script.Options{OOM: string(args[0]) == "oom", Budget: budget, Seed: seed, Replicated: true, Cluster: true, Command: cmd}
-	keys, argv, err := script.SplitKeys(cmd[2:], bytes.EqualFold(cmd[0], []byte("fcall")))
-	if err != nil {
-		return []byte("-" + err.Error() + "\r\n")
-	}
+	o := script.Options{OOM: string(args[0]) == "oom", Budget: budget, Seed: seed}
 	m.store.ApplyScript(stamp, func(nowMs int64, exec store.Exec) {
-		h := storeHost{exec: exec, nowMs: nowMs}
-		var r script.Result
-		if bytes.EqualFold(cmd[0], []byte("fcall")) {
-			r = m.scripts.FCall(string(cmd[1]), keys, argv, h, o)
-		} else {
-			r = m.scripts.Eval(cmd[1], keys, argv, h, o)
-		}
-		reply = r.Reply
+		reply = m.runCall(args[3:], storeHost{exec: exec, nowMs: nowMs}, o)
 	})
 	return reply
+}
+
+// runTransactionScript runs a script an EXEC holds, inside the EXEC's
+// entry; its math.random starts from a fresh Redis's state, the EXEC
+// entry carrying no seed.
+func (m *machine) runTransactionScript(nowMs int64, exec store.Exec, args [][]byte, out []byte) []byte {
+	return append(out, m.runCall(args, storeHost{exec: exec, nowMs: nowMs}, script.Options{Budget: ScriptBudget})...)
+}
+
+// runCall runs a script command from the log (EVAL, EVALSHA, FCALL or an
+// _RO form, its arguments) and returns its reply.
+func (m *machine) runCall(cmd [][]byte, h script.Host, o script.Options) []byte {
+	name := strings.ToLower(string(cmd[0]))
+	keys, argv, err := script.SplitKeys(cmd[2:], strings.HasPrefix(name, "fcall"))
+	if err != nil {
+		return replyError(err)
+	}
+	o.ReadOnly, o.Replicated, o.Cluster, o.Command = strings.HasSuffix(name, "_ro"), true, true, cmd
+	switch strings.TrimSuffix(name, "_ro") {
+	case "fcall":
+		return m.scripts.FCall(string(cmd[1]), keys, argv, h, o).Reply
+	case "evalsha":
+		body, ok := m.scripts.Body(string(cmd[1]))
+		if !ok {
+			return script.ErrNoScript.Reply()
+		}
+		return m.scripts.Eval(body, keys, argv, h, o).Reply
+	}
+	return m.scripts.Eval(cmd[1], keys, argv, h, o).Reply
 }
 
 // changeScripts applies a KindScriptCache entry, a SCRIPT or FUNCTION

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/rkv/rkv/command"
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/store"
@@ -37,6 +38,9 @@ type txState struct {
 type queuedCommand struct {
 	args [][]byte       // a copy: the connection reuses its read buffer
 	sc   *store.Command // nil for a command the front end answers
+	// inLog: the command runs inside the EXEC entry (a store command or
+	// a script), not in its place after it.
+	inLog bool
 }
 
 // endTransaction ends the transaction and forgets the watches, as Redis
@@ -86,6 +90,8 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 		conn.WriteError(msg)
 		return true
 	}
+	var admin *serverCommand
+	var ok bool
 	if sc != nil {
 		if !sc.ArityOK(len(cmd.Args)) {
 			return refuse(arityError(sc.Name))
@@ -96,7 +102,7 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 			return true
 		}
 	} else {
-		admin, ok := serverCommands[strings.ToLower(string(cmd.Args[0]))]
+		admin, ok = serverCommands[strings.ToLower(string(cmd.Args[0]))]
 		if !ok {
 			return refuse(unknownCommand(cmd.Args))
 		}
@@ -122,7 +128,10 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 			return true
 		}
 	}
-	tx.queue = append(tx.queue, queuedCommand{args: cloneArgs(cmd.Args), sc: sc})
+	// A script queued in a transaction runs inside the EXEC entry, so
+	// the transaction stays one atomic step of the log.
+	inLog := sc != nil || admin.spec.Runs == command.AsScript
+	tx.queue = append(tx.queue, queuedCommand{args: cloneArgs(cmd.Args), sc: sc, inLog: inLog})
 	conn.WriteString("QUEUED")
 	return true
 }
@@ -220,6 +229,10 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 	keyed := false
 	var scs []*store.Command
 	for _, q := range tx.queue {
+		if !q.inLog {
+			continue
+		}
+		cmds = append(cmds, q.args)
 		if q.sc == nil {
 			continue
 		}
@@ -227,7 +240,6 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 		if q.sc.FirstKey > 0 && !keyed {
 			route, routeArgs, keyed = q.sc, q.args, true
 		}
-		cmds = append(cmds, q.args)
 	}
 	if len(cmds) == 0 && len(tx.watches) == 0 {
 		conn.WriteArray(len(tx.queue))
@@ -271,7 +283,7 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 func (s *Server) interleave(conn redcon.Conn, c *client, queue []queuedCommand, elems []byte) {
 	conn.WriteArray(len(queue))
 	for _, q := range queue {
-		if q.sc == nil {
+		if !q.inLog {
 			s.admin(conn, c, redcon.Command{Args: q.args})
 			continue
 		}

@@ -272,3 +272,22 @@ func bulkOf(n int) string {
 	s := strconv.Itoa(n)
 	return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s)
 }
+
+// TestTransactionHoldsScripts: a script queued in MULTI runs inside the EXEC
+// entry, in its place among the other commands, and a key a script changes
+// breaks a WATCH on it.
+func TestTransactionHoldsScripts(t *testing.T) {
+	nodes := startCluster(t, 1)
+	a, b := dialRaw(t, nodes[0].addr), dialRaw(t, nodes[0].addr)
+	incr := "EVAL return(redis.call('incr',KEYS[1])) 1 k"
+	b.do("SET warm 1") // the leader's first entry of its term is behind this
+	before := nodes[0].node.Status().Commit
+	wantReplies(t, a.do("MULTI", "SET k 1", incr, "PING", incr, "EXEC"),
+		"+OK\r\n", queued, queued, queued, queued, "*4\r\n+OK\r\n:2\r\n+PONG\r\n:3\r\n")
+	if got := nodes[0].node.Status().Commit; got != before+1 {
+		t.Fatalf("the transaction took %d entries, want one", got-before)
+	}
+	wantReplies(t, a.do("WATCH w"), "+OK\r\n")
+	wantReplies(t, b.do("EVAL return(redis.call('set',KEYS[1],'x')) 1 w"), "+OK\r\n")
+	wantReplies(t, a.do("MULTI", "SET y 1", "EXEC"), "+OK\r\n", queued, "*-1\r\n")
+}

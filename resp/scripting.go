@@ -32,11 +32,6 @@ func init() {
 	})
 }
 
-// scriptBudget bounds the Lua instructions of a script run from the log,
-// one to three seconds of gopher-lua: a looping script must end, and end at the
-// same instruction on every replica, which only a count gives.
-const scriptBudget = 100_000_000
-
 // defaultBusyMs is busy-reply-threshold's default, Redis's 5 seconds.
 const defaultBusyMs = 5000
 
@@ -149,7 +144,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 	if rep.Node().IsLeader() {
 		var r script.Result
 		rep.Store().ReadScript(time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
-			r = run(replica.ReadScriptHost(exec, nowMs), script.Options{UntilWrite: true, Budget: scriptBudget})
+			r = run(replica.ReadScriptHost(exec, nowMs), script.Options{UntilWrite: true, Budget: replica.ScriptBudget})
 		})
 		if r.Killed {
 			conn.WriteRaw(r.Reply)
@@ -167,7 +162,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
 		oom := !rep.Removal().AdmitWrite(ctx)
-		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, scriptBudget, rand.Uint64(), cmd)
+		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, replica.ScriptBudget, rand.Uint64(), cmd)
 	})
 }
 

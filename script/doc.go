@@ -26,6 +26,6 @@
 // gopher-lua is not PUC Lua 5.1: numbers print with Go's formatting in
 // tostring and '..' (Redis prints "%.14g"), runtime and syntax error
 // texts are gopher-lua's, and read-only tables are proxies (pairs over
-// _G or string sees nothing). FUNCTION LIST is sorted by name; FUNCTION
-// DUMP's payload is rkv's own format.
+// _G or string sees nothing). FUNCTION LIST is sorted by name. FUNCTION
+// DUMP's payload is Redis's (payload.go).
 package script

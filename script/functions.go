@@ -1,10 +1,7 @@
 package script
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"hash/crc64"
 	"slices"
 	"strings"
 
@@ -527,27 +524,10 @@ func (e *Engine) replaceAll(codes []string) error {
 	return nil
 }
 
-// The FUNCTION DUMP payload is rkv's own, not Redis's RDB encoding: it
-// only has to round-trip through rkv (DUMP on one node, RESTORE on
-// another). Layout: the magic "RKVF", a version byte (1), then per
-// library a uvarint length and the library's source, then the CRC-64
-// (ECMA) of everything before it, 8 bytes little-endian.
-const (
-	dumpMagic   = "RKVF"
-	dumpVersion = 1
-)
-
-var crcTable = crc64.MakeTable(crc64.ECMA)
-
-// FunctionDump returns every library as one payload (FUNCTION DUMP).
-func (e *Engine) FunctionDump() []byte {
-	b := append([]byte(dumpMagic), dumpVersion)
-	for _, code := range e.SnapshotLibraries() {
-		b = binary.AppendUvarint(b, uint64(len(code)))
-		b = append(b, code...)
-	}
-	return binary.LittleEndian.AppendUint64(b, crc64.Checksum(b, crcTable))
-}
+// FunctionDump returns every library as one payload (FUNCTION DUMP), in
+// Redis's format (payload.go), so that libraries move between Redis and
+// rkv.
+func (e *Engine) FunctionDump() []byte { return encodePayload(e.SnapshotLibraries()) }
 
 // Restore policies of FUNCTION RESTORE.
 const (
@@ -556,13 +536,11 @@ const (
 	RestoreFlush   = "FLUSH"
 )
 
-var errBadPayload = ReplyError("ERR DUMP payload version or checksum are wrong")
-
 // FunctionRestore loads a FunctionDump payload with a policy: APPEND
 // fails on any existing library or function name, REPLACE replaces
 // same-named libraries, FLUSH drops every library first.
 func (e *Engine) FunctionRestore(payload []byte, policy string) error {
-	codes, err := decodeDump(payload)
+	codes, err := decodePayload(payload)
 	if err != nil {
 		return err
 	}
@@ -591,25 +569,4 @@ func (e *Engine) FunctionRestore(payload []byte, policy string) error {
 		libs = append(libs, lib)
 	}
 	return e.funcs.link(libs, replace)
-}
-
-func decodeDump(p []byte) ([]string, error) {
-	if len(p) < len(dumpMagic)+1+8 || !bytes.HasPrefix(p, []byte(dumpMagic)) || p[len(dumpMagic)] != dumpVersion {
-		return nil, errBadPayload
-	}
-	body, sum := p[:len(p)-8], binary.LittleEndian.Uint64(p[len(p)-8:])
-	if crc64.Checksum(body, crcTable) != sum {
-		return nil, errBadPayload
-	}
-	var codes []string
-	rest := body[len(dumpMagic)+1:]
-	for len(rest) > 0 {
-		n, k := binary.Uvarint(rest)
-		if k <= 0 || uint64(len(rest)-k) < n {
-			return nil, errBadPayload
-		}
-		codes = append(codes, string(rest[k:k+int(n)]))
-		rest = rest[k+int(n):]
-	}
-	return codes, nil
 }

@@ -25,6 +25,32 @@
 // EXEC alike. A deletion of another key of the same bucket in between also
 // aborts: a spurious abort, which clients retry, never a missed change.
 //
+// # Scripts
+//
+// A Lua script that may write is replicated as the script itself, not as
+// its effects: the log carries the EVAL (an EVALSHA as its body) or the
+// FCALL, and every replica runs it at apply through Store.ApplyScript, its
+// commands all inside one entry (one seq, one clock, one seeding of the
+// log's randomness), under the write lock. So its reads and writes take
+// effect at one point of the log, as a transaction's do, and a
+// check-then-write script (a lock's release) can never act on a value
+// another client changed in between. This is RedisRaft's choice, taken
+// over the other one (the leader runs the script and the log carries its
+// effects, conditioned like EXEC on the versions of every key it read)
+// because it needs no re-run on conflict, so a hot key's scripts (a rate
+// limiter's counter) never starve each other, and a script's throughput is
+// that of any write. What it costs is determinism, which the script
+// package provides: no clock but the entry's (TIME inside a script is the
+// store's clock), math.random starting from one state every call, table
+// iteration in insertion order, and a bound counted in Lua instructions
+// rather than seconds, so that a looping script ends at the same
+// instruction everywhere. For the same reason a script run from the log
+// cannot be killed (a kill would land at a different point on each
+// replica); read-only scripts (EVAL_RO, FCALL_RO, no-writes) run outside
+// the log under the read lock (Store.ReadScript) and can be. A script
+// queued in MULTI runs inside the EXEC entry through the ScriptRunner the
+// replica sets.
+//
 // # Time
 //
 // Each log entry carries the leader's wall-clock stamp. The store's clock is

@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/command"
 )
 
 // An EXEC becomes one OpExec entry, whose arguments are
@@ -75,6 +77,10 @@ func (s *Store) execCmd(m mode, args [][]byte, out []byte) []byte {
 	}
 	out = redcon.AppendArray(out, len(cmds))
 	for _, c := range cmds {
+		if sp, ok := command.Lookup(c[0]); ok && sp.Runs == command.AsScript && s.scripts != nil {
+			out = s.scripts(m.now, func(args [][]byte, out []byte) []byte { return s.dispatch(m, args, out) }, c, out)
+			continue
+		}
 		out = s.dispatch(m, c, out)
 	}
 	return out

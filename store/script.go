@@ -4,6 +4,15 @@ package store
 // appends its RESP reply to out.
 type Exec func(args [][]byte, out []byte) []byte
 
+// ScriptRunner runs a script command (EVAL, EVALSHA, FCALL and their _RO
+// forms, args) queued in a transaction, its commands through exec, at
+// nowMs, and appends its reply to out.
+type ScriptRunner func(nowMs int64, exec Exec, args [][]byte, out []byte) []byte
+
+// SetScriptRunner sets what runs the scripts an EXEC holds; without one
+// they answer as unknown commands. Call it before the store is used.
+func (s *Store) SetScriptRunner(run ScriptRunner) { s.scripts = run }
+
 // ApplyScript runs a script from the Raft log at the leader's stamp
 // stampMs: fn runs under the write lock, and each command it executes
 // runs as Apply would run it, all of them as one entry (one seq, one

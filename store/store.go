@@ -82,6 +82,9 @@ type Store struct {
 	// recordChanges asks for the keys each entry changes (RecordChanges);
 	// recording is its value for the entry being applied, changedKeys and
 	// changedAll what that entry changed so far (TakeChanges).
+	// scripts runs the scripts a transaction holds (SetScriptRunner).
+	scripts ScriptRunner
+
 	recordChanges atomic.Bool
 	recording     bool
 	changedKeys   []string
