@@ -36,6 +36,16 @@ var allowedGlobals = map[string]bool{
 	"table": true, "struct": true, "redis": true,
 }
 
+// The Lua stack of a state: room for Lua 5.1's limit of 8000 values
+// (LUAI_MAXCSTACK) and what calls hold beside them. A script that pushes
+// past the maximum would make gopher-lua panic instead of raising an
+// error, so unpack, the way to push that many, is bounded as in Lua.
+const (
+	registrySize    = 16 * 1024
+	registryMaxSize = 64 * 1024
+	maxCStack       = 8000
+)
+
 // interp is one Lua state with Redis's globals protection.
 //
 // gopher-lua has no read-only tables (Redis patches its Lua for them), so
@@ -63,7 +73,7 @@ type interp struct {
 // the non-protected contents (redis.*, cjson, ...) to the real globals
 // before everything is locked.
 func newInterp(api func(in *interp)) *interp {
-	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	L := lua.NewState(lua.Options{SkipOpenLibs: true, RegistrySize: registrySize, RegistryMaxSize: registryMaxSize})
 	for _, lib := range []struct {
 		name string
 		open lua.LGFunction
@@ -97,7 +107,12 @@ func newInterp(api func(in *interp)) *interp {
 	in.envMeta = L.NewTable()
 	in.envMeta.RawSetString("__index", in.real)
 	in.envMeta.RawSetString("__newindex", L.NewFunction(readonlyError))
-	in.envMeta.RawSetString("__metatable", lua.LFalse)
+	// getmetatable(_G) shows, as Redis does, a read-only metatable; a
+	// view of it, since the real one leads to the hidden globals.
+	view := L.NewTable()
+	view.RawSetString("__index", L.NewFunction(missingGlobal))
+	view.RawSetString("__newindex", L.NewFunction(readonlyError))
+	in.envMeta.RawSetString("__metatable", in.protect(view, seen))
 	in.env = L.NewTable()
 	L.SetMetatable(in.env, in.envMeta)
 	in.proxies[in.env] = true
@@ -170,6 +185,18 @@ func (in *interp) wrapMutators() {
 			return L.GetTop()
 		}))
 	}
+	unpack := in.real.RawGetString("unpack").(*lua.LFunction)
+	in.real.RawSetString("unpack", in.L.NewFunction(func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		i, j := L.OptInt(2, 1), L.OptInt(3, t.Len())
+		if j-i >= maxCStack-L.GetTop() {
+			L.RaiseError("too many results to unpack")
+		}
+		top := L.GetTop()
+		L.Insert(unpack, 1)
+		L.Call(top, lua.MultRet)
+		return L.GetTop()
+	}))
 	guard(in.real, "rawset", 1)
 	guard(in.real, "setmetatable", 1)
 	tl := in.real.RawGetString("table").(*lua.LTable)
