@@ -99,7 +99,7 @@ func (m *machine) changeScripts(args [][]byte) []byte {
 	case "script flush":
 		m.scripts.Flush()
 	case "function load":
-		if name, err = m.scripts.FunctionLoad(args[len(args)-1], len(args) == 4); err == nil {
+		if name, err = m.scripts.FunctionLoad(args[len(args)-1], len(args) > 3); err == nil {
 			return redcon.AppendBulkString(nil, name)
 		}
 	case "function delete":

@@ -222,7 +222,7 @@ func flushModeOK(conn redcon.Conn, args [][]byte) bool {
 		conn.WriteError(subcommandSyntaxError(args))
 		return false
 	}
-	if len(args) == 2 || strings.EqualFold(string(args[2]), "async") || strings.EqualFold(string(args[2]), "sync") {
+	if len(args) == 2 || len(args) == 3 && (strings.EqualFold(string(args[2]), "async") || strings.EqualFold(string(args[2]), "sync")) {
 		return true
 	}
 	if fn {
@@ -331,13 +331,13 @@ func (s *Server) cmdFunction(conn redcon.Conn, c *client, args [][]byte) {
 	eng := s.home.Scripts()
 	switch strings.ToLower(string(args[1])) {
 	case "load":
-		if len(args) == 4 && !strings.EqualFold(string(args[2]), "replace") {
-			conn.WriteError("ERR Unknown option given: " + string(args[2]))
-			return
-		}
-		if len(args) > 4 {
-			conn.WriteError("ERR Unknown option given: " + string(args[3]))
-			return
+		// Options before the code, the last argument: REPLACE, any
+		// number of times.
+		for _, opt := range args[2 : len(args)-1] {
+			if !strings.EqualFold(string(opt), "replace") {
+				conn.WriteError("ERR Unknown option given: " + string(opt))
+				return
+			}
 		}
 		s.proposeScripts(conn, args)
 	case "delete":
@@ -420,7 +420,7 @@ func (s *Server) functionList(conn redcon.Conn, eng *script.Engine, opts [][]byt
 			names := f.Flags.Names()
 			conn.WriteArray(len(names))
 			for _, fl := range names {
-				conn.WriteBulkString(fl)
+				conn.WriteString(fl)
 			}
 		}
 		if withCode {

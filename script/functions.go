@@ -160,7 +160,7 @@ func (fs *functions) compile(code string, mustBeNew bool) (*library, error) {
 	if !strings.EqualFold(engine, "lua") {
 		return nil, ReplyError("ERR Engine '" + engine + "' not found")
 	}
-	if _, ok := fs.libs[fold(name)]; ok && mustBeNew {
+	if _, ok := fs.libs[name]; ok && mustBeNew {
 		return nil, ReplyError("ERR Library '" + name + "' already exists")
 	}
 	fn, err := fs.in.compile([]byte(body), funcChunk)
@@ -208,17 +208,17 @@ func (fs *functions) compile(code string, mustBeNew bool) (*library, error) {
 func (fs *functions) link(libs []*library, replace bool) error {
 	replaced := map[string]bool{}
 	for _, lib := range libs {
-		if _, ok := fs.libs[fold(lib.name)]; ok {
+		if _, ok := fs.libs[lib.name]; ok {
 			if !replace {
 				return ReplyError("ERR Library " + lib.name + " already exists")
 			}
-			replaced[fold(lib.name)] = true
+			replaced[lib.name] = true
 		}
 	}
 	seen := map[string]bool{}
 	for _, lib := range libs {
 		for name, f := range lib.funcs {
-			if old, ok := fs.byName[name]; (ok && !replaced[fold(old.lib.name)]) || seen[name] {
+			if old, ok := fs.byName[name]; (ok && !replaced[old.lib.name]) || seen[name] {
 				return ReplyError("ERR Function " + f.name + " already exists")
 			}
 			seen[name] = true
@@ -228,7 +228,7 @@ func (fs *functions) link(libs []*library, replace bool) error {
 		fs.unlink(fs.libs[name])
 	}
 	for _, lib := range libs {
-		fs.libs[fold(lib.name)] = lib
+		fs.libs[lib.name] = lib
 		for name, f := range lib.funcs {
 			fs.byName[name] = f
 		}
@@ -237,7 +237,7 @@ func (fs *functions) link(libs []*library, replace bool) error {
 }
 
 func (fs *functions) unlink(lib *library) {
-	delete(fs.libs, fold(lib.name))
+	delete(fs.libs, lib.name)
 	for name := range lib.funcs {
 		delete(fs.byName, name)
 	}
@@ -396,7 +396,7 @@ func (e *Engine) FunctionDelete(lib string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	defer e.refreshCounts()
-	l, ok := e.funcs.libs[fold(lib)]
+	l, ok := e.funcs.libs[lib]
 	if !ok {
 		return ReplyError("ERR Library not found")
 	}
@@ -467,7 +467,8 @@ func (e *Engine) FunctionCounts() (libs, funcs int) {
 	return c[0], c[1]
 }
 
-// fold is the key of a library or function name.
+// fold is the key of a function name: function names are case-insensitive
+// in Redis, library names are not.
 func fold(name string) string { return strings.ToLower(name) }
 
 // libNames returns the keys of the libraries, sorted.

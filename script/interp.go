@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -69,6 +71,61 @@ type interp struct {
 	proxies map[*lua.LTable]bool
 }
 
+// luaTostring is tostring printing a number as Lua 5.1 does ("%.14g"),
+// where gopher-lua's prints Go's shortest representation; other values
+// go to gopher-lua's own.
+func luaTostring(orig lua.LValue) lua.LGFunction {
+	return func(L *lua.LState) int {
+		if n, ok := L.Get(1).(lua.LNumber); ok {
+			L.Push(lua.LString(formatNumber(float64(n))))
+			return 1
+		}
+		L.Push(orig)
+		L.Push(L.Get(1))
+		L.Call(1, 1)
+		return 1
+	}
+}
+
+// luaTonumber is tonumber reading a string as Lua 5.1 does, whole, with
+// C's strtod ("1e+2", "0x10", "0x1.8p1"), where gopher-lua's refuses
+// some; a base, or a value that is not a string, go
+// to gopher-lua's own.
+func luaTonumber(orig lua.LValue) lua.LGFunction {
+	return func(L *lua.LState) int {
+		str, ok := L.Get(1).(lua.LString)
+		if !ok || L.GetTop() > 1 && L.Get(2) != lua.LNil {
+			n := L.GetTop()
+			L.Push(orig)
+			for i := 1; i <= n; i++ {
+				L.Push(L.Get(i))
+			}
+			L.Call(n, 1)
+			return 1
+		}
+		s := strings.TrimSpace(string(str))
+		if f, n := strtod(s); n > 0 && n == len(s) {
+			L.Push(lua.LNumber(f))
+			return 1
+		}
+		L.Push(lua.LNil)
+		return 1
+	}
+}
+
+// formatNumber is C's "%.14g", Lua 5.1's number format.
+func formatNumber(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	return strconv.FormatFloat(f, 'g', 14, 64)
+}
+
 // newInterp opens the libraries Redis loads into a fresh state. api adds
 // the non-protected contents (redis.*, cjson, ...) to the real globals
 // before everything is locked.
@@ -98,6 +155,8 @@ func newInterp(api func(in *interp)) *interp {
 	for _, k := range drop {
 		in.real.RawSetString(k, lua.LNil)
 	}
+	in.real.RawSetString("tostring", L.NewFunction(luaTostring(in.real.RawGetString("tostring"))))
+	in.real.RawSetString("tonumber", L.NewFunction(luaTonumber(in.real.RawGetString("tonumber"))))
 	api(in)
 	in.wrapMutators()
 
