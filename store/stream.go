@@ -242,6 +242,10 @@ type stream struct {
 	// dataBytes and fieldBytes sum the entries' data and the nodes'
 	// fields, for memUsage.
 	dataBytes, fieldBytes int
+	// groups are the consumer groups, sorted by name (streamgroup.go);
+	// groupBytes sums their memUsage.
+	groups     []*cgroup
+	groupBytes int
 }
 
 func newStream() *stream {
@@ -258,6 +262,12 @@ func (st *stream) length() int      { return st.entries.Len() }
 func (st *stream) clone() container {
 	c := *st
 	c.entries, c.nodes = st.entries.Copy(), st.nodes.Copy()
+	if st.groups != nil {
+		c.groups = make([]*cgroup, len(st.groups))
+		for i, g := range st.groups {
+			c.groups[i] = g.clone()
+		}
+	}
 	return &c
 }
 
@@ -271,7 +281,7 @@ const (
 
 func (st *stream) memUsage() int64 {
 	return int64(streamOverhead + st.entries.Len()*entryOverhead + st.dataBytes +
-		st.nodes.Len()*nodeOverhead + st.fieldBytes)
+		st.nodes.Len()*nodeOverhead + st.fieldBytes + st.groupBytes)
 }
 
 // lastValid is the ID of the last live entry (Redis's streamLastValidID).
@@ -877,8 +887,15 @@ func (st *stream) appendRange(out []byte, start, end streamID, count int64, rev 
 }
 
 func xreadCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return xreadGeneric(s, m, args, out, false)
+}
+
+// xreadGeneric is XREAD, or XREADGROUP when group is set: the options,
+// then per stream its type, its group and its ID, then the reply.
+func xreadGeneric(s *Store, m mode, args [][]byte, out []byte, group bool) []byte {
 	var count int64
-	block := false
+	block, noack := false, false
+	var groupName, consumerName []byte
 	streamsAt := 0
 	for i := 1; i < len(args) && streamsAt == 0; i++ {
 		more := len(args) - i - 1
@@ -906,9 +923,16 @@ func xreadCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 				return appendErr(out, errXReadBalance)
 			}
 		case optIs(a, "group") && more >= 2:
-			return appendErr(out, errXReadGroup)
+			if !group {
+				return appendErr(out, errXReadGroup)
+			}
+			groupName, consumerName = args[i+1], args[i+2]
+			i += 2
 		case optIs(a, "noack"):
-			return appendErr(out, errXReadNoAck)
+			if !group {
+				return appendErr(out, errXReadNoAck)
+			}
+			noack = true
 		default:
 			return appendErr(out, errSyntax)
 		}
@@ -916,25 +940,38 @@ func xreadCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if streamsAt == 0 {
 		return appendErr(out, errSyntax)
 	}
+	if group && groupName == nil {
+		return appendErr(out, errXReadGroupMis)
+	}
 	n := (len(args) - streamsAt) / 2
 	keys, idArgs := args[streamsAt:streamsAt+n], args[streamsAt+n:]
+	items := make([]item, n)
 	streams := make([]*stream, n)
 	after := make([]streamID, n)
 	for i, k := range keys {
-		_, c, found, wrong := s.getKind(m, probe(k), kindStream)
+		it, c, found, wrong := s.getKind(m, probe(k), kindStream)
 		if wrong {
 			return appendErr(out, errWrongType)
 		}
 		if found {
-			streams[i] = c.(*stream)
+			items[i], streams[i] = it, c.(*stream)
+		}
+		if group && (!found || streams[i].group(groupName) == nil) {
+			return appendGroupErr(out, errNoGroupRead, k, groupName)
 		}
 		switch id := cString(idArgs[i]); {
 		case len(id) == 1 && id[0] == '$':
+			if group {
+				return appendErr(out, errXReadGroupDol)
+			}
 			if found {
 				after[i] = streams[i].lastID
 			}
 		case len(id) == 1 && id[0] == '>':
-			return appendErr(out, errXReadGT)
+			if !group {
+				return appendErr(out, errXReadGT)
+			}
+			after[i] = maxStreamID
 		default:
 			var ok bool
 			if after[i], _, ok = parseStreamID(idArgs[i], 0, true, false); !ok {
@@ -951,14 +988,34 @@ func xreadCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		if st == nil {
 			continue
 		}
-		if top, ok := st.lastValid(); !ok || top.cmp(after[i]) <= 0 {
+		if group {
+			// An earlier key of the command may be this one, changed
+			// (and cloned) since: serve what the tree holds now.
+			items[i], _ = s.keys.Get(probe(keys[i]))
+			st = items[i].obj().val.(*stream)
+		}
+		// ">" (the greatest ID, as in Redis, even when written out)
+		// serves what the group has not delivered; any other ID the
+		// consumer's history.
+		history := group && after[i] != maxStreamID
+		if group && !history {
+			after[i] = st.group(groupName).lastID
+		}
+		if top, ok := st.lastValid(); !history && (!ok || top.cmp(after[i]) <= 0) {
 			continue
 		}
 		served++
 		start, _ := after[i].incr()
 		out = redcon.AppendArray(out, 2)
 		out = appendBulk(out, b2s(keys[i]))
-		out = st.appendRange(out, start, maxStreamID, count, false)
+		if !group {
+			out = st.appendRange(out, start, maxStreamID, count, false)
+			continue
+		}
+		it := items[i]
+		st = s.writable(&it).(*stream)
+		out = st.serveGroup(out, st.group(groupName), consumerName, start, count, noack, history, m.now)
+		s.groupsChanged(it)
 	}
 	if served == 0 {
 		return append(out, nullArray...)
@@ -1032,7 +1089,8 @@ func xsetidCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 // encode lists a header (last ID, greatest deleted ID, entries added,
 // node count), then each node followed by its live entries: the node as
 // its IDs, counts and size then its fields; an entry as its ID then its
-// data.
+// data. The consumer groups follow (encodeGroups): a stream without any
+// lists what it did before groups existed, so older snapshots load.
 func (st *stream) encode(fn func(elem []byte)) {
 	var buf []byte
 	u := func(vs ...uint64) {
@@ -1059,6 +1117,7 @@ func (st *stream) encode(fn func(elem []byte)) {
 		}
 		return true
 	})
+	st.encodeGroups(fn)
 }
 
 func init() {
@@ -1067,7 +1126,7 @@ func init() {
 
 // loadStream rebuilds a stream from what encode listed, checking every
 // invariant the commands rely on.
-func loadStream(_ int, next func() ([]byte, error)) (container, error) {
+func loadStream(n int, next func() ([]byte, error)) (container, error) {
 	elem, err := next()
 	if err != nil {
 		return nil, err
@@ -1121,6 +1180,9 @@ func loadStream(_ int, next func() ([]byte, error)) (container, error) {
 	}
 	if top, ok := st.lastValid(); ok && st.lastID.cmp(top) < 0 {
 		return nil, errBadValue
+	}
+	if err := st.loadGroups(n-1-int(nodes)-st.length(), next); err != nil {
+		return nil, err
 	}
 	return st, nil
 }

@@ -340,24 +340,6 @@ func TestStreamXSetID(t *testing.T) {
 	})
 }
 
-// Consumer groups are not implemented yet: their commands are unknown.
-func TestStreamGroupsUnknown(t *testing.T) {
-	runScenarios(t, []scenario{
-		{"groups", []step{
-			{1, "xadd s 1-1 f v", bulk("1-1"), false},
-			{1, "xgroup create s g $", errs("ERR unknown command 'xgroup', with args beginning with: 'create' 's' 'g' '$' "), false},
-			{1, "xreadgroup group g c streams s >", errs("ERR unknown command 'xreadgroup', with args beginning with: 'group' 'g' 'c' 'streams' 's' '>' "), false},
-			{1, "xack s g 1-1", errs("ERR unknown command 'xack', with args beginning with: 's' 'g' '1-1' "), false},
-			{1, "xinfo stream s", errs("ERR unknown command 'xinfo', with args beginning with: 'stream' 's' "), true},
-		}},
-	})
-	for _, name := range []string{"xgroup", "xreadgroup", "xack", "xpending", "xclaim", "xautoclaim", "xinfo"} {
-		if _, found := Lookup([]byte(name)); found {
-			t.Errorf("%s is in the command table", name)
-		}
-	}
-}
-
 // Auto IDs come from the stamps in the log, so replicas applying the same
 // entries agree on them, and on the whole state.
 func TestStreamDeterminism(t *testing.T) {
