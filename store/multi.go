@@ -78,7 +78,9 @@ func (s *Store) execCmd(m mode, args [][]byte, out []byte) []byte {
 	out = redcon.AppendArray(out, len(cmds))
 	for _, c := range cmds {
 		if sp, ok := command.Lookup(c[0]); ok && sp.Runs == command.AsScript && s.scripts != nil {
-			out = s.scripts(m.now, func(args [][]byte, out []byte) []byte { return s.dispatch(m, args, out) }, c, out)
+			sm := m
+			sm.script = true
+			out = s.scripts(m.now, func(args [][]byte, out []byte) []byte { return s.dispatch(sm, args, out) }, c, out)
 			continue
 		}
 		out = s.dispatch(m, c, out)

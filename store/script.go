@@ -25,6 +25,7 @@ func (s *Store) ApplyScript(stampMs int64, fn func(nowMs int64, exec Exec)) {
 	defer s.mu.Unlock()
 	m := s.beginEntry(stampMs)
 	defer s.applied()
+	m.script = true
 	fn(m.now, func(args [][]byte, out []byte) []byte { return s.dispatch(m, args, out) })
 }
 
@@ -35,7 +36,7 @@ func (s *Store) ApplyScript(stampMs int64, fn func(nowMs int64, exec Exec)) {
 func (s *Store) ReadScript(nowMs int64, fn func(nowMs int64, exec Exec)) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	m := mode{now: s.queryNow(nowMs)}
+	m := mode{now: s.queryNow(nowMs), script: true}
 	fn(m.now, func(args [][]byte, out []byte) []byte {
 		return s.read(m, args, out, "' is not allowed from a read-only script")
 	})

@@ -123,6 +123,8 @@ func deletedBucket(ord uint64) int { return int(ord % deletedBuckets) }
 type mode struct {
 	now   int64
 	write bool
+	// script is set for the commands a script runs.
+	script bool
 }
 
 // Apply executes a command from the Raft log at the leader's stamp stampMs

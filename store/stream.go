@@ -901,6 +901,10 @@ func xreadGeneric(s *Store, m mode, args [][]byte, out []byte, group bool) []byt
 		more := len(args) - i - 1
 		switch a := args[i]; {
 		case optIs(a, "block") && more > 0:
+			if m.script {
+				// Redis refuses it before BLOCK's value is read.
+				return appendErr(out, "ERR "+string(cString(args[0]))+" command is not allowed with BLOCK option from scripts")
+			}
 			i++
 			timeout, ok := parseInt(b2s(args[i]))
 			switch {
