@@ -5,6 +5,7 @@ package resp
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,28 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 		conn.WriteString("OK")
 	case "id":
 		conn.WriteInt64(clientID(c))
+	case "unblock":
+		withError := false
+		if len(args) == 4 {
+			switch strings.ToLower(string(args[3])) {
+			case "timeout":
+			case "error":
+				withError = true
+			default:
+				conn.WriteError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+				return
+			}
+		}
+		id, err := strconv.ParseInt(string(args[2]), 10, 64)
+		if err != nil {
+			conn.WriteError(errNotInteger)
+			return
+		}
+		if s.blocked.unblock(id, withError) {
+			conn.WriteInt(1)
+		} else {
+			conn.WriteInt(0)
+		}
 	case "list":
 		var b strings.Builder
 		for _, cl := range s.sortedClients() {

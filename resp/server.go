@@ -75,6 +75,11 @@ type Server struct {
 	// home replica applies; stopWatching ends that subscription.
 	watchers     *watchRegistry
 	stopWatching func()
+	// blocked are the clients in blocking commands, told of each change
+	// the home replica applies; closing wakes them at Close.
+	blocked     *blockRegistry
+	stopBlocked func()
+	closing     chan struct{}
 	acl          *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
@@ -136,6 +141,8 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 		home:     rep,
 		route:    newRouter(rep),
 		watchers: newWatchRegistry(),
+		blocked:  newBlockRegistry(),
+		closing:  make(chan struct{}),
 		logger:   cfg.Logger.With("node", cfg.ID),
 		clients:  make(map[int64]*client),
 		started:  time.Now(),
@@ -148,6 +155,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.conns.Store(&cfg.Limits)
 	s.busyMs.Store(defaultBusyMs)
 	s.stopWatching = rep.Subscribe(s.watchers.changed)
+	s.stopBlocked = rep.Subscribe(s.blocked.changed)
 	return s
 }
 
@@ -174,6 +182,8 @@ func (s *Server) Close() error {
 	}
 	s.stopped = true
 	s.stopWatching()
+	s.stopBlocked()
+	close(s.closing)
 	if s.rs == nil {
 		return nil
 	}
@@ -270,8 +280,13 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			continue
 		}
 		rep := s.route.forCommand(sc, cmds[i].Args)
+		if sc.Has("blocking") {
+			s.blockingWrite(conn, c, rep, sc, cmds[i].Args)
+			i++
+			continue
+		}
 		j := i + 1
-		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
+		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !scs[j].Has("blocking") && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
 			s.route.forCommand(scs[j], cmds[j].Args) == rep {
 			j++
 		}

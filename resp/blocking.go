@@ -1,0 +1,223 @@
+package resp
+
+// Blocking commands (BLPOP, BRPOP, BRPOPLPUSH, BLMOVE, BLMPOP, BZPOPMIN,
+// BZPOPMAX). A client blocks on the leader: its command is proposed as a
+// write, which pops what is there or answers the null of a timeout (the
+// store runs the non-blocking form); while it answers null, the client
+// waits for the replica to report a change of one of its keys and, when a
+// key is ready, proposes the command again on its behalf, so every pop is
+// in the log. Clients blocked on a key are woken oldest first, one at a
+// time: the next is woken when the one before stops waiting. A leader
+// change wakes every blocked client with MOVED to the new leader; in MULTI
+// the commands do not block, as in Redis.
+
+import (
+	"sync"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/replica"
+	"github.com/rkv/rkv/store"
+)
+
+// blockedClient is one client waiting in a blocking command.
+type blockedClient struct {
+	id   int64
+	keys []string
+	// wake is signalled when a key it waits on may be ready.
+	wake chan struct{}
+	// unblocked receives CLIENT UNBLOCK's choice: true for ERROR.
+	unblocked chan bool
+}
+
+// blockRegistry finds the clients blocked on each key, oldest first.
+type blockRegistry struct {
+	mu    sync.Mutex
+	byKey map[string][]*blockedClient
+	byID  map[int64]*blockedClient
+}
+
+func newBlockRegistry() *blockRegistry {
+	return &blockRegistry{byKey: make(map[string][]*blockedClient), byID: make(map[int64]*blockedClient)}
+}
+
+func (r *blockRegistry) add(bc *blockedClient) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.byID[bc.id] = bc
+	for _, k := range bc.keys {
+		r.byKey[k] = append(r.byKey[k], bc)
+	}
+}
+
+// remove forgets bc and wakes the client now first on each of its keys,
+// which may be ready still: bc may have been woken and not popped.
+func (r *blockRegistry) remove(bc *blockedClient) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.byID, bc.id)
+	for _, k := range bc.keys {
+		q := r.byKey[k]
+		for i, w := range q {
+			if w == bc {
+				q = append(q[:i:i], q[i+1:]...)
+				break
+			}
+		}
+		if len(q) == 0 {
+			delete(r.byKey, k)
+			continue
+		}
+		r.byKey[k] = q
+		signal(q[0].wake)
+	}
+}
+
+// changed wakes the oldest client blocked on each changed key, every
+// key's after a FLUSHALL or a restore. It runs on the replica's applier.
+func (r *blockRegistry) changed(c store.Changes) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.byID) == 0 {
+		return
+	}
+	if c.All {
+		for _, q := range r.byKey {
+			signal(q[0].wake)
+		}
+		return
+	}
+	for _, k := range c.Keys {
+		if q := r.byKey[k]; len(q) > 0 {
+			signal(q[0].wake)
+		}
+	}
+}
+
+// unblock is CLIENT UNBLOCK: it reports whether client id was blocked.
+func (r *blockRegistry) unblock(id int64, withError bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	bc, ok := r.byID[id]
+	if !ok {
+		return false
+	}
+	select {
+	case bc.unblocked <- withError:
+	default:
+	}
+	return true
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// blockingWrite runs one blocking command for client c on the replica rep.
+func (s *Server) blockingWrite(conn redcon.Conn, c *client, rep *replica.Replica, sc *store.Command, args [][]byte) {
+	if !checkArity(conn, sc, args) {
+		return
+	}
+	timeout, msg := store.BlockingTimeout(args[store.TimeoutArg(sc.Name, args)])
+	if msg != "" {
+		conn.WriteError(msg)
+		return
+	}
+	keys, ok := sc.KeysBySpecs(args)
+	if !ok || len(keys) == 0 {
+		// The store answers a malformed command (BLMPOP's numkeys).
+		s.proposeBlocking(conn, rep, sc, args)
+		return
+	}
+	bc := &blockedClient{id: c.id, wake: make(chan struct{}, 1), unblocked: make(chan bool, 1)}
+	for _, k := range keys {
+		// BLMOVE and BRPOPLPUSH wait on their source only.
+		if len(bc.keys) == 0 || sc.Name != "blmove" && sc.Name != "brpoplpush" {
+			bc.keys = append(bc.keys, string(args[k.Pos]))
+		}
+	}
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(time.Duration(timeout) * time.Millisecond)
+		defer t.Stop()
+		expired = t.C
+	}
+	registered := false
+	defer func() {
+		if registered {
+			s.blocked.remove(bc)
+		}
+	}()
+	for attempt := 0; ; attempt++ {
+		leaderChange := rep.Node().LeaderWatch()
+		if attempt == 0 || s.anyReady(rep, bc.keys) {
+			if done := s.proposeBlocking(conn, rep, sc, args); done {
+				return
+			}
+		}
+		if !registered {
+			// Registered after the attempt, then checked again: a key
+			// made ready in between is seen by the check, a later change
+			// by the registry.
+			s.blocked.add(bc)
+			registered = true
+			signal(bc.wake)
+		}
+		select {
+		case <-bc.wake:
+		case <-expired:
+			conn.WriteRaw(nullArray)
+			return
+		case withError := <-bc.unblocked:
+			if withError {
+				conn.WriteError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+			} else {
+				conn.WriteRaw(nullArray)
+			}
+			return
+		case <-leaderChange:
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// proposeBlocking proposes the command once and reports whether it wrote
+// the client's reply: anything but the null that means "nothing there".
+func (s *Server) proposeBlocking(conn redcon.Conn, rep *replica.Replica, sc *store.Command, args [][]byte) bool {
+	if !rep.Node().IsLeader() {
+		s.redirect(conn, sc, args, rep.Node().Leader())
+		return true
+	}
+	ctx := s.requests.get()
+	if sc.DenyOOM() && !rep.Removal().AdmitWrite(ctx) {
+		conn.WriteError(errOOM)
+		return true
+	}
+	v, err := rep.Node().Propose(ctx, replica.EncodeCommand(nil, time.Now().UnixMilli(), args))
+	reply, ok := v.([]byte)
+	if err != nil || !ok {
+		s.writeResult(conn, sc, args, consensus.Result{Val: v, Err: err})
+		return true
+	}
+	if string(reply) == "*-1\r\n" || string(reply) == "$-1\r\n" {
+		return false
+	}
+	conn.WriteRaw(reply)
+	return true
+}
+
+// anyReady reports whether one of keys holds a value on the replica now.
+func (s *Server) anyReady(rep *replica.Replica, keys []string) bool {
+	args := make([][]byte, 0, 1+len(keys))
+	args = append(args, []byte("exists"))
+	for _, k := range keys {
+		args = append(args, []byte(k))
+	}
+	return string(rep.Store().Read(time.Now().UnixMilli(), args, nil)) != ":0\r\n"
+}
