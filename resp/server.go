@@ -80,7 +80,7 @@ type Server struct {
 	blocked     *blockRegistry
 	stopBlocked func()
 	closing     chan struct{}
-	acl          *ACL
+	acl         *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 	// busyMs is busy-reply-threshold: after a script has run this many
