@@ -75,7 +75,11 @@ type Server struct {
 	// home replica applies; stopWatching ends that subscription.
 	watchers     *watchRegistry
 	stopWatching func()
-	acl          *ACL
+	// pubsub holds this node's subscriptions and gets the home replica's
+	// applied publishes until stopPublishing.
+	pubsub         *pubsubHub
+	stopPublishing func()
+	acl            *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 
@@ -108,6 +112,13 @@ type client struct {
 	// dropped is set when writing its replies failed: the rest of its
 	// pipeline is not run.
 	dropped bool
+	// sub, outConn and guard are set at the connection's first SUBSCRIBE,
+	// PSUBSCRIBE or SSUBSCRIBE (pubsub.go); nsub, npsub and nssub count
+	// its channels, patterns and shard channels.
+	sub                *subscriber
+	outConn            *outConn
+	guard              *guardConn
+	nsub, npsub, nssub int
 }
 
 // NewServer returns a server for the replica rep; call Serve to accept
@@ -133,6 +144,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 		home:     rep,
 		route:    newRouter(rep),
 		watchers: newWatchRegistry(),
+		pubsub:   newPubsubHub(),
 		logger:   cfg.Logger.With("node", cfg.ID),
 		clients:  make(map[int64]*client),
 		started:  time.Now(),
@@ -144,6 +156,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	}
 	s.conns.Store(&cfg.Limits)
 	s.stopWatching = rep.Subscribe(s.watchers.changed)
+	s.stopPublishing = rep.OnPublish(s.pubsub.deliver)
 	return s
 }
 
@@ -170,6 +183,7 @@ func (s *Server) Close() error {
 	}
 	s.stopped = true
 	s.stopWatching()
+	s.stopPublishing()
 	if s.rs == nil {
 		return nil
 	}
@@ -202,6 +216,10 @@ func (s *Server) accept(conn redcon.Conn) bool {
 func (s *Server) closed(conn redcon.Conn, _ error) {
 	if c, ok := conn.Context().(*client); ok {
 		s.unwatch(c.tx)
+		if c.sub != nil {
+			s.pubsub.forget(c.sub)
+			c.sub.out.kill()
+		}
 		s.clientsMu.Lock()
 		delete(s.clients, c.id)
 		s.clientsMu.Unlock()
@@ -227,6 +245,14 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	for i, cmd := range cmds {
 		scs[i], _ = store.Lookup(cmd.Args[0])
 	}
+	// From its first SUBSCRIBE on, a connection's replies go through its
+	// outbox, in order with the messages pushed to it.
+	if c.sub == nil && subscribes(cmds, scs) {
+		s.openOutbox(conn, c)
+	}
+	if c.outConn != nil {
+		conn = c.outConn
+	}
 	if !s.admissible(conn, c) {
 		return
 	}
@@ -249,6 +275,13 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			conn.WriteError(msg)
 			i++
 			continue
+		}
+		if c.subscribed() {
+			if msg := subscribedRefusal(cmds[i].Args); msg != "" {
+				conn.WriteError(msg)
+				i++
+				continue
+			}
 		}
 		if s.transaction(conn, c, cmds[i], scs[i]) {
 			i++
