@@ -421,7 +421,7 @@ var pubsubHelp = []string{
 	"SHARDNUMSUB [<shardchannel> ...]",
 	"    Return the number of subscribers for the specified shard level channel(s)",
 	"HELP",
-	"    Print this help.",
+	"    Prints this help.",
 }
 
 // cmdPubsub serves PUBSUB, its subcommand and arity already checked.
