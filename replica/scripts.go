@@ -62,7 +62,7 @@ func (m *machine) runTransactionScript(nowMs int64, exec store.Exec, args [][]by
 // _RO form, its arguments) and returns its reply.
 func (m *machine) runCall(cmd [][]byte, h script.Host, o script.Options) []byte {
 	name := strings.ToLower(string(cmd[0]))
-	keys, argv, err := script.SplitKeys(cmd[2:])
+	keys, argv, err := m.scripts.CallArgs(name, cmd)
 	if err != nil {
 		return replyError(err)
 	}
@@ -133,7 +133,38 @@ type storeHost struct {
 	nowMs int64
 }
 
-func (h storeHost) Call(args [][]byte, _ int) []byte {
+func (h storeHost) Call(args [][]byte, resp int) []byte {
+	reply := h.call(args)
+	if resp == 3 {
+		return resp3Nulls(nil, reply)
+	}
+	return reply
+}
+
+// resp3Nulls appends reply with its RESP2 nulls (a null bulk string or
+// array) made RESP3's null, which a script that asked redis.setresp(3)
+// sees as nil rather than false. The store answers RESP2 only.
+func resp3Nulls(out, reply []byte) []byte {
+	for len(reply) > 0 {
+		n, v := redcon.ReadNextRESP(reply)
+		if n == 0 {
+			return append(out, reply...)
+		}
+		switch {
+		case bytes.HasPrefix(reply, []byte("$-1\r\n")) || bytes.HasPrefix(reply, []byte("*-1\r\n")):
+			out = append(out, "_\r\n"...)
+		case v.Type == redcon.Array:
+			header := bytes.IndexByte(reply, '\n') + 1
+			out = resp3Nulls(append(out, reply[:header]...), reply[header:n])
+		default:
+			out = append(out, reply[:n]...)
+		}
+		reply = reply[n:]
+	}
+	return out
+}
+
+func (h storeHost) call(args [][]byte) []byte {
 	switch string(bytes.ToLower(args[0])) {
 	case "time":
 		out := redcon.AppendArray(nil, 2)

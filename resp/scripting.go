@@ -9,6 +9,7 @@ package resp
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -41,29 +42,20 @@ func init() {
 func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 	name := strings.ToLower(string(args[0]))
 	route := scriptRoutes[name]
-	keys, argv, err := script.SplitKeys(args[2:])
+	rep := s.route.forCommand(route, args)
+	eng := rep.Scripts()
+	keys, argv, err := eng.CallArgs(name, args)
 	if err != nil {
 		conn.WriteError(err.Error())
 		return
 	}
-	slot := 0
-	if len(keys) > 0 {
-		slot = store.KeySlot(keys[0])
-	}
-	rep := s.route.forSlot(slot)
-	eng := rep.Scripts()
 	readOnly := strings.HasSuffix(name, "_ro")
 	fcall := strings.HasPrefix(name, "fcall")
 	body, fn := args[1], string(args[1])
 	var flags script.Flags
 	switch {
 	case fcall:
-		f, ok := eng.FunctionFlags(fn)
-		if !ok {
-			conn.WriteError("ERR Function not found")
-			return
-		}
-		flags = f
+		flags, _ = eng.FunctionFlags(fn)
 	case strings.HasPrefix(name, "evalsha"):
 		b, ok := eng.Body(fn)
 		if !ok {
@@ -76,6 +68,9 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		flags, _ = eng.ScriptFlags("", body)
 	}
 	if readOnly || (flags&script.FlagEvalCompat == 0 && flags&script.FlagNoWrites != 0) {
+		if !fcall && !s.cacheScript(conn, c, rep, route, args, body) {
+			return
+		}
 		s.readScript(conn, c, rep, route, args, func(h script.Host) script.Result {
 			o := script.Options{ReadOnly: readOnly, Cluster: true, NoCache: true}
 			if fcall {
@@ -98,6 +93,32 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		oom := !rep.Removal().AdmitWrite(ctx)
 		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, replica.ScriptBudget, cmd)
 	})
+}
+
+// cacheScript puts the script of an EVAL that runs as a read into the
+// cache first, through the log, as Redis caches every script EVAL runs; it
+// reports false when it answered an error instead. A READONLY connection's
+// script on a follower stays uncached: only the log changes the cache.
+func (s *Server) cacheScript(conn redcon.Conn, c *client, rep *replica.Replica, route *store.Command, args [][]byte, body []byte) bool {
+	if c.readonly && !rep.Node().IsLeader() || rep.Scripts().Exists(script.SHA1Hex(body)) {
+		return true
+	}
+	if !rep.Node().IsLeader() {
+		s.redirect(conn, route, args, rep.Node().Leader())
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	load := [][]byte{[]byte("script"), []byte("load"), body}
+	v, err := rep.Node().Propose(ctx, replica.EncodeEntry(nil, replica.KindScriptCache, time.Now().UnixMilli(), load))
+	if reply, ok := v.([]byte); err == nil && ok && len(reply) > 0 && reply[0] == '-' {
+		conn.WriteRaw(reply) // it does not compile
+		return false
+	} else if err != nil {
+		s.writeResult(conn, route, args, consensus.Result{Err: err})
+		return false
+	}
+	return true
 }
 
 // readScript runs a read-only script after a ReadIndex round on the
@@ -130,29 +151,34 @@ func (s *Server) proposeScripts(conn redcon.Conn, args [][]byte) {
 	})
 }
 
-// flushModeOK checks SCRIPT FLUSH's and FUNCTION FLUSH's optional mode;
-// both modes empty the cache at once, as a flush in the log must.
-func flushModeOK(conn redcon.Conn, args [][]byte) bool {
-	if len(args) == 3 && !strings.EqualFold(string(args[2]), "async") && !strings.EqualFold(string(args[2]), "sync") {
-		conn.WriteError(errSyntax)
-		return false
-	}
-	if len(args) > 3 {
-		conn.WriteError(errSyntax)
-		return false
-	}
-	return true
+// isFlushMode reports whether arg is a flush's ASYNC or SYNC; both empty
+// the cache at once, as a flush in the log must.
+func isFlushMode(arg []byte) bool {
+	return strings.EqualFold(string(arg), "async") || strings.EqualFold(string(arg), "sync")
 }
 
 func (s *Server) cmdScript(conn redcon.Conn, c *client, args [][]byte) {
 	eng := s.home.Scripts()
 	switch strings.ToLower(string(args[1])) {
 	case "load":
-		s.proposeScripts(conn, args)
-	case "flush":
-		if flushModeOK(conn, args) {
-			s.proposeScripts(conn, args[:2])
+		if s.home.Node().IsLeader() {
+			s.proposeScripts(conn, args)
+			return
 		}
+		// Cluster clients send SCRIPT LOAD to every node, replicas too;
+		// the leader's load, through the log, caches it everywhere.
+		sha, err := eng.Compile(args[2])
+		if err != nil {
+			conn.WriteError(err.Error())
+			return
+		}
+		conn.WriteBulkString(sha)
+	case "flush":
+		if len(args) > 3 || (len(args) == 3 && !isFlushMode(args[2])) {
+			conn.WriteError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+			return
+		}
+		s.proposeScripts(conn, args[:2])
 	case "exists":
 		conn.WriteArray(len(args) - 2)
 		for _, sha := range args[2:] {
@@ -237,7 +263,12 @@ func (s *Server) cmdFunction(conn redcon.Conn, c *client, args [][]byte) {
 	case "delete":
 		s.proposeScripts(conn, args)
 	case "flush":
-		if flushModeOK(conn, args) {
+		switch {
+		case len(args) > 3:
+			conn.WriteError(fmt.Sprintf("ERR unknown subcommand or wrong number of arguments for '%s'. Try FUNCTION HELP.", truncate(args[1])))
+		case len(args) == 3 && !isFlushMode(args[2]):
+			conn.WriteError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+		default:
 			s.proposeScripts(conn, args[:2])
 		}
 	case "restore":
@@ -269,28 +300,25 @@ func (s *Server) cmdFunction(conn redcon.Conn, c *client, args [][]byte) {
 
 // functionList is FUNCTION LIST [WITHCODE] [LIBRARYNAME pattern].
 func (s *Server) functionList(conn redcon.Conn, eng *script.Engine, opts [][]byte) {
-	withCode, pattern := false, ""
+	withCode, named, pattern := false, false, ""
 	for i := 0; i < len(opts); i++ {
-		switch strings.ToLower(string(opts[i])) {
-		case "withcode":
-			if withCode {
-				conn.WriteError("ERR Unknown argument withcode")
-				return
-			}
+		opt := strings.ToLower(string(opts[i]))
+		switch {
+		case opt == "withcode" && !withCode:
 			withCode = true
-		case "libraryname":
-			if pattern != "" || i+1 >= len(opts) {
+		case opt == "libraryname" && !named:
+			if i+1 >= len(opts) {
 				conn.WriteError("ERR library name argument was not given")
 				return
 			}
 			i++
-			pattern = string(opts[i])
+			pattern, named = string(opts[i]), true
 		default:
 			conn.WriteError("ERR Unknown argument " + string(opts[i]))
 			return
 		}
 	}
-	libs := eng.FunctionList(func(lib string) bool { return pattern == "" || store.GlobMatch(pattern, lib) }, withCode)
+	libs := eng.FunctionList(func(lib string) bool { return !named || store.GlobMatch(pattern, lib) }, withCode)
 	conn.WriteArray(len(libs))
 	for _, lib := range libs {
 		n := 6
@@ -318,7 +346,7 @@ func (s *Server) functionList(conn redcon.Conn, eng *script.Engine, opts [][]byt
 			names := f.Flags.Names()
 			conn.WriteArray(len(names))
 			for _, fl := range names {
-				conn.WriteBulkString(fl)
+				conn.WriteString(fl)
 			}
 		}
 		if withCode {

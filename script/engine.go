@@ -214,6 +214,18 @@ func (e *Engine) Load(body []byte) (string, error) {
 	return SHA1Hex(s.body), nil
 }
 
+// Compile checks that body compiles and returns its sha, leaving the
+// cache as it is: a node that may not change the replicated cache (a
+// follower asked SCRIPT LOAD) still answers what the load would.
+func (e *Engine) Compile(body []byte) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.load(body, false); err != nil {
+		return "", err
+	}
+	return SHA1Hex(body), nil
+}
+
 // load compiles body, or finds it in the cache, and caches it if keep.
 func (e *Engine) load(body []byte, keep bool) (*evalScript, error) {
 	sha := SHA1Hex(body)
