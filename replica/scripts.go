@@ -15,19 +15,20 @@ import (
 
 // Scripts run from the log on every replica (store/doc.go says why): a
 // KindScript entry holds whether the leader found memory over maxmemory,
-// the instruction budget and the client's EVAL or FCALL, an EVALSHA's
+// the instruction budget, the seed of math.random the leader drew, and
+// the client's EVAL or FCALL, an EVALSHA's
 // script already replaced by its body; a KindScriptCache entry holds a
 // SCRIPT or FUNCTION command that changes the cached scripts or the
 // function libraries, which are replicated state.
 
 // EncodeScript lays out the entry that runs cmd (EVAL <body> or FCALL
 // <function>, then numkeys, keys and arguments).
-func EncodeScript(buf []byte, stampMs int64, oom bool, budget int64, cmd [][]byte) []byte {
+func EncodeScript(buf []byte, stampMs int64, oom bool, budget int64, seed uint64, cmd [][]byte) []byte {
 	opts := []byte("")
 	if oom {
 		opts = []byte("oom")
 	}
-	args := append([][]byte{opts, strconv.AppendInt(nil, budget, 10)}, cmd...)
+	args := append([][]byte{opts, strconv.AppendInt(nil, budget, 10), strconv.AppendUint(nil, seed, 10)}, cmd...)
 	return EncodeEntry(buf, KindScript, stampMs, args)
 }
 
@@ -41,19 +42,21 @@ const ScriptBudget = 100_000_000
 // runScript applies a KindScript entry: the script runs inside one store
 // entry, its commands on this replica's store at the entry's time.
 func (m *machine) runScript(stamp int64, args [][]byte) (reply []byte) {
-	if len(args) < 5 {
+	if len(args) < 6 {
 		return []byte("-ERR malformed script entry\r\n")
 	}
 	budget, _ := strconv.ParseInt(string(args[1]), 10, 64)
-	o := script.Options{OOM: string(args[0]) == "oom", Budget: budget}
+	seed, _ := strconv.ParseUint(string(args[2]), 10, 64)
+	o := script.Options{OOM: string(args[0]) == "oom", Budget: budget, Seed: seed}
 	m.store.ApplyScript(stamp, func(nowMs int64, exec store.Exec) {
-		reply = m.runCall(args[2:], storeHost{exec: exec, nowMs: nowMs}, o)
+		reply = m.runCall(args[3:], storeHost{exec: exec, nowMs: nowMs}, o)
 	})
 	return reply
 }
 
 // runTransactionScript runs a script an EXEC holds, inside the EXEC's
-// entry.
+// entry; its math.random starts from a fresh Redis's state, the EXEC
+// entry carrying no seed.
 func (m *machine) runTransactionScript(nowMs int64, exec store.Exec, args [][]byte, out []byte) []byte {
 	return append(out, m.runCall(args, storeHost{exec: exec, nowMs: nowMs}, script.Options{Budget: ScriptBudget})...)
 }
@@ -66,7 +69,7 @@ func (m *machine) runCall(cmd [][]byte, h script.Host, o script.Options) []byte 
 	if err != nil {
 		return replyError(err)
 	}
-	o.ReadOnly, o.Replicated, o.Cluster = strings.HasSuffix(name, "_ro"), true, true
+	o.ReadOnly, o.Replicated, o.Cluster, o.Command = strings.HasSuffix(name, "_ro"), true, true, cmd
 	switch strings.TrimSuffix(name, "_ro") {
 	case "fcall":
 		return m.scripts.FCall(string(cmd[1]), keys, argv, h, o).Reply
@@ -96,7 +99,7 @@ func (m *machine) changeScripts(args [][]byte) []byte {
 	case "script flush":
 		m.scripts.Flush()
 	case "function load":
-		if name, err = m.scripts.FunctionLoad(args[len(args)-1], len(args) == 4); err == nil {
+		if name, err = m.scripts.FunctionLoad(args[len(args)-1], len(args) > 3); err == nil {
 			return redcon.AppendBulkString(nil, name)
 		}
 	case "function delete":

@@ -104,6 +104,8 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 	"client-output-buffer-limit": limitSetter(func(l *Limits, v string) string {
 		return parseOutputLimit(v, l)
 	}),
+	"busy-reply-threshold": (*Server).setBusyThreshold,
+	"lua-time-limit":       (*Server).setBusyThreshold,
 }
 
 // parseIntSetting parses an integer setting that must lie in [lo, hi],
@@ -171,6 +173,8 @@ func (s *Server) settings() map[string]string {
 		"maxmemory-policy":           s.home.Removal().Policy().String(),
 		"maxmemory-samples":          strconv.FormatInt(s.home.Removal().Samples(), 10),
 		"proto-max-bulk-len":         strconv.FormatInt(lim.ProtoMaxBulkLen, 10),
+		"busy-reply-threshold":       strconv.FormatInt(s.busyMs.Load(), 10),
+		"lua-time-limit":             strconv.FormatInt(s.busyMs.Load(), 10),
 		"rkv-read-mode":              s.cfg.ReadMode,
 		"rkv-election-timeout":       s.cfg.ElectionTimeout.String(),
 		"rkv-heartbeat-interval":     s.cfg.HeartbeatInterval.String(),

@@ -10,11 +10,14 @@ package resp
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/tidwall/redcon"
 
+	"github.com/rkv/rkv/command"
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/script"
@@ -27,6 +30,48 @@ func init() {
 		"evalsha_ro": (*Server).cmdEval, "fcall": (*Server).cmdEval, "fcall_ro": (*Server).cmdEval,
 		"script": (*Server).cmdScript, "function": (*Server).cmdFunction,
 	})
+}
+
+// defaultBusyMs is busy-reply-threshold's default, Redis's 5 seconds.
+const defaultBusyMs = 5000
+
+// The -BUSY replies Redis gives while an EVAL script or a function has
+// run past busy-reply-threshold.
+const (
+	errBusyEval     = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+	errBusyFunction = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+)
+
+func (s *Server) setBusyThreshold(v string) string {
+	n, msg := parseIntSetting(v, 0, math.MaxInt64)
+	if msg == "" {
+		s.busyMs.Store(n)
+	}
+	return msg
+}
+
+// busyRefusal is the -BUSY reply for a command that arrives while a
+// script on this node has run past busy-reply-threshold, unless the
+// command is one Redis allows then (allow_busy: SCRIPT KILL, AUTH,
+// MULTI, ...). Redis cannot serve anything during a script; rkv could,
+// but answers as Redis does so that clients see when to kill one.
+func (s *Server) busyRefusal(args [][]byte) string {
+	call, ok := s.home.Scripts().Current()
+	if !ok || time.Since(call.Started) < time.Duration(s.busyMs.Load())*time.Millisecond {
+		return ""
+	}
+	if spec, ok := command.Lookup(args[0]); ok {
+		if len(spec.Subcommands) > 0 && len(args) > 1 {
+			spec, ok = spec.Sub(string(args[1]))
+		}
+		if ok && spec.Has("allow_busy") {
+			return ""
+		}
+	}
+	if call.Eval {
+		return errBusyEval
+	}
+	return errBusyFunction
 }
 
 // scriptRoutes place the script commands for redirects.
@@ -53,32 +98,50 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 	fcall := strings.HasPrefix(name, "fcall")
 	body, fn := args[1], string(args[1])
 	var flags script.Flags
-	switch {
-	case fcall:
+	if fcall {
 		flags, _ = eng.FunctionFlags(fn)
-	case strings.HasPrefix(name, "evalsha"):
-		b, ok := eng.Body(fn)
-		if !ok {
-			conn.WriteError(string(script.ErrNoScript))
-			return
+	}
+	if !fcall {
+		if strings.HasPrefix(name, "evalsha") {
+			b, ok := eng.Body(fn)
+			if !ok {
+				conn.WriteError(string(script.ErrNoScript))
+				return
+			}
+			body = b
 		}
-		body = b
 		flags, _ = eng.ScriptFlags("", body)
-	default:
-		flags, _ = eng.ScriptFlags("", body)
+	}
+	run := func(h script.Host, o script.Options) script.Result {
+		o.Cluster, o.NoCache, o.Command, o.Seed = true, true, args, rand.Uint64()
+		if fcall {
+			return eng.FCall(fn, keys, argv, h, o)
+		}
+		return eng.Eval(body, keys, argv, h, o)
 	}
 	if readOnly || (flags&script.FlagEvalCompat == 0 && flags&script.FlagNoWrites != 0) {
 		if !fcall && !s.cacheScript(conn, c, rep, route, args, body) {
 			return
 		}
 		s.readScript(conn, c, rep, route, args, func(h script.Host) script.Result {
-			o := script.Options{ReadOnly: readOnly, Cluster: true, NoCache: true}
-			if fcall {
-				return eng.FCall(fn, keys, argv, h, o)
-			}
-			return eng.Eval(body, keys, argv, h, o)
+			return run(h, script.Options{ReadOnly: readOnly})
 		})
 		return
+	}
+	// The script runs first on the leader alone, up to its first write:
+	// until then SCRIPT KILL and FUNCTION KILL may end it as in Redis,
+	// which no node can do to a script every replica runs from the log.
+	// Past its first write it goes through the log as a whole and runs
+	// again there; its reads before the write cost twice.
+	if rep.Node().IsLeader() {
+		var r script.Result
+		rep.Store().ReadScript(time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
+			r = run(replica.ReadScriptHost(exec, nowMs), script.Options{UntilWrite: true, Budget: replica.ScriptBudget})
+		})
+		if r.Killed {
+			conn.WriteRaw(r.Reply)
+			return
+		}
 	}
 	cmd := make([][]byte, 0, len(args))
 	if fcall {
@@ -91,7 +154,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
 		oom := !rep.Removal().AdmitWrite(ctx)
-		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, replica.ScriptBudget, cmd)
+		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, replica.ScriptBudget, rand.Uint64(), cmd)
 	})
 }
 
@@ -151,10 +214,29 @@ func (s *Server) proposeScripts(conn redcon.Conn, args [][]byte) {
 	})
 }
 
-// isFlushMode reports whether arg is a flush's ASYNC or SYNC; both empty
-// the cache at once, as a flush in the log must.
-func isFlushMode(arg []byte) bool {
-	return strings.EqualFold(string(arg), "async") || strings.EqualFold(string(arg), "sync")
+// flushModeOK checks SCRIPT FLUSH's and FUNCTION FLUSH's optional mode;
+// both modes empty the cache at once, as a flush in the log must.
+func flushModeOK(conn redcon.Conn, args [][]byte) bool {
+	fn := strings.EqualFold(string(args[0]), "function")
+	if fn && len(args) > 3 {
+		conn.WriteError(subcommandSyntaxError(args))
+		return false
+	}
+	if len(args) == 2 || len(args) == 3 && (strings.EqualFold(string(args[2]), "async") || strings.EqualFold(string(args[2]), "sync")) {
+		return true
+	}
+	if fn {
+		conn.WriteError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+	} else {
+		conn.WriteError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+	}
+	return false
+}
+
+// subcommandSyntaxError is Redis's addReplySubcommandSyntaxError.
+func subcommandSyntaxError(args [][]byte) string {
+	return fmt.Sprintf("ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP.",
+		truncate(args[1]), strings.ToUpper(string(args[0])))
 }
 
 func (s *Server) cmdScript(conn redcon.Conn, c *client, args [][]byte) {
@@ -174,11 +256,9 @@ func (s *Server) cmdScript(conn redcon.Conn, c *client, args [][]byte) {
 		}
 		conn.WriteBulkString(sha)
 	case "flush":
-		if len(args) > 3 || (len(args) == 3 && !isFlushMode(args[2])) {
-			conn.WriteError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
-			return
+		if flushModeOK(conn, args) {
+			s.proposeScripts(conn, args[:2])
 		}
-		s.proposeScripts(conn, args[:2])
 	case "exists":
 		conn.WriteArray(len(args) - 2)
 		for _, sha := range args[2:] {
@@ -251,27 +331,26 @@ func (s *Server) cmdFunction(conn redcon.Conn, c *client, args [][]byte) {
 	eng := s.home.Scripts()
 	switch strings.ToLower(string(args[1])) {
 	case "load":
-		if len(args) == 4 && !strings.EqualFold(string(args[2]), "replace") {
-			conn.WriteError("ERR Unknown option given: " + string(args[2]))
-			return
-		}
-		if len(args) > 4 {
-			conn.WriteError("ERR Unknown option given: " + string(args[3]))
-			return
+		// Options before the code, the last argument: REPLACE, any
+		// number of times.
+		for _, opt := range args[2 : len(args)-1] {
+			if !strings.EqualFold(string(opt), "replace") {
+				conn.WriteError("ERR Unknown option given: " + string(opt))
+				return
+			}
 		}
 		s.proposeScripts(conn, args)
 	case "delete":
 		s.proposeScripts(conn, args)
 	case "flush":
-		switch {
-		case len(args) > 3:
-			conn.WriteError(fmt.Sprintf("ERR unknown subcommand or wrong number of arguments for '%s'. Try FUNCTION HELP.", truncate(args[1])))
-		case len(args) == 3 && !isFlushMode(args[2]):
-			conn.WriteError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
-		default:
+		if flushModeOK(conn, args) {
 			s.proposeScripts(conn, args[:2])
 		}
 	case "restore":
+		if len(args) > 4 {
+			conn.WriteError(subcommandSyntaxError(args))
+			return
+		}
 		if len(args) == 4 {
 			switch strings.ToUpper(string(args[3])) {
 			case script.RestoreAppend, script.RestoreReplace, script.RestoreFlush:
@@ -279,10 +358,6 @@ func (s *Server) cmdFunction(conn redcon.Conn, c *client, args [][]byte) {
 				conn.WriteError("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
 				return
 			}
-		}
-		if len(args) > 4 {
-			conn.WriteError(errSyntax)
-			return
 		}
 		s.proposeScripts(conn, args)
 	case "dump":
@@ -300,13 +375,12 @@ func (s *Server) cmdFunction(conn redcon.Conn, c *client, args [][]byte) {
 
 // functionList is FUNCTION LIST [WITHCODE] [LIBRARYNAME pattern].
 func (s *Server) functionList(conn redcon.Conn, eng *script.Engine, opts [][]byte) {
-	withCode, named, pattern := false, false, ""
+	withCode, pattern, named := false, "", false
 	for i := 0; i < len(opts); i++ {
-		opt := strings.ToLower(string(opts[i]))
 		switch {
-		case opt == "withcode" && !withCode:
+		case !withCode && strings.EqualFold(string(opts[i]), "withcode"):
 			withCode = true
-		case opt == "libraryname" && !named:
+		case !named && strings.EqualFold(string(opts[i]), "libraryname"):
 			if i+1 >= len(opts) {
 				conn.WriteError("ERR library name argument was not given")
 				return
@@ -357,24 +431,26 @@ func (s *Server) functionList(conn redcon.Conn, eng *script.Engine, opts [][]byt
 }
 
 // functionStats is FUNCTION STATS: the function running now on this node
-// (a read-only one; those run from the log are not interrupted) and the
-// counts of libraries and functions.
+// and the counts of libraries and functions. As in Redis, a running EVAL
+// script makes it BUSY.
 func functionStats(conn redcon.Conn, eng *script.Engine) {
-	libs := eng.FunctionList(func(string) bool { return true }, false)
-	funcs := 0
-	for _, l := range libs {
-		funcs += len(l.Functions)
+	call, running := eng.Current()
+	if running && call.Eval {
+		conn.WriteError(errBusyEval)
+		return
 	}
+	libs, funcs := eng.FunctionCounts()
 	conn.WriteArray(4)
 	conn.WriteBulkString("running_script")
-	if call, ok := eng.Current(); ok && !call.Eval {
+	if running {
 		conn.WriteArray(6)
 		conn.WriteBulkString("name")
 		conn.WriteBulkString(call.Name)
 		conn.WriteBulkString("command")
-		conn.WriteArray(2)
-		conn.WriteBulkString("fcall")
-		conn.WriteBulkString(call.Name)
+		conn.WriteArray(len(call.Command))
+		for _, a := range call.Command {
+			conn.WriteBulk(a)
+		}
 		conn.WriteBulkString("duration_ms")
 		conn.WriteInt64(time.Since(call.Started).Milliseconds())
 	} else {
@@ -385,7 +461,7 @@ func functionStats(conn redcon.Conn, eng *script.Engine) {
 	conn.WriteBulkString("LUA")
 	conn.WriteArray(4)
 	conn.WriteBulkString("libraries_count")
-	conn.WriteInt(len(libs))
+	conn.WriteInt(libs)
 	conn.WriteBulkString("functions_count")
 	conn.WriteInt(funcs)
 }

@@ -82,6 +82,9 @@ type Server struct {
 	acl            *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
+	// busyMs is busy-reply-threshold: after a script has run this many
+	// milliseconds, other clients' commands are answered -BUSY.
+	busyMs atomic.Int64
 
 	// serveMu orders Serve and Close; stopped is set by Close.
 	serveMu sync.Mutex
@@ -155,6 +158,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 		cfg.Limits = DefaultLimits()
 	}
 	s.conns.Store(&cfg.Limits)
+	s.busyMs.Store(defaultBusyMs)
 	s.stopWatching = rep.Subscribe(s.watchers.changed)
 	s.stopPublishing = rep.OnPublish(s.pubsub.deliver)
 	return s
@@ -258,7 +262,12 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	}
 	// Checked as each command's turn comes: an AUTH earlier in the
 	// pipeline changes the answer for the commands after it.
-	refused := func(i int) string { return s.refusal(c, cmds[i].Args) }
+	refused := func(i int) string {
+		if msg := s.refusal(c, cmds[i].Args); msg != "" {
+			return msg
+		}
+		return s.busyRefusal(cmds[i].Args)
+	}
 	for i := 0; i < len(cmds); {
 		if !s.flushOutput(conn, c) {
 			return

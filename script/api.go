@@ -169,6 +169,13 @@ func (r *run) check(args [][]byte) string {
 	if r.oom && !r.allowOOM && !r.wrote.Load() && spec.Has("denyoom") {
 		return "-OOM command not allowed when used memory > 'maxmemory'."
 	}
+	if write && r.untilWrite {
+		// Ended through the context, which pcall cannot hold back: the
+		// VM raises again at the next instruction.
+		r.stopped.Store(true)
+		r.cancel()
+		return "Script stopped at its first write"
+	}
 	if write {
 		r.wrote.Store(true)
 	}

@@ -24,7 +24,11 @@ type cjsonConfig struct {
 // newCjson is the cjson module (lua-cjson 2.1 as Redis bundles it):
 // encode, decode, null and the configuration functions.
 func newCjson(L *lua.LState) *lua.LTable {
-	cfg := &cjsonConfig{sparseRatio: 2, sparseSafe: 10, encodeMaxDepth: 1000, decodeMaxDepth: 1000, precision: 14}
+	// decode_invalid_numbers is on by default in lua-cjson, as Redis
+	// ships it: "+5", hex, leading zeros, inf and nan decode as strtod
+	// reads them.
+	cfg := &cjsonConfig{sparseRatio: 2, sparseSafe: 10, encodeMaxDepth: 1000, decodeMaxDepth: 1000, precision: 14,
+		decodeInvalid: true}
 	null := L.NewUserData()
 	intOpt := func(p *int, lo, hi int) lua.LGFunction {
 		return func(L *lua.LState) int {
@@ -309,6 +313,8 @@ func (d *jsonDecoder) token() jsonToken {
 		return d.str(tok)
 	case c == '-' || isDigit(c):
 		return d.number(tok)
+	case d.cfg.decodeInvalid && (c == '+' || strings.HasPrefix(strings.ToLower(rest), "inf") || strings.HasPrefix(strings.ToLower(rest), "nan")):
+		return d.number(tok)
 	case strings.HasPrefix(rest, "true"):
 		d.pos += 4
 		tok.kind, tok.b = tBoolean, true
@@ -325,23 +331,32 @@ func (d *jsonDecoder) token() jsonToken {
 }
 
 func (d *jsonDecoder) number(tok jsonToken) jsonToken {
-	end := d.pos
-	for end < len(d.s) && strings.IndexByte("0123456789+-.eE", d.s[end]) >= 0 {
-		end++
-	}
-	lit := d.s[d.pos:end]
-	// lua-cjson rejects hex, inf and nan when decode_invalid_numbers is
-	// off (the default in Redis) and leading zeros in any case via
-	// strtod's rules; Go's parser is stricter only on forms JSON
-	// forbids anyway.
-	f, err := strconv.ParseFloat(lit, 64)
-	if err != nil && !strings.Contains(err.Error(), "range") {
+	rest := d.s[d.pos:]
+	if !d.cfg.decodeInvalid && invalidJSONNumber(rest) {
 		tok.kind, tok.err = tError, "invalid number"
 		return tok
 	}
-	d.pos = end
+	f, n := strtod(rest)
+	if n == 0 {
+		tok.kind, tok.err = tError, "invalid number"
+		return tok
+	}
+	d.pos += n
 	tok.kind, tok.num = tNumber, f
 	return tok
+}
+
+// invalidJSONNumber is lua-cjson's json_is_invalid_number: a number strict
+// JSON forbids but strtod reads (a '+', hex, a leading zero, inf, nan).
+func invalidJSONNumber(s string) bool {
+	if strings.HasPrefix(s, "+") {
+		return true
+	}
+	s = strings.TrimPrefix(s, "-")
+	if strings.HasPrefix(s, "0") {
+		return len(s) > 1 && (s[1]|0x20 == 'x' || isDigit(s[1]))
+	}
+	return !(len(s) > 0 && s[0] <= '9')
 }
 
 func (d *jsonDecoder) str(tok jsonToken) jsonToken {

@@ -12,11 +12,14 @@
 //
 // A script is meant to run at apply time on every replica, so its
 // outcome must depend only on its inputs and the store: there is no os
-// or io library, math.random starts every call from the same state (a
-// fresh Redis process's), and table iteration in gopher-lua follows
-// insertion order. What remains for the host: time (TIME and friends
-// are commands the host answers from the entry's stamp) and bounding a
-// looping script, for which Options.Context and Kill stop it.
+// or io library, math.random starts every call from Options.Seed (which
+// the log carries), and table iteration in gopher-lua follows insertion
+// order. What remains for the host: time (TIME and friends are commands
+// the host answers from the entry's stamp) and bounding a looping
+// script, for which Options.Budget, Options.Context and Kill stop it.
+// Kill cannot stop a script every replica runs from the log, so a host
+// may first run a script that may write with Options.UntilWrite on one
+// node, where it can be killed until its first write, as in Redis.
 //
 // # Differences from Redis
 //

@@ -62,6 +62,15 @@ type Options struct {
 	// read-only script outside the log must not change the cache, which
 	// is replicated state.
 	NoCache bool
+	// UntilWrite stops the script at its first write command, which is
+	// not run (Result.StoppedAtWrite): the host runs a script that may
+	// write up to there on one node, where SCRIPT KILL can end it, before
+	// sending it through the log, where nothing can.
+	UntilWrite bool
+	// Command is the client's command, for FUNCTION STATS.
+	Command [][]byte
+	// Seed starts math.random (0: where a fresh Redis process starts).
+	Seed uint64
 }
 
 // Result is the outcome of one call.
@@ -70,6 +79,11 @@ type Result struct {
 	Reply []byte
 	// Wrote reports that the script ran a write command.
 	Wrote bool
+	// StoppedAtWrite reports that an Options.UntilWrite call reached a
+	// write command; Reply is then nil.
+	StoppedAtWrite bool
+	// Killed reports that SCRIPT KILL or FUNCTION KILL ended the call.
+	Killed bool
 }
 
 // ReplyError is an error whose text is a Redis error reply without the
@@ -115,6 +129,8 @@ type Engine struct {
 	rng rand48
 	// cur is the call in progress, nil between calls; Kill reads it.
 	cur atomic.Pointer[run]
+	// counts are the numbers of libraries and functions (refreshCounts).
+	counts atomic.Pointer[[2]int]
 }
 
 type evalScript struct {
@@ -137,7 +153,11 @@ type run struct {
 	cancel     context.CancelFunc
 	killed     atomic.Bool
 	replicated bool
-	started    time.Time
+	untilWrite bool
+	command    [][]byte
+	// stopped is set when an untilWrite call reaches a write.
+	stopped atomic.Bool
+	started time.Time
 }
 
 // New returns an engine whose redis.log lines go to log (nil: dropped).
@@ -148,6 +168,7 @@ func New(log Logger) *Engine {
 	e := &Engine{log: log}
 	e.resetEval()
 	e.funcs = newFunctions(e)
+	e.refreshCounts()
 	return e
 }
 
@@ -380,11 +401,13 @@ func (e *Engine) call(in *interp, fn *lua.LFunction, fnArgs []lua.LValue, name s
 		clientResp: clientResp,
 		cancel:     cancel,
 		replicated: o.Replicated,
+		untilWrite: o.UntilWrite,
+		command:    o.Command,
 		started:    time.Now(),
 	}
 	e.cur.Store(r)
 	defer e.cur.Store(nil)
-	e.rng.reset()
+	e.rng.start(o.Seed)
 
 	L := in.L
 	L.SetContext(ctx)
@@ -403,9 +426,12 @@ func (e *Engine) call(in *interp, fn *lua.LFunction, fnArgs []lua.LValue, name s
 			obj = aerr.Object
 		}
 		switch {
+		case r.stopped.Load():
+			res.StoppedAtWrite = true
 		case budget != nil && budget.exhausted():
 			res.Reply = scriptErrorReply(L, obj, name, errBudget)
 		case r.killed.Load() || ctx.Err() != nil:
+			res.Killed = true
 			res.Reply = scriptErrorReply(L, obj, name, errKilled)
 		default:
 			res.Reply = scriptErrorReply(L, obj, name, "")
@@ -496,10 +522,10 @@ func (e *Engine) Kill(eval bool) error {
 	switch {
 	case r == nil:
 		return ErrNotBusy
-	case r.replicated:
-		return ErrUnkillableReplicated
 	case r.wrote.Load():
 		return ErrUnkillable
+	case r.replicated:
+		return ErrUnkillableReplicated
 	case eval && !r.isEval:
 		return ErrBusyFunction
 	case !eval && r.isEval:
@@ -516,6 +542,8 @@ type CallInfo struct {
 	Name  string
 	Eval  bool
 	Wrote bool
+	// Command is the client's command (Options.Command).
+	Command [][]byte
 	// Started is when the call began, on this node's clock.
 	Started time.Time
 }
@@ -526,5 +554,5 @@ func (e *Engine) Current() (CallInfo, bool) {
 	if r == nil {
 		return CallInfo{}, false
 	}
-	return CallInfo{Name: r.name, Eval: r.isEval, Wrote: r.wrote.Load(), Started: r.started}, true
+	return CallInfo{Name: r.name, Eval: r.isEval, Wrote: r.wrote.Load(), Command: r.command, Started: r.started}, true
 }

@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -329,4 +330,21 @@ func TestBudgetEndsAtTheSameInstruction(t *testing.T) {
 	}
 	e.cur.Load().cancel()
 	<-done
+}
+
+// TestNumbersAsLua51: tostring prints numbers with Lua 5.1's "%.14g" and
+// tonumber reads what C's strtod reads, as Redis's Lua does.
+func TestNumbersAsLua51(t *testing.T) {
+	e := New(nil)
+	r := e.Eval([]byte(`return {tostring(0.7832349621612742), tostring(1e15), tostring(100), tostring(tonumber('1e+2')),
+		tostring(tonumber(' 0x10 ')), tostring(tonumber('abc')), tostring(tonumber('10', 2)), tostring(tonumber('1_0')),
+		tostring(tonumber('0x1.8p1')), tostring(tonumber('1e5x'))}`),
+		nil, nil, newFakeHost(), Options{})
+	want := "*10\r\n"
+	for _, w := range []string{"0.78323496216127", "1e+15", "100", "100", "16", "nil", "2", "nil", "3", "nil"} {
+		want += fmt.Sprintf("$%d\r\n%s\r\n", len(w), w)
+	}
+	if string(r.Reply) != want {
+		t.Fatalf("got %q, want %q", r.Reply, want)
+	}
 }

@@ -1,6 +1,7 @@
 package script
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -14,6 +15,8 @@ type functions struct {
 	// libAPI is what library code sees as globals while it loads: only
 	// a redis table with register_function, log and the version.
 	libAPI *lua.LTable
+	// libs and byName are keyed by lower-cased name: Redis's library
+	// and function dictionaries compare names case-insensitively.
 	libs   map[string]*library
 	byName map[string]*function
 	// loading collects the functions of the library being loaded; nil
@@ -24,7 +27,7 @@ type functions struct {
 type library struct {
 	name  string
 	code  string
-	funcs map[string]*function
+	funcs map[string]*function // keyed by lower-cased name
 }
 
 type function struct {
@@ -72,6 +75,12 @@ type FunctionInfo struct {
 	Description *string
 	Flags       Flags
 }
+
+// loadBudget bounds the Lua instructions a library's code may run while
+// it loads, where Redis allows 500 ms: a load is applied from the log on
+// every replica and again on restart, so the bound must be a count (a
+// few hundred milliseconds of gopher-lua).
+const loadBudget = 10_000_000
 
 // validName is functionsVerifyName: letters, digits and '_', not empty.
 func validName(s string) bool {
@@ -126,7 +135,8 @@ func parseLibraryHeader(code string) (name, engine, body string, err error) {
 func (e *Engine) FunctionLoad(code []byte, replace bool) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	lib, err := e.funcs.compile(string(code))
+	defer e.refreshCounts()
+	lib, err := e.funcs.compile(string(code), !replace)
 	if err != nil {
 		return "", err
 	}
@@ -137,8 +147,9 @@ func (e *Engine) FunctionLoad(code []byte, replace bool) (string, error) {
 }
 
 // compile runs a library's code to collect its functions, without
-// linking them.
-func (fs *functions) compile(code string) (*library, error) {
+// linking them; mustBeNew refuses a library name in use before the code
+// runs, as FUNCTION LOAD without REPLACE does.
+func (fs *functions) compile(code string, mustBeNew bool) (*library, error) {
 	name, engine, body, err := parseLibraryHeader(code)
 	if err != nil {
 		return nil, err
@@ -148,6 +159,9 @@ func (fs *functions) compile(code string) (*library, error) {
 	}
 	if !strings.EqualFold(engine, "lua") {
 		return nil, ReplyError("ERR Engine '" + engine + "' not found")
+	}
+	if _, ok := fs.libs[name]; ok && mustBeNew {
+		return nil, ReplyError("ERR Library '" + name + "' already exists")
 	}
 	fn, err := fs.in.compile([]byte(body), funcChunk)
 	if err != nil {
@@ -161,10 +175,16 @@ func (fs *functions) compile(code string) (*library, error) {
 		fs.in.envMeta.RawSetString("__index", fs.in.real)
 		fs.loading = nil
 	}()
+	budget := &budgetContext{Context: context.Background(), left: loadBudget}
+	L.SetContext(budget)
+	defer L.RemoveContext()
 	top := L.GetTop()
 	L.Push(fn)
 	perr := L.PCall(0, 0, nil)
 	L.SetTop(top)
+	if budget.exhausted() {
+		return nil, ReplyError("ERR Error registering functions: FUNCTION LOAD timeout")
+	}
 	if perr != nil {
 		msg := perr.Error()
 		if aerr, ok := perr.(*lua.ApiError); ok {
@@ -190,16 +210,16 @@ func (fs *functions) link(libs []*library, replace bool) error {
 	for _, lib := range libs {
 		if _, ok := fs.libs[lib.name]; ok {
 			if !replace {
-				return ReplyError("ERR Library '" + lib.name + "' already exists")
+				return ReplyError("ERR Library " + lib.name + " already exists")
 			}
 			replaced[lib.name] = true
 		}
 	}
 	seen := map[string]bool{}
 	for _, lib := range libs {
-		for name := range lib.funcs {
-			if f, ok := fs.byName[name]; (ok && !replaced[f.lib.name]) || seen[name] {
-				return ReplyError("ERR Function " + name + " already exists")
+		for name, f := range lib.funcs {
+			if old, ok := fs.byName[name]; (ok && !replaced[old.lib.name]) || seen[name] {
+				return ReplyError("ERR Function " + f.name + " already exists")
 			}
 			seen[name] = true
 		}
@@ -255,10 +275,10 @@ func (fs *functions) registerFunction(L *lua.LState) int {
 	if !validName(f.name) {
 		raise(L, "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long")
 	}
-	if _, ok := lib.funcs[f.name]; ok {
+	if _, ok := lib.funcs[fold(f.name)]; ok {
 		raise(L, "Function already exists in the library")
 	}
-	lib.funcs[f.name] = f
+	lib.funcs[fold(f.name)] = f
 	return 0
 }
 
@@ -349,7 +369,7 @@ func luaStringish(v lua.LValue) (string, bool) {
 func (e *Engine) FCall(name string, keys, args [][]byte, h Host, o Options) Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	f, ok := e.funcs.byName[name]
+	f, ok := e.funcs.byName[fold(name)]
 	if !ok {
 		return errorResult(ReplyError("ERR Function not found"))
 	}
@@ -364,7 +384,7 @@ func (e *Engine) FCall(name string, keys, args [][]byte, h Host, o Options) Resu
 func (e *Engine) FunctionFlags(name string) (Flags, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	f, ok := e.funcs.byName[name]
+	f, ok := e.funcs.byName[fold(name)]
 	if !ok {
 		return 0, false
 	}
@@ -375,6 +395,7 @@ func (e *Engine) FunctionFlags(name string) (Flags, bool) {
 func (e *Engine) FunctionDelete(lib string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer e.refreshCounts()
 	l, ok := e.funcs.libs[lib]
 	if !ok {
 		return ReplyError("ERR Library not found")
@@ -388,6 +409,7 @@ func (e *Engine) FunctionDelete(lib string) error {
 func (e *Engine) FunctionFlush() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer e.refreshCounts()
 	e.resetFunctions()
 }
 
@@ -405,11 +427,11 @@ func (e *Engine) FunctionList(match func(lib string) bool, withCode bool) []Libr
 	defer e.mu.Unlock()
 	var out []LibraryInfo
 	for _, name := range e.funcs.libNames() {
-		if match != nil && !match(name) {
+		lib := e.funcs.libs[name]
+		if match != nil && !match(lib.name) {
 			continue
 		}
-		lib := e.funcs.libs[name]
-		info := LibraryInfo{Name: name, Engine: "LUA"}
+		info := LibraryInfo{Name: lib.name, Engine: "LUA"}
 		if withCode {
 			info.Code = lib.code
 		}
@@ -420,7 +442,7 @@ func (e *Engine) FunctionList(match func(lib string) bool, withCode bool) []Libr
 		slices.Sort(fnames)
 		for _, fn := range fnames {
 			f := lib.funcs[fn]
-			fi := FunctionInfo{Name: fn, Flags: f.flags}
+			fi := FunctionInfo{Name: f.name, Flags: f.flags}
 			if f.hasDesc {
 				d := f.desc
 				fi.Description = &d
@@ -432,6 +454,24 @@ func (e *Engine) FunctionList(match func(lib string) bool, withCode bool) []Libr
 	return out
 }
 
+// refreshCounts publishes the counts FunctionCounts reads; called with
+// e.mu held after every change of the libraries.
+func (e *Engine) refreshCounts() {
+	e.counts.Store(&[2]int{len(e.funcs.libs), len(e.funcs.byName)})
+}
+
+// FunctionCounts returns the numbers of libraries and functions without
+// waiting for a running script, for FUNCTION STATS.
+func (e *Engine) FunctionCounts() (libs, funcs int) {
+	c := e.counts.Load()
+	return c[0], c[1]
+}
+
+// fold is the key of a function name: function names are case-insensitive
+// in Redis, library names are not.
+func fold(name string) string { return strings.ToLower(name) }
+
+// libNames returns the keys of the libraries, sorted.
 func (fs *functions) libNames() []string {
 	names := make([]string, 0, len(fs.libs))
 	for n := range fs.libs {
@@ -458,6 +498,7 @@ func (e *Engine) SnapshotLibraries() []string {
 func (e *Engine) RestoreLibraries(codes []string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer e.refreshCounts()
 	return e.replaceAll(codes)
 }
 
@@ -466,7 +507,7 @@ func (e *Engine) replaceAll(codes []string) error {
 	e.funcs = newFunctions(e)
 	libs := make([]*library, 0, len(codes))
 	for _, c := range codes {
-		lib, err := e.funcs.compile(c)
+		lib, err := e.funcs.compile(c, false)
 		if err == nil {
 			libs = append(libs, lib)
 			continue
@@ -512,15 +553,17 @@ func (e *Engine) FunctionRestore(payload []byte, policy string) error {
 	case RestoreFlush:
 		e.mu.Lock()
 		defer e.mu.Unlock()
+		defer e.refreshCounts()
 		return e.replaceAll(codes)
 	default:
 		return ReplyError("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer e.refreshCounts()
 	libs := make([]*library, 0, len(codes))
 	for _, c := range codes {
-		lib, err := e.funcs.compile(c)
+		lib, err := e.funcs.compile(c, false)
 		if err != nil {
 			return err
 		}

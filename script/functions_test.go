@@ -146,7 +146,7 @@ func TestFunctionDumpRestoreSnapshot(t *testing.T) {
 	if got := string(f.FCall("echo_a", nil, [][]byte{[]byte("x")}, newFakeHost(), Options{}).Reply); got != "$2\r\nx!\r\n" {
 		t.Fatalf("restored echo_a: %q", got)
 	}
-	if err := f.FunctionRestore(dump, "APPEND"); err == nil || err.Error() != "ERR Library 'liba' already exists" {
+	if err := f.FunctionRestore(dump, "APPEND"); err == nil || err.Error() != "ERR Library liba already exists" {
 		t.Fatalf("APPEND over existing: %v", err)
 	}
 	if err := f.FunctionRestore(dump, "REPLACE"); err != nil {

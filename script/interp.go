@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -36,6 +38,16 @@ var allowedGlobals = map[string]bool{
 	"table": true, "struct": true, "redis": true,
 }
 
+// The Lua stack of a state: room for Lua 5.1's limit of 8000 values
+// (LUAI_MAXCSTACK) and what calls hold beside them. A script that pushes
+// past the maximum would make gopher-lua panic instead of raising an
+// error, so unpack, the way to push that many, is bounded as in Lua.
+const (
+	registrySize    = 16 * 1024
+	registryMaxSize = 64 * 1024
+	maxCStack       = 8000
+)
+
 // interp is one Lua state with Redis's globals protection.
 //
 // gopher-lua has no read-only tables (Redis patches its Lua for them), so
@@ -59,11 +71,66 @@ type interp struct {
 	proxies map[*lua.LTable]bool
 }
 
+// luaTostring is tostring printing a number as Lua 5.1 does ("%.14g"),
+// where gopher-lua's prints Go's shortest representation; other values
+// go to gopher-lua's own.
+func luaTostring(orig lua.LValue) lua.LGFunction {
+	return func(L *lua.LState) int {
+		if n, ok := L.Get(1).(lua.LNumber); ok {
+			L.Push(lua.LString(formatNumber(float64(n))))
+			return 1
+		}
+		L.Push(orig)
+		L.Push(L.Get(1))
+		L.Call(1, 1)
+		return 1
+	}
+}
+
+// luaTonumber is tonumber reading a string as Lua 5.1 does, whole, with
+// C's strtod ("1e+2", "0x10", "0x1.8p1"), where gopher-lua's refuses
+// some; a base, or a value that is not a string, go
+// to gopher-lua's own.
+func luaTonumber(orig lua.LValue) lua.LGFunction {
+	return func(L *lua.LState) int {
+		str, ok := L.Get(1).(lua.LString)
+		if !ok || L.GetTop() > 1 && L.Get(2) != lua.LNil {
+			n := L.GetTop()
+			L.Push(orig)
+			for i := 1; i <= n; i++ {
+				L.Push(L.Get(i))
+			}
+			L.Call(n, 1)
+			return 1
+		}
+		s := strings.TrimSpace(string(str))
+		if f, n := strtod(s); n > 0 && n == len(s) {
+			L.Push(lua.LNumber(f))
+			return 1
+		}
+		L.Push(lua.LNil)
+		return 1
+	}
+}
+
+// formatNumber is C's "%.14g", Lua 5.1's number format.
+func formatNumber(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	return strconv.FormatFloat(f, 'g', 14, 64)
+}
+
 // newInterp opens the libraries Redis loads into a fresh state. api adds
 // the non-protected contents (redis.*, cjson, ...) to the real globals
 // before everything is locked.
 func newInterp(api func(in *interp)) *interp {
-	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	L := lua.NewState(lua.Options{SkipOpenLibs: true, RegistrySize: registrySize, RegistryMaxSize: registryMaxSize})
 	for _, lib := range []struct {
 		name string
 		open lua.LGFunction
@@ -88,6 +155,8 @@ func newInterp(api func(in *interp)) *interp {
 	for _, k := range drop {
 		in.real.RawSetString(k, lua.LNil)
 	}
+	in.real.RawSetString("tostring", L.NewFunction(luaTostring(in.real.RawGetString("tostring"))))
+	in.real.RawSetString("tonumber", L.NewFunction(luaTonumber(in.real.RawGetString("tonumber"))))
 	api(in)
 	in.wrapMutators()
 
@@ -97,7 +166,12 @@ func newInterp(api func(in *interp)) *interp {
 	in.envMeta = L.NewTable()
 	in.envMeta.RawSetString("__index", in.real)
 	in.envMeta.RawSetString("__newindex", L.NewFunction(readonlyError))
-	in.envMeta.RawSetString("__metatable", lua.LFalse)
+	// getmetatable(_G) shows, as Redis does, a read-only metatable; a
+	// view of it, since the real one leads to the hidden globals.
+	view := L.NewTable()
+	view.RawSetString("__index", L.NewFunction(missingGlobal))
+	view.RawSetString("__newindex", L.NewFunction(readonlyError))
+	in.envMeta.RawSetString("__metatable", in.protect(view, seen))
 	in.env = L.NewTable()
 	L.SetMetatable(in.env, in.envMeta)
 	in.proxies[in.env] = true
@@ -170,6 +244,18 @@ func (in *interp) wrapMutators() {
 			return L.GetTop()
 		}))
 	}
+	unpack := in.real.RawGetString("unpack").(*lua.LFunction)
+	in.real.RawSetString("unpack", in.L.NewFunction(func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		i, j := L.OptInt(2, 1), L.OptInt(3, t.Len())
+		if j-i >= maxCStack-L.GetTop() {
+			L.RaiseError("too many results to unpack")
+		}
+		top := L.GetTop()
+		L.Insert(unpack, 1)
+		L.Call(top, lua.MultRet)
+		return L.GetTop()
+	}))
 	guard(in.real, "rawset", 1)
 	guard(in.real, "setmetatable", 1)
 	tl := in.real.RawGetString("table").(*lua.LTable)

@@ -8,10 +8,10 @@ import (
 
 // rand48 is Redis's redisLrand48 (rand.c): the 48-bit linear congruence
 // of drand48, the same on every platform. Redis keeps one state for the
-// process; rkv resets it at the start of every call (reset) so that
-// a script's random numbers depend only on the script, whichever replica
-// runs it and after any restart: each call sees the sequence a freshly
-// started Redis gives its first script, and math.randomseed(n) gives
+// process, so that each call draws different numbers; rkv sets it at the
+// start of every call from Options.Seed, which the log carries for a
+// script every replica runs, so that the numbers differ between calls
+// but not between replicas or after a restart. math.randomseed(n) gives
 // Redis's sequence for n.
 type rand48 struct{ x [3]uint32 }
 
@@ -36,8 +36,15 @@ func (r *rand48) next() int32 {
 	return int32(x >> 17)
 }
 
-// reset puts the state where a fresh Redis process starts.
-func (r *rand48) reset() { r.x = [3]uint32{randX0, randX1, randX2} }
+// start puts the state at the low 48 bits of seed, or where a fresh
+// Redis process starts if seed is 0.
+func (r *rand48) start(seed uint64) {
+	if seed == 0 {
+		r.x = [3]uint32{randX0, randX1, randX2}
+		return
+	}
+	r.x = [3]uint32{uint32(seed & 0xffff), uint32(seed >> 16 & 0xffff), uint32(seed >> 32 & 0xffff)}
+}
 
 // mathRandom is Redis's math.random: Lua 5.1's, drawing from rand48.
 func (e *Engine) mathRandom(L *lua.LState) int {
@@ -63,6 +70,14 @@ func (e *Engine) mathRandom(L *lua.LState) int {
 
 func (e *Engine) mathRandomseed(L *lua.LState) int {
 	e.current(L, "math.randomseed")
-	e.rng.seed(int32(L.CheckInt(1)))
+	n, ok := toNumberOK(L.Get(1))
+	if !ok {
+		got := "no value"
+		if L.GetTop() >= 1 {
+			got = L.Get(1).Type().String()
+		}
+		argError(L, 1, "randomseed", "number expected, got "+got)
+	}
+	e.rng.seed(int32(int64(n)))
 	return 0
 }

@@ -41,13 +41,14 @@
 // limiter's counter) never starve each other, and a script's throughput is
 // that of any write. What it costs is determinism, which the script
 // package provides: no clock but the entry's (TIME inside a script is the
-// store's clock), math.random starting from one state every call, table
-// iteration in insertion order, and a bound counted in Lua instructions
-// rather than seconds, so that a looping script ends at the same
-// instruction everywhere. For the same reason a script run from the log
-// cannot be killed (a kill would land at a different point on each
-// replica); read-only scripts (EVAL_RO, FCALL_RO, no-writes) run outside
-// the log under the read lock (Store.ReadScript) and can be. A script
+// store's clock), math.random seeded from the entry, table iteration in
+// insertion order, and a bound counted in Lua instructions rather than
+// seconds, so that a looping script ends at the same instruction
+// everywhere. For the same reason a script run from the log cannot be
+// killed (a kill would land at a different point on each replica); the
+// leader first runs a script alone under the read lock (Store.ReadScript)
+// up to its first write, where SCRIPT KILL can still end it, and
+// read-only scripts (EVAL_RO, FCALL_RO, no-writes) run only that way. A script
 // queued in MULTI runs inside the EXEC entry through the ScriptRunner the
 // replica sets.
 //
