@@ -45,6 +45,9 @@ func permit(c *client, u *aclUser, args [][]byte) string {
 		}
 		return fmt.Sprintf("NOPERM this user has no permissions to run the '%s' command", shown)
 	}
+	if msg := channelRefusal(u, name, args); msg != "" {
+		return msg
+	}
 	if !ok || u.allKeys {
 		return ""
 	}

@@ -118,6 +118,10 @@ func signal(ch chan struct{}) {
 	}
 }
 
+// blockingPop reports whether sc is one of the blocking pops, the writes
+// a client waits in (XREAD, which may block too, is a read).
+func blockingPop(sc *store.Command) bool { return sc.Writes() && sc.Has("blocking") }
+
 // blockingWrite runs one blocking command for client c on the replica rep.
 func (s *Server) blockingWrite(conn redcon.Conn, c *client, rep *replica.Replica, sc *store.Command, args [][]byte) {
 	if !checkArity(conn, sc, args) {

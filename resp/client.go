@@ -114,13 +114,16 @@ func (s *Server) sortedClients() []*client {
 
 func (s *Server) clientLine(c *client) string {
 	flags := "N"
-	if c.readonly {
+	switch {
+	case c.subscribed():
+		flags = "P"
+	case c.readonly:
 		flags = "r"
 	}
 	now := time.Now()
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2 lib-name=%s lib-ver=%s",
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=0 sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2 lib-name=%s lib-ver=%s",
 		c.id, c.addr, c.laddr, c.name, int(now.Sub(c.created).Seconds()), int(now.Sub(c.lastSeen).Seconds()),
-		flags, orDefault(c.lastCmd, "NULL"), c.libName, c.libVer)
+		flags, c.nsub, c.npsub, c.nssub, orDefault(c.lastCmd, "NULL"), c.libName, c.libVer)
 }
 
 func orDefault(s, def string) string {

@@ -11,7 +11,17 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-func (s *Server) cmdPing(conn redcon.Conn, _ *client, args [][]byte) {
+func (s *Server) cmdPing(conn redcon.Conn, c *client, args [][]byte) {
+	if c != nil && c.subscribed() && len(args) <= 2 {
+		// A subscribed RESP2 connection gets ["pong", message], as Redis
+		// answers there.
+		msg := []byte{}
+		if len(args) == 2 {
+			msg = args[1]
+		}
+		conn.WriteRaw(appendSubscribedPong(nil, msg))
+		return
+	}
 	switch len(args) {
 	case 1:
 		conn.WriteString("PONG")

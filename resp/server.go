@@ -80,7 +80,11 @@ type Server struct {
 	blocked     *blockRegistry
 	stopBlocked func()
 	closing     chan struct{}
-	acl         *ACL
+	// pubsub holds this node's subscriptions and gets the home replica's
+	// applied publishes until stopPublishing.
+	pubsub         *pubsubHub
+	stopPublishing func()
+	acl            *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 	// busyMs is busy-reply-threshold: after a script has run this many
@@ -116,6 +120,13 @@ type client struct {
 	// dropped is set when writing its replies failed: the rest of its
 	// pipeline is not run.
 	dropped bool
+	// sub, outConn and guard are set at the connection's first SUBSCRIBE,
+	// PSUBSCRIBE or SSUBSCRIBE (pubsub.go); nsub, npsub and nssub count
+	// its channels, patterns and shard channels.
+	sub                *subscriber
+	outConn            *outConn
+	guard              *guardConn
+	nsub, npsub, nssub int
 }
 
 // NewServer returns a server for the replica rep; call Serve to accept
@@ -143,6 +154,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 		watchers: newWatchRegistry(),
 		blocked:  newBlockRegistry(),
 		closing:  make(chan struct{}),
+		pubsub:   newPubsubHub(),
 		logger:   cfg.Logger.With("node", cfg.ID),
 		clients:  make(map[int64]*client),
 		started:  time.Now(),
@@ -156,6 +168,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.busyMs.Store(defaultBusyMs)
 	s.stopWatching = rep.Subscribe(s.watchers.changed)
 	s.stopBlocked = rep.Subscribe(s.blocked.changed)
+	s.stopPublishing = rep.OnPublish(s.pubsub.deliver)
 	return s
 }
 
@@ -184,6 +197,7 @@ func (s *Server) Close() error {
 	s.stopWatching()
 	s.stopBlocked()
 	close(s.closing)
+	s.stopPublishing()
 	if s.rs == nil {
 		return nil
 	}
@@ -216,6 +230,10 @@ func (s *Server) accept(conn redcon.Conn) bool {
 func (s *Server) closed(conn redcon.Conn, _ error) {
 	if c, ok := conn.Context().(*client); ok {
 		s.unwatch(c.tx)
+		if c.sub != nil {
+			s.pubsub.forget(c.sub)
+			c.sub.out.kill()
+		}
 		s.clientsMu.Lock()
 		delete(s.clients, c.id)
 		s.clientsMu.Unlock()
@@ -240,6 +258,14 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	scs := make([]*store.Command, len(cmds))
 	for i, cmd := range cmds {
 		scs[i], _ = store.Lookup(cmd.Args[0])
+	}
+	// From its first SUBSCRIBE on, a connection's replies go through its
+	// outbox, in order with the messages pushed to it.
+	if c.sub == nil && subscribes(cmds, scs) {
+		s.openOutbox(conn, c)
+	}
+	if c.outConn != nil {
+		conn = c.outConn
 	}
 	if !s.admissible(conn, c) {
 		return
@@ -269,6 +295,13 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			i++
 			continue
 		}
+		if c.subscribed() {
+			if msg := subscribedRefusal(cmds[i].Args); msg != "" {
+				conn.WriteError(msg)
+				i++
+				continue
+			}
+		}
 		if s.transaction(conn, c, cmds[i], scs[i]) {
 			i++
 			continue
@@ -280,13 +313,13 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			continue
 		}
 		rep := s.route.forCommand(sc, cmds[i].Args)
-		if sc.Has("blocking") {
+		if blockingPop(sc) {
 			s.blockingWrite(conn, c, rep, sc, cmds[i].Args)
 			i++
 			continue
 		}
 		j := i + 1
-		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !scs[j].Has("blocking") && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
+		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blockingPop(scs[j]) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
 			s.route.forCommand(scs[j], cmds[j].Args) == rep {
 			j++
 		}
