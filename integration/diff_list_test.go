@@ -145,9 +145,38 @@ func (g *diffGen) list() diffCmd {
 		return exact(w("RPOPLPUSH"), src, dst)
 	case r < 92:
 		return g.lmpop()
+	case r < 97:
+		return g.blockingPop()
 	default:
 		return g.listWrongArity()
 	}
+}
+
+// blockingTimeouts never block for long: a key with nothing to pop costs
+// both servers the same few milliseconds and ends in the same null reply.
+var blockingTimeouts = []string{"0.001", "0.01", "-1", "abc", "", "1e-3", "inf", "nan", "0.01x"}
+
+// blockingPop is a blocking pop on lists or sorted sets, waiting only
+// briefly, with bad timeouts among the good.
+func (g *diffGen) blockingPop() diffCmd {
+	w := g.word
+	timeout := g.pick(blockingTimeouts)
+	var args []string
+	switch g.rng.IntN(6) {
+	case 0:
+		args = append(append([]string{w(g.pick([]string{"BLPOP", "BRPOP"}))}, g.keys(1, 3)...), timeout)
+	case 1:
+		args = []string{w("BRPOPLPUSH"), g.key(), g.key(), timeout}
+	case 2:
+		args = []string{w("BLMOVE"), g.key(), g.key(), g.listEnd(), g.listEnd(), timeout}
+	case 3:
+		args = append([]string{w("BLMPOP"), timeout}, g.lmpop().args[1:]...)
+	case 4:
+		args = append(append([]string{w(g.pick([]string{"BZPOPMIN", "BZPOPMAX"}))}, g.keys(1, 3)...), timeout)
+	default:
+		args = []string{w(g.pick([]string{"BLPOP", "BZPOPMIN"})), g.key()} // too few arguments
+	}
+	return diffCmd{args: args}
 }
 
 func (g *diffGen) lpos() diffCmd {

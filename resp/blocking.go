@@ -128,13 +128,10 @@ func (s *Server) blockingWrite(conn redcon.Conn, c *client, rep *replica.Replica
 		return
 	}
 	timeout, msg := store.BlockingTimeout(args[store.TimeoutArg(sc.Name, args)])
-	if msg != "" {
-		conn.WriteError(msg)
-		return
-	}
 	keys, ok := sc.KeysBySpecs(args)
-	if !ok || len(keys) == 0 {
-		// The store answers a malformed command (BLMPOP's numkeys).
+	if msg != "" || !ok || len(keys) == 0 {
+		// The store answers a malformed command, its errors in Redis's
+		// order (BLMPOP's numkeys before its timeout).
 		s.proposeBlocking(conn, rep, sc, args)
 		return
 	}

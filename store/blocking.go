@@ -23,20 +23,18 @@ var blockingCommands = []*Command{
 }
 
 // BlockingTimeout parses a blocking command's timeout, in seconds with a
-// fraction, as Redis's getTimeoutFromObjectOrReply: it returns the timeout
-// in milliseconds (0: forever) or Redis's error text.
+// fraction, as Redis 7.0's getTimeoutFromObjectOrReply: it returns the
+// timeout in milliseconds, truncated (0: forever), or Redis's error text.
+// A value past an int64 of milliseconds is negative there, as C's
+// conversion makes it on the machines Redis runs on.
 func BlockingTimeout(arg []byte) (ms int64, errText string) {
 	str := string(arg)
 	f, err := strconv.ParseFloat(str, 64)
 	if err != nil && !strings.Contains(err.Error(), "range") || math.IsNaN(f) || str == "" || str != strings.TrimSpace(str) {
 		return 0, "ERR timeout is not a float or out of range"
 	}
-	f = math.Ceil(f * 1000)
-	switch {
-	// Redis adds the timeout to the time now: it must stay an int64.
-	case f > float64(math.MaxInt64)-float64(1<<42):
-		return 0, "ERR timeout is out of range"
-	case f < 0:
+	f *= 1000
+	if f <= -1 || f >= math.MaxInt64 || math.IsInf(f, 0) {
 		return 0, "ERR timeout is negative"
 	}
 	return int64(f), ""
@@ -88,18 +86,29 @@ func brpoplpushCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	return moveGeneric(s, m, args, out, false, true)
 }
 
+// BLMOVE and BLMPOP check their other arguments before the timeout, as
+// Redis does.
 func blmoveCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	from, ok1 := listEnd(args[3])
+	to, ok2 := listEnd(args[4])
+	if !ok1 || !ok2 {
+		return appendErr(out, errSyntax)
+	}
 	if _, msg := BlockingTimeout(args[5]); msg != "" {
 		return appendErr(out, msg)
 	}
-	return lmoveCmd(s, m, args[:5], out)
+	return moveGeneric(s, m, args, out, from, to)
 }
 
 func blmpopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	if _, msg := BlockingTimeout(args[1]); msg != "" {
+	keys, front, count, msg := parseMpop(args[1:])
+	if msg == "" {
+		_, msg = BlockingTimeout(args[1])
+	}
+	if msg != "" {
 		return appendErr(out, msg)
 	}
-	return lmpopCmd(s, m, args[1:], out)
+	return lmpop(s, m, keys, front, count, out)
 }
 
 func bzpopminCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
