@@ -34,9 +34,14 @@ func (s *Server) cmdPing(conn redcon.Conn, c *client, args [][]byte) {
 
 func (s *Server) cmdEcho(conn redcon.Conn, _ *client, args [][]byte) { conn.WriteBulk(args[1]) }
 
-func (s *Server) cmdQuit(conn redcon.Conn, _ *client, _ [][]byte) {
+// cmdQuit answers OK and closes the connection; the commands pipelined
+// after QUIT are not run, as in Redis.
+func (s *Server) cmdQuit(conn redcon.Conn, c *client, _ [][]byte) {
 	conn.WriteString("OK")
 	conn.Close()
+	if c != nil {
+		s.setClient(c, func(c *client) { c.dropped = true })
+	}
 }
 
 func (s *Server) cmdSelect(conn redcon.Conn, _ *client, args [][]byte) {

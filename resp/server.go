@@ -117,8 +117,8 @@ type client struct {
 	// it authenticates when the default user needs a password.
 	user   string
 	authed bool
-	// dropped is set when writing its replies failed: the rest of its
-	// pipeline is not run.
+	// dropped is set when writing its replies failed, or by QUIT: the
+	// rest of its pipeline is not run.
 	dropped bool
 	// sub, outConn and guard are set at the connection's first SUBSCRIBE,
 	// PSUBSCRIBE or SSUBSCRIBE (pubsub.go); nsub, npsub and nssub count
