@@ -12,6 +12,8 @@ package resp
 // the commands do not block, as in Redis.
 
 import (
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,11 +120,20 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// blockingPop reports whether sc is one of the blocking pops, the writes
-// a client waits in (XREAD, which may block too, is a read).
-func blockingPop(sc *store.Command) bool { return sc.Writes() && sc.Has("blocking") }
+// blocks reports whether the command may make its client wait: a
+// blocking pop, or XREAD with BLOCK (a read).
+func blocks(sc *store.Command, args [][]byte) bool {
+	if !sc.Has("blocking") {
+		return false
+	}
+	if sc.Writes() {
+		return true
+	}
+	_, _, ok := xreadBlock(args)
+	return ok
+}
 
-// blockingWrite runs one blocking command for client c on the replica rep.
+// blockingWrite runs one blocking pop for client c on the replica rep.
 func (s *Server) blockingWrite(conn redcon.Conn, c *client, rep *replica.Replica, sc *store.Command, args [][]byte) {
 	if !checkArity(conn, sc, args) {
 		return
@@ -135,13 +146,30 @@ func (s *Server) blockingWrite(conn redcon.Conn, c *client, rep *replica.Replica
 		s.proposeBlocking(conn, rep, sc, args)
 		return
 	}
-	bc := &blockedClient{id: c.id, wake: make(chan struct{}, 1), unblocked: make(chan bool, 1)}
+	var waitOn []string
 	for _, k := range keys {
 		// BLMOVE and BRPOPLPUSH wait on their source only.
-		if len(bc.keys) == 0 || sc.Name != "blmove" && sc.Name != "brpoplpush" {
-			bc.keys = append(bc.keys, string(args[k.Pos]))
+		if len(waitOn) == 0 || sc.Name != "blmove" && sc.Name != "brpoplpush" {
+			waitOn = append(waitOn, string(args[k.Pos]))
 		}
 	}
+	first := true
+	s.block(conn, c, rep, waitOn, timeout, true, func() bool {
+		if !first && !s.anyReady(rep, waitOn) {
+			return false
+		}
+		first = false
+		return s.proposeBlocking(conn, rep, sc, args)
+	})
+}
+
+// block waits, for client c, until try writes the reply (it reports
+// whether it did): try runs at once, then again whenever the replica
+// reports a change of one of keys, until the timeout (ms, 0: none) answers
+// a null array, CLIENT UNBLOCK ends the wait or, with onLeader, the
+// leader changes (try then answers MOVED).
+func (s *Server) block(conn redcon.Conn, c *client, rep *replica.Replica, keys []string, timeout int64, onLeader bool, try func() bool) {
+	bc := &blockedClient{id: c.id, keys: keys, wake: make(chan struct{}, 1), unblocked: make(chan bool, 1)}
 	var expired <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(time.Duration(timeout) * time.Millisecond)
@@ -154,16 +182,17 @@ func (s *Server) blockingWrite(conn redcon.Conn, c *client, rep *replica.Replica
 			s.blocked.remove(bc)
 		}
 	}()
-	for attempt := 0; ; attempt++ {
-		leaderChange := rep.Node().LeaderWatch()
-		if attempt == 0 || s.anyReady(rep, bc.keys) {
-			if done := s.proposeBlocking(conn, rep, sc, args); done {
-				return
-			}
+	for {
+		var leaderChange <-chan struct{}
+		if onLeader {
+			leaderChange = rep.Node().LeaderWatch()
+		}
+		if try() {
+			return
 		}
 		if !registered {
-			// Registered after the attempt, then checked again: a key
-			// made ready in between is seen by the check, a later change
+			// Registered after the first try, then tried again: a key
+			// made ready in between is seen by the try, a later change
 			// by the registry.
 			s.blocked.add(bc)
 			registered = true
@@ -186,6 +215,79 @@ func (s *Server) blockingWrite(conn redcon.Conn, c *client, rep *replica.Replica
 			return
 		}
 	}
+}
+
+// blockingRead serves XREAD with BLOCK: a read that, finding nothing,
+// waits for a change of one of its streams and reads again. "$" stands for
+// each stream's last ID when the command arrived. The leader serves it
+// after a ReadIndex round, a READONLY connection's node locally.
+func (s *Server) blockingRead(conn redcon.Conn, c *client, rep *replica.Replica, sc *store.Command, args [][]byte) {
+	timeout, streamsAt, ok := xreadBlock(args)
+	if !ok {
+		s.reads(conn, c, rep, []redcon.Command{{Args: args}}, []*store.Command{sc})
+		return
+	}
+	if !c.readonly {
+		if !rep.Node().IsLeader() {
+			s.redirect(conn, sc, args, rep.Node().Leader())
+			return
+		}
+		if err := rep.Node().ReadIndex(s.requests.get()); err != nil {
+			s.writeResult(conn, sc, args, consensus.Result{Err: err})
+			return
+		}
+	}
+	n := (len(args) - streamsAt) / 2
+	keys := args[streamsAt : streamsAt+n]
+	args = append([][]byte(nil), args...)
+	last := rep.Store().LastStreamIDs(time.Now().UnixMilli(), keys)
+	waitOn := make([]string, n)
+	for i, k := range keys {
+		waitOn[i] = string(k)
+		if string(args[streamsAt+n+i]) == "$" {
+			args[streamsAt+n+i] = []byte(last[i])
+		}
+	}
+	s.block(conn, c, rep, waitOn, timeout, !c.readonly, func() bool {
+		if !c.readonly && !rep.Node().IsLeader() {
+			s.redirect(conn, sc, args, rep.Node().Leader())
+			return true
+		}
+		reply := rep.Store().Read(time.Now().UnixMilli(), args, nil)
+		if string(reply) == "*-1\r\n" {
+			return false
+		}
+		conn.WriteRaw(reply)
+		return true
+	})
+}
+
+// xreadBlock finds XREAD's BLOCK timeout (ms) and where its STREAMS keys
+// start; ok is false when there is no BLOCK or the arguments do not parse,
+// which the store then answers.
+func xreadBlock(args [][]byte) (timeout int64, streamsAt int, ok bool) {
+	block := false
+	for i := 1; i < len(args)-1; i++ {
+		switch {
+		case strings.EqualFold(string(args[i]), "block"):
+			t, err := strconv.ParseInt(string(args[i+1]), 10, 64)
+			if err != nil || t < 0 {
+				return 0, 0, false
+			}
+			timeout, block = t, true
+			i++
+		case strings.EqualFold(string(args[i]), "count"):
+			i++
+		case strings.EqualFold(string(args[i]), "streams"):
+			if (len(args)-i-1)%2 != 0 || !block {
+				return 0, 0, false
+			}
+			return timeout, i + 1, true
+		default:
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
 }
 
 // proposeBlocking proposes the command once and reports whether it wrote

@@ -97,3 +97,22 @@ func clientIDOf(t *testing.T, r *rawConn) string {
 	reply := r.do("CLIENT ID")[0]
 	return reply[1 : len(reply)-2]
 }
+
+// TestXReadBlock: XREAD BLOCK waits for an entry after the ID given ("$":
+// the last when it arrived), times out with a null, and without BLOCK or
+// in MULTI answers at once.
+func TestXReadBlock(t *testing.T) {
+	nodes := startCluster(t, 1)
+	srv := nodes[0].srv
+	a, c := dialRaw(t, nodes[0].addr), dialRaw(t, nodes[0].addr)
+	wantReplies(t, c.do("XADD s 1-1 f old"), "$3\r\n1-1\r\n")
+	reply := async(a, "XREAD BLOCK 0 STREAMS s other $ 0")
+	waitBlocked(t, srv, 1)
+	wantReplies(t, c.do("XADD s 2-1 f new"), "$3\r\n2-1\r\n")
+	wantReplies(t, <-reply, "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nf\r\n$3\r\nnew\r\n")
+	waitBlocked(t, srv, 0)
+	wantReplies(t, a.do("XREAD BLOCK 10 STREAMS s $", "XREAD BLOCK 0 STREAMS s 1-1"),
+		"*-1\r\n", "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nf\r\n$3\r\nnew\r\n")
+	wantReplies(t, a.do("MULTI", "XREAD BLOCK 0 STREAMS s $", "EXEC"), "+OK\r\n", queued, "*1\r\n*-1\r\n")
+	wantReplies(t, a.do("XREAD BLOCK -1 STREAMS s $"), "-ERR timeout is negative\r\n")
+}

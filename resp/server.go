@@ -313,13 +313,17 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			continue
 		}
 		rep := s.route.forCommand(sc, cmds[i].Args)
-		if blockingPop(sc) {
-			s.blockingWrite(conn, c, rep, sc, cmds[i].Args)
+		if blocks(sc, cmds[i].Args) {
+			if sc.Writes() {
+				s.blockingWrite(conn, c, rep, sc, cmds[i].Args)
+			} else {
+				s.blockingRead(conn, c, rep, sc, cmds[i].Args)
+			}
 			i++
 			continue
 		}
 		j := i + 1
-		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blockingPop(scs[j]) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
+		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blocks(scs[j], cmds[j].Args) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
 			s.route.forCommand(scs[j], cmds[j].Args) == rep {
 			j++
 		}
