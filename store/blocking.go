@@ -18,6 +18,7 @@ var blockingCommands = []*Command{
 	def("brpoplpush", brpoplpushCmd),
 	def("blmove", blmoveCmd),
 	def("blmpop", blmpopCmd),
+	def("bzmpop", bzmpopCmd),
 	def("bzpopmin", bzpopminCmd),
 	def("bzpopmax", bzpopmaxCmd),
 }
@@ -42,7 +43,7 @@ func BlockingTimeout(arg []byte) (ms int64, errText string) {
 
 // TimeoutArg is the position of a blocking command's timeout in args.
 func TimeoutArg(name string, args [][]byte) int {
-	if name == "blmpop" {
+	if name == "blmpop" || name == "bzmpop" {
 		return 1
 	}
 	return len(args) - 1
@@ -101,7 +102,7 @@ func blmoveCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 }
 
 func blmpopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	keys, front, count, msg := parseMpop(args[1:])
+	keys, front, count, msg := parseMpop(args[1:], listEnd)
 	if msg == "" {
 		_, msg = BlockingTimeout(args[1])
 	}
@@ -109,6 +110,17 @@ func blmpopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		return appendErr(out, msg)
 	}
 	return lmpop(s, m, keys, front, count, out)
+}
+
+func bzmpopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	keys, minFirst, count, msg := parseMpop(args[1:], zsetEnd)
+	if msg == "" {
+		_, msg = BlockingTimeout(args[1])
+	}
+	if msg != "" {
+		return appendErr(out, msg)
+	}
+	return zmpop(s, m, keys, minFirst, count, out)
 }
 
 func bzpopminCmd(s *Store, m mode, args [][]byte, out []byte) []byte {

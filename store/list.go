@@ -1087,17 +1087,17 @@ func (l *list) push(front bool, e []byte) {
 }
 
 func lmpopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	keys, front, count, msg := parseMpop(args)
+	keys, front, count, msg := parseMpop(args, listEnd)
 	if msg != "" {
 		return appendErr(out, msg)
 	}
 	return lmpop(s, m, keys, front, count, out)
 }
 
-// parseMpop parses LMPOP's arguments after its name: numkeys, the keys,
-// LEFT or RIGHT and an optional COUNT; it returns Redis's error text when
-// they do not parse.
-func parseMpop(args [][]byte) (keys [][]byte, front bool, count int64, msg string) {
+// parseMpop parses LMPOP's or ZMPOP's arguments after its name: numkeys,
+// the keys, the end (LEFT or RIGHT, MIN or MAX: end parses it) and an
+// optional COUNT; it returns Redis's error text when they do not parse.
+func parseMpop(args [][]byte, end func([]byte) (bool, bool)) (keys [][]byte, front bool, count int64, msg string) {
 	numkeys, ok := parseInt(b2s(args[1]))
 	if !ok || numkeys < 1 {
 		return nil, false, 0, errNumkeys
@@ -1106,7 +1106,7 @@ func parseMpop(args [][]byte) (keys [][]byte, front bool, count int64, msg strin
 		return nil, false, 0, errSyntax
 	}
 	endAt := 2 + int(numkeys)
-	front, ok = listEnd(args[endAt])
+	front, ok = end(args[endAt])
 	if !ok {
 		return nil, false, 0, errSyntax
 	}
