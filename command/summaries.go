@@ -169,6 +169,7 @@ var summaries = map[string]string{
 	"readwrite":               "Sends this connection's reads to the leader again",
 	"rename":                  "Gives a key a new name, overwriting any existing target",
 	"renamenx":                "Gives a key a new name only if the target is free",
+	"reset":                   "Returns the connection to the state of a new one, as the default user",
 	"role":                    "Reports whether this node leads or follows, and its peers",
 	"rpop":                    "Removes and returns elements from the tail of a list",
 	"rpoplpush":               "Moves the last element of one list to the head of another",

@@ -26,7 +26,7 @@ const (
 // its "write" flag says.
 var (
 	connectionCommands = []string{"auth", "client", "discard", "echo", "exec", "hello", "multi", "ping", "psubscribe",
-		"punsubscribe", "quit", "readonly", "readwrite", "select", "ssubscribe", "subscribe", "sunsubscribe",
+		"punsubscribe", "quit", "readonly", "readwrite", "reset", "select", "ssubscribe", "subscribe", "sunsubscribe",
 		"unsubscribe", "unwatch", "watch"}
 	// PUBLISH and SPUBLISH go through the log, but as entries of their
 	// own the front end proposes, not as writes of the keyspace.

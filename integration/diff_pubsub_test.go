@@ -214,7 +214,7 @@ func (g *diffGen) pubsubCmd() []string {
 		return out
 	}
 	one := func(opts ...[]string) []string { return opts[g.rng.IntN(len(opts))] }
-	switch g.rng.IntN(20) {
+	switch g.rng.IntN(21) {
 	case 0, 1, 2:
 		return append([]string{w("SUBSCRIBE")}, some(psChannels, 0, 3)...)
 	case 3, 4:
@@ -249,6 +249,8 @@ func (g *diffGen) pubsubCmd() []string {
 			[]string{w("PUBSUB"), w("HELP"), "x"})
 	case 17:
 		return append([]string{w("PING")}, some([]string{"x", ""}, 0, 2)...)
+	case 18:
+		return one([]string{w("RESET")}, []string{w("RESET"), "x"})
 	default:
 		// Refused in subscribed mode, or answered as usual.
 		return one([]string{w("GET"), "k"}, []string{w("SET"), "k", "v"}, []string{w("ECHO"), "e"},

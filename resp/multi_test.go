@@ -306,3 +306,15 @@ func TestQuitStopsThePipeline(t *testing.T) {
 	}
 	wantReplies(t, dialRaw(t, nodes[0].addr).do("EXISTS foo"), ":0\r\n")
 }
+
+// TestReset: RESET ends a transaction, the watches and the subscriptions,
+// and answers +RESET, as Redis.
+func TestReset(t *testing.T) {
+	nodes := startCluster(t, 1)
+	a := dialRaw(t, nodes[0].addr)
+	wantReplies(t, a.do("MULTI", "SET x 1", "RESET", "EXEC"), "+OK\r\n", queued, "+RESET\r\n", "-ERR EXEC without MULTI\r\n")
+	wantReplies(t, a.do("CLIENT SETNAME n", "RESET", "CLIENT GETNAME"), "+OK\r\n", "+RESET\r\n", "$-1\r\n")
+	wantReplies(t, a.do("SUBSCRIBE c", "RESET", "PING"),
+		"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n", "+RESET\r\n", "+PONG\r\n")
+	wantReplies(t, dialRaw(t, nodes[0].addr).do("PUBLISH c m"), ":0\r\n")
+}

@@ -166,7 +166,8 @@ func (h *pubsubHub) remove(sub *subscriber, kind subKind, name string) {
 	}
 }
 
-// forget removes every subscription of a connection that closed.
+// forget removes every subscription of a connection that closed or was
+// RESET.
 func (h *pubsubHub) forget(sub *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -174,6 +175,7 @@ func (h *pubsubHub) forget(sub *subscriber) {
 		for name := range sub.sets[kind] {
 			h.remove(sub, kind, name)
 		}
+		clear(sub.sets[kind])
 	}
 }
 
