@@ -217,6 +217,7 @@ var summaries = map[string]string{
 	"unlink":                  "Deletes the given keys, like DEL",
 	"unsubscribe":             "Stops listening on the given channels, or on all of them",
 	"unwatch":                 "Stops watching all keys for this connection",
+	"wait":                    "Waits until that many replicas hold the connection's writes, or the timeout, and counts them",
 	"watch":                   "Makes the next EXEC fail if the given keys change",
 	"xadd":                    "Adds an entry to a stream, optionally trimming it",
 	"xdel":                    "Removes entries from a stream by id",

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -115,4 +116,22 @@ func TestXReadBlock(t *testing.T) {
 		"*-1\r\n", "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nf\r\n$3\r\nnew\r\n")
 	wantReplies(t, a.do("MULTI", "XREAD BLOCK 0 STREAMS s $", "EXEC"), "+OK\r\n", queued, "*1\r\n*-1\r\n")
 	wantReplies(t, a.do("XREAD BLOCK -1 STREAMS s $"), "-ERR timeout is negative\r\n")
+}
+
+// TestWait: WAIT counts the followers that hold the writes answered so
+// far, waiting for as many as asked or for the timeout; a follower
+// redirects it.
+func TestWait(t *testing.T) {
+	nodes := startCluster(t, 3)
+	leader := leaderOf(t, nodes)
+	a := dialRaw(t, leader.addr)
+	wantReplies(t, a.do("SET k v", "WAIT 2 0", "WAIT 3 50", "WAIT 0 0"), "+OK\r\n", ":2\r\n", ":2\r\n", ":2\r\n")
+	wantReplies(t, a.do("WAIT x 0", "WAIT 1 -1"), "-ERR value is not an integer or out of range\r\n", "-ERR timeout is negative\r\n")
+	for _, tn := range nodes {
+		if tn != leader {
+			if got := dialRaw(t, tn.addr).do("WAIT 1 0")[0]; !strings.HasPrefix(got, "-MOVED 0 "+leader.addr) {
+				t.Fatalf("WAIT on a follower: %q", got)
+			}
+		}
+	}
 }

@@ -48,7 +48,7 @@ func init() {
 		"info": (*Server).cmdInfo, "time": (*Server).cmdTime, "role": (*Server).cmdRole,
 		"cluster": (*Server).cmdCluster, "readonly": (*Server).cmdReadonly, "readwrite": (*Server).cmdReadwrite,
 		"multi": (*Server).cmdMulti, "exec": (*Server).cmdExec, "discard": (*Server).cmdDiscard,
-		"watch": (*Server).cmdWatch, "unwatch": (*Server).cmdUnwatch,
+		"watch": (*Server).cmdWatch, "unwatch": (*Server).cmdUnwatch, "wait": (*Server).cmdWait,
 	})
 }
 

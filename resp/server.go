@@ -135,6 +135,9 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 100 * time.Millisecond
+	}
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = 10000
 	}
