@@ -43,6 +43,10 @@ func TestHarnessQuick(t *testing.T) {
 	cfg := DefaultConfig(true)
 	cfg.BaseDir = t.TempDir()
 	cfg.Log = logWriter{t}
+	// The baseline option builds HEAD, which needs a git checkout.
+	if exec.Command("git", "rev-parse", "HEAD").Run() == nil {
+		cfg.Baseline = "HEAD"
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, cfg)
@@ -57,6 +61,9 @@ func TestHarnessQuick(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
+	}
+	if cfg.Baseline != "" && !strings.Contains(md, "| rkv-1 now / before |") {
+		t.Errorf("report lacks the baseline table:\n%s", md)
 	}
 	for _, g := range rep.Goals {
 		if v, _ := rep.GoalValue(g); v != v {

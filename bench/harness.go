@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,9 @@ type Config struct {
 	Keys    int       // keys loaded for the memory, restart and catch-up figures
 	Log     io.Writer // progress lines (nil: discarded)
 	Keep    bool      // keep the temporary directory (logs, data) when Run fails
+	// Baseline is a git revision of rkv built and measured beside the
+	// working tree in the throughput phase ("": none).
+	Baseline string
 }
 
 // DefaultConfig returns the full suite (quick false) or a smoke run that
@@ -57,6 +61,7 @@ type harness struct {
 	dir     string
 	rkvBin  string
 	peerBin string
+	baseBin string // rkv built from cfg.Baseline; "" without one
 	procs   procs
 	rep     *Report
 }
@@ -115,6 +120,11 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	if err := h.buildPeer(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Baseline != "" {
+		if err := h.buildBaseline(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := h.throughput(ctx); err != nil {
 		return nil, err
@@ -282,10 +292,38 @@ func (h *harness) throughput(ctx context.Context) error {
 	}
 	defer h.electionNote(cl, 1)
 	defer h.electionNote(one, 1)
+	if h.baseBin != "" {
+		base, err := h.startCluster(ctx, RKVBase.String(), 3, "linearizable", h.baseBin, rkvMember, h.rkvNodeArgs("linearizable"))
+		if err != nil {
+			return err
+		}
+		baseOne, err := h.startCluster(ctx, RKV1Base.String(), 1, "linearizable", h.baseBin, rkvMember, h.rkvNodeArgs("linearizable"))
+		if err != nil {
+			return err
+		}
+		// Each baseline runs next to its counterpart, so that the two
+		// builds share the same moments of a busy machine.
+		targets = slices.Insert(targets, 4, target{baseOne.name, RKV1Base, baseOne.leaderFunc(ctx), baseOne})
+		targets = slices.Insert(targets, 3, target{base.name, RKVBase, base.leaderFunc(ctx), base})
+		defer h.electionNote(base, 1)
+		defer h.electionNote(baseOne, 1)
+	}
 	for run := 1; run <= h.cfg.Runs; run++ {
+		order := targets
+		if h.baseBin != "" && run%2 == 0 {
+			// Every other run each baseline goes before its counterpart:
+			// a system measured right after a heavy writer pays for its
+			// writeback, so neither build should always take that place.
+			order = slices.Clone(targets)
+			for i, t := range order {
+				if t.sys == RKVBase || t.sys == RKV1Base {
+					order[i-1], order[i] = t, order[i-1]
+				}
+			}
+		}
 		var batching []string
 		for _, c := range cases {
-			for _, t := range targets {
+			for _, t := range order {
 				rps := map[string]float64{}
 				counted := t.rkv != nil && c == batchCase
 				for _, cmd := range []string{"SET", "GET"} {
@@ -309,10 +347,10 @@ func (h *harness) throughput(ctx context.Context) error {
 						batching = append(batching, t.rkv.name+" "+t.rkv.batching(cmd, c, before, after))
 					}
 				}
-				h.logf("run %d %-9s -P %-2d -d %-4d SET %8.0f GET %8.0f rps", run, t.sys, c.pipeline, c.size, rps["SET"], rps["GET"])
+				h.logf("run %d %-14s -P %-2d -d %-4d SET %8.0f GET %8.0f rps", run, t.sys, c.pipeline, c.size, rps["SET"], rps["GET"])
 			}
 		}
-		for _, t := range targets {
+		for _, t := range order {
 			if t.sys == Peer {
 				continue // the peer knows GET, SET and DEL only
 			}
@@ -325,11 +363,11 @@ func (h *harness) throughput(ctx context.Context) error {
 				h.rep.add(rpsKey(cmd, batchCase), t.sys, res[cmd].rps)
 				line = append(line, fmt.Sprintf("%s %.0f", cmd, res[cmd].rps))
 			}
-			h.logf("run %d %-9s %s rps", run, t.sys, strings.Join(line, " "))
+			h.logf("run %d %-14s %s rps", run, t.sys, strings.Join(line, " "))
 		}
 		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("run %d: %s", run, strings.Join(batching, "; ")))
 		h.logf("run %d %s", run, strings.Join(batching, "; "))
-		for _, t := range targets {
+		for _, t := range order {
 			res, err := h.bench(ctx, t, "-t", "set,get", "-n", strconv.Itoa(h.cfg.NLat),
 				"-c", "1", "-P", "1", "-d", "3", "-r", strconv.Itoa(keyspace))
 			if err != nil {
@@ -339,7 +377,7 @@ func (h *harness) throughput(ctx context.Context) error {
 				h.rep.add(cmd+" p50 -c 1", t.sys, res[cmd].p50)
 				h.rep.add(cmd+" p99 -c 1", t.sys, res[cmd].p99)
 			}
-			h.logf("run %d %-9s one client: SET p50 %.3f p99 %.3f, GET p50 %.3f p99 %.3f ms", run, t.sys,
+			h.logf("run %d %-14s one client: SET p50 %.3f p99 %.3f, GET p50 %.3f p99 %.3f ms", run, t.sys,
 				res["SET"].p50, res["SET"].p99, res["GET"].p50, res["GET"].p99)
 		}
 		if err := h.leaseReads(ctx, run); err != nil {

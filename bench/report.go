@@ -18,11 +18,13 @@ const (
 	RKV                    // the 3-node rkv cluster (durable, linearizable reads)
 	RKV1                   // one rkv node: the per-request cost without replication
 	Peer                   // 3 nodes of hashicorp/raft + raft-boltdb + redcon (bench/peer)
+	RKVBase                // rkv as built from Config.Baseline, 3 nodes (throughput phase only)
+	RKV1Base               // the same, one node
 	numSystems
 )
 
 func (s System) String() string {
-	return [...]string{"redis", "redis-aof", "rkv", "rkv-1", "peer"}[s]
+	return [...]string{"redis", "redis-aof", "rkv", "rkv-1", "peer", "rkv-baseline", "rkv-1-baseline"}[s]
 }
 
 // Machine is what the figures were measured on.
@@ -77,6 +79,9 @@ type Report struct {
 	Goals   []Goal
 	Notes   []string
 	Elapsed time.Duration
+	// Now and Baseline name the commits of the two rkv builds when
+	// Config.Baseline is set (Now as git describe --dirty has it).
+	Now, Baseline string
 }
 
 func newReport(cfg Config) *Report {
@@ -136,6 +141,12 @@ func (r *Report) Missing() []string {
 	want := map[string][]System{}
 	all := []System{Redis, RedisAOF, RKV}
 	withPeer := []System{Redis, RedisAOF, RKV, RKV1, Peer}
+	types := []System{Redis, RedisAOF, RKV, RKV1}
+	if r.Config.Baseline != "" {
+		// The baseline builds take part in the throughput phase only.
+		withPeer = append(withPeer, RKVBase, RKV1Base)
+		types = append(types, RKVBase, RKV1Base)
+	}
 	for _, c := range cases {
 		want[rpsKey("SET", c)] = withPeer
 		want[rpsKey("GET", c)] = withPeer
@@ -144,7 +155,7 @@ func (r *Report) Missing() []string {
 		want[leaseKey(c)] = []System{Redis, RKV}
 	}
 	for _, cmd := range typeCommands {
-		want[rpsKey(cmd, batchCase)] = []System{Redis, RedisAOF, RKV, RKV1}
+		want[rpsKey(cmd, batchCase)] = types
 	}
 	want[hashRSSFigure(r.Config.Keys)] = []System{Redis, RKV}
 	for _, k := range []string{"SET p50 -c 1", "SET p99 -c 1", "GET p50 -c 1", "GET p99 -c 1"} {
@@ -299,7 +310,7 @@ func (r *Report) Markdown() string {
 	for _, f := range r.Figures {
 		u := unit(f.Name)
 		fmt.Fprintf(&b, "| %s | %s |", f.Name, u)
-		for s := range numSystems {
+		for s := Redis; s <= Peer; s++ {
 			fmt.Fprintf(&b, " %s |", format(f.Median(s), u))
 		}
 		fmt.Fprintf(&b, " %s | %s | %s | %s |\n", formatRatio(f.Ratio(RKV, Redis)), formatRatio(f.Ratio(RKV, RedisAOF)),
@@ -312,6 +323,9 @@ func (r *Report) Markdown() string {
 		"Lease rows: the leader serves reads under its lease, which lasts the election timeout less a clock-drift margin from the last heartbeat a majority acknowledged, "+
 		"instead of confirming its leadership with a ReadIndex round per batch of reads; their redis column repeats the redis GET figure of the same run. "+
 		"The GET goal stays on the linearizable (ReadIndex) row. \"—\": no counterpart.\n\n")
+	if r.Config.Baseline != "" {
+		r.baselineMarkdown(&b)
+	}
 
 	fmt.Fprintf(&b, "## Goals\n\n| Goal | target | measured | |\n|---|---:|---:|---|\n")
 	for _, g := range r.Goals {
@@ -341,4 +355,37 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// baselineMarkdown renders the rkv figures of both builds side by side, each
+// with its range over the runs: a difference between the builds means
+// something only where it exceeds that spread.
+func (r *Report) baselineMarkdown(b *strings.Builder) {
+	fmt.Fprintf(b, "## rkv now against the baseline\n\n")
+	fmt.Fprintf(b, "Now: the working tree (%s); baseline: `-baseline %s` (%s), built from a `git archive` of that commit and run with the same flags, "+
+		"each next to its counterpart in every run of the throughput phase (after it in odd runs, before it in even ones). "+
+		"Each cell is the median and, in brackets, the lowest and highest of the %d runs; now / before is the median of the per-run ratios.\n\n",
+		r.Now, r.Config.Baseline, r.Baseline, r.Config.Runs)
+	fmt.Fprintf(b, "| Figure | unit | rkv | rkv-baseline | rkv now / before | rkv-1 | rkv-1-baseline | rkv-1 now / before |\n")
+	fmt.Fprintf(b, "|---|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, f := range r.Figures {
+		if len(f.Values[RKVBase]) == 0 {
+			continue
+		}
+		u := unit(f.Name)
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", f.Name, u,
+			f.spread(RKV, u), f.spread(RKVBase, u), formatRatio(f.Ratio(RKV, RKVBase)),
+			f.spread(RKV1, u), f.spread(RKV1Base, u), formatRatio(f.Ratio(RKV1, RKV1Base)))
+	}
+	fmt.Fprintf(b, "\n")
+}
+
+// spread is s's median followed, over several runs, by its lowest and
+// highest value.
+func (f *Figure) spread(s System, u string) string {
+	v := f.Values[s]
+	if len(v) < 2 {
+		return format(f.Median(s), u)
+	}
+	return fmt.Sprintf("%s (%s–%s)", format(f.Median(s), u), format(slices.Min(v), u), format(slices.Max(v), u))
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -101,11 +102,19 @@ func (h *harness) rkvArgs(id int, addr, dir, readMode string) []string {
 // startRKV starts an n-node cluster and waits for its leader; extra are
 // more flags of every node.
 func (h *harness) startRKV(ctx context.Context, name string, n int, readMode string, extra ...string) (*rkvCluster, error) {
-	member := func(id, client, bus int) string { return fmt.Sprintf("%d=127.0.0.1:%d@%d", id, client, bus) }
-	return h.startCluster(ctx, name, n, readMode, h.rkvBin, member, func(id int, addr, dir, spec string) []string {
+	return h.startCluster(ctx, name, n, readMode, h.rkvBin, rkvMember, h.rkvNodeArgs(readMode, extra...))
+}
+
+// rkvMember is one node's entry of rkv's --cluster list.
+func rkvMember(id, client, bus int) string { return fmt.Sprintf("%d=127.0.0.1:%d@%d", id, client, bus) }
+
+// rkvNodeArgs returns startCluster's args for rkv nodes; extra are more
+// flags of every node.
+func (h *harness) rkvNodeArgs(readMode string, extra ...string) func(id int, addr, dir, spec string) []string {
+	return func(id int, addr, dir, spec string) []string {
 		args := append(h.rkvArgs(id, addr, dir, readMode), "--cluster", spec)
 		return append(args, extra...)
-	})
+	}
 }
 
 // startCluster starts n nodes of bin on fresh ports and waits for a
@@ -152,6 +161,49 @@ func (h *harness) buildPeer(ctx context.Context) error {
 	build.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("bench: building the peer in %s (its modules come from the Go proxy or the module cache): %v\n%s", build.Dir, err, out)
+	}
+	return nil
+}
+
+// buildBaseline builds rkv as of the git revision cfg.Baseline into
+// baseBin. git archive copies that commit's tree into the temporary
+// directory, so the repository gains no worktree to clean up and the
+// working tree is not touched.
+func (h *harness) buildBaseline(ctx context.Context) error {
+	git := func(args ...string) (string, error) {
+		out, err := exec.CommandContext(ctx, "git", append([]string{"-C", h.cfg.Root}, args...)...).Output()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, ee.Stderr)
+		}
+		return strings.TrimSpace(string(out)), err
+	}
+	commit, err := git("rev-parse", "--verify", h.cfg.Baseline+"^{commit}")
+	if err != nil {
+		return fmt.Errorf("bench: baseline %q: %w", h.cfg.Baseline, err)
+	}
+	if h.rep.Now, err = git("describe", "--always", "--dirty"); err != nil {
+		return fmt.Errorf("bench: git describe: %w", err)
+	}
+	h.rep.Baseline = commit
+	h.logf("building rkv as of %s (%s)", h.cfg.Baseline, commit)
+	tar, src := filepath.Join(h.dir, "baseline.tar"), filepath.Join(h.dir, "baseline-src")
+	if _, err := git("archive", "-o", tar, commit); err != nil {
+		return fmt.Errorf("bench: git archive %s: %w", commit, err)
+	}
+	if err := os.Mkdir(src, 0o755); err != nil {
+		return err
+	}
+	if out, err := exec.CommandContext(ctx, "tar", "-x", "-f", tar, "-C", src).CombinedOutput(); err != nil {
+		return fmt.Errorf("bench: unpacking the baseline: %v\n%s", err, out)
+	}
+	h.baseBin = filepath.Join(h.dir, "rkv-baseline")
+	// -buildvcs=false: the copy is no checkout, and a -dir inside one
+	// would stamp that repository's state on it.
+	build := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-o", h.baseBin, "./cmd/rkv")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("bench: building the baseline rkv: %v\n%s", err, out)
 	}
 	return nil
 }

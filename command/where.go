@@ -25,10 +25,13 @@ const (
 // the front end answers; every other command is a write or a read of the keyspace, as
 // its "write" flag says.
 var (
-	connectionCommands = []string{"auth", "client", "discard", "echo", "exec", "hello", "multi", "ping", "quit",
-		"readonly", "readwrite", "select", "unwatch", "watch"}
-	serverCommands = []string{"acl", "cluster", "command", "config", "debug", "function", "info", "memory", "role",
-		"script", "time"}
+	connectionCommands = []string{"auth", "client", "discard", "echo", "exec", "hello", "multi", "ping", "psubscribe",
+		"punsubscribe", "quit", "readonly", "readwrite", "reset", "select", "ssubscribe", "subscribe", "sunsubscribe",
+		"unsubscribe", "unwatch", "watch"}
+	// PUBLISH and SPUBLISH go through the log, but as entries of their
+	// own the front end proposes, not as writes of the keyspace.
+	serverCommands = []string{"acl", "cluster", "command", "config", "debug", "function", "info", "memory", "publish",
+		"pubsub", "role", "script", "spublish", "time", "wait"}
 	scriptCommands = []string{"eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro"}
 )
 

@@ -526,6 +526,11 @@ func (n *Node) Failed() error {
 	}
 }
 
+// LeaderWatch returns a channel closed at the next change of the leader
+// or of this node's role, for what must stop when leadership moves (a
+// client blocked on the leader).
+func (n *Node) LeaderWatch() <-chan struct{} { return n.leaderWatch() }
+
 func (n *Node) leaderWatch() chan struct{} {
 	n.leaderMu.Lock()
 	defer n.leaderMu.Unlock()

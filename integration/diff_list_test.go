@@ -145,9 +145,40 @@ func (g *diffGen) list() diffCmd {
 		return exact(w("RPOPLPUSH"), src, dst)
 	case r < 92:
 		return g.lmpop()
+	case r < 97:
+		return g.blockingPop()
 	default:
 		return g.listWrongArity()
 	}
+}
+
+// blockingTimeouts never block for long: a key with nothing to pop costs
+// both servers the same few milliseconds and ends in the same null reply.
+var blockingTimeouts = []string{"0.001", "0.01", "-1", "abc", "", "1e-3", "inf", "nan", "0.01x"}
+
+// blockingPop is a blocking pop on lists or sorted sets, waiting only
+// briefly, with bad timeouts among the good.
+func (g *diffGen) blockingPop() diffCmd {
+	w := g.word
+	timeout := g.pick(blockingTimeouts)
+	var args []string
+	switch g.rng.IntN(7) {
+	case 0:
+		args = append(append([]string{w(g.pick([]string{"BLPOP", "BRPOP"}))}, g.keys(1, 3)...), timeout)
+	case 1:
+		args = []string{w("BRPOPLPUSH"), g.key(), g.key(), timeout}
+	case 2:
+		args = []string{w("BLMOVE"), g.key(), g.key(), g.listEnd(), g.listEnd(), timeout}
+	case 3:
+		args = append([]string{w("BLMPOP"), timeout}, g.lmpop().args[1:]...)
+	case 4:
+		args = append(append([]string{w(g.pick([]string{"BZPOPMIN", "BZPOPMAX"}))}, g.keys(1, 3)...), timeout)
+	case 5:
+		args = append([]string{w("BZMPOP"), timeout}, g.mpop("ZMPOP", g.zsetEnd).args[1:]...)
+	default:
+		args = []string{w(g.pick([]string{"BLPOP", "BZPOPMIN"})), g.key()} // too few arguments
+	}
+	return diffCmd{args: args}
 }
 
 func (g *diffGen) lpos() diffCmd {
@@ -170,7 +201,11 @@ func (g *diffGen) lpos() diffCmd {
 	return diffCmd{args: args}
 }
 
-func (g *diffGen) lmpop() diffCmd {
+func (g *diffGen) lmpop() diffCmd { return g.mpop("LMPOP", g.listEnd) }
+
+// mpop builds LMPOP or ZMPOP (name) of one to three keys, end giving the
+// end to pop from, with COUNT and errors.
+func (g *diffGen) mpop(name string, end func() string) diffCmd {
 	n := 1 + g.rng.IntN(3)
 	numkeys := strconv.Itoa(n)
 	switch g.rng.IntN(10) {
@@ -179,8 +214,8 @@ func (g *diffGen) lmpop() diffCmd {
 	case 1:
 		numkeys = strconv.Itoa(n + 1 + g.rng.IntN(2)) // more keys announced than given
 	}
-	args := append([]string{g.word("LMPOP"), numkeys}, g.keys(n, n)...)
-	args = append(args, g.listEnd())
+	args := append([]string{g.word(name), numkeys}, g.keys(n, n)...)
+	args = append(args, end())
 	switch g.rng.IntN(6) {
 	case 0, 1:
 		args = append(args, g.word("COUNT"), g.pick(diffListCounts))

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -51,9 +50,6 @@ func diffStreamState(t *testing.T, d diffTarget, key string) string {
 // 30000 years from now. Command i gets milliseconds base+4i, so the IDs of
 // later commands are greater.
 const diffStreamBase = 1_000_000_000_000_000
-
-// diffXReadBlock is rkv's answer to an XREAD BLOCK that Redis accepts.
-const diffXReadBlock = "(error) ERR XREAD BLOCK is not supported yet (rkv has no blocking commands): call XREAD without BLOCK and poll"
 
 var diffStreamBadIDs = []string{
 	"0-0", "0", "0-1", "1-1", "-", "+", "$", ">", "abc", "", "1-2-3", "-1", "1-", "(1", " 1", "+1", "01-1",
@@ -361,12 +357,11 @@ func (g *diffGen) streamBurst() diffCmd {
 	}}
 }
 
-// xread builds an XREAD of one to three keys, with COUNT, sometimes BLOCK
-// (which rkv refuses when Redis would serve or wait), and errors.
+// xread builds an XREAD of one to three keys, with COUNT, sometimes a short
+// BLOCK, and errors.
 func (g *diffGen) xread() diffCmd {
 	w := g.word
 	args := []string{w("XREAD")}
-	block := false
 	for range g.rng.IntN(3) {
 		switch g.rng.IntN(10) {
 		case 0, 1, 2, 3:
@@ -374,7 +369,6 @@ func (g *diffGen) xread() diffCmd {
 		case 4, 5:
 			// Never BLOCK 0: Redis would wait for ever.
 			args = append(args, w("BLOCK"), g.pick([]string{"1", "2", "5", "-1", "abc", ""}))
-			block = true
 		case 6:
 			args = append(args, w("GROUP"), "g", "c")
 		case 7:
@@ -401,21 +395,7 @@ func (g *diffGen) xread() diffCmd {
 	if g.rng.IntN(15) == 0 {
 		args = append(args, g.streamID()) // unbalanced
 	}
-	if !block {
-		return diffCmd{args: args}
-	}
-	return diffCmd{args: args, custom: func(t *testing.T, rd, rk diffTarget) diffOutcome {
-		va, ea := rd.do(t, args)
-		vb, eb := rk.do(t, args)
-		out := diffOutcome{redis: diffReply(va, ea), rkv: diffReply(vb, eb)}
-		if ea == nil || errors.Is(ea, redis.Nil) {
-			// Redis served it or waited: rkv refuses BLOCK instead.
-			out.ok = out.rkv == diffXReadBlock
-		} else {
-			out.ok = out.redis == out.rkv
-		}
-		return out
-	}}
+	return diffCmd{args: args}
 }
 
 func (g *diffGen) streamWrongArity() diffCmd {

@@ -209,8 +209,10 @@ func zsetGen(g *diffGen) diffCmd {
 			}
 		}
 		return exact(args...)
-	case r < 97:
+	case r < 95:
 		return zsetWrongArity(g)
+	case r < 97:
+		return g.mpop("ZMPOP", g.zsetEnd)
 	}
 	// A big set, or one past the listpack's entry limit: skiplists, some
 	// with a single score so that their lex ranges are compared too.
@@ -225,6 +227,14 @@ func zsetGen(g *diffGen) diffCmd {
 		args = append(args, score, fmt.Sprintf("b%03d", i))
 	}
 	return exact(args...)
+}
+
+// zsetEnd is ZMPOP's MIN or MAX, sometimes neither.
+func (g *diffGen) zsetEnd() string {
+	if g.rng.IntN(15) == 0 {
+		return g.pick([]string{"LEFT", "", "MINN", "0"})
+	}
+	return g.word(g.pick([]string{"MIN", "MAX"}))
 }
 
 func zsetAdd(g *diffGen) diffCmd {

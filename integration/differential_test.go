@@ -417,7 +417,15 @@ func (g *diffGen) gen() diffCmd {
 			return exact(w("PING"), g.val())
 		}
 		return exact(w("PING"), g.val(), g.val()) // wrong arity
-
+	case r < 93:
+		// Neither side has a replica here: WAIT counts none, after a
+		// timeout short enough for the run (never 0, for ever, with one
+		// replica asked for).
+		n, timeouts := g.pick([]string{"0", "1", "abc", "-1"}), []string{"0", "5", "-1", "x", "1.5"}
+		if n == "1" {
+			timeouts = timeouts[1:]
+		}
+		return exact(w("WAIT"), n, g.pick(timeouts))
 	case r < 97:
 		return g.wrongArity()
 	default:

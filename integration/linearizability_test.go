@@ -68,23 +68,29 @@ func stateValue(s kvState) (string, bool) {
 	return s[1:], true
 }
 
+// partitionByKey splits a history into one per key, keys in the order
+// they first appear: keys are independent registers.
+func partitionByKey(history []porcupine.Operation, keyOf func(input any) string) [][]porcupine.Operation {
+	byKey := map[string][]porcupine.Operation{}
+	var keys []string
+	for _, op := range history {
+		k := keyOf(op.Input)
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], op)
+	}
+	out := make([][]porcupine.Operation, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, byKey[k])
+	}
+	return out
+}
+
 // kvModel is a key-value register per key, as Redis strings behave.
 var kvModel = porcupine.Model{
 	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-		byKey := map[string][]porcupine.Operation{}
-		var keys []string
-		for _, op := range history {
-			k := op.Input.(kvInput).key
-			if _, ok := byKey[k]; !ok {
-				keys = append(keys, k)
-			}
-			byKey[k] = append(byKey[k], op)
-		}
-		out := make([][]porcupine.Operation, 0, len(keys))
-		for _, k := range keys {
-			out = append(out, byKey[k])
-		}
-		return out
+		return partitionByKey(history, func(in any) string { return in.(kvInput).key })
 	},
 	Init: func() any { return kvState("") },
 	Step: func(state, input, output any) (bool, any) {

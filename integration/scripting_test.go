@@ -398,20 +398,7 @@ type casOutput struct {
 
 var casModel = porcupine.Model{
 	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-		byKey := map[string][]porcupine.Operation{}
-		var keys []string
-		for _, op := range history {
-			k := op.Input.(casInput).key
-			if _, ok := byKey[k]; !ok {
-				keys = append(keys, k)
-			}
-			byKey[k] = append(byKey[k], op)
-		}
-		out := make([][]porcupine.Operation, 0, len(keys))
-		for _, k := range keys {
-			out = append(out, byKey[k])
-		}
-		return out
+		return partitionByKey(history, func(in any) string { return in.(casInput).key })
 	},
 	Init: func() any { return kvState("") },
 	Step: func(state, input, output any) (bool, any) {

@@ -5,8 +5,8 @@
 // them; the front end holds Replicas and routes keys to them.
 //
 // An entry is a kind byte (a client's write command, an EXEC, the keys
-// the leader expires or evicts, a change of the ACL users; more kinds
-// to come take the next values), the leader's wall-clock stamp, which
+// the leader expires or evicts, a change of the ACL users, a script, a
+// PUBLISH; more kinds to come take the next values), the leader's wall-clock stamp, which
 // becomes the store's clock, and the kind's arguments; entries of the
 // kinds' pseudo-commands an earlier version wrote decode as their kind.
 // The state machine applies commands, EXECs, expiry and eviction to a
@@ -28,7 +28,10 @@
 // which keys it wrote or deleted, or that the whole keyspace was replaced:
 // what waits on keys (WATCH now; blocking pops, client tracking and
 // keyspace notifications) listens there instead of polling. The store
-// records the keys only while someone subscribes.
+// records the keys only while someone subscribes. A PUBLISH is an entry
+// of its own kind, and the front end's Pub/Sub hears each one as it is
+// applied (OnPublish), on every node, and counts its receivers for the
+// entry's reply.
 //
 // The ACL model (users, rules, checks) stays with the front end, which
 // enforces it at the connection (DESIGN.md: security sits before a command

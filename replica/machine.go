@@ -42,8 +42,12 @@ const (
 	// KindScriptCache changes the cached scripts or the function
 	// libraries: the client's SCRIPT or FUNCTION command.
 	KindScriptCache Kind = 7
+	// KindPublish is a PUBLISH: channel and message (see publish.go).
+	KindPublish Kind = 8
+	// KindSPublish is an SPUBLISH: shard channel and message.
+	KindSPublish Kind = 9
 
-	lastKind = KindScriptCache
+	lastKind = KindSPublish
 )
 
 // legacyKinds are the names the internal entries had when every entry was
@@ -205,6 +209,8 @@ type machine struct {
 	// scripts are the cached scripts and function libraries, replicated
 	// state, and the engine that runs them.
 	scripts *script.Engine
+	// publishes receives each applied PUBLISH and SPUBLISH.
+	publishes *publishFeed
 }
 
 // Users is the replicated state of the ACL users, which the front end
@@ -226,7 +232,8 @@ type Users interface {
 // this node's own removal is applied.
 func NewStateMachine(st *store.Store, members *Members, users Users, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
 	m := &machine{store: st, members: members, users: users, self: self, logger: logger, removed: removed,
-		advertised: make(map[consensus.NodeID]string), changes: newChangeFeed(), scripts: script.New(scriptLogger(logger))}
+		advertised: make(map[consensus.NodeID]string), changes: newChangeFeed(), scripts: script.New(scriptLogger(logger)),
+		publishes: &publishFeed{}}
 	st.SetScriptRunner(m.runTransactionScript)
 	return m
 }
@@ -282,6 +289,8 @@ func (m *machine) applyEntry(index uint64, kind Kind, stamp int64, args [][]byte
 		return m.runScript(stamp, args)
 	case KindScriptCache:
 		return m.changeScripts(args)
+	case KindPublish, KindSPublish:
+		return m.publishes.deliver(index, kind == KindSPublish, args)
 	}
 	return m.store.ApplyOp(storeOps[kind], stamp, args, nil)
 }

@@ -13,12 +13,13 @@ import (
 // its log is applied to, the state machine, the member directory, the ACL
 // users it replicates and the leader's expiry and eviction.
 type Replica struct {
-	node    *consensus.Node
-	store   *store.Store
-	members *Members
-	removal *Removal
-	changes *changeFeed
-	scripts *script.Engine
+	node      *consensus.Node
+	store     *store.Store
+	members   *Members
+	removal   *Removal
+	changes   *changeFeed
+	scripts   *script.Engine
+	publishes *publishFeed
 
 	removedOnce sync.Once
 	removed     chan struct{}
@@ -45,7 +46,12 @@ func Start(cfg Config) (*Replica, error) {
 	}
 	r := &Replica{store: store.New(), members: cfg.Members, removed: make(chan struct{})}
 	m := NewStateMachine(r.store, cfg.Members, cfg.Users, cfg.Node.Raft.ID, cfg.Logger, r.markRemoved)
-	r.changes, r.scripts = m.(*machine).changes, m.(*machine).scripts
+	r.changes, r.scripts, r.publishes = m.(*machine).changes, m.(*machine).scripts, m.(*machine).publishes
+	hs, _, err := cfg.Node.Storage.InitialState()
+	if err != nil {
+		return nil, err
+	}
+	r.publishes.from = hs.Commit + 1
 	cfg.Node.StateMachine = m
 	node, err := consensus.StartNode(cfg.Node)
 	if err != nil {

@@ -106,10 +106,10 @@ func (u *aclUser) clone() *aclUser {
 	return &c
 }
 
-// unrestricted reports whether every command and key is allowed: the
-// common case, which needs no check per command.
+// unrestricted reports whether every command, key and channel is allowed:
+// the common case, which needs no check per command.
 func (u *aclUser) unrestricted() bool {
-	return u.allKeys && len(u.rules) == 1 && u.rules[0] == "+@all"
+	return u.allKeys && u.allChans && len(u.rules) == 1 && u.rules[0] == "+@all"
 }
 
 // compile evaluates the rules, in order, for every command.

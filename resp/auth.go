@@ -23,20 +23,20 @@ const (
 	errNoACLFile = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."
 )
 
-// noAuthCommands may run before a connection authenticates.
-var noAuthCommands = map[string]bool{"auth": true, "hello": true, "quit": true}
-
 // permit returns the error that refuses cmd to the connection's user, or ""
 // when it may run. u is the connection's user, nil when it was deleted.
 func permit(c *client, u *aclUser, args [][]byte) string {
 	name := strings.ToLower(string(args[0]))
-	if !c.authed && !noAuthCommands[name] {
+	sp, ok := specFor(args)
+	// Commands flagged no_auth (AUTH, HELLO, QUIT, RESET) run before a
+	// connection authenticates and whatever its user's rules, as Redis.
+	noAuth := ok && sp.Has("no_auth")
+	if !c.authed && !noAuth {
 		return errNoAuth
 	}
-	if u == nil || u.unrestricted() || noAuthCommands[name] {
+	if u == nil || u.unrestricted() || noAuth {
 		return ""
 	}
-	sp, ok := specFor(args)
 	if !u.mayRun(name, args) {
 		// A container names its subcommand ('client|setname').
 		shown := name
@@ -44,6 +44,9 @@ func permit(c *client, u *aclUser, args [][]byte) string {
 			shown = sp.Name
 		}
 		return fmt.Sprintf("NOPERM this user has no permissions to run the '%s' command", shown)
+	}
+	if msg := channelRefusal(u, name, args); msg != "" {
+		return msg
 	}
 	if !ok || u.allKeys {
 		return ""

@@ -5,6 +5,7 @@ package resp
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,28 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 		conn.WriteString("OK")
 	case "id":
 		conn.WriteInt64(clientID(c))
+	case "unblock":
+		withError := false
+		if len(args) == 4 {
+			switch strings.ToLower(string(args[3])) {
+			case "timeout":
+			case "error":
+				withError = true
+			default:
+				conn.WriteError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+				return
+			}
+		}
+		id, err := strconv.ParseInt(string(args[2]), 10, 64)
+		if err != nil {
+			conn.WriteError(errNotInteger)
+			return
+		}
+		if s.blocked.unblock(id, withError) {
+			conn.WriteInt(1)
+		} else {
+			conn.WriteInt(0)
+		}
 	case "list":
 		var b strings.Builder
 		for _, cl := range s.sortedClients() {
@@ -91,13 +114,16 @@ func (s *Server) sortedClients() []*client {
 
 func (s *Server) clientLine(c *client) string {
 	flags := "N"
-	if c.readonly {
+	switch {
+	case c.subscribed():
+		flags = "P"
+	case c.readonly:
 		flags = "r"
 	}
 	now := time.Now()
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2 lib-name=%s lib-ver=%s",
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=0 sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2 lib-name=%s lib-ver=%s",
 		c.id, c.addr, c.laddr, c.name, int(now.Sub(c.created).Seconds()), int(now.Sub(c.lastSeen).Seconds()),
-		flags, orDefault(c.lastCmd, "NULL"), c.libName, c.libVer)
+		flags, c.nsub, c.npsub, c.nssub, orDefault(c.lastCmd, "NULL"), c.libName, c.libVer)
 }
 
 func orDefault(s, def string) string {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tidwall/redcon"
 
@@ -316,4 +317,55 @@ func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
 		return
 	}
 	conn.WriteString("OK")
+}
+
+// cmdWait is WAIT numreplicas timeout. Under Raft every acknowledged write
+// is already held by a majority; WAIT counts the followers whose log holds
+// everything committed when it was called, which includes every write this
+// connection was answered for, and waits (timeout in ms, 0: for ever) until
+// numreplicas of them do. A follower redirects it to the leader.
+func (s *Server) cmdWait(conn redcon.Conn, _ *client, args [][]byte) {
+	want, err := strconv.ParseInt(string(args[1]), 10, 64)
+	if err != nil {
+		conn.WriteError(errNotInteger)
+		return
+	}
+	timeout, err := strconv.ParseInt(string(args[2]), 10, 64)
+	switch {
+	case err != nil:
+		conn.WriteError("ERR timeout is not an integer or out of range")
+		return
+	case timeout < 0:
+		conn.WriteError("ERR timeout is negative")
+		return
+	}
+	node := s.home.Node()
+	if !node.IsLeader() {
+		s.redirect(conn, routeOf("wait"), args, node.Leader())
+		return
+	}
+	target := node.Status().Commit
+	held := func() int64 {
+		n := int64(0)
+		for id, p := range node.Status().Progress {
+			if id != s.cfg.ID && !p.Learner && p.Match >= target {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(time.Duration(timeout) * time.Millisecond)
+	tick := time.NewTicker(s.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for n := held(); ; n = held() {
+		if n >= want || timeout > 0 && !time.Now().Before(deadline) || !node.IsLeader() {
+			conn.WriteInt64(n)
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-s.closing:
+			return
+		}
+	}
 }

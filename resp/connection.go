@@ -11,7 +11,17 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-func (s *Server) cmdPing(conn redcon.Conn, _ *client, args [][]byte) {
+func (s *Server) cmdPing(conn redcon.Conn, c *client, args [][]byte) {
+	if c != nil && c.subscribed() && len(args) <= 2 {
+		// A subscribed RESP2 connection gets ["pong", message], as Redis
+		// answers there.
+		msg := []byte{}
+		if len(args) == 2 {
+			msg = args[1]
+		}
+		conn.WriteRaw(appendSubscribedPong(nil, msg))
+		return
+	}
 	switch len(args) {
 	case 1:
 		conn.WriteString("PONG")
@@ -24,9 +34,30 @@ func (s *Server) cmdPing(conn redcon.Conn, _ *client, args [][]byte) {
 
 func (s *Server) cmdEcho(conn redcon.Conn, _ *client, args [][]byte) { conn.WriteBulk(args[1]) }
 
-func (s *Server) cmdQuit(conn redcon.Conn, _ *client, _ [][]byte) {
+// cmdReset is RESET: the connection as a new one is — no transaction or
+// watches, no subscriptions, READONLY off, no name, the default user
+// (authenticated if it needs no password) — answered +RESET, as Redis.
+func (s *Server) cmdReset(conn redcon.Conn, c *client, _ [][]byte) {
+	s.endTransaction(c.tx)
+	if c.sub != nil {
+		s.pubsub.forget(c.sub)
+		s.subscriptionsChanged(c)
+	}
+	authed := !s.acl.PasswordRequired()
+	s.setClient(c, func(c *client) {
+		c.readonly, c.name, c.user, c.authed = false, "", "default", authed
+	})
+	conn.WriteString("RESET")
+}
+
+// cmdQuit answers OK and closes the connection; the commands pipelined
+// after QUIT are not run, as in Redis.
+func (s *Server) cmdQuit(conn redcon.Conn, c *client, _ [][]byte) {
 	conn.WriteString("OK")
 	conn.Close()
+	if c != nil {
+		s.setClient(c, func(c *client) { c.dropped = true })
+	}
 }
 
 func (s *Server) cmdSelect(conn redcon.Conn, _ *client, args [][]byte) {

@@ -43,12 +43,12 @@ func addServerCommands(runs map[string]func(s *Server, conn redcon.Conn, c *clie
 func init() {
 	addServerCommands(map[string]func(s *Server, conn redcon.Conn, c *client, args [][]byte){
 		"ping": (*Server).cmdPing, "echo": (*Server).cmdEcho, "quit": (*Server).cmdQuit,
-		"select": (*Server).cmdSelect, "hello": (*Server).cmdHello, "auth": (*Server).cmdAuth,
+		"select": (*Server).cmdSelect, "reset": (*Server).cmdReset, "hello": (*Server).cmdHello, "auth": (*Server).cmdAuth,
 		"client": (*Server).cmdClient, "command": (*Server).cmdCommand, "config": (*Server).cmdConfig,
 		"info": (*Server).cmdInfo, "time": (*Server).cmdTime, "role": (*Server).cmdRole,
 		"cluster": (*Server).cmdCluster, "readonly": (*Server).cmdReadonly, "readwrite": (*Server).cmdReadwrite,
 		"multi": (*Server).cmdMulti, "exec": (*Server).cmdExec, "discard": (*Server).cmdDiscard,
-		"watch": (*Server).cmdWatch, "unwatch": (*Server).cmdUnwatch,
+		"watch": (*Server).cmdWatch, "unwatch": (*Server).cmdUnwatch, "wait": (*Server).cmdWait,
 	})
 }
 

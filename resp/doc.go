@@ -38,4 +38,12 @@
 // whole commands where it can, so redcon's buffer shrinks back; replies are
 // written out every 64 KB as a pipeline is served, so a client that does
 // not read stops being read instead of growing the node's memory.
+//
+// Pub/Sub (pubsub.go) proposes each PUBLISH through the log and delivers
+// it on every node as the replica applies it; PUBLISH's reply counts the
+// receivers on the node that answered, the leader. A connection that
+// subscribes writes everything through its outbox (outbox.go), a queue
+// with a writer goroutine of its own, so the applier never waits for a
+// client, bounded by client-output-buffer-limit pubsub. The pushed
+// replies and messages are written in one place, RESP2's form for now.
 package resp

@@ -41,11 +41,17 @@ type Limits struct {
 	// they close it too (all 0: no limit, Redis's default).
 	OutputHard, OutputSoft int64
 	OutputSoftFor          time.Duration
+	// client-output-buffer-limit pubsub <hard> <soft> <soft-seconds>: the
+	// same for a connection while it subscribes, counting its replies and
+	// the messages pushed to it (outbox.go).
+	PubsubHard, PubsubSoft int64
+	PubsubSoftFor          time.Duration
 }
 
 // DefaultLimits are Redis's defaults.
 func DefaultLimits() Limits {
-	return Limits{ProtoMaxBulkLen: 512 << 20, QueryBufferMax: 1 << 30}
+	return Limits{ProtoMaxBulkLen: 512 << 20, QueryBufferMax: 1 << 30,
+		PubsubHard: 32 << 20, PubsubSoft: 8 << 20, PubsubSoftFor: 60 * time.Second}
 }
 
 // ParseLimits reads the limits as the command line gives them.
@@ -95,6 +101,9 @@ type guardConn struct {
 	carry []byte
 	// rerr is the read error to return once carry is handed on.
 	rerr error
+	// subscribed is set while the connection subscribes: as in Redis, the
+	// idle timeout spares subscribers, which only listen.
+	subscribed atomic.Bool
 }
 
 func (g *guardConn) Read(p []byte) (int, error) {
@@ -117,7 +126,10 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	lim := g.limits.Load()
-	if lim.IdleTimeout > 0 {
+	switch {
+	case lim.IdleTimeout > 0 && g.subscribed.Load():
+		g.Conn.SetReadDeadline(time.Time{})
+	case lim.IdleTimeout > 0:
 		g.Conn.SetReadDeadline(time.Now().Add(lim.IdleTimeout))
 	}
 	n, err := g.Conn.Read(p[held:])
@@ -184,6 +196,9 @@ const outputChunk = 64 << 10
 func (s *Server) flushOutput(conn redcon.Conn, c *client) bool {
 	if c.dropped {
 		return false
+	}
+	if c.outConn != nil {
+		return c.outConn.out.drain(outputChunk)
 	}
 	w := redcon.BaseWriter(conn)
 	if w == nil {
@@ -335,9 +350,9 @@ func (s *respScanner) fail(at int, reply string) (bool, string) {
 	return false, reply
 }
 
-// parseOutputLimit reads "normal <hard> <soft> <seconds>" into lim and
-// returns Redis's complaint, or "" (other classes, which rkv has no clients
-// of, are checked and ignored).
+// parseOutputLimit reads "<class> <hard> <soft> <seconds>" (repeated) into
+// lim and returns Redis's complaint, or "" (the replica class, which rkv has
+// no clients of, is checked and ignored).
 func parseOutputLimit(v string, lim *Limits) string {
 	f := strings.Fields(v)
 	if len(f) == 0 || len(f)%4 != 0 {
@@ -355,8 +370,11 @@ func parseOutputLimit(v string, lim *Limits) string {
 		if !ok1 || !ok2 || err != nil || secs < 0 {
 			return "Error in hard, soft or soft_seconds setting in buffer limit configuration."
 		}
-		if class == "normal" {
+		switch class {
+		case "normal":
 			next.OutputHard, next.OutputSoft, next.OutputSoftFor = hard, soft, time.Duration(secs)*time.Second
+		case "pubsub":
+			next.PubsubHard, next.PubsubSoft, next.PubsubSoftFor = hard, soft, time.Duration(secs)*time.Second
 		}
 	}
 	*lim = next
@@ -364,6 +382,7 @@ func parseOutputLimit(v string, lim *Limits) string {
 }
 
 func formatOutputLimit(lim Limits) string {
-	return fmt.Sprintf("normal %d %d %d replica 268435456 67108864 60 pubsub 33554432 8388608 60",
-		lim.OutputHard, lim.OutputSoft, int64(lim.OutputSoftFor/time.Second))
+	return fmt.Sprintf("normal %d %d %d replica 268435456 67108864 60 pubsub %d %d %d",
+		lim.OutputHard, lim.OutputSoft, int64(lim.OutputSoftFor/time.Second),
+		lim.PubsubHard, lim.PubsubSoft, int64(lim.PubsubSoftFor/time.Second))
 }

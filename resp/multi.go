@@ -123,7 +123,7 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 		case "watch":
 			conn.WriteError(errWatchMulti)
 			return true
-		case "quit":
+		case "quit", "reset":
 			admin.run(s, conn, c, cmd.Args)
 			return true
 		}

@@ -291,3 +291,30 @@ func TestTransactionHoldsScripts(t *testing.T) {
 	wantReplies(t, b.do("EVAL return(redis.call('set',KEYS[1],'x')) 1 w"), "+OK\r\n")
 	wantReplies(t, a.do("MULTI", "SET y 1", "EXEC"), "+OK\r\n", queued, "*-1\r\n")
 }
+
+// TestQuitStopsThePipeline: commands pipelined after QUIT are not run.
+func TestQuitStopsThePipeline(t *testing.T) {
+	nodes := startCluster(t, 1)
+	a := dialRaw(t, nodes[0].addr)
+	a.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := a.c.Write([]byte("*1\r\n$4\r\nQUIT\r\n*3\r\n$3\r\nSET\r\n$3\r\nfoo\r\n$3\r\nbar\r\n*1\r\n$4\r\nPING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(a.rd)
+	if string(rest) != "+OK\r\n" {
+		t.Fatalf("after QUIT the connection sent %q", rest)
+	}
+	wantReplies(t, dialRaw(t, nodes[0].addr).do("EXISTS foo"), ":0\r\n")
+}
+
+// TestReset: RESET ends a transaction, the watches and the subscriptions,
+// and answers +RESET, as Redis.
+func TestReset(t *testing.T) {
+	nodes := startCluster(t, 1)
+	a := dialRaw(t, nodes[0].addr)
+	wantReplies(t, a.do("MULTI", "SET x 1", "RESET", "EXEC"), "+OK\r\n", queued, "+RESET\r\n", "-ERR EXEC without MULTI\r\n")
+	wantReplies(t, a.do("CLIENT SETNAME n", "RESET", "CLIENT GETNAME"), "+OK\r\n", "+RESET\r\n", "$-1\r\n")
+	wantReplies(t, a.do("SUBSCRIBE c", "RESET", "PING"),
+		"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n", "+RESET\r\n", "+PONG\r\n")
+	wantReplies(t, dialRaw(t, nodes[0].addr).do("PUBLISH c m"), ":0\r\n")
+}

@@ -75,7 +75,16 @@ type Server struct {
 	// home replica applies; stopWatching ends that subscription.
 	watchers     *watchRegistry
 	stopWatching func()
-	acl          *ACL
+	// blocked are the clients in blocking commands, told of each change
+	// the home replica applies; closing wakes them at Close.
+	blocked     *blockRegistry
+	stopBlocked func()
+	closing     chan struct{}
+	// pubsub holds this node's subscriptions and gets the home replica's
+	// applied publishes until stopPublishing.
+	pubsub         *pubsubHub
+	stopPublishing func()
+	acl            *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 	// busyMs is busy-reply-threshold: after a script has run this many
@@ -108,9 +117,16 @@ type client struct {
 	// it authenticates when the default user needs a password.
 	user   string
 	authed bool
-	// dropped is set when writing its replies failed: the rest of its
-	// pipeline is not run.
+	// dropped is set when writing its replies failed, or by QUIT: the
+	// rest of its pipeline is not run.
 	dropped bool
+	// sub, outConn and guard are set at the connection's first SUBSCRIBE,
+	// PSUBSCRIBE or SSUBSCRIBE (pubsub.go); nsub, npsub and nssub count
+	// its channels, patterns and shard channels.
+	sub                *subscriber
+	outConn            *outConn
+	guard              *guardConn
+	nsub, npsub, nssub int
 }
 
 // NewServer returns a server for the replica rep; call Serve to accept
@@ -118,6 +134,9 @@ type client struct {
 func NewServer(cfg Config, rep *replica.Replica) *Server {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 100 * time.Millisecond
 	}
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = 10000
@@ -136,6 +155,9 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 		home:     rep,
 		route:    newRouter(rep),
 		watchers: newWatchRegistry(),
+		blocked:  newBlockRegistry(),
+		closing:  make(chan struct{}),
+		pubsub:   newPubsubHub(),
 		logger:   cfg.Logger.With("node", cfg.ID),
 		clients:  make(map[int64]*client),
 		started:  time.Now(),
@@ -148,6 +170,8 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.conns.Store(&cfg.Limits)
 	s.busyMs.Store(defaultBusyMs)
 	s.stopWatching = rep.Subscribe(s.watchers.changed)
+	s.stopBlocked = rep.Subscribe(s.blocked.changed)
+	s.stopPublishing = rep.OnPublish(s.pubsub.deliver)
 	return s
 }
 
@@ -174,6 +198,9 @@ func (s *Server) Close() error {
 	}
 	s.stopped = true
 	s.stopWatching()
+	s.stopBlocked()
+	close(s.closing)
+	s.stopPublishing()
 	if s.rs == nil {
 		return nil
 	}
@@ -206,6 +233,10 @@ func (s *Server) accept(conn redcon.Conn) bool {
 func (s *Server) closed(conn redcon.Conn, _ error) {
 	if c, ok := conn.Context().(*client); ok {
 		s.unwatch(c.tx)
+		if c.sub != nil {
+			s.pubsub.forget(c.sub)
+			c.sub.out.kill()
+		}
 		s.clientsMu.Lock()
 		delete(s.clients, c.id)
 		s.clientsMu.Unlock()
@@ -230,6 +261,14 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	scs := make([]*store.Command, len(cmds))
 	for i, cmd := range cmds {
 		scs[i], _ = store.Lookup(cmd.Args[0])
+	}
+	// From its first SUBSCRIBE on, a connection's replies go through its
+	// outbox, in order with the messages pushed to it.
+	if c.sub == nil && subscribes(cmds, scs) {
+		s.openOutbox(conn, c)
+	}
+	if c.outConn != nil {
+		conn = c.outConn
 	}
 	if !s.admissible(conn, c) {
 		return
@@ -259,6 +298,13 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			i++
 			continue
 		}
+		if c.subscribed() {
+			if msg := subscribedRefusal(cmds[i].Args); msg != "" {
+				conn.WriteError(msg)
+				i++
+				continue
+			}
+		}
 		if s.transaction(conn, c, cmds[i], scs[i]) {
 			i++
 			continue
@@ -270,8 +316,17 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			continue
 		}
 		rep := s.route.forCommand(sc, cmds[i].Args)
+		if blocks(sc, cmds[i].Args) {
+			if sc.Writes() {
+				s.blockingWrite(conn, c, rep, sc, cmds[i].Args)
+			} else {
+				s.blockingRead(conn, c, rep, sc, cmds[i].Args)
+			}
+			i++
+			continue
+		}
 		j := i + 1
-		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
+		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blocks(scs[j], cmds[j].Args) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
 			s.route.forCommand(scs[j], cmds[j].Args) == rep {
 			j++
 		}

@@ -1087,31 +1087,46 @@ func (l *list) push(front bool, e []byte) {
 }
 
 func lmpopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	keys, front, count, msg := parseMpop(args, listEnd)
+	if msg != "" {
+		return appendErr(out, msg)
+	}
+	return lmpop(s, m, keys, front, count, out)
+}
+
+// parseMpop parses LMPOP's or ZMPOP's arguments after its name: numkeys,
+// the keys, the end (LEFT or RIGHT, MIN or MAX: end parses it) and an
+// optional COUNT; it returns Redis's error text when they do not parse.
+func parseMpop(args [][]byte, end func([]byte) (bool, bool)) (keys [][]byte, front bool, count int64, msg string) {
 	numkeys, ok := parseInt(b2s(args[1]))
 	if !ok || numkeys < 1 {
-		return appendErr(out, errNumkeys)
+		return nil, false, 0, errNumkeys
 	}
 	if numkeys >= int64(len(args)-2) {
-		return appendErr(out, errSyntax)
+		return nil, false, 0, errSyntax
 	}
 	endAt := 2 + int(numkeys)
-	front, ok := listEnd(args[endAt])
+	front, ok = end(args[endAt])
 	if !ok {
-		return appendErr(out, errSyntax)
+		return nil, false, 0, errSyntax
 	}
-	count := int64(-1)
+	count = -1
 	for j := endAt + 1; j < len(args); j++ {
 		if count == -1 && eqFold(args[j], "count") && j+1 < len(args) {
 			j++
 			if count, ok = parseInt(b2s(args[j])); !ok || count < 1 {
-				return appendErr(out, errMpopCount)
+				return nil, false, 0, errMpopCount
 			}
 			continue
 		}
-		return appendErr(out, errSyntax)
+		return nil, false, 0, errSyntax
 	}
-	count = max(count, 1)
-	for _, key := range args[2:endAt] {
+	return args[2:endAt], front, max(count, 1), ""
+}
+
+// lmpop pops up to count elements from the first non-empty list of keys.
+func lmpop(s *Store, m mode, keys [][]byte, front bool, count int64, out []byte) []byte {
+	for _, key := range keys {
 		it, _, found, wrong := s.getKind(m, probe(key), kindList)
 		if wrong {
 			return appendErr(out, errWrongType)

@@ -65,7 +65,6 @@ const (
 	errXReadGroup     = "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead."
 	errXReadNoAck     = "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead."
 	errXReadGT        = "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option."
-	errXReadBlock     = "ERR XREAD BLOCK is not supported yet (rkv has no blocking commands): call XREAD without BLOCK and poll"
 	errTimeoutInt     = "ERR timeout is not an integer or out of range"
 	errTimeoutNeg     = "ERR timeout is negative"
 	errXSetIDAdded    = "ERR entries_added must be positive"
@@ -122,10 +121,14 @@ func (id streamID) decr() (streamID, bool) {
 
 func appendStreamID(out []byte, id streamID) []byte {
 	var b [41]byte
-	t := strconv.AppendUint(b[:0], id.ms, 10)
-	t = append(t, '-')
-	t = strconv.AppendUint(t, id.seq, 10)
-	return appendBulk(out, b2s(t))
+	return appendBulk(out, b2s(appendRawStreamID(b[:0], id)))
+}
+
+// appendRawStreamID appends id as "ms-seq".
+func appendRawStreamID(out []byte, id streamID) []byte {
+	out = strconv.AppendUint(out, id.ms, 10)
+	out = append(out, '-')
+	return strconv.AppendUint(out, id.seq, 10)
 }
 
 // parseStreamID parses an ID as Redis's streamGenericParseIDOrReply: "-"
@@ -894,7 +897,7 @@ func xreadCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 // then per stream its type, its group and its ID, then the reply.
 func xreadGeneric(s *Store, m mode, args [][]byte, out []byte, group bool) []byte {
 	var count int64
-	block, noack := false, false
+	noack := false
 	var groupName, consumerName []byte
 	streamsAt := 0
 	for i := 1; i < len(args) && streamsAt == 0; i++ {
@@ -913,7 +916,8 @@ func xreadGeneric(s *Store, m mode, args [][]byte, out []byte, group bool) []byt
 			case timeout < 0:
 				return appendErr(out, errTimeoutNeg)
 			}
-			block = true
+			// BLOCK is the front end's to honour (resp/blocking.go);
+			// here, as in MULTI, the command answers at once.
 		case optIs(a, "count") && more > 0:
 			i++
 			var ok bool
@@ -982,9 +986,6 @@ func xreadGeneric(s *Store, m mode, args [][]byte, out []byte, group bool) []byt
 				return appendErr(out, errStreamID)
 			}
 		}
-	}
-	if block {
-		return appendErr(out, errXReadBlock)
 	}
 	at := len(out)
 	served := 0

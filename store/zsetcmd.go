@@ -19,6 +19,7 @@ var zsetCommands = []*Command{
 	def("zinterstore", zinterstoreCmd),
 	def("zlexcount", zlexcountCmd),
 	def("zmscore", zmscoreCmd),
+	def("zmpop", zmpopCmd),
 	def("zpopmax", zpopmaxCmd),
 	def("zpopmin", zpopminCmd),
 	def("zrandmember", zrandmemberCmd),
@@ -610,6 +611,59 @@ func zpopminCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 
 func zpopmaxCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	return zpopGeneric(s, m, args, out, true)
+}
+
+func zmpopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	keys, minFirst, count, msg := parseMpop(args, zsetEnd)
+	if msg != "" {
+		return appendErr(out, msg)
+	}
+	return zmpop(s, m, keys, minFirst, count, out)
+}
+
+// zsetEnd parses MIN or MAX: minFirst is true for MIN.
+func zsetEnd(arg []byte) (minFirst, ok bool) {
+	switch {
+	case eqFold(arg, "min"):
+		return true, true
+	case eqFold(arg, "max"):
+		return false, true
+	}
+	return false, false
+}
+
+// zmpop pops up to count of the lowest (or highest) members of the first
+// non-empty sorted set of keys, replying with the key and the members with
+// their scores, each a pair.
+func zmpop(s *Store, m mode, keys [][]byte, minFirst bool, count int64, out []byte) []byte {
+	for _, key := range keys {
+		it, z, found, wrong := s.getZset(m, key)
+		if wrong {
+			return appendErr(out, errWrongType)
+		}
+		if !found {
+			continue
+		}
+		z = s.writable(&it).(*zset)
+		n := int(min(count, int64(z.length())))
+		out = redcon.AppendArray(out, 2)
+		out = redcon.AppendBulk(out, key)
+		out = redcon.AppendArray(out, n)
+		for range n {
+			i := 0
+			if !minFirst {
+				i = z.length() - 1
+			}
+			mem, sc := z.at(i)
+			out = redcon.AppendArray(out, 2)
+			out = appendBulk(out, mem)
+			out = appendScore(out, sc)
+			z.deleteRanks(i, i+1)
+		}
+		s.changed(it)
+		return out
+	}
+	return append(out, nullArray...)
 }
 
 func zpopGeneric(s *Store, m mode, args [][]byte, out []byte, max bool) []byte {

@@ -74,7 +74,7 @@ func parseFlags(args []string) (*config, error) {
 	idle := fs.Int("timeout", 0, "close a client idle this many `seconds` (0: never)")
 	maxBulk := fs.String("proto-max-bulk-len", "512mb", "the longest bulk string a client may send")
 	queryBuf := fs.String("client-query-buffer-limit", "1gb", "the largest command a client may send")
-	outputBuf := fs.String("client-output-buffer-limit", "normal 0 0 0", "`normal <hard> <soft> <seconds>`: close a client whose unread replies pass hard bytes, or soft bytes for seconds (0 0 0: no limit)")
+	outputBuf := fs.String("client-output-buffer-limit", "normal 0 0 0", "`<class> <hard> <soft> <seconds>`, repeated: close a client whose unread replies pass hard bytes, or soft bytes for seconds (0 0 0: no limit); class normal, or pubsub for a subscribed client (default pubsub 32mb 8mb 60)")
 	tlsDone := tlsFlags(fs)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this `host:port` (for profiling)")
@@ -147,7 +147,7 @@ func parseFlags(args []string) (*config, error) {
 		return nil, err
 	}
 	if cfg.limits, ok = resp.ParseLimits(*idle, *maxBulk, *queryBuf, *outputBuf); !ok {
-		return nil, &usageError{"--timeout, --proto-max-bulk-len, --client-query-buffer-limit or --client-output-buffer-limit: want seconds, memory sizes (at least 1mb) and `normal <hard> <soft> <seconds>`"}
+		return nil, &usageError{"--timeout, --proto-max-bulk-len, --client-query-buffer-limit or --client-output-buffer-limit: want seconds, memory sizes (at least 1mb) and `<class> <hard> <soft> <seconds>`"}
 	}
 	var err error
 	if cfg.tls, err = tlsDone(); err != nil {

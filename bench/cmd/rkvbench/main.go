@@ -1,7 +1,7 @@
 // Command rkvbench runs rkv's benchmark suite: rkv against redis-server on
 // this machine, printed as one Markdown table and written to a file.
 //
-//	go run ./bench/cmd/rkvbench [-runs 3] [-quick] [-out bench/RESULTS.md]
+//	go run ./bench/cmd/rkvbench [-runs 3] [-quick] [-out bench/RESULTS.md] [-baseline REV]
 package main
 
 import (
@@ -21,6 +21,7 @@ func main() {
 	out := flag.String("out", "bench/RESULTS.md", "Markdown file to write the results to (\"\": none)")
 	dir := flag.String("dir", "", "parent of the temporary data directory (default: the system temp dir); put it on the disk you want measured")
 	keep := flag.Bool("keep", false, "keep the temporary directory (server logs and data) if the suite fails")
+	baseline := flag.String("baseline", "", "a git revision of rkv to build too and measure beside the working tree in the throughput phase, as rkv-baseline and rkv-1-baseline")
 	flag.Parse()
 
 	cfg := bench.DefaultConfig(*quick)
@@ -29,6 +30,7 @@ func main() {
 	}
 	cfg.BaseDir = *dir
 	cfg.Keep = *keep
+	cfg.Baseline = *baseline
 	cfg.Log = os.Stderr
 	// Ctrl-C cancels the context; Run then kills its servers and removes its
 	// temporary directory before returning.
