@@ -43,7 +43,8 @@ func init() {
 func diffStreamState(t *testing.T, d diffTarget, key string) string {
 	t.Helper()
 	v, err := d.do(t, []string{"XRANGE", key, "-", "+"})
-	return diffReply(v, err)
+	full, ferr := d.do(t, []string{"XINFO", "STREAM", key, "FULL", "COUNT", "0"})
+	return diffReply(v, err) + " " + diffReply(diffGroupNorm(full, diffNormTimes), ferr)
 }
 
 // diffStreamBase is the millisecond part of the generator's IDs: about
@@ -62,7 +63,8 @@ var diffStreamArities = []struct {
 	arity int
 }{
 	{"xadd", -5}, {"xdel", -3}, {"xlen", 2}, {"xrange", -4}, {"xrevrange", -4}, {"xread", -4},
-	{"xsetid", -3}, {"xtrim", -4},
+	{"xsetid", -3}, {"xtrim", -4}, {"xack", -4}, {"xautoclaim", -6}, {"xclaim", -6}, {"xgroup", -2},
+	{"xinfo", -2}, {"xpending", -3}, {"xreadgroup", -7},
 }
 
 // streamMs is the millisecond part for a command back commands ago.
@@ -180,6 +182,9 @@ func (g *diffGen) streamTrim() []string {
 func (g *diffGen) stream() diffCmd {
 	w := g.word
 	exact := func(args ...string) diffCmd { return diffCmd{args: args} }
+	if g.rng.IntN(100) < 35 {
+		return g.streamGroup()
+	}
 	switch r := g.rng.IntN(100); {
 	case r < 28:
 		return g.xadd()
@@ -523,4 +528,238 @@ func TestDifferentialStreamNodes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Consumer groups: XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM
+// and XINFO. What they answer depends on the clock in three ways, which
+// the comparison takes out (diffGroupNorm): absolute delivery and
+// last-seen times (XINFO STREAM FULL) are "now" when within a minute of
+// the test's clock, else exact (XCLAIM ... TIME 1000); idle times (XPENDING,
+// XINFO CONSUMERS) are "recent" or "old"; IDs a clock made (XADD "*" on a
+// new stream) are "(clock id)". Minimum idle times are 0 or a billion ms,
+// and explicit times far in the past or the future, so that which entries
+// a command claims never depends on how long the commands took.
+
+var (
+	diffGroups    = []string{"g1", "g2", "g1", "nog"}
+	diffConsumers = []string{"c1", "c2", "c3", ""}
+	diffMinIdle   = []string{"0", "0", "1000000000", "-1", "abc"}
+)
+
+// How diffGroupNorm treats integers: as absolute times, or as idle times.
+const (
+	diffNormTimes = iota
+	diffNormIdle
+)
+
+func (g *diffGen) groupID() string {
+	switch g.rng.IntN(6) {
+	case 0:
+		return "$"
+	case 1:
+		return "0"
+	case 2:
+		return g.pick([]string{"-", "+", ">", "abc"})
+	}
+	return g.streamOldID()
+}
+
+func (g *diffGen) streamGroup() diffCmd {
+	w := g.word
+	key, grp, cons := g.key(), g.pick(diffGroups), g.pick(diffConsumers)
+	norm := func(how int, args ...string) diffCmd {
+		return diffCmd{args: args, custom: func(t *testing.T, rd, rk diffTarget) diffOutcome {
+			va, ea := rd.do(t, args)
+			vb, eb := rk.do(t, args)
+			out := diffOutcome{redis: diffReply(diffGroupNorm(va, how), ea), rkv: diffReply(diffGroupNorm(vb, how), eb)}
+			out.ok = out.redis == out.rkv
+			return out
+		}}
+	}
+	exact := func(args ...string) diffCmd { return norm(diffNormTimes, args...) }
+	switch r := g.rng.IntN(100); {
+	case r < 12:
+		args := []string{w("XGROUP"), w("CREATE"), key, grp, g.groupID()}
+		for range g.rng.IntN(3) {
+			switch g.rng.IntN(4) {
+			case 0, 1:
+				args = append(args, w("MKSTREAM"))
+			case 2:
+				args = append(args, w("ENTRIESREAD"), g.pick([]string{"0", "1", "3", "-1", "-2", "abc"}))
+			default:
+				args = append(args, g.pick([]string{"FOO", "ENTRIESREAD"}))
+			}
+		}
+		return exact(args...)
+	case r < 17:
+		args := []string{w("XGROUP"), w("SETID"), key, grp, g.groupID()}
+		if g.rng.IntN(3) == 0 {
+			args = append(args, w("ENTRIESREAD"), g.pick([]string{"0", "2", "-1", "-3", "abc"}))
+		} else if g.rng.IntN(10) == 0 {
+			args = append(args, g.pick([]string{"MKSTREAM", "ENTRIESREAD"}))
+		}
+		return exact(args...)
+	case r < 22:
+		sub := g.pick([]string{"DESTROY", "CREATECONSUMER", "DELCONSUMER", "CREATECONSUMER", "HELP", "FOO"})
+		args := []string{w("XGROUP"), w(sub)}
+		switch sub {
+		case "DESTROY":
+			args = append(args, key, grp)
+		case "CREATECONSUMER", "DELCONSUMER":
+			args = append(args, key, grp, cons)
+		}
+		if g.rng.IntN(10) == 0 {
+			args = append(args, "extra")
+		}
+		return exact(args...)
+	case r < 42:
+		args := []string{w("XREADGROUP")}
+		if g.rng.IntN(20) != 0 {
+			args = append(args, w("GROUP"), grp, cons)
+		}
+		for range g.rng.IntN(3) {
+			switch g.rng.IntN(6) {
+			case 0, 1, 2:
+				args = append(args, w("COUNT"), g.pick([]string{"0", "1", "2", "5", "-1", "abc"}))
+			case 3:
+				args = append(args, w("NOACK"))
+			case 4:
+				// Only errors: a valid BLOCK could wait on Redis.
+				args = append(args, w("BLOCK"), g.pick([]string{"-1", "abc"}))
+			default:
+				args = append(args, g.pick([]string{"FOO", "GROUP"}))
+			}
+		}
+		n := 1 + g.rng.IntN(2)
+		args = append(args, w("STREAMS"))
+		args = append(args, g.keys(n, n)...)
+		for range n {
+			args = append(args, g.pick([]string{">", ">", ">", "0", "$", g.streamOldID()}))
+		}
+		return exact(args...)
+	case r < 52:
+		args := []string{w("XACK"), key, grp}
+		for range 1 + g.rng.IntN(3) {
+			args = append(args, g.pick([]string{g.streamOldID(), g.streamOldID(), "abc"}))
+		}
+		return exact(args...)
+	case r < 62:
+		args := []string{w("XPENDING"), key, grp}
+		if g.rng.IntN(3) == 0 {
+			return exact(args...)
+		}
+		if g.rng.IntN(3) == 0 {
+			args = append(args, w("IDLE"), g.pick(diffMinIdle))
+		}
+		args = append(args, g.streamBound(true), g.streamBound(false), g.pick([]string{"10", "1", "0", "-1", "abc", "1000"}))
+		if g.rng.IntN(3) == 0 {
+			args = append(args, cons)
+		}
+		if g.rng.IntN(15) == 0 {
+			args = args[:len(args)-1]
+		}
+		return norm(diffNormIdle, args...)
+	case r < 74:
+		args := []string{w("XCLAIM"), key, grp, cons, g.pick(diffMinIdle)}
+		for range 1 + g.rng.IntN(3) {
+			args = append(args, g.streamOldID())
+		}
+		for range g.rng.IntN(3) {
+			switch g.rng.IntN(8) {
+			case 0:
+				args = append(args, w("IDLE"), g.pick([]string{"0", "5", "-1", "abc"}))
+			case 1:
+				args = append(args, w("TIME"), g.pick([]string{"1000", "0", "-5", "99999999999999", "abc"}))
+			case 2:
+				args = append(args, w("RETRYCOUNT"), g.pick([]string{"0", "3", "-1", "abc"}))
+			case 3:
+				args = append(args, w("FORCE"))
+			case 4:
+				args = append(args, w("JUSTID"))
+			case 5:
+				args = append(args, w("LASTID"), g.streamOldID())
+			default:
+				args = append(args, g.pick([]string{"FOO", "IDLE", "LASTID"}))
+			}
+		}
+		return exact(args...)
+	case r < 84:
+		args := []string{w("XAUTOCLAIM"), key, grp, cons, g.pick(diffMinIdle), g.streamBound(true)}
+		for range g.rng.IntN(3) {
+			switch g.rng.IntN(4) {
+			case 0, 1:
+				args = append(args, w("COUNT"), g.pick([]string{"1", "2", "3", "100", "0", "-1", "abc", "576460752303423488"}))
+			case 2:
+				args = append(args, w("JUSTID"))
+			default:
+				args = append(args, g.pick([]string{"FOO", "COUNT"}))
+			}
+		}
+		return exact(args...)
+	case r < 97:
+		switch g.rng.IntN(6) {
+		case 0:
+			return exact(w("XINFO"), w("GROUPS"), key)
+		case 1:
+			return norm(diffNormIdle, w("XINFO"), w("CONSUMERS"), key, grp)
+		case 2:
+			return exact(w("XINFO"), w("STREAM"), key)
+		case 3:
+			args := []string{w("XINFO"), w("STREAM"), key, w("FULL")}
+			if g.rng.IntN(2) == 0 {
+				args = append(args, w("COUNT"), g.pick([]string{"0", "1", "2", "-1", "abc"}))
+			}
+			return exact(args...)
+		case 4:
+			return exact(w("XINFO"), w(g.pick([]string{"HELP", "FOO"})))
+		}
+		return exact(w("XINFO"), w("STREAM"), key, g.pick([]string{"FOO", "FULL COUNT", "FULL"}))
+	}
+	return g.streamWrongArity()
+}
+
+// diffGroupNorm takes out of a consumer-group reply what depends on the
+// clock (see above): IDs a clock made, and integers that are times, read
+// as absolute times or, with diffNormIdle, as idle times.
+func diffGroupNorm(v any, how int) any {
+	switch v := v.(type) {
+	case string:
+		if diffClockID(v) {
+			return "(clock id)"
+		}
+	case int64:
+		now := time.Now().UnixMilli()
+		switch {
+		case how == diffNormTimes && v > now-60_000 && v < now+60_000:
+			return "(now)"
+		case how == diffNormIdle && v < 60_000:
+			return "(recent)"
+		case how == diffNormIdle:
+			return "(old)"
+		}
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			if how == diffNormIdle {
+				if _, isInt := e.(int64); isInt && !diffIsIdleAt(v, i) {
+					out[i] = e
+					continue
+				}
+			}
+			out[i] = diffGroupNorm(e, how)
+		}
+		return out
+	}
+	return v
+}
+
+// diffIsIdleAt reports whether the integer at i of an array is an idle
+// time: the third of an XPENDING row (ID, consumer, idle, count), or the
+// value of an XINFO CONSUMERS "idle" field.
+func diffIsIdleAt(arr []any, i int) bool {
+	if i > 0 && arr[i-1] == "idle" {
+		return true
+	}
+	_, name := arr[min(1, len(arr)-1)].(string)
+	return len(arr) == 4 && i == 2 && name
 }

@@ -21,6 +21,8 @@ func typesWorkload(r *rand.Rand) []any {
 	key := func(prefix string) string { return fmt.Sprintf("%s%d", prefix, r.IntN(12)) }
 	member := func() string { return "m" + strconv.Itoa(r.IntN(40)) }
 	anyKey := func() string { return key([]string{"h", "l", "s", "z", "x", "k"}[r.IntN(6)]) }
+	group := func() string { return []string{"g1", "g2"}[r.IntN(2)] }
+	consumer := func() string { return []string{"c1", "c2", "c3"}[r.IntN(3)] }
 	switch r.IntN(24) {
 	case 0:
 		return []any{"HSET", key("h"), member(), r.IntN(100), member(), "v"}
@@ -51,6 +53,22 @@ func typesWorkload(r *rand.Rand) []any {
 	case 13:
 		return []any{"XADD", key("x"), "MAXLEN", "~", 50, "*", "f", member()}
 	case 14:
+		// Consumer groups: their delivery times and consumers' last
+		// sights are the log's, so replicas hold the same.
+		switch r.IntN(8) {
+		case 0:
+			return []any{"XGROUP", "CREATE", key("x"), group(), "0", "MKSTREAM"}
+		case 1, 2:
+			return []any{"XREADGROUP", "GROUP", group(), consumer(), "COUNT", 1 + r.IntN(5), "STREAMS", key("x"), ">"}
+		case 3:
+			return []any{"XACK", key("x"), group(), "0-1", "99999999999999-0"}
+		case 4:
+			return []any{"XAUTOCLAIM", key("x"), group(), consumer(), r.IntN(50), "0", "COUNT", 1 + r.IntN(5)}
+		case 5:
+			return []any{"XCLAIM", key("x"), group(), consumer(), 0, "0-1", "FORCE", "IDLE", r.IntN(100)}
+		case 6:
+			return []any{"XGROUP", "DELCONSUMER", key("x"), group(), consumer()}
+		}
 		return []any{"XDEL", key("x"), fmt.Sprintf("%d-%d", r.IntN(3), r.IntN(3))}
 	case 15:
 		return []any{"SET", key("k"), member()}

@@ -276,7 +276,20 @@ func (s *Server) blockingReadGroup(conn redcon.Conn, c *client, rep *replica.Rep
 	for i, k := range args[streamsAt : streamsAt+n] {
 		waitOn[i] = string(k)
 	}
+	first := true
 	s.block(conn, c, rep, waitOn, timeout, true, func() bool {
+		if !first && rep.Node().IsLeader() {
+			// As in Redis, a stream deleted or replaced while the
+			// client waits ends the wait.
+			for _, k := range waitOn {
+				typ := rep.Store().Read(time.Now().UnixMilli(), [][]byte{[]byte("type"), []byte(k)}, nil)
+				if string(typ) != "+stream\r\n" {
+					conn.WriteError("UNBLOCKED the stream key no longer exists")
+					return true
+				}
+			}
+		}
+		first = false
 		return s.proposeBlocking(conn, rep, sc, args)
 	})
 }
