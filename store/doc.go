@@ -58,7 +58,9 @@
 // the largest stamp applied so far (it never goes back, even across a leader
 // change to a node whose clock is behind). Relative TTLs (EX, PX, EXPIRE...)
 // become absolute deadlines on that clock when applied, so every replica
-// stores the same deadline.
+// stores the same deadline. So do the times a stream's consumer groups
+// keep (an entry's delivery, a consumer's last sight, XCLAIM's IDLE);
+// XPENDING and XINFO measure idle times from their query time.
 //
 // # Expiry
 //
