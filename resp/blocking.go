@@ -98,6 +98,14 @@ func (r *blockRegistry) changed(c store.Changes) {
 	}
 }
 
+// count is how many clients wait in blocking commands (INFO's
+// blocked_clients).
+func (r *blockRegistry) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byID)
+}
+
 // unblock is CLIENT UNBLOCK: it reports whether client id was blocked.
 func (r *blockRegistry) unblock(id int64, withError bool) bool {
 	r.mu.Lock()

@@ -6,20 +6,13 @@ import (
 	"time"
 )
 
-// blockedCount is how many clients wait in blocking commands on srv.
-func blockedCount(srv *Server) int {
-	srv.blocked.mu.Lock()
-	defer srv.blocked.mu.Unlock()
-	return len(srv.blocked.byID)
-}
-
 // waitBlocked waits until n clients are blocked on srv.
 func waitBlocked(t *testing.T, srv *Server, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for blockedCount(srv) != n {
+	for srv.blocked.count() != n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d clients blocked, want %d", blockedCount(srv), n)
+			t.Fatalf("%d clients blocked, want %d", srv.blocked.count(), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -46,6 +39,9 @@ func TestBlockingPops(t *testing.T) {
 	waitBlocked(t, srv, 1)
 	second := async(b, "BLPOP other q 0")
 	waitBlocked(t, srv, 2)
+	if info := c.do("INFO clients")[0]; !strings.Contains(info, "blocked_clients:2\r\n") {
+		t.Fatalf("INFO clients with two clients blocked: %q", info)
+	}
 	wantReplies(t, c.do("RPUSH q x y"), ":2\r\n")
 	wantReplies(t, <-first, "*2\r\n$1\r\nq\r\n$1\r\nx\r\n")
 	wantReplies(t, <-second, "*2\r\n$1\r\nq\r\n$1\r\ny\r\n")

@@ -57,7 +57,7 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	section("Clients",
 		fmt.Sprintf("connected_clients:%d", nclients),
 		fmt.Sprintf("maxclients:%d", s.cfg.MaxClients),
-		"blocked_clients:0",
+		fmt.Sprintf("blocked_clients:%d", s.blocked.count()),
 	)
 	if want("memory") {
 		section("Memory", s.memoryInfo()...)
