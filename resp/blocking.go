@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -39,6 +40,9 @@ type blockRegistry struct {
 	mu    sync.Mutex
 	byKey map[string][]*blockedClient
 	byID  map[int64]*blockedClient
+	// waiting mirrors len(byID), so that the applier takes the lock only
+	// when someone waits.
+	waiting atomic.Int64
 }
 
 func newBlockRegistry() *blockRegistry {
@@ -49,6 +53,7 @@ func (r *blockRegistry) add(bc *blockedClient) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.byID[bc.id] = bc
+	r.waiting.Store(int64(len(r.byID)))
 	for _, k := range bc.keys {
 		r.byKey[k] = append(r.byKey[k], bc)
 	}
@@ -60,6 +65,7 @@ func (r *blockRegistry) remove(bc *blockedClient) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.byID, bc.id)
+	r.waiting.Store(int64(len(r.byID)))
 	for _, k := range bc.keys {
 		q := r.byKey[k]
 		for i, w := range q {
@@ -80,11 +86,11 @@ func (r *blockRegistry) remove(bc *blockedClient) {
 // changed wakes the oldest client blocked on each changed key, every
 // key's after a FLUSHALL or a restore. It runs on the replica's applier.
 func (r *blockRegistry) changed(c store.Changes) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.byID) == 0 {
+	if r.waiting.Load() == 0 {
 		return
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if c.All {
 		for _, q := range r.byKey {
 			signal(q[0].wake)
@@ -100,11 +106,7 @@ func (r *blockRegistry) changed(c store.Changes) {
 
 // count is how many clients wait in blocking commands (INFO's
 // blocked_clients).
-func (r *blockRegistry) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.byID)
-}
+func (r *blockRegistry) count() int { return int(r.waiting.Load()) }
 
 // unblock is CLIENT UNBLOCK: it reports whether client id was blocked.
 func (r *blockRegistry) unblock(id int64, withError bool) bool {
