@@ -18,7 +18,8 @@
 // Server commands go one file per concern: dispatch.go (their registry
 // and the checks before they run, all read from the command table),
 // connection.go, client.go, config.go, info.go, cluster.go, command.go,
-// memory.go, debug.go, auth.go and acl.go; multi.go has transactions.
+// memory.go, debug.go, auth.go and acl.go; multi.go has transactions,
+// scripting.go the Lua commands.
 // Which of them runs where (connection, server, write, read) is the
 // table's Spec.Runs.
 //
@@ -46,4 +47,10 @@
 // with a writer goroutine of its own, so the applier never waits for a
 // client, bounded by client-output-buffer-limit pubsub. The pushed
 // replies and messages are written in one place, RESP2's form for now.
+//
+// Blocking commands (blocking.go) wait on the leader: a pop is proposed,
+// and while it finds nothing the client waits for the replica to report a
+// change of one of its keys, then it is proposed again on the client's
+// behalf, the oldest waiter on a key first; XREAD BLOCK is a read that
+// reads again. A leader change ends every wait with MOVED.
 package resp
