@@ -102,10 +102,7 @@ func blmoveCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 }
 
 func blmpopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	keys, front, count, msg := parseMpop(args[1:], listEnd)
-	if msg == "" {
-		_, msg = BlockingTimeout(args[1])
-	}
+	keys, front, count, msg := parseBlockingMpop(args, listEnd)
 	if msg != "" {
 		return appendErr(out, msg)
 	}
@@ -113,14 +110,21 @@ func blmpopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 }
 
 func bzmpopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	keys, minFirst, count, msg := parseMpop(args[1:], zsetEnd)
-	if msg == "" {
-		_, msg = BlockingTimeout(args[1])
-	}
+	keys, minFirst, count, msg := parseBlockingMpop(args, zsetEnd)
 	if msg != "" {
 		return appendErr(out, msg)
 	}
 	return zmpop(s, m, keys, minFirst, count, out)
+}
+
+// parseBlockingMpop parses BLMPOP's or BZMPOP's arguments: the timeout,
+// checked after the rest, as Redis does, then LMPOP's or ZMPOP's.
+func parseBlockingMpop(args [][]byte, end func([]byte) (bool, bool)) (keys [][]byte, first bool, count int64, msg string) {
+	keys, first, count, msg = parseMpop(args[1:], end)
+	if msg == "" {
+		_, msg = BlockingTimeout(args[1])
+	}
+	return keys, first, count, msg
 }
 
 func bzpopminCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
