@@ -142,14 +142,14 @@ func bzpopGeneric(s *Store, m mode, args [][]byte, out []byte, max bool) []byte 
 		return appendErr(out, msg)
 	}
 	for _, key := range args[1 : len(args)-1] {
-		it, z, found, wrong := s.getZset(m, key)
+		it, _, found, wrong := s.getZset(m, key)
 		if wrong {
 			return appendErr(out, errWrongType)
 		}
 		if !found {
 			continue
 		}
-		z = s.writable(&it).(*zset)
+		z := s.writable(&it).(*zset)
 		i := 0
 		if max {
 			i = z.length() - 1

@@ -177,12 +177,6 @@ func (st *stream) ack(g *cgroup, id streamID) bool {
 	return ok
 }
 
-// has reports whether the entry id is in the stream.
-func (st *stream) has(id streamID) bool {
-	_, ok := st.entries.Get(streamEntry{id: id})
-	return ok
-}
-
 // firstID is Redis's recorded first entry ID: the first live entry's,
 // 0-0 for an empty stream.
 func (st *stream) firstID() streamID {

@@ -637,14 +637,14 @@ func zsetEnd(arg []byte) (minFirst, ok bool) {
 // their scores, each a pair.
 func zmpop(s *Store, m mode, keys [][]byte, minFirst bool, count int64, out []byte) []byte {
 	for _, key := range keys {
-		it, z, found, wrong := s.getZset(m, key)
+		it, _, found, wrong := s.getZset(m, key)
 		if wrong {
 			return appendErr(out, errWrongType)
 		}
 		if !found {
 			continue
 		}
-		z = s.writable(&it).(*zset)
+		z := s.writable(&it).(*zset)
 		n := int(min(count, int64(z.length())))
 		out = redcon.AppendArray(out, 2)
 		out = redcon.AppendBulk(out, key)
