@@ -241,15 +241,8 @@ func (s *Server) blockingRead(conn redcon.Conn, c *client, rep *replica.Replica,
 		s.reads(conn, c, rep, []redcon.Command{{Args: args}}, []*store.Command{sc})
 		return
 	}
-	if !c.readonly {
-		if !rep.Node().IsLeader() {
-			s.redirect(conn, sc, args, rep.Node().Leader())
-			return
-		}
-		if err := rep.Node().ReadIndex(s.requests.get()); err != nil {
-			s.writeResult(conn, sc, args, consensus.Result{Err: err})
-			return
-		}
+	if !s.readable(conn, c, rep, sc, args) {
+		return
 	}
 	n := (len(args) - streamsAt) / 2
 	keys := args[streamsAt : streamsAt+n]

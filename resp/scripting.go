@@ -100,8 +100,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 	var flags script.Flags
 	if fcall {
 		flags, _ = eng.FunctionFlags(fn)
-	}
-	if !fcall {
+	} else {
 		if strings.HasPrefix(name, "evalsha") {
 			b, ok := eng.Body(fn)
 			if !ok {
@@ -188,15 +187,8 @@ func (s *Server) cacheScript(conn redcon.Conn, c *client, rep *replica.Replica, 
 // leader, or locally for a READONLY connection, as reads are served.
 func (s *Server) readScript(conn redcon.Conn, c *client, rep *replica.Replica, route *store.Command, args [][]byte,
 	run func(h script.Host) script.Result) {
-	if !c.readonly {
-		if !rep.Node().IsLeader() {
-			s.redirect(conn, route, args, rep.Node().Leader())
-			return
-		}
-		if err := rep.Node().ReadIndex(s.requests.get()); err != nil {
-			s.writeResult(conn, route, args, consensus.Result{Err: err})
-			return
-		}
+	if !s.readable(conn, c, rep, route, args) {
+		return
 	}
 	var r script.Result
 	rep.Store().ReadScript(time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {

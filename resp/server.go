@@ -544,6 +544,25 @@ func (s *Server) reads(conn redcon.Conn, c *client, rep *replica.Replica, cmds [
 	}
 }
 
+// readable reports whether a read of rep may be served here now, as one
+// command served alone (a script, a blocking read) is: locally under
+// READONLY, else on the leader after a ReadIndex round. If not, it has
+// answered the command (MOVED, CLUSTERDOWN or the round's error).
+func (s *Server) readable(conn redcon.Conn, c *client, rep *replica.Replica, sc *store.Command, args [][]byte) bool {
+	if c.readonly {
+		return true
+	}
+	if !rep.Node().IsLeader() {
+		s.redirect(conn, sc, args, rep.Node().Leader())
+		return false
+	}
+	if err := rep.Node().ReadIndex(s.requests.get()); err != nil {
+		s.writeResult(conn, sc, args, consensus.Result{Err: err})
+		return false
+	}
+	return true
+}
+
 func (s *Server) clientList() []*client {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
