@@ -63,7 +63,15 @@ func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
 		conn.WriteError(msg)
 		return
 	}
-	sc.run(s, conn, c, cmd.Args)
+	if c == nil || !c.resp3 || sc.spec.Group == "pubsub" || sc.spec.Runs == command.AsScript {
+		sc.run(s, conn, c, cmd.Args)
+		return
+	}
+	// Pub/Sub's commands write their pushes, and scripts their results,
+	// in the client's protocol themselves.
+	captured := &capturedConn{Conn: conn}
+	sc.run(s, captured, c, cmd.Args)
+	writeReply(conn, c, cmd.Args, captured.buf)
 }
 
 // checkServerCommand returns the error for a server command of the wrong

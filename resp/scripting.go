@@ -113,6 +113,9 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 	}
 	run := func(h script.Host, o script.Options) script.Result {
 		o.Cluster, o.NoCache, o.Command, o.Seed = true, true, args, rand.Uint64()
+		if c.resp3 {
+			o.Resp = 3
+		}
 		if fcall {
 			return eng.FCall(fn, keys, argv, h, o)
 		}
@@ -153,7 +156,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
 		oom := !rep.Removal().AdmitWrite(ctx)
-		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, replica.ScriptBudget, rand.Uint64(), cmd)
+		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, c.resp3, replica.ScriptBudget, rand.Uint64(), cmd)
 	})
 }
 

@@ -107,6 +107,8 @@ type client struct {
 	libName  string
 	libVer   string
 	readonly bool
+	// resp3 is set by HELLO 3: replies go out in RESP3.
+	resp3    bool
 	created  time.Time
 	lastCmd  string
 	lastSeen time.Time
@@ -298,7 +300,7 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			i++
 			continue
 		}
-		if c.subscribed() {
+		if c.subscribed() && !c.resp3 {
 			if msg := subscribedRefusal(cmds[i].Args); msg != "" {
 				conn.WriteError(msg)
 				i++
@@ -456,8 +458,8 @@ func (s *Server) propose(conn redcon.Conn, rep *replica.Replica, route *store.Co
 
 func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte, r consensus.Result) {
 	if r.Err == nil {
-		if reply, ok := r.Val.([]byte); ok {
-			conn.WriteRaw(reply)
+		if out, ok := r.Val.([]byte); ok {
+			writeReply(conn, clientOf(conn), args, out)
 		} else {
 			conn.WriteError("ERR internal error: no reply")
 		}
@@ -507,7 +509,7 @@ func (s *Server) reads(conn redcon.Conn, c *client, rep *replica.Replica, cmds [
 				if sc.Keyless() {
 					// Keyless reads (DBSIZE, KEYS, SCAN) are served by the
 					// node asked, as a Redis replica does.
-					conn.WriteRaw(rep.Store().Read(now, cmd.Args, nil))
+					writeReply(conn, c, cmd.Args, rep.Store().Read(now, cmd.Args, nil))
 					continue
 				}
 				s.redirect(conn, sc, cmd.Args, rep.Node().Leader())
@@ -530,7 +532,7 @@ func (s *Server) reads(conn redcon.Conn, c *client, rep *replica.Replica, cmds [
 			continue
 		}
 		out = rep.Store().Read(now, cmd.Args, out[:0])
-		conn.WriteRaw(out)
+		writeReply(conn, c, cmd.Args, out)
 		// flushOutput measures redcon's buffer by copying it, so it is
 		// asked only once these replies alone could reach its smallest
 		// threshold; handle asks again before the next run of commands.
