@@ -86,6 +86,14 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 		} else {
 			conn.WriteInt(0)
 		}
+	case "tracking":
+		s.cmdTracking(conn, c, args)
+	case "caching":
+		s.cmdCaching(conn, c, args)
+	case "trackinginfo":
+		s.cmdTrackingInfo(conn, c, args)
+	case "getredir":
+		s.cmdGetRedir(conn, c, args)
 	case "list":
 		var b strings.Builder
 		for _, cl := range s.sortedClients() {

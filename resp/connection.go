@@ -48,6 +48,8 @@ func (s *Server) cmdReset(conn redcon.Conn, c *client, _ [][]byte) {
 		c.readonly, c.name, c.user, c.authed = false, "", "default", authed
 	})
 	s.setProtocol(c, false)
+	s.tracking.disable(c.id)
+	s.setClient(c, func(c *client) { c.tracked, c.caching = false, cachingOff })
 	conn.WriteString("RESET")
 }
 

@@ -320,7 +320,8 @@ func appendSubscribedPong(b, msg []byte) []byte {
 	return appendBulk(b, msg)
 }
 
-// subscribes reports whether the pipeline holds a command that subscribes:
+// subscribes reports whether the pipeline holds a command that subscribes
+// (or turns tracking on, whose invalidations are pushed alike):
 // its connection needs an outbox before any of them runs.
 func subscribes(cmds []redcon.Command, scs []*store.Command) bool {
 	for i, cmd := range cmds {
@@ -330,6 +331,10 @@ func subscribes(cmds []redcon.Command, scs []*store.Command) bool {
 		name := cmd.Args[0]
 		if bytes.EqualFold(name, []byte("subscribe")) || bytes.EqualFold(name, []byte("psubscribe")) ||
 			bytes.EqualFold(name, []byte("ssubscribe")) {
+			return true
+		}
+		// Invalidations are pushed as messages are.
+		if len(cmd.Args) > 1 && bytes.EqualFold(name, []byte("client")) && bytes.EqualFold(cmd.Args[1], []byte("tracking")) {
 			return true
 		}
 	}

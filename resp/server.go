@@ -84,7 +84,11 @@ type Server struct {
 	// applied publishes until stopPublishing.
 	pubsub         *pubsubHub
 	stopPublishing func()
-	acl            *ACL
+	// tracking holds the connections' client-side caching state and
+	// gets the home replica's changes until stopTracking.
+	tracking     *trackingRegistry
+	stopTracking func()
+	acl          *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 	// busyMs is busy-reply-threshold: after a script has run this many
@@ -119,6 +123,10 @@ type client struct {
 	// it authenticates when the default user needs a password.
 	user   string
 	authed bool
+	// tracked is set while the connection has CLIENT TRACKING on;
+	// caching is CLIENT CACHING's flag (tracking.go).
+	tracked bool
+	caching int
 	// dropped is set when writing its replies failed, or by QUIT: the
 	// rest of its pipeline is not run.
 	dropped bool
@@ -174,6 +182,9 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.stopWatching = rep.Subscribe(s.watchers.changed)
 	s.stopBlocked = rep.Subscribe(s.blocked.changed)
 	s.stopPublishing = rep.OnPublish(s.pubsub.deliver)
+	s.tracking = newTrackingRegistry()
+	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
+	s.stopTracking = rep.Subscribe(s.tracking.changed)
 	return s
 }
 
@@ -203,6 +214,7 @@ func (s *Server) Close() error {
 	s.stopBlocked()
 	close(s.closing)
 	s.stopPublishing()
+	s.stopTracking()
 	if s.rs == nil {
 		return nil
 	}
@@ -235,6 +247,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 func (s *Server) closed(conn redcon.Conn, _ error) {
 	if c, ok := conn.Context().(*client); ok {
 		s.unwatch(c.tx)
+		s.tracking.forget(c.id)
 		if c.sub != nil {
 			s.pubsub.forget(c.sub)
 			c.sub.out.kill()
@@ -275,6 +288,10 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	if !s.admissible(conn, c) {
 		return
 	}
+	if c.tracked {
+		s.trackingBegin(c, cmds, scs)
+		defer s.tracking.end(c.id)
+	}
 	// Checked as each command's turn comes: an AUTH earlier in the
 	// pipeline changes the answer for the commands after it.
 	refused := func(i int) string {
@@ -286,6 +303,9 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	for i := 0; i < len(cmds); {
 		if !s.flushOutput(conn, c) {
 			return
+		}
+		if c.caching != cachingOff {
+			cachingStep(c, cmds[i].Args)
 		}
 		if crossProtocol(cmds[i].Args) {
 			s.logger.Warn("possible security attack: an HTTP request line on the client port; connection closed", "client", conn.RemoteAddr())
@@ -533,6 +553,9 @@ func (s *Server) reads(conn redcon.Conn, c *client, rep *replica.Replica, cmds [
 		}
 		out = rep.Store().Read(now, cmd.Args, out[:0])
 		writeReply(conn, c, cmd.Args, out)
+		if c.tracked {
+			s.rememberRead(c, cmd.Args)
+		}
 		// flushOutput measures redcon's buffer by copying it, so it is
 		// asked only once these replies alone could reach its smallest
 		// threshold; handle asks again before the next run of commands.
