@@ -109,7 +109,7 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 	"tracking-table-max-keys": func(s *Server, v string) string {
 		n, msg := parseIntSetting(v, 0, 1<<63-1)
 		if msg == "" {
-			s.tracking.maxKeys.Store(n)
+			s.tracking.setMaxKeys(n)
 		}
 		return msg
 	},

@@ -144,6 +144,11 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 			conn.WriteRaw(r.Reply)
 			return
 		}
+		// The keys of a script that reads before it writes are tracked
+		// (what it reads after its first write is not seen here).
+		if r.Read && c.tracked {
+			defer s.rememberRead(c, args)
+		}
 	}
 	cmd := make([][]byte, 0, len(args))
 	if fcall {
@@ -198,6 +203,9 @@ func (s *Server) readScript(conn redcon.Conn, c *client, rep *replica.Replica, r
 		r = run(replica.ReadScriptHost(exec, nowMs))
 	})
 	conn.WriteRaw(r.Reply)
+	if r.Read && c.tracked {
+		s.rememberRead(c, args)
+	}
 }
 
 // proposeScripts sends a change of the script cache or the function

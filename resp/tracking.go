@@ -297,15 +297,37 @@ func (r *trackingRegistry) remember(id int64, caching bool, keys [][]byte) {
 		}
 		ids[id] = struct{}{}
 	}
-	// Over tracking-table-max-keys, keys are dropped from the table and
-	// their readers told, as Redis does, so that none caches a key no
-	// longer tracked.
+	r.enforceLimit()
+}
+
+// enforceLimit drops keys from the table while it holds more than
+// tracking-table-max-keys, telling their readers, as Redis does, so that
+// none caches a key no longer tracked. The mutex is held.
+func (r *trackingRegistry) enforceLimit() {
 	for max := r.maxKeys.Load(); max > 0 && int64(len(r.keys)) > max; {
 		for k := range r.keys {
 			r.invalidateKey(k)
 			break
 		}
 	}
+}
+
+// setMaxKeys is CONFIG SET tracking-table-max-keys.
+func (r *trackingRegistry) setMaxKeys(n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxKeys.Store(n)
+	r.enforceLimit()
+}
+
+// stats are INFO's tracking_total_keys, _items and _prefixes.
+func (r *trackingRegistry) stats() (keys, items, prefixes int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ids := range r.keys {
+		items += len(ids)
+	}
+	return len(r.keys), items, len(r.prefixes)
 }
 
 // begin marks a run of connection id's commands, whose writes name keys;
