@@ -86,6 +86,30 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 		} else {
 			conn.WriteInt(0)
 		}
+	case "reply":
+		switch strings.ToLower(string(args[2])) {
+		case "on":
+			c.reply = replyOn
+			conn.WriteString("OK")
+		case "off":
+			c.reply = replyOff
+		case "skip":
+			if c.reply == replyOn {
+				c.reply = replySkip
+			}
+		default:
+			conn.WriteError(errSyntax)
+		}
+	case "no-evict":
+		// rkv evicts keys, never clients: the flag is accepted.
+		switch strings.ToLower(string(args[2])) {
+		case "on", "off":
+			conn.WriteString("OK")
+		default:
+			conn.WriteError(errSyntax)
+		}
+	case "kill":
+		s.cmdKill(conn, c, args)
 	case "tracking":
 		s.cmdTracking(conn, c, args)
 	case "caching":
@@ -139,4 +163,114 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// replyMode is CLIENT REPLY's: replies on, off, or off for the next
+// command only.
+type replyMode uint8
+
+const (
+	replyOn replyMode = iota
+	replyOff
+	replySkip
+)
+
+// isClientReply reports whether args is CLIENT REPLY, which runs with
+// replies on whatever the mode.
+func isClientReply(args [][]byte) bool {
+	return len(args) > 1 && strings.EqualFold(string(args[0]), "client") && strings.EqualFold(string(args[1]), "reply")
+}
+
+// cmdKill is CLIENT KILL: by address (the old form, answered OK or an
+// error) or by filters (ID, TYPE, ADDR, LADDR, USER, SKIPME), answered
+// with the number of connections closed. The caller's own connection
+// closes after the reply.
+func (s *Server) cmdKill(conn redcon.Conn, c *client, args [][]byte) {
+	var addr, laddr, user, typ string
+	var id int64
+	skipme := true
+	if len(args) == 3 {
+		addr, skipme = string(args[2]), false
+	}
+	for i := 2; len(args) > 3 && i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			conn.WriteError(errSyntax)
+			return
+		}
+		v := string(args[i+1])
+		switch strings.ToLower(string(args[i])) {
+		case "id":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 {
+				conn.WriteError("ERR client-id should be greater than 0")
+				return
+			}
+			id = n
+		case "type":
+			typ = strings.ToLower(v)
+			switch typ {
+			case "normal", "pubsub", "master", "replica", "slave":
+			default:
+				conn.WriteError(fmt.Sprintf("ERR Unknown client type '%s'", v))
+				return
+			}
+		case "addr":
+			addr = v
+		case "laddr":
+			laddr = v
+		case "user":
+			if s.acl.user(v) == nil {
+				conn.WriteError(fmt.Sprintf("ERR No such user '%s'", v))
+				return
+			}
+			user = v
+		case "skipme":
+			switch strings.ToLower(v) {
+			case "yes":
+				skipme = true
+			case "no":
+				skipme = false
+			default:
+				conn.WriteError(errSyntax)
+				return
+			}
+		default:
+			conn.WriteError(errSyntax)
+			return
+		}
+	}
+	killed, self := 0, false
+	for _, cl := range s.clientList() {
+		clientType := "normal"
+		if cl.subscribed() {
+			clientType = "pubsub"
+		}
+		if addr != "" && cl.addr != addr || laddr != "" && cl.laddr != laddr || id != 0 && cl.id != id ||
+			user != "" && cl.user != user || typ != "" && typ != clientType || skipme && cl.id == c.id {
+			continue
+		}
+		killed++
+		if cl.id == c.id {
+			self = true
+			continue
+		}
+		s.clientsMu.Lock()
+		target := s.clients[cl.id]
+		s.clientsMu.Unlock()
+		if target != nil {
+			target.close()
+		}
+	}
+	switch {
+	case len(args) > 3:
+		conn.WriteInt(killed)
+	case killed == 0:
+		conn.WriteError("ERR No such client")
+	default:
+		conn.WriteString("OK")
+	}
+	if self {
+		conn.Close()
+		s.setClient(c, func(c *client) { c.dropped = true })
+	}
 }

@@ -127,6 +127,14 @@ type client struct {
 	// caching is CLIENT CACHING's flag (tracking.go).
 	tracked bool
 	caching int
+	// reply is CLIENT REPLY's mode.
+	reply replyMode
+	// close closes the connection (CLIENT KILL from another one).
+	close func() error
+	// wantsOutbox is set when another connection redirects invalidations
+	// to this one: it opens its outbox (where pushes go) at its next
+	// command.
+	wantsOutbox *atomic.Bool
 	// dropped is set when writing its replies failed, or by QUIT: the
 	// rest of its pipeline is not run.
 	dropped bool
@@ -234,7 +242,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	}
 	now := time.Now()
 	c := &client{id: s.clientSeq.Add(1), addr: conn.RemoteAddr(), created: now, lastSeen: now, tx: &txState{},
-		user: "default", authed: !s.acl.PasswordRequired()}
+		user: "default", authed: !s.acl.PasswordRequired(), close: conn.Close, wantsOutbox: new(atomic.Bool)}
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
 	}
@@ -279,7 +287,7 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	}
 	// From its first SUBSCRIBE on, a connection's replies go through its
 	// outbox, in order with the messages pushed to it.
-	if c.sub == nil && subscribes(cmds, scs) {
+	if c.sub == nil && (subscribes(cmds, scs) || c.wantsOutbox.Load()) {
 		s.openOutbox(conn, c)
 	}
 	if c.outConn != nil {
@@ -312,52 +320,16 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			conn.Close()
 			return
 		}
-		if msg := refused(i); msg != "" {
-			if c.tx.multi {
-				c.tx.dirty = true
-			}
-			conn.WriteError(msg)
-			i++
+		if c.reply == replyOn || isClientReply(cmds[i].Args) {
+			i = s.step(conn, c, cmds, scs, i, refused)
 			continue
 		}
-		if c.subscribed() && !c.resp3 {
-			if msg := subscribedRefusal(cmds[i].Args); msg != "" {
-				conn.WriteError(msg)
-				i++
-				continue
-			}
+		// CLIENT REPLY OFF or SKIP: the command runs alone, its reply
+		// dropped.
+		if c.reply == replySkip {
+			c.reply = replyOn
 		}
-		if s.transaction(conn, c, cmds[i], scs[i]) {
-			i++
-			continue
-		}
-		sc := scs[i]
-		if sc == nil {
-			s.admin(conn, c, cmds[i])
-			i++
-			continue
-		}
-		rep := s.route.forCommand(sc, cmds[i].Args)
-		if blocks(sc, cmds[i].Args) {
-			if sc.Writes() {
-				s.blockingWrite(conn, c, rep, sc, cmds[i].Args)
-			} else {
-				s.blockingRead(conn, c, rep, sc, cmds[i].Args)
-			}
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blocks(scs[j], cmds[j].Args) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
-			s.route.forCommand(scs[j], cmds[j].Args) == rep {
-			j++
-		}
-		if sc.Writes() {
-			s.writes(conn, rep, cmds[i:j], scs[i:j])
-		} else {
-			s.reads(conn, c, rep, cmds[i:j], scs[i:j])
-		}
-		i = j
+		i = s.step(&capturedConn{Conn: conn}, c, cmds[:i+1], scs[:i+1], i, refused)
 	}
 	var last string
 	if sc := scs[len(cmds)-1]; sc != nil {
@@ -369,6 +341,53 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 		c.lastCmd = last
 		c.lastSeen = time.Now()
 	})
+}
+
+// step runs cmds[i] and, when they can go with it, the commands after it
+// (consecutive writes proposed together, consecutive reads after one
+// ReadIndex round), and returns the index of the next command to run.
+func (s *Server) step(conn redcon.Conn, c *client, cmds []redcon.Command, scs []*store.Command, i int, refused func(int) string) int {
+	if msg := refused(i); msg != "" {
+		if c.tx.multi {
+			c.tx.dirty = true
+		}
+		conn.WriteError(msg)
+		return i + 1
+	}
+	if c.subscribed() && !c.resp3 {
+		if msg := subscribedRefusal(cmds[i].Args); msg != "" {
+			conn.WriteError(msg)
+			return i + 1
+		}
+	}
+	if s.transaction(conn, c, cmds[i], scs[i]) {
+		return i + 1
+	}
+	sc := scs[i]
+	if sc == nil {
+		s.admin(conn, c, cmds[i])
+		return i + 1
+	}
+	rep := s.route.forCommand(sc, cmds[i].Args)
+	if blocks(sc, cmds[i].Args) {
+		if sc.Writes() {
+			s.blockingWrite(conn, c, rep, sc, cmds[i].Args)
+		} else {
+			s.blockingRead(conn, c, rep, sc, cmds[i].Args)
+		}
+		return i + 1
+	}
+	j := i + 1
+	for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blocks(scs[j], cmds[j].Args) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
+		s.route.forCommand(scs[j], cmds[j].Args) == rep {
+		j++
+	}
+	if sc.Writes() {
+		s.writes(conn, rep, cmds[i:j], scs[i:j])
+	} else {
+		s.reads(conn, c, rep, cmds[i:j], scs[i:j])
+	}
+	return j
 }
 
 // checkArity answers a wrong arity itself so bad commands never reach the log.

@@ -538,6 +538,13 @@ func (s *Server) cmdTracking(conn redcon.Conn, c *client, args [][]byte) {
 		conn.WriteError(msg)
 		return
 	}
+	if o.redirect != 0 {
+		s.clientsMu.Lock()
+		if target, ok := s.clients[o.redirect]; ok {
+			target.wantsOutbox.Store(true)
+		}
+		s.clientsMu.Unlock()
+	}
 	if !o.on {
 		s.tracking.disable(c.id)
 	}
