@@ -143,6 +143,7 @@ var summaries = map[string]string{
 	"memory|purge":            "Asks the Go runtime to return free memory to the operating system",
 	"memory|stats":            "Reports allocated and peak memory along with key counts",
 	"memory|usage":            "Estimates how many bytes a key and its value occupy",
+	"monitor":                 "Streams every command this node runs to the connection, as it runs",
 	"mget":                    "Fetches the strings stored under several keys in one call",
 	"mset":                    "Stores several key-value pairs in a single step",
 	"msetnx":                  "Stores several key-value pairs only if none of the keys exist",

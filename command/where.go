@@ -25,7 +25,7 @@ const (
 // the front end answers; every other command is a write or a read of the keyspace, as
 // its "write" flag says.
 var (
-	connectionCommands = []string{"auth", "client", "discard", "echo", "exec", "hello", "multi", "ping", "psubscribe",
+	connectionCommands = []string{"auth", "client", "discard", "echo", "exec", "hello", "monitor", "multi", "ping", "psubscribe",
 		"punsubscribe", "quit", "readonly", "readwrite", "reset", "select", "ssubscribe", "subscribe", "sunsubscribe",
 		"unsubscribe", "unwatch", "watch"}
 	// PUBLISH and SPUBLISH go through the log, but as entries of their

@@ -119,16 +119,23 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 	case "getredir":
 		s.cmdGetRedir(conn, c, args)
 	case "list":
+		keep, msg := clientListFilter(args[2:])
+		if msg != "" {
+			conn.WriteError(msg)
+			return
+		}
 		var b strings.Builder
 		for _, cl := range s.sortedClients() {
-			b.WriteString(s.clientLine(cl))
-			b.WriteByte('\n')
+			if keep(cl) {
+				b.WriteString(s.clientLine(cl, c, args))
+				b.WriteByte('\n')
+			}
 		}
 		conn.WriteBulkString(b.String())
 	case "info":
 		for _, cl := range s.clientList() {
 			if c != nil && cl.id == c.id {
-				conn.WriteBulkString(s.clientLine(cl) + "\n")
+				conn.WriteBulkString(s.clientLine(cl, c, args) + "\n")
 				return
 			}
 		}
@@ -144,18 +151,76 @@ func (s *Server) sortedClients() []*client {
 	return cl
 }
 
-func (s *Server) clientLine(c *client) string {
-	flags := "N"
-	switch {
-	case c.subscribed():
-		flags = "P"
-	case c.readonly:
-		flags = "r"
+// clientLine is a connection's line of CLIENT LIST and CLIENT INFO, as
+// asked by the connection caller running args: its own line shows that
+// command running, with the query buffer holding it.
+func (s *Server) clientLine(c, caller *client, args [][]byte) string {
+	self := caller != nil && c.id == caller.id
+	// Another connection's transaction is its own goroutine's to read.
+	inMulti := self && c.tx.multi
+	flags := ""
+	_, redirect, _ := s.tracking.info(c.id, false)
+	for _, f := range []struct {
+		on   bool
+		flag string
+	}{{c.subscribed(), "P"}, {inMulti, "x"}, {c.tracked, "t"}, {c.readonly, "r"}} {
+		if f.on {
+			flags += f.flag
+		}
+	}
+	if flags == "" {
+		flags = "N"
+	}
+	multi := -1
+	if inMulti {
+		multi = len(c.tx.queue)
+	}
+	cmd, qbuf := orDefault(c.lastCmd, "NULL"), 0
+	if self {
+		if sp, ok := specFor(args); ok {
+			cmd = sp.Name
+		}
+		qbuf = len(redcon.AppendArray(nil, len(args)))
+		for _, a := range args {
+			qbuf += len(redcon.AppendBulk(nil, a))
+		}
+	}
+	resp := 2
+	if c.resp3 {
+		resp = 3
 	}
 	now := time.Now()
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=0 sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2 lib-name=%s lib-ver=%s",
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=0 sub=%d psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d lib-name=%s lib-ver=%s",
 		c.id, c.addr, c.laddr, c.name, int(now.Sub(c.created).Seconds()), int(now.Sub(c.lastSeen).Seconds()),
-		flags, c.nsub, c.npsub, c.nssub, orDefault(c.lastCmd, "NULL"), c.libName, c.libVer)
+		flags, c.nsub, c.npsub, c.nssub, multi, qbuf, cmd, c.user, redirect, resp, c.libName, c.libVer)
+}
+
+// clientListFilter reads CLIENT LIST's TYPE and ID options.
+func clientListFilter(opts [][]byte) (func(*client) bool, string) {
+	switch {
+	case len(opts) == 0:
+		return func(*client) bool { return true }, ""
+	case len(opts) == 2 && strings.EqualFold(string(opts[0]), "type"):
+		typ := strings.ToLower(string(opts[1]))
+		switch typ {
+		case "normal", "pubsub":
+			return func(c *client) bool { return c.subscribed() == (typ == "pubsub") }, ""
+		case "master", "replica", "slave":
+			return func(*client) bool { return false }, ""
+		}
+		return nil, fmt.Sprintf("ERR Unknown client type '%s'", opts[1])
+	case len(opts) >= 2 && strings.EqualFold(string(opts[0]), "id"):
+		ids := map[int64]bool{}
+		for _, o := range opts[1:] {
+			id, err := strconv.ParseInt(string(o), 10, 64)
+			if err != nil || id <= 0 {
+				return nil, "ERR Invalid client ID"
+			}
+			ids[id] = true
+		}
+		return func(c *client) bool { return ids[c.id] }, ""
+	}
+	return nil, errSyntax
 }
 
 func orDefault(s, def string) string {

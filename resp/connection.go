@@ -41,6 +41,7 @@ func (s *Server) cmdReset(conn redcon.Conn, c *client, _ [][]byte) {
 	s.endTransaction(c.tx)
 	if c.sub != nil {
 		s.pubsub.forget(c.sub)
+		s.monitors.remove(c.sub)
 		s.subscriptionsChanged(c)
 	}
 	authed := !s.acl.PasswordRequired()

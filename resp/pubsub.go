@@ -321,7 +321,7 @@ func appendSubscribedPong(b, msg []byte) []byte {
 }
 
 // subscribes reports whether the pipeline holds a command that subscribes
-// (or turns tracking on, whose invalidations are pushed alike):
+// (or turns tracking on, or monitors: what they get is pushed alike):
 // its connection needs an outbox before any of them runs.
 func subscribes(cmds []redcon.Command, scs []*store.Command) bool {
 	for i, cmd := range cmds {
@@ -334,7 +334,8 @@ func subscribes(cmds []redcon.Command, scs []*store.Command) bool {
 			return true
 		}
 		// Invalidations are pushed as messages are.
-		if len(cmd.Args) > 1 && bytes.EqualFold(name, []byte("client")) && bytes.EqualFold(cmd.Args[1], []byte("tracking")) {
+		if len(cmd.Args) > 1 && bytes.EqualFold(name, []byte("client")) && bytes.EqualFold(cmd.Args[1], []byte("tracking")) ||
+			bytes.EqualFold(name, []byte("monitor")) {
 			return true
 		}
 	}

@@ -88,6 +88,7 @@ type Server struct {
 	// gets the home replica's changes until stopTracking.
 	tracking     *trackingRegistry
 	stopTracking func()
+	monitors     *monitorHub
 	acl          *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
@@ -191,6 +192,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.stopBlocked = rep.Subscribe(s.blocked.changed)
 	s.stopPublishing = rep.OnPublish(s.pubsub.deliver)
 	s.tracking = newTrackingRegistry()
+	s.monitors = newMonitorHub()
 	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
 	s.stopTracking = rep.Subscribe(s.tracking.changed)
 	return s
@@ -258,6 +260,7 @@ func (s *Server) closed(conn redcon.Conn, _ error) {
 		s.tracking.forget(c.id)
 		if c.sub != nil {
 			s.pubsub.forget(c.sub)
+			s.monitors.remove(c.sub)
 			c.sub.out.kill()
 		}
 		s.clientsMu.Lock()
@@ -334,6 +337,8 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	var last string
 	if sc := scs[len(cmds)-1]; sc != nil {
 		last = sc.Name // the table's name: no lower-casing copy per request
+	} else if sp, ok := specFor(cmds[len(cmds)-1].Args); ok {
+		last = sp.Name
 	} else {
 		last = strings.ToLower(string(cmds[len(cmds)-1].Args[0]))
 	}
@@ -360,6 +365,9 @@ func (s *Server) step(conn redcon.Conn, c *client, cmds []redcon.Command, scs []
 			return i + 1
 		}
 	}
+	if s.monitors.count.Load() > 0 {
+		s.monitorStep(c, cmds[i].Args)
+	}
 	if s.transaction(conn, c, cmds[i], scs[i]) {
 		return i + 1
 	}
@@ -380,6 +388,9 @@ func (s *Server) step(conn redcon.Conn, c *client, cmds []redcon.Command, scs []
 	j := i + 1
 	for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blocks(scs[j], cmds[j].Args) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
 		s.route.forCommand(scs[j], cmds[j].Args) == rep {
+		if s.monitors.count.Load() > 0 {
+			s.monitors.feed(c, cmds[j].Args)
+		}
 		j++
 	}
 	if sc.Writes() {
