@@ -175,10 +175,13 @@ func (s *Server) settings() map[string]string {
 		"proto-max-bulk-len":         strconv.FormatInt(lim.ProtoMaxBulkLen, 10),
 		"busy-reply-threshold":       strconv.FormatInt(s.busyMs.Load(), 10),
 		"lua-time-limit":             strconv.FormatInt(s.busyMs.Load(), 10),
-		"rkv-read-mode":              s.cfg.ReadMode,
-		"rkv-election-timeout":       s.cfg.ElectionTimeout.String(),
-		"rkv-heartbeat-interval":     s.cfg.HeartbeatInterval.String(),
-		"rkv-snapshot-entries":       strconv.FormatUint(s.cfg.SnapshotEntries, 10),
+		// Fixed: it decides the bytes of HLL values, so replicas must
+		// agree on it; CONFIG SET accepts only the value it has.
+		"hll-sparse-max-bytes":   strconv.Itoa(s.home.Store().HLLSparseMaxBytes()),
+		"rkv-read-mode":          s.cfg.ReadMode,
+		"rkv-election-timeout":   s.cfg.ElectionTimeout.String(),
+		"rkv-heartbeat-interval": s.cfg.HeartbeatInterval.String(),
+		"rkv-snapshot-entries":   strconv.FormatUint(s.cfg.SnapshotEntries, 10),
 	}
 }
 

@@ -17,6 +17,10 @@ var hllCommands = []*Command{
 	def("pfselftest", pfselftestCmd),
 }
 
+// HLLSparseMaxBytes is hll-sparse-max-bytes, the size past which a
+// sparse HyperLogLog turns dense.
+func (s *Store) HLLSparseMaxBytes() int { return s.hllSparseMaxBytes }
+
 // getHLL finds the live HLL at p; msg is the error to answer when the key
 // holds anything else.
 func (s *Store) getHLL(m mode, p item) (it item, found bool, msg string) {
