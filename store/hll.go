@@ -17,6 +17,13 @@ import (
 // significant bit of each byte. Sparse registers are run-length opcodes:
 // ZERO 00xxxxxx (1-64 zero registers), XZERO 01xxxxxx yyyyyyyy (1-16384
 // zero registers) and VAL 1vvvvvxx (1-4 registers of value 1-32).
+//
+// One departure, for corrupt values only: when an XZERO opcode is cut off
+// at the end of the string, Redis reads the byte after the string (its
+// sds terminator) as the opcode's second byte, and an edit of that opcode
+// can leave that byte non-zero in memory, outside the value, where no
+// replica or RDB file sees it. rkv always reads zero there, so that the
+// value alone decides every result.
 const (
 	hllP             = 14
 	hllQ             = 64 - hllP
