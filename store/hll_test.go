@@ -146,6 +146,7 @@ func TestHLLCommands(t *testing.T) {
 			{1, "pfadd h", num(0), false},
 			{1, "pfdebug foo h", errs("ERR Unknown PFDEBUG subcommand 'foo'"), false},
 			{1, "pfdebug encoding h", "+sparse\r\n", false},
+			{1, "object encoding h", bulk("raw"), true},
 			{1, "pfdebug decode h", bulk("Z:16384"), false},
 			{1, "pfdebug todense h", num(1), false},
 			{1, "pfdebug todense h", num(0), false},

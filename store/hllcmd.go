@@ -36,9 +36,16 @@ func (s *Store) getHLL(m mode, p item) (it item, found bool, msg string) {
 	return it, true, ""
 }
 
-// putHLL stores the HLL b at p with the deadline the key had.
+// putHLL stores the HLL b at p with the deadline the key had. Redis's
+// HLLs are raw strings, which OBJECT ENCODING reports even when short
+// enough to be embstr; an item says raw by a buffer with spare room.
 func (s *Store) putHLL(p item, deadline int64, b []byte) {
-	s.put(newItem(p.ord, p.key(), deadline, b2s(b)))
+	n := len(p.key()) + len(b)
+	c := n
+	if len(b) <= 44 {
+		c = spareCap(n)
+	}
+	s.put(buildItem(p.ord, p.key(), deadline, n, c, b2s(b)))
 }
 
 func pfaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
