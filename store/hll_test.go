@@ -183,8 +183,17 @@ func TestPFCOUNTReadLeavesCache(t *testing.T) {
 	if after := string(getValue(t, s, "h")); after != before || after[15]&0x80 == 0 {
 		t.Fatalf("a read changed the value")
 	}
+	ver := func() uint64 { it, _ := s.keys.Get(probe([]byte("h"))); return it.ver }
+	v0 := ver()
 	applyArgs(s, 1, "pfcount", "h")
 	if v := getValue(t, s, "h"); v[15]&0x80 != 0 || v[8] != 3 {
 		t.Fatalf("cache not written: %x", v[:16])
+	}
+	// Writing the cache is a change (a WATCH on the key aborts, as
+	// Redis's signalModifiedKey makes it); answering from it is not.
+	v1 := ver()
+	applyArgs(s, 1, "pfcount", "h")
+	if v1 == v0 || ver() != v1 {
+		t.Fatalf("versions %d %d %d", v0, v1, ver())
 	}
 }
