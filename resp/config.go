@@ -172,16 +172,14 @@ func (s *Server) settings() map[string]string {
 		"maxmemory":                  strconv.FormatInt(s.home.Removal().MaxMemory(), 10),
 		"maxmemory-policy":           s.home.Removal().Policy().String(),
 		"maxmemory-samples":          strconv.FormatInt(s.home.Removal().Samples(), 10),
+		"hll-sparse-max-bytes":       strconv.Itoa(s.home.Store().HLLSparseMaxBytes()),
 		"proto-max-bulk-len":         strconv.FormatInt(lim.ProtoMaxBulkLen, 10),
 		"busy-reply-threshold":       strconv.FormatInt(s.busyMs.Load(), 10),
 		"lua-time-limit":             strconv.FormatInt(s.busyMs.Load(), 10),
-		// Fixed: it decides the bytes of HLL values, so replicas must
-		// agree on it; CONFIG SET accepts only the value it has.
-		"hll-sparse-max-bytes":   strconv.Itoa(s.home.Store().HLLSparseMaxBytes()),
-		"rkv-read-mode":          s.cfg.ReadMode,
-		"rkv-election-timeout":   s.cfg.ElectionTimeout.String(),
-		"rkv-heartbeat-interval": s.cfg.HeartbeatInterval.String(),
-		"rkv-snapshot-entries":   strconv.FormatUint(s.cfg.SnapshotEntries, 10),
+		"rkv-read-mode":              s.cfg.ReadMode,
+		"rkv-election-timeout":       s.cfg.ElectionTimeout.String(),
+		"rkv-heartbeat-interval":     s.cfg.HeartbeatInterval.String(),
+		"rkv-snapshot-entries":       strconv.FormatUint(s.cfg.SnapshotEntries, 10),
 	}
 }
 

@@ -18,7 +18,9 @@ var hllCommands = []*Command{
 }
 
 // HLLSparseMaxBytes is hll-sparse-max-bytes, the size past which a
-// sparse HyperLogLog turns dense.
+// sparse HyperLogLog turns dense. It decides the bytes of HLL values, so
+// every replica must apply the same: it is fixed (CONFIG SET accepts only
+// the value it has) until it is changed through the log.
 func (s *Store) HLLSparseMaxBytes() int { return s.hllSparseMaxBytes }
 
 // getHLL finds the live HLL at p; msg is the error to answer when the key
