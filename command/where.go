@@ -33,6 +33,11 @@ var (
 	serverCommands = []string{"acl", "cluster", "command", "config", "debug", "function", "info", "memory", "publish",
 		"pubsub", "role", "script", "spublish", "time", "wait"}
 	scriptCommands = []string{"eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro"}
+	// PFCOUNT is flagged readonly, but Redis stores the estimate it
+	// computes in the value's header. rkv runs it through the log so
+	// that the cache is written at one point of the log on every
+	// replica, and the value's bytes stay Redis's.
+	cachingReads = []string{"pfcount"}
 )
 
 // whereOf is where the command named name with these flags runs; a
@@ -45,7 +50,7 @@ func whereOf(name string, s *Spec) Where {
 		return OnServer
 	case slices.Contains(scriptCommands, name):
 		return AsScript
-	case s.Has("write"):
+	case s.Has("write") || slices.Contains(cachingReads, name):
 		return AsWrite
 	}
 	return AsRead

@@ -179,6 +179,7 @@ func (s *Server) settings() map[string]string {
 		"maxmemory":                  strconv.FormatInt(s.home.Removal().MaxMemory(), 10),
 		"maxmemory-policy":           s.home.Removal().Policy().String(),
 		"maxmemory-samples":          strconv.FormatInt(s.home.Removal().Samples(), 10),
+		"hll-sparse-max-bytes":       strconv.Itoa(s.home.Store().HLLSparseMaxBytes()),
 		"proto-max-bulk-len":         strconv.FormatInt(lim.ProtoMaxBulkLen, 10),
 		"busy-reply-threshold":       strconv.FormatInt(s.busyMs.Load(), 10),
 		"lua-time-limit":             strconv.FormatInt(s.busyMs.Load(), 10),
