@@ -63,11 +63,7 @@ func (s *Store) editBits(m mode, p item, size int, edit func(v []byte) bool) (wr
 		return true
 	}
 	n := max(int(old.vlen), size)
-	total := p.keyLen() + n
-	it := buildItem(p.ord, p.key(), old.deadline, total, spareCap(total), old.val())
-	// Raw like Redis's unshared sds, even when the capacity fits exactly.
-	it.klen |= spareFlag
-	v := unsafe.Slice((*byte)(unsafe.Add(it.ptr, it.keyLen())), n)
+	it, v := rawItem(p, old.deadline, n, old.val())
 	if edit(v) || !found || n != int(old.vlen) {
 		s.put(it)
 		return false
@@ -78,6 +74,19 @@ func (s *Store) editBits(m mode, p item, size int, edit func(v []byte) bool) (wr
 		s.bytes += int64(it.bufCap() - old.bufCap())
 	}
 	return false
+}
+
+// rawItem makes an item for the key of p holding n bytes, val followed by
+// zeros, which the caller may change through v until the item is stored.
+// Its encoding is raw, as Redis's strings written in place (SETBIT,
+// SETRANGE) or built unencoded (BITOP) are, whatever their content: the
+// buffer gets spare room as APPEND's does, and the flag even when the
+// capacity fits exactly.
+func rawItem(p item, deadline int64, n int, val string) (it item, v []byte) {
+	total := p.keyLen() + n
+	it = buildItem(p.ord, p.key(), deadline, total, spareCap(total), val)
+	it.klen |= spareFlag
+	return it, unsafe.Slice((*byte)(unsafe.Add(it.ptr, it.keyLen())), n)
 }
 
 func setbitCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
@@ -327,11 +336,8 @@ func bitopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		}
 		return append(out, zeroReply...)
 	}
-	total := p.keyLen() + maxLen
-	it := buildItem(p.ord, p.key(), 0, total, spareCap(total), srcs[0])
 	// Redis stores BITOP's result unencoded: raw, whatever its content.
-	it.klen |= spareFlag
-	res := unsafe.Slice((*byte)(unsafe.Add(it.ptr, it.keyLen())), maxLen)
+	it, res := rawItem(p, 0, maxLen, srcs[0])
 	switch {
 	case not:
 		for i := range res {

@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-	"unsafe"
 
 	"github.com/tidwall/redcon"
 )
@@ -518,8 +517,7 @@ func setrangeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	// A fresh buffer even when the length does not change: the old bytes
 	// may be shared with a snapshot being written.
 	n := max(int(old.vlen), int(off)+len(val))
-	it := buildItem(p.ord, p.key(), old.deadline, len(p.key())+n, len(p.key())+n, old.val())
-	v := unsafe.Slice((*byte)(unsafe.Add(it.ptr, it.keyLen())), n)
+	it, v := rawItem(p, old.deadline, n, old.val())
 	copy(v[off:], val)
 	s.put(it)
 	return appendInt(out, int64(n))
