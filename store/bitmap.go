@@ -490,6 +490,10 @@ func bitfield(s *Store, m mode, args [][]byte, out []byte, readOnly bool) []byte
 	wrong := s.editBits(m, p, int(top>>3)+1, func(v []byte) bool {
 		changed := false
 		for _, op := range ops {
+			if op.op == 'g' {
+				reply = appendInt(reply, getField(b2s(v), op))
+				continue
+			}
 			var c bool
 			reply, c = applyField(v, op, reply)
 			changed = changed || c
