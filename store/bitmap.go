@@ -222,7 +222,11 @@ func bitcountCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 // position of the first bit equal to bit, or, when there is none, -1 for
 // a 1 and len(v)*8 for a 0 (as if the value went on with zeros).
 func firstBit(v string, bit int, headOut, tailOut byte) int64 {
-	for i := 0; i < len(v); i++ {
+	skip := byte(0)
+	if bit == 0 {
+		skip = 0xff
+	}
+	for i := 0; i < len(v); {
 		c := v[i]
 		if i == 0 {
 			c = maskOut(c, headOut, bit)
@@ -230,17 +234,33 @@ func firstBit(v string, bit int, headOut, tailOut byte) int64 {
 		if i == len(v)-1 {
 			c = maskOut(c, tailOut, bit)
 		}
-		if bit == 0 {
-			c = ^c
+		if c != skip {
+			return int64(i)*8 + int64(bits.LeadingZeros8(c^skip))
 		}
-		if c != 0 {
-			return int64(i)*8 + int64(bits.LeadingZeros8(c))
+		i++
+		if i < len(v)-1 {
+			i += sameBytes(v[i:len(v)-1], skip)
 		}
 	}
 	if bit == 1 {
 		return -1
 	}
 	return int64(len(v)) * 8
+}
+
+// sameBytes is the length of the run of bytes equal to b that v starts
+// with, compared a word at a time.
+func sameBytes(v string, b byte) int {
+	w := uint64(b) * 0x0101010101010101
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		if binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(v[i:]), 8)) != w {
+			break
+		}
+	}
+	for ; i < len(v) && v[i] == b; i++ {
+	}
+	return i
 }
 
 // maskOut sets the bits of out in c to the value BITPOS does not seek.

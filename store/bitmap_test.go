@@ -1,6 +1,8 @@
 package store
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -221,5 +223,70 @@ func TestBitSnapshotIsolation(t *testing.T) {
 	}
 	if got := read(s, 1, "get k"); got != bulk("\xe1\x00"+strings.Repeat("a", 38)) {
 		t.Fatalf("value %q", got)
+	}
+}
+
+// TestBitposBitcountModel compares BITPOS and BITCOUNT over random values
+// and ranges, in both units, with a bit-by-bit model of Redis's rules.
+func TestBitposBitcountModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s := New()
+	for range 3000 {
+		v := make([]byte, 1+rng.IntN(40))
+		for i := range v {
+			switch rng.IntN(3) {
+			case 0:
+				v[i] = 0
+			case 1:
+				v[i] = 0xff
+			default:
+				v[i] = byte(rng.IntN(256))
+			}
+		}
+		s.Apply(1, [][]byte{[]byte("set"), []byte("k"), v}, nil)
+		isBit := rng.IntN(2) == 0
+		unit, total := "byte", int64(len(v))
+		if isBit {
+			unit, total = "bit", total*8
+		}
+		start, end := rng.Int64N(2*total+4)-total-2, rng.Int64N(2*total+4)-total-2
+		bit := rng.IntN(2)
+		// The range in bits, as Redis normalizes it.
+		lo, hi := start, end
+		if lo < 0 {
+			lo += total
+		}
+		if hi < 0 {
+			hi += total
+		}
+		lo, hi = max(lo, 0), min(max(hi, 0), total-1)
+		if !isBit {
+			lo, hi = lo*8, hi*8+7
+		}
+		at := func(i int64) int { return int(v[i>>3]>>(7-i&7)) & 1 }
+		wantPos, wantCount := int64(-1), int64(0)
+		for i := lo; i <= hi; i++ {
+			if at(i) == bit && wantPos == -1 {
+				wantPos = i
+			}
+			wantCount += int64(at(i))
+		}
+		if start < 0 && end < 0 && start > end {
+			wantCount = 0
+		}
+		args := func(cmd ...string) [][]byte {
+			var a [][]byte
+			for _, c := range cmd {
+				a = append(a, []byte(c))
+			}
+			return a
+		}
+		st, en := strconv.FormatInt(start, 10), strconv.FormatInt(end, 10)
+		if got := string(s.Read(1, args("bitpos", "k", strconv.Itoa(bit), st, en, unit), nil)); got != num(wantPos) {
+			t.Fatalf("BITPOS %x %d %s %s %s = %q, want %d", v, bit, st, en, unit, got, wantPos)
+		}
+		if got := string(s.Read(1, args("bitcount", "k", st, en, unit), nil)); got != num(wantCount) {
+			t.Fatalf("BITCOUNT %x %s %s %s = %q, want %d", v, st, en, unit, got, wantCount)
+		}
 	}
 }
