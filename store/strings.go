@@ -441,12 +441,14 @@ func appendCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		return appendErr(out, errTooBig)
 	}
 	// Appending nothing still counts as a change (Redis signals the key,
-	// which aborts a WATCH on it), so the item is stored again either way.
-	if len(add) == 0 || old.appendInPlace(add) {
+	// which aborts a WATCH on it), so the item is stored again either way;
+	// and Redis leaves the string raw even then.
+	if old.appendInPlace(add) {
 		s.put(old)
 	} else {
-		n := old.keyLen() + total
-		s.put(buildItem(old.ord, old.key(), old.deadline, n, spareCap(n), old.val(), b2s(add)))
+		it, v := rawItem(p, old.deadline, total, old.val())
+		copy(v[old.vlen:], add)
+		s.put(it)
 	}
 	return appendInt(out, int64(total))
 }
