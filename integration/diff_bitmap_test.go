@@ -40,12 +40,13 @@ var diffBitIndexes = []string{
 	"9223372036854775807", "-9223372036854775808", "3",
 }
 
-var diffBitfieldTypes = []string{
-	"u1", "u8", "i8", "u4", "i5", "i16", "u16", "u31", "i32", "u63", "i64", "u64", "i65", "i0",
-	"u0", "x8", "", "u", "U8", "i-1", "u08", "i8\x00",
-}
+var diffBitfieldTypes = []string{"u1", "u8", "i8", "u4", "i5", "i16", "u16", "u31", "i32", "u63", "i64", "i1", "u2"}
 
-var diffBitfieldOffsets = []string{"0", "1", "3", "7", "8", "13", "#0", "#1", "#3", "-1", "#-1", "abc", "#", "100"}
+var diffBitfieldBadTypes = []string{"u64", "i65", "i0", "u0", "x8", "", "u", "U8", "i-1", "u08", "i8\x00"}
+
+var diffBitfieldOffsets = []string{"0", "1", "3", "7", "8", "13", "#0", "#1", "#3", "100"}
+
+var diffBitfieldBadOffsets = []string{"-1", "#-1", "abc", "#", "", "4294967296", "#9223372036854775807"}
 
 var diffBitfieldValues = []string{
 	"0", "1", "-1", "5", "100", "127", "128", "-128", "-129", "255", "256", "-256", "1000000",
@@ -143,8 +144,13 @@ func (g *diffGen) bitfieldArgs(name string) []string {
 	args := []string{g.word(name), g.key()}
 	readOnly := name == "BITFIELD_RO"
 	for range g.rng.IntN(4) {
-		typ := g.pick(diffBitfieldTypes)
-		off := g.pick(diffBitfieldOffsets)
+		typ, off := g.pick(diffBitfieldTypes), g.pick(diffBitfieldOffsets)
+		if g.rng.IntN(10) == 0 {
+			typ = g.pick(diffBitfieldBadTypes)
+		}
+		if g.rng.IntN(10) == 0 {
+			off = g.pick(diffBitfieldBadOffsets)
+		}
 		switch r := g.rng.IntN(12); {
 		case r < 4 || readOnly && r < 10:
 			if g.rng.IntN(8) == 0 {
