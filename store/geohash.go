@@ -237,8 +237,8 @@ func (s *geoShape) boundingBox() {
 	height := float64(s.conversion * halfH)
 	width := float64(s.conversion * halfW)
 	latDelta := height / earthRadius / degToRad
-	lonDeltaTop := width / earthRadius / math.Cos(float64((s.lat+latDelta)*degToRad)) / degToRad
-	lonDeltaBottom := width / earthRadius / math.Cos(float64((s.lat-latDelta)*degToRad)) / degToRad
+	lonDeltaTop := width / earthRadius / geoCos(float64((s.lat+latDelta)*degToRad)) / degToRad
+	lonDeltaBottom := width / earthRadius / geoCos(float64((s.lat-latDelta)*degToRad)) / degToRad
 	lonDelta := lonDeltaTop
 	if s.lat < 0 {
 		lonDelta = lonDeltaBottom
@@ -308,14 +308,14 @@ func geoLatDistance(lat1, lat2 float64) float64 {
 // geoDistance is the haversine great-circle distance, in metres.
 func geoDistance(lon1, lat1, lon2, lat2 float64) float64 {
 	lon1r, lon2r := float64(lon1*degToRad), float64(lon2*degToRad)
-	v := math.Sin((lon2r - lon1r) / 2)
+	v := geoSin((lon2r - lon1r) / 2)
 	if v == 0 {
 		return geoLatDistance(lat1, lat2)
 	}
 	lat1r, lat2r := float64(lat1*degToRad), float64(lat2*degToRad)
-	u := math.Sin((lat2r - lat1r) / 2)
-	a := float64(u*u) + float64(float64(float64(math.Cos(lat1r)*math.Cos(lat2r))*v)*v)
-	return 2.0 * earthRadius * math.Asin(math.Sqrt(a))
+	u := geoSin((lat2r - lat1r) / 2)
+	a := float64(u*u) + float64(float64(float64(geoCos(lat1r)*geoCos(lat2r))*v)*v)
+	return 2.0 * earthRadius * geoAsin(math.Sqrt(a))
 }
 
 // within is geoWithinShape: a point's distance from the centre in metres,
