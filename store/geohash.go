@@ -8,9 +8,10 @@ import "math"
 // geohash box of the centre and its eight neighbours, at a precision
 // chosen from the radius, and filters the members of each box's score
 // range by their haversine distance. Every step follows Redis's arithmetic
-// so that scores, areas and distances are Redis's to the last bit;
-// products are rounded explicitly (float64(...)) so that no platform fuses
-// them into an FMA and replicas on different CPUs agree.
+// so that scores, areas and distances are Redis's to the last bit (the
+// trigonometry is geomath.go's, correctly rounded as glibc's nearly always
+// is); products are rounded explicitly (float64(...)) so that no platform
+// fuses them into an FMA and replicas on different CPUs agree.
 
 const (
 	geoStepMax  = 26 // 26 bits a coordinate: 52 bits, exact in a float64 score
@@ -131,8 +132,8 @@ func cUint64(f float64) uint64 {
 // geoAlign52 is a hash's bits left-aligned on 52 bits: its lowest score.
 func geoAlign52(h geoHashBits) uint64 { return h.bits << (52 - 2*uint(h.step)) }
 
-// geoMove shifts a hash one box along the coordinate whose bits are at
-// the positions of mask (odd: longitude, even: latitude), d +1 or -1.
+// geoMove shifts a hash one box along a coordinate, d +1 or -1: the
+// longitude (odd bits) when odd, else the latitude (even bits).
 func geoMove(h geoHashBits, d int, odd bool) geoHashBits {
 	const evens, odds = 0x5555555555555555, 0xaaaaaaaaaaaaaaaa
 	mine, other := uint64(odds), uint64(evens)
