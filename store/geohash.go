@@ -323,8 +323,10 @@ func geoDistance(lon1, lat1, lon2, lat2 float64) float64 {
 // and whether the point is inside the shape.
 func (s *geoShape) within(lon, lat float64) (float64, bool) {
 	if s.typ == geoCircle {
+		// Not "d <= radius": a NaN distance (antipodes, where rounding
+		// takes the haversine past 1) is inside, as in Redis.
 		d := geoDistance(s.lon, s.lat, lon, lat)
-		return d, d <= float64(s.radius*s.conversion)
+		return d, !(d > float64(s.radius*s.conversion))
 	}
 	w, h := float64(s.width*s.conversion), float64(s.height*s.conversion)
 	if geoLatDistance(lat, s.lat) > h/2 {
