@@ -319,20 +319,41 @@ func geoDistance(lon1, lat1, lon2, lat2 float64) float64 {
 	return 2.0 * earthRadius * geoAsin(math.Sqrt(a))
 }
 
+// geoFarther reports whether the distance is certainly above limit, judged
+// with Go's math (within an ulp or two of the correctly rounded functions)
+// and a wide margin: most members a search rejects are rejected without
+// the slower exact distance. Near the antipodes, where asin magnifies
+// errors, it does not judge.
+func geoFarther(lon1, lat1, lon2, lat2, limit float64) bool {
+	lon1r, lon2r := float64(lon1*degToRad), float64(lon2*degToRad)
+	v := math.Sin((lon2r - lon1r) / 2)
+	lat1r, lat2r := float64(lat1*degToRad), float64(lat2*degToRad)
+	u := math.Sin((lat2r - lat1r) / 2)
+	a := float64(u*u) + float64(float64(float64(math.Cos(lat1r)*math.Cos(lat2r))*v)*v)
+	if v == 0 || !(a < 0.9) {
+		return false
+	}
+	return 2.0*earthRadius*math.Asin(math.Sqrt(a)) > float64(limit*(1+1e-9))
+}
+
 // within is geoWithinShape: a point's distance from the centre in metres,
 // and whether the point is inside the shape.
 func (s *geoShape) within(lon, lat float64) (float64, bool) {
 	if s.typ == geoCircle {
 		// Not "d <= radius": a NaN distance (antipodes, where rounding
 		// takes the haversine past 1) is inside, as in Redis.
+		r := float64(s.radius * s.conversion)
+		if geoFarther(s.lon, s.lat, lon, lat, r) {
+			return 0, false
+		}
 		d := geoDistance(s.lon, s.lat, lon, lat)
-		return d, !(d > float64(s.radius*s.conversion))
+		return d, !(d > r)
 	}
 	w, h := float64(s.width*s.conversion), float64(s.height*s.conversion)
 	if geoLatDistance(lat, s.lat) > h/2 {
 		return 0, false
 	}
-	if geoDistance(lon, lat, s.lon, lat) > w/2 {
+	if geoFarther(lon, lat, s.lon, lat, w/2) || geoDistance(lon, lat, s.lon, lat) > w/2 {
 		return 0, false
 	}
 	return geoDistance(s.lon, s.lat, lon, lat), true
