@@ -171,3 +171,19 @@ func TestGeoMath(t *testing.T) {
 		}
 	}
 }
+
+// TestGeoFartherIsSafe checks that the fast rejection never rejects a
+// point the exact distance puts inside, right at the limit.
+func TestGeoFartherIsSafe(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		lon1, lat1 := r.Float64()*360-180, r.Float64()*170-85
+		lon2, lat2 := lon1+(r.Float64()*2-1)*r.Float64()*90, lat1+(r.Float64()*2-1)*r.Float64()*40
+		d := geoDistance(lon1, lat1, lon2, lat2)
+		for _, limit := range []float64{d, math.Nextafter(d, 0), d * (1 - 1e-10)} {
+			if geoFarther(lon1, lat1, lon2, lat2, limit) && !(d > limit) {
+				t.Fatalf("(%v,%v)-(%v,%v): rejected at %v, distance %v", lon1, lat1, lon2, lat2, limit, d)
+			}
+		}
+	}
+}
