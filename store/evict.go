@@ -467,3 +467,17 @@ func (s *Store) Stats(nowMs int64) MemoryStats {
 	}
 	return st
 }
+
+// setAccess gives a key RESTORE made the access history its IDLETIME or
+// FREQ names (-1: not given), as Redis's objectSetLRUOrLFU, when the
+// policy keeps that history. The caller holds the write lock.
+func (s *Store) setAccess(it item, now, idleSec, freq int64) {
+	t := s.access.Load()
+	switch {
+	case t == nil:
+	case t.lfu && freq >= 0:
+		t.slot(it.ord).Store(uint32(freq)<<24 | t.minute(now))
+	case !t.lfu && idleSec >= 0:
+		t.slot(it.ord).Store(t.lruStamp(now - idleSec*1000))
+	}
+}
