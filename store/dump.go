@@ -177,7 +177,8 @@ func appendRDBZSet(b []byte, z *zset) []byte {
 	return b
 }
 
-// loadRDBValue reads a DUMP payload's body (type byte and value) into a
+// loadRDBValue reads a DUMP payload (type byte and value, then what
+// follows) into a
 // string value or a container, as Redis's rdbLoadObject; ok is false for
 // anything it would refuse (RESTORE's "Bad data format").
 func loadRDBValue(body []byte) (str []byte, c container, ok bool) {
@@ -456,11 +457,12 @@ func restoreCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if ttl < 0 {
 		return appendErr(out, errBadTTL)
 	}
-	body, ok := rdb.Open(args[3])
-	if !ok {
+	if _, ok := rdb.Open(args[3]); !ok {
 		return appendErr(out, errBadDump)
 	}
-	str, c, ok := loadRDBValue(body)
+	// Redis reads the value from the whole payload, so a value cut short
+	// reads on into the version and checksum: so does rkv.
+	str, c, ok := loadRDBValue(args[3])
 	if !ok {
 		return appendErr(out, errBadFormat)
 	}
@@ -468,7 +470,7 @@ func restoreCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		s.remove(old)
 	}
 	if ttl != 0 && !absttl {
-		ttl = addClamped(ttl, m.now)
+		ttl += m.now // wraps past the largest time, as Redis's does: then already expired
 	}
 	if ttl != 0 && ttl <= m.now {
 		return append(out, okReply...) // already expired: nothing is created
@@ -484,12 +486,4 @@ func restoreCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	s.setAccess(it, m.now, idle, freq)
 	return append(out, okReply...)
-}
-
-// addClamped is a+b, held at the largest int64 rather than wrapping.
-func addClamped(a, b int64) int64 {
-	if b > 0 && a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }
