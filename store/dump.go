@@ -116,9 +116,19 @@ func appendRDBString(b, s []byte) []byte {
 	return rdb.AppendString(b, s)
 }
 
-// appendRDBList writes a quicklist of listpacks of at most 8 KB each, as
-// Redis's default list-max-listpack-size makes them.
+// appendRDBList writes a quicklist of listpacks (listNodes).
 func appendRDBList(b []byte, l *list) []byte {
+	nodes := listNodes(l)
+	b = rdb.AppendLen(append(b, rdbTypeListQuicklist2), uint64(len(nodes)))
+	for _, n := range nodes {
+		b = rdb.AppendString(rdb.AppendLen(b, qlNodePacked), n)
+	}
+	return b
+}
+
+// listNodes packs a list into listpacks of at most 8 KB each, as Redis's
+// default list-max-listpack-size makes its quicklist nodes.
+func listNodes(l *list) [][]byte {
 	var nodes [][]byte
 	w := newLPWriter()
 	l.each(true, func(e []byte) bool {
@@ -129,12 +139,7 @@ func appendRDBList(b []byte, l *list) []byte {
 		w.str(e)
 		return true
 	})
-	nodes = append(nodes, w.finish())
-	b = rdb.AppendLen(append(b, rdbTypeListQuicklist2), uint64(len(nodes)))
-	for _, n := range nodes {
-		b = rdb.AppendString(rdb.AppendLen(b, qlNodePacked), n)
-	}
-	return b
+	return append(nodes, w.finish())
 }
 
 func appendRDBSet(b []byte, st *setValue) []byte {
