@@ -140,3 +140,26 @@ func TestRestoreTTL(t *testing.T) {
 		t.Errorf("k survived a restore in the past: %q", got)
 	}
 }
+
+// TestRestoreAccessHistory: under LRU, IDLETIME sets the idle time OBJECT
+// IDLETIME reports until the key is used; under LFU, FREQ sets the
+// counter.
+func TestRestoreAccessHistory(t *testing.T) {
+	s := New()
+	apply(s, 1000, "set k v")
+	p := dumpOf(t, s, "k")
+	s.SetPolicy(AllKeysLRU, 5, 1000)
+	restore(s, 10_000, "a", p, "idletime", "1000")
+	if got := read(s, 10_000, "object idletime a"); got != num(1000) {
+		t.Errorf("idletime after RESTORE IDLETIME 1000: %q", got)
+	}
+	apply(s, 20_000, "set a w")
+	if got := read(s, 20_000, "object idletime a"); got != num(0) {
+		t.Errorf("idletime after a write: %q", got)
+	}
+	s.SetPolicy(AllKeysLFU, 5, 20_000)
+	restore(s, 20_000, "b", p, "freq", "100")
+	if got := read(s, 20_000, "object freq b"); got != num(100) {
+		t.Errorf("freq after RESTORE FREQ 100: %q", got)
+	}
+}

@@ -176,6 +176,7 @@ func (s *Store) install(fresh *Store) {
 	if t := s.access.Load(); t != nil {
 		s.access.Store(newAccessTable(t.lfu, s.clock, s.keys.Len()))
 	}
+	s.idleSet = nil
 	s.used.Store(s.memoryBytes())
 	// Restored objects were made in fresh's generation 0; none is shared
 	// with a snapshot, and a later one must find them older.
