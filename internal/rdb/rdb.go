@@ -177,6 +177,11 @@ func (r *Reader) Str() ([]byte, bool) {
 // literals; above, its top 3 bits (7: plus a byte) plus 2 are a match's
 // length and its low 5 bits with the next byte the match's distance - 1.
 func LZFDecompress(in []byte, size int) ([]byte, bool) {
+	// A back reference of 3 bytes yields at most 264, so no input expands
+	// more than 88 times: a larger claim is refused before it allocates.
+	if size > 88*len(in) {
+		return nil, false
+	}
 	out := make([]byte, 0, size)
 	for i := 0; i < len(in); {
 		ctrl := int(in[i])
