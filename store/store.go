@@ -73,7 +73,11 @@ type Store struct {
 	// policy needs (LRU or LFU), nil for the others.
 	policy  Policy
 	samples int
-	access  atomic.Pointer[accessTable]
+	// hllSparseMaxBytes is hll-sparse-max-bytes: a sparse HyperLogLog
+	// that would grow past it turns dense. It decides the bytes of
+	// values, so every replica must apply the same one.
+	hllSparseMaxBytes int
+	access            atomic.Pointer[accessTable]
 	// idleSet holds the keys RESTORE ... IDLETIME gave an access time,
 	// by ord: until such a key is written again, that time stands for
 	// its last write. Local like the table; guarded by mu.
@@ -101,7 +105,8 @@ const deletedBuckets = 4096
 
 // New returns an empty store.
 func New() *Store {
-	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0), samples: 5, markStep: markEveryMs}
+	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0), samples: 5, markStep: markEveryMs,
+		hllSparseMaxBytes: hllDefaultSparseMax}
 	s.rng = rand.New(s.rngSrc)
 	s.reset()
 	return s
@@ -222,7 +227,10 @@ func (s *Store) read(m mode, args [][]byte, out []byte, refusal string) []byte {
 		return appendUnknown(out, args)
 	case !cmd.ArityOK(len(args)):
 		return appendArity(out, cmd.Name)
-	case cmd.Writes():
+	case cmd.Writes() && !cmd.Has("readonly"):
+		// A command Redis flags read-only that rkv runs through the log
+		// only to keep a cache in the value (PFCOUNT) may still run
+		// here, where it leaves the cache alone.
 		return append(append(append(out, "-ERR write command '"...), cmd.Name...), refusal+"\r\n"...)
 	}
 	return cmd.exec(s, m, args, out)
