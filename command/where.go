@@ -30,8 +30,8 @@ var (
 		"unsubscribe", "unwatch", "watch"}
 	// PUBLISH and SPUBLISH go through the log, but as entries of their
 	// own the front end proposes, not as writes of the keyspace.
-	serverCommands = []string{"acl", "cluster", "command", "config", "debug", "function", "info", "memory", "publish",
-		"pubsub", "role", "script", "spublish", "time", "wait"}
+	serverCommands = []string{"acl", "bgsave", "cluster", "command", "config", "debug", "function", "info", "lastsave",
+		"memory", "publish", "pubsub", "role", "save", "script", "spublish", "time", "wait"}
 	scriptCommands = []string{"eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro"}
 	// PFCOUNT is flagged readonly, but Redis stores the estimate it
 	// computes in the value's header. rkv runs it through the log so

@@ -254,12 +254,13 @@ func (g *diffGen) xadd() diffCmd {
 	if g.rng.IntN(30) == 0 {
 		args = append(args, g.pick([]string{"FOO", "NOMKSTREAM", "LIMIT"}))
 	}
-	auto := g.rng.IntN(4) == 0
-	if auto {
-		args = append(args, "*")
-	} else {
-		args = append(args, g.streamID())
+	id := "*"
+	if g.rng.IntN(4) != 0 {
+		id = g.streamID()
 	}
+	// streamID may give "*" among its bad IDs: that too takes the clock.
+	auto := id == "*"
+	args = append(args, id)
 	args = append(args, g.streamFields()...)
 	if !auto {
 		return diffCmd{args: args}

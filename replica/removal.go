@@ -30,6 +30,8 @@ type Removal struct {
 	policy    atomic.Uint32
 	samples   atomic.Int64
 	evict     *evictor
+	// expirePaused stops the expire cycle (DEBUG SET-ACTIVE-EXPIRE 0).
+	expirePaused atomic.Bool
 
 	startOnce, stopOnce sync.Once
 	started             atomic.Bool
@@ -280,7 +282,7 @@ const expireBudgetDiv = 4
 // each cycle deletes the oldest garbage; it keeps going while it finds a
 // full batch and its time budget lasts.
 func (r *Removal) expireRound() {
-	if !r.node.IsLeader() {
+	if !r.node.IsLeader() || r.expirePaused.Load() {
 		return
 	}
 	end := time.Now().Add(r.cfg.ExpireInterval / expireBudgetDiv)
@@ -292,3 +294,7 @@ func (r *Removal) expireRound() {
 		}
 	}
 }
+
+// SetActiveExpire turns the leader's active expiry on or off (DEBUG
+// SET-ACTIVE-EXPIRE); keys past their deadline stay hidden either way.
+func (r *Removal) SetActiveExpire(on bool) { r.expirePaused.Store(!on) }

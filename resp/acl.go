@@ -291,11 +291,13 @@ func (u *aclUser) apply(rule string) error {
 	case rule == "&*":
 		u.allChans, u.channels = true, nil
 	case strings.HasPrefix(rule, "&"):
-		if hasSpaces(rule) {
-			return &errACLRule{rule, whySyntax}
-		}
+		// Redis's ACLSetSelector refuses a pattern after allchannels
+		// before it looks at the pattern's spaces.
 		if u.allChans {
 			return &errACLRule{rule, "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels"}
+		}
+		if hasSpaces(rule) {
+			return &errACLRule{rule, whySyntax}
 		}
 		u.channels = append(u.channels, rule[1:])
 	case strings.HasPrefix(rule, "+") || strings.HasPrefix(rule, "-"):

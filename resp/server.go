@@ -62,6 +62,7 @@ type Server struct {
 	route   *router
 	logger  *slog.Logger
 	started time.Time
+	saves   saveState // SAVE and BGSAVE (persist.go)
 
 	clientSeq  atomic.Int64
 	clientsMu  sync.Mutex

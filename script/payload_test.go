@@ -3,14 +3,9 @@ package script
 import (
 	"bytes"
 	"testing"
-)
 
-// TestCRC64Jones: Redis's crc64 check value (its crc64.c self-test).
-func TestCRC64Jones(t *testing.T) {
-	if got := crc64Jones([]byte("123456789")); got != 0xe9c6d914c4b8d9ca {
-		t.Fatalf("crc64 = %#x", got)
-	}
-}
+	"github.com/rkv/rkv/internal/rdb"
+)
 
 // TestPayloadRoundTrip: a payload rkv writes reads back; a flipped byte, a
 // later RDB version and a non-function opcode are refused.
@@ -27,20 +22,9 @@ func TestPayloadRoundTrip(t *testing.T) {
 		t.Fatalf("corrupt payload: %v", err)
 	}
 	p = encodePayload(codes)
-	p[len(p)-10] = rdbVersion + 1
+	p[len(p)-10] = rdb.Version + 1
 	if _, err := decodePayload(p); err != errBadPayload {
 		t.Fatalf("later version: %v", err)
-	}
-}
-
-// TestLZF: a compressed RDB string (a literal run, then a back reference
-// repeating it) decodes.
-func TestLZF(t *testing.T) {
-	// "abcabcabcabc": 3 literals, then a match of 9 at distance 3.
-	in := []byte{2, 'a', 'b', 'c', 7 << 5, 0, 2}
-	out, ok := lzfDecompress(in, 12)
-	if !ok || string(out) != "abcabcabcabc" {
-		t.Fatalf("%q %v", out, ok)
 	}
 }
 

@@ -89,7 +89,7 @@ func ArityFits(arity, n int) bool {
 // code.
 var commands = table(stringCommands, keyCommands, hashCommands, listCommands,
 	setCommands, zsetCommands, streamCommands, streamGroupCommands, blockingCommands, hllCommands,
-	bitmapCommands, geoCommands)
+	bitmapCommands, geoCommands, dumpCommands)
 
 func table(parts ...[]*Command) []*Command {
 	all := slices.Concat(parts...)

@@ -102,6 +102,17 @@
 // lists it) in tree order and a CRC-32C of everything; Store.Restore
 // rejects anything else with ErrCorrupt and leaves the state untouched.
 //
+// # DUMP and RESTORE
+//
+// DUMP writes a value in Redis 7.0's RDB encoding (dump.go, dumpstream.go,
+// listpack.go; sealed by internal/rdb), and RESTORE reads every encoding
+// Redis 7.0 writes, so values move between rkv and Redis both ways. A
+// RESTORE is a write like any other: the payload is in the log entry, a
+// relative TTL counts from the entry's stamp, and a malformed payload is
+// refused alike on every replica. A stream is rebuilt through its snapshot
+// encoding, so its loader checks it, with Redis's listpack nodes kept as
+// they were (the "~" trimming model needs them).
+//
 // # Concurrency
 //
 // Apply, Snapshot and Restore take the store's write lock; Read and the

@@ -219,6 +219,7 @@ func (s *Store) SetPolicy(p Policy, samples int, nowMs int64) {
 		s.access.Store(nil)
 	case t == nil || t.lfu != p.lfu():
 		s.access.Store(newAccessTable(p.lfu(), s.queryNow(nowMs), s.keys.Len()))
+		s.idleSet = nil
 	}
 }
 
@@ -244,6 +245,9 @@ func (s *Store) idleMs(it item, now int64) int64 {
 	written := s.writeTime(it.ver)
 	last := written
 	if t := s.access.Load(); t != nil && !t.lfu {
+		if r, ok := s.idleSet[it.ord]; ok && r.ver == it.ver {
+			written = r.at // restored with IDLETIME and not written since
+		}
 		last = t.lastAccess(it.ord, written)
 	}
 	return max(now-last, 0)
@@ -467,3 +471,33 @@ func (s *Store) Stats(nowMs int64) MemoryStats {
 	}
 	return st
 }
+
+// setAccess gives a key RESTORE made the access history its IDLETIME or
+// FREQ names (-1: not given), as Redis's objectSetLRUOrLFU, when the
+// policy keeps that history. The caller holds the write lock.
+func (s *Store) setAccess(it item, now, idleSec, freq int64) {
+	t := s.access.Load()
+	switch {
+	case t == nil:
+	case t.lfu && freq >= 0:
+		t.slot(it.ord).Store(uint32(freq)<<24 | t.minute(now))
+	case !t.lfu && idleSec >= 0:
+		if len(s.idleSet) >= maxIdleSet {
+			clear(s.idleSet) // forgetting only makes such keys look recently written
+		}
+		if s.idleSet == nil {
+			s.idleSet = map[uint64]restoredAccess{}
+		}
+		s.idleSet[it.ord] = restoredAccess{ver: s.seq, at: now - idleSec*1000}
+	}
+}
+
+// restoredAccess is the access time RESTORE ... IDLETIME gave the key it
+// wrote at version ver.
+type restoredAccess struct {
+	ver uint64
+	at  int64
+}
+
+// maxIdleSet bounds Store.idleSet.
+const maxIdleSet = 1 << 12

@@ -122,14 +122,26 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // Restore replaces the whole state with a snapshot read from r. The state is
 // untouched when the input is corrupt (ErrCorrupt) or cannot be read.
 func (s *Store) Restore(r io.Reader) error {
+	fresh, err := readSnapshot(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.install(fresh)
+	return nil
+}
+
+// readSnapshot reads a whole snapshot into a new store.
+func readSnapshot(r io.Reader) (*Store, error) {
 	sr := &snapReader{r: bufio.NewReaderSize(r, 64<<10), crc: crc32.New(castagnoli)}
 	var magic [8]byte
 	if err := sr.read(magic[:]); err != nil {
-		return err
+		return nil, err
 	}
 	v1 := string(magic[:]) == snapMagicV1
 	if !v1 && string(magic[:]) != snapMagic {
-		return fmt.Errorf("%w: bad magic", ErrCorrupt)
+		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
 	fresh := New()
 	var err error
@@ -139,18 +151,22 @@ func (s *Store) Restore(r io.Reader) error {
 		err = fresh.load(sr)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	want := sr.crc.Sum32()
 	var tail [4]byte
 	if _, err := io.ReadFull(sr.r, tail[:]); err != nil {
-		return fmt.Errorf("%w: missing checksum: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: missing checksum: %v", ErrCorrupt, err)
 	}
 	if binary.LittleEndian.Uint32(tail[:]) != want {
-		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return fresh, nil
+}
+
+// install makes fresh's state the store's. The caller holds the write
+// lock.
+func (s *Store) install(fresh *Store) {
 	s.keys, s.ttls, s.clock, s.slots, s.bytes = fresh.keys, fresh.ttls, fresh.clock, fresh.slots, fresh.bytes
 	s.seq, s.deleted = fresh.seq, fresh.deleted
 	s.changedAll = s.recordChanges.Load()
@@ -160,11 +176,11 @@ func (s *Store) Restore(r io.Reader) error {
 	if t := s.access.Load(); t != nil {
 		s.access.Store(newAccessTable(t.lfu, s.clock, s.keys.Len()))
 	}
+	s.idleSet = nil
 	s.used.Store(s.memoryBytes())
 	// Restored objects were made in fresh's generation 0; none is shared
 	// with a snapshot, and a later one must find them older.
 	s.snapGen = 0
-	return nil
 }
 
 // load reads the body of an RKVSNAP2 snapshot into the empty store s.

@@ -78,6 +78,10 @@ type Store struct {
 	// values, so every replica must apply the same one.
 	hllSparseMaxBytes int
 	access            atomic.Pointer[accessTable]
+	// idleSet holds the keys RESTORE ... IDLETIME gave an access time,
+	// by ord: until such a key is written again, that time stands for
+	// its last write. Local like the table; guarded by mu.
+	idleSet map[uint64]restoredAccess
 	// marks map versions to times (see clockMark). Local, derived from
 	// the log, never in snapshots.
 	marks    []clockMark

@@ -1,0 +1,178 @@
+package resp
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// SAVE, BGSAVE and LASTSAVE write this node's keyspace, as a store
+// snapshot (what Store.Restore reads), to dump.rkv in the data directory:
+// a point-in-time copy for backups, as Redis's dump.rdb. The Raft log and
+// its own snapshots stay the durable state; this file is no part of
+// recovery. Taking the snapshot is O(1) (copy-on-write), so writes go on
+// while it is written, SAVE's included.
+func init() {
+	addServerCommands(map[string]func(s *Server, conn redcon.Conn, c *client, args [][]byte){
+		"save":     (*Server).cmdSave,
+		"bgsave":   (*Server).cmdBgsave,
+		"lastsave": (*Server).cmdLastsave,
+	})
+}
+
+// saveFile is the name of the file SAVE writes in the data directory.
+const saveFile = "dump.rkv"
+
+// saveState is what SAVE and BGSAVE share.
+type saveState struct {
+	mu      sync.Mutex
+	running bool // a BGSAVE is writing
+	again   bool // BGSAVE SCHEDULE asked for another when it ends
+	// last is the Unix time of the last successful save (0: none yet);
+	// failed reports whether the last attempt failed.
+	last   atomic.Int64
+	failed atomic.Bool
+}
+
+const errBgsaveRunning = "ERR Background save already in progress"
+
+func (s *Server) cmdSave(conn redcon.Conn, _ *client, _ [][]byte) {
+	s.saves.mu.Lock()
+	running := s.saves.running
+	s.saves.mu.Unlock()
+	if running {
+		conn.WriteError(errBgsaveRunning)
+		return
+	}
+	if err := s.saveSnapshot(); err != nil {
+		conn.WriteError("ERR " + err.Error())
+		return
+	}
+	conn.WriteString("OK")
+}
+
+func (s *Server) cmdBgsave(conn redcon.Conn, _ *client, args [][]byte) {
+	schedule := false
+	if len(args) > 1 {
+		if len(args) != 2 || !strings.EqualFold(string(args[1]), "schedule") {
+			conn.WriteError(errSyntax)
+			return
+		}
+		schedule = true
+	}
+	s.saves.mu.Lock()
+	defer s.saves.mu.Unlock()
+	if s.saves.running {
+		if !schedule {
+			conn.WriteError(errBgsaveRunning)
+			return
+		}
+		s.saves.again = true
+		conn.WriteString("Background saving scheduled")
+		return
+	}
+	s.saves.running = true
+	go s.backgroundSave()
+	conn.WriteString("Background saving started")
+}
+
+// backgroundSave writes snapshots until no BGSAVE SCHEDULE is pending.
+func (s *Server) backgroundSave() {
+	for {
+		if err := s.saveSnapshot(); err != nil {
+			s.logger.Error("background save failed", "err", err)
+		}
+		s.saves.mu.Lock()
+		if !s.saves.again {
+			s.saves.running = false
+			s.saves.mu.Unlock()
+			return
+		}
+		s.saves.again = false
+		s.saves.mu.Unlock()
+	}
+}
+
+func (s *Server) cmdLastsave(conn redcon.Conn, _ *client, _ [][]byte) {
+	conn.WriteInt64(s.lastSave())
+}
+
+// lastSave is LASTSAVE's answer: the last successful save, or the start
+// of the server before any, as Redis counts it.
+func (s *Server) lastSave() int64 {
+	if t := s.saves.last.Load(); t != 0 {
+		return t
+	}
+	return s.started.Unix()
+}
+
+// saveSnapshot writes the home store's snapshot to a temporary file,
+// syncs it and renames it over saveFile, so the file is always whole.
+func (s *Server) saveSnapshot() (err error) {
+	defer func() {
+		s.saves.failed.Store(err != nil)
+		if err == nil {
+			s.saves.last.Store(time.Now().Unix())
+		}
+	}()
+	dir := s.cfg.Dir
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, saveFile+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("saving: %w", err)
+	}
+	defer os.Remove(f.Name()) // fails harmlessly once renamed
+	_, err = s.home.Store().Snapshot().WriteTo(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(dir, saveFile))
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("saving: %w", err)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// bgsaveRunning is INFO's rdb_bgsave_in_progress.
+func (s *Server) bgsaveRunning() int {
+	s.saves.mu.Lock()
+	defer s.saves.mu.Unlock()
+	if s.saves.running {
+		return 1
+	}
+	return 0
+}
+
+// lastSaveStatus is INFO's rdb_last_bgsave_status.
+func (s *Server) lastSaveStatus() string {
+	if s.saves.failed.Load() {
+		return "err"
+	}
+	return "ok"
+}
