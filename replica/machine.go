@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/script"
@@ -191,6 +192,8 @@ func parseMemberContext(id consensus.NodeID, ctx []byte) (Member, bool) {
 // machine is the consensus.StateMachine of rkv: the store plus the member
 // directory.
 type machine struct {
+	// monitor is shown the commands of scripts applied (MonitorScripts).
+	monitor *atomic.Pointer[func(args [][]byte)]
 	store   *store.Store
 	members *Members
 	users   Users
@@ -233,7 +236,7 @@ type Users interface {
 func NewStateMachine(st *store.Store, members *Members, users Users, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
 	m := &machine{store: st, members: members, users: users, self: self, logger: logger, removed: removed,
 		advertised: make(map[consensus.NodeID]string), changes: newChangeFeed(), scripts: script.New(scriptLogger(logger)),
-		publishes: &publishFeed{}}
+		publishes: &publishFeed{}, monitor: new(atomic.Pointer[func(args [][]byte)])}
 	st.SetScriptRunner(m.runTransactionScript)
 	return m
 }

@@ -3,6 +3,7 @@ package replica
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/script"
@@ -20,6 +21,8 @@ type Replica struct {
 	changes   *changeFeed
 	scripts   *script.Engine
 	publishes *publishFeed
+	// scriptMonitor is the state machine's MonitorScripts hook.
+	scriptMonitor *atomic.Pointer[func(args [][]byte)]
 
 	removedOnce sync.Once
 	removed     chan struct{}
@@ -47,6 +50,7 @@ func Start(cfg Config) (*Replica, error) {
 	r := &Replica{store: store.New(), members: cfg.Members, removed: make(chan struct{})}
 	m := NewStateMachine(r.store, cfg.Members, cfg.Users, cfg.Node.Raft.ID, cfg.Logger, r.markRemoved)
 	r.changes, r.scripts, r.publishes = m.(*machine).changes, m.(*machine).scripts, m.(*machine).publishes
+	r.scriptMonitor = m.(*machine).monitor
 	hs, _, err := cfg.Node.Storage.InitialState()
 	if err != nil {
 		return nil, err

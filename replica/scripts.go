@@ -62,7 +62,7 @@ func (m *machine) runScript(stamp int64, args [][]byte) (reply []byte) {
 		}
 	}
 	m.store.ApplyScript(stamp, func(nowMs int64, exec store.Exec) {
-		reply = m.runCall(args[3:], storeHost{exec: exec, nowMs: nowMs}, o)
+		reply = m.runCall(args[3:], storeHost{exec: exec, nowMs: nowMs, monitor: m.scriptMonitor()}, o)
 	})
 	return reply
 }
@@ -71,7 +71,7 @@ func (m *machine) runScript(stamp int64, args [][]byte) (reply []byte) {
 // entry; its math.random starts from a fresh Redis's state, the EXEC
 // entry carrying no seed.
 func (m *machine) runTransactionScript(nowMs int64, exec store.Exec, args [][]byte, out []byte) []byte {
-	return append(out, m.runCall(args, storeHost{exec: exec, nowMs: nowMs}, script.Options{Budget: ScriptBudget})...)
+	return append(out, m.runCall(args, storeHost{exec: exec, nowMs: nowMs, monitor: m.scriptMonitor()}, script.Options{Budget: ScriptBudget})...)
 }
 
 // runCall runs a script command from the log (EVAL, EVALSHA, FCALL or an
@@ -147,9 +147,14 @@ func replyError(err error) []byte {
 type storeHost struct {
 	exec  store.Exec
 	nowMs int64
+	// monitor, if set, is shown each command the script runs (MONITOR).
+	monitor func(args [][]byte)
 }
 
 func (h storeHost) Call(args [][]byte, resp int) []byte {
+	if h.monitor != nil {
+		h.monitor(args)
+	}
 	reply := h.call(args)
 	if resp == 3 {
 		return command.ToRESP3(nil, args, reply)
@@ -178,9 +183,21 @@ func (h storeHost) call(args [][]byte) []byte {
 }
 
 // ReadScriptHost is the host of a read-only script run outside the log:
-// its commands read the store as of nowMs.
-func ReadScriptHost(exec store.Exec, nowMs int64) script.Host {
-	return storeHost{exec: exec, nowMs: nowMs}
+// its commands read the store as of nowMs, each shown to monitor if set.
+func ReadScriptHost(exec store.Exec, nowMs int64, monitor func(args [][]byte)) script.Host {
+	return storeHost{exec: exec, nowMs: nowMs, monitor: monitor}
+}
+
+// MonitorScripts sets what is shown each command a script applied from
+// the log runs on this replica (nil: nothing).
+func (r *Replica) MonitorScripts(fn func(args [][]byte)) { r.scriptMonitor.Store(&fn) }
+
+// scriptMonitor is what MonitorScripts set, nil if nothing.
+func (m *machine) scriptMonitor() func(args [][]byte) {
+	if fn := m.monitor.Load(); fn != nil {
+		return *fn
+	}
+	return nil
 }
 
 // scriptLogger sends redis.log lines to the node's log.

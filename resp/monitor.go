@@ -45,15 +45,20 @@ func (h *monitorHub) remove(sub *subscriber) {
 
 // feed shows a command of the connection c to the monitors, unless Redis
 // keeps it from them: unknown or of the wrong arity (refused before it
-// runs), or an admin command.
-func (h *monitorHub) feed(c *client, args [][]byte) {
+// runs), or an admin command. Commands are shown as they start, so a
+// script (flagged skip_monitor: Redis shows it itself before it runs)
+// comes before the commands it runs.
+func (h *monitorHub) feed(c *client, args [][]byte) { h.feedFrom(c.addr, args) }
+
+// feedFrom shows a command run for source (a client's address, or "lua").
+func (h *monitorHub) feedFrom(source string, args [][]byte) {
 	sp, ok := specFor(args)
-	if !ok || !sp.ArityFits(len(args)) || sp.Has("admin") || sp.Has("skip_monitor") {
+	if !ok || !sp.ArityFits(len(args)) || sp.Has("admin") {
 		return
 	}
 	now := time.Now()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d.%06d [0 %s]", now.Unix(), now.Nanosecond()/1000, c.addr)
+	fmt.Fprintf(&b, "%d.%06d [0 %s]", now.Unix(), now.Nanosecond()/1000, source)
 	redact := redactedArgs(sp.Name, args)
 	for i, a := range args {
 		b.WriteByte(' ')
@@ -140,6 +145,14 @@ func (s *Server) monitorStep(c *client, args [][]byte) {
 		}
 	}
 	s.monitors.feed(c, args)
+}
+
+// monitorScript shows a command a script runs on this node, as Redis
+// shows it: from "lua".
+func (s *Server) monitorScript(args [][]byte) {
+	if s.monitors.count.Load() > 0 {
+		s.monitors.feedFrom("lua", args)
+	}
 }
 
 func (s *Server) cmdMonitor(conn redcon.Conn, c *client, _ [][]byte) {

@@ -138,7 +138,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 	if rep.Node().IsLeader() {
 		var r script.Result
 		rep.Store().ReadScript(time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
-			r = run(replica.ReadScriptHost(exec, nowMs), script.Options{UntilWrite: true, Budget: replica.ScriptBudget})
+			r = run(replica.ReadScriptHost(exec, nowMs, nil), script.Options{UntilWrite: true, Budget: replica.ScriptBudget})
 		})
 		if r.Killed {
 			conn.WriteRaw(r.Reply)
@@ -200,7 +200,7 @@ func (s *Server) readScript(conn redcon.Conn, c *client, rep *replica.Replica, r
 	}
 	var r script.Result
 	rep.Store().ReadScript(time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
-		r = run(replica.ReadScriptHost(exec, nowMs))
+		r = run(replica.ReadScriptHost(exec, nowMs, s.monitorScript))
 	})
 	conn.WriteRaw(r.Reply)
 	if r.Read && c.tracked {

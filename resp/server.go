@@ -194,6 +194,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.stopPublishing = rep.OnPublish(s.pubsub.deliver)
 	s.tracking = newTrackingRegistry()
 	s.monitors = newMonitorHub()
+	rep.MonitorScripts(s.monitorScript)
 	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
 	s.stopTracking = rep.Subscribe(s.tracking.changed)
 	return s
