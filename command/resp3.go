@@ -213,6 +213,7 @@ var shapes = map[string]shape{
 	"info":                 asVerbatim,
 	"client|list":          asVerbatim,
 	"client|info":          asVerbatim,
+	"client|trackinginfo":  mapWith(map[string]shape{"flags": asSet}),
 	"cluster|nodes":        asVerbatim,
 	"cluster|info":         asVerbatim,
 	"memory|doctor":        asVerbatim,

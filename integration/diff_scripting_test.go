@@ -111,18 +111,30 @@ func dialRESP(t *testing.T, name, addr string) *respConn {
 // the test, since it means the server crashed or hung.
 func (rc *respConn) do(t *testing.T, args ...string) respVal {
 	t.Helper()
+	if err := rc.send(args...); err != nil {
+		t.Fatalf("%s: sending %q: %v", rc.name, args, err)
+	}
+	return rc.read(t)
+}
+
+// send writes one command without reading its reply.
+func (rc *respConn) send(args ...string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
 		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 	}
 	rc.c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(rc.c, b.String()); err != nil {
-		t.Fatalf("%s: sending %q: %v", rc.name, args, err)
-	}
+	_, err := io.WriteString(rc.c, b.String())
+	return err
+}
+
+// read reads one reply (or push).
+func (rc *respConn) read(t *testing.T) respVal {
+	t.Helper()
 	v, err := readRESP(rc.r)
 	if err != nil {
-		t.Fatalf("%s: reading the reply to %q: %v", rc.name, args, err)
+		t.Fatalf("%s: reading a reply: %v", rc.name, err)
 	}
 	return v
 }

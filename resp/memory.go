@@ -94,6 +94,7 @@ func (s *Server) memoryInfo() []string {
 		// Values are freed as they are deleted, never in the background.
 		"lazyfree_pending_objects:0",
 		"mem_not_counted_for_evict:0",
+		fmt.Sprintf("number_of_cached_scripts:%d", s.home.Scripts().CachedScripts()),
 	}
 }
 

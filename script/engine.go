@@ -191,6 +191,14 @@ func (e *Engine) Flush() {
 	e.resetEval()
 }
 
+// CachedScripts is the number of scripts in the cache (INFO's
+// number_of_cached_scripts).
+func (e *Engine) CachedScripts() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.scripts)
+}
+
 // SnapshotScripts returns the cached scripts' bodies in the order of
 // their shas, for a snapshot: the cache is replicated state, so that
 // EVALSHA works on whichever node leads.
