@@ -32,11 +32,11 @@ var hashCommands = []*Command{
 	def("hvals", hvalsCmd),
 }
 
-// A hash stays a listpack while it has at most hashMaxListpackEntries fields
-// and no field or value longer than hashMaxListpackValue bytes, then becomes
-// a hashtable for good. These are the defaults redis-server 7.0 runs with
-// (its built-in hash-max-listpack-entries is 512; the sample redis.conf
-// sets 128).
+// A hash stays a listpack while it has at most hash-max-listpack-entries
+// fields and no field or value longer than hash-max-listpack-value bytes
+// (encodings.go), then becomes a hashtable for good. These are the
+// defaults redis-server 7.0 runs with (its built-in
+// hash-max-listpack-entries is 512; the sample redis.conf sets 128).
 const (
 	hashMaxListpackEntries = 512
 	hashMaxListpackValue   = 64
@@ -51,7 +51,8 @@ type hashValue interface {
 	// set stores field's value, copying both, and returns the hash to keep
 	// (a listpack is reallocated, or becomes a table past its limits) and
 	// whether the field is new.
-	set(field, val string) (hashValue, bool)
+	// e are the encoding settings a listpack keeps to.
+	set(field, val string, e *encodings) (hashValue, bool)
 	// del removes field and returns the hash to keep and whether the field
 	// was there.
 	del(field string) (hashValue, bool)
@@ -68,7 +69,7 @@ type hashValue interface {
 // hashLP is the listpack encoding: one pointer-free buffer holding a 4-byte
 // total size, a 2-byte field count, then each field and value in insertion
 // order, each after its length in one byte (both are at most
-// hashMaxListpackValue bytes). A struct of one pointer is stored in an
+// lpValueMax bytes, and at most lpCountMax pairs). A struct of one pointer is stored in an
 // interface without an allocation of its own, so a small hash costs its
 // object and this one buffer, about what Redis's listpack costs.
 type hashLP struct{ p *byte }
@@ -155,9 +156,9 @@ func (h hashLP) get(field string) (string, bool) {
 	return v, true
 }
 
-func (h hashLP) set(field, val string) (hashValue, bool) {
-	if len(field) > hashMaxListpackValue || len(val) > hashMaxListpackValue {
-		return h.toTable().set(field, val)
+func (h hashLP) set(field, val string, e *encodings) (hashValue, bool) {
+	if len(field) > e.hashValue() || len(val) > e.hashValue() {
+		return h.toTable().set(field, val, e)
 	}
 	b := h.bytes()
 	fo, vo, end := lpFind(b, field)
@@ -174,8 +175,8 @@ func (h hashLP) set(field, val string) (hashValue, bool) {
 		return lpOf(nb), false
 	}
 	n := h.count()
-	if n >= hashMaxListpackEntries {
-		return h.toTable().set(field, val)
+	if int64(n) >= e.hashEntries() {
+		return h.toTable().set(field, val, e)
 	}
 	nb := lpAlloc(len(b)+2+len(field)+len(val), n+1)
 	off := len(b)
@@ -229,7 +230,7 @@ func (h hashLP) pairAt() func(i int) (string, string) {
 func (h hashLP) toTable() *hashHT {
 	t := newHashHT()
 	h.each(func(f, v string) bool {
-		t.set(f, v)
+		t.set(f, v, nil)
 		return true
 	})
 	return t
@@ -298,7 +299,7 @@ func (h *hashHT) get(field string) (string, bool) {
 	return e.value(), ok
 }
 
-func (h *hashHT) set(field, val string) (hashValue, bool) {
+func (h *hashHT) set(field, val string, _ *encodings) (hashValue, bool) {
 	e := hashProbe(field)
 	e.fv = concat(field, val)
 	prev, replaced := h.tree.Set(e)
@@ -356,7 +357,7 @@ func loadHash(n int, next func() ([]byte, error)) (container, error) {
 	pairs := (n - 1) / 2
 	switch {
 	case len(tag) == 1 && tag[0] == hashTagLP[0]:
-		if pairs > hashMaxListpackEntries {
+		if pairs > lpCountMax {
 			return nil, errBadValue
 		}
 		b := lpAlloc(lpHeader, pairs)
@@ -366,7 +367,7 @@ func loadHash(n int, next func() ([]byte, error)) (container, error) {
 				if err != nil {
 					return nil, err
 				}
-				if len(e) > hashMaxListpackValue {
+				if len(e) > lpValueMax {
 					return nil, errBadValue
 				}
 				// Quadratic, but over at most 512 short fields, and
@@ -475,7 +476,7 @@ func hsetPairs(s *Store, m mode, args [][]byte, out []byte, name string) (int64,
 	var added int64
 	for i := 2; i < len(args); i += 2 {
 		var isNew bool
-		if h, isNew = h.set(b2s(args[i]), b2s(args[i+1])); isNew {
+		if h, isNew = h.set(b2s(args[i]), b2s(args[i+1]), &s.enc); isNew {
 			added++
 		}
 	}
@@ -494,7 +495,7 @@ func hsetnxCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		}
 	}
 	it, h = s.editHash(args[1], it, found)
-	h, _ = h.set(b2s(args[2]), b2s(args[3]))
+	h, _ = h.set(b2s(args[2]), b2s(args[3]), &s.enc)
 	s.hashChanged(it, h)
 	return append(out, oneReply...)
 }
@@ -670,7 +671,7 @@ func hincrbyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	v += incr
 	var buf [20]byte
 	it, h = s.editHash(args[1], it, found)
-	h, _ = h.set(field, b2s(strconv.AppendInt(buf[:0], v, 10)))
+	h, _ = h.set(field, b2s(strconv.AppendInt(buf[:0], v, 10)), &s.enc)
 	s.hashChanged(it, h)
 	return appendInt(out, v)
 }
@@ -708,7 +709,7 @@ func hincrbyfloatCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	str := formatLongDouble(&v)
 	it, h = s.editHash(args[1], it, found)
-	h, _ = h.set(field, str)
+	h, _ = h.set(field, str, &s.enc)
 	s.hashChanged(it, h)
 	return appendBulk(out, str)
 }

@@ -28,6 +28,9 @@ const (
 	// OpEvict makes room under maxmemory: the keys the leader chose, all
 	// deleted; the reply is the number deleted.
 	OpEvict
+	// OpConfig changes encoding settings (CONFIG SET
+	// hash-max-listpack-entries...): pairs of a name and a decimal value.
+	OpConfig
 )
 
 // Store is the replicated keyspace.
@@ -50,6 +53,8 @@ type Store struct {
 	// of a key in it: a key that is gone carries no ver, and a WATCH on it
 	// must still see that it was there in between. Replicated like seq.
 	deleted *[deletedBuckets]uint64
+	// enc are the encoding settings (encodings.go), replicated like seq.
+	enc encodings
 
 	// snapGen counts snapshots taken: objects of an older generation may be
 	// shared with one (see writable).
@@ -97,7 +102,8 @@ const deletedBuckets = 4096
 
 // New returns an empty store.
 func New() *Store {
-	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0), samples: 5, markStep: markEveryMs}
+	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0), samples: 5, markStep: markEveryMs,
+		enc: defaultEncodings()}
 	s.rng = rand.New(s.rngSrc)
 	s.reset()
 	return s
@@ -153,6 +159,8 @@ func (s *Store) ApplyOp(op Op, stampMs int64, args [][]byte, out []byte) []byte 
 		return s.evictCmd(args, out)
 	case OpExec:
 		return s.execCmd(m, args, out)
+	case OpConfig:
+		return s.configCmd(args, out)
 	}
 	return s.dispatch(m, args, out)
 }
@@ -362,6 +370,7 @@ func (s *Store) Digest() uint64 {
 	for _, v := range s.deleted {
 		d.Write(binary.AppendUvarint(b[:0], v))
 	}
+	d.Write(s.enc.appendChanged(b[:0]))
 	s.keys.Scan(func(it item) bool {
 		h := append(b[:0], byte(it.kind()))
 		h = binary.AppendUvarint(h, uint64(it.keyLen()))
