@@ -137,7 +137,7 @@ opts:
 			return append(out, zeroReply...)
 		}
 		// Redis 7.0 picks the new set's encoding by its first member.
-		z = newZset(len(pairs[1]) > zsetMaxListpackValue)
+		z = newZset(s.enc.zsetEntries() == 0 || len(pairs[1]) > s.enc.zsetValue())
 		it = s.newObjItem(probe(args[1]), z)
 	} else {
 		z = s.writable(&it).(*zset)
@@ -165,7 +165,7 @@ opts:
 				updated++
 			}
 		default:
-			z.insert(member, sc)
+			z.insert(member, sc, &s.enc)
 			added++
 		}
 		processed++
@@ -455,7 +455,7 @@ func zrangeGeneric(s *Store, m mode, args [][]byte, out []byte, src int, store b
 		// Redis adds the range to a new listpack one member after the
 		// other, in range order, converting it when it outgrows one.
 		dst := newZset(false)
-		zwalkN(z, from, reverse, count, func(m string, s float64) { dst.insert(m, s) })
+		zwalkN(z, from, reverse, count, func(m string, sc float64) { dst.insert(m, sc, &s.enc) })
 		return s.storeResult(m, args[1], dst, out)
 	}
 	return appendRange(out, z, from, reverse, count, withScores)
@@ -970,7 +970,7 @@ func zsetOpGeneric(s *Store, m mode, args [][]byte, out []byte, store bool, op i
 		return 1
 	})
 	if store {
-		return s.storeResult(m, args[1], buildZset(res), out)
+		return s.storeResult(m, args[1], buildZset(res, &s.enc), out)
 	}
 	if withScores {
 		out = redcon.AppendArray(out, 2*len(res))
@@ -1066,10 +1066,10 @@ func zdiff(srcs []zsrc) []zentry {
 // buildZset makes a sorted set of entries in order, with the encoding
 // Redis gives a ZUNIONSTORE result: a listpack when it fits one (where -0
 // becomes 0), else a skiplist.
-func buildZset(entries []zentry) *zset {
-	small := len(entries) <= zsetMaxListpackEntries
+func buildZset(entries []zentry, enc *encodings) *zset {
+	small := int64(len(entries)) <= enc.zsetEntries()
 	for _, e := range entries {
-		small = small && len(e.member) <= zsetMaxListpackValue
+		small = small && len(e.member) <= enc.zsetValue()
 	}
 	z := newZset(!small)
 	for _, e := range entries {
