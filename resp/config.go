@@ -53,8 +53,16 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 			return
 		}
 		settings := s.settings()
+		enc, msg := encodingEntry(args[2:])
+		if msg != "" {
+			conn.WriteError(msg)
+			return
+		}
 		for i := 2; i < len(args); i += 2 {
 			k := strings.ToLower(string(args[i]))
+			if store.IsEncodingSetting(k) {
+				continue
+			}
 			if _, ok := settings[k]; !ok {
 				conn.WriteError(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", args[i]))
 				return
@@ -72,6 +80,10 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 				conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - rkv settings are set on the command line", args[i]))
 				return
 			}
+		}
+		if len(enc) > 0 {
+			s.proposeEncodings(conn, enc)
+			return
 		}
 		conn.WriteString("OK")
 	case "resetstat":
@@ -153,7 +165,7 @@ func limitSetter(change func(l *Limits, v string) string) func(s *Server, v stri
 func (s *Server) settings() map[string]string {
 	_, port := splitHostPort(s.cfg.Addr)
 	lim := s.conns.Load()
-	return map[string]string{
+	settings := map[string]string{
 		"save":            "",
 		"appendonly":      "yes",
 		"appendfsync":     "always",
@@ -180,6 +192,8 @@ func (s *Server) settings() map[string]string {
 		"rkv-heartbeat-interval":     s.cfg.HeartbeatInterval.String(),
 		"rkv-snapshot-entries":       strconv.FormatUint(s.cfg.SnapshotEntries, 10),
 	}
+	s.addReplicatedSettings(settings)
+	return settings
 }
 
 func yesNo(b bool) string {
