@@ -204,9 +204,13 @@ func (s *Spec) HasKeys() bool {
 // KeysBySpecs finds the keys in args (the name first) as Redis 7 does
 // from the key specs: each begin_search gives where a spec's keys start
 // (an index, or the argument after a keyword), its find_keys how many
-// there are (a range, or a count read from an argument). It reports false
+// there are (a range, or a count read from an argument); a command whose
+// specs cannot tell (SORT) has its own finder, as in Redis. It reports false
 // when a key count does not parse or counts keys past the arguments.
 func (s *Spec) KeysBySpecs(args [][]byte) ([]KeyPos, bool) {
+	if proc := keyProcs[s.Name]; proc != nil {
+		return proc(args), true
+	}
 	var keys []KeyPos
 	argc := len(args)
 	for _, ks := range s.KeySpecs {

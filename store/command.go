@@ -88,7 +88,7 @@ func ArityFits(arity, n int) bool {
 // commands is the table, sorted by name: each file's commands, beside their
 // code.
 var commands = table(stringCommands, keyCommands, hashCommands, listCommands,
-	setCommands, zsetCommands, streamCommands, streamGroupCommands, blockingCommands)
+	setCommands, zsetCommands, streamCommands, streamGroupCommands, blockingCommands, sortCommands)
 
 func table(parts ...[]*Command) []*Command {
 	all := slices.Concat(parts...)
