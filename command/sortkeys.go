@@ -7,6 +7,8 @@ import "strings"
 // "unknown").
 var keyProcs = map[string]func(args [][]byte) []KeyPos{
 	"sort": sortKeys,
+	// Its one key spec Redis can read is the sorted key.
+	"sort_ro": func([][]byte) []KeyPos { return []KeyPos{{Pos: 1, Flags: []string{"RO", "access"}}} },
 }
 
 // sortKeys is Redis's sortGetKeys: the sorted key, and the key after the

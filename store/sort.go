@@ -92,7 +92,12 @@ func (s *Store) sortElems(m mode, key []byte, o *sortOpts) (elems []string, wron
 			return true
 		})
 	case kindZSet:
-		it.obj().val.(*zset).walk(0, reverse, func(e string, _ float64) bool {
+		z := it.obj().val.(*zset)
+		from := 0
+		if reverse {
+			from = z.length() - 1
+		}
+		z.walk(from, reverse, func(e string, _ float64) bool {
 			elems = append(elems, strings.Clone(e))
 			return true
 		})
