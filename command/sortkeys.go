@@ -8,13 +8,16 @@ import "strings"
 var keyProcs = map[string]func(args [][]byte) []KeyPos{
 	"sort": sortKeys,
 	// Its one key spec Redis can read is the sorted key.
-	"sort_ro": func([][]byte) []KeyPos { return []KeyPos{{Pos: 1, Flags: []string{"RO", "access"}}} },
+	"sort_ro": func(args [][]byte) []KeyPos { return sortKeys(args[:min(len(args), 2)]) },
 }
 
 // sortKeys is Redis's sortGetKeys: the sorted key, and the key after the
 // last STORE, skipping the arguments of LIMIT, GET and BY as SORT's parser
 // reads them.
 func sortKeys(args [][]byte) []KeyPos {
+	if len(args) < 2 {
+		return nil // short of SORT's arity
+	}
 	keys := []KeyPos{{Pos: 1, Flags: []string{"RO", "access"}}}
 	store := 0
 	for i := 2; i < len(args); i++ {

@@ -53,6 +53,10 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 			return
 		}
 		settings := s.settings()
+		if msg := checkSetNames(settings, args[2:]); msg != "" {
+			conn.WriteError(msg)
+			return
+		}
 		enc, msg := encodingEntry(args[2:])
 		if msg != "" {
 			conn.WriteError(msg)
@@ -63,13 +67,9 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 			if store.IsEncodingSetting(k) {
 				continue
 			}
-			if _, ok := settings[k]; !ok {
-				conn.WriteError(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", args[i]))
-				return
-			}
 			if set, ok := runtimeSettings[k]; ok {
 				if msg := set(s, string(args[i+1])); msg != "" {
-					conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", args[i], msg))
+					conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", k, msg))
 					return
 				}
 				continue
@@ -77,7 +77,7 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 			if settings[k] != string(args[i+1]) {
 				// rkv's settings come from its command line; changing them
 				// at run time is not supported.
-				conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - rkv settings are set on the command line", args[i]))
+				conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - rkv settings are set on the command line", k))
 				return
 			}
 		}

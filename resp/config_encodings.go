@@ -72,6 +72,23 @@ func (s *Server) addReplicatedSettings(settings map[string]string) {
 	}
 }
 
+// checkSetNames checks the names of CONFIG SET's pairs in Redis's order:
+// each must be a setting and appear once (under one spelling).
+func checkSetNames(settings map[string]string, pairs [][]byte) string {
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		k := strings.ToLower(string(pairs[i]))
+		if _, ok := settings[k]; !ok {
+			return fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", k)
+		}
+		if seen[k] {
+			return fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - duplicate parameter", pairs[i])
+		}
+		seen[k] = true
+	}
+	return ""
+}
+
 // encodingEntry checks the encoding settings among CONFIG SET's pairs and
 // returns them as a replica.KindConfig entry's arguments (none when there
 // are none), or Redis's error for the first bad value.
@@ -82,7 +99,9 @@ func encodingEntry(pairs [][]byte) (entry [][]byte, errMsg string) {
 		}
 		name, v, msg := store.CheckEncodingSetting(string(pairs[i]), string(pairs[i+1]))
 		if msg != "" {
-			return nil, fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", pairs[i], msg)
+			// Redis lowercases the names before it looks them up.
+			return nil, fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+				strings.ToLower(string(pairs[i])), msg)
 		}
 		entry = append(entry, []byte(name), []byte(v))
 	}

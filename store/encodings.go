@@ -114,28 +114,28 @@ func CheckEncodingSetting(name, value string) (canonical, decimal, complaint str
 	return sp.name, strconv.FormatInt(n, 10), ""
 }
 
-// parseSettingNumber reads an integer, or for a memory setting a
-// non-negative count of bytes with an optional unit (Redis's memtoull).
+// parseSettingNumber reads an integer as Redis's string2ll, or for a
+// memory setting as its memtoull: digits and an optional unit, where no
+// digits read as 0 and an overflow wraps, as in C.
 func parseSettingNumber(v string, memory bool) (int64, bool) {
 	if !memory {
-		n, err := strconv.ParseInt(v, 10, 64)
-		return n, err == nil
+		return parseInt(v)
 	}
 	digits := strings.TrimLeft(v, "0123456789")
 	num := v[:len(v)-len(digits)]
-	muls := map[string]int64{"": 1, "b": 1, "k": 1e3, "kb": 1 << 10, "m": 1e6, "mb": 1 << 20, "g": 1e9, "gb": 1 << 30}
+	muls := map[string]uint64{"": 1, "b": 1, "k": 1e3, "kb": 1 << 10, "m": 1e6, "mb": 1 << 20, "g": 1e9, "gb": 1 << 30}
 	mul, ok := muls[strings.ToLower(digits)]
-	if !ok || num == "" && digits != "" {
+	if !ok {
 		return 0, false
 	}
-	if num == "" {
-		return 0, true
+	var n uint64
+	if num != "" {
+		var err error
+		if n, err = strconv.ParseUint(num, 10, 64); err != nil {
+			n = math.MaxUint64 // strtoull's ERANGE, which memtoull ignores
+		}
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n > math.MaxInt64/mul {
-		return 0, false
-	}
-	return n * mul, true
+	return int64(n * mul), true
 }
 
 // EncodingSettings returns every encoding setting, under its name and its

@@ -92,6 +92,9 @@ func (s *Store) sortElems(m mode, key []byte, o *sortOpts) (elems []string, wron
 			return true
 		})
 	case kindZSet:
+		if m.write {
+			s.sortConvert(it)
+		}
 		z := it.obj().val.(*zset)
 		from := 0
 		if reverse {
@@ -115,6 +118,21 @@ func (s *Store) sortElems(m mode, key []byte, o *sortOpts) (elems []string, wron
 		return nil, true
 	}
 	return elems, false
+}
+
+// sortConvert turns the listpack sorted set of it into a skiplist, as
+// Redis's SORT does before reading one (SORT_RO too, but a read cannot
+// change replicated state in rkv). Redis signals no change of the key, so
+// its version is kept and WATCH sees none.
+func (s *Store) sortConvert(it item) {
+	if it.obj().val.(*zset).big != nil {
+		return
+	}
+	s.writable(&it).(*zset).convert()
+	o := it.obj()
+	use := o.val.memUsage()
+	s.bytes += use - o.charged
+	o.charged = use
 }
 
 // lookupByPattern is Redis's lookupKeyByPattern: "#" is the element
