@@ -62,18 +62,14 @@ func defaultEncodings() encodings {
 	return e
 }
 
-// lpValueMax is the longest element the hash and sorted set listpacks can
-// hold (one length byte each), lpCountMax the most pairs a hash listpack
-// counts: a setting above them acts as them.
-const (
-	lpValueMax = 255
-	lpCountMax = 1<<16 - 1
-)
+// lpCountMax is the most pairs a hash listpack counts: a setting above it
+// acts as it.
+const lpCountMax = 1<<16 - 1
 
 func (e *encodings) hashEntries() int64 { return min(e[encHashEntries], lpCountMax) }
-func (e *encodings) hashValue() int     { return int(min(e[encHashValue], lpValueMax)) }
+func (e *encodings) hashValue() int     { return int(e[encHashValue]) }
 func (e *encodings) zsetEntries() int64 { return e[encZsetEntries] }
-func (e *encodings) zsetValue() int     { return int(min(e[encZsetValue], lpValueMax)) }
+func (e *encodings) zsetValue() int     { return int(e[encZsetValue]) }
 func (e *encodings) setIntset() int64   { return e[encSetIntset] }
 
 func lookupEncSetting(name string) (encSetting, bool) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -127,5 +128,58 @@ func TestEncodingSnapshot(t *testing.T) {
 	got := r.EncodingSettings()
 	if got["stream-node-max-entries"] != "3" || got["list-max-ziplist-size"] != "-5" || got["hash-max-listpack-entries"] != "512" {
 		t.Fatalf("restored %v", got)
+	}
+}
+
+// Past 255 bytes an element still fits a listpack when the settings let
+// it, as in Redis, and reads, updates and snapshots alike.
+func TestEncodingLongListpackElements(t *testing.T) {
+	s := New()
+	config(s, "hash-max-listpack-value", "1kb", "zset-max-listpack-value", "1kb")
+	long, longer := strings.Repeat("v", 300), strings.Repeat("w", 1000)
+	for _, c := range [][]string{
+		{"hset", "h", long, long, "f", "1"},
+		{"hset", "h", long, strings.Repeat("u", 300)},
+		{"hset", "h", "f", longer},
+		{"zadd", "z", "2", long, "1", longer, "3", "m"},
+		{"zadd", "z", "0", long},
+		{"zrem", "z", "m"},
+	} {
+		if got := applyArgs(s, 1, c...); got[0] == '-' {
+			t.Fatalf("%v: %q", c[:2], got)
+		}
+	}
+	check := func(s *Store) {
+		t.Helper()
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"object", "encoding", "h"}, bulk("listpack")},
+			{[]string{"object", "encoding", "z"}, bulk("listpack")},
+			{[]string{"hget", "h", long}, bulk(strings.Repeat("u", 300))},
+			{[]string{"hget", "h", "f"}, bulk(longer)},
+			{[]string{"zrange", "z", "0", "-1"}, arr(bulk(long), bulk(longer))},
+		} {
+			if got := applyArgs(s, 1, c.args...); got != c.want {
+				t.Errorf("%v: got %.60q, want %.60q", c.args, got, c.want)
+			}
+		}
+	}
+	check(s)
+	var buf bytes.Buffer
+	if _, err := s.Snapshot().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r := New()
+	if err := r.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	check(r)
+	if got := applyArgs(s, 1, "hset", "h", "x", strings.Repeat("x", 1025)); got != num(1) {
+		t.Fatal(got)
+	}
+	if got := applyArgs(s, 1, "object", "encoding", "h"); got != bulk("hashtable") {
+		t.Fatalf("past the limit: %q", got)
 	}
 }

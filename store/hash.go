@@ -68,10 +68,10 @@ type hashValue interface {
 
 // hashLP is the listpack encoding: one pointer-free buffer holding a 4-byte
 // total size, a 2-byte field count, then each field and value in insertion
-// order, each after its length in one byte (both are at most
-// lpValueMax bytes, and at most lpCountMax pairs). A struct of one pointer is stored in an
-// interface without an allocation of its own, so a small hash costs its
-// object and this one buffer, about what Redis's listpack costs.
+// order, each after its length as a uvarint (at most lpCountMax pairs). A
+// struct of one pointer is stored in an interface without an allocation of
+// its own, so a small hash costs its object and this one buffer, about what
+// Redis's listpack costs.
 type hashLP struct{ p *byte }
 
 const lpHeader = 6
@@ -98,9 +98,23 @@ func (h hashLP) count() int {
 
 // lpNext returns the entry at off and the offset after it.
 func lpNext(b []byte, off int) (string, int) {
-	end := off + 1 + int(b[off])
-	return b2s(b[off+1 : end]), end
+	l, n := binary.Uvarint(b[off:])
+	start := off + n
+	return b2s(b[start : start+int(l)]), start + int(l)
 }
+
+// lpEntrySize is the bytes an entry of s takes: its length, then s.
+func lpEntrySize(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
+
+// lpPut writes the entry of s at b[off:] and returns the offset after it.
+func lpPut(b []byte, off int, s string) int {
+	off += binary.PutUvarint(b[off:], uint64(len(s)))
+	return off + copy(b[off:], s)
+}
+
+// lpSafeMax is Redis's LISTPACK_MAX_SAFETY_SIZE: a listpack that would
+// grow past it becomes a hashtable whatever the settings.
+const lpSafeMax = 1 << 30
 
 // lpFind returns the offsets in the listpack bytes b of field's entry, of
 // its value's entry and of the end of the pair; fo is -1 when field is
@@ -140,9 +154,9 @@ func (h hashLP) encode(fn func(elem []byte)) {
 	fn(hashTagLP)
 	b := h.bytes()
 	for off := lpHeader; off < len(b); {
-		end := off + 1 + int(b[off])
-		fn(b[off+1 : end])
-		off = end
+		var e string
+		e, off = lpNext(b, off)
+		fn(s2b(e))
 	}
 }
 
@@ -157,34 +171,28 @@ func (h hashLP) get(field string) (string, bool) {
 }
 
 func (h hashLP) set(field, val string, e *encodings) (hashValue, bool) {
-	if len(field) > e.hashValue() || len(val) > e.hashValue() {
+	b := h.bytes()
+	if len(field) > e.hashValue() || len(val) > e.hashValue() || len(b)+len(field)+len(val) > lpSafeMax {
 		return h.toTable().set(field, val, e)
 	}
-	b := h.bytes()
 	fo, vo, end := lpFind(b, field)
 	if fo >= 0 {
-		if int(b[vo]) == len(val) {
-			copy(b[vo+1:], val)
+		if old, _ := lpNext(b, vo); len(old) == len(val) {
+			lpPut(b, vo, val)
 			return h, false
 		}
-		nb := lpAlloc(len(b)-(end-vo)+1+len(val), h.count())
+		nb := lpAlloc(len(b)-(end-vo)+lpEntrySize(val), h.count())
 		copy(nb[lpHeader:], b[lpHeader:vo])
-		nb[vo] = byte(len(val))
-		off := vo + 1 + copy(nb[vo+1:], val)
-		copy(nb[off:], b[end:])
+		copy(nb[lpPut(nb, vo, val):], b[end:])
 		return lpOf(nb), false
 	}
 	n := h.count()
 	if int64(n) >= e.hashEntries() {
 		return h.toTable().set(field, val, e)
 	}
-	nb := lpAlloc(len(b)+2+len(field)+len(val), n+1)
-	off := len(b)
+	nb := lpAlloc(len(b)+lpEntrySize(field)+lpEntrySize(val), n+1)
 	copy(nb[lpHeader:], b[lpHeader:])
-	nb[off] = byte(len(field))
-	off += 1 + copy(nb[off+1:], field)
-	nb[off] = byte(len(val))
-	copy(nb[off+1:], val)
+	lpPut(nb, lpPut(nb, len(b), field), val)
 	return lpOf(nb), true
 }
 
@@ -367,9 +375,6 @@ func loadHash(n int, next func() ([]byte, error)) (container, error) {
 				if err != nil {
 					return nil, err
 				}
-				if len(e) > lpValueMax {
-					return nil, errBadValue
-				}
 				// Quadratic, but over at most 512 short fields, and
 				// cheaper for small hashes than a map.
 				if i == 0 {
@@ -377,7 +382,7 @@ func loadHash(n int, next func() ([]byte, error)) (container, error) {
 						return nil, errBadValue
 					}
 				}
-				b = append(append(b, byte(len(e))), e...)
+				b = append(binary.AppendUvarint(b, uint64(len(e))), e...)
 			}
 		}
 		nb := make([]byte, len(b))

@@ -24,7 +24,7 @@ const (
 // orders them.
 //
 // Small sets ("listpack") are one byte slice of entries in that order, each
-// an 8-byte little-endian score, a length byte and the member. Past Redis's
+// an 8-byte little-endian score, a uvarint length and the member. Past the
 // limits a set becomes ("skiplist") two B-trees for good: one by (score,
 // member), whose subtree counts give ranks, and one by (member hash, member)
 // holding the score, for lookups and as the ZSCAN cursor order. Both copy in
@@ -196,7 +196,7 @@ func loadZset(n int, next func() ([]byte, error)) (container, error) {
 			z.big.memberBytes += len(cur.member)
 			continue
 		}
-		if len(cur.member) > lpValueMax || cur.score == 0 && math.Signbit(cur.score) {
+		if cur.score == 0 && math.Signbit(cur.score) {
 			return nil, errBadValue
 		}
 		if _, dup := z.score(cur.member); dup {
@@ -212,15 +212,16 @@ func loadZset(n int, next func() ([]byte, error)) (container, error) {
 
 func appendLPEntry(lp []byte, m string, s float64) []byte {
 	lp = binary.LittleEndian.AppendUint64(lp, math.Float64bits(s))
-	lp = append(lp, byte(len(m)))
+	lp = binary.AppendUvarint(lp, uint64(len(m)))
 	return append(lp, m...)
 }
 
 // lpEntry decodes the entry at off; the member aliases lp.
 func lpEntry(lp []byte, off int) (m string, s float64, next int) {
 	s = math.Float64frombits(binary.LittleEndian.Uint64(lp[off:]))
-	l := int(lp[off+8])
-	return b2s(lp[off+9 : off+9+l]), s, off + 9 + l
+	l, n := binary.Uvarint(lp[off+8:])
+	start := off + 8 + n
+	return b2s(lp[start : start+int(l)]), s, start + int(l)
 }
 
 // lpOffsets lists where each entry starts, in buf when it has room (it
@@ -229,7 +230,7 @@ func (z *zset) lpOffsets(buf *[zsetMaxListpackEntries]int) []int {
 	offs := buf[:0]
 	for off := 0; off < len(z.lp); {
 		offs = append(offs, off)
-		off += 9 + int(z.lp[off+8])
+		_, _, off = lpEntry(z.lp, off)
 	}
 	return offs
 }
@@ -263,7 +264,7 @@ func (z *zset) score(m string) (float64, bool) {
 // zsetAdd does (e nil: a member moving to a new score, which Redis never
 // converts for); a listpack stores -0 as 0, as Redis's does. m is copied.
 func (z *zset) insert(m string, s float64, e *encodings) {
-	if z.big == nil && e != nil && (int64(z.lpn)+1 > e.zsetEntries() || len(m) > e.zsetValue()) {
+	if z.big == nil && e != nil && (int64(z.lpn)+1 > e.zsetEntries() || len(m) > e.zsetValue() || len(z.lp)+len(m) > lpSafeMax) {
 		z.convert()
 	}
 	if z.big != nil {
@@ -285,7 +286,7 @@ func (z *zset) insert(m string, s float64, e *encodings) {
 		}
 		off = next
 	}
-	var buf [9 + lpValueMax]byte
+	var buf [80]byte // a default-sized entry needs no allocation
 	entry := appendLPEntry(buf[:0], m, s)
 	z.lp = slices.Insert(z.lp, at, entry...)
 	z.lpn++
@@ -318,7 +319,8 @@ func (z *zset) remove(m string) bool {
 	if off < 0 {
 		return false
 	}
-	z.lp = slices.Delete(z.lp, off, off+9+int(z.lp[off+8]))
+	_, _, next := lpEntry(z.lp, off)
+	z.lp = slices.Delete(z.lp, off, next)
 	z.lpn--
 	return true
 }

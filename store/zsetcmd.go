@@ -1086,10 +1086,12 @@ func zdiff(srcs []zsrc) []zentry {
 // Redis gives a ZUNIONSTORE result: a listpack when it fits one (where -0
 // becomes 0), else a skiplist.
 func buildZset(entries []zentry, enc *encodings) *zset {
-	small := int64(len(entries)) <= enc.zsetEntries()
+	small, total := int64(len(entries)) <= enc.zsetEntries(), 0
 	for _, e := range entries {
 		small = small && len(e.member) <= enc.zsetValue()
+		total += len(e.member)
 	}
+	small = small && total <= lpSafeMax
 	z := newZset(!small)
 	for _, e := range entries {
 		if small {
