@@ -25,7 +25,7 @@ const (
 // the front end answers; every other command is a write or a read of the keyspace, as
 // its "write" flag says.
 var (
-	connectionCommands = []string{"auth", "client", "discard", "echo", "exec", "hello", "multi", "ping", "psubscribe",
+	connectionCommands = []string{"auth", "client", "discard", "echo", "exec", "hello", "monitor", "multi", "ping", "psubscribe",
 		"punsubscribe", "quit", "readonly", "readwrite", "reset", "select", "ssubscribe", "subscribe", "sunsubscribe",
 		"unsubscribe", "unwatch", "watch"}
 	// PUBLISH and SPUBLISH go through the log, but as entries of their
@@ -33,6 +33,11 @@ var (
 	serverCommands = []string{"acl", "cluster", "command", "config", "debug", "function", "info", "memory", "publish",
 		"pubsub", "role", "script", "spublish", "time", "wait"}
 	scriptCommands = []string{"eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro"}
+	// PFCOUNT is flagged readonly, but Redis stores the estimate it
+	// computes in the value's header. rkv runs it through the log so
+	// that the cache is written at one point of the log on every
+	// replica, and the value's bytes stay Redis's.
+	cachingReads = []string{"pfcount"}
 )
 
 // whereOf is where the command named name with these flags runs; a
@@ -45,7 +50,7 @@ func whereOf(name string, s *Spec) Where {
 		return OnServer
 	case slices.Contains(scriptCommands, name):
 		return AsScript
-	case s.Has("write"):
+	case s.Has("write") || slices.Contains(cachingReads, name):
 		return AsWrite
 	}
 	return AsRead

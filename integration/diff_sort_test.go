@@ -10,9 +10,9 @@ import (
 // shared keys, by and getting weight strings and hash fields named after
 // the elements, with LIMIT, ASC/DESC, ALPHA and STORE; ZINTERCARD; and
 // CONFIG SET of the encoding thresholds, each followed by values built
-// under it and their OBJECT ENCODING, then the defaults again (the
-// families share the servers), so the conversions are compared and the
-// final state holds values converted under other limits.
+// under it and their OBJECT ENCODING (a HyperLogLog's STRLEN), then the
+// defaults again (the families share the servers), so the conversions are
+// compared and the final state holds values converted under other limits.
 //
 // Where Redis's order is unspecified it is not compared exactly: ALPHA BY
 // a pattern orders ties as its sort leaves them, which for a set or a
@@ -187,13 +187,14 @@ var diffEncodingSettings = []struct {
 	{"list-max-listpack-size", []string{"-2", "1", "5", "x"}},
 	{"list-max-ziplist-size", []string{"-1", "8"}},
 	{"list-compress-depth", []string{"0", "1", "-1"}},
+	{"hll-sparse-max-bytes", []string{"0", "20", "40", "3000", "x"}},
 }
 
 // diffEncodingDefaults restores every threshold.
 var diffEncodingDefaults = []string{"CONFIG", "SET", "hash-max-listpack-entries", "512",
 	"hash-max-listpack-value", "64", "zset-max-listpack-entries", "128", "zset-max-listpack-value", "64",
 	"set-max-intset-entries", "512", "stream-node-max-entries", "100", "stream-node-max-bytes", "4096",
-	"list-max-listpack-size", "-2", "list-compress-depth", "0"}
+	"list-max-listpack-size", "-2", "list-compress-depth", "0", "hll-sparse-max-bytes", "3000"}
 
 // encodingRun sets one or two thresholds, builds and changes a value on a
 // shared key under them, reading its OBJECT ENCODING after each step and
@@ -208,7 +209,11 @@ func (g *diffGen) encodingRun() diffCmd {
 	var steps [][]string
 	for i := range 2 + g.rng.IntN(4) {
 		var c []string
-		switch g.rng.IntN(5) {
+		switch g.rng.IntN(6) {
+		case 5:
+			// A HyperLogLog turns dense past hll-sparse-max-bytes: STRLEN
+			// below tells.
+			c = []string{"PFADD", key, g.pick([]string{"a", "b", "c"}), "e" + strconv.Itoa(g.rng.IntN(50)), "f" + strconv.Itoa(g.rng.IntN(50))}
 		case 0:
 			c = []string{"HSET", key, g.pick([]string{"a", "b", "c", "dd", "eee"}), g.pick([]string{"1", "xy", "long value"})}
 		case 1:
@@ -227,6 +232,7 @@ func (g *diffGen) encodingRun() diffCmd {
 		src := g.key()
 		steps = append(steps, []string{"ZUNIONSTORE", key, "2", key, src}, []string{"OBJECT", "ENCODING", key})
 	}
+	steps = append(steps, []string{"STRLEN", key})
 	get := []string{"CONFIG", "GET"}
 	for _, s := range diffEncodingSettings {
 		get = append(get, s.name)

@@ -9,13 +9,15 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/rkv/rkv/command"
 	"github.com/rkv/rkv/script"
 	"github.com/rkv/rkv/store"
 )
 
 // Scripts run from the log on every replica (store/doc.go says why): a
-// KindScript entry holds whether the leader found memory over maxmemory,
-// the instruction budget, the seed of math.random the leader drew, and
+// KindScript entry holds its options (whether the leader found memory over
+// maxmemory, whether the client speaks RESP3, whose conversions of the
+// script's result differ), the instruction budget, the seed of math.random the leader drew, and
 // the client's EVAL or FCALL, an EVALSHA's
 // script already replaced by its body; a KindScriptCache entry holds a
 // SCRIPT or FUNCTION command that changes the cached scripts or the
@@ -23,12 +25,15 @@ import (
 
 // EncodeScript lays out the entry that runs cmd (EVAL <body> or FCALL
 // <function>, then numkeys, keys and arguments).
-func EncodeScript(buf []byte, stampMs int64, oom bool, budget int64, seed uint64, cmd [][]byte) []byte {
-	opts := []byte("")
+func EncodeScript(buf []byte, stampMs int64, oom bool, resp3 bool, budget int64, seed uint64, cmd [][]byte) []byte {
+	var opts []string
 	if oom {
-		opts = []byte("oom")
+		opts = append(opts, "oom")
 	}
-	args := append([][]byte{opts, strconv.AppendInt(nil, budget, 10), strconv.AppendUint(nil, seed, 10)}, cmd...)
+	if resp3 {
+		opts = append(opts, "resp3")
+	}
+	args := append([][]byte{[]byte(strings.Join(opts, ",")), strconv.AppendInt(nil, budget, 10), strconv.AppendUint(nil, seed, 10)}, cmd...)
 	return EncodeEntry(buf, KindScript, stampMs, args)
 }
 
@@ -47,7 +52,15 @@ func (m *machine) runScript(stamp int64, args [][]byte) (reply []byte) {
 	}
 	budget, _ := strconv.ParseInt(string(args[1]), 10, 64)
 	seed, _ := strconv.ParseUint(string(args[2]), 10, 64)
-	o := script.Options{OOM: string(args[0]) == "oom", Budget: budget, Seed: seed}
+	o := script.Options{Budget: budget, Seed: seed}
+	for _, opt := range strings.Split(string(args[0]), ",") {
+		switch opt {
+		case "oom":
+			o.OOM = true
+		case "resp3":
+			o.Resp = 3
+		}
+	}
 	m.store.ApplyScript(stamp, func(nowMs int64, exec store.Exec) {
 		reply = m.runCall(args[3:], storeHost{exec: exec, nowMs: nowMs}, o)
 	})
@@ -139,32 +152,9 @@ type storeHost struct {
 func (h storeHost) Call(args [][]byte, resp int) []byte {
 	reply := h.call(args)
 	if resp == 3 {
-		return resp3Nulls(nil, reply)
+		return command.ToRESP3(nil, args, reply)
 	}
 	return reply
-}
-
-// resp3Nulls appends reply with its RESP2 nulls (a null bulk string or
-// array) made RESP3's null, which a script that asked redis.setresp(3)
-// sees as nil rather than false. The store answers RESP2 only.
-func resp3Nulls(out, reply []byte) []byte {
-	for len(reply) > 0 {
-		n, v := redcon.ReadNextRESP(reply)
-		if n == 0 {
-			return append(out, reply...)
-		}
-		switch {
-		case bytes.HasPrefix(reply, []byte("$-1\r\n")) || bytes.HasPrefix(reply, []byte("*-1\r\n")):
-			out = append(out, "_\r\n"...)
-		case v.Type == redcon.Array:
-			header := bytes.IndexByte(reply, '\n') + 1
-			out = resp3Nulls(append(out, reply[:header]...), reply[header:n])
-		default:
-			out = append(out, reply[:n]...)
-		}
-		reply = reply[n:]
-	}
-	return out
 }
 
 func (h storeHost) call(args [][]byte) []byte {

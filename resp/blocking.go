@@ -215,13 +215,13 @@ func (s *Server) block(conn redcon.Conn, c *client, rep *replica.Replica, keys [
 		select {
 		case <-bc.wake:
 		case <-expired:
-			conn.WriteRaw(nullArray)
+			writeReply(conn, c, nil, nullArray)
 			return
 		case withError := <-bc.unblocked:
 			if withError {
 				conn.WriteError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
 			} else {
-				conn.WriteRaw(nullArray)
+				writeReply(conn, c, nil, nullArray)
 			}
 			return
 		case <-leaderChange:
@@ -264,7 +264,7 @@ func (s *Server) blockingRead(conn redcon.Conn, c *client, rep *replica.Replica,
 		if string(reply) == "*-1\r\n" {
 			return false
 		}
-		conn.WriteRaw(reply)
+		writeReply(conn, c, args, reply)
 		return true
 	})
 }
@@ -349,7 +349,7 @@ func (s *Server) proposeBlocking(conn redcon.Conn, rep *replica.Replica, sc *sto
 	if string(reply) == "*-1\r\n" || string(reply) == "$-1\r\n" {
 		return false
 	}
-	conn.WriteRaw(reply)
+	writeReply(conn, clientOf(conn), args, reply)
 	return true
 }
 

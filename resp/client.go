@@ -86,17 +86,56 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 		} else {
 			conn.WriteInt(0)
 		}
+	case "reply":
+		switch strings.ToLower(string(args[2])) {
+		case "on":
+			c.reply = replyOn
+			conn.WriteString("OK")
+		case "off":
+			c.reply = replyOff
+		case "skip":
+			if c.reply == replyOn {
+				c.reply = replySkip
+			}
+		default:
+			conn.WriteError(errSyntax)
+		}
+	case "no-evict":
+		// rkv evicts keys, never clients: the flag is accepted.
+		switch strings.ToLower(string(args[2])) {
+		case "on", "off":
+			conn.WriteString("OK")
+		default:
+			conn.WriteError(errSyntax)
+		}
+	case "kill":
+		s.cmdKill(conn, c, args)
+	case "tracking":
+		s.cmdTracking(conn, c, args)
+	case "caching":
+		s.cmdCaching(conn, c, args)
+	case "trackinginfo":
+		s.cmdTrackingInfo(conn, c, args)
+	case "getredir":
+		s.cmdGetRedir(conn, c, args)
 	case "list":
+		keep, msg := clientListFilter(args[2:])
+		if msg != "" {
+			conn.WriteError(msg)
+			return
+		}
 		var b strings.Builder
 		for _, cl := range s.sortedClients() {
-			b.WriteString(s.clientLine(cl))
-			b.WriteByte('\n')
+			if keep(cl) {
+				b.WriteString(s.clientLine(cl, c, args))
+				b.WriteByte('\n')
+			}
 		}
 		conn.WriteBulkString(b.String())
 	case "info":
 		for _, cl := range s.clientList() {
 			if c != nil && cl.id == c.id {
-				conn.WriteBulkString(s.clientLine(cl) + "\n")
+				conn.WriteBulkString(s.clientLine(cl, c, args) + "\n")
 				return
 			}
 		}
@@ -112,18 +151,76 @@ func (s *Server) sortedClients() []*client {
 	return cl
 }
 
-func (s *Server) clientLine(c *client) string {
-	flags := "N"
-	switch {
-	case c.subscribed():
-		flags = "P"
-	case c.readonly:
-		flags = "r"
+// clientLine is a connection's line of CLIENT LIST and CLIENT INFO, as
+// asked by the connection caller running args: its own line shows that
+// command running, with the query buffer holding it.
+func (s *Server) clientLine(c, caller *client, args [][]byte) string {
+	self := caller != nil && c.id == caller.id
+	// Another connection's transaction is its own goroutine's to read.
+	inMulti := self && c.tx.multi
+	flags := ""
+	_, redirect, _ := s.tracking.info(c.id, false)
+	for _, f := range []struct {
+		on   bool
+		flag string
+	}{{c.subscribed(), "P"}, {inMulti, "x"}, {c.tracked, "t"}, {c.readonly, "r"}} {
+		if f.on {
+			flags += f.flag
+		}
+	}
+	if flags == "" {
+		flags = "N"
+	}
+	multi := -1
+	if inMulti {
+		multi = len(c.tx.queue)
+	}
+	cmd, qbuf := orDefault(c.lastCmd, "NULL"), 0
+	if self {
+		if sp, ok := specFor(args); ok {
+			cmd = sp.Name
+		}
+		qbuf = len(redcon.AppendArray(nil, len(args)))
+		for _, a := range args {
+			qbuf += len(redcon.AppendBulk(nil, a))
+		}
+	}
+	resp := 2
+	if c.resp3 {
+		resp = 3
 	}
 	now := time.Now()
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=0 sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2 lib-name=%s lib-ver=%s",
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=0 sub=%d psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d lib-name=%s lib-ver=%s",
 		c.id, c.addr, c.laddr, c.name, int(now.Sub(c.created).Seconds()), int(now.Sub(c.lastSeen).Seconds()),
-		flags, c.nsub, c.npsub, c.nssub, orDefault(c.lastCmd, "NULL"), c.libName, c.libVer)
+		flags, c.nsub, c.npsub, c.nssub, multi, qbuf, cmd, c.user, redirect, resp, c.libName, c.libVer)
+}
+
+// clientListFilter reads CLIENT LIST's TYPE and ID options.
+func clientListFilter(opts [][]byte) (func(*client) bool, string) {
+	switch {
+	case len(opts) == 0:
+		return func(*client) bool { return true }, ""
+	case len(opts) == 2 && strings.EqualFold(string(opts[0]), "type"):
+		typ := strings.ToLower(string(opts[1]))
+		switch typ {
+		case "normal", "pubsub":
+			return func(c *client) bool { return c.subscribed() == (typ == "pubsub") }, ""
+		case "master", "replica", "slave":
+			return func(*client) bool { return false }, ""
+		}
+		return nil, fmt.Sprintf("ERR Unknown client type '%s'", opts[1])
+	case len(opts) >= 2 && strings.EqualFold(string(opts[0]), "id"):
+		ids := map[int64]bool{}
+		for _, o := range opts[1:] {
+			id, err := strconv.ParseInt(string(o), 10, 64)
+			if err != nil || id <= 0 {
+				return nil, "ERR Invalid client ID"
+			}
+			ids[id] = true
+		}
+		return func(c *client) bool { return ids[c.id] }, ""
+	}
+	return nil, errSyntax
 }
 
 func orDefault(s, def string) string {
@@ -131,4 +228,114 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// replyMode is CLIENT REPLY's: replies on, off, or off for the next
+// command only.
+type replyMode uint8
+
+const (
+	replyOn replyMode = iota
+	replyOff
+	replySkip
+)
+
+// isClientReply reports whether args is CLIENT REPLY, which runs with
+// replies on whatever the mode.
+func isClientReply(args [][]byte) bool {
+	return len(args) > 1 && strings.EqualFold(string(args[0]), "client") && strings.EqualFold(string(args[1]), "reply")
+}
+
+// cmdKill is CLIENT KILL: by address (the old form, answered OK or an
+// error) or by filters (ID, TYPE, ADDR, LADDR, USER, SKIPME), answered
+// with the number of connections closed. The caller's own connection
+// closes after the reply.
+func (s *Server) cmdKill(conn redcon.Conn, c *client, args [][]byte) {
+	var addr, laddr, user, typ string
+	var id int64
+	skipme := true
+	if len(args) == 3 {
+		addr, skipme = string(args[2]), false
+	}
+	for i := 2; len(args) > 3 && i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			conn.WriteError(errSyntax)
+			return
+		}
+		v := string(args[i+1])
+		switch strings.ToLower(string(args[i])) {
+		case "id":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 {
+				conn.WriteError("ERR client-id should be greater than 0")
+				return
+			}
+			id = n
+		case "type":
+			typ = strings.ToLower(v)
+			switch typ {
+			case "normal", "pubsub", "master", "replica", "slave":
+			default:
+				conn.WriteError(fmt.Sprintf("ERR Unknown client type '%s'", v))
+				return
+			}
+		case "addr":
+			addr = v
+		case "laddr":
+			laddr = v
+		case "user":
+			if s.acl.user(v) == nil {
+				conn.WriteError(fmt.Sprintf("ERR No such user '%s'", v))
+				return
+			}
+			user = v
+		case "skipme":
+			switch strings.ToLower(v) {
+			case "yes":
+				skipme = true
+			case "no":
+				skipme = false
+			default:
+				conn.WriteError(errSyntax)
+				return
+			}
+		default:
+			conn.WriteError(errSyntax)
+			return
+		}
+	}
+	killed, self := 0, false
+	for _, cl := range s.clientList() {
+		clientType := "normal"
+		if cl.subscribed() {
+			clientType = "pubsub"
+		}
+		if addr != "" && cl.addr != addr || laddr != "" && cl.laddr != laddr || id != 0 && cl.id != id ||
+			user != "" && cl.user != user || typ != "" && typ != clientType || skipme && cl.id == c.id {
+			continue
+		}
+		killed++
+		if cl.id == c.id {
+			self = true
+			continue
+		}
+		s.clientsMu.Lock()
+		target := s.clients[cl.id]
+		s.clientsMu.Unlock()
+		if target != nil {
+			target.close()
+		}
+	}
+	switch {
+	case len(args) > 3:
+		conn.WriteInt(killed)
+	case killed == 0:
+		conn.WriteError("ERR No such client")
+	default:
+		conn.WriteString("OK")
+	}
+	if self {
+		conn.Close()
+		s.setClient(c, func(c *client) { c.dropped = true })
+	}
 }

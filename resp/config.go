@@ -118,6 +118,13 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 	}),
 	"busy-reply-threshold": (*Server).setBusyThreshold,
 	"lua-time-limit":       (*Server).setBusyThreshold,
+	"tracking-table-max-keys": func(s *Server, v string) string {
+		n, msg := parseIntSetting(v, 0, 1<<63-1)
+		if msg == "" {
+			s.tracking.setMaxKeys(n)
+		}
+		return msg
+	},
 }
 
 // parseIntSetting parses an integer setting that must lie in [lo, hi],
@@ -187,6 +194,7 @@ func (s *Server) settings() map[string]string {
 		"proto-max-bulk-len":         strconv.FormatInt(lim.ProtoMaxBulkLen, 10),
 		"busy-reply-threshold":       strconv.FormatInt(s.busyMs.Load(), 10),
 		"lua-time-limit":             strconv.FormatInt(s.busyMs.Load(), 10),
+		"tracking-table-max-keys":    strconv.FormatInt(s.tracking.maxKeys.Load(), 10),
 		"rkv-read-mode":              s.cfg.ReadMode,
 		"rkv-election-timeout":       s.cfg.ElectionTimeout.String(),
 		"rkv-heartbeat-interval":     s.cfg.HeartbeatInterval.String(),

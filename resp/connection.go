@@ -12,7 +12,7 @@ import (
 )
 
 func (s *Server) cmdPing(conn redcon.Conn, c *client, args [][]byte) {
-	if c != nil && c.subscribed() && len(args) <= 2 {
+	if c != nil && c.subscribed() && !c.resp3 && len(args) <= 2 {
 		// A subscribed RESP2 connection gets ["pong", message], as Redis
 		// answers there.
 		msg := []byte{}
@@ -41,12 +41,16 @@ func (s *Server) cmdReset(conn redcon.Conn, c *client, _ [][]byte) {
 	s.endTransaction(c.tx)
 	if c.sub != nil {
 		s.pubsub.forget(c.sub)
+		s.monitors.remove(c.sub)
 		s.subscriptionsChanged(c)
 	}
 	authed := !s.acl.PasswordRequired()
 	s.setClient(c, func(c *client) {
 		c.readonly, c.name, c.user, c.authed = false, "", "default", authed
 	})
+	s.setProtocol(c, false)
+	s.tracking.disable(c.id)
+	s.setClient(c, func(c *client) { c.tracked, c.caching = false, cachingOff })
 	conn.WriteString("RESET")
 }
 
@@ -73,19 +77,18 @@ func (s *Server) cmdSelect(conn redcon.Conn, _ *client, args [][]byte) {
 }
 
 func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
-	i := 1
+	i, ver := 1, 0
 	if len(args) > 1 {
-		ver, err := strconv.Atoi(string(args[1]))
+		v, err := strconv.ParseInt(string(args[1]), 10, 64)
 		if err != nil {
 			conn.WriteError("ERR Protocol version is not an integer or out of range")
 			return
 		}
-		if ver != 2 {
-			// Only RESP2 is spoken; clients fall back to it on NOPROTO.
+		if v != 2 && v != 3 {
 			conn.WriteError("NOPROTO unsupported protocol version")
 			return
 		}
-		i = 2
+		i, ver = 2, int(v)
 	}
 	for ; i < len(args); i++ {
 		switch strings.ToLower(string(args[i])) {
@@ -111,17 +114,30 @@ func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
 			return
 		}
 	}
+	if !c.authed {
+		conn.WriteError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
+	}
+	if ver != 0 {
+		s.setProtocol(c, ver == 3)
+	}
 	role := "replica"
 	if s.home.Node().IsLeader() {
 		role = "master"
 	}
-	conn.WriteArray(14)
+	proto := 2
+	if c.resp3 {
+		proto = 3
+		conn.WriteRaw([]byte("%7\r\n"))
+	} else {
+		conn.WriteArray(14)
+	}
 	conn.WriteBulkString("server")
 	conn.WriteBulkString("redis")
 	conn.WriteBulkString("version")
 	conn.WriteBulkString(redisVersion)
 	conn.WriteBulkString("proto")
-	conn.WriteInt(2)
+	conn.WriteInt(proto)
 	conn.WriteBulkString("id")
 	conn.WriteInt64(clientID(c))
 	conn.WriteBulkString("mode")

@@ -49,6 +49,7 @@ func init() {
 		"cluster": (*Server).cmdCluster, "readonly": (*Server).cmdReadonly, "readwrite": (*Server).cmdReadwrite,
 		"multi": (*Server).cmdMulti, "exec": (*Server).cmdExec, "discard": (*Server).cmdDiscard,
 		"watch": (*Server).cmdWatch, "unwatch": (*Server).cmdUnwatch, "wait": (*Server).cmdWait,
+		"monitor": (*Server).cmdMonitor,
 	})
 }
 
@@ -63,7 +64,15 @@ func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
 		conn.WriteError(msg)
 		return
 	}
-	sc.run(s, conn, c, cmd.Args)
+	if c == nil || !c.resp3 || sc.spec.Group == "pubsub" || sc.spec.Runs == command.AsScript {
+		sc.run(s, conn, c, cmd.Args)
+		return
+	}
+	// Pub/Sub's commands write their pushes, and scripts their results,
+	// in the client's protocol themselves.
+	captured := &capturedConn{Conn: conn}
+	sc.run(s, captured, c, cmd.Args)
+	writeReply(conn, c, cmd.Args, captured.buf)
 }
 
 // checkServerCommand returns the error for a server command of the wrong

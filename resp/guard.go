@@ -149,12 +149,32 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		// first; the next read answers the error.
 		return held + g.scan.good, nil
 	}
+	if len(g.scan.empty) > 0 {
+		n = g.skipEmpty(p[held:held+n], n)
+	}
 	if end := g.scan.end; end >= 0 && end < n {
 		g.carry = append([]byte(nil), p[held+end:held+n]...)
 		g.rerr = err
 		return held + end, nil
 	}
 	return held + n, err
+}
+
+// skipEmpty removes the empty multibulks the scan found from b, the n
+// bytes just read, and returns how many are left; the scan's end moves
+// with them.
+func (g *guardConn) skipEmpty(b []byte, n int) int {
+	kept, from, end := 0, 0, g.scan.end
+	for _, span := range g.scan.empty {
+		kept += copy(b[kept:], b[from:span[0]])
+		if g.scan.end >= span[1] {
+			end -= span[1] - span[0]
+		}
+		from = span[1]
+	}
+	kept += copy(b[kept:], b[from:n])
+	g.scan.end = end
+	return kept
 }
 
 // refuse writes the pending protocol error, once, and returns the error
@@ -234,6 +254,12 @@ type respScanner struct {
 	pending int64 // bytes of the current command so far
 	good    int   // set by feed when it fails: the bytes before the failure
 	end     int   // set by feed: the offset just past the last command that ended, -1 if none
+	// start is where the current command began in what feed scans, -1
+	// when it began in an earlier read; empty holds the spans of empty
+	// multibulks ("*0", "*-1") feed found, which Redis skips and redcon
+	// would refuse.
+	start int
+	empty [][2]int
 }
 
 type scanState uint8
@@ -250,11 +276,11 @@ const (
 // feed scans b; on a violation it returns false, with Redis's error reply
 // ("" to close without one) and sets good.
 func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
-	s.end = -1
+	s.end, s.start, s.empty = -1, -1, s.empty[:0]
 	for i := 0; i < len(b); {
 		switch s.state {
 		case scanStart:
-			s.pending = 0
+			s.pending, s.start = 0, i
 			switch b[i] {
 			case '*':
 				s.state, s.line, s.num, s.neg, s.bad = scanMultibulk, 0, 0, false, false
@@ -273,6 +299,9 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 					}
 					if s.neg || s.num <= 0 {
 						s.state, s.end = scanStart, i+1
+						if s.start >= 0 {
+							s.empty = append(s.empty, [2]int{s.start, i + 1})
+						}
 					} else {
 						s.bulks, s.state = s.num, scanBulkType
 					}

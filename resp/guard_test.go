@@ -198,3 +198,14 @@ func TestGuardCutsAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardSkipsEmptyMultibulks: "*0" and "*-10" are empty commands Redis
+// skips; redcon never sees them, so the commands around them run.
+func TestGuardSkipsEmptyMultibulks(t *testing.T) {
+	in := "*-10\r\nPING\r\n*0\r\n*1\r\n$4\r\nPING\r\n*-1\r\n"
+	g, _ := newTestGuard([][]byte{[]byte(in)})
+	got, _, err := readGuard(g, 4096)
+	if want := "PING\r\n*1\r\n$4\r\nPING\r\n"; err != io.EOF || string(got) != want {
+		t.Fatalf("handed on %q, %v; want %q", got, err, want)
+	}
+}

@@ -58,6 +58,7 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		fmt.Sprintf("connected_clients:%d", nclients),
 		fmt.Sprintf("maxclients:%d", s.cfg.MaxClients),
 		fmt.Sprintf("blocked_clients:%d", s.blocked.count()),
+		fmt.Sprintf("tracking_clients:%d", s.tracking.tracking.Load()),
 	)
 	if want("memory") {
 		section("Memory", s.memoryInfo()...)
@@ -69,6 +70,7 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		fmt.Sprintf("raft_log_dir:%s", s.cfg.Dir),
 	)
 	mst := s.home.Store().Stats(time.Now().UnixMilli())
+	trackedKeys, trackedItems, trackedPrefixes := s.tracking.stats()
 	section("Stats",
 		fmt.Sprintf("total_connections_received:%d", s.totalConns.Load()),
 		fmt.Sprintf("total_commands_processed:%d", s.totalCmds.Load()),
@@ -76,6 +78,9 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		fmt.Sprintf("expired_keys:%d", mst.Expired),
 		fmt.Sprintf("expired_stale_perc:%.2f", mst.StalePercent),
 		fmt.Sprintf("evicted_keys:%d", mst.Evicted),
+		fmt.Sprintf("tracking_total_keys:%d", trackedKeys),
+		fmt.Sprintf("tracking_total_items:%d", trackedItems),
+		fmt.Sprintf("tracking_total_prefixes:%d", trackedPrefixes),
 	)
 	role := "slave"
 	if st.State == consensus.StateLeader {

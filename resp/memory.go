@@ -91,6 +91,9 @@ func (s *Server) memoryInfo() []string {
 		"maxmemory_human:" + humanBytes(limit),
 		"maxmemory_policy:" + st.Policy.String(),
 		fmt.Sprintf("maxmemory_samples:%d", s.home.Removal().Samples()),
+		// Values are freed as they are deleted, never in the background.
+		"lazyfree_pending_objects:0",
+		"mem_not_counted_for_evict:0",
 	}
 }
 

@@ -218,7 +218,7 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 		return
 	}
 	if tx.session != nil && tx.session.broken.Load() {
-		conn.WriteRaw(nullArray)
+		writeReply(conn, c, nil, nullArray)
 		return
 	}
 	var cmds [][][]byte
@@ -274,7 +274,11 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 		}
 	}
 	// All store commands, an abort (null array), or an error.
-	conn.WriteRaw(reply)
+	if _, arr := redcon.ReadNextRESP(reply); c.resp3 && arr.Type == redcon.Array && arr.Count == len(cmds) {
+		replyEach(conn, c, cmds, arr.Data)
+		return
+	}
+	writeReply(conn, c, nil, reply)
 }
 
 // interleave writes EXEC's array: the store's replies (elems, in order)
@@ -288,7 +292,7 @@ func (s *Server) interleave(conn redcon.Conn, c *client, queue []queuedCommand, 
 			continue
 		}
 		n, _ := redcon.ReadNextRESP(elems)
-		conn.WriteRaw(elems[:n])
+		writeReply(conn, c, q.args, elems[:n])
 		elems = elems[n:]
 	}
 }

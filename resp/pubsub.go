@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -77,7 +78,13 @@ type pubsubHub struct {
 type subscriber struct {
 	out  *outbox
 	sets [numSubKinds]map[string]struct{}
+	// resp3 is the connection's protocol: its pushes are RESP3's.
+	resp3 atomic.Bool
 }
+
+// push queues a pushed reply, written in RESP2, in the subscriber's
+// protocol.
+func (sub *subscriber) push(b []byte) { sub.out.Write(pushForm(b, sub.resp3.Load())) }
 
 func newPubsubHub() *pubsubHub {
 	h := &pubsubHub{}
@@ -125,7 +132,7 @@ func (h *pubsubHub) subscribe(sub *subscriber, kind subKind, names [][]byte) {
 			}
 			clients[sub] = struct{}{}
 		}
-		sub.out.Write(appendSubscription(nil, subscribeWord[kind], n, sub.count(kind)))
+		sub.push(appendSubscription(nil, subscribeWord[kind], n, sub.count(kind)))
 	}
 }
 
@@ -141,13 +148,13 @@ func (h *pubsubHub) unsubscribe(sub *subscriber, kind subKind, names [][]byte) {
 			names = append(names, []byte(name))
 		}
 		if len(names) == 0 {
-			sub.out.Write(appendSubscription(nil, unsubscribeWord[kind], nil, sub.count(kind)))
+			sub.push(appendSubscription(nil, unsubscribeWord[kind], nil, sub.count(kind)))
 			return
 		}
 	}
 	for _, n := range names {
 		h.remove(sub, kind, string(n))
-		sub.out.Write(appendSubscription(nil, unsubscribeWord[kind], n, sub.count(kind)))
+		sub.push(appendSubscription(nil, unsubscribeWord[kind], n, sub.count(kind)))
 	}
 }
 
@@ -192,9 +199,9 @@ func (h *pubsubHub) deliver(p replica.Publish) int {
 	}
 	n := 0
 	if clients := h.subs[kind][string(p.Channel)]; len(clients) > 0 {
-		msg := appendMessage(nil, messageWord[kind], nil, p.Channel, p.Message)
+		msg := newPushed(appendMessage(nil, messageWord[kind], nil, p.Channel, p.Message))
 		for sub := range clients {
-			sub.out.Write(msg)
+			sub.out.Write(msg.form(sub))
 			n++
 		}
 	}
@@ -207,9 +214,9 @@ func (h *pubsubHub) deliver(p replica.Publish) int {
 		if !store.GlobMatch(pattern, channel) {
 			continue
 		}
-		msg := appendMessage(nil, messageWord[subPattern], []byte(pattern), p.Channel, p.Message)
+		msg := newPushed(appendMessage(nil, messageWord[subPattern], []byte(pattern), p.Channel, p.Message))
 		for sub := range clients {
-			sub.out.Write(msg)
+			sub.out.Write(msg.form(sub))
 			n++
 		}
 	}
@@ -243,8 +250,23 @@ func (h *pubsubHub) numPatterns() int {
 	return len(h.subs[subPattern])
 }
 
-// The pushed forms, written here only, RESP2's arrays for now: RESP3
-// writes the same elements under a push header.
+// The pushed forms, written here as RESP2's arrays: RESP3 connections get
+// the same elements under a push header (pushForm).
+
+// pushed is one message for many subscribers, in each protocol once.
+type pushed struct{ resp2, resp3 []byte }
+
+func newPushed(resp2 []byte) *pushed { return &pushed{resp2: resp2} }
+
+func (p *pushed) form(sub *subscriber) []byte {
+	if !sub.resp3.Load() {
+		return p.resp2
+	}
+	if p.resp3 == nil {
+		p.resp3 = pushForm(p.resp2, true)
+	}
+	return p.resp3
+}
 
 // appendPushHeader begins a pushed reply of n elements.
 func appendPushHeader(b []byte, n int) []byte {
@@ -298,7 +320,8 @@ func appendSubscribedPong(b, msg []byte) []byte {
 	return appendBulk(b, msg)
 }
 
-// subscribes reports whether the pipeline holds a command that subscribes:
+// subscribes reports whether the pipeline holds a command that subscribes
+// (or turns tracking on, or monitors: what they get is pushed alike):
 // its connection needs an outbox before any of them runs.
 func subscribes(cmds []redcon.Command, scs []*store.Command) bool {
 	for i, cmd := range cmds {
@@ -308,6 +331,11 @@ func subscribes(cmds []redcon.Command, scs []*store.Command) bool {
 		name := cmd.Args[0]
 		if bytes.EqualFold(name, []byte("subscribe")) || bytes.EqualFold(name, []byte("psubscribe")) ||
 			bytes.EqualFold(name, []byte("ssubscribe")) {
+			return true
+		}
+		// Invalidations are pushed as messages are.
+		if len(cmd.Args) > 1 && bytes.EqualFold(name, []byte("client")) && bytes.EqualFold(cmd.Args[1], []byte("tracking")) ||
+			bytes.EqualFold(name, []byte("monitor")) {
 			return true
 		}
 	}
@@ -327,6 +355,7 @@ func (s *Server) openOutbox(conn redcon.Conn, c *client) {
 	}
 	out := newOutbox(raw, &s.conns)
 	sub := newSubscriber(out)
+	sub.resp3.Store(c.resp3)
 	oc := newOutConn(conn, out)
 	s.setClient(c, func(c *client) { c.sub, c.outConn, c.guard = sub, oc, guard })
 }
@@ -376,11 +405,11 @@ func unsubscribeCmd(kind subKind) func(s *Server, conn redcon.Conn, c *client, a
 			// Never subscribed: nothing to remove, and no outbox needed
 			// to keep the confirmations in order.
 			if len(args) == 1 {
-				conn.WriteRaw(appendSubscription(nil, unsubscribeWord[kind], nil, 0))
+				conn.WriteRaw(pushForm(appendSubscription(nil, unsubscribeWord[kind], nil, 0), c.resp3))
 				return
 			}
 			for _, n := range args[1:] {
-				conn.WriteRaw(appendSubscription(nil, unsubscribeWord[kind], n, 0))
+				conn.WriteRaw(pushForm(appendSubscription(nil, unsubscribeWord[kind], n, 0), c.resp3))
 			}
 			return
 		}

@@ -113,6 +113,9 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 	}
 	run := func(h script.Host, o script.Options) script.Result {
 		o.Cluster, o.NoCache, o.Command, o.Seed = true, true, args, rand.Uint64()
+		if c.resp3 {
+			o.Resp = 3
+		}
 		if fcall {
 			return eng.FCall(fn, keys, argv, h, o)
 		}
@@ -141,6 +144,11 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 			conn.WriteRaw(r.Reply)
 			return
 		}
+		// The keys of a script that reads before it writes are tracked
+		// (what it reads after its first write is not seen here).
+		if r.Read && c.tracked {
+			defer s.rememberRead(c, args)
+		}
 	}
 	cmd := make([][]byte, 0, len(args))
 	if fcall {
@@ -153,7 +161,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
 		oom := !rep.Removal().AdmitWrite(ctx)
-		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, replica.ScriptBudget, rand.Uint64(), cmd)
+		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, c.resp3, replica.ScriptBudget, rand.Uint64(), cmd)
 	})
 }
 
@@ -195,6 +203,9 @@ func (s *Server) readScript(conn redcon.Conn, c *client, rep *replica.Replica, r
 		r = run(replica.ReadScriptHost(exec, nowMs))
 	})
 	conn.WriteRaw(r.Reply)
+	if r.Read && c.tracked {
+		s.rememberRead(c, args)
+	}
 }
 
 // proposeScripts sends a change of the script cache or the function

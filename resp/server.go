@@ -84,7 +84,12 @@ type Server struct {
 	// applied publishes until stopPublishing.
 	pubsub         *pubsubHub
 	stopPublishing func()
-	acl            *ACL
+	// tracking holds the connections' client-side caching state and
+	// gets the home replica's changes until stopTracking.
+	tracking     *trackingRegistry
+	stopTracking func()
+	monitors     *monitorHub
+	acl          *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 	// busyMs is busy-reply-threshold: after a script has run this many
@@ -110,6 +115,8 @@ type client struct {
 	libName  string
 	libVer   string
 	readonly bool
+	// resp3 is set by HELLO 3: replies go out in RESP3.
+	resp3    bool
 	created  time.Time
 	lastCmd  string
 	lastSeen time.Time
@@ -120,6 +127,18 @@ type client struct {
 	// it authenticates when the default user needs a password.
 	user   string
 	authed bool
+	// tracked is set while the connection has CLIENT TRACKING on;
+	// caching is CLIENT CACHING's flag (tracking.go).
+	tracked bool
+	caching int
+	// reply is CLIENT REPLY's mode.
+	reply replyMode
+	// close closes the connection (CLIENT KILL from another one).
+	close func() error
+	// wantsOutbox is set when another connection redirects invalidations
+	// to this one: it opens its outbox (where pushes go) at its next
+	// command.
+	wantsOutbox *atomic.Bool
 	// dropped is set when writing its replies failed, or by QUIT: the
 	// rest of its pipeline is not run.
 	dropped bool
@@ -175,6 +194,10 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.stopWatching = rep.Subscribe(s.watchers.changed)
 	s.stopBlocked = rep.Subscribe(s.blocked.changed)
 	s.stopPublishing = rep.OnPublish(s.pubsub.deliver)
+	s.tracking = newTrackingRegistry()
+	s.monitors = newMonitorHub()
+	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
+	s.stopTracking = rep.Subscribe(s.tracking.changed)
 	return s
 }
 
@@ -204,6 +227,7 @@ func (s *Server) Close() error {
 	s.stopBlocked()
 	close(s.closing)
 	s.stopPublishing()
+	s.stopTracking()
 	if s.rs == nil {
 		return nil
 	}
@@ -223,7 +247,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	}
 	now := time.Now()
 	c := &client{id: s.clientSeq.Add(1), addr: conn.RemoteAddr(), created: now, lastSeen: now, tx: &txState{},
-		user: "default", authed: !s.acl.PasswordRequired()}
+		user: "default", authed: !s.acl.PasswordRequired(), close: conn.Close, wantsOutbox: new(atomic.Bool)}
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
 	}
@@ -236,8 +260,10 @@ func (s *Server) accept(conn redcon.Conn) bool {
 func (s *Server) closed(conn redcon.Conn, _ error) {
 	if c, ok := conn.Context().(*client); ok {
 		s.unwatch(c.tx)
+		s.tracking.forget(c.id)
 		if c.sub != nil {
 			s.pubsub.forget(c.sub)
+			s.monitors.remove(c.sub)
 			c.sub.out.kill()
 		}
 		s.clientsMu.Lock()
@@ -267,7 +293,7 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	}
 	// From its first SUBSCRIBE on, a connection's replies go through its
 	// outbox, in order with the messages pushed to it.
-	if c.sub == nil && subscribes(cmds, scs) {
+	if c.sub == nil && (subscribes(cmds, scs) || c.wantsOutbox.Load()) {
 		s.openOutbox(conn, c)
 	}
 	if c.outConn != nil {
@@ -275,6 +301,10 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	}
 	if !s.admissible(conn, c) {
 		return
+	}
+	if c.tracked {
+		s.trackingBegin(c, cmds, scs)
+		defer s.tracking.end(c.id)
 	}
 	// Checked as each command's turn comes: an AUTH earlier in the
 	// pipeline changes the answer for the commands after it.
@@ -288,61 +318,30 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 		if !s.flushOutput(conn, c) {
 			return
 		}
+		if c.caching != cachingOff {
+			cachingStep(c, cmds[i].Args)
+		}
 		if crossProtocol(cmds[i].Args) {
 			s.logger.Warn("possible security attack: an HTTP request line on the client port; connection closed", "client", conn.RemoteAddr())
 			conn.Close()
 			return
 		}
-		if msg := refused(i); msg != "" {
-			if c.tx.multi {
-				c.tx.dirty = true
-			}
-			conn.WriteError(msg)
-			i++
+		if c.reply == replyOn || isClientReply(cmds[i].Args) {
+			i = s.step(conn, c, cmds, scs, i, refused)
 			continue
 		}
-		if c.subscribed() {
-			if msg := subscribedRefusal(cmds[i].Args); msg != "" {
-				conn.WriteError(msg)
-				i++
-				continue
-			}
+		// CLIENT REPLY OFF or SKIP: the command runs alone, its reply
+		// dropped.
+		if c.reply == replySkip {
+			c.reply = replyOn
 		}
-		if s.transaction(conn, c, cmds[i], scs[i]) {
-			i++
-			continue
-		}
-		sc := scs[i]
-		if sc == nil {
-			s.admin(conn, c, cmds[i])
-			i++
-			continue
-		}
-		rep := s.route.forCommand(sc, cmds[i].Args)
-		if blocks(sc, cmds[i].Args) {
-			if sc.Writes() {
-				s.blockingWrite(conn, c, rep, sc, cmds[i].Args)
-			} else {
-				s.blockingRead(conn, c, rep, sc, cmds[i].Args)
-			}
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blocks(scs[j], cmds[j].Args) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
-			s.route.forCommand(scs[j], cmds[j].Args) == rep {
-			j++
-		}
-		if sc.Writes() {
-			s.writes(conn, rep, cmds[i:j], scs[i:j])
-		} else {
-			s.reads(conn, c, rep, cmds[i:j], scs[i:j])
-		}
-		i = j
+		i = s.step(&capturedConn{Conn: conn}, c, cmds[:i+1], scs[:i+1], i, refused)
 	}
 	var last string
 	if sc := scs[len(cmds)-1]; sc != nil {
 		last = sc.Name // the table's name: no lower-casing copy per request
+	} else if sp, ok := specFor(cmds[len(cmds)-1].Args); ok {
+		last = sp.Name
 	} else {
 		last = strings.ToLower(string(cmds[len(cmds)-1].Args[0]))
 	}
@@ -350,6 +349,59 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 		c.lastCmd = last
 		c.lastSeen = time.Now()
 	})
+}
+
+// step runs cmds[i] and, when they can go with it, the commands after it
+// (consecutive writes proposed together, consecutive reads after one
+// ReadIndex round), and returns the index of the next command to run.
+func (s *Server) step(conn redcon.Conn, c *client, cmds []redcon.Command, scs []*store.Command, i int, refused func(int) string) int {
+	if msg := refused(i); msg != "" {
+		if c.tx.multi {
+			c.tx.dirty = true
+		}
+		conn.WriteError(msg)
+		return i + 1
+	}
+	if c.subscribed() && !c.resp3 {
+		if msg := subscribedRefusal(cmds[i].Args); msg != "" {
+			conn.WriteError(msg)
+			return i + 1
+		}
+	}
+	if s.monitors.count.Load() > 0 {
+		s.monitorStep(c, cmds[i].Args)
+	}
+	if s.transaction(conn, c, cmds[i], scs[i]) {
+		return i + 1
+	}
+	sc := scs[i]
+	if sc == nil {
+		s.admin(conn, c, cmds[i])
+		return i + 1
+	}
+	rep := s.route.forCommand(sc, cmds[i].Args)
+	if blocks(sc, cmds[i].Args) {
+		if sc.Writes() {
+			s.blockingWrite(conn, c, rep, sc, cmds[i].Args)
+		} else {
+			s.blockingRead(conn, c, rep, sc, cmds[i].Args)
+		}
+		return i + 1
+	}
+	j := i + 1
+	for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blocks(scs[j], cmds[j].Args) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
+		s.route.forCommand(scs[j], cmds[j].Args) == rep {
+		if s.monitors.count.Load() > 0 {
+			s.monitors.feed(c, cmds[j].Args)
+		}
+		j++
+	}
+	if sc.Writes() {
+		s.writes(conn, rep, cmds[i:j], scs[i:j])
+	} else {
+		s.reads(conn, c, rep, cmds[i:j], scs[i:j])
+	}
+	return j
 }
 
 // checkArity answers a wrong arity itself so bad commands never reach the log.
@@ -459,8 +511,8 @@ func (s *Server) propose(conn redcon.Conn, rep *replica.Replica, route *store.Co
 
 func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte, r consensus.Result) {
 	if r.Err == nil {
-		if reply, ok := r.Val.([]byte); ok {
-			conn.WriteRaw(reply)
+		if out, ok := r.Val.([]byte); ok {
+			writeReply(conn, clientOf(conn), args, out)
 		} else {
 			conn.WriteError("ERR internal error: no reply")
 		}
@@ -510,7 +562,7 @@ func (s *Server) reads(conn redcon.Conn, c *client, rep *replica.Replica, cmds [
 				if sc.Keyless() {
 					// Keyless reads (DBSIZE, KEYS, SCAN) are served by the
 					// node asked, as a Redis replica does.
-					conn.WriteRaw(rep.Store().Read(now, cmd.Args, nil))
+					writeReply(conn, c, cmd.Args, rep.Store().Read(now, cmd.Args, nil))
 					continue
 				}
 				s.redirect(conn, sc, cmd.Args, rep.Node().Leader())
@@ -533,7 +585,10 @@ func (s *Server) reads(conn redcon.Conn, c *client, rep *replica.Replica, cmds [
 			continue
 		}
 		out = rep.Store().Read(now, cmd.Args, out[:0])
-		conn.WriteRaw(out)
+		writeReply(conn, c, cmd.Args, out)
+		if c.tracked {
+			s.rememberRead(c, cmd.Args)
+		}
 		// flushOutput measures redcon's buffer by copying it, so it is
 		// asked only once these replies alone could reach its smallest
 		// threshold; handle asks again before the next run of commands.

@@ -186,7 +186,7 @@ func TestSingleNodeCommands(t *testing.T) {
 		{[]any{"set", "k"}, "ERR wrong number of arguments for 'set' command"},
 		{[]any{"nosuch", "a"}, "ERR unknown command 'nosuch', with args beginning with: 'a' "},
 		{[]any{"select", "1"}, "ERR SELECT is not allowed in cluster mode"},
-		{[]any{"hello", "3"}, "NOPROTO unsupported protocol version"},
+		{[]any{"hello", "4"}, "NOPROTO unsupported protocol version"},
 		{[]any{"cluster", "keyslot", "{user1}.name"}, fmt.Sprint(store.KeySlot([]byte("user1")))},
 		{[]any{"cluster", "myid"}, nodeName(1)},
 		{[]any{"dbsize"}, "2"},

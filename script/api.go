@@ -179,6 +179,9 @@ func (r *run) check(args [][]byte) string {
 	if write {
 		r.wrote.Store(true)
 	}
+	if spec.Has("readonly") {
+		r.read.Store(true)
+	}
 	return ""
 }
 

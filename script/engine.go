@@ -77,8 +77,10 @@ type Options struct {
 type Result struct {
 	// Reply is the RESP-encoded reply for the client.
 	Reply []byte
-	// Wrote reports that the script ran a write command.
+	// Wrote reports that the script ran a write command, Read a
+	// read-only one (client-side caching then tracks its keys).
 	Wrote bool
+	Read  bool
 	// StoppedAtWrite reports that an Options.UntilWrite call reached a
 	// write command; Reply is then nil.
 	StoppedAtWrite bool
@@ -150,6 +152,7 @@ type run struct {
 	scriptResp int
 	clientResp int
 	wrote      atomic.Bool
+	read       atomic.Bool
 	cancel     context.CancelFunc
 	killed     atomic.Bool
 	replicated bool
@@ -419,7 +422,7 @@ func (e *Engine) call(in *interp, fn *lua.LFunction, fnArgs []lua.LValue, name s
 		L.Push(a)
 	}
 	err := L.PCall(len(fnArgs), 1, L.NewFunction(errorHandler))
-	res := Result{Wrote: r.wrote.Load()}
+	res := Result{Wrote: r.wrote.Load(), Read: r.read.Load()}
 	if err != nil {
 		var obj lua.LValue = lua.LString(err.Error())
 		if aerr, ok := err.(*lua.ApiError); ok {

@@ -88,7 +88,8 @@ func ArityFits(arity, n int) bool {
 // commands is the table, sorted by name: each file's commands, beside their
 // code.
 var commands = table(stringCommands, keyCommands, hashCommands, listCommands,
-	setCommands, zsetCommands, streamCommands, streamGroupCommands, blockingCommands, sortCommands)
+	setCommands, zsetCommands, streamCommands, streamGroupCommands, blockingCommands, hllCommands,
+	bitmapCommands, geoCommands, sortCommands)
 
 func table(parts ...[]*Command) []*Command {
 	all := slices.Concat(parts...)

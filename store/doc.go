@@ -94,9 +94,10 @@
 // OBJECT ENCODING answers: they are replicated state, changed only by an
 // OpConfig entry (CONFIG SET through the log), in snapshots and the
 // digest. A value converts when a write takes it past them, never back
-// when they rise, as in Redis; list-max-listpack-size, list-compress-depth
-// and hll-sparse-max-bytes are kept and reported for the types that will
-// use them.
+// when they rise, as in Redis (hll-sparse-max-bytes likewise decides when
+// a HyperLogLog turns dense); list-max-listpack-size and
+// list-compress-depth are kept and reported, Redis 7.0's lists being
+// quicklists whatever they say.
 //
 // # Snapshots
 //

@@ -48,7 +48,7 @@ var encSpecs = [numEncSettings]encSpec{
 	encZsetValue:     {"zset-max-listpack-value", "zset-max-ziplist-value", 0, math.MaxInt64, zsetMaxListpackValue, true},
 	encStreamBytes:   {"stream-node-max-bytes", "", 0, math.MaxInt64, streamNodeMaxBytes, true},
 	encStreamEntries: {"stream-node-max-entries", "", 0, math.MaxInt64, streamNodeMaxEntries, false},
-	encHLLSparse:     {"hll-sparse-max-bytes", "", 0, math.MaxInt64, 3000, true},
+	encHLLSparse:     {"hll-sparse-max-bytes", "", 0, math.MaxInt64, hllDefaultSparseMax, true},
 }
 
 // encodings holds the current value of each setting.
@@ -70,7 +70,11 @@ func (e *encodings) hashEntries() int64 { return min(e[encHashEntries], lpCountM
 func (e *encodings) hashValue() int     { return int(e[encHashValue]) }
 func (e *encodings) zsetEntries() int64 { return e[encZsetEntries] }
 func (e *encodings) zsetValue() int     { return int(e[encZsetValue]) }
-func (e *encodings) setIntset() int64   { return e[encSetIntset] }
+func (e *encodings) setIntset() int64   { return min(e[encSetIntset], 1<<30) } // as setTypeAdd caps it
+
+// hllSparse is hll-sparse-max-bytes: a sparse HyperLogLog that would grow
+// past it turns dense.
+func (e *encodings) hllSparse() int { return int(e[encHLLSparse]) }
 
 func lookupEncSetting(name string) (encSetting, bool) {
 	for i, sp := range encSpecs {
@@ -148,13 +152,6 @@ func (s *Store) EncodingSettings() map[string]string {
 		}
 	}
 	return out
-}
-
-// HLLSparseMaxBytes is hll-sparse-max-bytes, for HyperLogLog's use.
-func (s *Store) HLLSparseMaxBytes() int64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.enc[encHLLSparse]
 }
 
 // configCmd applies an OpConfig entry: pairs of a setting's name and its

@@ -183,3 +183,20 @@ func TestEncodingLongListpackElements(t *testing.T) {
 		t.Fatalf("past the limit: %q", got)
 	}
 }
+
+// A hash past a lowered hash-max-listpack-entries converts at its next
+// write, an update included, as Redis's hashTypeSet checks after either.
+func TestEncodingHashUpdateConverts(t *testing.T) {
+	s := New()
+	apply(s, 1, "hset h a 1 b 2 c 3")
+	config(s, "hash-max-listpack-entries", "2")
+	if got := apply(s, 1, "object encoding h"); got != bulk("listpack") {
+		t.Fatalf("before a write: %q", got)
+	}
+	if got := apply(s, 1, "hset h a 9"); got != num(0) {
+		t.Fatal(got)
+	}
+	if got := apply(s, 1, "object encoding h"); got != bulk("hashtable") {
+		t.Fatalf("after an update: %q", got)
+	}
+}

@@ -177,14 +177,21 @@ func (h hashLP) set(field, val string, e *encodings) (hashValue, bool) {
 	}
 	fo, vo, end := lpFind(b, field)
 	if fo >= 0 {
+		updated := h
 		if old, _ := lpNext(b, vo); len(old) == len(val) {
 			lpPut(b, vo, val)
-			return h, false
+		} else {
+			nb := lpAlloc(len(b)-(end-vo)+lpEntrySize(val), h.count())
+			copy(nb[lpHeader:], b[lpHeader:vo])
+			copy(nb[lpPut(nb, vo, val):], b[end:])
+			updated = lpOf(nb)
 		}
-		nb := lpAlloc(len(b)-(end-vo)+lpEntrySize(val), h.count())
-		copy(nb[lpHeader:], b[lpHeader:vo])
-		copy(nb[lpPut(nb, vo, val):], b[end:])
-		return lpOf(nb), false
+		// Redis checks the count after an update too: a hash built under
+		// a higher hash-max-listpack-entries converts at its next write.
+		if int64(h.count()) > e.hashEntries() {
+			return updated.toTable(), false
+		}
+		return updated, false
 	}
 	n := h.count()
 	if int64(n) >= e.hashEntries() {

@@ -450,6 +450,11 @@ func copyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 // deadline. A copy gets a container of its own; a rename moves the
 // container, still shared with any snapshot that holds it.
 func (s *Store) rekeyed(it item, dst item, copy bool) item {
+	if !it.isObj() && it.klen&spareFlag != 0 {
+		// Redis copies a raw string as a raw one, whatever it holds.
+		moved, _ := rawItem(dst, it.deadline, int(it.vlen), it.val())
+		return moved
+	}
 	if !it.isObj() {
 		return newItem(dst.ord, dst.key(), it.deadline, it.val())
 	}

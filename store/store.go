@@ -226,7 +226,10 @@ func (s *Store) read(m mode, args [][]byte, out []byte, refusal string) []byte {
 		return appendUnknown(out, args)
 	case !cmd.ArityOK(len(args)):
 		return appendArity(out, cmd.Name)
-	case cmd.Writes():
+	case cmd.Writes() && !cmd.Has("readonly"):
+		// A command Redis flags read-only that rkv runs through the log
+		// only to keep a cache in the value (PFCOUNT) may still run
+		// here, where it leaves the cache alone.
 		return append(append(append(out, "-ERR write command '"...), cmd.Name...), refusal+"\r\n"...)
 	}
 	return cmd.exec(s, m, args, out)

@@ -92,7 +92,9 @@ func TestCommandsTable(t *testing.T) {
 		if i > 0 && cmds[i-1].Name >= c.Name {
 			t.Errorf("not sorted at %q", c.Name)
 		}
-		if c.Writes() != (c.Flags[0] == "write") {
+		// PFCOUNT, flagged readonly, goes through the log to write its
+		// cache (command/where.go).
+		if c.Writes() != (c.Flags[0] == "write") && c.Name != "pfcount" {
 			t.Errorf("%s: flags %v disagree with Writes", c.Name, c.Flags)
 		}
 		if l, _ := Lookup([]byte(strings.ToUpper(c.Name))); l != c {

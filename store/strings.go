@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-	"unsafe"
 
 	"github.com/tidwall/redcon"
 )
@@ -442,12 +441,14 @@ func appendCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		return appendErr(out, errTooBig)
 	}
 	// Appending nothing still counts as a change (Redis signals the key,
-	// which aborts a WATCH on it), so the item is stored again either way.
-	if len(add) == 0 || old.appendInPlace(add) {
+	// which aborts a WATCH on it), so the item is stored again either way;
+	// and Redis leaves the string raw even then.
+	if old.appendInPlace(add) {
 		s.put(old)
 	} else {
-		n := old.keyLen() + total
-		s.put(buildItem(old.ord, old.key(), old.deadline, n, spareCap(n), old.val(), b2s(add)))
+		it, v := rawItem(p, old.deadline, total, old.val())
+		copy(v[old.vlen:], add)
+		s.put(it)
 	}
 	return appendInt(out, int64(total))
 }
@@ -518,8 +519,7 @@ func setrangeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	// A fresh buffer even when the length does not change: the old bytes
 	// may be shared with a snapshot being written.
 	n := max(int(old.vlen), int(off)+len(val))
-	it := buildItem(p.ord, p.key(), old.deadline, len(p.key())+n, len(p.key())+n, old.val())
-	v := unsafe.Slice((*byte)(unsafe.Add(it.ptr, it.keyLen())), n)
+	it, v := rawItem(p, old.deadline, n, old.val())
 	copy(v[off:], val)
 	s.put(it)
 	return appendInt(out, int64(n))

@@ -1,0 +1,149 @@
+package resp
+
+// MONITOR: every command this node runs, as Redis shows it, streamed to
+// the connections that asked. Each node shows the commands its own
+// clients send; scripts' inner commands run in the log on every replica
+// and are not shown.
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+type monitorHub struct {
+	mu       sync.Mutex
+	watchers map[*subscriber]struct{}
+	// count lets the request path skip formatting when nobody monitors.
+	count atomic.Int64
+}
+
+func newMonitorHub() *monitorHub { return &monitorHub{watchers: map[*subscriber]struct{}{}} }
+
+func (h *monitorHub) add(sub *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.watchers[sub]; !ok {
+		h.watchers[sub] = struct{}{}
+		h.count.Add(1)
+	}
+}
+
+func (h *monitorHub) remove(sub *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.watchers[sub]; ok {
+		delete(h.watchers, sub)
+		h.count.Add(-1)
+	}
+}
+
+// feed shows a command of the connection c to the monitors, unless Redis
+// keeps it from them: unknown or of the wrong arity (refused before it
+// runs), or an admin command.
+func (h *monitorHub) feed(c *client, args [][]byte) {
+	sp, ok := specFor(args)
+	if !ok || !sp.ArityFits(len(args)) || sp.Has("admin") || sp.Has("skip_monitor") {
+		return
+	}
+	now := time.Now()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d.%06d [0 %s]", now.Unix(), now.Nanosecond()/1000, c.addr)
+	redact := redactedArgs(sp.Name, args)
+	for i, a := range args {
+		b.WriteByte(' ')
+		if redact[i] {
+			b.WriteString(`"(redacted)"`)
+			continue
+		}
+		b.WriteString(quoteRepr(a))
+	}
+	line := redcon.AppendString(nil, b.String())
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.watchers {
+		sub.push(line)
+	}
+}
+
+// redactedArgs marks the passwords AUTH and HELLO carry, which Redis
+// never shows.
+func redactedArgs(name string, args [][]byte) []bool {
+	red := make([]bool, len(args))
+	switch name {
+	case "auth":
+		for i := 1; i < len(args); i++ {
+			red[i] = true
+		}
+	case "hello":
+		for i := 2; i < len(args); i++ {
+			if strings.EqualFold(string(args[i]), "auth") && i+2 < len(args) {
+				red[i+1], red[i+2] = true, true
+				i += 2
+			}
+		}
+	}
+	return red
+}
+
+// quoteRepr quotes b as Redis's sdscatrepr does.
+func quoteRepr(b []byte) string {
+	var s strings.Builder
+	s.WriteByte('"')
+	for _, c := range b {
+		switch c {
+		case '\\', '"':
+			s.WriteByte('\\')
+			s.WriteByte(c)
+		case '\n':
+			s.WriteString(`\n`)
+		case '\r':
+			s.WriteString(`\r`)
+		case '\t':
+			s.WriteString(`\t`)
+		case '\a':
+			s.WriteString(`\a`)
+		case '\b':
+			s.WriteString(`\b`)
+		default:
+			if c >= 0x20 && c < 0x7f {
+				s.WriteByte(c)
+			} else {
+				s.WriteString(`\x` + strconv.FormatInt(int64(c)|0x100, 16)[1:])
+			}
+		}
+	}
+	s.WriteByte('"')
+	return s.String()
+}
+
+// monitorStep shows cmds[i] (about to run) to the monitors: a command a
+// transaction queues is shown when EXEC runs it, before the EXEC.
+func (s *Server) monitorStep(c *client, args [][]byte) {
+	name := strings.ToLower(string(args[0]))
+	if c.tx.multi {
+		switch name {
+		case "exec":
+			if !c.tx.dirty {
+				for _, q := range c.tx.queue {
+					s.monitors.feed(c, q.args)
+				}
+			}
+		case "multi", "discard", "watch", "unwatch", "reset", "quit":
+		default:
+			return
+		}
+	}
+	s.monitors.feed(c, args)
+}
+
+func (s *Server) cmdMonitor(conn redcon.Conn, c *client, _ [][]byte) {
+	// handle opened the outbox for this pipeline (subscribes).
+	s.monitors.add(c.sub)
+	conn.WriteString("OK")
+}
