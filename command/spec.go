@@ -204,9 +204,11 @@ func (s *Spec) HasKeys() bool {
 // KeysBySpecs finds the keys in args (the name first) as Redis 7 does
 // from the key specs: each begin_search gives where a spec's keys start
 // (an index, or the argument after a keyword), its find_keys how many
-// there are (a range, or a count read from an argument); a command whose
-// specs cannot tell (SORT) has its own finder, as in Redis. It reports false
-// when a key count does not parse or counts keys past the arguments.
+// there are (a range, or a count read from an argument). It reports false
+// when a key count does not parse or a spec's keys lie outside the
+// arguments, as Redis's getKeysUsingKeySpecs does, with the keys of the
+// specs before. A command whose specs cannot tell (SORT) has its own
+// finder, as in Redis.
 func (s *Spec) KeysBySpecs(args [][]byte) ([]KeyPos, bool) {
 	if proc := keyProcs[s.Name]; proc != nil {
 		return proc(args), true
@@ -255,6 +257,11 @@ func (s *Spec) KeysBySpecs(args [][]byte) ([]KeyPos, bool) {
 		default:
 			return nil, false
 		}
+		if last >= argc || last < first || first >= argc {
+			// A syntax error as Redis sees it (PFMERGE without sources):
+			// the keys found so far still go to ACL checks.
+			return keys, false
+		}
 		flags := ks.Flags
 		if refine := variableFlags[s.Name]; refine != nil && slices.Contains(flags, "variable_flags") {
 			flags = refine(args)
@@ -278,6 +285,23 @@ var variableFlags = map[string]func(args [][]byte) []string{
 			return []string{"RW", "access", "update"}
 		}
 		return []string{"OW", "update"}
+	},
+	// BITFIELD reads only when every operation is a GET (or OVERFLOW);
+	// anything else, a syntax error included, counts as a write, as
+	// Redis's bitfieldGetKeys decides.
+	"bitfield": func(args [][]byte) []string {
+		for i := 2; i < len(args); i++ {
+			more := len(args) - i - 1
+			switch op := strings.ToLower(string(args[i])); {
+			case op == "get" && more >= 2:
+				i += 2
+			case op == "overflow" && more >= 1:
+				i++
+			default:
+				return []string{"RW", "access", "update"}
+			}
+		}
+		return []string{"RO", "access"}
 	},
 }
 

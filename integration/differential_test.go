@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -504,6 +505,52 @@ type diffTarget struct {
 	c    *redis.Client
 }
 
+// diffRESP3Conns are the RESP3 connections of the targets' servers, by
+// address: every fourth command of exact comparison goes through one, its
+// reply compared byte for byte with RESP3's types (maps, sets, doubles,
+// nulls), unless a transaction is open on the go-redis connection.
+var (
+	diffRESP3Mu    sync.Mutex
+	diffRESP3Conns = map[string]*respConn{}
+	diffRESP3Count int
+	diffInMulti    bool
+)
+
+func diffRESP3Turn(args []string) bool {
+	diffRESP3Mu.Lock()
+	defer diffRESP3Mu.Unlock()
+	switch strings.ToLower(args[0]) {
+	case "multi":
+		diffInMulti = true
+	case "exec", "discard", "reset":
+		diffInMulti = false
+		return false
+	}
+	if diffInMulti {
+		return false
+	}
+	diffRESP3Count++
+	return diffRESP3Count%4 == 0
+}
+
+func (d diffTarget) resp3(t *testing.T) *respConn {
+	t.Helper()
+	addr := d.c.Options().Addr
+	diffRESP3Mu.Lock()
+	defer diffRESP3Mu.Unlock()
+	rc := diffRESP3Conns[addr]
+	if rc == nil {
+		rc = dialRESP3(t, d.name, addr)
+		diffRESP3Conns[addr] = rc
+		t.Cleanup(func() {
+			diffRESP3Mu.Lock()
+			delete(diffRESP3Conns, addr)
+			diffRESP3Mu.Unlock()
+		})
+	}
+	return rc
+}
+
 func (d diffTarget) do(t *testing.T, args []string) (any, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -540,6 +587,10 @@ func diffRun(t *testing.T, rd, rk diffTarget, c diffCmd) diffOutcome {
 	}
 	if len(c.args) == 1 && strings.EqualFold(c.args[0], "dbsize") {
 		diffReclaim(t, rd)
+	}
+	if c.kind == diffExact && diffRESP3Turn(c.args) {
+		a, b := rd.resp3(t).do(t, c.args...).String(), rk.resp3(t).do(t, c.args...).String()
+		return diffOutcome{redis: "(RESP3) " + a, rkv: "(RESP3) " + b, ok: a == b}
 	}
 	va, ea := rd.do(t, c.args)
 	vb, eb := rk.do(t, c.args)

@@ -96,7 +96,9 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 		if !sc.ArityOK(len(cmd.Args)) {
 			return refuse(arityError(sc.Name))
 		}
-		if sc.FirstKey > 0 && !s.home.Node().IsLeader() {
+		// A follower queues reads for a READONLY connection: it serves a
+		// transaction of reads itself (execReads).
+		if sc.FirstKey > 0 && !s.home.Node().IsLeader() && !(c.readonly && !sc.Writes()) {
 			tx.dirty = true
 			s.redirect(conn, sc, cmd.Args, s.home.Node().Leader())
 			return true
@@ -221,6 +223,10 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 		writeReply(conn, c, nil, nullArray)
 		return
 	}
+	if c.readonly && len(tx.watches) == 0 && onlyReads(tx.queue) {
+		s.execReads(conn, c, tx.queue)
+		return
+	}
 	var cmds [][][]byte
 	route, routeArgs := execRoute, [][]byte{[]byte("exec")}
 	if len(tx.watches) > 0 {
@@ -270,15 +276,32 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 	if len(cmds) < len(tx.queue) {
 		if _, arr := redcon.ReadNextRESP(reply); arr.Type == redcon.Array && arr.Count == len(cmds) {
 			s.interleave(conn, c, tx.queue, arr.Data)
+			if c.tracked {
+				s.rememberQueuedReads(c, tx.queue)
+			}
 			return
 		}
 	}
 	// All store commands, an abort (null array), or an error.
-	if _, arr := redcon.ReadNextRESP(reply); c.resp3 && arr.Type == redcon.Array && arr.Count == len(cmds) {
+	_, arr := redcon.ReadNextRESP(reply)
+	if c.resp3 && arr.Type == redcon.Array && arr.Count == len(cmds) {
 		replyEach(conn, c, cmds, arr.Data)
-		return
+	} else {
+		writeReply(conn, c, nil, reply)
 	}
-	writeReply(conn, c, nil, reply)
+	if c.tracked && arr.Type == redcon.Array {
+		s.rememberQueuedReads(c, tx.queue)
+	}
+}
+
+// rememberQueuedReads records the keys of the reads a transaction ran for
+// client-side caching.
+func (s *Server) rememberQueuedReads(c *client, queue []queuedCommand) {
+	for _, q := range queue {
+		if q.sc != nil && !q.sc.Writes() {
+			s.rememberRead(c, q.args)
+		}
+	}
 }
 
 // interleave writes EXEC's array: the store's replies (elems, in order)
@@ -294,5 +317,45 @@ func (s *Server) interleave(conn redcon.Conn, c *client, queue []queuedCommand, 
 		n, _ := redcon.ReadNextRESP(elems)
 		writeReply(conn, c, q.args, elems[:n])
 		elems = elems[n:]
+	}
+}
+
+// onlyReads reports whether a transaction holds only reads of the
+// keyspace and front-end commands.
+func onlyReads(queue []queuedCommand) bool {
+	for _, q := range queue {
+		if q.inLog && (q.sc == nil || q.sc.Writes()) {
+			return false
+		}
+	}
+	return true
+}
+
+// execReads serves a READONLY connection's transaction of reads from this
+// node's copy, as its reads are served, the store's reads at one point in
+// time and the front end's commands in their places.
+func (s *Server) execReads(conn redcon.Conn, c *client, queue []queuedCommand) {
+	var reads [][][]byte
+	for _, q := range queue {
+		if q.inLog {
+			reads = append(reads, q.args)
+		}
+	}
+	replies := make([][]byte, len(reads))
+	s.home.Store().ReadEach(time.Now().UnixMilli(), reads, func(i int, out []byte) {
+		replies[i] = append([]byte(nil), out...)
+	})
+	conn.WriteArray(len(queue))
+	k := 0
+	for _, q := range queue {
+		if !q.inLog {
+			s.admin(conn, c, redcon.Command{Args: q.args})
+			continue
+		}
+		writeReply(conn, c, q.args, replies[k])
+		k++
+	}
+	if c.tracked {
+		s.rememberQueuedReads(c, queue)
 	}
 }

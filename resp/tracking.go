@@ -626,12 +626,14 @@ func (s *Server) trackingBegin(c *client, cmds []redcon.Command, scs []*store.Co
 
 // cachingStep moves CLIENT CACHING's flag along as the connection's next
 // command (args) comes: armed, it is in force for this one; in force, it
-// ends.
+// ends, unless a transaction is open: as in Redis, a MULTI right after
+// CLIENT CACHING carries it to the reads its EXEC runs (rueidis caches
+// that way).
 func cachingStep(c *client, args [][]byte) {
 	switch {
 	case c.caching == cachingArmed && !(len(args) > 1 && strings.EqualFold(string(args[0]), "client") && strings.EqualFold(string(args[1]), "caching")):
 		c.caching = cachingNow
-	case c.caching == cachingNow:
+	case c.caching == cachingNow && !c.tx.multi:
 		c.caching = cachingOff
 	}
 }

@@ -217,6 +217,20 @@ func (s *Store) Read(nowMs int64, args [][]byte, out []byte) []byte {
 	return s.read(mode{now: s.queryNow(nowMs)}, args, out, "' must go through the log")
 }
 
+// ReadEach serves several read commands at one point in time, under one
+// read lock (a read-only transaction served locally), calling reply with
+// each one's reply, which it must not keep.
+func (s *Store) ReadEach(nowMs int64, cmds [][][]byte, reply func(i int, out []byte)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m := mode{now: s.queryNow(nowMs)}
+	var out []byte
+	for i, args := range cmds {
+		out = s.read(m, args, out[:0], "' must go through the log")
+		reply(i, out)
+	}
+}
+
 // read runs a command in the read run m, refusing a write command with
 // an error ending in refusal. The caller holds the read lock.
 func (s *Store) read(m mode, args [][]byte, out []byte, refusal string) []byte {
