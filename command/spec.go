@@ -207,8 +207,12 @@ func (s *Spec) HasKeys() bool {
 // there are (a range, or a count read from an argument). It reports false
 // when a key count does not parse or a spec's keys lie outside the
 // arguments, as Redis's getKeysUsingKeySpecs does, with the keys of the
-// specs before.
+// specs before. A command whose specs cannot tell (SORT) has its own
+// finder, as in Redis.
 func (s *Spec) KeysBySpecs(args [][]byte) ([]KeyPos, bool) {
+	if proc := keyProcs[s.Name]; proc != nil {
+		return proc(args), true
+	}
 	var keys []KeyPos
 	argc := len(args)
 	for _, ks := range s.KeySpecs {

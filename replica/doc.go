@@ -6,7 +6,8 @@
 //
 // An entry is a kind byte (a client's write command, an EXEC, the keys
 // the leader expires or evicts, a change of the ACL users, a script, a
-// PUBLISH; more kinds to come take the next values), the leader's wall-clock stamp, which
+// PUBLISH, a change of the encoding settings; more kinds to come take the
+// next values), the leader's wall-clock stamp, which
 // becomes the store's clock, and the kind's arguments; entries of the
 // kinds' pseudo-commands an earlier version wrote decode as their kind.
 // The state machine applies commands, EXECs, expiry and eviction to a

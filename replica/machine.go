@@ -22,9 +22,8 @@ import (
 
 // Kind is the kind of a state machine log entry: the first byte of each.
 // Every entry then has the leader's wall-clock stamp (DESIGN.md: the
-// store's clock) and its arguments. Kinds to come (configuration, a
-// script's effects, unblocking a client, slot migration) take the next
-// values.
+// store's clock) and its arguments. Kinds to come (a script's effects,
+// unblocking a client, slot migration) take the next values.
 type Kind byte
 
 const (
@@ -47,8 +46,11 @@ const (
 	KindPublish Kind = 8
 	// KindSPublish is an SPUBLISH: shard channel and message.
 	KindSPublish Kind = 9
+	// KindConfig changes replicated settings, the encoding thresholds:
+	// pairs of a name and a value (store.OpConfig).
+	KindConfig Kind = 10
 
-	lastKind = KindSPublish
+	lastKind = KindConfig
 )
 
 // legacyKinds are the names the internal entries had when every entry was
@@ -268,7 +270,7 @@ func (m *machine) Apply(ents []consensus.Entry) []any {
 
 // storeOps are the entry kinds the store applies, by their store.Op.
 var storeOps = map[Kind]store.Op{KindCommand: store.OpCommand, KindExec: store.OpExec,
-	KindExpire: store.OpExpire, KindEvict: store.OpEvict}
+	KindExpire: store.OpExpire, KindEvict: store.OpEvict, KindConfig: store.OpConfig}
 
 // applyEntry applies one entry. A panic in the store would otherwise
 // stop every replica at the same entry, again after each restart, so it

@@ -55,7 +55,7 @@ func permit(c *client, u *aclUser, args [][]byte) string {
 	if keys, _ := sp.KeysBySpecs(args); !u.mayAccess(args, keys) {
 		return errNoPermKey
 	}
-	return ""
+	return sortRefusal(name, args)
 }
 
 // admissible reports whether the connection may go on; if not, it is

@@ -53,15 +53,23 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 			return
 		}
 		settings := s.settings()
+		if msg := checkSetNames(settings, args[2:]); msg != "" {
+			conn.WriteError(msg)
+			return
+		}
+		enc, msg := encodingEntry(args[2:])
+		if msg != "" {
+			conn.WriteError(msg)
+			return
+		}
 		for i := 2; i < len(args); i += 2 {
 			k := strings.ToLower(string(args[i]))
-			if _, ok := settings[k]; !ok {
-				conn.WriteError(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", args[i]))
-				return
+			if store.IsEncodingSetting(k) {
+				continue
 			}
 			if set, ok := runtimeSettings[k]; ok {
 				if msg := set(s, string(args[i+1])); msg != "" {
-					conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", args[i], msg))
+					conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", k, msg))
 					return
 				}
 				continue
@@ -69,9 +77,13 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 			if settings[k] != string(args[i+1]) {
 				// rkv's settings come from its command line; changing them
 				// at run time is not supported.
-				conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - rkv settings are set on the command line", args[i]))
+				conn.WriteError(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - rkv settings are set on the command line", k))
 				return
 			}
+		}
+		if len(enc) > 0 {
+			s.proposeEncodings(conn, enc)
+			return
 		}
 		conn.WriteString("OK")
 	case "resetstat":
@@ -160,7 +172,7 @@ func limitSetter(change func(l *Limits, v string) string) func(s *Server, v stri
 func (s *Server) settings() map[string]string {
 	_, port := splitHostPort(s.cfg.Addr)
 	lim := s.conns.Load()
-	return map[string]string{
+	settings := map[string]string{
 		"save":            "",
 		"appendonly":      "yes",
 		"appendfsync":     "always",
@@ -179,7 +191,6 @@ func (s *Server) settings() map[string]string {
 		"maxmemory":                  strconv.FormatInt(s.home.Removal().MaxMemory(), 10),
 		"maxmemory-policy":           s.home.Removal().Policy().String(),
 		"maxmemory-samples":          strconv.FormatInt(s.home.Removal().Samples(), 10),
-		"hll-sparse-max-bytes":       strconv.Itoa(s.home.Store().HLLSparseMaxBytes()),
 		"proto-max-bulk-len":         strconv.FormatInt(lim.ProtoMaxBulkLen, 10),
 		"busy-reply-threshold":       strconv.FormatInt(s.busyMs.Load(), 10),
 		"lua-time-limit":             strconv.FormatInt(s.busyMs.Load(), 10),
@@ -189,6 +200,8 @@ func (s *Server) settings() map[string]string {
 		"rkv-heartbeat-interval":     s.cfg.HeartbeatInterval.String(),
 		"rkv-snapshot-entries":       strconv.FormatUint(s.cfg.SnapshotEntries, 10),
 	}
+	s.addReplicatedSettings(settings)
+	return settings
 }
 
 func yesNo(b bool) string {

@@ -89,7 +89,7 @@ func ArityFits(arity, n int) bool {
 // code.
 var commands = table(stringCommands, keyCommands, hashCommands, listCommands,
 	setCommands, zsetCommands, streamCommands, streamGroupCommands, blockingCommands, hllCommands,
-	bitmapCommands, geoCommands, dumpCommands)
+	bitmapCommands, geoCommands, dumpCommands, sortCommands)
 
 func table(parts ...[]*Command) []*Command {
 	all := slices.Concat(parts...)

@@ -50,7 +50,7 @@ func (s *Store) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.snapGen++
-	sn := &Snapshot{keys: s.keys.Copy(), clock: s.clock, seq: s.seq, deleted: *s.deleted}
+	sn := &Snapshot{keys: s.keys.Copy(), clock: s.clock, seq: s.seq, deleted: *s.deleted, enc: s.enc}
 	var buf bytes.Buffer
 	if _, err := sn.WriteTo(&buf); err != nil {
 		return err

@@ -87,6 +87,18 @@
 // object holding the key and a container (one file per type implements
 // it). A second B-tree indexes deadlines for active expiry.
 //
+// # Encoding settings
+//
+// The thresholds of the compact encodings (hash-max-listpack-entries and
+// the others, encodings.go) decide when a value converts and so what
+// OBJECT ENCODING answers: they are replicated state, changed only by an
+// OpConfig entry (CONFIG SET through the log), in snapshots and the
+// digest. A value converts when a write takes it past them, never back
+// when they rise, as in Redis (hll-sparse-max-bytes likewise decides when
+// a HyperLogLog turns dense); list-max-listpack-size and
+// list-compress-depth are kept and reported, Redis 7.0's lists being
+// quicklists whatever they say.
+//
 // # Snapshots
 //
 // Store.Snapshot clones the tree in O(1); the clone is written with
@@ -98,7 +110,7 @@
 // Large containers are B-trees or chunked, whose clone is O(1) or
 // proportional to the number of chunks, copy-on-write below that. The format is a
 // magic string, the clock, seq, the record count, the deletion marks, the
-// records (type, key, deadline, version, then the value as its container
+// encoding settings that differ from their defaults, the records (type, key, deadline, version, then the value as its container
 // lists it) in tree order and a CRC-32C of everything; Store.Restore
 // rejects anything else with ErrCorrupt and leaves the state untouched.
 //

@@ -183,10 +183,10 @@ func appendRDBZSet(b []byte, z *zset) []byte {
 }
 
 // loadRDBValue reads a DUMP payload (type byte and value, then what
-// follows) into a
-// string value or a container, as Redis's rdbLoadObject; ok is false for
+// follows) into a string value or a container, converted by the encoding
+// settings e as Redis's rdbLoadObject converts; ok is false for
 // anything it would refuse (RESTORE's "Bad data format").
-func loadRDBValue(body []byte) (str []byte, c container, ok bool) {
+func loadRDBValue(body []byte, e *encodings) (str []byte, c container, ok bool) {
 	r := &rdb.Reader{B: body}
 	t, ok := r.Byte()
 	if !ok {
@@ -201,11 +201,11 @@ func loadRDBValue(body []byte) (str []byte, c container, ok bool) {
 	case rdbTypeList, rdbTypeListQuicklist2:
 		c, ok = loadRDBList(r, t)
 	case rdbTypeSet, rdbTypeSetIntset:
-		c, ok = loadRDBSet(r, t)
+		c, ok = loadRDBSet(r, t, e)
 	case rdbTypeHash, rdbTypeHashListpack:
-		c, ok = loadRDBHash(r, t)
+		c, ok = loadRDBHash(r, t, e)
 	case rdbTypeZSet, rdbTypeZSet2, rdbTypeZSetListpack:
-		c, ok = loadRDBZSet(r, t)
+		c, ok = loadRDBZSet(r, t, e)
 	case rdbTypeStreamListpacks, rdbTypeStreamLP2:
 		c, ok = loadRDBStream(r, t == rdbTypeStreamLP2)
 	default:
@@ -267,14 +267,14 @@ func loadRDBList(r *rdb.Reader, t byte) (container, bool) {
 	return l, ok
 }
 
-func loadRDBSet(r *rdb.Reader, t byte) (container, bool) {
+func loadRDBSet(r *rdb.Reader, t byte, e *encodings) (container, bool) {
 	st := newSet()
 	if t == rdbTypeSet {
 		n, ok := rdbCount(r, 1)
 		for i := 0; ok && i < n; i++ {
 			var m []byte
 			if m, ok = r.Str(); ok {
-				ok = st.add(b2s(m)) // duplicates are refused
+				ok = st.add(b2s(m), e) // duplicates are refused
 			}
 		}
 		return st, ok
@@ -299,18 +299,18 @@ func loadRDBSet(r *rdb.Reader, t byte) (container, bool) {
 		default:
 			v = int64(binary.LittleEndian.Uint64(p))
 		}
-		if !st.add(strconv.FormatInt(v, 10)) {
+		if !st.add(strconv.FormatInt(v, 10), e) {
 			return nil, false
 		}
 	}
 	return st, true
 }
 
-func loadRDBHash(r *rdb.Reader, t byte) (container, bool) {
+func loadRDBHash(r *rdb.Reader, t byte, e *encodings) (container, bool) {
 	var h hashValue = newHashLP()
 	set := func(f, v []byte) bool {
 		var added bool
-		h, added = h.set(b2s(f), b2s(v))
+		h, added = h.set(b2s(f), b2s(v), e)
 		return added
 	}
 	if t == rdbTypeHash {
@@ -341,7 +341,7 @@ func loadRDBHash(r *rdb.Reader, t byte) (container, bool) {
 	return h, true
 }
 
-func loadRDBZSet(r *rdb.Reader, t byte) (container, bool) {
+func loadRDBZSet(r *rdb.Reader, t byte, e *encodings) (container, bool) {
 	z := newZset(false)
 	add := func(m []byte, sc float64) bool {
 		if math.IsNaN(sc) {
@@ -350,7 +350,7 @@ func loadRDBZSet(r *rdb.Reader, t byte) (container, bool) {
 		if _, dup := z.score(b2s(m)); dup {
 			return false
 		}
-		z.insert(b2s(m), sc)
+		z.insert(b2s(m), sc, e)
 		return true
 	}
 	if t == rdbTypeZSetListpack {
@@ -467,7 +467,7 @@ func restoreCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	// Redis reads the value from the whole payload, so a value cut short
 	// reads on into the version and checksum: so does rkv.
-	str, c, ok := loadRDBValue(args[3])
+	str, c, ok := loadRDBValue(args[3], &s.enc)
 	if !ok {
 		return appendErr(out, errBadFormat)
 	}

@@ -562,7 +562,7 @@ func geoStore(s *Store, m mode, key []byte, pts []geoPoint, byDist bool, out []b
 		}
 		return 1
 	})
-	return s.storeResult(m, key, buildZset(entries), out)
+	return s.storeResult(m, key, buildZset(entries, &s.enc), out)
 }
 
 // reply sends the results: members alone, or each with its distance,

@@ -32,11 +32,11 @@ var hashCommands = []*Command{
 	def("hvals", hvalsCmd),
 }
 
-// A hash stays a listpack while it has at most hashMaxListpackEntries fields
-// and no field or value longer than hashMaxListpackValue bytes, then becomes
-// a hashtable for good. These are the defaults redis-server 7.0 runs with
-// (its built-in hash-max-listpack-entries is 512; the sample redis.conf
-// sets 128).
+// A hash stays a listpack while it has at most hash-max-listpack-entries
+// fields and no field or value longer than hash-max-listpack-value bytes
+// (encodings.go), then becomes a hashtable for good. These are the
+// defaults redis-server 7.0 runs with (its built-in
+// hash-max-listpack-entries is 512; the sample redis.conf sets 128).
 const (
 	hashMaxListpackEntries = 512
 	hashMaxListpackValue   = 64
@@ -51,7 +51,8 @@ type hashValue interface {
 	// set stores field's value, copying both, and returns the hash to keep
 	// (a listpack is reallocated, or becomes a table past its limits) and
 	// whether the field is new.
-	set(field, val string) (hashValue, bool)
+	// e are the encoding settings a listpack keeps to.
+	set(field, val string, e *encodings) (hashValue, bool)
 	// del removes field and returns the hash to keep and whether the field
 	// was there.
 	del(field string) (hashValue, bool)
@@ -67,10 +68,10 @@ type hashValue interface {
 
 // hashLP is the listpack encoding: one pointer-free buffer holding a 4-byte
 // total size, a 2-byte field count, then each field and value in insertion
-// order, each after its length in one byte (both are at most
-// hashMaxListpackValue bytes). A struct of one pointer is stored in an
-// interface without an allocation of its own, so a small hash costs its
-// object and this one buffer, about what Redis's listpack costs.
+// order, each after its length as a uvarint (at most lpCountMax pairs). A
+// struct of one pointer is stored in an interface without an allocation of
+// its own, so a small hash costs its object and this one buffer, about what
+// Redis's listpack costs.
 type hashLP struct{ p *byte }
 
 const lpHeader = 6
@@ -97,9 +98,23 @@ func (h hashLP) count() int {
 
 // lpNext returns the entry at off and the offset after it.
 func lpNext(b []byte, off int) (string, int) {
-	end := off + 1 + int(b[off])
-	return b2s(b[off+1 : end]), end
+	l, n := binary.Uvarint(b[off:])
+	start := off + n
+	return b2s(b[start : start+int(l)]), start + int(l)
 }
+
+// lpEntrySize is the bytes an entry of s takes: its length, then s.
+func lpEntrySize(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
+
+// lpPut writes the entry of s at b[off:] and returns the offset after it.
+func lpPut(b []byte, off int, s string) int {
+	off += binary.PutUvarint(b[off:], uint64(len(s)))
+	return off + copy(b[off:], s)
+}
+
+// lpSafeMax is Redis's LISTPACK_MAX_SAFETY_SIZE: a listpack that would
+// grow past it becomes a hashtable whatever the settings.
+const lpSafeMax = 1 << 30
 
 // lpFind returns the offsets in the listpack bytes b of field's entry, of
 // its value's entry and of the end of the pair; fo is -1 when field is
@@ -139,9 +154,9 @@ func (h hashLP) encode(fn func(elem []byte)) {
 	fn(hashTagLP)
 	b := h.bytes()
 	for off := lpHeader; off < len(b); {
-		end := off + 1 + int(b[off])
-		fn(b[off+1 : end])
-		off = end
+		var e string
+		e, off = lpNext(b, off)
+		fn(s2b(e))
 	}
 }
 
@@ -155,35 +170,36 @@ func (h hashLP) get(field string) (string, bool) {
 	return v, true
 }
 
-func (h hashLP) set(field, val string) (hashValue, bool) {
-	if len(field) > hashMaxListpackValue || len(val) > hashMaxListpackValue {
-		return h.toTable().set(field, val)
-	}
+func (h hashLP) set(field, val string, e *encodings) (hashValue, bool) {
 	b := h.bytes()
+	if len(field) > e.hashValue() || len(val) > e.hashValue() || len(b)+len(field)+len(val) > lpSafeMax {
+		return h.toTable().set(field, val, e)
+	}
 	fo, vo, end := lpFind(b, field)
 	if fo >= 0 {
-		if int(b[vo]) == len(val) {
-			copy(b[vo+1:], val)
-			return h, false
+		updated := h
+		if old, _ := lpNext(b, vo); len(old) == len(val) {
+			lpPut(b, vo, val)
+		} else {
+			nb := lpAlloc(len(b)-(end-vo)+lpEntrySize(val), h.count())
+			copy(nb[lpHeader:], b[lpHeader:vo])
+			copy(nb[lpPut(nb, vo, val):], b[end:])
+			updated = lpOf(nb)
 		}
-		nb := lpAlloc(len(b)-(end-vo)+1+len(val), h.count())
-		copy(nb[lpHeader:], b[lpHeader:vo])
-		nb[vo] = byte(len(val))
-		off := vo + 1 + copy(nb[vo+1:], val)
-		copy(nb[off:], b[end:])
-		return lpOf(nb), false
+		// Redis checks the count after an update too: a hash built under
+		// a higher hash-max-listpack-entries converts at its next write.
+		if int64(h.count()) > e.hashEntries() {
+			return updated.toTable(), false
+		}
+		return updated, false
 	}
 	n := h.count()
-	if n >= hashMaxListpackEntries {
-		return h.toTable().set(field, val)
+	if int64(n) >= e.hashEntries() {
+		return h.toTable().set(field, val, e)
 	}
-	nb := lpAlloc(len(b)+2+len(field)+len(val), n+1)
-	off := len(b)
+	nb := lpAlloc(len(b)+lpEntrySize(field)+lpEntrySize(val), n+1)
 	copy(nb[lpHeader:], b[lpHeader:])
-	nb[off] = byte(len(field))
-	off += 1 + copy(nb[off+1:], field)
-	nb[off] = byte(len(val))
-	copy(nb[off+1:], val)
+	lpPut(nb, lpPut(nb, len(b), field), val)
 	return lpOf(nb), true
 }
 
@@ -229,7 +245,7 @@ func (h hashLP) pairAt() func(i int) (string, string) {
 func (h hashLP) toTable() *hashHT {
 	t := newHashHT()
 	h.each(func(f, v string) bool {
-		t.set(f, v)
+		t.set(f, v, nil)
 		return true
 	})
 	return t
@@ -298,7 +314,7 @@ func (h *hashHT) get(field string) (string, bool) {
 	return e.value(), ok
 }
 
-func (h *hashHT) set(field, val string) (hashValue, bool) {
+func (h *hashHT) set(field, val string, _ *encodings) (hashValue, bool) {
 	e := hashProbe(field)
 	e.fv = concat(field, val)
 	prev, replaced := h.tree.Set(e)
@@ -356,7 +372,7 @@ func loadHash(n int, next func() ([]byte, error)) (container, error) {
 	pairs := (n - 1) / 2
 	switch {
 	case len(tag) == 1 && tag[0] == hashTagLP[0]:
-		if pairs > hashMaxListpackEntries {
+		if pairs > lpCountMax {
 			return nil, errBadValue
 		}
 		b := lpAlloc(lpHeader, pairs)
@@ -366,9 +382,6 @@ func loadHash(n int, next func() ([]byte, error)) (container, error) {
 				if err != nil {
 					return nil, err
 				}
-				if len(e) > hashMaxListpackValue {
-					return nil, errBadValue
-				}
 				// Quadratic, but over at most 512 short fields, and
 				// cheaper for small hashes than a map.
 				if i == 0 {
@@ -376,7 +389,7 @@ func loadHash(n int, next func() ([]byte, error)) (container, error) {
 						return nil, errBadValue
 					}
 				}
-				b = append(append(b, byte(len(e))), e...)
+				b = append(binary.AppendUvarint(b, uint64(len(e))), e...)
 			}
 		}
 		nb := make([]byte, len(b))
@@ -475,7 +488,7 @@ func hsetPairs(s *Store, m mode, args [][]byte, out []byte, name string) (int64,
 	var added int64
 	for i := 2; i < len(args); i += 2 {
 		var isNew bool
-		if h, isNew = h.set(b2s(args[i]), b2s(args[i+1])); isNew {
+		if h, isNew = h.set(b2s(args[i]), b2s(args[i+1]), &s.enc); isNew {
 			added++
 		}
 	}
@@ -494,7 +507,7 @@ func hsetnxCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		}
 	}
 	it, h = s.editHash(args[1], it, found)
-	h, _ = h.set(b2s(args[2]), b2s(args[3]))
+	h, _ = h.set(b2s(args[2]), b2s(args[3]), &s.enc)
 	s.hashChanged(it, h)
 	return append(out, oneReply...)
 }
@@ -670,7 +683,7 @@ func hincrbyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	v += incr
 	var buf [20]byte
 	it, h = s.editHash(args[1], it, found)
-	h, _ = h.set(field, b2s(strconv.AppendInt(buf[:0], v, 10)))
+	h, _ = h.set(field, b2s(strconv.AppendInt(buf[:0], v, 10)), &s.enc)
 	s.hashChanged(it, h)
 	return appendInt(out, v)
 }
@@ -708,7 +721,7 @@ func hincrbyfloatCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	str := formatLongDouble(&v)
 	it, h = s.editHash(args[1], it, found)
-	h, _ = h.set(field, str)
+	h, _ = h.set(field, str, &s.enc)
 	s.hashChanged(it, h)
 	return appendBulk(out, str)
 }

@@ -17,12 +17,6 @@ var hllCommands = []*Command{
 	def("pfselftest", pfselftestCmd),
 }
 
-// HLLSparseMaxBytes is hll-sparse-max-bytes, the size past which a
-// sparse HyperLogLog turns dense. It decides the bytes of HLL values, so
-// every replica must apply the same: it is fixed (CONFIG SET accepts only
-// the value it has) until it is changed through the log.
-func (s *Store) HLLSparseMaxBytes() int { return s.hllSparseMaxBytes }
-
 // getHLL finds the live HLL at p; msg is the error to answer when the key
 // holds anything else.
 func (s *Store) getHLL(m mode, p item) (it item, found bool, msg string) {
@@ -62,7 +56,7 @@ func pfaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	for _, ele := range args[2:] {
 		var r int
-		if b, r = hllAdd(b, ele, s.hllSparseMaxBytes); r < 0 {
+		if b, r = hllAdd(b, ele, s.enc.hllSparse()); r < 0 {
 			// Redis has changed the registers of the elements before
 			// in place, and keeps them.
 			if updated > 0 {
@@ -159,7 +153,7 @@ func pfmergeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	for i, v := range regs {
 		if v != 0 {
-			b, _ = hllSet(b, i, v, s.hllSparseMaxBytes)
+			b, _ = hllSet(b, i, v, s.enc.hllSparse())
 		}
 	}
 	hllInvalidate(b)
@@ -270,11 +264,11 @@ func pfselftestCmd(s *Store, _ mode, _ [][]byte, out []byte) []byte {
 		binary.LittleEndian.PutUint64(ele[:], uint64(j)^seed)
 		index, count := hllPatLen(ele[:])
 		denseRaise(dense[hllHdrSize:], index, count)
-		sparse, _ = hllSet(sparse, index, count, s.hllSparseMaxBytes)
+		sparse, _ = hllSet(sparse, index, count, s.enc.hllSparse())
 		if j != checkpoint {
 			continue
 		}
-		if j < s.hllSparseMaxBytes/2 && sparse[4] != hllSparse {
+		if j < s.enc.hllSparse()/2 && sparse[4] != hllSparse {
 			return appendErr(out, "ERR TESTFAILED sparse encoding not used")
 		}
 		hd, _ := hllHisto(dense)

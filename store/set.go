@@ -34,7 +34,8 @@ var setCommands = []*Command{
 	def("sunionstore", sunionstoreCmd),
 }
 
-// maxIntsetEntries is Redis's set-max-intset-entries: a set of integers
+// maxIntsetEntries is the default of Redis's set-max-intset-entries
+// (encodings.go): a set of integers
 // past it becomes a hashtable.
 const maxIntsetEntries = 512
 
@@ -239,7 +240,7 @@ func loadSet(n int, next func() ([]byte, error)) (container, error) {
 	}
 	switch {
 	case len(tag) == 2 && tag[0] == 'i' && (tag[1] == 2 || tag[1] == 4 || tag[1] == 8):
-		if n-1 > maxIntsetEntries {
+		if n-1 > math.MaxInt32/8 {
 			return nil, errBadValue
 		}
 		w := int(tag[1])
@@ -291,14 +292,14 @@ func (s *setValue) toHashtable() {
 
 // add inserts m (copied), turning an intset into a hashtable as Redis
 // 7.0's setTypeAdd does: for a member that is not an integer, or past
-// maxIntsetEntries.
-func (s *setValue) add(m string) bool {
+// the set-max-intset-entries of e.
+func (s *setValue) add(m string, enc *encodings) bool {
 	if s.ht == nil {
 		if v, ok := parseInt(m); ok {
 			if !s.ints.insert(v) {
 				return false
 			}
-			if s.ints.len() > maxIntsetEntries {
+			if int64(s.ints.len()) > enc.setIntset() {
 				s.toHashtable()
 			}
 			return true
@@ -432,7 +433,7 @@ func saddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	added := 0
 	for _, a := range args[2:] {
-		if set.add(b2s(a)) {
+		if set.add(b2s(a), &s.enc) {
 			added++
 		}
 	}
@@ -538,7 +539,7 @@ func smoveCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	} else {
 		dst = s.writable(&dstIt).(*setValue)
 	}
-	dst.add(member)
+	dst.add(member, &s.enc)
 	s.changed(dstIt)
 	return append(out, oneReply...)
 }
@@ -594,7 +595,7 @@ func spopCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	} else {
 		kept := newSet()
 		for range remaining {
-			kept.add(set.removeAt(r.IntN(set.length())))
+			kept.add(set.removeAt(r.IntN(set.length())), &s.enc)
 		}
 		set.each(func(m string) bool {
 			out = appendBulk(out, m)
@@ -724,7 +725,7 @@ func sinterstoreCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	result := newSet()
 	if !slices.Contains(sets, nil) {
 		inter(sets, func(m string) bool {
-			result.add(m)
+			result.add(m, &s.enc)
 			return true
 		})
 	}
@@ -770,13 +771,13 @@ func sintercardCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 // does, since the result's encoding depends on the steps: its second diff
 // algorithm adds the whole first set before removing the others, so the
 // result can be a hashtable holding only integers.
-func unionDiff(sets []*setValue, diff bool) *setValue {
+func unionDiff(sets []*setValue, diff bool, e *encodings) *setValue {
 	result := newSet()
 	if !diff {
 		for _, set := range sets {
 			if set != nil {
 				set.each(func(m string) bool {
-					result.add(m)
+					result.add(m, e)
 					return true
 				})
 			}
@@ -801,13 +802,13 @@ func unionDiff(sets []*setValue, diff bool) *setValue {
 					return true
 				}
 			}
-			result.add(m)
+			result.add(m, e)
 			return true
 		})
 		return result
 	}
 	first.each(func(m string) bool {
-		result.add(m)
+		result.add(m, e)
 		return true
 	})
 	for _, set := range sets[1:] {
@@ -847,7 +848,7 @@ func unionDiffCmd(s *Store, m mode, keys [][]byte, dst []byte, diff bool, out []
 	if wrong {
 		return appendErr(out, errWrongType)
 	}
-	result := unionDiff(sets, diff)
+	result := unionDiff(sets, diff, &s.enc)
 	if dst != nil {
 		return s.storeResult(m, dst, result, out)
 	}

@@ -214,18 +214,18 @@ func TestSetIntsetLimit(t *testing.T) {
 
 // The intset packs at the width its widest member needs.
 func TestSetIntsetWidths(t *testing.T) {
-	s := newSet()
+	s, enc := newSet(), defaultEncodings()
 	for _, v := range []string{"5", "-3", "32767"} {
-		s.add(v)
+		s.add(v, &enc)
 	}
 	if s.ints.width != 2 {
 		t.Fatalf("width %d", s.ints.width)
 	}
-	s.add("-32769")
+	s.add("-32769", &enc)
 	if s.ints.width != 4 {
 		t.Fatalf("width %d", s.ints.width)
 	}
-	s.add("2147483648")
+	s.add("2147483648", &enc)
 	if s.ints.width != 8 {
 		t.Fatalf("width %d", s.ints.width)
 	}
@@ -747,15 +747,13 @@ func TestSetLoaderRejects(t *testing.T) {
 			t.Errorf("%s: accepted", c.name)
 		}
 	}
+	// set-max-intset-entries may have been higher when it was written.
 	many := []string{"i\x02"}
-	for i := range maxIntsetEntries + 1 {
+	for i := range 2*maxIntsetEntries + 1 {
 		many = append(many, strconv.Itoa(i))
 	}
-	if load(many...) == nil {
-		t.Error("an intset past the limit accepted")
-	}
-	if err := load(many[:maxIntsetEntries+1]...); err != nil {
-		t.Errorf("a full intset refused: %v", err)
+	if err := load(many...); err != nil {
+		t.Errorf("a large intset refused: %v", err)
 	}
 	_, err := loadSet(1<<30, func() ([]byte, error) { return nil, ErrCorrupt })
 	if !errors.Is(err, ErrCorrupt) {

@@ -17,21 +17,25 @@ import (
 
 // Snapshot format (all integers little-endian or varint):
 //
-//	magic   "RKVSNAP2"
+//	magic   "RKVSNAP3"
 //	clock   int64     the store's clock
 //	seq     uint64    the store's command count
 //	count   uint64    number of records
 //	deleted 4096 × uvarint: Store.deleted
+//	enc     uvarint count, then per encoding setting that differs from its
+//	        default its uvarint name length, name and varint value
 //	count × record:   kind byte, uvarint keylen, key, varint deadline (0 = none), uvarint ver,
 //	                  then a string's uvarint vallen and value, or a container's
 //	                  uvarint n and n × (uvarint len, bytes) as its encode lists them
 //	crc     uint32    CRC-32C of every byte above
 //
 // Records are in tree order, so Restore loads them in one sorted pass.
-// Restore also reads "RKVSNAP1", the strings-only format before it: after
-// the clock, count and records of key, value and deadline.
+// Restore also reads "RKVSNAP2", the same without enc, and "RKVSNAP1", the
+// strings-only format before it: after the clock, count and records of key,
+// value and deadline.
 const (
-	snapMagic   = "RKVSNAP2"
+	snapMagic   = "RKVSNAP3"
+	snapMagicV2 = "RKVSNAP2"
 	snapMagicV1 = "RKVSNAP1"
 )
 
@@ -47,6 +51,7 @@ type Snapshot struct {
 	clock   int64
 	seq     uint64
 	deleted [deletedBuckets]uint64
+	enc     encodings
 }
 
 // Snapshot returns a point-in-time copy of the state. Containers are not
@@ -55,7 +60,7 @@ func (s *Store) Snapshot() *Snapshot {
 	s.mu.Lock() // Copy re-stamps the tree's ownership, a write
 	defer s.mu.Unlock()
 	s.snapGen++
-	return &Snapshot{keys: s.keys.Copy(), clock: s.clock, seq: s.seq, deleted: *s.deleted}
+	return &Snapshot{keys: s.keys.Copy(), clock: s.clock, seq: s.seq, deleted: *s.deleted, enc: s.enc}
 }
 
 // Len returns the number of keys in the snapshot.
@@ -77,6 +82,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	for _, v := range sn.deleted {
 		bw.Write(binary.AppendUvarint(b[:0], v))
 	}
+	bw.Write(sn.enc.appendChanged(nil))
 	sn.keys.Scan(func(it item) bool {
 		h := append(b[:0], byte(it.kind()))
 		h = binary.AppendUvarint(h, uint64(it.keyLen()))
@@ -140,7 +146,8 @@ func readSnapshot(r io.Reader) (*Store, error) {
 		return nil, err
 	}
 	v1 := string(magic[:]) == snapMagicV1
-	if !v1 && string(magic[:]) != snapMagic {
+	v2 := string(magic[:]) == snapMagicV2
+	if !v1 && !v2 && string(magic[:]) != snapMagic {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
 	fresh := New()
@@ -148,7 +155,7 @@ func readSnapshot(r io.Reader) (*Store, error) {
 	if v1 {
 		err = fresh.loadV1(sr)
 	} else {
-		err = fresh.load(sr)
+		err = fresh.load(sr, v2)
 	}
 	if err != nil {
 		return nil, err
@@ -168,7 +175,7 @@ func readSnapshot(r io.Reader) (*Store, error) {
 // lock.
 func (s *Store) install(fresh *Store) {
 	s.keys, s.ttls, s.clock, s.slots, s.bytes = fresh.keys, fresh.ttls, fresh.clock, fresh.slots, fresh.bytes
-	s.seq, s.deleted = fresh.seq, fresh.deleted
+	s.seq, s.deleted, s.enc = fresh.seq, fresh.deleted, fresh.enc
 	s.changedAll = s.recordChanges.Load()
 	// The log's history of the keys starts again at the snapshot: what
 	// the marks and any access history said was about the old keyspace.
@@ -183,8 +190,9 @@ func (s *Store) install(fresh *Store) {
 	s.snapGen = 0
 }
 
-// load reads the body of an RKVSNAP2 snapshot into the empty store s.
-func (s *Store) load(sr *snapReader) error {
+// load reads the body of an RKVSNAP3 snapshot, or with v2 of an RKVSNAP2
+// one, into the empty store s.
+func (s *Store) load(sr *snapReader, v2 bool) error {
 	var hdr [24]byte
 	if err := sr.read(hdr[:]); err != nil {
 		return err
@@ -198,6 +206,11 @@ func (s *Store) load(sr *snapReader) error {
 			return err
 		}
 		s.deleted[i] = v
+	}
+	if !v2 {
+		if err := s.loadEncodings(sr); err != nil {
+			return err
+		}
 	}
 	var prev item
 	for i := uint64(0); i < count; i++ {

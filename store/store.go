@@ -28,6 +28,9 @@ const (
 	// OpEvict makes room under maxmemory: the keys the leader chose, all
 	// deleted; the reply is the number deleted.
 	OpEvict
+	// OpConfig changes encoding settings (CONFIG SET
+	// hash-max-listpack-entries...): pairs of a name and a decimal value.
+	OpConfig
 )
 
 // Store is the replicated keyspace.
@@ -50,6 +53,8 @@ type Store struct {
 	// of a key in it: a key that is gone carries no ver, and a WATCH on it
 	// must still see that it was there in between. Replicated like seq.
 	deleted *[deletedBuckets]uint64
+	// enc are the encoding settings (encodings.go), replicated like seq.
+	enc encodings
 
 	// snapGen counts snapshots taken: objects of an older generation may be
 	// shared with one (see writable).
@@ -73,11 +78,7 @@ type Store struct {
 	// policy needs (LRU or LFU), nil for the others.
 	policy  Policy
 	samples int
-	// hllSparseMaxBytes is hll-sparse-max-bytes: a sparse HyperLogLog
-	// that would grow past it turns dense. It decides the bytes of
-	// values, so every replica must apply the same one.
-	hllSparseMaxBytes int
-	access            atomic.Pointer[accessTable]
+	access  atomic.Pointer[accessTable]
 	// idleSet holds the keys RESTORE ... IDLETIME gave an access time,
 	// by ord: until such a key is written again, that time stands for
 	// its last write. Local like the table; guarded by mu.
@@ -106,7 +107,7 @@ const deletedBuckets = 4096
 // New returns an empty store.
 func New() *Store {
 	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0), samples: 5, markStep: markEveryMs,
-		hllSparseMaxBytes: hllDefaultSparseMax}
+		enc: defaultEncodings()}
 	s.rng = rand.New(s.rngSrc)
 	s.reset()
 	return s
@@ -162,6 +163,8 @@ func (s *Store) ApplyOp(op Op, stampMs int64, args [][]byte, out []byte) []byte 
 		return s.evictCmd(args, out)
 	case OpExec:
 		return s.execCmd(m, args, out)
+	case OpConfig:
+		return s.configCmd(args, out)
 	}
 	return s.dispatch(m, args, out)
 }
@@ -388,6 +391,7 @@ func (s *Store) Digest() uint64 {
 	for _, v := range s.deleted {
 		d.Write(binary.AppendUvarint(b[:0], v))
 	}
+	d.Write(s.enc.appendChanged(b[:0]))
 	s.keys.Scan(func(it item) bool {
 		h := append(b[:0], byte(it.kind()))
 		h = binary.AppendUvarint(h, uint64(it.keyLen()))

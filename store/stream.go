@@ -37,13 +37,11 @@ var streamCommands = []*Command{
 // only if the nodes are the same. Both trees clone in O(1).
 
 // Redis 7.0's defaults for stream-node-max-entries and
-// stream-node-max-bytes, the default LIMIT of "~" trimming
-// (100*stream-node-max-entries) and the bound on an entry's total size
-// (STREAM_LISTPACK_MAX_SIZE).
+// stream-node-max-bytes (encodings.go) and the bound on an entry's total
+// size and on a node's (STREAM_LISTPACK_MAX_SIZE).
 const (
 	streamNodeMaxEntries = 100
 	streamNodeMaxBytes   = 4096
-	streamTrimLimit      = 100 * streamNodeMaxEntries
 	streamEntryMaxBytes  = 1 << 30
 )
 
@@ -427,8 +425,9 @@ func sameFields(master string, fv [][]byte) bool {
 }
 
 // add appends the entry id (greater than lastID) with pairs fv, into the
-// tail node as Redis's streamAppendItem does, or a new node.
-func (st *stream) add(id streamID, fv [][]byte) {
+// tail node as Redis's streamAppendItem does, or a new node: one past the
+// stream-node-max-bytes and stream-node-max-entries of enc (0: no limit).
+func (st *stream) add(id streamID, fv [][]byte, enc *encodings) {
 	e := streamEntry{id: id, data: packStrings(fv)}
 	total := 0
 	for _, s := range fv {
@@ -445,7 +444,11 @@ func (st *stream) add(id streamID, fv [][]byte) {
 		tail, ok = st.nodes.Max()
 	}
 	nf := len(fv) / 2
-	if ok && tail.size+total < streamNodeMaxBytes && tail.live+tail.deleted < streamNodeMaxEntries &&
+	maxBytes, maxEntries := enc[encStreamBytes], enc[encStreamEntries]
+	if maxBytes == 0 || maxBytes > streamEntryMaxBytes {
+		maxBytes = streamEntryMaxBytes
+	}
+	if ok && int64(tail.size+total) < maxBytes && (maxEntries == 0 || int64(tail.live+tail.deleted) < maxEntries) &&
 		tail.last.cmp(id) < 0 {
 		same := sameFields(tail.fields, fv)
 		size := lpIntSize(0) + lpIntSize(int64(id.ms-tail.first.ms)) + lpIntSize(int64(id.seq-tail.first.seq))
@@ -594,7 +597,7 @@ func (st *stream) trim(t trimArgs) int64 {
 // as Redis's streamParseAddOrTrimArgsOrReply: for XADD it stops at the ID,
 // returning its position (len(args) if none) in idPos. errMsg is the error
 // reply, if any.
-func parseTrimArgs(args [][]byte, xadd bool) (t trimArgs, a xaddArgs, idPos int, errMsg string) {
+func parseTrimArgs(args [][]byte, xadd bool, nodeMaxEntries int64) (t trimArgs, a xaddArgs, idPos int, errMsg string) {
 	limitGiven := false
 	i := 2
 loop:
@@ -661,7 +664,11 @@ loop:
 	case limitGiven && !t.approx:
 		return t, a, 0, errTrimLimitExact
 	case !limitGiven && t.approx:
-		t.limit = streamTrimLimit
+		// As Redis: 100 nodes' worth, within bounds whatever the setting.
+		t.limit = 100 * min(nodeMaxEntries, 10000)
+		if t.limit == 0 {
+			t.limit = 10000
+		}
 	}
 	return t, a, i, ""
 }
@@ -674,7 +681,7 @@ type xaddArgs struct {
 }
 
 func xaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	t, a, idPos, msg := parseTrimArgs(args, true)
+	t, a, idPos, msg := parseTrimArgs(args, true, s.enc[encStreamEntries])
 	if msg != "" {
 		return appendErr(out, msg)
 	}
@@ -735,7 +742,7 @@ func xaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if found {
 		st = s.writable(&it).(*stream)
 	}
-	st.add(id, fv)
+	st.add(id, fv, &s.enc)
 	if t.strategy != trimNone {
 		st.trim(t)
 	}
@@ -744,7 +751,7 @@ func xaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 }
 
 func xtrimCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	t, _, _, msg := parseTrimArgs(args, false)
+	t, _, _, msg := parseTrimArgs(args, false, s.enc[encStreamEntries])
 	if msg != "" {
 		return appendErr(out, msg)
 	}
@@ -1153,7 +1160,7 @@ func loadStream(n int, next func() ([]byte, error)) (container, error) {
 		r = uvarintReader{b: elem}
 		n := streamNode{first: streamID{r.next(), r.next()}, last: streamID{r.next(), r.next()}}
 		live, deleted, size := r.next(), r.next(), r.next()
-		if r.bad || live+deleted == 0 || live+deleted > streamNodeMaxEntries ||
+		if r.bad || live+deleted == 0 || live+deleted > math.MaxInt32 ||
 			size > math.MaxInt32 || n.first.cmp(n.last) > 0 || i > 0 && n.first.cmp(prev) <= 0 {
 			return nil, errBadValue
 		}

@@ -12,9 +12,9 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-// Redis 7.0's zset-max-listpack-entries and zset-max-listpack-value: a
-// sorted set keeps the compact form while it has at most this many members,
-// none longer than this.
+// The defaults of Redis 7.0's zset-max-listpack-entries and
+// zset-max-listpack-value (encodings.go): a sorted set keeps the compact
+// form while it has at most that many members, none longer than that.
 const (
 	zsetMaxListpackEntries = 128
 	zsetMaxListpackValue   = 64
@@ -24,7 +24,7 @@ const (
 // orders them.
 //
 // Small sets ("listpack") are one byte slice of entries in that order, each
-// an 8-byte little-endian score, a length byte and the member. Past Redis's
+// an 8-byte little-endian score, a uvarint length and the member. Past the
 // limits a set becomes ("skiplist") two B-trees for good: one by (score,
 // member), whose subtree counts give ranks, and one by (member hash, member)
 // holding the score, for lookups and as the ZSCAN cursor order. Both copy in
@@ -170,7 +170,7 @@ func loadZset(n int, next func() ([]byte, error)) (container, error) {
 		return nil, errBadValue
 	}
 	big := tag[0] == 1
-	if !big && n-1 > zsetMaxListpackEntries {
+	if !big && n-1 > math.MaxUint16 {
 		return nil, errBadValue
 	}
 	z := newZset(big)
@@ -196,7 +196,7 @@ func loadZset(n int, next func() ([]byte, error)) (container, error) {
 			z.big.memberBytes += len(cur.member)
 			continue
 		}
-		if len(cur.member) > zsetMaxListpackValue || cur.score == 0 && math.Signbit(cur.score) {
+		if cur.score == 0 && math.Signbit(cur.score) {
 			return nil, errBadValue
 		}
 		if _, dup := z.score(cur.member); dup {
@@ -212,24 +212,25 @@ func loadZset(n int, next func() ([]byte, error)) (container, error) {
 
 func appendLPEntry(lp []byte, m string, s float64) []byte {
 	lp = binary.LittleEndian.AppendUint64(lp, math.Float64bits(s))
-	lp = append(lp, byte(len(m)))
+	lp = binary.AppendUvarint(lp, uint64(len(m)))
 	return append(lp, m...)
 }
 
 // lpEntry decodes the entry at off; the member aliases lp.
 func lpEntry(lp []byte, off int) (m string, s float64, next int) {
 	s = math.Float64frombits(binary.LittleEndian.Uint64(lp[off:]))
-	l := int(lp[off+8])
-	return b2s(lp[off+9 : off+9+l]), s, off + 9 + l
+	l, n := binary.Uvarint(lp[off+8:])
+	start := off + 8 + n
+	return b2s(lp[start : start+int(l)]), s, start + int(l)
 }
 
-// lpOffsets lists where each entry starts (a listpack has at most 128
-// entries of at most 73 bytes, so offsets fit 16 bits).
-func (z *zset) lpOffsets(buf *[zsetMaxListpackEntries]uint16) []uint16 {
+// lpOffsets lists where each entry starts, in buf when it has room (it
+// has for the default zset-max-listpack-entries).
+func (z *zset) lpOffsets(buf *[zsetMaxListpackEntries]int) []int {
 	offs := buf[:0]
 	for off := 0; off < len(z.lp); {
-		offs = append(offs, uint16(off))
-		off += 9 + int(z.lp[off+8])
+		offs = append(offs, off)
+		_, _, off = lpEntry(z.lp, off)
 	}
 	return offs
 }
@@ -259,10 +260,11 @@ func (z *zset) score(m string) (float64, bool) {
 }
 
 // insert adds member m, which must be absent, with score s. A listpack
-// that would pass Redis's limits becomes a skiplist first, as Redis's
-// zsetAdd does; a listpack stores -0 as 0, as Redis's does. m is copied.
-func (z *zset) insert(m string, s float64) {
-	if z.big == nil && (z.lpn+1 > zsetMaxListpackEntries || len(m) > zsetMaxListpackValue) {
+// that would pass the limits of e becomes a skiplist first, as Redis's
+// zsetAdd does (e nil: a member moving to a new score, which Redis never
+// converts for); a listpack stores -0 as 0, as Redis's does. m is copied.
+func (z *zset) insert(m string, s float64, e *encodings) {
+	if z.big == nil && e != nil && (int64(z.lpn)+1 > e.zsetEntries() || len(m) > e.zsetValue() || len(z.lp)+len(m) > lpSafeMax) {
 		z.convert()
 	}
 	if z.big != nil {
@@ -284,8 +286,8 @@ func (z *zset) insert(m string, s float64) {
 		}
 		off = next
 	}
-	var e [9 + zsetMaxListpackValue]byte
-	entry := appendLPEntry(e[:0], m, s)
+	var buf [80]byte // a default-sized entry needs no allocation
+	entry := appendLPEntry(buf[:0], m, s)
 	z.lp = slices.Insert(z.lp, at, entry...)
 	z.lpn++
 }
@@ -317,7 +319,8 @@ func (z *zset) remove(m string) bool {
 	if off < 0 {
 		return false
 	}
-	z.lp = slices.Delete(z.lp, off, off+9+int(z.lp[off+8]))
+	_, _, next := lpEntry(z.lp, off)
+	z.lp = slices.Delete(z.lp, off, next)
 	z.lpn--
 	return true
 }
@@ -331,7 +334,7 @@ func (z *zset) setScore(m string, old, s float64) {
 		return
 	}
 	z.remove(m)
-	z.insert(m, s)
+	z.insert(m, s, nil)
 }
 
 // at returns the entry of rank i (0 <= i < length).
@@ -340,8 +343,8 @@ func (z *zset) at(i int) (string, float64) {
 		e, _ := z.big.byScore.GetAt(i)
 		return e.member, e.score
 	}
-	var buf [zsetMaxListpackEntries]uint16
-	m, s, _ := lpEntry(z.lp, int(z.lpOffsets(&buf)[i]))
+	var buf [zsetMaxListpackEntries]int
+	m, s, _ := lpEntry(z.lp, z.lpOffsets(&buf)[i])
 	return m, s
 }
 
@@ -350,9 +353,9 @@ func (z *zset) indexer() func(i int) (string, float64) {
 	if z.big != nil {
 		return z.at
 	}
-	offs := z.lpOffsets(new([zsetMaxListpackEntries]uint16))
+	offs := z.lpOffsets(new([zsetMaxListpackEntries]int))
 	return func(i int) (string, float64) {
-		m, s, _ := lpEntry(z.lp, int(offs[i]))
+		m, s, _ := lpEntry(z.lp, offs[i])
 		return m, s
 	}
 }
@@ -395,10 +398,10 @@ func (z *zset) walk(i int, reverse bool, fn func(m string, s float64) bool) {
 		}
 		return
 	}
-	var buf [zsetMaxListpackEntries]uint16
+	var buf [zsetMaxListpackEntries]int
 	offs := z.lpOffsets(&buf)
 	for ; i >= 0 && i < n; i += dirStep(reverse) {
-		m, s, _ := lpEntry(z.lp, int(offs[i]))
+		m, s, _ := lpEntry(z.lp, offs[i])
 		if !fn(m, s) {
 			return
 		}
@@ -484,13 +487,13 @@ func (z *zset) deleteRanks(i, j int) {
 		}
 		return
 	}
-	var buf [zsetMaxListpackEntries]uint16
+	var buf [zsetMaxListpackEntries]int
 	offs := z.lpOffsets(&buf)
 	end := len(z.lp)
 	if j < z.lpn {
-		end = int(offs[j])
+		end = offs[j]
 	}
-	z.lp = slices.Delete(z.lp, int(offs[i]), end)
+	z.lp = slices.Delete(z.lp, offs[i], end)
 	z.lpn -= j - i
 }
 

@@ -17,6 +17,7 @@ var zsetCommands = []*Command{
 	def("zincrby", zincrbyCmd),
 	def("zinter", zinterCmd),
 	def("zinterstore", zinterstoreCmd),
+	def("zintercard", zintercardCmd),
 	def("zlexcount", zlexcountCmd),
 	def("zmscore", zmscoreCmd),
 	def("zmpop", zmpopCmd),
@@ -137,7 +138,7 @@ opts:
 			return append(out, zeroReply...)
 		}
 		// Redis 7.0 picks the new set's encoding by its first member.
-		z = newZset(len(pairs[1]) > zsetMaxListpackValue)
+		z = newZset(s.enc.zsetEntries() == 0 || len(pairs[1]) > s.enc.zsetValue())
 		it = s.newObjItem(probe(args[1]), z)
 	} else {
 		z = s.writable(&it).(*zset)
@@ -165,7 +166,7 @@ opts:
 				updated++
 			}
 		default:
-			z.insert(member, sc)
+			z.insert(member, sc, &s.enc)
 			added++
 		}
 		processed++
@@ -455,7 +456,7 @@ func zrangeGeneric(s *Store, m mode, args [][]byte, out []byte, src int, store b
 		// Redis adds the range to a new listpack one member after the
 		// other, in range order, converting it when it outgrows one.
 		dst := newZset(false)
-		zwalkN(z, from, reverse, count, func(m string, s float64) { dst.insert(m, s) })
+		zwalkN(z, from, reverse, count, func(m string, sc float64) { dst.insert(m, sc, &s.enc) })
 		return s.storeResult(m, args[1], dst, out)
 	}
 	return appendRange(out, z, from, reverse, count, withScores)
@@ -848,6 +849,8 @@ const (
 	opUnion = iota
 	opInter
 	opDiff
+	// opInterCard is ZINTERCARD: opInter's count, with LIMIT.
+	opInterCard
 )
 
 const (
@@ -862,6 +865,10 @@ func zunionCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 
 func zinterCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	return zsetOpGeneric(s, m, args, out, false, opInter, "zinter")
+}
+
+func zintercardCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	return zsetOpGeneric(s, m, args, out, false, opInterCard, "zintercard")
 }
 
 func zdiffCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
@@ -914,12 +921,13 @@ func zsetOpGeneric(s *Store, m mode, args [][]byte, out []byte, store bool, op i
 			return appendErr(out, errWrongType)
 		}
 	}
-	agg, withScores := aggSum, false
+	agg, withScores, limit := aggSum, false, int64(0)
+	scored := op == opUnion || op == opInter // WEIGHTS, AGGREGATE, WITHSCORES
 	for j < len(args) {
 		left := len(args) - j
 		a := args[j]
 		switch {
-		case op != opDiff && left >= len(srcs)+1 && eqFold(a, "weights"):
+		case scored && left >= len(srcs)+1 && eqFold(a, "weights"):
 			j++
 			for i := range srcs {
 				w, ok := parseScore(args[j])
@@ -929,7 +937,7 @@ func zsetOpGeneric(s *Store, m mode, args [][]byte, out []byte, store bool, op i
 				srcs[i].weight = w
 				j++
 			}
-		case op != opDiff && left >= 2 && eqFold(a, "aggregate"):
+		case scored && left >= 2 && eqFold(a, "aggregate"):
 			switch b := args[j+1]; {
 			case eqFold(b, "sum"):
 				agg = aggSum
@@ -941,9 +949,14 @@ func zsetOpGeneric(s *Store, m mode, args [][]byte, out []byte, store bool, op i
 				return appendErr(out, errSyntax)
 			}
 			j += 2
-		case !store && eqFold(a, "withscores"):
+		case !store && op != opInterCard && eqFold(a, "withscores"):
 			withScores = true
 			j++
+		case op == opInterCard && left >= 2 && eqFold(a, "limit"):
+			if limit, ok = parseInt(b2s(args[j+1])); !ok || limit < 0 {
+				return appendErr(out, "ERR LIMIT can't be negative")
+			}
+			j += 2
 		default:
 			return appendErr(out, errSyntax)
 		}
@@ -960,6 +973,12 @@ func zsetOpGeneric(s *Store, m mode, args [][]byte, out []byte, store bool, op i
 		res = zunion(srcs, agg)
 	case opInter:
 		res = zinter(srcs, agg)
+	case opInterCard:
+		n := int64(len(zinter(srcs, agg)))
+		if limit > 0 {
+			n = min(n, limit)
+		}
+		return appendInt(out, n)
 	default:
 		res = zdiff(srcs)
 	}
@@ -970,7 +989,7 @@ func zsetOpGeneric(s *Store, m mode, args [][]byte, out []byte, store bool, op i
 		return 1
 	})
 	if store {
-		return s.storeResult(m, args[1], buildZset(res), out)
+		return s.storeResult(m, args[1], buildZset(res, &s.enc), out)
 	}
 	if withScores {
 		out = redcon.AppendArray(out, 2*len(res))
@@ -1066,11 +1085,13 @@ func zdiff(srcs []zsrc) []zentry {
 // buildZset makes a sorted set of entries in order, with the encoding
 // Redis gives a ZUNIONSTORE result: a listpack when it fits one (where -0
 // becomes 0), else a skiplist.
-func buildZset(entries []zentry) *zset {
-	small := len(entries) <= zsetMaxListpackEntries
+func buildZset(entries []zentry, enc *encodings) *zset {
+	small, total := int64(len(entries)) <= enc.zsetEntries(), 0
 	for _, e := range entries {
-		small = small && len(e.member) <= zsetMaxListpackValue
+		small = small && len(e.member) <= enc.zsetValue()
+		total += len(e.member)
 	}
+	small = small && total <= lpSafeMax
 	z := newZset(!small)
 	for _, e := range entries {
 		if small {
