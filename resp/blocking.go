@@ -12,6 +12,7 @@ package resp
 // the commands do not block, as in Redis.
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,7 +170,7 @@ func (s *Server) blockingWrite(conn redcon.Conn, c *client, rep *replica.Replica
 	}
 	first := true
 	s.block(conn, c, rep, waitOn, timeout, true, func() bool {
-		if !first && !s.anyReady(rep, waitOn) {
+		if !first && !s.anyReady(rep, waitOn, sc.Group) {
 			return false
 		}
 		first = false
@@ -255,13 +256,17 @@ func (s *Server) blockingRead(conn redcon.Conn, c *client, rep *replica.Replica,
 			args[streamsAt+n+i] = []byte(last[i])
 		}
 	}
+	first := true
 	s.block(conn, c, rep, waitOn, timeout, !c.readonly, func() bool {
 		if !c.readonly && !rep.Node().IsLeader() {
 			s.redirect(conn, sc, args, rep.Node().Leader())
 			return true
 		}
 		reply := rep.Store().Read(time.Now().UnixMilli(), args, nil)
-		if string(reply) == "*-1\r\n" {
+		// A stream replaced by another type keeps the client waiting,
+		// as in Redis; only the first read answers WRONGTYPE.
+		if string(reply) == "*-1\r\n" || !first && bytes.HasPrefix(reply, []byte("-WRONGTYPE")) {
+			first = false
 			return false
 		}
 		writeReply(conn, c, args, reply)
@@ -353,12 +358,20 @@ func (s *Server) proposeBlocking(conn redcon.Conn, rep *replica.Replica, sc *sto
 	return true
 }
 
-// anyReady reports whether one of keys holds a value on the replica now.
-func (s *Server) anyReady(rep *replica.Replica, keys []string) bool {
-	args := make([][]byte, 0, 1+len(keys))
-	args = append(args, []byte("exists"))
-	for _, k := range keys {
-		args = append(args, []byte(k))
+// anyReady reports whether one of keys holds a value of the type the
+// blocking command of group ("list" or "sorted-set") pops on the replica
+// now. A key that became another type keeps its clients waiting, as in
+// Redis: only the first try answers WRONGTYPE.
+func (s *Server) anyReady(rep *replica.Replica, keys []string, group string) bool {
+	want := "+list\r\n"
+	if group == "sorted-set" {
+		want = "+zset\r\n"
 	}
-	return string(rep.Store().Read(time.Now().UnixMilli(), args, nil)) != ":0\r\n"
+	now := time.Now().UnixMilli()
+	for _, k := range keys {
+		if string(rep.Store().Read(now, [][]byte{[]byte("type"), []byte(k)}, nil)) == want {
+			return true
+		}
+	}
+	return false
 }
