@@ -571,7 +571,12 @@ func (s *Server) reads(conn redcon.Conn, c *client, rep *replica.Replica, cmds [
 			}
 			return
 		}
-		err := rep.Node().ReadIndex(s.requests.get())
+		ctx := s.requests.get()
+		// Over maxmemory, the leader evicts before it serves any command,
+		// reads too, as Redis does: what a client reads next (and the
+		// invalidations it is sent) already reflects the eviction.
+		rep.Removal().AdmitWrite(ctx)
+		err := rep.Node().ReadIndex(ctx)
 		if err != nil {
 			for i, cmd := range cmds {
 				s.writeResult(conn, scs[i], cmd.Args, consensus.Result{Err: err})

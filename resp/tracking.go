@@ -59,6 +59,7 @@ type tracker struct {
 	// replies (nil keys: all keys).
 	busy     int
 	own      map[string]bool
+	flushes  bool
 	deferred [][]string
 	flushAll int
 }
@@ -332,7 +333,7 @@ func (r *trackingRegistry) stats() (keys, items, prefixes int) {
 
 // begin marks a run of connection id's commands, whose writes name keys;
 // end sends the invalidations that waited for their replies.
-func (r *trackingRegistry) begin(id int64, keys [][]byte) {
+func (r *trackingRegistry) begin(id int64, keys [][]byte, flushes bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.trackers[id]
@@ -340,6 +341,7 @@ func (r *trackingRegistry) begin(id int64, keys [][]byte) {
 		return
 	}
 	t.busy++
+	t.flushes = t.flushes || flushes
 	if len(keys) > 0 && t.own == nil {
 		t.own = map[string]bool{}
 	}
@@ -358,7 +360,7 @@ func (r *trackingRegistry) end(id int64) {
 	if t.busy--; t.busy > 0 {
 		return
 	}
-	t.own = nil
+	t.own, t.flushes = nil, false
 	deferred := t.deferred
 	t.deferred = nil
 	for _, keys := range deferred {
@@ -444,11 +446,13 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
-// sendOrDefer sends an invalidation (nil keys: all), or keeps it until
-// the connection's running commands have their replies, when it is the
-// one to receive it.
+// sendOrDefer sends an invalidation (nil keys: all), or, when the
+// connection receives it itself and its running commands write one of the
+// keys (or flush), keeps it until their replies are written. Other
+// changes meanwhile (another client's, an eviction) are sent at once, as
+// Redis sends what does not come from the command it runs.
 func (r *trackingRegistry) sendOrDefer(t *tracker, keys []string) {
-	if t.busy > 0 && t.redirect == 0 {
+	if t.busy > 0 && t.redirect == 0 && (keys == nil && t.flushes || slices.ContainsFunc(keys, func(k string) bool { return t.own[k] })) {
 		t.deferred = append(t.deferred, keys)
 		return
 	}
@@ -603,25 +607,30 @@ func (s *Server) cmdGetRedir(conn redcon.Conn, c *client, _ [][]byte) {
 }
 
 // trackingBegin starts a pipeline of a tracking connection: the keys the
-// writes among cmds name are the connection's own until s.tracking.end.
+// writes among cmds name are the connection's own until s.tracking.end,
+// and so is a flush among them.
 func (s *Server) trackingBegin(c *client, cmds []redcon.Command, scs []*store.Command) {
 	var own [][]byte
+	flushes := false
+	mark := func(args [][]byte) {
+		if keys, ok := commandKeys(args); ok {
+			own = append(own, keys...)
+		}
+		name := strings.ToLower(string(args[0]))
+		flushes = flushes || name == "flushall" || name == "flushdb"
+	}
 	for i, cmd := range cmds {
 		if scs[i] != nil && !scs[i].Writes() {
 			continue
 		}
-		if keys, ok := commandKeys(cmd.Args); ok {
-			own = append(own, keys...)
-		}
+		mark(cmd.Args)
 		if strings.EqualFold(string(cmd.Args[0]), "exec") {
 			for _, q := range c.tx.queue {
-				if keys, ok := commandKeys(q.args); ok {
-					own = append(own, keys...)
-				}
+				mark(q.args)
 			}
 		}
 	}
-	s.tracking.begin(c.id, own)
+	s.tracking.begin(c.id, own, flushes)
 }
 
 // cachingStep moves CLIENT CACHING's flag along as the connection's next
