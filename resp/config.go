@@ -226,5 +226,6 @@ func (s *Server) resetStats() {
 	s.totalConns.Store(0)
 	s.totalCmds.Store(0)
 	s.rejected.Store(0)
+	s.stats.reset()
 	s.home.Store().ResetStats()
 }

@@ -57,19 +57,24 @@ func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
 	name := strings.ToLower(string(cmd.Args[0]))
 	sc, ok := serverCommands[name]
 	if !ok {
-		conn.WriteError(unknownCommand(cmd.Args))
-		return
-	}
-	if msg := checkServerCommand(sc, cmd.Args); msg != "" {
+		msg := unknownCommand(cmd.Args)
+		s.stats.replied(cmd.Args, msg, true)
 		conn.WriteError(msg)
 		return
 	}
+	if msg := checkServerCommand(sc, cmd.Args); msg != "" {
+		s.stats.replied(cmd.Args, msg, true)
+		conn.WriteError(msg)
+		return
+	}
+	counted := &errorCountingConn{Conn: conn, stats: s.stats, args: cmd.Args}
 	if c == nil || !c.resp3 || sc.spec.Group == "pubsub" || sc.spec.Runs == command.AsScript {
-		sc.run(s, conn, c, cmd.Args)
+		sc.run(s, counted, c, cmd.Args)
 		return
 	}
 	// Pub/Sub's commands write their pushes, and scripts their results,
 	// in the client's protocol themselves.
+	// writeReply counts the error it may hold.
 	captured := &capturedConn{Conn: conn}
 	sc.run(s, captured, c, cmd.Args)
 	writeReply(conn, c, cmd.Args, captured.buf)

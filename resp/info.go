@@ -20,8 +20,13 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	for _, a := range args[1:] {
 		sections[strings.ToLower(string(a))] = true
 	}
-	all := len(sections) == 0 || sections["all"] || sections["everything"] || sections["default"]
-	want := func(name string) bool { return all || sections[name] }
+	// As Redis 7.0: the default sections unless others are named;
+	// "all" adds commandstats (and "everything" would add modules).
+	all := sections["all"] || sections["everything"]
+	defaults := len(sections) == 0 || sections["default"]
+	want := func(name string) bool {
+		return all || sections[name] || defaults && name != "commandstats" && name != "latencystats"
+	}
 	st := s.home.Node().Status()
 	var b strings.Builder
 	section := func(name string, lines ...string) {
@@ -105,7 +110,15 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	}
 	repl = append(repl, fmt.Sprintf("master_repl_offset:%d", st.Applied))
 	section("Replication", repl...)
-	section("CPU", fmt.Sprintf("used_cpu_sys:%.6f", cpuSeconds()), "used_cpu_user:0.000000")
+	user, sys := cpuTimes()
+	section("CPU", fmt.Sprintf("used_cpu_sys:%.6f", sys), fmt.Sprintf("used_cpu_user:%.6f", user),
+		"used_cpu_sys_children:0.000000", "used_cpu_user_children:0.000000")
+	if want("commandstats") {
+		section("Commandstats", s.stats.commandLines()...)
+	}
+	if want("errorstats") {
+		section("Errorstats", s.stats.errorLines()...)
+	}
 	// Cluster clients (redis-py's RedisCluster) refuse a node whose INFO
 	// does not say cluster_enabled:1.
 	section("Cluster", "cluster_enabled:1")
@@ -141,12 +154,6 @@ func joinIDs(ids []consensus.NodeID) string {
 	}
 	return strings.Join(parts, ",")
 }
-
-func cpuSeconds() float64 {
-	return float64(time.Since(processStart).Seconds())
-}
-
-var processStart = time.Now()
 
 func (s *Server) cmdTime(conn redcon.Conn, _ *client, _ [][]byte) {
 	now := time.Now()

@@ -7,6 +7,8 @@ package resp
 // under RESP3's push type.
 
 import (
+	"strings"
+
 	"github.com/tidwall/redcon"
 
 	"github.com/rkv/rkv/command"
@@ -15,6 +17,10 @@ import (
 // writeReply writes reply, the RESP2 reply to the command args, in the
 // connection's protocol.
 func writeReply(conn redcon.Conn, c *client, args [][]byte, reply []byte) {
+	if len(reply) > 0 && reply[0] == '-' && c != nil && c.stats != nil {
+		line, _, _ := strings.Cut(string(reply[1:]), "\r\n")
+		c.stats.replied(args, line, false)
+	}
 	if c != nil && c.resp3 {
 		reply = command.ToRESP3(nil, args, reply)
 	}

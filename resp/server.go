@@ -90,6 +90,7 @@ type Server struct {
 	tracking     *trackingRegistry
 	stopTracking func()
 	monitors     *monitorHub
+	stats        *commandStats
 	acl          *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
@@ -132,6 +133,8 @@ type client struct {
 	// caching is CLIENT CACHING's flag (tracking.go).
 	tracked bool
 	caching int
+	// stats counts the error replies of its commands.
+	stats *commandStats
 	// reply is CLIENT REPLY's mode.
 	reply replyMode
 	// close closes the connection (CLIENT KILL from another one).
@@ -197,6 +200,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.stopPublishing = rep.OnPublish(s.pubsub.deliver)
 	s.tracking = newTrackingRegistry()
 	s.monitors = newMonitorHub()
+	s.stats = newCommandStats()
 	rep.MonitorScripts(s.monitorScript)
 	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
 	s.stopTracking = rep.Subscribe(s.tracking.changed)
@@ -249,7 +253,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	}
 	now := time.Now()
 	c := &client{id: s.clientSeq.Add(1), addr: conn.RemoteAddr(), created: now, lastSeen: now, tx: &txState{},
-		user: "default", authed: !s.acl.PasswordRequired(), close: conn.Close, wantsOutbox: new(atomic.Bool)}
+		user: "default", authed: !s.acl.PasswordRequired(), close: conn.Close, wantsOutbox: new(atomic.Bool), stats: s.stats}
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
 	}
@@ -361,15 +365,26 @@ func (s *Server) step(conn redcon.Conn, c *client, cmds []redcon.Command, scs []
 		if c.tx.multi {
 			c.tx.dirty = true
 		}
+		s.stats.replied(cmds[i].Args, msg, true)
 		conn.WriteError(msg)
 		return i + 1
 	}
 	if c.subscribed() && !c.resp3 {
 		if msg := subscribedRefusal(cmds[i].Args); msg != "" {
+			s.stats.replied(cmds[i].Args, msg, true)
 			conn.WriteError(msg)
 			return i + 1
 		}
 	}
+	start := time.Now()
+	next := s.run(conn, c, cmds, scs, i, refused)
+	s.stats.ran(cmds[i:next], time.Since(start))
+	return next
+}
+
+// run runs cmds[i], which passed the checks step makes, with the commands
+// after it that go with it, and returns the index of the next command.
+func (s *Server) run(conn redcon.Conn, c *client, cmds []redcon.Command, scs []*store.Command, i int, refused func(int) string) int {
 	if s.monitors.count.Load() > 0 {
 		s.monitorStep(c, cmds[i].Args)
 	}
@@ -409,7 +424,11 @@ func (s *Server) step(conn redcon.Conn, c *client, cmds []redcon.Command, scs []
 // checkArity answers a wrong arity itself so bad commands never reach the log.
 func checkArity(conn redcon.Conn, sc *store.Command, args [][]byte) bool {
 	if !sc.ArityOK(len(args)) {
-		conn.WriteError(arityError(sc.Name))
+		msg := arityError(sc.Name)
+		if c := clientOf(conn); c != nil {
+			c.stats.replied(args, msg, true)
+		}
+		conn.WriteError(msg)
 		return false
 	}
 	return true
@@ -432,6 +451,9 @@ const (
 // redirect answers a command this node cannot serve: MOVED to the leader,
 // or CLUSTERDOWN when none is known.
 func (s *Server) redirect(conn redcon.Conn, sc *store.Command, args [][]byte, leader consensus.NodeID) {
+	// A redirect refuses the command before it runs, as Redis's cluster
+	// redirections do.
+	s.stats.replied(args, "MOVED", true)
 	if leader == consensus.None || leader == s.cfg.ID {
 		conn.WriteError(errNoLeader)
 		return
@@ -520,6 +542,7 @@ func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte,
 		}
 		return
 	}
+	conn = &errorCountingConn{Conn: conn, stats: s.stats, args: args}
 	// Declared only here: taking its address makes it escape, an
 	// allocation every successful write would pay.
 	var nle *consensus.NotLeaderError

@@ -1,0 +1,157 @@
+package resp
+
+// INFO commandstats and errorstats: per command, the calls this node ran,
+// their time, the calls refused before they ran and those that answered
+// an error; per error code, how many error replies carried it.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/command"
+)
+
+type commandStat struct {
+	calls, usec, rejected, failed atomic.Int64
+}
+
+// commandStats is nil in tests that build a Server by hand: it then
+// counts nothing.
+type commandStats struct {
+	// byName holds every command and subcommand of the table, built once:
+	// counting takes no lock.
+	byName map[string]*commandStat
+	mu     sync.Mutex
+	errors map[string]int64
+}
+
+func newCommandStats() *commandStats {
+	st := &commandStats{byName: map[string]*commandStat{}, errors: map[string]int64{}}
+	for _, sp := range command.All() {
+		st.byName[sp.Name] = &commandStat{}
+		for _, sub := range sp.Subcommands {
+			st.byName[sub.Name] = &commandStat{}
+		}
+	}
+	return st
+}
+
+// of is the counters of the command args, nil for an unknown command.
+func (st *commandStats) of(args [][]byte) *commandStat {
+	if st == nil {
+		return nil
+	}
+	sp, ok := specFor(args)
+	if !ok {
+		return nil
+	}
+	return st.byName[sp.Name]
+}
+
+// ran counts commands run in elapsed time, each its share of it; one of
+// the wrong arity was refused instead (checkArity counts it).
+func (st *commandStats) ran(cmds []redcon.Command, elapsed time.Duration) {
+	if st == nil {
+		return
+	}
+	usec := elapsed.Microseconds() / int64(len(cmds))
+	for _, cmd := range cmds {
+		sp, ok := specFor(cmd.Args)
+		if !ok || !sp.ArityFits(len(cmd.Args)) {
+			continue
+		}
+		if cs := st.byName[sp.Name]; cs != nil {
+			cs.calls.Add(1)
+			cs.usec.Add(usec)
+		}
+	}
+}
+
+// replied counts an error reply msg (without the '-') to the command
+// args: refused before it ran, or failed.
+func (st *commandStats) replied(args [][]byte, msg string, refused bool) {
+	if cs := st.of(args); cs != nil {
+		if refused {
+			cs.rejected.Add(1)
+		} else {
+			cs.failed.Add(1)
+		}
+	}
+	if st == nil {
+		return
+	}
+	code, _, _ := strings.Cut(msg, " ")
+	st.mu.Lock()
+	st.errors[code]++
+	st.mu.Unlock()
+}
+
+func (st *commandStats) reset() {
+	for _, cs := range st.byName {
+		cs.calls.Store(0)
+		cs.usec.Store(0)
+		cs.rejected.Store(0)
+		cs.failed.Store(0)
+	}
+	st.mu.Lock()
+	clear(st.errors)
+	st.mu.Unlock()
+}
+
+// commandLines are INFO commandstats' lines, for the commands used.
+func (st *commandStats) commandLines() []string {
+	var lines []string
+	for _, name := range slices.Sorted(mapKeys(st.byName)) {
+		cs := st.byName[name]
+		calls, rejected, failed := cs.calls.Load(), cs.rejected.Load(), cs.failed.Load()
+		if calls == 0 && rejected == 0 && failed == 0 {
+			continue
+		}
+		perCall := 0.0
+		if calls > 0 {
+			perCall = float64(cs.usec.Load()) / float64(calls)
+		}
+		lines = append(lines, fmt.Sprintf("cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d",
+			name, calls, cs.usec.Load(), perCall, rejected, failed))
+	}
+	return lines
+}
+
+// errorLines are INFO errorstats' lines.
+func (st *commandStats) errorLines() []string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var lines []string
+	for _, code := range slices.Sorted(mapKeys(st.errors)) {
+		lines = append(lines, fmt.Sprintf("errorstat_%s:count=%d", code, st.errors[code]))
+	}
+	return lines
+}
+
+// errorCountingConn counts the error replies a server command writes.
+type errorCountingConn struct {
+	redcon.Conn
+	stats *commandStats
+	args  [][]byte
+}
+
+func (ec *errorCountingConn) WriteError(msg string) {
+	ec.stats.replied(ec.args, msg, false)
+	ec.Conn.WriteError(msg)
+}
+
+// cpuTimes are the process's user and system CPU seconds.
+func cpuTimes() (user, sys float64) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds()
+}
