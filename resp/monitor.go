@@ -48,10 +48,19 @@ func (h *monitorHub) remove(sub *subscriber) {
 // runs), or an admin command. Commands are shown as they start, so a
 // script (flagged skip_monitor: Redis shows it itself before it runs)
 // comes before the commands it runs.
-func (h *monitorHub) feed(c *client, args [][]byte) { h.feedFrom(c.addr, args) }
+func (h *monitorHub) feed(c *client, args [][]byte) {
+	// A RESET ends the monitoring of the connection sending it before
+	// Redis shows the command, so that one does not see it.
+	var except *subscriber
+	if strings.EqualFold(string(args[0]), "reset") {
+		except = c.sub
+	}
+	h.feedFrom(c.addr, args, except)
+}
 
-// feedFrom shows a command run for source (a client's address, or "lua").
-func (h *monitorHub) feedFrom(source string, args [][]byte) {
+// feedFrom shows a command run for source (a client's address, or "lua")
+// to every monitor but except.
+func (h *monitorHub) feedFrom(source string, args [][]byte, except *subscriber) {
 	sp, ok := specFor(args)
 	if !ok || !sp.ArityFits(len(args)) || sp.Has("admin") {
 		return
@@ -72,7 +81,9 @@ func (h *monitorHub) feedFrom(source string, args [][]byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.watchers {
-		sub.push(line)
+		if sub != except {
+			sub.push(line)
+		}
 	}
 }
 
@@ -151,7 +162,7 @@ func (s *Server) monitorStep(c *client, args [][]byte) {
 // shows it: from "lua".
 func (s *Server) monitorScript(args [][]byte) {
 	if s.monitors.count.Load() > 0 {
-		s.monitors.feedFrom("lua", args)
+		s.monitors.feedFrom("lua", args, nil)
 	}
 }
 
