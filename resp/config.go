@@ -116,8 +116,10 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 	"client-output-buffer-limit": limitSetter(func(l *Limits, v string) string {
 		return parseOutputLimit(v, l)
 	}),
-	"busy-reply-threshold": (*Server).setBusyThreshold,
-	"lua-time-limit":       (*Server).setBusyThreshold,
+	"busy-reply-threshold":    (*Server).setBusyThreshold,
+	"lua-time-limit":          (*Server).setBusyThreshold,
+	"slowlog-log-slower-than": (*Server).setSlowlogSlowerThan,
+	"slowlog-max-len":         (*Server).setSlowlogMaxLen,
 	"tracking-table-max-keys": func(s *Server, v string) string {
 		n, msg := parseIntSetting(v, 0, 1<<63-1)
 		if msg == "" {
@@ -195,6 +197,8 @@ func (s *Server) settings() map[string]string {
 		"busy-reply-threshold":       strconv.FormatInt(s.busyMs.Load(), 10),
 		"lua-time-limit":             strconv.FormatInt(s.busyMs.Load(), 10),
 		"tracking-table-max-keys":    strconv.FormatInt(s.tracking.maxKeys.Load(), 10),
+		"slowlog-log-slower-than":    strconv.FormatInt(s.slowlog.slowerThan.Load(), 10),
+		"slowlog-max-len":            strconv.FormatInt(s.slowlog.maxLen.Load(), 10),
 		"rkv-read-mode":              s.cfg.ReadMode,
 		"rkv-election-timeout":       s.cfg.ElectionTimeout.String(),
 		"rkv-heartbeat-interval":     s.cfg.HeartbeatInterval.String(),

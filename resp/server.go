@@ -91,6 +91,7 @@ type Server struct {
 	stopTracking func()
 	monitors     *monitorHub
 	stats        *commandStats
+	slowlog      *slowlog
 	acl          *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
@@ -201,6 +202,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.tracking = newTrackingRegistry()
 	s.monitors = newMonitorHub()
 	s.stats = newCommandStats()
+	s.slowlog = newSlowlog()
 	rep.MonitorScripts(s.monitorScript)
 	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
 	s.stopTracking = rep.Subscribe(s.tracking.changed)
@@ -378,7 +380,9 @@ func (s *Server) step(conn redcon.Conn, c *client, cmds []redcon.Command, scs []
 	}
 	start := time.Now()
 	next := s.run(conn, c, cmds, scs, i, refused)
-	s.stats.ran(cmds[i:next], time.Since(start))
+	elapsed := time.Since(start)
+	s.stats.ran(cmds[i:next], elapsed)
+	s.slowlog.ran(c, cmds[i:next], elapsed)
 	return next
 }
 
