@@ -218,6 +218,7 @@ var shapes = map[string]shape{
 	"cluster|info":         asVerbatim,
 	"memory|doctor":        asVerbatim,
 	"latency|doctor":       asVerbatim,
+	"latency|histogram":    mapEach(mapWith(map[string]shape{"histogram_usec": asMap})),
 	"lolwut":               asVerbatim,
 	"acl|log":              each(mapWith(map[string]shape{"age-seconds": asDouble})),
 	"acl|getuser":          mapWith(map[string]shape{"flags": asSet, "selectors": each(asMap)}),

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -46,5 +47,51 @@ func TestDifferentialSlowlog(t *testing.T) {
 	}
 	if a, b := render(rd), render(rk); a != b {
 		t.Errorf("SLOWLOG GET entries:\n  redis:\n%s\n  rkv:\n%s", a, b)
+	}
+}
+
+// TestDifferentialLatency: LATENCY's errors and its empty answers, and
+// LATENCY HISTOGRAM's commands and call counts (the latencies are each
+// server's own) against redis-server.
+func TestDifferentialLatency(t *testing.T) {
+	rd := diffTarget{"redis", diffStartRedis(t)}
+	rk := diffTarget{"rkv", diffStartRKV(t)}
+	steps := [][]string{
+		{"CONFIG", "SET", "latency-monitor-threshold", "-1"}, {"CONFIG", "SET", "latency-monitor-threshold", "abc"},
+		{"CONFIG", "SET", "latency-monitor-threshold", "0"}, {"CONFIG", "GET", "latency-monitor-threshold"},
+		{"LATENCY", "RESET"}, {"LATENCY", "LATEST"}, {"LATENCY", "HISTORY", "command"}, {"LATENCY", "HISTORY"},
+		{"LATENCY", "RESET", "blabla"}, {"LATENCY", "HELP", "x"}, {"LATENCY", "BOGUS"}, {"LATENCY"},
+		{"LATENCY", "HISTOGRAM", "blabla"}, {"CONFIG", "RESETSTAT"}, {"SET", "a", "b"}, {"SET", "c", "d"},
+		{"GET", "a"}, {"CLIENT", "GETNAME"},
+	}
+	for _, args := range steps {
+		if a := diffRun(t, rd, rk, diffCmd{args: args}); !a.ok {
+			t.Errorf("%q:\n  redis: %s\n  rkv:   %s", args, a.redis, a.rkv)
+		}
+	}
+	render := func(d diffTarget, args ...string) string {
+		v, err := d.do(t, append([]string{"LATENCY", "HISTOGRAM"}, args...))
+		if err != nil {
+			return err.Error()
+		}
+		m, _ := v.(map[any]any)
+		var parts []string
+		for name, h := range m {
+			hm, _ := h.(map[any]any)
+			parts = append(parts, diffReply(name, nil)+" calls "+diffReply(hm["calls"], nil))
+		}
+		if arr, ok := v.([]any); ok {
+			for i := 0; i+1 < len(arr); i += 2 {
+				h, _ := arr[i+1].([]any)
+				parts = append(parts, diffReply(arr[i], nil)+" calls "+diffReply(h[1], nil))
+			}
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, "; ")
+	}
+	for _, args := range [][]string{{"set", "get", "zadd"}, {"client"}, {"client|getname", "blabla"}, {}} {
+		if a, b := render(rd, args...), render(rk, args...); a != b {
+			t.Errorf("LATENCY HISTOGRAM %q:\n  redis: %s\n  rkv:   %s", args, a, b)
+		}
 	}
 }

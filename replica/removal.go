@@ -32,6 +32,8 @@ type Removal struct {
 	evict     *evictor
 	// expirePaused stops the expire cycle (DEBUG SET-ACTIVE-EXPIRE 0).
 	expirePaused atomic.Bool
+	// latency is told how long each expire or eviction cycle took.
+	latency atomic.Pointer[func(event string, d time.Duration)]
 
 	startOnce, stopOnce sync.Once
 	started             atomic.Bool
@@ -236,6 +238,7 @@ func (r *Removal) removalLoop(done chan struct{}, wake <-chan struct{}, round fu
 // after each batch, and at the end, the writes waiting for room look again.
 func (r *Removal) evictRound() {
 	stuck := false
+	start := time.Now()
 	for r.node.IsLeader() {
 		limit := r.maxmemory.Load()
 		target := limit - limit/evictHeadroom
@@ -244,7 +247,12 @@ func (r *Removal) evictRound() {
 			break
 		}
 		keys, _ := r.store.EvictionCandidates(time.Now().UnixMilli(), used-target, evictEntryKeys*evictEntries)
-		if stuck = len(keys) == 0; stuck || !r.proposeDeletions(KindEvict, keys) {
+		if stuck = len(keys) == 0; stuck {
+			break
+		}
+		ok := r.proposeDeletions(KindEvict, keys)
+		r.cycleTook("eviction-cycle", start)
+		if !ok {
 			break
 		}
 		r.evict.signal(false)
@@ -285,13 +293,29 @@ func (r *Removal) expireRound() {
 	if !r.node.IsLeader() || r.expirePaused.Load() {
 		return
 	}
-	end := time.Now().Add(r.cfg.ExpireInterval / expireBudgetDiv)
+	start := time.Now()
+	end := start.Add(r.cfg.ExpireInterval / expireBudgetDiv)
 	for time.Now().Before(end) {
 		batch := evictEntryKeys * evictEntries
 		keys := r.store.ExpiredSample(time.Now().UnixMilli(), batch)
-		if len(keys) == 0 || !r.proposeDeletions(KindExpire, keys) || len(keys) < batch {
+		if len(keys) == 0 {
 			return
 		}
+		ok := r.proposeDeletions(KindExpire, keys)
+		r.cycleTook("expire-cycle", start)
+		if !ok || len(keys) < batch {
+			return
+		}
+	}
+}
+
+// SetLatencyMonitor sets what is told the duration of each expire and
+// eviction cycle that deleted keys ("expire-cycle", "eviction-cycle").
+func (r *Removal) SetLatencyMonitor(fn func(event string, d time.Duration)) { r.latency.Store(&fn) }
+
+func (r *Removal) cycleTook(event string, since time.Time) {
+	if fn := r.latency.Load(); fn != nil {
+		(*fn)(event, time.Since(since))
 	}
 }
 

@@ -116,10 +116,11 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 	"client-output-buffer-limit": limitSetter(func(l *Limits, v string) string {
 		return parseOutputLimit(v, l)
 	}),
-	"busy-reply-threshold":    (*Server).setBusyThreshold,
-	"lua-time-limit":          (*Server).setBusyThreshold,
-	"slowlog-log-slower-than": (*Server).setSlowlogSlowerThan,
-	"slowlog-max-len":         (*Server).setSlowlogMaxLen,
+	"busy-reply-threshold":      (*Server).setBusyThreshold,
+	"lua-time-limit":            (*Server).setBusyThreshold,
+	"slowlog-log-slower-than":   (*Server).setSlowlogSlowerThan,
+	"slowlog-max-len":           (*Server).setSlowlogMaxLen,
+	"latency-monitor-threshold": (*Server).setLatencyThreshold,
 	"tracking-table-max-keys": func(s *Server, v string) string {
 		n, msg := parseIntSetting(v, 0, 1<<63-1)
 		if msg == "" {
@@ -199,6 +200,7 @@ func (s *Server) settings() map[string]string {
 		"tracking-table-max-keys":    strconv.FormatInt(s.tracking.maxKeys.Load(), 10),
 		"slowlog-log-slower-than":    strconv.FormatInt(s.slowlog.slowerThan.Load(), 10),
 		"slowlog-max-len":            strconv.FormatInt(s.slowlog.maxLen.Load(), 10),
+		"latency-monitor-threshold":  strconv.FormatInt(s.latency.thresholdMs.Load(), 10),
 		"rkv-read-mode":              s.cfg.ReadMode,
 		"rkv-election-timeout":       s.cfg.ElectionTimeout.String(),
 		"rkv-heartbeat-interval":     s.cfg.HeartbeatInterval.String(),

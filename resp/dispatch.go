@@ -49,7 +49,7 @@ func init() {
 		"cluster": (*Server).cmdCluster, "readonly": (*Server).cmdReadonly, "readwrite": (*Server).cmdReadwrite,
 		"multi": (*Server).cmdMulti, "exec": (*Server).cmdExec, "discard": (*Server).cmdDiscard,
 		"watch": (*Server).cmdWatch, "unwatch": (*Server).cmdUnwatch, "wait": (*Server).cmdWait,
-		"monitor": (*Server).cmdMonitor, "slowlog": (*Server).cmdSlowlog,
+		"monitor": (*Server).cmdMonitor, "slowlog": (*Server).cmdSlowlog, "latency": (*Server).cmdLatency,
 	})
 }
 

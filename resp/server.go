@@ -92,6 +92,7 @@ type Server struct {
 	monitors     *monitorHub
 	stats        *commandStats
 	slowlog      *slowlog
+	latency      *latencyMonitor
 	acl          *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
@@ -203,6 +204,8 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.monitors = newMonitorHub()
 	s.stats = newCommandStats()
 	s.slowlog = newSlowlog()
+	s.latency = newLatencyMonitor()
+	rep.Removal().SetLatencyMonitor(s.latency.record)
 	rep.MonitorScripts(s.monitorScript)
 	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
 	s.stopTracking = rep.Subscribe(s.tracking.changed)
@@ -383,6 +386,7 @@ func (s *Server) step(conn redcon.Conn, c *client, cmds []redcon.Command, scs []
 	elapsed := time.Since(start)
 	s.stats.ran(cmds[i:next], elapsed)
 	s.slowlog.ran(c, cmds[i:next], elapsed)
+	s.latency.ranCommands(cmds[i:next], elapsed)
 	return next
 }
 

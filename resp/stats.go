@@ -20,6 +20,8 @@ import (
 
 type commandStat struct {
 	calls, usec, rejected, failed atomic.Int64
+	// buckets count the calls by latency (latency.go's bucketOf).
+	buckets [histogramBuckets]atomic.Int64
 }
 
 // commandStats is nil in tests that build a Server by hand: it then
@@ -70,6 +72,7 @@ func (st *commandStats) ran(cmds []redcon.Command, elapsed time.Duration) {
 		if cs := st.byName[sp.Name]; cs != nil {
 			cs.calls.Add(1)
 			cs.usec.Add(usec)
+			cs.buckets[bucketOf(usec)].Add(1)
 		}
 	}
 }
@@ -99,6 +102,9 @@ func (st *commandStats) reset() {
 		cs.usec.Store(0)
 		cs.rejected.Store(0)
 		cs.failed.Store(0)
+		for b := range cs.buckets {
+			cs.buckets[b].Store(0)
+		}
 	}
 	st.mu.Lock()
 	clear(st.errors)
