@@ -111,6 +111,9 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 		if msg := checkServerCommand(admin, cmd.Args); msg != "" {
 			return refuse(msg)
 		}
+		if admin.spec.Has("no_multi") {
+			return refuse("ERR Command not allowed inside a transaction")
+		}
 		switch admin.spec.Name {
 		case "exec":
 			s.exec(conn, c)

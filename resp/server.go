@@ -367,10 +367,15 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 // ReadIndex round), and returns the index of the next command to run.
 func (s *Server) step(conn redcon.Conn, c *client, cmds []redcon.Command, scs []*store.Command, i int, refused func(int) string) int {
 	if msg := refused(i); msg != "" {
-		if c.tx.multi {
+		s.stats.replied(cmds[i].Args, msg, true)
+		if c.tx.multi && strings.EqualFold(string(cmds[i].Args[0]), "exec") {
+			// A refused EXEC ends its transaction, as Redis's
+			// execCommandAbort: nothing of it runs.
+			s.endTransaction(c.tx)
+			msg = "EXECABORT Transaction discarded because of: " + strings.TrimPrefix(msg, "ERR ")
+		} else if c.tx.multi {
 			c.tx.dirty = true
 		}
-		s.stats.replied(cmds[i].Args, msg, true)
 		conn.WriteError(msg)
 		return i + 1
 	}
