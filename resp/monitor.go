@@ -158,9 +158,11 @@ func (s *Server) monitorStep(c *client, args [][]byte) {
 	s.monitors.feed(c, args)
 }
 
-// monitorScript shows a command a script runs on this node, as Redis
-// shows it: from "lua".
+// monitorScript counts a command a script runs on this node in
+// commandstats and shows it to the monitors, as Redis shows it: from
+// "lua".
 func (s *Server) monitorScript(args [][]byte) {
+	s.stats.ran([]redcon.Command{{Args: args}}, 0)
 	if s.monitors.count.Load() > 0 {
 		s.monitors.feedFrom("lua", args, nil)
 	}
