@@ -1026,6 +1026,7 @@ func xreadGeneric(s *Store, m mode, args [][]byte, out []byte, group bool) []byt
 		}
 		it := items[i]
 		st = s.writable(&it).(*stream)
+		s.consumerSeen(st, st.group(groupName), keys[i], consumerName, m.now)
 		out = st.serveGroup(out, st.group(groupName), consumerName, start, count, noack, history, m.now)
 		s.groupsChanged(it)
 	}
