@@ -408,8 +408,8 @@ func notifyMove(s *Store, args [][]byte, reply []byte, fates []keyFate) {
 	}
 	from, to := "rpop", "lpush"
 	if c := strings.ToLower(b2s(args[0])); c == "lmove" || c == "blmove" {
-		from = strings.ToLower(b2s(args[3])) + "pop"
-		to = strings.ToLower(b2s(args[4])) + "push"
+		from = strings.ToLower(b2s(args[3]))[:1] + "pop"
+		to = strings.ToLower(b2s(args[4]))[:1] + "push"
 	}
 	src := string(args[1])
 	dst := string(args[2])
