@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -58,6 +59,9 @@ func (s *keyspaceSub) messages(t *testing.T) []string {
 		if ch == "__keyevent@0__:expired" || msg == "expired" && strings.HasPrefix(ch, "__keyspace@0__:") {
 			continue
 		}
+		if strings.Contains(ch, "dump:scratch") || strings.Contains(msg, "dump:scratch") {
+			continue // the dump family's checks on Redis alone
+		}
 		out = append(out, ch+" "+msg)
 	}
 }
@@ -88,6 +92,7 @@ func TestDifferentialKeyspace(t *testing.T) {
 			s.messages(t)
 		}
 		g := &diffGen{rng: rand.New(rand.NewPCG(seed, 0xe7e7)), t0: time.Now().Unix()}
+		var prev []string
 		for i := range diffPerSeed {
 			c := gens[g.rng.IntN(len(gens))](g)
 			g.idx++
@@ -96,9 +101,16 @@ func TestDifferentialKeyspace(t *testing.T) {
 				t.Fatalf("seed %d, command %d: %s\n  redis: %s\n  rkv:   %s", seed, i, c, out.redis, out.rkv)
 			}
 			a, b := subs[0].messages(t), subs[1].messages(t)
-			if !slices.Equal(a, b) {
-				t.Fatalf("seed %d, command %d: %s\n  redis events: %q\n  rkv events:   %q", seed, i, c, a, b)
+			if c.custom != nil && len(b) > len(a) {
+				// A custom comparison may write rkv's key alone to make
+				// it Redis's after a random choice (diffSetCopy).
+				b = b[:len(a)]
 			}
+			if !slices.Equal(a, b) {
+				t.Fatalf("seed %d, command %d: %s\n  redis events: %q\n  rkv events:   %q\npreceding:\n%s", seed, i, c, a, b,
+					strings.Join(prev[max(0, len(prev)-5):], "\n"))
+			}
+			prev = append(prev, fmt.Sprintf("%s: %q", c, a))
 		}
 		if a, b := diffState(t, rd), diffState(t, rk); a != b {
 			t.Fatalf("seed %d: final states differ\nredis:\n%s\nrkv:\n%s", seed, a, b)
