@@ -84,7 +84,7 @@ func TestDifferentialKeyspace(t *testing.T) {
 		}
 	}
 	gens = append(gens, (*diffGen).gen)
-	for seed := uint64(1); seed <= 6; seed++ {
+	for seed := uint64(1); seed <= 16; seed++ {
 		for _, d := range []diffTarget{rd, rk} {
 			d.do(t, []string{"FLUSHALL"})
 		}

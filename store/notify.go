@@ -356,7 +356,7 @@ var notifySpecs = map[string]notifySpec{
 	"renamenx":          {custom: notifyRename},
 	"copy":              {custom: notifyCopy},
 	"restore":           {custom: notifyRestore},
-	"xadd":              {event: "xadd", class: notifyStream},
+	"xadd":              {custom: notifyXadd},
 	"xtrim":             {event: "xtrim", class: notifyStream},
 	"xdel":              {event: "xdel", class: notifyStream},
 	"xsetid":            {event: "xsetid", class: notifyStream},
@@ -463,6 +463,18 @@ func notifyRestore(s *Store, args [][]byte, reply []byte, fates []keyFate) {
 	if f, ok := fateOf(fates, args[1]); ok && !f.removed {
 		s.notify(notifyNew, "new", f.key)
 		s.notify(notifyGeneric, "restore", f.key)
+	}
+}
+
+// notifyXadd: "xadd", then "xtrim" when its trimming removed entries.
+func notifyXadd(s *Store, args [][]byte, reply []byte, fates []keyFate) {
+	trimmed := s.xaddTrimmed
+	s.xaddTrimmed = false
+	for _, f := range fates {
+		s.fateEvents(f, notifyStream, "xadd", false)
+		if trimmed {
+			s.notify(notifyStream, "xtrim", f.key)
+		}
 	}
 }
 

@@ -103,6 +103,9 @@ type Store struct {
 	// only while notify-keyspace-events asks for some.
 	touches []touch
 	events  []Event
+	// xaddTrimmed is set by an XADD whose trimming removed entries: it
+	// notifies "xtrim" after "xadd".
+	xaddTrimmed bool
 }
 
 // deletedBuckets is the size of Store.deleted: enough that a WATCH is

@@ -743,9 +743,7 @@ func xaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		st = s.writable(&it).(*stream)
 	}
 	st.add(id, fv, &s.enc)
-	if t.strategy != trimNone {
-		st.trim(t)
-	}
+	s.xaddTrimmed = t.strategy != trimNone && st.trim(t) > 0
 	s.changed(it)
 	return appendStreamID(out, id)
 }
