@@ -277,8 +277,8 @@ var notifySpecs = map[string]notifySpec{
 	"psetex":            {custom: notifySetCmd},
 	"setnx":             {event: "set", class: notifyString},
 	"getset":            {event: "set", class: notifyString},
-	"mset":              {event: "set", class: notifyString},
-	"msetnx":            {event: "set", class: notifyString},
+	"mset":              {custom: notifyMset},
+	"msetnx":            {custom: notifyMset},
 	"append":            {event: "append", class: notifyString},
 	"incr":              {event: "incrby", class: notifyString},
 	"incrby":            {event: "incrby", class: notifyString},
@@ -286,7 +286,7 @@ var notifySpecs = map[string]notifySpec{
 	"decrby":            {event: "incrby", class: notifyString},
 	"incrbyfloat":       {event: "incrbyfloat", class: notifyString},
 	"setrange":          {event: "setrange", class: notifyString},
-	"setbit":            {custom: notifySetbit},
+	"setbit":            {event: "setbit", class: notifyString},
 	"bitfield":          {event: "setbit", class: notifyString},
 	"bitop":             {event: "set", class: notifyString, delOnly: true},
 	"getdel":            {event: "del", class: notifyGeneric, delOnly: true},
@@ -376,15 +376,6 @@ func notifySetCmd(s *Store, args [][]byte, reply []byte, fates []keyFate) {
 	}
 }
 
-// notifySetbit: Redis notifies SETBIT even when the bit was already so.
-func notifySetbit(s *Store, args [][]byte, reply []byte, fates []keyFate) {
-	f, ok := fateOf(fates, args[1])
-	if !ok {
-		f = keyFate{key: string(args[1])}
-	}
-	s.fateEvents(f, notifyString, "setbit", false)
-}
-
 // notifyGetex: "expire" or "persist", or "del" for a TTL already past.
 func notifyGetex(s *Store, args [][]byte, reply []byte, fates []keyFate) {
 	f, ok := fateOf(fates, args[1])
@@ -396,6 +387,23 @@ func notifyGetex(s *Store, args [][]byte, reply []byte, fates []keyFate) {
 		s.notify(notifyGeneric, "persist", f.key)
 	default:
 		s.notify(notifyGeneric, "expire", f.key)
+	}
+}
+
+// notifyMset: "set" for each pair, a key given twice notified twice.
+func notifyMset(s *Store, args [][]byte, reply []byte, fates []keyFate) {
+	if string(reply) == ":0\r\n" {
+		return
+	}
+	for i := 1; i+1 < len(args); i += 2 {
+		f, _ := fateOf(fates, args[i])
+		f.key = string(args[i])
+		s.fateEvents(f, notifyString, "set", false)
+		for j := range fates {
+			if fates[j].key == f.key {
+				fates[j].created = false
+			}
+		}
 	}
 }
 
