@@ -118,10 +118,12 @@ const (
 	touchRemove
 )
 
-// notifying reports whether any event can be published: the check that
-// keeps notifications free when they are off.
+// notifying reports whether any event can be published (a channel kind
+// and a class of events are on): the check that keeps notifications free
+// when they are off.
 func (s *Store) notifying() bool {
-	return s.enc[encNotify]&(notifyKeyspace|notifyKeyevent) != 0
+	f := s.enc[encNotify]
+	return f&(notifyKeyspace|notifyKeyevent) != 0 && f&^(notifyKeyspace|notifyKeyevent|notifyKeyMiss) != 0
 }
 
 // notify records an event of class on key, if the setting asks for it.
