@@ -365,16 +365,23 @@ var notifySpecs = map[string]notifySpec{
 	"xgroup":            {custom: notifyXgroup},
 }
 
-// notifySetCmd: "set", then "expire" when the command gave a TTL.
+// notifySetCmd: "set", then "expire" when the command gave a TTL. A
+// deadline already past deletes the key at once (the expiry departure,
+// doc.go), which Redis does at the key's next access: "expired" follows.
 func notifySetCmd(s *Store, args [][]byte, reply []byte, fates []keyFate) {
 	f, ok := fateOf(fates, args[1])
-	if !ok || f.removed {
+	if !ok {
 		return
 	}
+	gone := f.removed
+	f.removed = false
 	s.fateEvents(f, notifyString, "set", false)
 	cmd := strings.ToLower(b2s(args[0]))
 	if cmd != "set" || hasArg(args[2:], "ex") || hasArg(args[2:], "px") || hasArg(args[2:], "exat") || hasArg(args[2:], "pxat") {
 		s.notify(notifyGeneric, "expire", f.key)
+	}
+	if gone {
+		s.notify(notifyExpired, "expired", f.key)
 	}
 }
 

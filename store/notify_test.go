@@ -53,14 +53,14 @@ func TestNotifyEvents(t *testing.T) {
 		"sadd s1 a", "smove s1 s2 a",
 		"set k v ex 100", "rename k k2", "rename k2 k2",
 		"mset m 1 m 2", "decr m", "hset h f v", "hdel h f", "del nothing h",
-		"zadd z incr 1 a", "set b 1", "setbit b 0 0",
+		"zadd z incr 1 a", "set b 1", "setbit b 0 0", "set b 2 pxat 1",
 	)
 	want := []string{
 		"rpush src", "rpush dst, lpop src, del src", "",
 		"sadd s1", "srem s1, del s1, sadd s2",
 		"set k, expire k", "rename_from k, rename_to k2", "",
 		"set m, set m", "incrby m", "hset h", "hdel h, del h", "",
-		"zincr z", "set b", "",
+		"zincr z", "set b", "", "set b, expire b, expired b",
 	}
 	for i := range want {
 		if got[i] != want[i] {
