@@ -49,7 +49,7 @@ func (f *changeFeed) publish(st *store.Store) {
 		return
 	}
 	c := st.TakeChanges()
-	if len(c.Keys) == 0 && !c.All {
+	if len(c.Keys) == 0 && !c.All && len(c.Events) == 0 {
 		return
 	}
 	f.mu.Lock()

@@ -85,6 +85,8 @@ type Server struct {
 	// applied publishes until stopPublishing.
 	pubsub         *pubsubHub
 	stopPublishing func()
+	// stopKeyspace ends the delivery of keyspace notifications.
+	stopKeyspace func()
 	// tracking holds the connections' client-side caching state and
 	// gets the home replica's changes until stopTracking.
 	tracking     *trackingRegistry
@@ -200,6 +202,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.stopWatching = rep.Subscribe(s.watchers.changed)
 	s.stopBlocked = rep.Subscribe(s.blocked.changed)
 	s.stopPublishing = rep.OnPublish(s.pubsub.deliver)
+	s.stopKeyspace = rep.Subscribe(s.publishKeyspace)
 	s.tracking = newTrackingRegistry()
 	s.monitors = newMonitorHub()
 	s.stats = newCommandStats()
@@ -238,6 +241,7 @@ func (s *Server) Close() error {
 	s.stopBlocked()
 	close(s.closing)
 	s.stopPublishing()
+	s.stopKeyspace()
 	s.stopTracking()
 	if s.rs == nil {
 		return nil

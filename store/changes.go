@@ -15,6 +15,9 @@ type Changes struct {
 	// All: the whole keyspace was replaced or emptied (FLUSHALL, a
 	// snapshot restored); Keys are then incomplete.
 	All bool
+	// Events are the keyspace notifications of the entry, in order
+	// (notify.go); valid, like Keys, until the next entry.
+	Events []Event
 }
 
 // RecordChanges turns on or off the recording that TakeChanges returns;
@@ -26,8 +29,8 @@ func (s *Store) RecordChanges(on bool) { s.recordChanges.Store(on) }
 func (s *Store) TakeChanges() Changes {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Changes{Seq: s.seq, Keys: s.changedKeys, All: s.changedAll}
-	s.changedKeys, s.changedAll = s.changedKeys[:0], false
+	c := Changes{Seq: s.seq, Keys: s.changedKeys, All: s.changedAll, Events: s.events}
+	s.changedKeys, s.changedAll, s.events = s.changedKeys[:0], false, s.events[:0]
 	return c
 }
 

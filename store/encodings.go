@@ -26,6 +26,10 @@ const (
 	encStreamBytes
 	encStreamEntries
 	encHLLSparse
+	// encNotify is notify-keyspace-events, as its flag bits: not an
+	// encoding, but it decides which events an entry yields on every
+	// replica, so it is replicated the same way (notify.go).
+	encNotify
 	numEncSettings
 )
 
@@ -49,6 +53,7 @@ var encSpecs = [numEncSettings]encSpec{
 	encStreamBytes:   {"stream-node-max-bytes", "", 0, math.MaxInt64, streamNodeMaxBytes, true},
 	encStreamEntries: {"stream-node-max-entries", "", 0, math.MaxInt64, streamNodeMaxEntries, false},
 	encHLLSparse:     {"hll-sparse-max-bytes", "", 0, math.MaxInt64, hllDefaultSparseMax, true},
+	encNotify:        {"notify-keyspace-events", "", 0, notifyMask, 0, false},
 }
 
 // encodings holds the current value of each setting.
@@ -102,6 +107,13 @@ func CheckEncodingSetting(name, value string) (canonical, decimal, complaint str
 		return "", "", "unknown setting"
 	}
 	sp := encSpecs[id]
+	if id == encNotify {
+		// The entry carries the letters: configCmd parses them again.
+		if _, ok := parseNotifyFlags(value); !ok {
+			return "", "", "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+		}
+		return sp.name, value, ""
+	}
 	n, ok := parseSettingNumber(value, sp.memory)
 	switch {
 	case !ok && sp.memory:
@@ -146,6 +158,9 @@ func (s *Store) EncodingSettings() map[string]string {
 	out := make(map[string]string, 2*numEncSettings)
 	for i, sp := range encSpecs {
 		v := strconv.FormatInt(s.enc[i], 10)
+		if encSetting(i) == encNotify {
+			v = formatNotifyFlags(s.enc[i])
+		}
 		out[sp.name] = v
 		if sp.alias != "" {
 			out[sp.alias] = v
@@ -170,6 +185,10 @@ func (s *Store) configCmd(args [][]byte, out []byte) []byte {
 			return appendErr(out, "ERR malformed config entry: "+msg)
 		}
 		id, _ := lookupEncSetting(name)
+		if id == encNotify {
+			next[id], _ = parseNotifyFlags(v)
+			continue
+		}
 		next[id], _ = strconv.ParseInt(v, 10, 64)
 	}
 	s.enc = next

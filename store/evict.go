@@ -420,6 +420,7 @@ func (s *Store) evictCmd(keys [][]byte, out []byte) []byte {
 	for _, k := range keys {
 		if it, ok := s.keys.Get(probe(k)); ok {
 			s.remove(it)
+			s.evictedKey(it.key())
 			n++
 		}
 	}

@@ -98,6 +98,14 @@ type Store struct {
 	recording     bool
 	changedKeys   []string
 	changedAll    bool
+	// touches are what the running command did to keys and events the
+	// keyspace notifications of the entry so far (notify.go), recorded
+	// only while notify-keyspace-events asks for some.
+	touches []touch
+	events  []Event
+	// xaddTrimmed is set by an XADD whose trimming removed entries: it
+	// notifies "xtrim" after "xadd".
+	xaddTrimmed bool
 }
 
 // deletedBuckets is the size of Store.deleted: enough that a WATCH is
@@ -180,6 +188,7 @@ func (s *Store) beginEntry(stampMs int64) mode {
 	s.mark()
 	s.recording = s.recordChanges.Load()
 	s.changedKeys, s.changedAll = s.changedKeys[:0], false
+	s.touches, s.events = s.touches[:0], s.events[:0]
 	return mode{now: s.clock, write: true}
 }
 
@@ -204,7 +213,13 @@ func (s *Store) dispatch(m mode, args [][]byte, out []byte) []byte {
 	if !cmd.ArityOK(len(args)) {
 		return appendArity(out, cmd.Name)
 	}
-	return cmd.exec(s, m, args, out)
+	if !s.notifying() {
+		return cmd.exec(s, m, args, out)
+	}
+	from, start := len(s.touches), len(out)
+	out = cmd.exec(s, m, args, out)
+	s.notifyCommand(args, out[start:], from)
+	return out
 }
 
 // Read executes a read-only command against the current state at nowMs (the
@@ -280,6 +295,7 @@ func (s *Store) peek(m mode, p item) (item, bool) {
 	if it.expired(m.now) {
 		if m.write {
 			s.remove(it)
+			s.expiredKey(it.key())
 			s.expired.Add(1)
 		}
 		return item{}, false
@@ -293,6 +309,11 @@ func (s *Store) put(it item) {
 	it.ver = s.seq
 	s.changedKey(&it)
 	prev, replaced := s.keys.Set(it)
+	if replaced {
+		s.touched(it.key(), touchWrite)
+	} else {
+		s.touched(it.key(), touchNew)
+	}
 	s.bytes += int64(it.bufCap())
 	if replaced {
 		s.bytes -= int64(prev.bufCap())
@@ -311,6 +332,7 @@ func (s *Store) put(it item) {
 // remove deletes a present item.
 func (s *Store) remove(it item) {
 	s.changedKey(&it)
+	s.touched(it.key(), touchRemove)
 	s.keys.Delete(it)
 	s.deleted[deletedBucket(it.ord)] = s.seq
 	s.slots[it.ord>>50]--
@@ -340,6 +362,7 @@ func (s *Store) expiredCmd(m mode, keys [][]byte, out []byte) []byte {
 	for _, k := range keys {
 		if it, ok := s.keys.Get(probe(k)); ok && it.expired(m.now) {
 			s.remove(it)
+			s.expiredKey(it.key())
 			n++
 		}
 	}

@@ -743,9 +743,7 @@ func xaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		st = s.writable(&it).(*stream)
 	}
 	st.add(id, fv, &s.enc)
-	if t.strategy != trimNone {
-		st.trim(t)
-	}
+	s.xaddTrimmed = t.strategy != trimNone && st.trim(t) > 0
 	s.changed(it)
 	return appendStreamID(out, id)
 }
@@ -1026,6 +1024,7 @@ func xreadGeneric(s *Store, m mode, args [][]byte, out []byte, group bool) []byt
 		}
 		it := items[i]
 		st = s.writable(&it).(*stream)
+		s.consumerSeen(st, st.group(groupName), keys[i], consumerName, m.now)
 		out = st.serveGroup(out, st.group(groupName), consumerName, start, count, noack, history, m.now)
 		s.groupsChanged(it)
 	}

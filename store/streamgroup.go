@@ -147,10 +147,21 @@ func (st *stream) addConsumer(g *cgroup, name []byte, now int64) (*consumer, boo
 }
 
 // seenConsumer is Redis's streamLookupConsumer then streamCreateConsumer:
-// the consumer, created if need be, seen at now.
-func (st *stream) seenConsumer(g *cgroup, name []byte, now int64) *consumer {
-	c, _ := st.addConsumer(g, name, now)
+// the consumer, created if need be, seen at now, and whether it was
+// created.
+func (st *stream) seenConsumer(g *cgroup, name []byte, now int64) (*consumer, bool) {
+	c, created := st.addConsumer(g, name, now)
 	c.seen = now
+	return c, created
+}
+
+// consumerSeen is seenConsumer for a command on the stream at key, which
+// notifies a consumer created as Redis's streamCreateConsumer does.
+func (s *Store) consumerSeen(st *stream, g *cgroup, key, name []byte, now int64) *consumer {
+	c, created := st.seenConsumer(g, name, now)
+	if created {
+		s.notify(notifyStream, "xgroup-createconsumer", b2s(key))
+	}
 	return c
 }
 
@@ -448,6 +459,7 @@ func xgroupCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		g.consumers.Delete(c)
 		st.groupBytes -= n*pendingOverhead + consumerOverhead + len(c.name)
 		s.groupsChanged(it)
+		s.notify(notifyStream, "xgroup-delconsumer", b2s(args[2]))
 		return appendInt(out, int64(n))
 	}
 	return appendSubSyntaxErr(out, args)
@@ -465,7 +477,7 @@ func xreadgroupCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 // after the group's last delivered one when history is false, else the
 // consumer's pending entries after start.
 func (st *stream) serveGroup(out []byte, g *cgroup, name []byte, start streamID, count int64, noack, history bool, now int64) []byte {
-	c := st.seenConsumer(g, name, now)
+	c, _ := st.seenConsumer(g, name, now)
 	at := len(out)
 	n := 0
 	if history {
@@ -749,7 +761,7 @@ func xclaimCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 			continue
 		}
 		if cons == nil {
-			cons = st.seenConsumer(g, args[3], now)
+			cons = s.consumerSeen(st, g, args[1], args[3], now)
 		}
 		p.consumer = cons.name
 		p.delivered = delivery
@@ -847,7 +859,7 @@ func xautoclaimCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 			count--
 		} else if minIdle == 0 || now-p.delivered >= minIdle {
 			if cons == nil {
-				cons = st.seenConsumer(g, args[3], now)
+				cons = s.consumerSeen(st, g, args[1], args[3], now)
 			}
 			p.consumer = cons.name
 			p.delivered = now
