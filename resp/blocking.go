@@ -345,6 +345,10 @@ func (s *Server) proposeBlocking(conn redcon.Conn, rep *replica.Replica, sc *sto
 		conn.WriteError(errOOM)
 		return true
 	}
+	if s.noReplicas(rep) {
+		conn.WriteError(errNoReplicas)
+		return true
+	}
 	v, err := rep.Node().Propose(ctx, replica.EncodeCommand(nil, time.Now().UnixMilli(), args))
 	reply, ok := v.([]byte)
 	if err != nil || !ok {

@@ -121,6 +121,10 @@ var runtimeSettings = map[string]func(s *Server, v string) string{
 	"slowlog-log-slower-than":   (*Server).setSlowlogSlowerThan,
 	"slowlog-max-len":           (*Server).setSlowlogMaxLen,
 	"latency-monitor-threshold": (*Server).setLatencyThreshold,
+	"min-replicas-to-write":     (*Server).setMinReplicas,
+	"min-slaves-to-write":       (*Server).setMinReplicas,
+	"min-replicas-max-lag":      (*Server).setMinReplicasLag,
+	"min-slaves-max-lag":        (*Server).setMinReplicasLag,
 	"tracking-table-max-keys": func(s *Server, v string) string {
 		n, msg := parseIntSetting(v, 0, 1<<63-1)
 		if msg == "" {
@@ -201,6 +205,10 @@ func (s *Server) settings() map[string]string {
 		"slowlog-log-slower-than":    strconv.FormatInt(s.slowlog.slowerThan.Load(), 10),
 		"slowlog-max-len":            strconv.FormatInt(s.slowlog.maxLen.Load(), 10),
 		"latency-monitor-threshold":  strconv.FormatInt(s.latency.thresholdMs.Load(), 10),
+		"min-replicas-to-write":      strconv.FormatInt(s.minReplicas.Load(), 10),
+		"min-slaves-to-write":        strconv.FormatInt(s.minReplicas.Load(), 10),
+		"min-replicas-max-lag":       strconv.FormatInt(s.minReplicasLag.Load(), 10),
+		"min-slaves-max-lag":         strconv.FormatInt(s.minReplicasLag.Load(), 10),
 		"rkv-read-mode":              s.cfg.ReadMode,
 		"rkv-election-timeout":       s.cfg.ElectionTimeout.String(),
 		"rkv-heartbeat-interval":     s.cfg.HeartbeatInterval.String(),

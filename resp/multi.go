@@ -2,6 +2,7 @@ package resp
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,6 +99,9 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 		}
 		// A follower queues reads for a READONLY connection: it serves a
 		// transaction of reads itself (execReads).
+		if sc.Writes() && s.noReplicas(s.home) {
+			return refuse(errNoReplicas)
+		}
 		if sc.FirstKey > 0 && !s.home.Node().IsLeader() && !(c.readonly && !sc.Writes()) {
 			tx.dirty = true
 			s.redirect(conn, sc, cmd.Args, s.home.Node().Leader())
@@ -267,6 +271,10 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 	// grow memory and memory is over maxmemory.
 	if denyOOM(scs) && !s.home.Removal().AdmitWrite(ctx) {
 		conn.WriteError(errOOM)
+		return
+	}
+	if slices.ContainsFunc(scs, (*store.Command).Writes) && s.noReplicas(s.home) {
+		conn.WriteError("EXECABORT Transaction discarded because of: " + errNoReplicas)
 		return
 	}
 	entry := replica.EncodeEntry(nil, replica.KindExec, time.Now().UnixMilli(), store.ExecArgs(tx.watches, cmds))

@@ -130,17 +130,31 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		})
 		return
 	}
+	// A script that declares it may write is refused at once without
+	// enough good replicas, one without a shebang at its first write.
+	mayWrite := flags&script.FlagEvalCompat == 0 && flags&script.FlagNoWrites == 0
+	if mayWrite && s.noReplicas(rep) {
+		conn.WriteError(errNoReplicas)
+		return
+	}
 	// The script runs first on the leader alone, up to its first write:
 	// until then SCRIPT KILL and FUNCTION KILL may end it as in Redis,
 	// which no node can do to a script every replica runs from the log.
 	// Past its first write it goes through the log as a whole and runs
 	// again there; its reads before the write cost twice.
 	if rep.Node().IsLeader() {
+		noReplicas := s.noReplicas(rep)
 		var r script.Result
 		rep.Store().ReadScript(time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
-			r = run(replica.ReadScriptHost(exec, nowMs, nil), script.Options{UntilWrite: true, Budget: replica.ScriptBudget})
+			r = run(replica.ReadScriptHost(exec, nowMs, nil), script.Options{UntilWrite: true, Budget: replica.ScriptBudget, NoReplicas: noReplicas})
 		})
 		if r.Killed {
+			conn.WriteRaw(r.Reply)
+			return
+		}
+		// Short of good replicas, the script's first write raised
+		// NOREPLICAS: its error is the reply.
+		if noReplicas && !r.StoppedAtWrite {
 			conn.WriteRaw(r.Reply)
 			return
 		}

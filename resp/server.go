@@ -95,7 +95,10 @@ type Server struct {
 	stats        *commandStats
 	slowlog      *slowlog
 	latency      *latencyMonitor
-	acl          *ACL
+	// minReplicas and minReplicasLag are min-replicas-to-write and
+	// min-replicas-max-lag (replicas.go).
+	minReplicas, minReplicasLag atomic.Int64
+	acl                         *ACL
 	// conns are the connection limits every guardConn reads.
 	conns atomic.Pointer[Limits]
 	// busyMs is busy-reply-threshold: after a script has run this many
@@ -208,6 +211,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.stats = newCommandStats()
 	s.slowlog = newSlowlog()
 	s.latency = newLatencyMonitor()
+	s.minReplicasLag.Store(10)
 	rep.Removal().SetLatencyMonitor(s.latency.record)
 	rep.MonitorScripts(s.monitorScript)
 	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
@@ -502,6 +506,15 @@ func commandSlot(sc *store.Command, args [][]byte) int {
 // writes proposes consecutive write commands of the replica rep together;
 // scs[i] is cmds[i]'s table entry.
 func (s *Server) writes(conn redcon.Conn, rep *replica.Replica, cmds []redcon.Command, scs []*store.Command) {
+	if s.noReplicas(rep) {
+		for i, cmd := range cmds {
+			if checkArity(conn, scs[i], cmd.Args) {
+				s.stats.replied(cmd.Args, errNoReplicas, true)
+				conn.WriteError(errNoReplicas)
+			}
+		}
+		return
+	}
 	ctx := s.requests.get()
 	stamp := time.Now().UnixMilli()
 	oom := denyOOM(scs) && !rep.Removal().AdmitWrite(ctx)

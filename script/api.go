@@ -169,6 +169,9 @@ func (r *run) check(args [][]byte) string {
 	if r.oom && !r.allowOOM && !r.wrote.Load() && spec.Has("denyoom") {
 		return "-OOM command not allowed when used memory > 'maxmemory'."
 	}
+	if write && r.noReplicas {
+		return "-NOREPLICAS Not enough good replicas to write."
+	}
 	if write && r.untilWrite {
 		// Ended through the context, which pcall cannot hold back: the
 		// VM raises again at the next instruction.

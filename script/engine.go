@@ -47,6 +47,9 @@ type Options struct {
 	// started: a script without allow-oom is refused, and so are its
 	// denyoom commands until it has written.
 	OOM bool
+	// NoReplicas refuses the script's writes with NOREPLICAS, as a
+	// master short of min-replicas-to-write does.
+	NoReplicas bool
 	// Cluster refuses scripts flagged no-cluster, as a cluster node does.
 	Cluster bool
 	// Resp is the calling client's protocol, 2 (the default) or 3.
@@ -149,6 +152,7 @@ type run struct {
 	readOnly   bool
 	allowOOM   bool
 	oom        bool
+	noReplicas bool
 	scriptResp int
 	clientResp int
 	wrote      atomic.Bool
@@ -408,6 +412,7 @@ func (e *Engine) call(in *interp, fn *lua.LFunction, fnArgs []lua.LValue, name s
 		readOnly:   o.ReadOnly || (f&FlagEvalCompat == 0 && f&FlagNoWrites != 0),
 		allowOOM:   f&FlagEvalCompat == 0 && f&FlagAllowOOM != 0,
 		oom:        o.OOM,
+		noReplicas: o.NoReplicas,
 		scriptResp: 2,
 		clientResp: clientResp,
 		cancel:     cancel,
