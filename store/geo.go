@@ -151,21 +151,29 @@ func geodistCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 // geoAlphabet is the standard geohash's base 32.
 const geoAlphabet = "0123456789bcdefghjkmnpqrstuvwxyz"
 
+// eachMemberScore calls fn with each member's score, ok false for a
+// member the sorted set (found: there is one) does not hold.
+func eachMemberScore(z *zset, found bool, members [][]byte, fn func(sc float64, ok bool)) {
+	for _, a := range members {
+		var sc float64
+		ok := found
+		if ok {
+			sc, ok = z.score(b2s(a))
+		}
+		fn(sc, ok)
+	}
+}
+
 func geohashCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	_, z, found, wrong := s.getZset(m, args[1])
 	if wrong {
 		return appendErr(out, errWrongType)
 	}
 	out = redcon.AppendArray(out, len(args)-2)
-	for _, a := range args[2:] {
-		var sc float64
-		ok := found
-		if ok {
-			sc, ok = z.score(b2s(a))
-		}
+	eachMemberScore(z, found, args[2:], func(sc float64, ok bool) {
 		if !ok {
 			out = append(out, nullReply...)
-			continue
+			return
 		}
 		// The standard geohash spans latitudes -90..90, not Redis's
 		// Mercator limits: decode, then encode again over those.
@@ -178,7 +186,7 @@ func geohashCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		// 52 bits make ten characters; the eleventh is always '0'.
 		buf[10] = geoAlphabet[0]
 		out = redcon.AppendBulk(out, buf[:])
-	}
+	})
 	return out
 }
 
@@ -188,21 +196,16 @@ func geoposCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		return appendErr(out, errWrongType)
 	}
 	out = redcon.AppendArray(out, len(args)-2)
-	for _, a := range args[2:] {
-		var sc float64
-		ok := found
-		if ok {
-			sc, ok = z.score(b2s(a))
-		}
+	eachMemberScore(z, found, args[2:], func(sc float64, ok bool) {
 		if !ok {
 			out = append(out, nullArray...)
-			continue
+			return
 		}
 		lon, lat := geoDecodeScore(sc)
 		out = redcon.AppendArray(out, 2)
 		out = appendHumanDouble(out, lon)
 		out = appendHumanDouble(out, lat)
-	}
+	})
 	return out
 }
 
