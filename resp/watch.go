@@ -83,9 +83,8 @@ func (w *watchRegistry) changed(c store.Changes) {
 		}
 	}
 	if c.All {
-		for _, sessions := range w.byKey {
-			breakOlder(sessions)
-		}
+		// Which watched keys existed is the store's to judge: the EXEC
+		// goes to the log, which aborts it if one did.
 		return
 	}
 	for _, k := range c.Keys {

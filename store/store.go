@@ -121,16 +121,26 @@ func New() *Store {
 	return s
 }
 
-// reset empties the keyspace; every key counts as deleted now.
+// reset empties the keyspace; every key it held counts as deleted now,
+// so that a WATCH of a key that did not exist survives a FLUSHALL, as in
+// Redis. Marking stops once every bucket is marked: past a few tens of
+// thousands of keys, that is all of them.
 func (s *Store) reset() {
+	if s.keys != nil {
+		marked := 0
+		s.keys.Scan(func(it item) bool {
+			if b := deletedBucket(it.ord); s.deleted[b] != s.seq {
+				s.deleted[b] = s.seq
+				marked++
+			}
+			return marked < deletedBuckets
+		})
+	}
 	s.keys = btree.NewBTreeGOptions(less, btree.Options{NoLocks: true})
 	s.ttls = btree.NewBTreeGOptions(ttlLess, btree.Options{NoLocks: true})
 	s.slots = [NumSlots]uint32{}
 	s.bytes = 0
 	s.changedAll = s.recording
-	for i := range s.deleted {
-		s.deleted[i] = s.seq
-	}
 }
 
 func deletedBucket(ord uint64) int { return int(ord % deletedBuckets) }
