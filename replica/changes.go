@@ -49,7 +49,7 @@ func (f *changeFeed) publish(st *store.Store) {
 		return
 	}
 	c := st.TakeChanges()
-	if len(c.Keys) == 0 && !c.All && len(c.Events) == 0 {
+	if len(c.Keys) == 0 && !c.All && len(c.Events) == 0 && len(c.Ready) == 0 {
 		return
 	}
 	f.mu.Lock()

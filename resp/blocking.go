@@ -98,9 +98,11 @@ func (r *blockRegistry) changed(c store.Changes) {
 		}
 		return
 	}
-	for _, k := range c.Keys {
-		if q := r.byKey[k]; len(q) > 0 {
-			signal(q[0].wake)
+	for _, keys := range [][]string{c.Keys, c.Ready} {
+		for _, k := range keys {
+			if q := r.byKey[k]; len(q) > 0 {
+				signal(q[0].wake)
+			}
 		}
 	}
 }

@@ -130,6 +130,17 @@ func (st *commandStats) commandLines() []string {
 	return lines
 }
 
+// totalErrors is INFO's total_error_replies.
+func (st *commandStats) totalErrors() int64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var n int64
+	for _, c := range st.errors {
+		n += c
+	}
+	return n
+}
+
 // errorLines are INFO errorstats' lines.
 func (st *commandStats) errorLines() []string {
 	st.mu.Lock()

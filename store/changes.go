@@ -18,6 +18,10 @@ type Changes struct {
 	// Events are the keyspace notifications of the entry, in order
 	// (notify.go); valid, like Keys, until the next entry.
 	Events []Event
+	// Ready are keys whose blocked clients must look again though the
+	// key did not change as WATCH sees it (XGROUP DESTROY, as Redis's
+	// signalKeyAsReady); valid, like Keys, until the next entry.
+	Ready []string
 }
 
 // RecordChanges turns on or off the recording that TakeChanges returns;
@@ -29,9 +33,17 @@ func (s *Store) RecordChanges(on bool) { s.recordChanges.Store(on) }
 func (s *Store) TakeChanges() Changes {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Changes{Seq: s.seq, Keys: s.changedKeys, All: s.changedAll, Events: s.events}
-	s.changedKeys, s.changedAll, s.events = s.changedKeys[:0], false, s.events[:0]
+	c := Changes{Seq: s.seq, Keys: s.changedKeys, All: s.changedAll, Events: s.events, Ready: s.readyKeys}
+	s.changedKeys, s.changedAll, s.events, s.readyKeys = s.changedKeys[:0], false, s.events[:0], s.readyKeys[:0]
 	return c
+}
+
+// readyKey records a key whose blocked clients must look again. The
+// caller holds the write lock.
+func (s *Store) readyKey(key string) {
+	if s.recording {
+		s.readyKeys = append(s.readyKeys, key)
+	}
 }
 
 // changedKey records a key the current entry writes or deletes. The

@@ -97,6 +97,7 @@ type Store struct {
 	recordChanges atomic.Bool
 	recording     bool
 	changedKeys   []string
+	readyKeys     []string
 	changedAll    bool
 	// touches are what the running command did to keys and events the
 	// keyspace notifications of the entry so far (notify.go), recorded

@@ -435,6 +435,8 @@ func xgroupCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		st.groupBytes -= st.groups[i].memUsage()
 		st.groups = slices.Delete(st.groups, i, i+1)
 		s.groupsChanged(it)
+		// Its blocked readers must learn that the group is gone.
+		s.readyKey(it.key())
 		return append(out, oneReply...)
 	case optIs(sub, "createconsumer") && len(args) == 5:
 		if g.consumer(b2s(args[4])) != nil {
