@@ -202,6 +202,14 @@ func loadRDBStream(r *rdb.Reader, v2 bool) (container, bool) {
 	if err != nil || len(elems) != 0 || uint64(c.length()) != hdr[0] {
 		return nil, false
 	}
+	if !v2 {
+		// A stream from before Redis 7 has no group counters: each is
+		// estimated from the group's last ID, as rdbLoadObject does.
+		st := c.(*stream)
+		for _, g := range st.groups {
+			g.entriesRead = st.entriesBefore(g.lastID)
+		}
+	}
 	return c, true
 }
 
