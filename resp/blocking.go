@@ -199,6 +199,12 @@ func (s *Server) block(conn redcon.Conn, c *client, rep *replica.Replica, keys [
 			s.blocked.remove(bc)
 		}
 	}()
+	var hangup <-chan struct{}
+	if g, ok := conn.NetConn().(*guardConn); ok && c.outConn == nil {
+		var stop func()
+		hangup, stop = g.watchHangup()
+		defer stop()
+	}
 	for {
 		var leaderChange <-chan struct{}
 		if onLeader {
@@ -228,6 +234,10 @@ func (s *Server) block(conn redcon.Conn, c *client, rep *replica.Replica, keys [
 			}
 			return
 		case <-leaderChange:
+		case <-hangup:
+			// The client left: its wait ends, as Redis frees it.
+			s.setClient(c, func(c *client) { c.dropped = true })
+			return
 		case <-s.closing:
 			return
 		}

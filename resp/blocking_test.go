@@ -131,3 +131,24 @@ func TestWait(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockedClientHangsUp: a client that closes its connection while
+// blocked stops waiting, as Redis frees it; a command pipelined behind a
+// blocking one is kept and runs after it.
+func TestBlockedClientHangsUp(t *testing.T) {
+	nodes := startCluster(t, 1)
+	srv := nodes[0].srv
+	a, c := dialRaw(t, nodes[0].addr), dialRaw(t, nodes[0].addr)
+	if _, err := a.c.Write([]byte("*3\r\n$5\r\nBLPOP\r\n$4\r\ngone\r\n$1\r\n0\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitBlocked(t, srv, 1)
+	a.c.Close()
+	waitBlocked(t, srv, 0)
+	// BLPOP then PING in one write: the PING waits, then is answered.
+	b := dialRaw(t, nodes[0].addr)
+	reply := async(b, "BLPOP later 0", "PING")
+	waitBlocked(t, srv, 1)
+	wantReplies(t, c.do("RPUSH later v"), ":1\r\n")
+	wantReplies(t, <-reply, "*2\r\n$5\r\nlater\r\n$1\r\nv\r\n", "+PONG\r\n")
+}

@@ -104,6 +104,43 @@ type guardConn struct {
 	// subscribed is set while the connection subscribes: as in Redis, the
 	// idle timeout spares subscribers, which only listen.
 	subscribed atomic.Bool
+	// peeked holds what watchHangup read while a blocking command
+	// waited, not scanned yet: Read hands it on first.
+	peeked []byte
+}
+
+// readRaw reads what watchHangup peeked, else from the connection.
+func (g *guardConn) readRaw(p []byte) (int, error) {
+	if len(g.peeked) > 0 {
+		n := copy(p, g.peeked)
+		g.peeked = g.peeked[n:]
+		return n, nil
+	}
+	return g.Conn.Read(p)
+}
+
+// watchHangup reads the connection while its handler waits in a blocking
+// command, when nothing else reads it: gone closes if the client hangs
+// up, so the wait ends as Redis unblocks a client it frees. What the
+// client sends meanwhile is kept for Read. stop ends the watch and must
+// be called before the handler returns.
+func (g *guardConn) watchHangup() (gone <-chan struct{}, stop func()) {
+	hangup, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		n, err := g.Conn.Read(buf)
+		g.peeked = append(g.peeked, buf[:n]...)
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			close(hangup)
+		}
+	}()
+	return hangup, func() {
+		g.Conn.SetReadDeadline(time.Now())
+		<-done
+		g.Conn.SetReadDeadline(time.Time{})
+	}
 }
 
 func (g *guardConn) Read(p []byte) (int, error) {
@@ -132,7 +169,7 @@ func (g *guardConn) Read(p []byte) (int, error) {
 	case lim.IdleTimeout > 0:
 		g.Conn.SetReadDeadline(time.Now().Add(lim.IdleTimeout))
 	}
-	n, err := g.Conn.Read(p[held:])
+	n, err := g.readRaw(p[held:])
 	if n == 0 {
 		if held > 0 {
 			g.rerr = err
