@@ -250,9 +250,15 @@ func TestScriptLoadClusterClient(t *testing.T) {
 	if err := cc.EvalSha(ctx, s.Hash(), []string{"k"}, "v").Err(); err != nil {
 		t.Fatalf("EVALSHA after SCRIPT LOAD: %v", err)
 	}
-	if got, err := cc.ScriptExists(ctx, s.Hash()).Result(); err != nil || len(got) != 1 || !got[0] {
-		t.Fatalf("SCRIPT EXISTS through the cluster client = %v, %v", got, err)
-	}
+	// The cluster client asks every node, followers too, which hold the
+	// script once they apply the SCRIPT LOAD entry, a heartbeat or so
+	// after the leader (as a Redis replica gets it by replication).
+	waitFor(t, 10*time.Second, "SCRIPT EXISTS on every node", func() error {
+		if got, err := cc.ScriptExists(ctx, s.Hash()).Result(); err != nil || len(got) != 1 || !got[0] {
+			return fmt.Errorf("SCRIPT EXISTS through the cluster client = %v, %v", got, err)
+		}
+		return nil
+	})
 }
 
 // TestRateLimiterFailover runs go-redis/redis_rate (a GCRA limiter: one
