@@ -61,7 +61,6 @@ type tracker struct {
 	own      map[string]bool
 	flushes  bool
 	deferred [][]string
-	flushAll int
 }
 
 type trackingRegistry struct {

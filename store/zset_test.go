@@ -837,16 +837,6 @@ func TestZsetLoadCorrupt(t *testing.T) {
 	}
 }
 
-func manyEntries(n int) [][]byte {
-	var out [][]byte
-	for i := range n {
-		var b []byte
-		b = appendLPEntry(b, "", float64(i))[:8]
-		out = append(out, append(b, fmt.Sprint(i)...))
-	}
-	return out
-}
-
 func TestZsetMemoryAndClone(t *testing.T) {
 	s := New()
 	apply(s, 1, "zadd z "+zpairs(1000, "m"))

@@ -126,10 +126,11 @@ opts:
 			return appendErr(out, errNotFloat)
 		}
 	}
-	it, z, found, wrong := s.getZset(m, args[1])
+	it, _, found, wrong := s.getZset(m, args[1])
 	if wrong {
 		return appendErr(out, errWrongType)
 	}
+	var z *zset
 	if !found {
 		if xx {
 			if incr {
@@ -187,14 +188,14 @@ opts:
 }
 
 func zremCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	it, z, found, wrong := s.getZset(m, args[1])
+	it, _, found, wrong := s.getZset(m, args[1])
 	switch {
 	case wrong:
 		return appendErr(out, errWrongType)
 	case !found:
 		return append(out, zeroReply...)
 	}
-	z = s.writable(&it).(*zset)
+	z := s.writable(&it).(*zset)
 	deleted := 0
 	for _, a := range args[2:] {
 		if z.remove(b2s(a)) {
