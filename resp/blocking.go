@@ -193,12 +193,11 @@ func (s *Server) block(conn redcon.Conn, c *client, rep *replica.Replica, keys [
 		defer t.Stop()
 		expired = t.C
 	}
-	registered := false
-	defer func() {
-		if registered {
-			s.blocked.remove(bc)
-		}
-	}()
+	// Registered before the first try, so that clients take their
+	// places in the order their commands arrive, as in Redis: a change
+	// during the try wakes it again (bc.wake keeps one signal).
+	s.blocked.add(bc)
+	defer s.blocked.remove(bc)
 	var hangup <-chan struct{}
 	if g, ok := conn.NetConn().(*guardConn); ok && c.outConn == nil {
 		var stop func()
@@ -212,14 +211,6 @@ func (s *Server) block(conn redcon.Conn, c *client, rep *replica.Replica, keys [
 		}
 		if try() {
 			return
-		}
-		if !registered {
-			// Registered after the first try, then tried again: a key
-			// made ready in between is seen by the try, a later change
-			// by the registry.
-			s.blocked.add(bc)
-			registered = true
-			signal(bc.wake)
 		}
 		select {
 		case <-bc.wake:
