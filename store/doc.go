@@ -117,7 +117,9 @@
 // # DUMP and RESTORE
 //
 // DUMP writes a value in Redis 7.0's RDB encoding (dump.go, dumpstream.go,
-// listpack.go; sealed by internal/rdb), and RESTORE reads every encoding
+// listpack.go; sealed by internal/rdb, the one package of the project
+// besides the command table that store imports: a leaf of RDB encodings
+// the script package shares), and RESTORE reads every encoding
 // Redis 7.0 writes, so values move between rkv and Redis both ways. A
 // RESTORE is a write like any other: the payload is in the log entry, a
 // relative TTL counts from the entry's stamp, and a malformed payload is
