@@ -110,6 +110,8 @@ func (s *Server) cmdClient(conn redcon.Conn, c *client, args [][]byte) {
 		}
 	case "kill":
 		s.cmdKill(conn, c, args)
+	case "help":
+		writeHelp(conn, "CLIENT", clientHelp)
 	case "tracking":
 		s.cmdTracking(conn, c, args)
 	case "caching":
@@ -338,4 +340,38 @@ func (s *Server) cmdKill(conn redcon.Conn, c *client, args [][]byte) {
 		conn.Close()
 		s.setClient(c, func(c *client) { c.dropped = true })
 	}
+}
+
+var clientHelp = []string{
+	"CACHING (YES|NO)",
+	"    Track, or not, the keys the next command reads (OPTIN or OPTOUT tracking).",
+	"GETNAME",
+	"    Return this connection's name.",
+	"GETREDIR",
+	"    Return the id of the connection tracking invalidations go to, -1 if none.",
+	"ID",
+	"    Return this connection's id.",
+	"INFO",
+	"    Describe this connection, as a line of CLIENT LIST.",
+	"KILL <ip:port>",
+	"    Close the connection from <ip:port>.",
+	"KILL <option> <value> [<option> <value> ...]",
+	"    Close the connections matching every option: ID, ADDR, LADDR, TYPE, USER,",
+	"    SKIPME (YES|NO; default YES).",
+	"LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> ...]",
+	"    Describe this node's connections.",
+	"NO-EVICT (ON|OFF)",
+	"    Accepted: rkv evicts keys, never connections.",
+	"REPLY (ON|OFF|SKIP)",
+	"    Turn this connection's replies on, off, or off for the next command.",
+	"SETINFO (LIB-NAME|LIB-VER) <value>",
+	"    Record the client library's name or version.",
+	"SETNAME <name>",
+	"    Name this connection.",
+	"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> ...] [OPTIN] [OPTOUT] [NOLOOP]",
+	"    Turn client-side caching invalidations on or off.",
+	"TRACKINGINFO",
+	"    Describe this connection's tracking.",
+	"UNBLOCK <id> [TIMEOUT|ERROR]",
+	"    End the wait of a client blocked in a blocking command.",
 }

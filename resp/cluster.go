@@ -79,6 +79,8 @@ func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
 		s.clusterInfo(conn, st)
 	case "myid":
 		conn.WriteBulkString(nodeName(s.cfg.ID))
+	case "help":
+		writeHelp(conn, "CLUSTER", clusterHelp)
 	case "keyslot":
 		conn.WriteInt(store.KeySlot(args[2]))
 	case "countkeysinslot":
@@ -368,4 +370,27 @@ func (s *Server) cmdWait(conn redcon.Conn, _ *client, args [][]byte) {
 			return
 		}
 	}
+}
+
+var clusterHelp = []string{
+	"COUNTKEYSINSLOT <slot>",
+	"    Count the keys this node holds in <slot>.",
+	"FAILOVER [FORCE|TAKEOVER]",
+	"    On a follower: take over leadership of the Raft group.",
+	"FORGET <node-id>",
+	"    Remove a member from the Raft group.",
+	"GETKEYSINSLOT <slot> <count>",
+	"    Return up to <count> keys this node holds in <slot>.",
+	"INFO",
+	"    Report the cluster's state and size.",
+	"KEYSLOT <key>",
+	"    Return the hash slot of <key>.",
+	"MYID",
+	"    Return this node's id.",
+	"NODES",
+	"    Describe the members in Redis Cluster's text format, the leader as master.",
+	"SHARDS",
+	"    Describe the shard the leader and its followers serve.",
+	"SLOTS",
+	"    Map every hash slot to the leader, its followers as replicas.",
 }
