@@ -3,6 +3,7 @@ package resp
 // CLIENT: the connections of this node.
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -242,10 +243,9 @@ const (
 	replySkip
 )
 
-// isClientReply reports whether args is CLIENT REPLY, which runs with
-// replies on whatever the mode.
-func isClientReply(args [][]byte) bool {
-	return len(args) > 1 && strings.EqualFold(string(args[0]), "client") && strings.EqualFold(string(args[1]), "reply")
+// isClientSub reports whether args is the CLIENT subcommand sub.
+func isClientSub(args [][]byte, sub string) bool {
+	return len(args) > 1 && bytes.EqualFold(args[0], []byte("client")) && bytes.EqualFold(args[1], []byte(sub))
 }
 
 // cmdKill is CLIENT KILL: by address (the old form, answered OK or an

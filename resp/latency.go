@@ -7,6 +7,7 @@ package resp
 
 import (
 	"fmt"
+	"maps"
 	"math/bits"
 	"slices"
 	"strings"
@@ -102,7 +103,7 @@ func (s *Server) cmdLatency(conn redcon.Conn, _ *client, args [][]byte) {
 	switch strings.ToLower(string(args[1])) {
 	case "latest":
 		m.mu.Lock()
-		names := slices.Sorted(mapKeys(m.events))
+		names := slices.Sorted(maps.Keys(m.events))
 		conn.WriteArray(len(names))
 		for _, name := range names {
 			e := m.events[name]
@@ -167,7 +168,7 @@ func (s *Server) latencyDoctor() string {
 		return fmt.Sprintf("No event reached latency-monitor-threshold (%d ms) since the monitor started or was reset.\n", m.thresholdMs.Load())
 	}
 	var b strings.Builder
-	for _, name := range slices.Sorted(mapKeys(m.events)) {
+	for _, name := range slices.Sorted(maps.Keys(m.events)) {
 		e := m.events[name]
 		var sum int64
 		for _, sm := range e.samples {

@@ -334,7 +334,7 @@ func subscribes(cmds []redcon.Command, scs []*store.Command) bool {
 			return true
 		}
 		// Invalidations are pushed as messages are.
-		if len(cmd.Args) > 1 && bytes.EqualFold(name, []byte("client")) && bytes.EqualFold(cmd.Args[1], []byte("tracking")) ||
+		if isClientSub(cmd.Args, "tracking") ||
 			bytes.EqualFold(name, []byte("monitor")) {
 			return true
 		}

@@ -345,7 +345,8 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			conn.Close()
 			return
 		}
-		if c.reply == replyOn || isClientReply(cmds[i].Args) {
+		// CLIENT REPLY itself runs with replies on, whatever the mode.
+		if c.reply == replyOn || isClientSub(cmds[i].Args, "reply") {
 			i = s.step(conn, c, cmds, scs, i, refused)
 			continue
 		}

@@ -6,6 +6,7 @@ package resp
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -114,7 +115,7 @@ func (st *commandStats) reset() {
 // commandLines are INFO commandstats' lines, for the commands used.
 func (st *commandStats) commandLines() []string {
 	var lines []string
-	for _, name := range slices.Sorted(mapKeys(st.byName)) {
+	for _, name := range slices.Sorted(maps.Keys(st.byName)) {
 		cs := st.byName[name]
 		calls, rejected, failed := cs.calls.Load(), cs.rejected.Load(), cs.failed.Load()
 		if calls == 0 && rejected == 0 && failed == 0 {
@@ -146,7 +147,7 @@ func (st *commandStats) errorLines() []string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var lines []string
-	for _, code := range slices.Sorted(mapKeys(st.errors)) {
+	for _, code := range slices.Sorted(maps.Keys(st.errors)) {
 		lines = append(lines, fmt.Sprintf("errorstat_%s:count=%d", code, st.errors[code]))
 	}
 	return lines

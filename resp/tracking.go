@@ -23,6 +23,7 @@ package resp
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -412,7 +413,7 @@ func (r *trackingRegistry) invalidateKey(key string) {
 // broadcast sends BCAST connections the changed keys under each of their
 // prefixes, one message per prefix.
 func (r *trackingRegistry) broadcast(changed []string) {
-	for _, p := range slices.Sorted(mapKeys(r.prefixes)) {
+	for _, p := range slices.Sorted(maps.Keys(r.prefixes)) {
 		var keys []string
 		for _, k := range changed {
 			if strings.HasPrefix(k, p) && !slices.Contains(keys, k) {
@@ -430,16 +431,6 @@ func (r *trackingRegistry) broadcast(changed []string) {
 			}
 			if len(sent) > 0 {
 				r.sendOrDefer(t, slices.Clone(sent))
-			}
-		}
-	}
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
 			}
 		}
 	}
@@ -639,7 +630,7 @@ func (s *Server) trackingBegin(c *client, cmds []redcon.Command, scs []*store.Co
 // that way).
 func cachingStep(c *client, args [][]byte) {
 	switch {
-	case c.caching == cachingArmed && !(len(args) > 1 && strings.EqualFold(string(args[0]), "client") && strings.EqualFold(string(args[1]), "caching")):
+	case c.caching == cachingArmed && !isClientSub(args, "caching"):
 		c.caching = cachingNow
 	case c.caching == cachingNow && !c.tx.multi:
 		c.caching = cachingOff
