@@ -183,7 +183,7 @@ func (s *Server) settings() map[string]string {
 		"save":            "",
 		"appendonly":      "yes",
 		"appendfsync":     "always",
-		"databases":       "1",
+		"databases":       strconv.Itoa(s.home.Store().Databases()),
 		"cluster-enabled": "yes",
 		"port":            strconv.Itoa(port),
 		"maxclients":      strconv.Itoa(s.cfg.MaxClients),

@@ -46,7 +46,7 @@ func (s *Server) cmdReset(conn redcon.Conn, c *client, _ [][]byte) {
 	}
 	authed := !s.acl.PasswordRequired()
 	s.setClient(c, func(c *client) {
-		c.readonly, c.name, c.user, c.authed = false, "", "default", authed
+		c.readonly, c.name, c.user, c.authed, c.db = false, "", "default", authed, 0
 	})
 	s.setProtocol(c, false)
 	s.tracking.disable(c.id)
@@ -64,16 +64,26 @@ func (s *Server) cmdQuit(conn redcon.Conn, c *client, _ [][]byte) {
 	}
 }
 
-func (s *Server) cmdSelect(conn redcon.Conn, _ *client, args [][]byte) {
-	db, err := strconv.Atoi(string(args[1]))
-	switch {
-	case err != nil:
-		conn.WriteError(errNotInteger)
-	case db != 0:
-		conn.WriteError("ERR SELECT is not allowed in cluster mode")
-	default:
-		conn.WriteString("OK")
+// cmdSelect chooses the connection's database. Redis refuses SELECT in
+// cluster mode; rkv, whose one Raft group holds every slot, keeps
+// Redis's standalone databases beside its MOVED redirects, as Valkey 9
+// does in cluster mode.
+func (s *Server) cmdSelect(conn redcon.Conn, c *client, args [][]byte) {
+	db, msg := s.home.Store().ParseDB(args[1])
+	if msg != "" {
+		conn.WriteError(msg)
+		return
 	}
+	s.setClient(c, func(c *client) { c.db = db })
+	conn.WriteString("OK")
+}
+
+// dbOf is the database c addresses, 0 without a client.
+func dbOf(c *client) int {
+	if c == nil {
+		return 0
+	}
+	return c.db
 }
 
 func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {

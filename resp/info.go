@@ -123,7 +123,11 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	// Cluster clients (redis-py's RedisCluster) refuse a node whose INFO
 	// does not say cluster_enabled:1.
 	section("Cluster", "cluster_enabled:1")
-	section("Keyspace", fmt.Sprintf("db0:keys=%d,expires=%d,avg_ttl=0", s.home.Store().Len(), mst.KeysWithTTL))
+	var dbLines []string
+	for _, db := range s.home.Store().Keyspace() {
+		dbLines = append(dbLines, fmt.Sprintf("db%d:keys=%d,expires=%d,avg_ttl=0", db.DB, db.Keys, db.Expires))
+	}
+	section("Keyspace", dbLines...)
 	leader := ""
 	if m, ok := s.home.Members().Get(st.Lead); ok {
 		leader = m.ClientAddr

@@ -120,6 +120,7 @@ func runServer(args []string) error {
 	}
 	electionTick := int(cfg.electionTimeout / cfg.heartbeatInterval)
 	rep, err := replica.Start(replica.Config{
+		Databases: cfg.databases,
 		Node: consensus.NodeConfig{
 			Raft: consensus.Config{
 				ID: cfg.id, Group: 1, ElectionTick: electionTick, HeartbeatTick: 1,
