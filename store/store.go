@@ -221,7 +221,9 @@ func (s *Store) markDeleted(db int, in ...int) {
 // database db: one key name falls in different buckets in different
 // databases, so that a deletion in one never aborts a WATCH of the same
 // name in another.
-func deletedBucket(db int, ord uint64) int { return int((ord + uint64(db)*0x9e3779b9) % deletedBuckets) }
+func deletedBucket(db int, ord uint64) int {
+	return int((ord + uint64(db)*0x9e3779b9) % deletedBuckets)
+}
 
 // mode is how a command runs: at which time, and whether it may change state.
 // A read-only run hides keys past their deadline; a write run deletes them,
