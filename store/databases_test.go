@@ -152,6 +152,19 @@ func TestExecSelectAndWatch(t *testing.T) {
 	}
 }
 
+// A script's SELECT inside a transaction lasts until the script ends.
+func TestExecScriptSelect(t *testing.T) {
+	s := New()
+	s.SetScriptRunner(func(nowMs int64, exec Exec, args [][]byte, out []byte) []byte {
+		exec(argv("select 2"), nil)
+		return exec(argv("set k in2"), out)
+	})
+	reply := string(s.ApplyOp(OpExec, 0, 1, ExecArgs(nil, [][][]byte{argv("eval x 0"), argv("set k in0")}), nil))
+	if reply != arr(ok, ok) || readIn(s, 0, 1, "get k") != bulk("in0") || readIn(s, 2, 1, "get k") != bulk("in2") {
+		t.Errorf("EXEC %q: database 0 has %q, 2 has %q", reply, readIn(s, 0, 1, "get k"), readIn(s, 2, 1, "get k"))
+	}
+}
+
 func TestSnapshotKeepsDatabases(t *testing.T) {
 	s := New()
 	applyIn(s, 0, 1, "set a 0")

@@ -92,7 +92,10 @@ func (s *Store) execCmd(m mode, args [][]byte, out []byte) []byte {
 		if sp, ok := command.Lookup(c[0]); ok && sp.Runs == command.AsScript && s.scripts != nil {
 			sm := m
 			sm.script = true
+			// A script's SELECT lasts until it ends, as in Redis.
+			db := s.db
 			out = s.scripts(m.now, func(args [][]byte, out []byte) []byte { return s.dispatch(sm, args, out) }, c, out)
+			s.selectDB(db)
 			continue
 		}
 		out = s.dispatch(m, c, out)
