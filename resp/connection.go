@@ -145,7 +145,7 @@ func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
 	conn.WriteBulkString("server")
 	conn.WriteBulkString("redis")
 	conn.WriteBulkString("version")
-	conn.WriteBulkString(redisVersion)
+	conn.WriteBulkString(RedisVersion)
 	conn.WriteBulkString("proto")
 	conn.WriteInt(proto)
 	conn.WriteBulkString("id")
@@ -158,9 +158,9 @@ func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
 	conn.WriteArray(0)
 }
 
-// redisVersion is the Redis version whose behaviour rkv follows; clients
+// RedisVersion is the Redis version whose behaviour rkv follows; clients
 // pick features by it.
-const redisVersion = "7.0.15"
+const RedisVersion = "7.0.15"
 
 func (s *Server) cmdReadonly(conn redcon.Conn, c *client, _ [][]byte) {
 	s.setClient(c, func(c *client) { c.readonly = true })

@@ -13,6 +13,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/internal/buildinfo"
 )
 
 func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
@@ -44,8 +45,9 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	_, port := splitHostPort(s.cfg.Addr)
 	uptime := int64(time.Since(s.started).Seconds())
 	section("Server",
-		"redis_version:"+redisVersion,
-		"rkv_version:0.1.0",
+		"redis_version:"+RedisVersion,
+		"rkv_version:"+buildinfo.Version(),
+		"redis_git_sha1:"+buildinfo.Revision(),
 		"redis_mode:cluster",
 		"os:"+runtime.GOOS,
 		"arch_bits:64",
