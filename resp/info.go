@@ -100,11 +100,20 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	others := s.otherMembers(st)
 	repl := []string{"role:" + role}
 	if role == "master" {
-		repl = append(repl, fmt.Sprintf("connected_slaves:%d", len(others)))
-		for i, m := range others {
+		// As a Redis master lists only the replicas connected to it, the
+		// leader lists the followers that answer its heartbeats, lag
+		// being the seconds since the last answer.
+		var lines []string
+		for _, m := range others {
+			if !s.reachable(st, m.ID) {
+				continue
+			}
 			host, p := splitHostPort(m.ClientAddr)
-			repl = append(repl, fmt.Sprintf("slave%d:ip=%s,port=%d,state=online,offset=%d,lag=0", i, host, p, st.Progress[m.ID].Match))
+			lines = append(lines, fmt.Sprintf("slave%d:ip=%s,port=%d,state=online,offset=%d,lag=%d",
+				len(lines), host, p, st.Progress[m.ID].Match, int64(s.ackLag(st, m.ID)/time.Second)))
 		}
+		repl = append(repl, fmt.Sprintf("connected_slaves:%d", len(lines)))
+		repl = append(repl, lines...)
 	} else if lm, ok := s.home.Members().Get(st.Lead); ok {
 		host, p := splitHostPort(lm.ClientAddr)
 		repl = append(repl, "master_host:"+host, fmt.Sprintf("master_port:%d", p), "master_link_status:up")
