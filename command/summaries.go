@@ -237,6 +237,7 @@ var summaries = map[string]string{
 	"setex":                   "Stores a string that expires after some seconds",
 	"setnx":                   "Stores a string at a key unless the key is already present",
 	"setrange":                "Overwrites part of a string starting at a byte offset",
+	"shutdown":                "Stops the node, handing leadership over first when it leads",
 	"sinter":                  "Returns the members common to all given sets",
 	"sintercard":              "Counts the members common to all given sets",
 	"sinterstore":             "Saves the intersection of sets under a destination key",

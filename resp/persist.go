@@ -23,7 +23,31 @@ func init() {
 		"save":     (*Server).cmdSave,
 		"bgsave":   (*Server).cmdBgsave,
 		"lastsave": (*Server).cmdLastsave,
+		"shutdown": (*Server).cmdShutdown,
 	})
+}
+
+// cmdShutdown asks the process to stop as SIGTERM does: a leader hands
+// leadership over first (see Config.Shutdown). Like Redis it answers
+// nothing when it goes ahead; NOSAVE, SAVE, NOW and FORCE change
+// nothing, the Raft log being durable already.
+func (s *Server) cmdShutdown(conn redcon.Conn, _ *client, args [][]byte) {
+	for _, a := range args[1:] {
+		switch strings.ToLower(string(a)) {
+		case "nosave", "save", "now", "force":
+		case "abort":
+			conn.WriteError("ERR No shutdown in progress.")
+			return
+		default:
+			conn.WriteError(errSyntax)
+			return
+		}
+	}
+	if s.cfg.Shutdown == nil {
+		conn.WriteError("ERR this server cannot be shut down by a command")
+		return
+	}
+	s.cfg.Shutdown()
 }
 
 // saveFile is the name of the file SAVE writes in the data directory.

@@ -22,6 +22,9 @@ import (
 // Config configures a Server.
 type Config struct {
 	ID consensus.NodeID
+	// Shutdown, if set, is what SHUTDOWN calls: it starts the process's
+	// graceful stop and returns.
+	Shutdown func()
 	// ClusterID is handed to joining nodes for the transport handshake.
 	ClusterID uint64
 	// Addr is the client address to listen on; it is also what MOVED

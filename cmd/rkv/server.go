@@ -153,7 +153,14 @@ func runServer(args []string) error {
 	}
 	node := rep.Node()
 	tr.Register(1, node.Step)
+	shutdownAsked := make(chan struct{}, 1)
 	srv := resp.NewServer(resp.Config{
+		Shutdown: func() {
+			select {
+			case shutdownAsked <- struct{}{}:
+			default:
+			}
+		},
 		ID: cfg.id, ClusterID: ident.ClusterID, Addr: cfg.addr, ReadMode: cfg.readMode, MaxClients: cfg.maxClients,
 		ElectionTimeout: cfg.electionTimeout, HeartbeatInterval: cfg.heartbeatInterval,
 		SnapshotEntries: cfg.snapshotEntries, Dir: cfg.dir, Logger: logger,
@@ -167,6 +174,8 @@ func runServer(args []string) error {
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")
+	case <-shutdownAsked:
+		logger.Info("SHUTDOWN received; shutting down")
 	case <-rep.Removed():
 		logger.Info("removed from the cluster; shutting down")
 	case <-node.Done():
@@ -177,19 +186,24 @@ func runServer(args []string) error {
 	case err := <-served:
 		runErr = fmt.Errorf("client listener: %w", err)
 	}
-	srv.Close()
-	if runErr == nil {
-		handOver(node, cfg, logger)
+	if runErr == nil && handOver(node, cfg, logger) {
+		// Still serving, this node answers its clients MOVED to the new
+		// leader for a while, so that they move there before the port
+		// closes instead of finding it refused and waiting for their
+		// next refresh of the cluster's layout.
+		time.Sleep(cfg.electionTimeout)
 	}
+	srv.Close()
 	rep.Stop()
 	return runErr
 }
 
 // handOver gives leadership to the most up-to-date voter before a leader
-// exits, so clients see a short pause instead of an election timeout.
-func handOver(node *consensus.Node, cfg *config, logger *slog.Logger) {
+// exits, so clients see a short pause instead of an election timeout; it
+// reports whether it did.
+func handOver(node *consensus.Node, cfg *config, logger *slog.Logger) bool {
 	if !node.IsLeader() {
-		return
+		return false
 	}
 	st := node.Status()
 	var best consensus.NodeID
@@ -200,15 +214,16 @@ func handOver(node *consensus.Node, cfg *config, logger *slog.Logger) {
 		}
 	}
 	if best == consensus.None {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.electionTimeout)
 	defer cancel()
 	if err := node.TransferLeadership(ctx, best); err != nil {
 		logger.Warn("leadership hand-over did not finish", "to", best, "err", err)
-		return
+		return false
 	}
 	logger.Info("leadership handed over", "to", best)
+	return true
 }
 
 // joinCluster asks the cluster reachable at cfg.join to add this node as a
