@@ -32,16 +32,25 @@ func init() {
 // nothing when it goes ahead; NOSAVE, SAVE, NOW and FORCE change
 // nothing, the Raft log being durable already.
 func (s *Server) cmdShutdown(conn redcon.Conn, _ *client, args [][]byte) {
+	flags := map[string]bool{}
 	for _, a := range args[1:] {
-		switch strings.ToLower(string(a)) {
-		case "nosave", "save", "now", "force":
-		case "abort":
-			conn.WriteError("ERR No shutdown in progress.")
-			return
+		switch f := strings.ToLower(string(a)); f {
+		case "nosave", "save", "now", "force", "abort":
+			flags[f] = true
 		default:
 			conn.WriteError(errSyntax)
 			return
 		}
+	}
+	switch {
+	case flags["abort"] && len(flags) > 1, flags["nosave"] && flags["save"]:
+		conn.WriteError(errSyntax)
+		return
+	case flags["abort"]:
+		// A shutdown here does not wait for anything that could be
+		// aborted.
+		conn.WriteError("ERR No shutdown in progress.")
+		return
 	}
 	if s.cfg.Shutdown == nil {
 		conn.WriteError("ERR this server cannot be shut down by a command")
