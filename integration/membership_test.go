@@ -123,3 +123,32 @@ func TestRedisBenchmark(t *testing.T) {
 		t.Errorf("DBSIZE after the benchmark = %d, %v", n, err)
 	}
 }
+
+// TestJoinWithPassword: a node joins a cluster that requires a password
+// with the cluster's password (--requirepass, which --masterauth defaults
+// to); given a wrong --masterauth it stops at once, saying so, instead of
+// retrying forever.
+func TestJoinWithPassword(t *testing.T) {
+	c := newCluster(t, 3, clusterOpts{password: "s3cret", extraArgs: []string{"--requirepass", "s3cret"}})
+	leader := c.leader(10 * time.Second)
+	ctx := context.Background()
+	if err := leader.rdb.Set(ctx, "before-join", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := c.newNode(5)
+	out, err := exec.Command(rkvBin, append(bad.baseArgs(), "--join", leader.addr, "--masterauth", "wrong")...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "WRONGPASS") || !strings.Contains(string(out), "--masterauth") {
+		t.Fatalf("join with a wrong --masterauth: %v\n%s", err, out)
+	}
+
+	n4 := c.addJoiner(4, c.followers(leader)[0].addr, "--requirepass", "s3cret")
+	n4.waitVoter(t, 20*time.Second)
+	c.waitConverged(10 * time.Second)
+	ro := redis.NewClient(&redis.Options{Addr: n4.addr, Password: "s3cret",
+		OnConnect: func(ctx context.Context, cn *redis.Conn) error { return cn.ReadOnly(ctx).Err() }})
+	defer ro.Close()
+	if got, err := ro.Get(ctx, "before-join").Result(); err != nil || got != "1" {
+		t.Fatalf("GET before-join on the joined node = %q, %v", got, err)
+	}
+}

@@ -37,17 +37,20 @@ type config struct {
 	snapshotLogPct    uint64
 	snapshotCatchUp   uint64
 	maxClients        int
-	databases         int
-	maxMemory         int64
-	maxMemoryPolicy   store.Policy
-	maxMemorySamples  int
-	acl               *resp.ACL
-	aclFile           string
-	protectedMode     bool
-	limits            resp.Limits
-	tls               tlsOptions
-	logLevel          slog.Level
-	pprofAddr         string
+	// masterUser and masterAuth are what a joining node authenticates
+	// with, as a Redis replica with its master.
+	masterUser, masterAuth string
+	databases              int
+	maxMemory              int64
+	maxMemoryPolicy        store.Policy
+	maxMemorySamples       int
+	acl                    *resp.ACL
+	aclFile                string
+	protectedMode          bool
+	limits                 resp.Limits
+	tls                    tlsOptions
+	logLevel               slog.Level
+	pprofAddr              string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -71,6 +74,8 @@ func parseFlags(args []string) (*config, error) {
 	maxMemoryPolicy := fs.String("maxmemory-policy", "noeviction", "what goes at maxmemory: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random or volatile-ttl")
 	maxMemorySamples := fs.Int("maxmemory-samples", 5, "keys sampled per key evicted by the LRU, LFU and random policies")
 	requirepass := fs.String("requirepass", "", "password of the default user, which clients give with AUTH (\"\": none)")
+	masterUser := fs.String("masteruser", "", "user --join authenticates as at the cluster it joins (\"\": the default user)")
+	masterAuth := fs.String("masterauth", "", "password --join authenticates with at the cluster it joins (\"\": --requirepass's)")
 	aclFile := fs.String("aclfile", "", "file of ACL users (as ACL LIST writes them) loaded at start and by ACL LOAD, written by ACL SAVE")
 	protected := fs.String("protected-mode", "yes", "yes: refuse to listen beyond loopback while the default user has no password")
 	idle := fs.Int("timeout", 0, "close a client idle this many `seconds` (0: never)")
@@ -147,6 +152,10 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.maxMemorySamples = *maxMemorySamples; cfg.maxMemorySamples <= 0 {
 		return nil, &usageError{"--maxmemory-samples must be positive"}
+	}
+	cfg.masterUser, cfg.masterAuth = *masterUser, *masterAuth
+	if cfg.masterAuth == "" {
+		cfg.masterAuth = *requirepass
 	}
 	if err := cfg.security(*requirepass, *aclFile, *protected); err != nil {
 		return nil, err

@@ -236,7 +236,8 @@ func joinCluster(ctx context.Context, cfg *config, tlsConf *tls.Config, logger *
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("joining via %s: gave up after 60s", cfg.join)
 		}
-		c := redis.NewClient(&redis.Options{Addr: target, MaxRetries: -1, DialTimeout: 2 * time.Second, TLSConfig: tlsConf})
+		c := redis.NewClient(&redis.Options{Addr: target, MaxRetries: -1, DialTimeout: 2 * time.Second, TLSConfig: tlsConf,
+			Username: cfg.masterUser, Password: cfg.masterAuth})
 		res, err := c.Do(ctx, "cluster", "rkv-join", strconv.FormatUint(uint64(cfg.id), 10), cfg.addr, cfg.busAddr).StringSlice()
 		c.Close()
 		if err == nil {
@@ -246,6 +247,12 @@ func joinCluster(ctx context.Context, cfg *config, tlsConf *tls.Config, logger *
 			return nil, ctx.Err()
 		}
 		msg := err.Error()
+		for _, refusal := range []string{"NOAUTH", "WRONGPASS", "NOPERM"} {
+			if strings.HasPrefix(msg, refusal) {
+				// Retrying cannot help: the flags are wrong.
+				return nil, fmt.Errorf("joining via %s: %s (give the cluster's user and password with --masteruser and --masterauth)", target, msg)
+			}
+		}
 		if strings.HasPrefix(msg, "MOVED ") {
 			if f := strings.Fields(msg); len(f) == 3 {
 				target = f[2]
