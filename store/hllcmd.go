@@ -61,12 +61,18 @@ func pfaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 			// in place, and keeps them.
 			if updated > 0 {
 				s.putHLL(p, it.deadline, b)
+			} else if found {
+				s.unshare(it)
 			}
 			return appendErr(out, errCorruptHLL)
 		}
 		updated += r
 	}
 	if updated == 0 {
+		// Redis unshares an existing HLL before adding to it.
+		if found {
+			s.unshare(it)
+		}
 		return append(out, zeroReply...)
 	}
 	hllInvalidate(b)
@@ -106,6 +112,10 @@ func pfcountCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	v := it.val()
 	if v[15]&0x80 == 0 {
+		// Redis unshares the value before it looks at the cache.
+		if m.write {
+			s.unshare(it)
+		}
 		return appendInt(out, int64(binary.LittleEndian.Uint64(s2b(v[8:16]))))
 	}
 	h, invalid := hllHisto(s2b(v))
