@@ -199,7 +199,8 @@ func TestPFCOUNTReadLeavesCache(t *testing.T) {
 }
 
 // TestHLLUnsharedRaw: Redis unshares an existing HLL before PFADD adds to
-// it and before PFCOUNT looks at its cache, so a short one restored or
+// it, before PFCOUNT looks at its cache and before PFDEBUG looks at its
+// subcommand, so a short one restored or
 // SET as embstr is raw afterwards even when nothing in it changed, and
 // that alone is not a change of the key.
 func TestHLLUnsharedRaw(t *testing.T) {
@@ -208,7 +209,7 @@ func TestHLLUnsharedRaw(t *testing.T) {
 	applyArgs(s, 1, "pfcount", "src")
 	hll := string(getValue(t, s, "src"))
 	ver := func(k string) uint64 { it, _ := s.keys.Get(probe([]byte(k))); return it.ver }
-	for _, cmd := range [][]string{{"pfadd", "k", "a"}, {"pfadd", "k"}, {"pfcount", "k"}} {
+	for _, cmd := range [][]string{{"pfadd", "k", "a"}, {"pfadd", "k"}, {"pfcount", "k"}, {"pfdebug", "encoding", "k"}, {"pfdebug", "nosuch", "k"}} {
 		applyArgs(s, 1, "set", "k", hll)
 		if r := applyArgs(s, 1, "object", "encoding", "k"); r != "$6\r\nembstr\r\n" {
 			t.Fatalf("SET of a short HLL: %q", r)

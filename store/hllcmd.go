@@ -181,6 +181,10 @@ func pfdebugCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	case msg != "":
 		return appendErr(out, msg)
 	}
+	// Redis unshares the value before it looks at the subcommand.
+	if m.write {
+		s.unshare(it)
+	}
 	v := s2b(it.val())
 	switch {
 	case eqFold(sub, "getreg"), eqFold(sub, "todense"):
