@@ -230,3 +230,15 @@ func TestHLLUnsharedRaw(t *testing.T) {
 		t.Errorf("a read PFCOUNT made the HLL %q", r)
 	}
 }
+
+// A new HLL is raw whatever its length, as Redis's createHLLObject makes
+// it, also when key and value fill their buffer's capacity exactly.
+func TestHLLNewIsRaw(t *testing.T) {
+	s := New()
+	for _, k := range []string{"k1", "key", "a-longer-key-name"} {
+		applyArgs(s, 1, "pfadd", k, "0", "e998", "e2320", "  ")
+		if r := applyArgs(s, 1, "object", "encoding", k); r != "$3\r\nraw\r\n" {
+			t.Errorf("PFADD %s: %q, want raw", k, r)
+		}
+	}
+}

@@ -37,11 +37,14 @@ func (s *Store) getHLL(m mode, p item) (it item, found bool, msg string) {
 // enough to be embstr; an item says raw by a buffer with spare room.
 func (s *Store) putHLL(p item, deadline int64, b []byte) {
 	n := len(p.key()) + len(b)
-	c := n
-	if len(b) <= 44 {
-		c = spareCap(n)
+	if len(b) > 44 {
+		s.put(buildItem(p.ord, p.key(), deadline, n, n, b2s(b)))
+		return
 	}
-	s.put(buildItem(p.ord, p.key(), deadline, n, c, b2s(b)))
+	// The flag even when spareCap(n) is n, as rawItem sets it.
+	it, v := rawItem(p, deadline, len(b), "")
+	copy(v, b)
+	s.put(it)
 }
 
 func pfaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
