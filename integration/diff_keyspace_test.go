@@ -100,7 +100,7 @@ func TestDifferentialKeyspace(t *testing.T) {
 		}
 	}
 	gens = append(gens, (*diffGen).gen, diffKeyspaceBits)
-	for seed := uint64(1); seed <= 24; seed++ {
+	for seed := 1 + *diffSeedShift; seed <= 24+*diffSeedShift; seed++ {
 		for _, d := range []diffTarget{rd, rk} {
 			d.do(t, []string{"FLUSHALL"})
 		}

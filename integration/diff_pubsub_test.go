@@ -263,7 +263,7 @@ func TestDifferentialPubSub(t *testing.T) {
 	rd := diffStartRedis(t).Options().Addr
 	rk := diffStartRKV(t).Options().Addr
 	const seeds, steps, conns = 12, 150, 3
-	for seed := uint64(1); seed <= seeds; seed++ {
+	for seed := 1 + *diffSeedShift; seed <= seeds+*diffSeedShift; seed++ {
 		sides := []*psSide{{name: "redis"}, {name: "rkv"}}
 		for k, addr := range []string{rd, rk} {
 			for range conns {

@@ -432,7 +432,7 @@ func TestDifferentialStreamNodes(t *testing.T) {
 	rd := diffTarget{"redis", diffStartRedis(t)}
 	rk := diffTarget{"rkv", diffStartRKV(t)}
 	ctx := context.Background()
-	for seed := uint64(1); seed <= 12; seed++ {
+	for seed := 1 + *diffSeedShift; seed <= 12+*diffSeedShift; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 0x57e4))
 		for _, d := range []diffTarget{rd, rk} {
 			d.do(t, []string{"DEL", "nodes"})

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -559,8 +560,24 @@ func (d diffTarget) do(t *testing.T, args []string) (any, error) {
 	if diffIsTransport(err) {
 		t.Fatalf("%s: %q: %v", d.name, args, err)
 	}
+	if d.name == "redis" && err != nil && err.Error() == diffSortScoresErr &&
+		(strings.EqualFold(args[0], "sort") || strings.EqualFold(args[0], "sort_ro")) {
+		// Redis's SORT tests errno for ERANGE after strtod without
+		// clearing it first, so an ERANGE left by any earlier call in
+		// the process fails a SORT of valid numbers. INCRBYFLOAT of a
+		// non-number clears errno (string2ld) and changes nothing; what
+		// SORT answers then is Redis's answer for these values. A value
+		// that is really out of range fails again.
+		if _, ierr := d.c.Do(ctx, "INCRBYFLOAT", "diff:errno", "x").Result(); ierr == nil {
+			t.Fatalf("redis: INCRBYFLOAT of a non-number succeeded")
+		}
+		v, err = d.c.Do(ctx, a...).Result()
+	}
 	return v, err
 }
+
+// diffSortScoresErr is SORT's error for a value that is not a double.
+const diffSortScoresErr = "ERR One or more scores can't be converted into double"
 
 // diffOutcome is one command's rendered replies, and whether they agree.
 type diffOutcome struct {
@@ -831,10 +848,16 @@ func TestDifferentialTypes(t *testing.T) {
 	})
 }
 
-// diffSeedRange runs the seeds first..last, each from an empty key space,
-// comparing every reply and then the final states.
+// diffSeedShift moves every seed range of the differential tests, so that
+// one flag runs them all on seeds they have not met (a failure names the
+// shifted seed).
+var diffSeedShift = flag.Uint64("diff.shift", 0, "added to every seed of the differential tests")
+
+// diffSeedRange runs the seeds first..last (shifted by -diff.shift), each
+// from an empty key space, comparing every reply and then the final states.
 func diffSeedRange(t *testing.T, rd, rk diffTarget, first, last uint64, next func(*diffGen) diffCmd) {
 	t.Helper()
+	first, last = first+*diffSeedShift, last+*diffSeedShift
 	for seed := first; seed <= last; seed++ {
 		for _, d := range []diffTarget{rd, rk} {
 			for _, args := range [][]string{{"SELECT", "0"}, {"FLUSHALL"}} {

@@ -276,18 +276,31 @@ func (u *aclUser) apply(rule string) error {
 			return &errACLRule{rule, "The password you are trying to remove from the user does not exist"}
 		}
 		u.passwords = slices.Delete(u.passwords, i, i+1)
-	case strings.HasPrefix(rule, "~"):
-		if hasSpaces(rule) {
+	case rule == "~*":
+		u.allKeys, u.keys = true, nil
+	case strings.HasPrefix(rule, "~") || strings.HasPrefix(rule, "%"):
+		// Redis's ACLSetSelector refuses a key pattern after allkeys
+		// before it parses the pattern.
+		if u.allKeys {
+			return &errACLRule{rule, "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"}
+		}
+		k := keyPattern{rule[1:], true, true}
+		if rule[0] == '%' {
+			perm, pat, ok := strings.Cut(rule[1:], "~")
+			perm = strings.ToUpper(perm)
+			if !ok || perm == "" || strings.Trim(perm, "RW") != "" {
+				return &errACLRule{rule, whySyntax}
+			}
+			k = keyPattern{pat, strings.Contains(perm, "R"), strings.Contains(perm, "W")}
+		}
+		if hasSpaces(k.pattern) {
 			return &errACLRule{rule, whySyntax}
 		}
-		return u.addKeys(rule, keyPattern{rule[1:], true, true})
-	case strings.HasPrefix(lower, "%"):
-		perm, pat, ok := strings.Cut(rule[1:], "~")
-		perm = strings.ToUpper(perm)
-		if !ok || perm == "" || strings.Trim(perm, "RW") != "" || hasSpaces(pat) {
-			return &errACLRule{rule, whySyntax}
+		if k.pattern == "*" && k.read && k.write {
+			u.allKeys, u.keys = true, nil
+			return nil
 		}
-		return u.addKeys(rule, keyPattern{pat, strings.Contains(perm, "R"), strings.Contains(perm, "W")})
+		u.keys = append(u.keys, k)
 	case rule == "&*":
 		u.allChans, u.channels = true, nil
 	case strings.HasPrefix(rule, "&"):
@@ -334,18 +347,6 @@ func hasSpaces(s string) bool {
 }
 
 var errACLUserName = errors.New("ERR Usernames can't contain spaces or null characters")
-
-func (u *aclUser) addKeys(rule string, k keyPattern) error {
-	if k.pattern == "*" && k.read && k.write {
-		u.allKeys, u.keys = true, nil
-		return nil
-	}
-	if u.allKeys {
-		return &errACLRule{rule, "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"}
-	}
-	u.keys = append(u.keys, k)
-	return nil
-}
 
 // describe is the user as ACL LIST and an ACL file write it: a line that,
 // applied rule by rule to a new user, gives it back.

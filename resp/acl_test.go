@@ -3,6 +3,8 @@ package resp
 import (
 	"strings"
 	"testing"
+
+	"github.com/rkv/rkv/store"
 )
 
 func userFrom(t *testing.T, rules ...string) *aclUser {
@@ -95,6 +97,29 @@ func TestACLRuleErrors(t *testing.T) {
 	}
 }
 
+// A key pattern after allkeys is refused for that before its own syntax
+// is looked at, as Redis's ACLSetSelector does; ~* stays allowed.
+func TestACLPatternAfterAllKeys(t *testing.T) {
+	const afterAll = "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"
+	for _, rule := range []string{"~k*", "~a b", "%R~a\rb", "%X~k", "%R~*"} {
+		u := newUser("u")
+		if err := u.apply("allkeys"); err != nil {
+			t.Fatal(err)
+		}
+		want := "ERR Error in ACL SETUSER modifier '" + rule + "': " + afterAll
+		if err := u.apply(rule); err == nil || err.Error() != want {
+			t.Errorf("rule %q after allkeys: %v, want %q", rule, err, want)
+		}
+	}
+	u := newUser("u")
+	if err := u.apply("allkeys"); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.apply("~*"); err != nil || !u.allKeys {
+		t.Errorf("~* after allkeys: %v, allKeys %v", err, u.allKeys)
+	}
+}
+
 // Changes come from the log and a snapshot carries them; before any, a
 // snapshot carries no users, so each node keeps its command line's.
 func TestACLReplicatedState(t *testing.T) {
@@ -123,5 +148,27 @@ func TestACLReplicatedState(t *testing.T) {
 	}
 	if got := string(a.ApplyLog(argvOf("deluser bob nobody"))); got != ":1\r\n" {
 		t.Fatalf("deluser: %q", got)
+	}
+}
+
+// A known command's wrong arity or unknown subcommand is what a client is
+// told before NOAUTH or NOPERM, as Redis checks them first; the refusal
+// closure in handle asks malformed before permit.
+func TestMalformedBeforePermission(t *testing.T) {
+	for cmd, want := range map[string]string{
+		"acl getuser":     "ERR wrong number of arguments for 'acl|getuser' command",
+		"acl":             "ERR wrong number of arguments for 'acl' command",
+		"acl nosuch":      "ERR unknown subcommand 'nosuch'. Try ACL HELP.",
+		"get":             "ERR wrong number of arguments for 'get' command",
+		"get k":           "",
+		"acl getuser u":   "",
+		"exec x":          "",
+		"nosuchcommand x": "",
+	} {
+		args := argvOf(cmd)
+		sc, _ := store.Lookup(args[0])
+		if got := malformed(sc, args); got != want {
+			t.Errorf("%s: %q, want %q", cmd, got, want)
+		}
 	}
 }

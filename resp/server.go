@@ -331,8 +331,13 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 		defer s.tracking.end(c.id)
 	}
 	// Checked as each command's turn comes: an AUTH earlier in the
-	// pipeline changes the answer for the commands after it.
+	// pipeline changes the answer for the commands after it. A known
+	// command's wrong arity or unknown subcommand is answered first, as
+	// Redis's processCommand checks them before authentication and ACLs.
 	refused := func(i int) string {
+		if msg := malformed(scs[i], cmds[i].Args); msg != "" {
+			return msg
+		}
 		if msg := s.refusal(c, cmds[i].Args); msg != "" {
 			return msg
 		}
@@ -446,6 +451,24 @@ func (s *Server) run(conn redcon.Conn, c *client, cmds []redcon.Command, scs []*
 		s.reads(conn, c, rep, cmds[i:j], scs[i:j])
 	}
 	return j
+}
+
+// malformed returns the error for a known command of the wrong arity or
+// with an unknown subcommand, or "".
+func malformed(sc *store.Command, args [][]byte) string {
+	if sc != nil {
+		if !sc.ArityOK(len(args)) {
+			return arityError(sc.Name)
+		}
+		return ""
+	}
+	// EXEC's wrong arity discards a transaction in any state, which
+	// transaction answers.
+	name := strings.ToLower(string(args[0]))
+	if svc, ok := serverCommands[name]; ok && name != "exec" {
+		return checkServerCommand(svc, args)
+	}
+	return ""
 }
 
 // checkArity answers a wrong arity itself so bad commands never reach the log.

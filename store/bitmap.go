@@ -68,12 +68,21 @@ func (s *Store) editBits(m mode, p item, size int, edit func(v []byte) bool) (wr
 		s.put(it)
 		return false
 	}
-	if old.klen&spareFlag == 0 {
-		it.ver = old.ver
-		s.keys.Set(it)
-		s.bytes += int64(it.bufCap() - old.bufCap())
-	}
+	s.unshare(old)
 	return false
+}
+
+// unshare makes the string item old raw, as Redis's dbUnshareStringValue
+// does before a command writes a string in place, whether or not it then
+// writes: only the encoding changes, so the key does not count as changed.
+func (s *Store) unshare(old item) {
+	if old.klen&spareFlag != 0 {
+		return
+	}
+	it, _ := rawItem(old, old.deadline, int(old.vlen), old.val())
+	it.ver = old.ver
+	s.keys.Set(it)
+	s.bytes += int64(it.bufCap() - old.bufCap())
 }
 
 // rawItem makes an item for the key of p holding n bytes, val followed by

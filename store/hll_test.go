@@ -197,3 +197,48 @@ func TestPFCOUNTReadLeavesCache(t *testing.T) {
 		t.Fatalf("versions %d %d %d", v0, v1, ver())
 	}
 }
+
+// TestHLLUnsharedRaw: Redis unshares an existing HLL before PFADD adds to
+// it, before PFCOUNT looks at its cache and before PFDEBUG looks at its
+// subcommand, so a short one restored or
+// SET as embstr is raw afterwards even when nothing in it changed, and
+// that alone is not a change of the key.
+func TestHLLUnsharedRaw(t *testing.T) {
+	s := New()
+	applyArgs(s, 1, "pfadd", "src", "a", "b")
+	applyArgs(s, 1, "pfcount", "src")
+	hll := string(getValue(t, s, "src"))
+	ver := func(k string) uint64 { it, _ := s.keys.Get(probe([]byte(k))); return it.ver }
+	for _, cmd := range [][]string{{"pfadd", "k", "a"}, {"pfadd", "k"}, {"pfcount", "k"}, {"pfdebug", "encoding", "k"}, {"pfdebug", "nosuch", "k"}} {
+		applyArgs(s, 1, "set", "k", hll)
+		if r := applyArgs(s, 1, "object", "encoding", "k"); r != "$6\r\nembstr\r\n" {
+			t.Fatalf("SET of a short HLL: %q", r)
+		}
+		v0 := ver("k")
+		applyArgs(s, 1, cmd...)
+		if r := applyArgs(s, 1, "object", "encoding", "k"); r != "$3\r\nraw\r\n" {
+			t.Errorf("%q on an embstr HLL left it %q, want raw", cmd, r)
+		}
+		if got := string(getValue(t, s, "k")); got != hll || ver("k") != v0 {
+			t.Errorf("%q changed the HLL or its version", cmd)
+		}
+	}
+	// A read (a read-only script's PFCOUNT) changes nothing.
+	applyArgs(s, 1, "set", "k", hll)
+	read(s, 1, "pfcount k")
+	if r := applyArgs(s, 1, "object", "encoding", "k"); r != "$6\r\nembstr\r\n" {
+		t.Errorf("a read PFCOUNT made the HLL %q", r)
+	}
+}
+
+// A new HLL is raw whatever its length, as Redis's createHLLObject makes
+// it, also when key and value fill their buffer's capacity exactly.
+func TestHLLNewIsRaw(t *testing.T) {
+	s := New()
+	for _, k := range []string{"k1", "key", "a-longer-key-name"} {
+		applyArgs(s, 1, "pfadd", k, "0", "e998", "e2320", "  ")
+		if r := applyArgs(s, 1, "object", "encoding", k); r != "$3\r\nraw\r\n" {
+			t.Errorf("PFADD %s: %q, want raw", k, r)
+		}
+	}
+}

@@ -37,11 +37,14 @@ func (s *Store) getHLL(m mode, p item) (it item, found bool, msg string) {
 // enough to be embstr; an item says raw by a buffer with spare room.
 func (s *Store) putHLL(p item, deadline int64, b []byte) {
 	n := len(p.key()) + len(b)
-	c := n
-	if len(b) <= 44 {
-		c = spareCap(n)
+	if len(b) > 44 {
+		s.put(buildItem(p.ord, p.key(), deadline, n, n, b2s(b)))
+		return
 	}
-	s.put(buildItem(p.ord, p.key(), deadline, n, c, b2s(b)))
+	// The flag even when spareCap(n) is n, as rawItem sets it.
+	it, v := rawItem(p, deadline, len(b), "")
+	copy(v, b)
+	s.put(it)
 }
 
 func pfaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
@@ -61,12 +64,18 @@ func pfaddCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 			// in place, and keeps them.
 			if updated > 0 {
 				s.putHLL(p, it.deadline, b)
+			} else if found {
+				s.unshare(it)
 			}
 			return appendErr(out, errCorruptHLL)
 		}
 		updated += r
 	}
 	if updated == 0 {
+		// Redis unshares an existing HLL before adding to it.
+		if found {
+			s.unshare(it)
+		}
 		return append(out, zeroReply...)
 	}
 	hllInvalidate(b)
@@ -106,6 +115,10 @@ func pfcountCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	v := it.val()
 	if v[15]&0x80 == 0 {
+		// Redis unshares the value before it looks at the cache.
+		if m.write {
+			s.unshare(it)
+		}
 		return appendInt(out, int64(binary.LittleEndian.Uint64(s2b(v[8:16]))))
 	}
 	h, invalid := hllHisto(s2b(v))
@@ -170,6 +183,10 @@ func pfdebugCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 		return appendErr(out, "ERR The specified key does not exist")
 	case msg != "":
 		return appendErr(out, msg)
+	}
+	// Redis unshares the value before it looks at the subcommand.
+	if m.write {
+		s.unshare(it)
 	}
 	v := s2b(it.val())
 	switch {

@@ -54,6 +54,7 @@ func TestNotifyEvents(t *testing.T) {
 		"set k v ex 100", "rename k k2", "rename k2 k2",
 		"mset m 1 m 2", "decr m", "hset h f v", "hdel h f", "del nothing h",
 		"zadd z incr 1 a", "set b 1", "setbit b 0 0", "set b 2 pxat 1",
+		"set nb 1 exat 1", "set nb 1 pxat 1 get",
 	)
 	want := []string{
 		"rpush src", "rpush dst, lpop src, del src", "",
@@ -61,6 +62,7 @@ func TestNotifyEvents(t *testing.T) {
 		"set k, expire k", "rename_from k, rename_to k2", "",
 		"set m, set m", "incrby m", "hset h", "hdel h, del h", "",
 		"zincr z", "set b", "", "set b, expire b, expired b",
+		"set nb, expire nb, expired nb", "set nb, expire nb, expired nb",
 	}
 	for i := range want {
 		if got[i] != want[i] {

@@ -27,7 +27,8 @@ import (
 //	dbs     uvarint count of databases with keys, then per database in
 //	        increasing order its uvarint number, uvarint record count and
 //	        records:
-//	record: kind byte, uvarint keylen, key, varint deadline (0 = none), uvarint ver,
+//	record: kind byte (rawKind set for a string stored raw), uvarint keylen,
+//	        key, varint deadline (0 = none), uvarint ver,
 //	        then a string's uvarint vallen and value, or a container's
 //	        uvarint n and n × (uvarint len, bytes) as its encode lists them
 //	crc     uint32    CRC-32C of every byte above
@@ -43,6 +44,19 @@ const (
 	snapMagicV2 = "RKVSNAP2"
 	snapMagicV1 = "RKVSNAP1"
 )
+
+// rawKind marks, in a record's kind byte, a string whose buffer has spare
+// room (spareFlag), which OBJECT ENCODING reports raw: a replica restoring
+// the snapshot must report the same.
+const rawKind = 0x80
+
+// recordKind is it's kind byte in snapshots and the digest.
+func recordKind(it *item) byte {
+	if !it.isObj() && it.klen&spareFlag != 0 {
+		return byte(kindString) | rawKind
+	}
+	return byte(it.kind())
+}
 
 // ErrCorrupt is returned by Restore for input that is not a whole, intact snapshot.
 var ErrCorrupt = errors.New("store: corrupt snapshot")
@@ -128,7 +142,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 func writeRecords(bw *bufio.Writer, keys *btree.BTreeG[item]) {
 	var b [binary.MaxVarintLen64 * 3]byte
 	keys.Scan(func(it item) bool {
-		h := append(b[:0], byte(it.kind()))
+		h := append(b[:0], recordKind(&it))
 		h = binary.AppendUvarint(h, uint64(it.keyLen()))
 		bw.Write(h)
 		bw.WriteString(it.key())
@@ -294,7 +308,8 @@ func (s *Store) loadRecords(sr *snapReader, count uint64) error {
 			return fmt.Errorf("%w: truncated", ErrCorrupt)
 		}
 		sr.crc.Write([]byte{k})
-		if kind(k) >= numKinds {
+		raw := k&rawKind != 0
+		if k &^= rawKind; kind(k) >= numKinds || raw && kind(k) != kindString {
 			return fmt.Errorf("%w: bad type %d", ErrCorrupt, k)
 		}
 		klen, err := sr.uvarint()
@@ -323,7 +338,14 @@ func (s *Store) loadRecords(sr *snapReader, count uint64) error {
 			}
 			kv := sr.scratch
 			key := b2s(kv[:klen])
-			it = buildItem(ordOf(key), key, deadline, len(kv), len(kv), b2s(kv[klen:]))
+			c := len(kv)
+			if raw {
+				c = spareCap(c)
+			}
+			it = buildItem(ordOf(key), key, deadline, len(kv), c, b2s(kv[klen:]))
+			if raw {
+				it.klen |= spareFlag
+			}
 		} else {
 			key := string(sr.scratch)
 			c, err := sr.container(kind(k))

@@ -199,3 +199,36 @@ func TestSnapshotDeterministic(t *testing.T) {
 		t.Error("two snapshots of one unchanged store differ")
 	}
 }
+
+// A string stored raw (SETBIT, APPEND, SETRANGE) stays raw through a
+// snapshot, so a replica that installs one reports the encoding and the
+// memory the others do; the digest tells raw from embstr.
+func TestSnapshotKeepsRawStrings(t *testing.T) {
+	s := New()
+	for _, c := range []string{"setbit b 0 1", "set a 12", "append a 3", "set e x", "set i 12", "setrange r 0 abc", "pfadd h x"} {
+		apply(s, 1, c)
+	}
+	r := New()
+	if err := r.Restore(bytes.NewReader(snapshotBytes(t, s))); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"b", "a", "e", "i", "r", "h"} {
+		want := read(s, 1, "object encoding "+k)
+		if got := read(r, 1, "object encoding "+k); got != want {
+			t.Errorf("%s: restored %q, want %q", k, got, want)
+		}
+	}
+	if r.Digest() != s.Digest() || r.MemoryBytes() != s.MemoryBytes() {
+		t.Errorf("restored digest or memory differs")
+	}
+	// The same commands' count and stamps, so only the encoding differs.
+	embstr := New()
+	apply(embstr, 1, "set x 1")
+	apply(embstr, 1, "set x 12")
+	raw := New()
+	apply(raw, 1, "set x 1")
+	apply(raw, 1, "append x 2")
+	if embstr.Digest() == raw.Digest() {
+		t.Errorf("the digest does not tell a raw string from an int one")
+	}
+}

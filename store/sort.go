@@ -203,6 +203,13 @@ func (s *Store) sortVector(m mode, elems []string, o *sortOpts) (vec []sortItem,
 		}
 		vec[i].score = v
 	}
+	// Redis compares ALPHA's strings with strcoll, which stops at a NUL
+	// byte (in the C locale it is strcmp), unless it stores the result,
+	// when it compares them whole.
+	compare := collate
+	if o.store != nil {
+		compare = strings.Compare
+	}
 	slices.SortStableFunc(vec, func(a, b sortItem) int {
 		var c int
 		switch {
@@ -218,14 +225,14 @@ func (s *Store) sortVector(m mode, elems []string, o *sortOpts) (vec []sortItem,
 		case o.hasBy:
 			switch {
 			case a.hasBy && b.hasBy:
-				c = strings.Compare(a.cmp, b.cmp)
+				c = compare(a.cmp, b.cmp)
 			case a.hasBy:
 				c = 1
 			case b.hasBy:
 				c = -1
 			}
 		default:
-			c = strings.Compare(a.elem, b.elem)
+			c = compare(a.elem, b.elem)
 		}
 		if o.desc {
 			return -c
@@ -233,6 +240,17 @@ func (s *Store) sortVector(m mode, elems []string, o *sortOpts) (vec []sortItem,
 		return c
 	})
 	return vec, convErr
+}
+
+// collate compares a and b as C strings: each up to its first NUL byte.
+func collate(a, b string) int {
+	if i := strings.IndexByte(a, 0); i >= 0 {
+		a = a[:i]
+	}
+	if i := strings.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return strings.Compare(a, b)
 }
 
 // sortRange is SORT's LIMIT arithmetic over n elements: the inclusive

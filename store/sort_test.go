@@ -24,6 +24,16 @@ func TestSort(t *testing.T) {
 			{1, "sort l by h_*->f alpha", arr(bulk("a"), bulk("b"), bulk("c")), false},
 			{1, "sort l by h_*-> get nokey", arr(null, null, null), false},
 		}},
+		{"alpha compares up to a NUL, as strcoll; STORE compares whole strings", []step{
+			{1, "rpush c a\x00z b a a\x00b", num(4), false},
+			{1, "sort c alpha", arr(bulk("a\x00z"), bulk("a"), bulk("a\x00b"), bulk("b")), false},
+			{1, "sort c alpha desc", arr(bulk("b"), bulk("a\x00z"), bulk("a"), bulk("a\x00b")), false},
+			{1, "sort c alpha store d", num(4), false},
+			{1, "lrange d 0 -1", arr(bulk("a"), bulk("a\x00b"), bulk("a\x00z"), bulk("b")), false},
+			{1, "set w_a\x00z x\x00b", ok, false},
+			{1, "set w_a\x00b x\x00a", ok, false},
+			{1, "sort c by w_* alpha limit 2 2", arr(bulk("a\x00z"), bulk("a\x00b")), false},
+		}},
 		{"by a constant", []step{
 			{1, "rpush l 3 1 2", num(3), false},
 			{1, "sort l by nosort desc limit 0 2", arr(bulk("2"), bulk("1")), false},

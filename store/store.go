@@ -602,7 +602,7 @@ func (s *Store) Digest() uint64 {
 func (s *Store) digestKeys(d *xxhash.Digest, ks *keyspace) {
 	var b [binary.MaxVarintLen64 * 4]byte
 	ks.keys.Scan(func(it item) bool {
-		h := append(b[:0], byte(it.kind()))
+		h := append(b[:0], recordKind(&it))
 		h = binary.AppendUvarint(h, uint64(it.keyLen()))
 		h = binary.AppendVarint(h, it.deadline)
 		h = binary.AppendUvarint(h, it.ver)

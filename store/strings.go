@@ -149,6 +149,11 @@ func (s *Store) setValue(m mode, p item, deadline int64, vals ...string) {
 		s.deleted[deletedBucket(s.db, p.ord)] = s.seq
 		if it, ok := s.keys.Get(p); ok {
 			s.remove(it)
+		} else {
+			// A key that did not exist was set and is gone: Redis
+			// notifies the set and its expire all the same.
+			s.touched(p.key(), touchNew)
+			s.touched(p.key(), touchRemove)
 		}
 		return
 	}
