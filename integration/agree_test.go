@@ -103,7 +103,19 @@ func agreeWorkload(r *rand.Rand) []any {
 	group := func() string { return []string{"g1", "g2"}[r.IntN(2)] }
 	consumer := func() string { return []string{"c1", "c2", "c3"}[r.IntN(3)] }
 	streamID := func() string { return fmt.Sprintf("%d-%d", r.IntN(3), r.IntN(3)) }
-	switch r.IntN(40) {
+	switch r.IntN(42) {
+	case 40:
+		// Numbered databases: keys cross between 0 and agreeDBs.
+		db := r.IntN(agreeDBs + 1)
+		switch r.IntN(4) {
+		case 0:
+			return []any{"MOVE", agreeAnyKey(r), db}
+		case 1:
+			return []any{"COPY", agreeAnyKey(r), agreeAnyKey(r), "DB", db, "REPLACE"}
+		case 2:
+			return []any{"SWAPDB", db, r.IntN(agreeDBs + 1)}
+		}
+		return []any{"EVAL", "redis.call('select', ARGV[1]) return redis.call('set', KEYS[1], ARGV[2])", 1, agreeAnyKey(r), db, member()}
 	case 0, 1:
 		// Mostly within 44 bytes, where a string's encoding may be
 		// embstr or raw; sometimes beyond.
@@ -381,7 +393,22 @@ func agreeKeep(t *testing.T, addr string, phase int) {
 // replicas that agree show alike, so a difference names the key.
 func agreeRender(t *testing.T, nd *node) map[string]string {
 	t.Helper()
-	rdb := readonlyClient(t, nd.addr)
+	out := map[string]string{}
+	for db := range agreeDBs + 1 {
+		rdb := dbClient(t, nd.addr, db, true)
+		for k, v := range agreeRenderDB(t, nd, rdb) {
+			out[fmt.Sprintf("db%d:%s", db, k)] = v
+		}
+	}
+	return out
+}
+
+// agreeDBs is the highest database the workload moves keys to.
+const agreeDBs = 2
+
+// agreeRenderDB renders the keys of the database rdb addresses.
+func agreeRenderDB(t *testing.T, nd *node, rdb *redis.Client) map[string]string {
+	t.Helper()
 	ctx := context.Background()
 	var keys []string
 	var cursor uint64
