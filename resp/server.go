@@ -107,9 +107,6 @@ type Server struct {
 	// busyMs is busy-reply-threshold: after a script has run this many
 	// milliseconds, other clients' commands are answered -BUSY.
 	busyMs atomic.Int64
-	// lazyfree holds the lazyfree-lazy-* settings that are yes, a bit
-	// each (config_encodings.go).
-	lazyfree atomic.Uint32
 
 	// serveMu orders Serve and Close; stopped is set by Close.
 	serveMu sync.Mutex
