@@ -84,6 +84,8 @@ type Server struct {
 	blocked     *blockRegistry
 	stopBlocked func()
 	closing     chan struct{}
+	// migrate caches MIGRATE's connections to its targets.
+	migrate *migrateCache
 	// pubsub holds this node's subscriptions and gets the home replica's
 	// applied publishes until stopPublishing.
 	pubsub         *pubsubHub
@@ -203,6 +205,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 		cfg.Limits = DefaultLimits()
 	}
 	s.conns.Store(&cfg.Limits)
+	s.migrate = newMigrateCache(s.closing)
 	s.busyMs.Store(defaultBusyMs)
 	s.stopWatching = rep.Subscribe(s.watchers.changed)
 	s.stopBlocked = rep.Subscribe(s.blocked.changed)
