@@ -73,7 +73,8 @@ func migrateValues(t *testing.T, ctx context.Context, c *redis.Client) string {
 // rkv cluster to a redis-server and back (rkv as MIGRATE's target through
 // RESTORE): a follower redirects MIGRATE to the leader; the leader's
 // MIGRATE deletes the keys on every node; the values, TTLs included, come
-// back unchanged; COPY keeps them.
+// back unchanged; COPY keeps them; the cached connection to Redis is
+// closed once idle.
 func TestMigrateClusterRoundTrip(t *testing.T) {
 	c := newCluster(t, 3, clusterOpts{})
 	leader := c.leader(10 * time.Second)
@@ -147,4 +148,11 @@ func TestMigrateClusterRoundTrip(t *testing.T) {
 	if v, err := rd.Do(ctx, back...).Result(); err != nil || v != "NOKEY" {
 		t.Fatalf("MIGRATE of moved keys: %v %v, want NOKEY", v, err)
 	}
+	waitFor(t, 20*time.Second, "the leader to close its idle MIGRATE connection", func() error {
+		inf, err := leader.info(ctx, "stats")
+		if err == nil && inf["migrate_cached_sockets"] != "0" {
+			err = fmt.Errorf("migrate_cached_sockets:%s", inf["migrate_cached_sockets"])
+		}
+		return err
+	})
 }
