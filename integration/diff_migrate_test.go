@@ -12,8 +12,9 @@ import (
 
 // MIGRATE across servers: Redis and rkv, seeded with the same keys by the
 // type families' commands, each MIGRATE to a redis-server of its own with
-// the same arguments, replies compared exactly, then the sources' and the
-// targets' final states. Error cases: no key, a port nothing listens on, a
+// the same arguments from the same database, replies compared exactly,
+// then the sources' and the targets' final states (databases 0 to 3, and
+// 9). Error cases: no key, a port nothing listens on, a
 // dead target (accepts, never answers: the timeout), wrong passwords
 // (AUTH and AUTH2), BUSYKEY without REPLACE, a bad db, bad timeouts and
 // options, KEYS with a key.
@@ -47,11 +48,13 @@ func (g *diffGen) migrateArgs(p diffMigratePorts) []string {
 	}
 	db := "0"
 	switch g.rng.IntN(20) {
-	case 0:
+	case 0, 1:
 		db = "9"
-	case 1:
-		db = "-1"
 	case 2:
+		db = "1"
+	case 3:
+		db = "-1"
+	case 4:
 		db = "x"
 	}
 	if g.rng.IntN(30) == 0 {
@@ -177,6 +180,10 @@ func TestDifferentialMigrate(t *testing.T) {
 		for i := range diffMigrateSteps {
 			if g.rng.IntN(2) == 0 {
 				c := typed[g.rng.IntN(len(typed))].gen(g)
+				if g.rng.IntN(8) == 0 {
+					// MIGRATE moves keys of the client's database.
+					c = diffCmd{args: []string{"SELECT", g.pick([]string{"0", "0", "1", "2"})}}
+				}
 				out := diffRun(t, rd, rk, c)
 				step := fmt.Sprintf("%s\n        redis: %s\n        rkv:   %s", c, out.redis, out.rkv)
 				if !out.ok {
@@ -211,7 +218,7 @@ func TestDifferentialMigrate(t *testing.T) {
 				t.Fatalf("SELECT %s: %s / %s", db, out.redis, out.rkv)
 			}
 			if db == "9" {
-				if a, b := diffState(t, td), diffState(t, tk); a != b {
+				if a, b := diffKeysState(t, td), diffKeysState(t, tk); a != b {
 					t.Fatalf("seed %d: targets' db 9 differ\nredis's:\n%s\nrkv's:\n%s", seed, a, b)
 				}
 			}

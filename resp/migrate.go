@@ -33,7 +33,7 @@ type migrateOpts struct {
 	db             int64
 	timeout        time.Duration
 	copy, replace  bool
-	user, password []byte // AUTH2 user password, or AUTH password (user nil)
+	user, password []byte // what AUTH and AUTH2 give; without a user, AUTH sends the password alone
 	auth           bool
 	keys           [][]byte
 }
@@ -56,8 +56,9 @@ func parseMigrate(args [][]byte) (o migrateOpts, msg string) {
 			if more < 1 {
 				return o, errSyntax
 			}
+			// As in Redis, a username an earlier AUTH2 gave stays.
 			j++
-			o.auth, o.user, o.password = true, nil, args[j]
+			o.auth, o.password = true, args[j]
 		case "auth2":
 			if more < 2 {
 				return o, errSyntax
@@ -106,7 +107,7 @@ const (
 // the log conditioned on their being unchanged since they were read, so
 // every replica deletes the same keys and a write that came in between
 // is never lost.
-func (s *Server) cmdMigrate(conn redcon.Conn, _ *client, args [][]byte) {
+func (s *Server) cmdMigrate(conn redcon.Conn, c *client, args [][]byte) {
 	o, msg := parseMigrate(args)
 	if msg != "" {
 		conn.WriteError(msg)
@@ -121,13 +122,13 @@ func (s *Server) cmdMigrate(conn redcon.Conn, _ *client, args [][]byte) {
 		s.writeResult(conn, migrateRoute, args, consensus.Result{Err: err})
 		return
 	}
-	dumped := rep.Store().DumpKeys(time.Now().UnixMilli(), o.keys)
+	dumped := rep.Store().DumpKeys(c.db, time.Now().UnixMilli(), o.keys)
 	if len(dumped) == 0 {
 		conn.WriteString("NOKEY")
 		return
 	}
 	acked, reply := s.migrate.send(o, dumped)
-	if len(acked) > 0 && !o.copy && !s.deleteMoved(conn, rep, args, acked) {
+	if len(acked) > 0 && !o.copy && !s.deleteMoved(conn, rep, c.db, args, acked) {
 		return
 	}
 	if strings.HasPrefix(reply, "-") {
@@ -137,16 +138,17 @@ func (s *Server) cmdMigrate(conn redcon.Conn, _ *client, args [][]byte) {
 	conn.WriteString(reply)
 }
 
-// deleteMoved deletes the moved keys through the log, each only if
-// unchanged since its mark; if that did not happen it has answered.
-func (s *Server) deleteMoved(conn redcon.Conn, rep *replica.Replica, args [][]byte, marks []store.WatchMark) bool {
+// deleteMoved deletes the moved keys of database db through the log,
+// each only if unchanged since its mark; if that did not happen it has
+// answered.
+func (s *Server) deleteMoved(conn redcon.Conn, rep *replica.Replica, db int, args [][]byte, marks []store.WatchMark) bool {
 	del := [][]byte{[]byte("del")}
 	for _, m := range marks {
 		del = append(del, m.Key)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	entry := replica.EncodeEntry(nil, replica.KindExec, time.Now().UnixMilli(), store.ExecArgs(marks, [][][]byte{del}))
+	entry := replica.EncodeEntryDB(nil, replica.KindExec, db, time.Now().UnixMilli(), store.ExecArgs(marks, [][][]byte{del}))
 	v, err := rep.Node().Propose(ctx, entry)
 	out, ok := v.([]byte)
 	if err != nil || !ok {

@@ -36,6 +36,7 @@ func TestParseMigrate(t *testing.T) {
 		{cmd: "migrate h 1 _ 9 10 auth2 u pw replace keys a b a", keys: []string{"a", "b", "a"}, db: 9, replace: true,
 			user: "u", pass: "pw", timeout: 10 * time.Millisecond},
 		{cmd: "migrate h 1 _ 0 10 keys", timeout: 10 * time.Millisecond},
+		{cmd: "migrate h 1 k 0 10 auth2 u p1 auth p2", keys: []string{"k"}, user: "u", pass: "p2", timeout: 10 * time.Millisecond},
 		{cmd: "migrate h 1 k 0 10 keys a", msg: errKeysKey},
 		{cmd: "migrate h 1 k 0 10 auth2 u", msg: errSyntax},
 		{cmd: "migrate h 1 k 0 10 auth", msg: errSyntax},

@@ -503,13 +503,12 @@ type Dumped struct {
 	Mark    WatchMark
 }
 
-// DumpKeys returns, at one point in time, the live keys among keys (a key
-// named twice comes twice) with their values as MIGRATE sends them, at
-// nowMs (the local wall clock, raised to the store's clock if behind, as
-// for Read). The caller makes the read linearizable first.
-func (s *Store) DumpKeys(nowMs int64, keys [][]byte) []Dumped {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+// DumpKeys returns, at one point in time, the live keys of database db
+// among keys (a key named twice comes twice) with their values as MIGRATE
+// sends them, at nowMs (the local wall clock, raised to the store's clock
+// if behind, as for Read). The caller makes the read linearizable first.
+func (s *Store) DumpKeys(db int, nowMs int64, keys [][]byte) []Dumped {
+	defer s.lockDB(db)()
 	m := mode{now: s.queryNow(nowMs)}
 	var out []Dumped
 	for _, k := range keys {
@@ -517,7 +516,7 @@ func (s *Store) DumpKeys(nowMs int64, keys [][]byte) []Dumped {
 		if !ok {
 			continue
 		}
-		d := Dumped{Payload: dumpItem(it), Mark: WatchMark{Key: bytes.Clone(k), Seq: s.seq, Live: true}}
+		d := Dumped{Payload: dumpItem(it), Mark: WatchMark{Key: bytes.Clone(k), DB: db, Seq: s.seq, Live: true}}
 		if it.deadline != 0 {
 			d.TTL = it.deadline - m.now
 		}
