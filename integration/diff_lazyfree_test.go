@@ -49,7 +49,7 @@ func diffLazyInfo(t *testing.T, d diffTarget) string {
 // TestDifferentialLazyFree compares which deletions free their values
 // lazily, by INFO's lazyfreed_objects after each step: UNLINK, DEL, SET
 // over a value, RENAME over one, expiry, FLUSHALL and FLUSHDB with and
-// without ASYNC, under each lazyfree-lazy-* setting, on values on either
+// without ASYNC (in one database and two), under each lazyfree-lazy-* setting, on values on either
 // side of Redis's free-effort threshold (64) and of compact encodings.
 func TestDifferentialLazyFree(t *testing.T) {
 	rd := diffTarget{"redis", diffStartRedis(t)}
@@ -92,6 +92,8 @@ func TestDifferentialLazyFree(t *testing.T) {
 		{"flushdb", "", [][]string{{"FLUSHDB"}}},
 		{"flushall user-flush", "lazyfree-lazy-user-flush", [][]string{{"SET", "a", "1"}, {"FLUSHALL"}}},
 		{"flushdb sync user-flush", "lazyfree-lazy-user-flush", [][]string{{"FLUSHDB", "SYNC"}}},
+		{"flushall async, two databases", "", [][]string{{"SELECT", "1"}, {"SET", "a", "1"}, {"FLUSHALL", "ASYNC"}, {"SELECT", "0"}}},
+		{"flushdb async in database 1", "", [][]string{{"SELECT", "1"}, {"SET", "a", "1"}, {"FLUSHDB", "ASYNC"}, {"SELECT", "0"}}},
 	}
 	values := map[string][]string{}
 	for k, v := range big {
