@@ -3,9 +3,12 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,4 +158,88 @@ func TestMigrateClusterRoundTrip(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// heldRelay forwards each connection to addr at once, but holds what addr
+// answers until release is called: a target whose replies come late.
+func heldRelay(t *testing.T, addr string) (port string, release func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	var conns []net.Conn
+	var mu sync.Mutex
+	track := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", addr)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			track(in)
+			track(out)
+			go io.Copy(out, in)
+			go func() {
+				<-released
+				io.Copy(in, out)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	var once sync.Once
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), func() { once.Do(func() { close(released) }) }
+}
+
+// TestMigrateKeepsKeyWrittenMeanwhile: a key written on rkv after the
+// target restored it but before MIGRATE deleted it is kept, with the new
+// value (Redis, single-threaded, has no such moment; rkv's deletion is
+// conditioned on the key being unchanged), and MIGRATE says so.
+func TestMigrateKeepsKeyWrittenMeanwhile(t *testing.T) {
+	rk := diffStartRKV(t)
+	rd := diffStartRedis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	port, release := heldRelay(t, rd.Options().Addr)
+	defer release()
+	if err := rk.Set(ctx, "k", "v1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rk.Do(ctx, "MIGRATE", "127.0.0.1", port, "k", "0", "10000").Err() }()
+	waitFor(t, 10*time.Second, "the target to restore the key", func() error {
+		if v, err := rd.Get(ctx, "k").Result(); err != nil || v != "v1" {
+			return fmt.Errorf("GET k on the target: %q %v", v, err)
+		}
+		return nil
+	})
+	writer := diffClient(t, rk.Options().Addr)
+	if err := writer.Set(ctx, "k", "v2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "changed here while they moved") {
+		t.Fatalf("MIGRATE: %v, want the error saying a key changed", err)
+	}
+	if v, err := rk.Get(ctx, "k").Result(); err != nil || v != "v2" {
+		t.Fatalf("rkv's k after MIGRATE: %q %v, want the value written meanwhile", v, err)
+	}
 }
