@@ -166,6 +166,7 @@ var summaries = map[string]string{
 	"lset":                    "Replaces the list element at a given position",
 	"ltrim":                   "Keeps only the list elements within a range of positions",
 	"memory":                  "Groups the subcommands that report and manage memory use",
+	"migrate":                 "Moves (or copies) keys to another Redis-protocol server, deleting them here through the log once it holds them",
 	"memory|doctor":           "Explains memory use against maxmemory and the eviction policy",
 	"memory|help":             "Describes the MEMORY subcommands and their arguments",
 	"memory|malloc-stats":     "Reports the Go runtime's heap statistics",

@@ -31,7 +31,7 @@ var (
 	// PUBLISH and SPUBLISH go through the log, but as entries of their
 	// own the front end proposes, not as writes of the keyspace.
 	serverCommands = []string{"acl", "bgsave", "cluster", "command", "config", "debug", "function", "info", "lastsave", "latency",
-		"memory", "publish", "pubsub", "role", "save", "script", "shutdown", "slowlog", "spublish", "time", "wait"}
+		"memory", "migrate", "publish", "pubsub", "role", "save", "script", "shutdown", "slowlog", "spublish", "time", "wait"}
 	scriptCommands = []string{"eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro"}
 	// PFCOUNT is flagged readonly, but Redis stores the estimate it
 	// computes in the value's header. rkv runs it through the log so

@@ -234,7 +234,8 @@ func writeArgs(conn redcon.Conn, args []command.Arg) {
 			{"name", func() { conn.WriteBulkString(a.Name) }},
 			{"type", func() { conn.WriteBulkString(a.Type) }},
 			{"key_spec_index", optional(a.KeySpecIndex != nil, func() { conn.WriteInt(*a.KeySpecIndex) })},
-			{"token", optional(a.Token != "", func() { conn.WriteBulkString(a.Token) })},
+			// A pure token always has one, even empty (MIGRATE's "").
+			{"token", optional(a.Token != "" || a.Type == "pure-token", func() { conn.WriteBulkString(a.Token) })},
 			{"since", optional(a.Since != "", func() { conn.WriteBulkString(a.Since) })},
 			{"flags", optional(len(a.Flags) > 0, func() { writeStatuses(conn, "", a.Flags) })},
 			{"deprecated_since", optional(a.DeprecatedSince != "", func() { conn.WriteBulkString(a.DeprecatedSince) })},

@@ -13,50 +13,30 @@ import (
 	"github.com/rkv/rkv/store"
 )
 
-// lazyfreeSettings are Redis's lazyfree-lazy-* switches, by their bit in
-// Server.lazyfree. They choose whether Redis frees a deleted value in a
-// background thread; rkv's values are freed by Go's collector, which
-// never blocks a command either way, so they are kept and reported only.
+// lazyfreeSettings are Redis's lazyfree-lazy-* switches, by their
+// store.LazyFree bit (1 << index): which deletions release their values
+// in the background (store/lazyfree.go).
 var lazyfreeSettings = []string{"lazyfree-lazy-eviction", "lazyfree-lazy-expire",
 	"lazyfree-lazy-server-del", "lazyfree-lazy-user-del", "lazyfree-lazy-user-flush"}
 
-func lazyfreeBit(name string) (uint32, bool) {
-	for i, n := range lazyfreeSettings {
-		if n == name {
-			return 1 << i, true
-		}
-	}
-	return 0, false
-}
-
 // setLazyfree makes a setter for the lazyfree-lazy-* setting of bit.
-func setLazyfree(bit uint32) func(s *Server, v string) string {
+func setLazyfree(bit store.LazyFree) func(s *Server, v string) string {
 	return func(s *Server, v string) string {
-		var on bool
 		switch strings.ToLower(v) {
 		case "yes":
-			on = true
+			s.home.Store().SetLazyFree(bit, true)
 		case "no":
+			s.home.Store().SetLazyFree(bit, false)
 		default:
 			return "argument must be 'yes' or 'no'"
 		}
-		for {
-			old := s.lazyfree.Load()
-			next := old &^ bit
-			if on {
-				next |= bit
-			}
-			if s.lazyfree.CompareAndSwap(old, next) {
-				return ""
-			}
-		}
+		return ""
 	}
 }
 
 func init() {
-	for _, n := range lazyfreeSettings {
-		bit, _ := lazyfreeBit(n)
-		runtimeSettings[n] = setLazyfree(bit)
+	for i, n := range lazyfreeSettings {
+		runtimeSettings[n] = setLazyfree(store.LazyFree(1) << i)
 	}
 }
 
@@ -66,7 +46,7 @@ func (s *Server) addReplicatedSettings(settings map[string]string) {
 	for k, v := range s.home.Store().EncodingSettings() {
 		settings[k] = v
 	}
-	bits := s.lazyfree.Load()
+	bits := s.home.Store().LazyFree()
 	for i, n := range lazyfreeSettings {
 		settings[n] = yesNo(bits&(1<<i) != 0)
 	}

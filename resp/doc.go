@@ -19,7 +19,9 @@
 // and the checks before they run, all read from the command table),
 // connection.go, client.go, config.go, info.go, cluster.go, command.go,
 // memory.go, debug.go, auth.go and acl.go; multi.go has transactions,
-// scripting.go the Lua commands.
+// scripting.go the Lua commands, migrate.go MIGRATE (the leader sends the
+// keys to the target over a connection it caches, then deletes them
+// through the log in a transaction conditioned on their being unchanged).
 // Which of them runs where (connection, server, write, read) is the
 // table's Spec.Runs.
 //

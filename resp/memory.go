@@ -78,6 +78,7 @@ func (s *Server) memoryInfo() []string {
 	st := s.home.Store().Stats(time.Now().UnixMilli())
 	limit := s.home.Removal().MaxMemory()
 	rss := rssBytes()
+	pending, freed := s.home.Store().LazyFreeStats()
 	return []string{
 		fmt.Sprintf("used_memory:%d", st.Used),
 		"used_memory_human:" + humanBytes(st.Used),
@@ -91,8 +92,8 @@ func (s *Server) memoryInfo() []string {
 		"maxmemory_human:" + humanBytes(limit),
 		"maxmemory_policy:" + st.Policy.String(),
 		fmt.Sprintf("maxmemory_samples:%d", s.home.Removal().Samples()),
-		// Values are freed as they are deleted, never in the background.
-		"lazyfree_pending_objects:0",
+		fmt.Sprintf("lazyfree_pending_objects:%d", pending),
+		fmt.Sprintf("lazyfreed_objects:%d", freed),
 		"mem_not_counted_for_evict:0",
 		fmt.Sprintf("number_of_cached_scripts:%d", s.home.Scripts().CachedScripts()),
 	}

@@ -87,8 +87,8 @@ func (h *monitorHub) feedFrom(db int, source string, args [][]byte, except *subs
 	}
 }
 
-// redactedArgs marks the passwords AUTH and HELLO carry, which Redis
-// never shows.
+// redactedArgs marks the passwords AUTH, HELLO and MIGRATE carry, which
+// Redis never shows.
 func redactedArgs(name string, args [][]byte) []bool {
 	red := make([]bool, len(args))
 	switch name {
@@ -101,6 +101,23 @@ func redactedArgs(name string, args [][]byte) []bool {
 			if strings.EqualFold(string(args[i]), "auth") && i+2 < len(args) {
 				red[i+1], red[i+2] = true, true
 				i += 2
+			}
+		}
+	case "migrate":
+		for i := 6; i < len(args); i++ {
+			switch strings.ToLower(string(args[i])) {
+			case "auth":
+				if i+1 < len(args) {
+					red[i+1] = true
+					i++
+				}
+			case "auth2":
+				if i+2 < len(args) {
+					red[i+1], red[i+2] = true, true
+					i += 2
+				}
+			case "keys":
+				return red
 			}
 		}
 	}

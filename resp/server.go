@@ -84,6 +84,8 @@ type Server struct {
 	blocked     *blockRegistry
 	stopBlocked func()
 	closing     chan struct{}
+	// migrate caches MIGRATE's connections to its targets.
+	migrate *migrateCache
 	// pubsub holds this node's subscriptions and gets the home replica's
 	// applied publishes until stopPublishing.
 	pubsub         *pubsubHub
@@ -107,9 +109,6 @@ type Server struct {
 	// busyMs is busy-reply-threshold: after a script has run this many
 	// milliseconds, other clients' commands are answered -BUSY.
 	busyMs atomic.Int64
-	// lazyfree holds the lazyfree-lazy-* settings that are yes, a bit
-	// each (config_encodings.go).
-	lazyfree atomic.Uint32
 
 	// serveMu orders Serve and Close; stopped is set by Close.
 	serveMu sync.Mutex
@@ -206,6 +205,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 		cfg.Limits = DefaultLimits()
 	}
 	s.conns.Store(&cfg.Limits)
+	s.migrate = newMigrateCache(s.closing)
 	s.busyMs.Store(defaultBusyMs)
 	s.stopWatching = rep.Subscribe(s.watchers.changed)
 	s.stopBlocked = rep.Subscribe(s.blocked.changed)

@@ -142,6 +142,18 @@
 // encoding, so its loader checks it, with Redis's listpack nodes kept as
 // they were (the "~" trimming model needs them).
 //
+// # Lazy freeing
+//
+// A deleted value leaves the keyspace and its memory accounting on the
+// apply path, the same on every replica; only its release is local.
+// UNLINK, FLUSHALL/FLUSHDB ASYNC and the deletions the lazyfree-lazy-*
+// settings name hand a value whose free effort passes Redis's threshold
+// (or a whole flushed keyspace) to a background goroutine, which holds
+// it until released and has the memory returned when what it released
+// outweighs what stays live (lazyfree.go). INFO counts the values
+// pending and released, as Redis's lazyfree_pending_objects and
+// lazyfreed_objects.
+//
 // # Concurrency
 //
 // Apply, Snapshot and Restore take the store's write lock; Read and the

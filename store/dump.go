@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"strconv"
@@ -491,4 +492,35 @@ func restoreCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	}
 	s.setAccess(it, m.now, idle, freq)
 	return append(out, okReply...)
+}
+
+// Dumped is a live key's value as MIGRATE sends it: its DUMP payload, its
+// time to live in milliseconds (0 for none) and the mark that lets the
+// deletion that follows the move check the key did not change meanwhile.
+type Dumped struct {
+	Payload []byte
+	TTL     int64
+	Mark    WatchMark
+}
+
+// DumpKeys returns, at one point in time, the live keys of database db
+// among keys (a key named twice comes twice) with their values as MIGRATE
+// sends them, at nowMs (the local wall clock, raised to the store's clock
+// if behind, as for Read). The caller makes the read linearizable first.
+func (s *Store) DumpKeys(db int, nowMs int64, keys [][]byte) []Dumped {
+	defer s.lockDB(db)()
+	m := mode{now: s.queryNow(nowMs)}
+	var out []Dumped
+	for _, k := range keys {
+		it, ok := s.peek(m, probe(k))
+		if !ok {
+			continue
+		}
+		d := Dumped{Payload: dumpItem(it), Mark: WatchMark{Key: bytes.Clone(k), DB: db, Seq: s.seq, Live: true}}
+		if it.deadline != 0 {
+			d.TTL = it.deadline - m.now
+		}
+		out = append(out, d)
+	}
+	return out
 }

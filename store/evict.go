@@ -417,7 +417,7 @@ func (s *Store) evictCmd(keys [][]byte, out []byte) []byte {
 	n := 0
 	for _, k := range keys {
 		if it, ok := s.keys.Get(probe(k)); ok {
-			s.remove(it)
+			s.removeAs(it, LazyEviction)
 			s.evictedKey(it.key())
 			n++
 		}
@@ -426,11 +426,13 @@ func (s *Store) evictCmd(keys [][]byte, out []byte) []byte {
 	return appendInt(out, int64(n))
 }
 
-// ResetStats zeroes the counters of keys evicted and expired and brings
-// the memory peak down to what is used now (CONFIG RESETSTAT).
+// ResetStats zeroes the counters of keys evicted, expired and lazily
+// freed and brings the memory peak down to what is used now (CONFIG
+// RESETSTAT).
 func (s *Store) ResetStats() {
 	s.evicted.Store(0)
 	s.expired.Store(0)
+	s.lazyFreed.Store(0)
 	s.peak.Store(s.used.Load())
 }
 

@@ -267,7 +267,7 @@ func TestKeyMemory(t *testing.T) {
 	s := New()
 	apply(s, 1, "set k "+string(bytes.Repeat([]byte("v"), 1000)))
 	n, ok := s.KeyMemory(0, 1, []byte("k"))
-	if !ok || n < 1000 || n != s.MemoryBytes() {
+	if !ok || n < 1000 || n != s.MemoryBytes()-storeOverhead {
 		t.Fatalf("KeyMemory = %d, %v; MemoryBytes = %d", n, ok, s.MemoryBytes())
 	}
 	if _, ok := s.KeyMemory(0, 1, []byte("missing")); ok {

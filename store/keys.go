@@ -36,11 +36,17 @@ var keyCommands = []*Command{
 
 // Generic keyspace commands.
 
+// delCmd serves DEL and UNLINK, which differ only in how they release
+// the values: UNLINK always lazily, DEL as lazyfree-lazy-user-del says.
 func delCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
+	cause := LazyUserDel
+	if eqFold(args[0], "unlink") {
+		cause = lazyAlways
+	}
 	n := 0
 	for _, k := range args[1:] {
 		if it, ok := s.get(m, probe(k)); ok {
-			s.remove(it)
+			s.removeAs(it, cause)
 			n++
 		}
 	}
@@ -144,7 +150,7 @@ func expireGeneric(s *Store, m mode, args [][]byte, out []byte, base int64, seco
 		return append(out, zeroReply...)
 	}
 	if when <= m.now {
-		s.remove(it)
+		s.removeAs(it, LazyExpire)
 	} else {
 		it.deadline = when
 		s.put(it)
@@ -357,17 +363,32 @@ func dbsizeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	return appendInt(out, int64(s.keys.Len()))
 }
 
-// flushCmd serves FLUSHDB (the current database) and FLUSHALL (every
-// one); ASYNC and SYNC are accepted and equivalent, since dropping the
-// trees is O(1) and the GC frees the rest.
+// flushCmd serves FLUSHDB and FLUSHALL. ASYNC, or neither option with
+// lazyfree-lazy-user-flush, hands the old keyspace to the background
+// (lazyfree.go) whatever its size, as Redis's emptyDbAsync does.
 func flushCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
-	if len(args) > 2 || len(args) == 2 && !eqFold(args[1], "sync") && !eqFold(args[1], "async") {
+	async := s.lazy(LazyUserFlush)
+	switch {
+	case len(args) > 2:
+		return appendErr(out, errSyntax)
+	case len(args) == 2 && eqFold(args[1], "async"):
+		async = true
+	case len(args) == 2 && eqFold(args[1], "sync"):
+		async = false
+	case len(args) == 2:
 		return appendErr(out, errSyntax)
 	}
-	if eqFold(args[0], "flushdb") {
-		s.resetDB(s.db)
-	} else {
-		s.reset()
+	dbs := []int{s.db}
+	if eqFold(args[0], "flushall") {
+		dbs = dbs[:0]
+		s.eachDB(func(db int, _ *keyspace) { dbs = append(dbs, db) })
+	}
+	for _, db := range dbs {
+		old := *s.space(db)
+		s.resetDB(db)
+		if async {
+			s.releaseKeyspace(old)
+		}
 	}
 	return append(out, okReply...)
 }
@@ -398,7 +419,7 @@ func renameGeneric(s *Store, m mode, args [][]byte, out []byte, nx bool) []byte 
 		return append(out, zeroReply...)
 	}
 	moved := s.rekeyed(it, dst, false)
-	s.remove(it)
+	s.detach(it)
 	s.put(moved)
 	if nx {
 		return append(out, oneReply...)

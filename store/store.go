@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/tidwall/btree"
@@ -78,6 +79,8 @@ type Store struct {
 	// on this node since it started; being applied from the log, they are
 	// the same on every replica that applied the same entries.
 	evicted, expired atomic.Int64
+	// lazyCounters are the lazyfree settings and counters (lazyfree.go).
+	lazyCounters
 
 	// policy and samples are this node's maxmemory-policy and
 	// maxmemory-samples (SetPolicy); access is the access history the
@@ -123,6 +126,11 @@ type keyspace struct {
 	ttls  *btree.BTreeG[ttlEntry] // one entry per distinct (deadline, ord) of keys with a TTL
 	slots *[NumSlots]uint32       // keys per cluster slot
 	bytes int64                   // sum of item buffer sizes
+}
+
+// memory approximates the heap the database holds, for MemoryBytes.
+func (ks *keyspace) memory() int64 {
+	return keyspaceOverhead + ks.bytes + int64(ks.keys.Len())*(itemOverhead+allocSlack) + int64(ks.ttls.Len())*ttlOverhead
 }
 
 func newKeyspace() keyspace {
@@ -175,6 +183,8 @@ func New() *Store {
 		enc:       defaultEncodings()}
 	s.rng = rand.New(s.rngSrc)
 	s.reset()
+	s.used.Store(s.memoryBytes())
+	s.peak.Store(s.used.Load())
 	return s
 }
 
@@ -421,7 +431,7 @@ func (s *Store) peek(m mode, p item) (item, bool) {
 	}
 	if it.expired(m.now) {
 		if m.write {
-			s.remove(it)
+			s.removeAs(it, LazyExpire)
 			s.expiredKey(it.key())
 			s.expired.Add(1)
 		}
@@ -444,6 +454,9 @@ func (s *Store) put(it item) {
 	s.bytes += int64(it.bufCap())
 	if replaced {
 		s.bytes -= int64(prev.bufCap())
+		if prev.ptr != it.ptr {
+			s.release(prev, LazyServerDel)
+		}
 		if prev.deadline == it.deadline {
 			return
 		}
@@ -456,8 +469,20 @@ func (s *Store) put(it item) {
 	}
 }
 
-// remove deletes a present item.
-func (s *Store) remove(it item) {
+// remove deletes a present item, releasing its value as a write's side
+// effect does (LazyServerDel).
+func (s *Store) remove(it item) { s.removeAs(it, LazyServerDel) }
+
+// removeAs deletes a present item, releasing its value as a deletion for
+// cause does.
+func (s *Store) removeAs(it item, cause LazyFree) {
+	s.detach(it)
+	s.release(it, cause)
+}
+
+// detach deletes a present item whose value lives on elsewhere (RENAME
+// moves it), or is released by the caller.
+func (s *Store) detach(it item) {
 	s.changedKey(&it)
 	s.touched(it.key(), touchRemove)
 	s.keys.Delete(it)
@@ -488,7 +513,7 @@ func (s *Store) expiredCmd(m mode, keys [][]byte, out []byte) []byte {
 	n := 0
 	for _, k := range keys {
 		if it, ok := s.keys.Get(probe(k)); ok && it.expired(m.now) {
-			s.remove(it)
+			s.removeAs(it, LazyExpire)
 			s.expiredKey(it.key())
 			n++
 		}
@@ -621,6 +646,14 @@ func (s *Store) digestKeys(d *xxhash.Digest, ks *keyspace) {
 	})
 }
 
+// Fixed costs: the deletion marks, and each database's per-slot key
+// counts; storeOverhead is what an empty store (database 0 alone) holds.
+const (
+	marksOverhead    = int64(unsafe.Sizeof([deletedBuckets]uint64{}))
+	keyspaceOverhead = int64(unsafe.Sizeof([NumSlots]uint32{}))
+	storeOverhead    = marksOverhead + keyspaceOverhead
+)
+
 // Approximate per-entry overheads: an item in a B-tree node at typical fill,
 // a TTL index entry likewise, and the allocator's rounding of a buffer.
 const (
@@ -630,13 +663,13 @@ const (
 )
 
 // MemoryBytes approximates the heap used by the keyspace, as of the last
-// command applied: what maxmemory bounds. It takes no lock.
+// command applied: what maxmemory bounds. A value released in the
+// background (lazyfree.go) no longer counts, as it is no longer the
+// keyspace's. It takes no lock.
 func (s *Store) MemoryBytes() int64 { return s.used.Load() }
 
 func (s *Store) memoryBytes() int64 {
-	var used int64
-	s.eachDB(func(_ int, ks *keyspace) {
-		used += ks.bytes + int64(ks.keys.Len())*(itemOverhead+allocSlack) + int64(ks.ttls.Len())*ttlOverhead
-	})
+	used := marksOverhead
+	s.eachDB(func(_ int, ks *keyspace) { used += ks.memory() })
 	return used
 }

@@ -854,7 +854,7 @@ func TestZsetMemoryAndClone(t *testing.T) {
 		t.Fatalf("a copy's write shows in the original: %q", got)
 	}
 	apply(s, 1, "del z c")
-	if s.MemoryBytes() != 0 {
+	if s.MemoryBytes() != storeOverhead {
 		t.Fatalf("MemoryBytes after del = %d", s.MemoryBytes())
 	}
 }
