@@ -435,6 +435,9 @@ type ACL struct {
 	// snapshots carry the users, where before they came from the command
 	// line of each node.
 	replicated bool
+	// removed, if set, is told the users an applied change deleted, for
+	// the server to close their connections.
+	removed atomic.Pointer[func(names []string)]
 }
 
 // NewACL returns the users of a node started with requirepass (the default
@@ -518,17 +521,22 @@ func (a *ACL) ApplyLog(args [][]byte) []byte {
 		users[name] = u
 		reply = []byte("+OK\r\n")
 	case "deluser":
-		n := 0
+		var gone []string
 		for _, name := range args[1:] {
 			if string(name) == "default" {
 				return []byte("-" + errACLDefault.Error() + "\r\n")
 			}
 			if _, ok := users[string(name)]; ok {
 				delete(users, string(name))
-				n++
+				gone = append(gone, string(name))
 			}
 		}
-		reply = fmt.Appendf(nil, ":%d\r\n", n)
+		reply = fmt.Appendf(nil, ":%d\r\n", len(gone))
+		// As Redis's ACL DELUSER, the deleted users' connections close:
+		// on every node, since every node applies the entry.
+		if fn := a.removed.Load(); fn != nil && len(gone) > 0 {
+			defer (*fn)(gone)
+		}
 	case "load":
 		loaded := map[string]*aclUser{}
 		for _, line := range args[1:] {

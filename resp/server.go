@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,7 +222,24 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	rep.MonitorScripts(s.monitorScript)
 	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
 	s.stopTracking = rep.Subscribe(s.tracking.changed)
+	dropUsers := s.dropUsers
+	s.acl.removed.Store(&dropUsers)
 	return s
+}
+
+// dropUsers closes the connections authenticated as the named users.
+func (s *Server) dropUsers(names []string) {
+	for _, cl := range s.clientList() {
+		if !slices.Contains(names, cl.user) {
+			continue
+		}
+		s.clientsMu.Lock()
+		target := s.clients[cl.id]
+		s.clientsMu.Unlock()
+		if target != nil {
+			target.close()
+		}
+	}
 }
 
 // Serve accepts clients on ln until Close.
