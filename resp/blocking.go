@@ -292,22 +292,42 @@ func (s *Server) blockingReadGroup(conn redcon.Conn, c *client, rep *replica.Rep
 	for i, k := range args[streamsAt : streamsAt+n] {
 		waitOn[i] = string(k)
 	}
+	// The streams as the command found them when it arrived: if they
+	// were there, the command blocked then, as in Redis, and a deletion
+	// or a change of type that its first try meets came after it.
+	arrived := s.allStreams(rep, c.db, waitOn)
 	first := true
-	s.block(conn, c, rep, waitOn, timeout, true, func() bool {
-		if !first && rep.Node().IsLeader() {
+	unblocked := func() bool {
+		if (!first || arrived) && rep.Node().IsLeader() && !s.allStreams(rep, c.db, waitOn) {
 			// As in Redis, a stream deleted or replaced while the
 			// client waits ends the wait.
-			for _, k := range waitOn {
-				typ := rep.Store().ReadDB(c.db, time.Now().UnixMilli(), [][]byte{[]byte("type"), []byte(k)}, nil)
-				if string(typ) != "+stream\r\n" {
-					conn.WriteError("UNBLOCKED the stream key no longer exists")
-					return true
-				}
-			}
+			conn.WriteError("UNBLOCKED the stream key no longer exists")
+			return true
+		}
+		return false
+	}
+	s.block(conn, c, rep, waitOn, timeout, true, func() bool {
+		if unblocked() {
+			return true
 		}
 		first = false
-		return s.proposeBlocking(conn, rep, sc, args)
+		return s.proposeBlockingThen(conn, rep, sc, args, func(reply []byte) bool {
+			// The try was proposed after the stream went away.
+			return (bytes.HasPrefix(reply, []byte("-NOGROUP")) || bytes.HasPrefix(reply, []byte("-WRONGTYPE"))) && unblocked()
+		})
 	})
+}
+
+// allStreams reports whether every one of keys holds a stream in database
+// db on this node now.
+func (s *Server) allStreams(rep *replica.Replica, db int, keys []string) bool {
+	for _, k := range keys {
+		typ := rep.Store().ReadDB(db, time.Now().UnixMilli(), [][]byte{[]byte("type"), []byte(k)}, nil)
+		if string(typ) != "+stream\r\n" {
+			return false
+		}
+	}
+	return true
 }
 
 // xreadBlock finds the BLOCK timeout (ms) of XREAD or XREADGROUP and where
@@ -344,6 +364,13 @@ func xreadBlock(args [][]byte) (timeout int64, streamsAt int, ok bool) {
 // proposeBlocking proposes the command once and reports whether it wrote
 // the client's reply: anything but the null that means "nothing there".
 func (s *Server) proposeBlocking(conn redcon.Conn, rep *replica.Replica, sc *store.Command, args [][]byte) bool {
+	return s.proposeBlockingThen(conn, rep, sc, args, nil)
+}
+
+// proposeBlockingThen is proposeBlocking whose answered, if set, may
+// answer an applied reply itself: it reports whether it did.
+func (s *Server) proposeBlockingThen(conn redcon.Conn, rep *replica.Replica, sc *store.Command, args [][]byte,
+	answered func(reply []byte) bool) bool {
 	if !rep.Node().IsLeader() {
 		s.redirect(conn, sc, args, rep.Node().Leader())
 		return true
@@ -366,6 +393,9 @@ func (s *Server) proposeBlocking(conn redcon.Conn, rep *replica.Replica, sc *sto
 	}
 	if string(reply) == "*-1\r\n" || string(reply) == "$-1\r\n" {
 		return false
+	}
+	if answered != nil && answered(reply) {
+		return true
 	}
 	writeReply(conn, clientOf(conn), args, reply)
 	return true
