@@ -88,6 +88,8 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		fmt.Sprintf("expired_keys:%d", mst.Expired),
 		fmt.Sprintf("expired_stale_perc:%.2f", mst.StalePercent),
 		fmt.Sprintf("evicted_keys:%d", mst.Evicted),
+		fmt.Sprintf("keyspace_hits:%d", mst.Hits),
+		fmt.Sprintf("keyspace_misses:%d", mst.Misses),
 		fmt.Sprintf("total_error_replies:%d", s.stats.totalErrors()),
 		fmt.Sprintf("tracking_total_keys:%d", trackedKeys),
 		fmt.Sprintf("tracking_total_items:%d", trackedItems),
