@@ -58,11 +58,8 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		fmt.Sprintf("uptime_in_seconds:%d", uptime),
 		fmt.Sprintf("uptime_in_days:%d", uptime/86400),
 	)
-	s.clientsMu.Lock()
-	nclients := len(s.clients)
-	s.clientsMu.Unlock()
 	section("Clients",
-		fmt.Sprintf("connected_clients:%d", nclients),
+		fmt.Sprintf("connected_clients:%d", s.ConnectedClients()),
 		fmt.Sprintf("maxclients:%d", s.cfg.MaxClients),
 		fmt.Sprintf("blocked_clients:%d", s.blocked.count()),
 		fmt.Sprintf("tracking_clients:%d", s.tracking.tracking.Load()),
@@ -163,6 +160,13 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		fmt.Sprintf("raft_reads_confirmed:%d", counts.Reads),
 	)
 	conn.WriteBulkString(b.String())
+}
+
+// ConnectedClients is the number of client connections open.
+func (s *Server) ConnectedClients() int {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	return len(s.clients)
 }
 
 func joinIDs(ids []consensus.NodeID) string {
