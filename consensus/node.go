@@ -218,7 +218,7 @@ type Node struct {
 // nodeCounters are updated by the node's goroutines and read by Stats.
 type nodeCounters struct {
 	logWrites, logEntries, readRounds, reads, proposals atomic.Uint64
-	snapshots, snapshotsInstalled, snapshotBytes         atomic.Uint64
+	snapshots, snapshotsInstalled, snapshotBytes        atomic.Uint64
 }
 
 // Stats counts work the node has done since it started, for INFO and
