@@ -86,7 +86,8 @@ func value(fams map[string]*dto.MetricFamily, name string, labels ...string) flo
 // follower reachable until it is killed, /readyz is 200 on every node and
 // 503 on one cut from the others, and /livez answers throughout.
 func TestMetrics(t *testing.T) {
-	c := newCluster(t, 3, clusterOpts{metrics: true})
+	// Snapshots every 20 entries: the writes below make some.
+	c := newCluster(t, 3, clusterOpts{metrics: true, extraArgs: []string{"--snapshot-entries", "20", "--snapshot-log-percent", "0"}})
 	leader := c.waitConverged(20 * time.Second)
 	ctx := context.Background()
 	for _, nd := range c.nodes {
@@ -156,16 +157,26 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("SET latency histogram %v, %v: want at least %d observations", m, err, sets)
 	}
 
-	// Every node synced log writes; the leader's batches carried the
-	// entries.
+	// Every node synced log writes and took snapshots; the leader's
+	// batches carried the entries.
 	for _, nd := range c.nodes {
-		fams, err := nd.scrape()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m, err := sample(fams, "rkv_wal_fsync_duration_seconds"); err != nil || m.GetHistogram().GetSampleCount() == 0 {
-			t.Errorf("node %d: fsync histogram %v, %v", nd.id, m, err)
-		}
+		waitFor(t, 10*time.Second, fmt.Sprintf("node %d's fsyncs and snapshots", nd.id), func() error {
+			fams, err := nd.scrape()
+			if err != nil {
+				return err
+			}
+			if m, err := sample(fams, "rkv_wal_fsync_duration_seconds"); err != nil || m.GetHistogram().GetSampleCount() == 0 {
+				return fmt.Errorf("fsync histogram %v, %v", m, err)
+			}
+			taken := value(fams, "rkv_snapshots_total", "origin=local")
+			if m, err := sample(fams, "rkv_snapshot_duration_seconds"); err != nil || taken == 0 || float64(m.GetHistogram().GetSampleCount()) != taken {
+				return fmt.Errorf("%v snapshots taken, duration histogram %v, %v", taken, m, err)
+			}
+			if value(fams, "rkv_snapshot_size_bytes") == 0 {
+				return fmt.Errorf("snapshot size 0 after %v snapshots", taken)
+			}
+			return nil
+		})
 	}
 	if m, err := sample(after, "rkv_raft_log_write_entries"); err != nil || m.GetHistogram().GetSampleSum() < sets {
 		t.Errorf("leader's log write batches %v, %v: want at least %d entries", m, err, sets)
