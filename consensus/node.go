@@ -65,6 +65,12 @@ type NodeConfig struct {
 	// alone decide.
 	SnapshotLogPercent uint64
 	Logger             *slog.Logger
+	// ObserveLogWrite, when set, is told the number of entries of each
+	// synced log write (the batch a group commit made), and
+	// ObserveSnapshot how long each local snapshot took to write; for
+	// metrics, they must not block.
+	ObserveLogWrite func(entries int)
+	ObserveSnapshot func(took time.Duration)
 }
 
 // ErrOutcomeUnknown is returned to a proposer whose entry may or may not
@@ -211,7 +217,8 @@ type Node struct {
 
 // nodeCounters are updated by the node's goroutines and read by Stats.
 type nodeCounters struct {
-	logWrites, logEntries, readRounds, reads atomic.Uint64
+	logWrites, logEntries, readRounds, reads, proposals atomic.Uint64
+	snapshots, snapshotsInstalled, snapshotBytes        atomic.Uint64
 }
 
 // Stats counts work the node has done since it started, for INFO and
@@ -223,6 +230,12 @@ type Stats struct {
 	// ReadRounds is the number of leadership confirmations started for
 	// Reads reads.
 	ReadRounds, Reads uint64
+	// Proposals is the number of entries proposed while leader.
+	Proposals uint64
+	// Snapshots is the number of snapshots this node took,
+	// SnapshotsInstalled the number it installed from a leader, and
+	// SnapshotBytes the size of the data of the latest of either.
+	Snapshots, SnapshotsInstalled, SnapshotBytes uint64
 }
 
 type snapshotOutcome struct {
@@ -230,6 +243,7 @@ type snapshotOutcome struct {
 	// size is the snapshot's data in bytes; appliedBytes is the node's
 	// appliedBytes when it was taken.
 	size, appliedBytes uint64
+	took               time.Duration
 	err                error
 }
 
@@ -394,6 +408,7 @@ func (n *Node) proposeEntries(ctx context.Context, ents []Entry) []Result {
 	if StateType(n.state.Load()) != StateLeader {
 		return fail(&NotLeaderError{Leader: NodeID(n.lead.Load())})
 	}
+	n.stats.proposals.Add(uint64(len(ents)))
 	b := n.enqueueProposal(ents)
 	select {
 	case <-b.done:
@@ -507,7 +522,9 @@ func (n *Node) Status() Status {
 // Stats returns the node's counters, without waiting.
 func (n *Node) Stats() Stats {
 	return Stats{LogWrites: n.stats.logWrites.Load(), LogEntries: n.stats.logEntries.Load(),
-		ReadRounds: n.stats.readRounds.Load(), Reads: n.stats.reads.Load()}
+		ReadRounds: n.stats.readRounds.Load(), Reads: n.stats.reads.Load(), Proposals: n.stats.proposals.Load(),
+		Snapshots: n.stats.snapshots.Load(), SnapshotsInstalled: n.stats.snapshotsInstalled.Load(),
+		SnapshotBytes: n.stats.snapshotBytes.Load()}
 }
 
 // Leader returns the leader this node knows, without waiting.
@@ -703,6 +720,11 @@ func (n *Node) onSnapshotDone(out snapshotOutcome) bool {
 	default:
 		n.snapIndex = out.index
 		n.snapBytesMark, n.snapSize = out.appliedBytes, out.size
+		n.stats.snapshots.Add(1)
+		n.stats.snapshotBytes.Store(out.size)
+		if n.cfg.ObserveSnapshot != nil {
+			n.cfg.ObserveSnapshot(out.took)
+		}
 		n.logger.Info("snapshot taken", "index", out.index)
 	}
 	return true
@@ -1015,6 +1037,9 @@ func (n *Node) writeJobs(jobs []persistJob) bool {
 		out.err = n.storage.Save(job.hs, job.ents, nil)
 		n.stats.logWrites.Add(1)
 		n.stats.logEntries.Add(uint64(len(job.ents)))
+		if n.cfg.ObserveLogWrite != nil && len(job.ents) > 0 {
+			n.cfg.ObserveLogWrite(len(job.ents))
+		}
 	}
 	if out.err == nil {
 		n.send(job.msgs)
@@ -1175,6 +1200,8 @@ func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
 	}
 	n.snapIndex = rd.Snapshot.Meta.Index
 	n.snapBytesMark, n.snapSize = n.appliedBytes, uint64(len(rd.Snapshot.Data))
+	n.stats.snapshotsInstalled.Add(1)
+	n.stats.snapshotBytes.Store(n.snapSize)
 	for idx, w := range n.waiters {
 		if idx <= rd.Snapshot.Meta.Index {
 			w.batch.settle(w.slot, Result{Err: ErrOutcomeUnknown})
@@ -1289,6 +1316,7 @@ func (n *Node) maybeSnapshot() {
 	conf := n.core.AppliedConf()
 	mark := n.appliedBytes
 	go func() {
+		start := time.Now()
 		var size uint64
 		err := n.storage.CreateSnapshot(applied, conf, func(w io.Writer) error {
 			cw := &countingWriter{w: w}
@@ -1305,7 +1333,7 @@ func (n *Node) maybeSnapshot() {
 		// Writing the snapshot churned through a copy's worth of buffers;
 		// hand the memory back rather than carry it as resident.
 		debug.FreeOSMemory()
-		n.snapDone <- snapshotOutcome{index: applied, size: size, appliedBytes: mark, err: err}
+		n.snapDone <- snapshotOutcome{index: applied, size: size, appliedBytes: mark, took: time.Since(start), err: err}
 	}()
 }
 

@@ -528,3 +528,59 @@ func TestNodeRestartCountsReplayedLog(t *testing.T) {
 	}
 	poll(t, "a snapshot", func() bool { return sm.snaps.Load() >= 1 })
 }
+
+// TestNodeObservers: the counters and hooks metrics read agree with what
+// the node did: every proposal counted, every entry in some observed log
+// write, each snapshot counted with its size and duration.
+func TestNodeObservers(t *testing.T) {
+	var mu sync.Mutex
+	var written, snaps int
+	n, err := StartNode(NodeConfig{
+		Raft:    Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Peers: []NodeID{1}, Logger: discardLogger},
+		Storage: NewMemoryStorage(), Transport: &chanNet{nodes: map[NodeID]*Node{}},
+		StateMachine: &counterSM{}, TickInterval: 5 * time.Millisecond,
+		SnapshotEntries: 20, Logger: discardLogger,
+		ObserveLogWrite: func(entries int) {
+			mu.Lock()
+			written += entries
+			mu.Unlock()
+		},
+		ObserveSnapshot: func(took time.Duration) {
+			if took <= 0 {
+				t.Errorf("a snapshot observed as taking %v", took)
+			}
+			mu.Lock()
+			snaps++
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	waitLeader(t, []*Node{n})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	proposeOneByOne(t, ctx, n, 30, []byte("x"))
+	if res := n.ProposeMany(ctx, [][]byte{[]byte("a"), []byte("b"), []byte("c")}); res[2].Err != nil {
+		t.Fatal(res[2].Err)
+	}
+	// The bootstrap entry and the no-op are written but not proposed.
+	last := n.Status().Commit
+	// The node counts a snapshot before it calls the hook; 35 entries
+	// make one snapshot, at 20.
+	poll(t, "the snapshot at 20", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return snaps == 1
+	})
+	st := n.Stats()
+	mu.Lock()
+	defer mu.Unlock()
+	if st.Proposals != 33 || uint64(written) != last || written != int(st.LogEntries) {
+		t.Fatalf("stats %+v, observed %d entries written; want 33 proposals and %d entries", st, written, last)
+	}
+	if st.Snapshots != 1 || st.SnapshotBytes == 0 || st.SnapshotsInstalled != 0 {
+		t.Fatalf("stats %+v, %d snapshots observed", st, snaps)
+	}
+}

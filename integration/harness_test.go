@@ -106,6 +106,7 @@ type node struct {
 	id      int
 	addr    string // client address
 	bus     string // Raft bus address
+	metrics string // --metrics-addr, "" when not served
 	dir     string
 	logPath string
 	args    []string
@@ -128,6 +129,8 @@ type cluster struct {
 	clientTLS *tls.Config
 	// password is what the nodes' admin clients authenticate with.
 	password string
+	// metrics gives every node a --metrics-addr.
+	metrics bool
 }
 
 // clusterOpts are extra flags given to every node, and the password the
@@ -138,6 +141,9 @@ type clusterOpts struct {
 	// when the flags make their client ports speak TLS.
 	clientTLS *tls.Config
 	password  string
+	// metrics: each node serves /metrics, /livez and /readyz on a port
+	// of its own.
+	metrics bool
 }
 
 // newCluster starts n nodes forming one new cluster and registers their
@@ -146,7 +152,7 @@ func newCluster(t *testing.T, n int, opts clusterOpts) *cluster {
 	t.Helper()
 	// TempDir is registered before the cleanup that kills the processes,
 	// so it runs after it: the processes are gone before their dirs go.
-	c := &cluster{t: t, root: t.TempDir(), clientTLS: opts.clientTLS, password: opts.password}
+	c := &cluster{t: t, root: t.TempDir(), clientTLS: opts.clientTLS, password: opts.password, metrics: opts.metrics}
 	t.Cleanup(c.cleanup)
 	var spec []string
 	for i := 1; i <= n; i++ {
@@ -173,6 +179,9 @@ func (c *cluster) newNode(id int) *node {
 		dir:     filepath.Join(c.root, fmt.Sprintf("node%d", id)),
 		logPath: filepath.Join(c.root, fmt.Sprintf("node%d.log", id)),
 	}
+	if c.metrics {
+		nd.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(c.t))
+	}
 	nd.rdb = redis.NewClient(&redis.Options{
 		Addr: nd.addr, Password: c.password, MaxRetries: -1, DialTimeout: time.Second,
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, PoolSize: 4,
@@ -183,11 +192,15 @@ func (c *cluster) newNode(id int) *node {
 }
 
 func (nd *node) baseArgs() []string {
-	return []string{
+	args := []string{
 		"--id", strconv.Itoa(nd.id), "--addr", nd.addr, "--bus", nd.bus, "--dir", nd.dir,
 		"--heartbeat-interval", heartbeatInterval.String(),
 		"--election-timeout", electionTimeout.String(),
 	}
+	if nd.metrics != "" {
+		args = append(args, "--metrics-addr", nd.metrics)
+	}
+	return args
 }
 
 // addJoiner starts a new node that joins the cluster through via.

@@ -158,6 +158,12 @@ func (s *Server) reachable(st consensus.Status, id consensus.NodeID) bool {
 	return since >= 0 && since < s.electionTicks()
 }
 
+// Reachable and AckLag are reachable and ackLag, for metrics.
+func (s *Server) Reachable(st consensus.Status, id consensus.NodeID) bool { return s.reachable(st, id) }
+func (s *Server) AckLag(st consensus.Status, id consensus.NodeID) time.Duration {
+	return s.ackLag(st, id)
+}
+
 // electionTicks is the election timeout in Raft ticks (heartbeat
 // intervals).
 func (s *Server) electionTicks() int64 {

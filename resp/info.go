@@ -58,11 +58,8 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		fmt.Sprintf("uptime_in_seconds:%d", uptime),
 		fmt.Sprintf("uptime_in_days:%d", uptime/86400),
 	)
-	s.clientsMu.Lock()
-	nclients := len(s.clients)
-	s.clientsMu.Unlock()
 	section("Clients",
-		fmt.Sprintf("connected_clients:%d", nclients),
+		fmt.Sprintf("connected_clients:%d", s.ConnectedClients()),
 		fmt.Sprintf("maxclients:%d", s.cfg.MaxClients),
 		fmt.Sprintf("blocked_clients:%d", s.blocked.count()),
 		fmt.Sprintf("tracking_clients:%d", s.tracking.tracking.Load()),
@@ -89,6 +86,8 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		fmt.Sprintf("expired_stale_perc:%.2f", mst.StalePercent),
 		fmt.Sprintf("evicted_keys:%d", mst.Evicted),
 		fmt.Sprintf("migrate_cached_sockets:%d", s.migrate.size()),
+		fmt.Sprintf("keyspace_hits:%d", mst.Hits),
+		fmt.Sprintf("keyspace_misses:%d", mst.Misses),
 		fmt.Sprintf("total_error_replies:%d", s.stats.totalErrors()),
 		fmt.Sprintf("tracking_total_keys:%d", trackedKeys),
 		fmt.Sprintf("tracking_total_items:%d", trackedItems),
@@ -162,6 +161,13 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		fmt.Sprintf("raft_reads_confirmed:%d", counts.Reads),
 	)
 	conn.WriteBulkString(b.String())
+}
+
+// ConnectedClients is the number of client connections open.
+func (s *Server) ConnectedClients() int {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	return len(s.clients)
 }
 
 func joinIDs(ids []consensus.NodeID) string {

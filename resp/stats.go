@@ -173,3 +173,44 @@ func cpuTimes() (user, sys float64) {
 	}
 	return time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds()
 }
+
+// CommandStat is one command's counters, as INFO commandstats reports
+// them, for metrics.
+type CommandStat struct {
+	// Calls ran, Failed of them answered an error; Rejected were refused
+	// before they ran. Usec is the time the calls took.
+	Calls, Failed, Rejected, Usec int64
+	// Buckets[b] counts the calls that took more than 2^(b-1) and at most
+	// 2^b microseconds (the last one: any more).
+	Buckets [histogramBuckets]int64
+}
+
+// EachCommandStat calls fn with the counters of every command used since
+// the start or the last CONFIG RESETSTAT, in name order.
+func (s *Server) EachCommandStat(fn func(name string, cs CommandStat)) {
+	if s.stats == nil {
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.stats.byName)) {
+		c := s.stats.byName[name]
+		cs := CommandStat{Calls: c.calls.Load(), Failed: c.failed.Load(), Rejected: c.rejected.Load(), Usec: c.usec.Load()}
+		if cs.Calls == 0 && cs.Rejected == 0 && cs.Failed == 0 {
+			continue
+		}
+		for b := range c.buckets {
+			cs.Buckets[b] = c.buckets[b].Load()
+		}
+		fn(name, cs)
+	}
+}
+
+// ErrorCounts returns how many error replies carried each error code
+// (INFO errorstats).
+func (s *Server) ErrorCounts() map[string]int64 {
+	if s.stats == nil {
+		return nil
+	}
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return maps.Clone(s.stats.errors)
+}

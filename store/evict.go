@@ -427,12 +427,14 @@ func (s *Store) evictCmd(keys [][]byte, out []byte) []byte {
 }
 
 // ResetStats zeroes the counters of keys evicted, expired and lazily
-// freed and brings the memory peak down to what is used now (CONFIG
-// RESETSTAT).
+// freed and of keyspace hits and misses, and brings the memory peak down
+// to what is used now (CONFIG RESETSTAT).
 func (s *Store) ResetStats() {
 	s.evicted.Store(0)
 	s.expired.Store(0)
 	s.lazyFreed.Store(0)
+	s.hits.Store(0)
+	s.misses.Store(0)
 	s.peak.Store(s.used.Load())
 }
 
@@ -444,6 +446,10 @@ type MemoryStats struct {
 	Evicted     int64  // keys evicted since start (applied OpEvicts)
 	Expired     int64  // keys deleted at their deadline since start, actively or on access
 	KeysWithTTL int    // keys with a deadline, as INFO keyspace's expires=
+	// Hits and Misses are the key lookups of queries this node served
+	// that found the key and that did not (INFO's keyspace_hits and
+	// keyspace_misses).
+	Hits, Misses int64
 	// StalePercent is the share of keys with a TTL that are past it but
 	// not deleted yet, as INFO's expired_stale_perc.
 	StalePercent float64
@@ -458,7 +464,7 @@ func (s *Store) Stats(nowMs int64) MemoryStats {
 	defer s.mu.RUnlock()
 	now := s.queryNow(nowMs)
 	st := MemoryStats{Used: s.used.Load(), Peak: s.peak.Load(), Policy: s.policy, Evicted: s.evicted.Load(),
-		Expired: s.expired.Load(), KeysWithTTL: s.ttls.Len()}
+		Expired: s.expired.Load(), KeysWithTTL: s.ttls.Len(), Hits: s.hits.Load(), Misses: s.misses.Load()}
 	stale := 0
 	s.ttls.Scan(func(e ttlEntry) bool {
 		if e.deadline > now || stale == maxStaleCount {

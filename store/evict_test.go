@@ -274,3 +274,23 @@ func TestKeyMemory(t *testing.T) {
 		t.Fatal("KeyMemory found a missing key")
 	}
 }
+
+func TestKeyspaceHitsAndMisses(t *testing.T) {
+	s := New()
+	apply(s, 1000, "set a v")
+	apply(s, 1000, "set t v px 100")
+	read(s, 1000, "get a")
+	read(s, 1000, "mget a nope t")
+	read(s, 2000, "get t") // past its deadline: a miss
+	read(s, 1000, "exists a nope")
+	// Lookups at apply run on every replica and count on none.
+	apply(s, 1000, "get a")
+	apply(s, 1000, "incr nope")
+	if st := s.Stats(1000); st.Hits != 4 || st.Misses != 3 {
+		t.Fatalf("hits %d misses %d, want 4 and 3", st.Hits, st.Misses)
+	}
+	s.ResetStats()
+	if st := s.Stats(1000); st.Hits != 0 || st.Misses != 0 {
+		t.Fatalf("after ResetStats: hits %d misses %d", st.Hits, st.Misses)
+	}
+}

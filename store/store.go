@@ -81,6 +81,11 @@ type Store struct {
 	evicted, expired atomic.Int64
 	// lazyCounters are the lazyfree settings and counters (lazyfree.go).
 	lazyCounters
+	// hits and misses count the lookups of keys by the queries this node
+	// served itself (INFO's keyspace_hits and keyspace_misses); lookups
+	// inside an entry of the log run on every replica and are not counted,
+	// as a Redis replica does not count the commands its primary sends.
+	hits, misses atomic.Int64
 
 	// policy and samples are this node's maxmemory-policy and
 	// maxmemory-samples (SetPolicy); access is the access history the
@@ -418,6 +423,13 @@ func (s *Store) get(m mode, p item) (item, bool) {
 	it, ok := s.peek(m, p)
 	if ok {
 		s.touch(it, m.now)
+	}
+	if !m.write {
+		if ok {
+			s.hits.Add(1)
+		} else {
+			s.misses.Add(1)
+		}
 	}
 	return it, ok
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	twal "github.com/tidwall/wal"
 
@@ -27,6 +28,9 @@ type Options struct {
 	// NoSync skips the fsync of entries. Only for benchmarks: a crash may
 	// lose entries that were acknowledged.
 	NoSync bool
+	// ObserveSync, when set, is told how long each fsync of a batch of
+	// entries took (for a latency histogram); it must not block.
+	ObserveSync func(time.Duration)
 }
 
 // Log is a durable consensus.LogStore kept in a directory. All methods are
@@ -757,8 +761,12 @@ func (l *Log) writeBatch(rolled bool) error {
 		if l.beforeSync != nil {
 			l.beforeSync()
 		}
+		start := time.Now()
 		if err := l.tw.Sync(); err != nil {
 			return fmt.Errorf("sync: %w", err)
+		}
+		if l.opts.ObserveSync != nil {
+			l.opts.ObserveSync(time.Since(start))
 		}
 	}
 	if rolled {

@@ -517,3 +517,27 @@ func TestReadsDuringSync(t *testing.T) {
 		t.Fatalf("last index %d after the sync, want 20", last)
 	}
 }
+
+// TestObserveSync: each Save of entries is one sync, and ObserveSync is
+// told of each; a Save of the hard state alone syncs no entries.
+func TestObserveSync(t *testing.T) {
+	var syncs []time.Duration
+	l := openT(t, t.TempDir(), Options{ObserveSync: func(d time.Duration) { syncs = append(syncs, d) }})
+	defer l.Close()
+	for i := uint64(1); i <= 3; i++ {
+		if err := l.Save(consensus.HardState{Term: 1, Commit: i - 1}, ents(2*i-1, 2*i, 1), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Save(consensus.HardState{Term: 1, Commit: 6}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(syncs) != 3 {
+		t.Fatalf("%d syncs observed, want 3", len(syncs))
+	}
+	for _, d := range syncs {
+		if d <= 0 {
+			t.Fatalf("a sync observed as taking %v", d)
+		}
+	}
+}

@@ -51,6 +51,7 @@ type config struct {
 	tls                    tlsOptions
 	logLevel               slog.Level
 	pprofAddr              string
+	metricsAddr            string
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -85,6 +86,7 @@ func parseFlags(args []string) (*config, error) {
 	tlsDone := tlsFlags(fs)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on this `host:port` (for profiling)")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (/metrics) and health checks (/livez, /readyz) over HTTP on this `host:port` (\"\": none)")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,7 +102,7 @@ func parseFlags(args []string) (*config, error) {
 		id: consensus.NodeID(*id), addr: *addr, dir: *dir, join: *join,
 		electionTimeout: *election, heartbeatInterval: *heartbeat, readMode: *readMode,
 		snapshotEntries: *snapEntries, snapshotLogPct: *snapLogPercent, snapshotCatchUp: *snapCatchUp,
-		maxClients: *maxClients, databases: *databases, pprofAddr: *pprofAddr,
+		maxClients: *maxClients, databases: *databases, pprofAddr: *pprofAddr, metricsAddr: *metricsAddr,
 	}
 	if cfg.id == 0 {
 		return nil, &usageError{"--id must be a positive integer"}
@@ -119,6 +121,11 @@ func parseFlags(args []string) (*config, error) {
 			return nil, &usageError{fmt.Sprintf("--addr %q: %v", cfg.addr, err)}
 		}
 		cfg.busAddr = b
+	}
+	if cfg.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.metricsAddr); err != nil {
+			return nil, &usageError{fmt.Sprintf("--metrics-addr %q: %v", cfg.metricsAddr, err)}
+		}
 	}
 	if cfg.dir == "" {
 		return nil, &usageError{"--dir must not be empty"}

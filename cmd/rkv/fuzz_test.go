@@ -25,6 +25,8 @@ func FuzzParseFlags(f *testing.F) {
 		{"--bus", "10.0.0.1:9000", "--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"},
 		{"--election-timeout", "300ms", "--heartbeat-interval", "1s", "--read-mode", "lease"},
 		{"--cluster", "1=127.0.0.1:6379@7000", "--snapshot-entries", "0", "--log-level", "debug"},
+		{"--metrics-addr", "127.0.0.1:9121"},
+		{"--metrics-addr", "9121"},
 		{"--addr", "127.0.0.1:60000", "extra"},
 		{"--addr", "0.0.0.0:7000", "--requirepass", "pw", "--protected-mode", "yes", "--timeout", "30",
 			"--proto-max-bulk-len", "1mb", "--client-query-buffer-limit", "2mb", "--client-output-buffer-limit", "normal 1mb 512kb 10"},
@@ -97,6 +99,8 @@ func checkConfig(t *testing.T, args []string, cfg *config) {
 		fail("a join that is not one host:port alone")
 	case cfg.join == "" && len(cfg.cluster) == 0:
 		fail("no members")
+	case cfg.metricsAddr != "" && !hostPort(cfg.metricsAddr):
+		fail("a --metrics-addr that is not host:port")
 	}
 	self := 0
 	for i, m := range cfg.cluster {

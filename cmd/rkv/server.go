@@ -21,6 +21,7 @@ import (
 
 	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/consensus/transport"
+	"github.com/rkv/rkv/metrics"
 	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/resp"
 	"github.com/rkv/rkv/wal"
@@ -82,6 +83,15 @@ func runServer(args []string) error {
 	if tlsc.server != nil {
 		clientLn = tls.NewListener(clientLn, tlsc.server)
 	}
+	var metricsLn net.Listener
+	if cfg.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			clientLn.Close()
+			return fmt.Errorf("listening for metrics: %w", err)
+		}
+		defer metricsLn.Close()
+	}
+	hist := metrics.NewHistograms()
 	tr, err := transport.New(transport.Config{ClusterID: ident.ClusterID, NodeID: cfg.id,
 		ListenAddr: cfg.busAddr, Logger: logger, Secret: []byte(cfg.tls.secret), TLS: tlsc.bus})
 	if err != nil {
@@ -108,7 +118,7 @@ func runServer(args []string) error {
 	}
 	members.Set(replica.Member{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr})
 
-	log, err := wal.Open(cfg.dir, wal.Options{Logger: logger})
+	log, err := wal.Open(cfg.dir, wal.Options{Logger: logger, ObserveSync: hist.ObserveSync})
 	if err != nil {
 		clientLn.Close()
 		return fmt.Errorf("opening the log: %w", err)
@@ -141,6 +151,8 @@ func runServer(args []string) error {
 			SnapshotLogPercent:     cfg.snapshotLogPct,
 			SnapshotCatchUpEntries: cfg.snapshotCatchUp,
 			Logger:                 logger,
+			ObserveLogWrite:        hist.ObserveLogWrite,
+			ObserveSnapshot:        hist.ObserveSnapshot,
 		},
 		Members: members,
 		Users:   cfg.acl,
@@ -168,6 +180,15 @@ func runServer(args []string) error {
 	}, rep)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(clientLn) }()
+	if metricsLn != nil {
+		hs := &http.Server{Handler: metrics.Handler(hist, srv, rep), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := hs.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				logger.Warn("metrics server stopped", "err", err)
+			}
+		}()
+		defer hs.Close()
+	}
 	logger.Info("rkv serving", "addr", cfg.addr, "bus", cfg.busAddr, "dir", cfg.dir, "members", len(ident.Members))
 
 	var runErr error
