@@ -474,16 +474,18 @@ func TestReplicasAgreeOnNewCommands(t *testing.T) {
 	runAgreeWorkload(t, leader.addr, seed, 3, 4, 1000)
 	// The short deadlines pass and the leader's deletions of them reach
 	// every node, so the reads below do not depend on each node's clock.
-	rdb := client(t, leader.addr)
 	waitFor(t, 10*time.Second, "the leader to expire the short deadlines", func() error {
 		ctx := context.Background()
-		keys, err := rdb.Keys(ctx, "*").Result()
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if ms, err := rdb.PTTL(ctx, k).Result(); err == nil && ms > 0 && ms < 10*time.Second {
-				return fmt.Errorf("key %q expires in %v", k, ms)
+		for db := range agreeDBs + 1 {
+			rdb := dbClient(t, leader.addr, db, false)
+			keys, err := rdb.Keys(ctx, "*").Result()
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if ms, err := rdb.PTTL(ctx, k).Result(); err == nil && ms > 0 && ms < 10*time.Second {
+					return fmt.Errorf("key %q of database %d expires in %v", k, db, ms)
+				}
 			}
 		}
 		return nil
