@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/store"
 )
 
 // Protocol limits. Every client connection is read through a guardConn,
@@ -46,12 +47,17 @@ type Limits struct {
 	// the messages pushed to it (outbox.go).
 	PubsubHard, PubsubSoft int64
 	PubsubSoftFor          time.Duration
+	// client-output-buffer-limit replica: kept for CONFIG GET, as rkv has
+	// no Redis replicas to apply it to.
+	ReplicaHard, ReplicaSoft int64
+	ReplicaSoftFor           time.Duration
 }
 
 // DefaultLimits are Redis's defaults.
 func DefaultLimits() Limits {
 	return Limits{ProtoMaxBulkLen: 512 << 20, QueryBufferMax: 1 << 30,
-		PubsubHard: 32 << 20, PubsubSoft: 8 << 20, PubsubSoftFor: 60 * time.Second}
+		PubsubHard: 32 << 20, PubsubSoft: 8 << 20, PubsubSoftFor: 60 * time.Second,
+		ReplicaHard: 256 << 20, ReplicaSoft: 64 << 20, ReplicaSoftFor: 60 * time.Second}
 }
 
 // ParseLimits reads the limits as the command line gives them.
@@ -417,11 +423,10 @@ func (s *respScanner) fail(at int, reply string) (bool, string) {
 }
 
 // parseOutputLimit reads "<class> <hard> <soft> <seconds>" (repeated) into
-// lim and returns Redis's complaint, or "" (the replica class, which rkv has
-// no clients of, is checked and ignored).
+// lim, the classes it names and no other, or returns Redis's complaint.
 func parseOutputLimit(v string, lim *Limits) string {
-	f := strings.Fields(v)
-	if len(f) == 0 || len(f)%4 != 0 {
+	f := multiArgs(v)
+	if len(f)%4 != 0 {
 		return "Wrong number of arguments in buffer limit configuration."
 	}
 	next := *lim
@@ -430,17 +435,21 @@ func parseOutputLimit(v string, lim *Limits) string {
 		if class != "normal" && class != "replica" && class != "slave" && class != "pubsub" {
 			return "Invalid client class specified in buffer limit configuration."
 		}
-		hard, ok1 := ParseMemory(f[i+1])
-		soft, ok2 := ParseMemory(f[i+2])
-		secs, err := strconv.ParseInt(f[i+3], 10, 64)
-		if !ok1 || !ok2 || err != nil || secs < 0 {
+		hard, ok1 := store.ParseConfigNumber(f[i+1], true)
+		soft, ok2 := store.ParseConfigNumber(f[i+2], true)
+		secs, ok3 := cStrtoll(f[i+3])
+		if !ok1 || !ok2 || !ok3 || secs < 0 {
 			return "Error in hard, soft or soft_seconds setting in buffer limit configuration."
 		}
+		// soft_seconds is a C int.
+		softFor := time.Duration(int32(secs)) * time.Second
 		switch class {
 		case "normal":
-			next.OutputHard, next.OutputSoft, next.OutputSoftFor = hard, soft, time.Duration(secs)*time.Second
+			next.OutputHard, next.OutputSoft, next.OutputSoftFor = hard, soft, softFor
 		case "pubsub":
-			next.PubsubHard, next.PubsubSoft, next.PubsubSoftFor = hard, soft, time.Duration(secs)*time.Second
+			next.PubsubHard, next.PubsubSoft, next.PubsubSoftFor = hard, soft, softFor
+		default:
+			next.ReplicaHard, next.ReplicaSoft, next.ReplicaSoftFor = hard, soft, softFor
 		}
 	}
 	*lim = next
@@ -448,7 +457,8 @@ func parseOutputLimit(v string, lim *Limits) string {
 }
 
 func formatOutputLimit(lim Limits) string {
-	return fmt.Sprintf("normal %d %d %d replica 268435456 67108864 60 pubsub %d %d %d",
-		lim.OutputHard, lim.OutputSoft, int64(lim.OutputSoftFor/time.Second),
-		lim.PubsubHard, lim.PubsubSoft, int64(lim.PubsubSoftFor/time.Second))
+	return fmt.Sprintf("normal %d %d %d slave %d %d %d pubsub %d %d %d",
+		uint64(lim.OutputHard), uint64(lim.OutputSoft), int64(lim.OutputSoftFor/time.Second),
+		uint64(lim.ReplicaHard), uint64(lim.ReplicaSoft), int64(lim.ReplicaSoftFor/time.Second),
+		uint64(lim.PubsubHard), uint64(lim.PubsubSoft), int64(lim.PubsubSoftFor/time.Second))
 }

@@ -61,7 +61,7 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	s.clientsMu.Unlock()
 	section("Clients",
 		fmt.Sprintf("connected_clients:%d", nclients),
-		fmt.Sprintf("maxclients:%d", s.cfg.MaxClients),
+		fmt.Sprintf("maxclients:%d", s.maxClients.Load()),
 		fmt.Sprintf("blocked_clients:%d", s.blocked.count()),
 		fmt.Sprintf("tracking_clients:%d", s.tracking.tracking.Load()),
 	)

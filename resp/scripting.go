@@ -10,7 +10,6 @@ package resp
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -41,14 +40,6 @@ const (
 	errBusyEval     = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 	errBusyFunction = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
 )
-
-func (s *Server) setBusyThreshold(v string) string {
-	n, msg := parseIntSetting(v, 0, math.MaxInt64)
-	if msg == "" {
-		s.busyMs.Store(n)
-	}
-	return msg
-}
 
 // busyRefusal is the -BUSY reply for a command that arrives while a
 // script on this node has run past busy-reply-threshold, unless the

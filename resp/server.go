@@ -104,9 +104,14 @@ type Server struct {
 	// busyMs is busy-reply-threshold: after a script has run this many
 	// milliseconds, other clients' commands are answered -BUSY.
 	busyMs atomic.Int64
-	// lazyfree holds the lazyfree-lazy-* settings that are yes, a bit
-	// each (config_encodings.go).
-	lazyfree atomic.Uint32
+	// maxClients is maxclients: more connections are refused.
+	maxClients atomic.Int64
+	// cfgStored holds the CONFIG parameters rkv only stores, under cfgMu;
+	// cfgSetMu lets one CONFIG SET run at a time, so that one's undoing
+	// does not mix with another's changes (config.go).
+	cfgMu     sync.Mutex
+	cfgStored map[string]string
+	cfgSetMu  sync.Mutex
 
 	// serveMu orders Serve and Close; stopped is set by Close.
 	serveMu sync.Mutex
@@ -212,6 +217,8 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.slowlog = newSlowlog()
 	s.latency = newLatencyMonitor()
 	s.minReplicasLag.Store(10)
+	s.maxClients.Store(int64(cfg.MaxClients))
+	s.initConfig()
 	rep.Removal().SetLatencyMonitor(s.latency.record)
 	rep.MonitorScripts(s.monitorScript)
 	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
@@ -259,7 +266,7 @@ func (s *Server) Close() error {
 func (s *Server) accept(conn redcon.Conn) bool {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
-	if len(s.clients) >= s.cfg.MaxClients {
+	if int64(len(s.clients)) >= s.maxClients.Load() {
 		s.rejected.Add(1)
 		conn.WriteError("ERR max number of clients reached")
 		return false
