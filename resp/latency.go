@@ -259,4 +259,3 @@ var latencyHelp = []string{
 	"    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
 	"    If no commands are specified then all histograms are replied.",
 }
-

@@ -30,4 +30,3 @@ func (s *Server) noReplicas(rep *replica.Replica) bool {
 	}
 	return good < want
 }
-
