@@ -158,12 +158,14 @@ type client struct {
 	// dropped is set when writing its replies failed, or by QUIT: the
 	// rest of its pipeline is not run.
 	dropped bool
-	// sub, outConn and guard are set at the connection's first SUBSCRIBE,
+	// guard reads the connection (nil for one not from Serve's
+	// listener), set at accept.
+	guard *guardConn
+	// sub and outConn are set at the connection's first SUBSCRIBE,
 	// PSUBSCRIBE or SSUBSCRIBE (pubsub.go); nsub, npsub and nssub count
 	// its channels, patterns and shard channels.
 	sub                *subscriber
 	outConn            *outConn
-	guard              *guardConn
 	nsub, npsub, nssub int
 }
 
@@ -237,6 +239,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	rs := redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
 	s.rs, s.ln = rs, ln
 	s.serveMu.Unlock()
+	go s.clientsCron()
 	return rs.Serve(guardListener{ln, &s.conns})
 }
 
@@ -276,6 +279,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		user: "default", authed: !s.acl.PasswordRequired(), close: conn.Close, wantsOutbox: new(atomic.Bool), stats: s.stats}
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
+		c.guard, _ = nc.(*guardConn)
 	}
 	s.clients[c.id] = c
 	conn.SetContext(c)
