@@ -64,6 +64,8 @@ const (
 	whyLoop     = "rkv has no Redis event loop: its timers and expiry cycle are its own"
 	whyEviction = "rkv's eviction uses Redis's default tuning"
 	whyNet      = "Go's net package sets up rkv's sockets"
+	// The list settings are kept alike on every node but change nothing.
+	whyQuicklist = "reported only: lists are quicklists in Redis 7.0 whatever it says"
 )
 
 func boolCfg(name, alias string, flags cfgFlags, def bool) cfgParam {
@@ -111,8 +113,9 @@ func (p cfgParam) fixed(get func(s *Server) string, why string) cfgParam {
 
 // replicated marks an encoding setting (or notify-keyspace-events): the
 // store holds it and the log changes it, so the store checks its values.
-func (p cfgParam) replicated() cfgParam {
-	p.effect = effLog
+// note says what else there is to know, if anything.
+func (p cfgParam) replicated(note string) cfgParam {
+	p.effect, p.why = effLog, note
 	p.parse = func(v string) (string, string) {
 		_, canon, msg := store.CheckEncodingSetting(p.name, v)
 		return canon, msg
@@ -226,6 +229,7 @@ var configTable = []cfgParam{
 
 	strCfg("masterauth", "", 0, "").stored(whyRepl),
 	cfgParam{name: "requirepass", def: "", parse: func(v string) (string, string) { return v, "" }, effect: effLog,
+		why: "an ACL change of the default user; CONFIG GET answers \"\" (passwords are kept hashed)",
 		// The password is kept only as a hash (acl.go): CONFIG GET
 		// answers "", and a change is an ACL entry in the log.
 		get: constant("")},
@@ -257,7 +261,7 @@ var configTable = []cfgParam{
 	intCfg("io-threads", "", immut, 1, 128, 1).stored("rkv reads each connection in its own goroutine"),
 	intCfg("auto-aof-rewrite-percentage", "", 0, 0, intMax, 100).stored(whyPersist),
 	intCfg("cluster-replica-validity-factor", "cluster-slave-validity-factor", 0, 0, intMax, 10).stored(whyCluster),
-	intCfg("list-max-listpack-size", "list-max-ziplist-size", 0, intMin, intMax, -2).replicated(),
+	intCfg("list-max-listpack-size", "list-max-ziplist-size", 0, intMin, intMax, -2).replicated(whyQuicklist),
 	intCfg("tcp-keepalive", "", 0, 0, intMax, 300).stored(whyNet),
 	intCfg("cluster-migration-barrier", "", 0, 0, intMax, 1).stored(whyCluster),
 	intCfg("active-defrag-cycle-min", "", 0, 1, 99, 1).stored(whyMemory),
@@ -281,7 +285,7 @@ var configTable = []cfgParam{
 	intCfg("cluster-announce-tls-port", "", 0, 0, 65535, 0).stored(whyCluster),
 	intCfg("repl-timeout", "", 0, 1, intMax, 60).stored(whyRepl),
 	intCfg("repl-ping-replica-period", "repl-ping-slave-period", 0, 1, intMax, 10).stored(whyRepl),
-	intCfg("list-compress-depth", "", 0, 0, intMax, 0).replicated(),
+	intCfg("list-compress-depth", "", 0, 0, intMax, 0).replicated(whyQuicklist),
 	intCfg("rdb-key-save-delay", "", hiddenF, intMin, intMax, 0).stored(whyDebug),
 	intCfg("key-load-delay", "", hiddenF, intMin, intMax, 0).stored(whyDebug),
 	intCfg("active-expire-effort", "", 0, 1, 10, 1).stored(whyLoop),
@@ -313,21 +317,21 @@ var configTable = []cfgParam{
 		local(atomicGetter(func(s *Server) int64 { return s.latency.thresholdMs.Load() }), intApply(func(s *Server, n int64) { s.latency.thresholdMs.Store(n) })),
 	intCfg("proto-max-bulk-len", "", mem, 1<<20, longMax, 512<<20).local(limitGetter(func(l *Limits) int64 { return l.ProtoMaxBulkLen }),
 		limitSetter(func(l *Limits, n int64) { l.ProtoMaxBulkLen = n })),
-	intCfg("stream-node-max-entries", "", 0, 0, llongMax, 100).replicated(),
+	intCfg("stream-node-max-entries", "", 0, 0, llongMax, 100).replicated(""),
 	intCfg("repl-backlog-size", "", mem, 1, llongMax, 1<<20).stored(whyRepl),
 
 	intCfg("maxmemory", "", mem|unsig, 0, -1, 0).
 		local(atomicGetter(func(s *Server) int64 { return s.home.Removal().MaxMemory() }), intApply(func(s *Server, n int64) { s.home.Removal().SetMaxMemory(n) })),
 	intCfg("cluster-link-sendbuf-limit", "", mem|unsig, 0, -1, 0).stored(whyCluster),
 
-	intCfg("hash-max-listpack-entries", "hash-max-ziplist-entries", unsig, 0, longMax, 512).replicated(),
-	intCfg("set-max-intset-entries", "", unsig, 0, longMax, 512).replicated(),
-	intCfg("zset-max-listpack-entries", "zset-max-ziplist-entries", unsig, 0, longMax, 128).replicated(),
+	intCfg("hash-max-listpack-entries", "hash-max-ziplist-entries", unsig, 0, longMax, 512).replicated(""),
+	intCfg("set-max-intset-entries", "", unsig, 0, longMax, 512).replicated(""),
+	intCfg("zset-max-listpack-entries", "zset-max-ziplist-entries", unsig, 0, longMax, 128).replicated(""),
 	intCfg("active-defrag-ignore-bytes", "", mem|unsig, 1, llongMax, 100<<20).stored(whyMemory),
-	intCfg("hash-max-listpack-value", "hash-max-ziplist-value", mem|unsig, 0, longMax, 64).replicated(),
-	intCfg("stream-node-max-bytes", "", mem|unsig, 0, longMax, 4096).replicated(),
-	intCfg("zset-max-listpack-value", "zset-max-ziplist-value", mem|unsig, 0, longMax, 64).replicated(),
-	intCfg("hll-sparse-max-bytes", "", mem|unsig, 0, longMax, 3000).replicated(),
+	intCfg("hash-max-listpack-value", "hash-max-ziplist-value", mem|unsig, 0, longMax, 64).replicated(""),
+	intCfg("stream-node-max-bytes", "", mem|unsig, 0, longMax, 4096).replicated(""),
+	intCfg("zset-max-listpack-value", "zset-max-ziplist-value", mem|unsig, 0, longMax, 64).replicated(""),
+	intCfg("hll-sparse-max-bytes", "", mem|unsig, 0, longMax, 3000).replicated(""),
 	intCfg("tracking-table-max-keys", "", unsig, 0, longMax, 1000000).
 		local(atomicGetter(func(s *Server) int64 { return s.tracking.maxKeys.Load() }), intApply(func(s *Server, n int64) { s.tracking.setMaxKeys(n) })),
 	intCfg("client-query-buffer-limit", "", mem|unsig, 1<<20, longMax, 1<<30).local(limitGetter(func(l *Limits) int64 { return l.QueryBufferMax }),
@@ -371,7 +375,7 @@ var configTable = []cfgParam{
 			return ""
 		}),
 	specialCfg("oom-score-adj-values", "", 0, "0 200 800", parseOOMValues).stored(whyProcess),
-	strCfg("notify-keyspace-events", "", 0, "").replicated(),
+	strCfg("notify-keyspace-events", "", 0, "").replicated(""),
 	specialCfg("bind", "", 0, "", parseBind).fixed(func(s *Server) string {
 		host, _ := splitHostPort(s.cfg.Addr)
 		return host
