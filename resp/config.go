@@ -110,13 +110,15 @@ type cfgChange struct {
 	p        *cfgParam
 	arg      string
 	val, old string
+	applied  bool
 }
 
 // configSet changes the parameters of its pairs all together or not at
 // all, in Redis's phases: the names (unknown, immutable, protected,
-// duplicate), then every value, then the changes, undone in full if one
-// of them cannot be made. The changes that go through the log are
-// proposed last, once this node's have all been made.
+// duplicate), then every value, then the changes, undone in full (to the
+// values from before any) if one of them cannot be made. The changes that
+// go through the log are proposed last, once this node's have all been
+// made.
 func (s *Server) configSet(conn redcon.Conn, pairs [][]byte) {
 	if len(pairs)%2 != 0 {
 		conn.WriteError("ERR syntax error")
@@ -137,8 +139,10 @@ func (s *Server) configSet(conn redcon.Conn, pairs [][]byte) {
 			conn.WriteError(configSetError(arg, "can't set protected config"))
 			return
 		}
+		// A name and its alias are two parameters to Redis, which set
+		// the same value in turn: only a name given twice is refused.
 		for _, c := range changes {
-			if c.p == p {
+			if strings.EqualFold(c.arg, arg) {
 				conn.WriteError(configSetError(arg, "duplicate parameter"))
 				return
 			}
@@ -156,6 +160,9 @@ func (s *Server) configSet(conn redcon.Conn, pairs [][]byte) {
 	}
 	s.cfgSetMu.Lock()
 	defer s.cfgSetMu.Unlock()
+	for i := range changes {
+		changes[i].old = s.configValue(changes[i].p)
+	}
 	var logged []cfgChange
 	for i := range changes {
 		c := &changes[i]
@@ -163,8 +170,7 @@ func (s *Server) configSet(conn redcon.Conn, pairs [][]byte) {
 			logged = append(logged, *c)
 			continue
 		}
-		c.old = s.configValue(c.p)
-		if c.old == c.val {
+		if s.configValue(c.p) == c.val {
 			continue // no change, nothing to apply (Redis's "2")
 		}
 		if msg := s.applyConfig(c.p, c.val); msg != "" {
@@ -172,6 +178,7 @@ func (s *Server) configSet(conn redcon.Conn, pairs [][]byte) {
 			conn.WriteError(configSetError(strings.ToLower(c.arg), msg))
 			return
 		}
+		c.applied = true
 	}
 	if len(logged) > 0 && !s.proposeConfig(conn, logged) {
 		s.undoConfig(changes)
@@ -195,10 +202,11 @@ func (s *Server) applyConfig(p *cfgParam, v string) string {
 	return ""
 }
 
-// undoConfig puts back the values changes had before, on this node.
+// undoConfig puts back the values the changes applied had before, on
+// this node, the last first.
 func (s *Server) undoConfig(changes []cfgChange) {
-	for _, c := range changes {
-		if c.p.effect != effLog && c.old != c.val {
+	for i := len(changes) - 1; i >= 0; i-- {
+		if c := changes[i]; c.applied {
 			if msg := s.applyConfig(c.p, c.old); msg != "" {
 				s.logger.Warn("CONFIG SET: could not restore a parameter", "name", c.p.name, "err", msg)
 			}

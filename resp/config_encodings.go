@@ -28,7 +28,7 @@ func (s *Server) proposeConfig(conn redcon.Conn, changes []cfgChange) bool {
 			continue
 		}
 		enc = append(enc, []byte(c.p.name), []byte(c.val))
-		old = append(old, []byte(c.p.name), []byte(c.p.get(s)))
+		old = append(old, []byte(c.p.name), []byte(c.old))
 	}
 	if len(enc) > 0 && !s.proposeQuiet(conn, replica.KindConfig, "config", enc) {
 		return false

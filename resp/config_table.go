@@ -364,7 +364,7 @@ var configTable = []cfgParam{
 	strCfg("tls-ciphersuites", "", 0, "").stored(whyTLS),
 
 	strCfg("dir", "", cfgProtected, "").fixed(func(s *Server) string { return s.cfg.Dir }, "set by --dir"),
-	specialCfg("save", "", 0, "", parseSave).stored(whyPersist + " (rkv-snapshot-entries decides when to snapshot)"),
+	specialCfg("save", "", 0, "", parseSave).stored(whyPersist + " (--snapshot-entries decides when to snapshot)"),
 	specialCfg("client-output-buffer-limit", "", 0, "", checkOutputLimit).local(func(s *Server) string { return formatOutputLimit(*s.conns.Load()) },
 		func(s *Server, v string) string {
 			l := *s.conns.Load()
@@ -383,11 +383,12 @@ var configTable = []cfgParam{
 	strCfg("replicaof", "slaveof", immut, "").stored(whyRepl),
 	specialCfg("latency-tracking-info-percentiles", "", 0, "50 99 99.9", parsePercentiles).stored("rkv keeps no per-command latency histograms"),
 
-	// rkv's own, set on its command line.
-	strCfg("rkv-read-mode", "", 0, "").fixed(func(s *Server) string { return s.cfg.ReadMode }, "set by --read-mode"),
-	strCfg("rkv-election-timeout", "", 0, "").fixed(func(s *Server) string { return s.cfg.ElectionTimeout.String() }, "set by --election-timeout"),
-	strCfg("rkv-heartbeat-interval", "", 0, "").fixed(func(s *Server) string { return s.cfg.HeartbeatInterval.String() }, "set by --heartbeat-interval"),
-	strCfg("rkv-snapshot-entries", "", 0, "").fixed(func(s *Server) string { return strconv.FormatUint(s.cfg.SnapshotEntries, 10) }, "set by --snapshot-entries"),
+	// rkv's own, set on its command line; hidden, so that patterns
+	// answer as Redis's do.
+	strCfg("rkv-read-mode", "", hiddenF, "").fixed(func(s *Server) string { return s.cfg.ReadMode }, "set by --read-mode"),
+	strCfg("rkv-election-timeout", "", hiddenF, "").fixed(func(s *Server) string { return s.cfg.ElectionTimeout.String() }, "set by --election-timeout"),
+	strCfg("rkv-heartbeat-interval", "", hiddenF, "").fixed(func(s *Server) string { return s.cfg.HeartbeatInterval.String() }, "set by --heartbeat-interval"),
+	strCfg("rkv-snapshot-entries", "", hiddenF, "").fixed(func(s *Server) string { return strconv.FormatUint(s.cfg.SnapshotEntries, 10) }, "set by --snapshot-entries"),
 }
 
 // withApply replaces a fixed parameter's apply.

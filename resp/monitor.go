@@ -81,8 +81,9 @@ func (h *monitorHub) feedFrom(source string, args [][]byte, except *subscriber) 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.watchers {
+		// A simple string in RESP3 too, as Redis sends it: not a push.
 		if sub != except {
-			sub.push(line)
+			sub.out.Write(line)
 		}
 	}
 }

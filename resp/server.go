@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -356,8 +357,9 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			conn.Close()
 			return
 		}
-		// CLIENT REPLY itself runs with replies on, whatever the mode.
-		if c.reply == replyOn || isClientSub(cmds[i].Args, "reply") {
+		// CLIENT REPLY ON turns replies on before it answers; any other
+		// command, CLIENT REPLY's errors too, answers in the mode.
+		if args := cmds[i].Args; c.reply == replyOn || len(args) == 3 && isClientSub(args, "reply") && bytes.EqualFold(args[2], []byte("on")) {
 			i = s.step(conn, c, cmds, scs, i, refused)
 			continue
 		}
@@ -366,7 +368,11 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 		if c.reply == replySkip {
 			c.reply = replyOn
 		}
-		i = s.step(&capturedConn{Conn: conn}, c, cmds[:i+1], scs[:i+1], i, refused)
+		dropped := &capturedConn{Conn: conn}
+		i = s.step(dropped, c, cmds[:i+1], scs[:i+1], i, refused)
+		if dropped.closed {
+			conn.Close()
+		}
 	}
 	var last string
 	if sc := scs[len(cmds)-1]; sc != nil {
