@@ -1473,6 +1473,9 @@ type ProgressStatus struct {
 	Match, Next uint64
 	State       string
 	Learner     bool
+	// SinceAck is how many ticks ago the heartbeat the member last
+	// answered was sent, -1 if it never answered one.
+	SinceAck int64
 }
 
 // Status returns the core's current state.
@@ -1482,7 +1485,14 @@ func (r *Raft) Status() Status {
 	if r.state == StateLeader {
 		s.Progress = make(map[NodeID]ProgressStatus, len(r.prs))
 		for id, pr := range r.prs {
-			s.Progress[id] = ProgressStatus{Match: pr.match, Next: pr.next, State: pr.state.String(), Learner: pr.learner}
+			since := int64(-1)
+			if id == r.id {
+				since = 0
+			} else if pr.lastAckedSend != noAckYet {
+				since = r.ticks - pr.lastAckedSend
+			}
+			s.Progress[id] = ProgressStatus{Match: pr.match, Next: pr.next, State: pr.state.String(), Learner: pr.learner,
+				SinceAck: since}
 		}
 	}
 	return s

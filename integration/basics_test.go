@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,37 @@ func TestBadFlags(t *testing.T) {
 			}
 			t.Logf("stderr: %s", strings.TrimSpace(msg))
 		})
+	}
+}
+
+// TestDataDirLocked: a second process given the --dir of a running node
+// stops at once with an error naming the owner, and the node goes on.
+func TestDataDirLocked(t *testing.T) {
+	c := newCluster(t, 1, clusterOpts{})
+	nd := c.leader(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, rkvBin, "--addr", "127.0.0.1:"+strconv.Itoa(freePort(t)), "--dir", nd.dir).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || !strings.Contains(string(out), "is in use by another rkv process (pid ") {
+		t.Fatalf("second process on the same --dir: %v\n%s", err, out)
+	}
+	if err := nd.rdb.Set(context.Background(), "still", "serving", 0).Err(); err != nil {
+		t.Fatalf("the node after the refused second process: %v", err)
+	}
+}
+
+// TestVersion: --version and INFO server name the same build.
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(rkvBin, "--version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "rkv ") {
+		t.Fatalf("rkv --version: %v\n%s", err, out)
+	}
+	version := strings.Fields(string(out))[1]
+	c := newCluster(t, 1, clusterOpts{})
+	nd := c.leader(10 * time.Second)
+	info, err := nd.info(context.Background(), "server")
+	if err != nil || info["rkv_version"] != version {
+		t.Fatalf("INFO server rkv_version = %q, %v; --version says %q", info["rkv_version"], err, version)
 	}
 }

@@ -24,8 +24,6 @@ import (
 // the specification: any difference is an rkv bug unless it is one of the
 // departures rkv documents, which the comparison normalizes:
 //
-//   - SELECT: rkv is in cluster mode and has only db 0, so SELECT and
-//     COPY ... DB n (n != 0) are never sent.
 //   - Expiry at the deadline: rkv treats a key as gone when the clock reaches
 //     its deadline, Redis one millisecond later. The generator keeps every
 //     deadline either far in the past or far in the future, so the boundary
@@ -400,9 +398,7 @@ func (g *diffGen) gen() diffCmd {
 			case 0, 1:
 				args = append(args, w("REPLACE"))
 			case 2:
-				// DB n for n in 1..15 is left out: rkv, in cluster
-				// mode, has only db 0 (the SELECT departure).
-				args = append(args, w("DB"), g.pick([]string{"0", "16", "-1", "abc", "4294967296", "0"}))
+				args = append(args, w("DB"), g.pick([]string{"0", "16", "-1", "abc", "4294967296", "1", "2"}))
 			default:
 				args = append(args, g.pick([]string{"FOO", "DB"}))
 			}
@@ -737,6 +733,15 @@ func diffRandomKey(t *testing.T, rd, rk diffTarget, args []string) diffOutcome {
 // silently.
 func diffState(t *testing.T, d diffTarget) string {
 	t.Helper()
+	if v, err := d.do(t, []string{"SELECT", "0"}); err != nil || v != "OK" {
+		t.Fatalf("%s: SELECT 0: %v %v", d.name, v, err)
+	}
+	return diffKeysState(t, d) + diffDatabasesState(t, d)
+}
+
+// diffKeysState renders every key of the connection's database.
+func diffKeysState(t *testing.T, d diffTarget) string {
+	t.Helper()
 	var b strings.Builder
 	for _, k := range diffKeys {
 		typ, _ := d.do(t, []string{"TYPE", k})
@@ -832,8 +837,10 @@ func diffSeedRange(t *testing.T, rd, rk diffTarget, first, last uint64, next fun
 	t.Helper()
 	for seed := first; seed <= last; seed++ {
 		for _, d := range []diffTarget{rd, rk} {
-			if v, err := d.do(t, []string{"FLUSHALL"}); err != nil || v != "OK" {
-				t.Fatalf("seed %d: %s FLUSHALL: %v %v", seed, d.name, v, err)
+			for _, args := range [][]string{{"SELECT", "0"}, {"FLUSHALL"}} {
+				if v, err := d.do(t, args); err != nil || v != "OK" {
+					t.Fatalf("seed %d: %s %s: %v %v", seed, d.name, args[0], v, err)
+				}
 			}
 		}
 		g := &diffGen{rng: rand.New(rand.NewPCG(seed, 0x5eed)), t0: time.Now().Unix()}

@@ -63,16 +63,32 @@ func EncodeCommand(buf []byte, stampMs int64, args [][]byte) []byte {
 	return EncodeEntry(buf, KindCommand, stampMs, args)
 }
 
-// EncodeEntry lays out an entry of kind for the log.
+// EncodeEntry lays out an entry of kind for the log, in database 0.
 func EncodeEntry(buf []byte, kind Kind, stampMs int64, args [][]byte) []byte {
+	return EncodeEntryDB(buf, kind, 0, stampMs, args)
+}
+
+// inDB flags an entry's kind byte when the entry addresses a database
+// other than 0: its number follows the stamp, as a uvarint. Entries of
+// database 0 are laid out as before databases existed.
+const inDB = 0x80
+
+// EncodeEntryDB lays out an entry of kind addressing database db.
+func EncodeEntryDB(buf []byte, kind Kind, db int, stampMs int64, args [][]byte) []byte {
 	// Sized first: growing from empty took three allocations per SET.
-	size := 1 + 8 + binary.MaxVarintLen64
+	size := 1 + 8 + 2*binary.MaxVarintLen64
 	for _, a := range args {
 		size += binary.MaxVarintLen64 + len(a)
 	}
 	buf = slices.Grow(buf, size)
-	buf = append(buf, byte(kind))
-	buf = binary.BigEndian.AppendUint64(buf, uint64(stampMs))
+	if db == 0 {
+		buf = append(buf, byte(kind))
+		buf = binary.BigEndian.AppendUint64(buf, uint64(stampMs))
+	} else {
+		buf = append(buf, byte(kind)|inDB)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(stampMs))
+		buf = binary.AppendUvarint(buf, uint64(db))
+	}
 	buf = binary.AppendUvarint(buf, uint64(len(args)))
 	for _, a := range args {
 		buf = binary.AppendUvarint(buf, uint64(len(a)))
@@ -83,25 +99,32 @@ func EncodeEntry(buf []byte, kind Kind, stampMs int64, args [][]byte) []byte {
 
 var errCorruptEntry = errors.New("replica: corrupt log entry")
 
-// decodeEntry reads an entry EncodeEntry wrote, an internal one written
-// before the kinds as its kind.
-func decodeEntry(data []byte) (kind Kind, stampMs int64, args [][]byte, err error) {
-	if len(data) < 10 || Kind(data[0]) < KindCommand || Kind(data[0]) > lastKind {
-		return 0, 0, nil, errCorruptEntry
+// decodeEntry reads an entry EncodeEntryDB wrote, an internal one
+// written before the kinds as its kind.
+func decodeEntry(data []byte) (kind Kind, db int, stampMs int64, args [][]byte, err error) {
+	if len(data) < 10 || Kind(data[0]&^inDB) < KindCommand || Kind(data[0]&^inDB) > lastKind {
+		return 0, 0, 0, nil, errCorruptEntry
 	}
-	kind = Kind(data[0])
+	kind = Kind(data[0] &^ inDB)
 	stampMs = int64(binary.BigEndian.Uint64(data[1:9]))
 	rest := data[9:]
+	if data[0]&inDB != 0 {
+		d, n := binary.Uvarint(rest)
+		if n <= 0 || d >= store.MaxDatabases {
+			return 0, 0, 0, nil, errCorruptEntry
+		}
+		db, rest = int(d), rest[n:]
+	}
 	argc, n := binary.Uvarint(rest)
 	if n <= 0 || argc > uint64(len(rest)) {
-		return 0, 0, nil, errCorruptEntry
+		return 0, 0, 0, nil, errCorruptEntry
 	}
 	rest = rest[n:]
 	args = make([][]byte, argc)
 	for i := range args {
 		l, n := binary.Uvarint(rest)
 		if n <= 0 || l > uint64(len(rest)-n) {
-			return 0, 0, nil, errCorruptEntry
+			return 0, 0, 0, nil, errCorruptEntry
 		}
 		args[i] = rest[n : n+int(l)]
 		rest = rest[n+int(l):]
@@ -111,7 +134,7 @@ func decodeEntry(data []byte) (kind Kind, stampMs int64, args [][]byte, err erro
 			kind, args = legacy, args[1:]
 		}
 	}
-	return kind, stampMs, args, nil
+	return kind, db, stampMs, args, nil
 }
 
 // Member is one node of the cluster as clients and peers reach it.
@@ -253,7 +276,7 @@ func (m *machine) Apply(ents []consensus.Entry) []any {
 		case len(e.Data) == 0:
 			// A leader's no-op.
 		default:
-			kind, stamp, args, err := decodeEntry(e.Data)
+			kind, db, stamp, args, err := decodeEntry(e.Data)
 			if err != nil {
 				// Every replica decodes the same bytes the same way, so
 				// skipping keeps them in agreement; it is logged loudly.
@@ -261,7 +284,7 @@ func (m *machine) Apply(ents []consensus.Entry) []any {
 				results[i] = []byte("-ERR corrupt log entry\r\n")
 				continue
 			}
-			results[i] = m.applyEntry(e.Index, kind, stamp, args)
+			results[i] = m.applyEntry(e.Index, kind, db, stamp, args)
 			m.changes.publish(m.store)
 		}
 	}
@@ -275,7 +298,7 @@ var storeOps = map[Kind]store.Op{KindCommand: store.OpCommand, KindExec: store.O
 // applyEntry applies one entry. A panic in the store would otherwise
 // stop every replica at the same entry, again after each restart, so it
 // becomes an error reply instead; all replicas recover alike.
-func (m *machine) applyEntry(index uint64, kind Kind, stamp int64, args [][]byte) (reply []byte) {
+func (m *machine) applyEntry(index uint64, kind Kind, db int, stamp int64, args [][]byte) (reply []byte) {
 	defer func() {
 		if p := recover(); p != nil {
 			what := fmt.Sprintf("entry kind %d", kind)
@@ -297,7 +320,7 @@ func (m *machine) applyEntry(index uint64, kind Kind, stamp int64, args [][]byte
 	case KindPublish, KindSPublish:
 		return m.publishes.deliver(index, kind == KindSPublish, args)
 	}
-	return m.store.ApplyOp(storeOps[kind], stamp, args, nil)
+	return m.store.ApplyOp(storeOps[kind], db, stamp, args, nil)
 }
 
 func (m *machine) applyConfChange(e consensus.Entry) {

@@ -268,7 +268,7 @@ func TestRestoreV1Snapshot(t *testing.T) {
 func TestCommandEncodingRoundTrip(t *testing.T) {
 	args := [][]byte{[]byte("set"), []byte("key"), {}, []byte(strings.Repeat("v", 300))}
 	data := EncodeCommand(nil, 1234567, args)
-	kind, stamp, got, err := decodeEntry(data)
+	kind, _, stamp, got, err := decodeEntry(data)
 	if err != nil || kind != KindCommand || stamp != 1234567 || len(got) != len(args) {
 		t.Fatalf("decode = %d, %d, %q, %v", kind, stamp, got, err)
 	}
@@ -278,13 +278,13 @@ func TestCommandEncodingRoundTrip(t *testing.T) {
 		}
 	}
 	for cut := range data {
-		if _, _, _, err := decodeEntry(data[:cut]); !errors.Is(err, errCorruptEntry) {
+		if _, _, _, _, err := decodeEntry(data[:cut]); !errors.Is(err, errCorruptEntry) {
 			t.Fatalf("decode of %d of %d bytes: %v, want errCorruptEntry", cut, len(data), err)
 		}
 	}
 	for _, bad := range []byte{0, byte(lastKind) + 1, 255} {
 		data[0] = bad
-		if _, _, _, err := decodeEntry(data); !errors.Is(err, errCorruptEntry) {
+		if _, _, _, _, err := decodeEntry(data); !errors.Is(err, errCorruptEntry) {
 			t.Fatalf("decode of kind %d: %v, want errCorruptEntry", bad, err)
 		}
 	}
@@ -299,7 +299,7 @@ func TestLegacyEntriesApply(t *testing.T) {
 		kind Kind
 	}{{"rkv.exec", KindExec}, {"RKV.EXPIRED", KindExpire}, {"rkv.evict", KindEvict}, {"rkv.acl", KindACL}} {
 		data := EncodeCommand(nil, 1000, [][]byte{[]byte(tt.name), []byte("a"), []byte("b")})
-		kind, _, args, err := decodeEntry(data)
+		kind, _, _, args, err := decodeEntry(data)
 		if err != nil || kind != tt.kind || len(args) != 2 || string(args[0]) != "a" {
 			t.Errorf("%s: kind %d, args %q, %v; want kind %d, args [a b]", tt.name, kind, args, err, tt.kind)
 		}

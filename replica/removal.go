@@ -246,11 +246,11 @@ func (r *Removal) evictRound() {
 		if limit == 0 || r.Policy() == store.NoEviction || used <= target {
 			break
 		}
-		keys, _ := r.store.EvictionCandidates(time.Now().UnixMilli(), used-target, evictEntryKeys*evictEntries)
+		db, keys := r.evictionCandidates(used - target)
 		if stuck = len(keys) == 0; stuck {
 			break
 		}
-		ok := r.proposeDeletions(KindEvict, keys)
+		ok := r.proposeDeletions(KindEvict, db, keys)
 		r.cycleTook("eviction-cycle", start)
 		if !ok {
 			break
@@ -263,12 +263,12 @@ func (r *Removal) evictRound() {
 // proposeDeletions proposes the deletion of keys in entries of kind, of
 // at most evictEntryKeys keys each, together; it reports whether all were
 // applied.
-func (r *Removal) proposeDeletions(kind Kind, keys [][]byte) bool {
+func (r *Removal) proposeDeletions(kind Kind, db int, keys [][]byte) bool {
 	stamp := time.Now().UnixMilli()
 	var datas [][]byte
 	for len(keys) > 0 {
 		n := min(len(keys), evictEntryKeys)
-		datas = append(datas, EncodeEntry(nil, kind, stamp, keys[:n]))
+		datas = append(datas, EncodeEntryDB(nil, kind, db, stamp, keys[:n]))
 		keys = keys[n:]
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
@@ -295,18 +295,36 @@ func (r *Removal) expireRound() {
 	}
 	start := time.Now()
 	end := start.Add(r.cfg.ExpireInterval / expireBudgetDiv)
-	for time.Now().Before(end) {
-		batch := evictEntryKeys * evictEntries
-		keys := r.store.ExpiredSample(time.Now().UnixMilli(), batch)
-		if len(keys) == 0 {
-			return
-		}
-		ok := r.proposeDeletions(KindExpire, keys)
-		r.cycleTook("expire-cycle", start)
-		if !ok || len(keys) < batch {
-			return
+	batch := evictEntryKeys * evictEntries
+	for _, db := range r.store.UsedDBs() {
+		for time.Now().Before(end) {
+			keys := r.store.ExpiredSample(db, time.Now().UnixMilli(), batch)
+			if len(keys) == 0 {
+				break
+			}
+			ok := r.proposeDeletions(KindExpire, db, keys)
+			r.cycleTook("expire-cycle", start)
+			if !ok {
+				return
+			}
+			if len(keys) < batch {
+				break
+			}
 		}
 	}
+}
+
+// evictionCandidates finds keys to evict to free need bytes, in the first
+// database, in order, where the policy finds any: Redis pools candidates
+// from every database, rkv takes them a database at a time.
+func (r *Removal) evictionCandidates(need int64) (db int, keys [][]byte) {
+	for _, db := range r.store.UsedDBs() {
+		keys, _ := r.store.EvictionCandidates(db, time.Now().UnixMilli(), need, evictEntryKeys*evictEntries)
+		if len(keys) > 0 {
+			return db, keys
+		}
+	}
+	return 0, nil
 }
 
 // SetLatencyMonitor sets what is told the duration of each expire and

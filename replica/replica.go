@@ -39,6 +39,10 @@ type Config struct {
 	Users   Users
 	Removal RemovalConfig
 	Logger  *slog.Logger
+	// Databases is how many databases clients may use (Redis's
+	// databases setting; 0: store.DefaultDatabases). Every node of the
+	// group must have the same.
+	Databases int
 }
 
 // Start restores the replica from its storage and starts its consensus
@@ -48,6 +52,9 @@ func Start(cfg Config) (*Replica, error) {
 		cfg.Logger = slog.Default()
 	}
 	r := &Replica{store: store.New(), members: cfg.Members, removed: make(chan struct{})}
+	if cfg.Databases > 0 {
+		r.store.SetDatabases(cfg.Databases)
+	}
 	m := NewStateMachine(r.store, cfg.Members, cfg.Users, cfg.Node.Raft.ID, cfg.Logger, r.markRemoved)
 	r.changes, r.scripts, r.publishes = m.(*machine).changes, m.(*machine).scripts, m.(*machine).publishes
 	r.scriptMonitor = m.(*machine).monitor

@@ -25,13 +25,16 @@ import (
 
 // EncodeScript lays out the entry that runs cmd (EVAL <body> or FCALL
 // <function>, then numkeys, keys and arguments).
-func EncodeScript(buf []byte, stampMs int64, oom bool, resp3 bool, budget int64, seed uint64, cmd [][]byte) []byte {
+func EncodeScript(buf []byte, stampMs int64, db int, oom bool, resp3 bool, budget int64, seed uint64, cmd [][]byte) []byte {
 	var opts []string
 	if oom {
 		opts = append(opts, "oom")
 	}
 	if resp3 {
 		opts = append(opts, "resp3")
+	}
+	if db != 0 {
+		opts = append(opts, "db="+strconv.Itoa(db))
 	}
 	args := append([][]byte{[]byte(strings.Join(opts, ",")), strconv.AppendInt(nil, budget, 10), strconv.AppendUint(nil, seed, 10)}, cmd...)
 	return EncodeEntry(buf, KindScript, stampMs, args)
@@ -53,15 +56,18 @@ func (m *machine) runScript(stamp int64, args [][]byte) (reply []byte) {
 	budget, _ := strconv.ParseInt(string(args[1]), 10, 64)
 	seed, _ := strconv.ParseUint(string(args[2]), 10, 64)
 	o := script.Options{Budget: budget, Seed: seed}
+	db := 0
 	for _, opt := range strings.Split(string(args[0]), ",") {
-		switch opt {
-		case "oom":
+		switch {
+		case opt == "oom":
 			o.OOM = true
-		case "resp3":
+		case opt == "resp3":
 			o.Resp = 3
+		case strings.HasPrefix(opt, "db="):
+			db, _ = strconv.Atoi(opt[3:])
 		}
 	}
-	m.store.ApplyScript(stamp, func(nowMs int64, exec store.Exec) {
+	m.store.ApplyScript(db, stamp, func(nowMs int64, exec store.Exec) {
 		reply = m.runCall(args[3:], storeHost{exec: exec, nowMs: nowMs, monitor: m.scriptMonitor()}, o)
 	})
 	return reply
@@ -142,7 +148,7 @@ func replyError(err error) []byte {
 }
 
 // storeHost runs a script's commands on the store: its keyspace commands
-// and the few others Redis scripts call, TIME answered from the entry's
+// and the few others Redis scripts call (SELECT among them), TIME answered from the entry's
 // clock so that every replica sees the same time.
 type storeHost struct {
 	exec  store.Exec
@@ -175,9 +181,12 @@ func (h storeHost) call(args [][]byte) []byte {
 		return []byte("+PONG\r\n")
 	case "echo":
 		return redcon.AppendBulk(nil, args[1])
+	case "select":
+		// The store switches the script's database until it ends.
+		return h.exec(args, nil)
 	}
 	if _, ok := store.Lookup(args[0]); !ok {
-		return []byte("-ERR rkv runs keyspace commands, TIME, PING and ECHO from scripts, not this one\r\n")
+		return []byte("-ERR rkv runs keyspace commands, TIME, PING, ECHO and SELECT from scripts, not this one\r\n")
 	}
 	return h.exec(args, nil)
 }

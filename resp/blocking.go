@@ -29,6 +29,7 @@ import (
 // blockedClient is one client waiting in a blocking command.
 type blockedClient struct {
 	id   int64
+	db   int
 	keys []string
 	// wake is signalled when a key it waits on may be ready.
 	wake chan struct{}
@@ -39,7 +40,7 @@ type blockedClient struct {
 // blockRegistry finds the clients blocked on each key, oldest first.
 type blockRegistry struct {
 	mu    sync.Mutex
-	byKey map[string][]*blockedClient
+	byKey map[watchKey][]*blockedClient
 	byID  map[int64]*blockedClient
 	// waiting mirrors len(byID), so that the applier takes the lock only
 	// when someone waits.
@@ -47,7 +48,7 @@ type blockRegistry struct {
 }
 
 func newBlockRegistry() *blockRegistry {
-	return &blockRegistry{byKey: make(map[string][]*blockedClient), byID: make(map[int64]*blockedClient)}
+	return &blockRegistry{byKey: make(map[watchKey][]*blockedClient), byID: make(map[int64]*blockedClient)}
 }
 
 func (r *blockRegistry) add(bc *blockedClient) {
@@ -56,7 +57,8 @@ func (r *blockRegistry) add(bc *blockedClient) {
 	r.byID[bc.id] = bc
 	r.waiting.Store(int64(len(r.byID)))
 	for _, k := range bc.keys {
-		r.byKey[k] = append(r.byKey[k], bc)
+		wk := watchKey{bc.db, k}
+		r.byKey[wk] = append(r.byKey[wk], bc)
 	}
 }
 
@@ -67,7 +69,8 @@ func (r *blockRegistry) remove(bc *blockedClient) {
 	defer r.mu.Unlock()
 	delete(r.byID, bc.id)
 	r.waiting.Store(int64(len(r.byID)))
-	for _, k := range bc.keys {
+	for _, key := range bc.keys {
+		k := watchKey{bc.db, key}
 		q := r.byKey[k]
 		for i, w := range q {
 			if w == bc {
@@ -98,13 +101,15 @@ func (r *blockRegistry) changed(c store.Changes) {
 		}
 		return
 	}
-	for _, keys := range [][]string{c.Keys, c.Ready} {
-		for _, k := range keys {
-			if q := r.byKey[k]; len(q) > 0 {
+	wake := func(keys []string, dbs []int) {
+		for i, k := range keys {
+			if q := r.byKey[watchKey{dbs[i], k}]; len(q) > 0 {
 				signal(q[0].wake)
 			}
 		}
 	}
+	wake(c.Keys, c.DBs)
+	wake(c.Ready, c.ReadyDBs)
 }
 
 // count is how many clients wait in blocking commands (INFO's
@@ -172,7 +177,7 @@ func (s *Server) blockingWrite(conn redcon.Conn, c *client, rep *replica.Replica
 	}
 	first := true
 	s.block(conn, c, rep, waitOn, timeout, true, func() bool {
-		if !first && !s.anyReady(rep, waitOn, sc.Group) {
+		if !first && !s.anyReady(rep, c.db, waitOn, sc.Group) {
 			return false
 		}
 		first = false
@@ -186,7 +191,7 @@ func (s *Server) blockingWrite(conn redcon.Conn, c *client, rep *replica.Replica
 // a null array, CLIENT UNBLOCK ends the wait or, with onLeader, the
 // leader changes (try then answers MOVED).
 func (s *Server) block(conn redcon.Conn, c *client, rep *replica.Replica, keys []string, timeout int64, onLeader bool, try func() bool) {
-	bc := &blockedClient{id: c.id, keys: keys, wake: make(chan struct{}, 1), unblocked: make(chan bool, 1)}
+	bc := &blockedClient{id: c.id, db: c.db, keys: keys, wake: make(chan struct{}, 1), unblocked: make(chan bool, 1)}
 	var expired <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(time.Duration(timeout) * time.Millisecond)
@@ -251,7 +256,7 @@ func (s *Server) blockingRead(conn redcon.Conn, c *client, rep *replica.Replica,
 	n := (len(args) - streamsAt) / 2
 	keys := args[streamsAt : streamsAt+n]
 	args = append([][]byte(nil), args...)
-	last := rep.Store().LastStreamIDs(time.Now().UnixMilli(), keys)
+	last := rep.Store().LastStreamIDs(c.db, time.Now().UnixMilli(), keys)
 	waitOn := make([]string, n)
 	for i, k := range keys {
 		waitOn[i] = string(k)
@@ -265,7 +270,7 @@ func (s *Server) blockingRead(conn redcon.Conn, c *client, rep *replica.Replica,
 			s.redirect(conn, sc, args, rep.Node().Leader())
 			return true
 		}
-		reply := rep.Store().Read(time.Now().UnixMilli(), args, nil)
+		reply := rep.Store().ReadDB(c.db, time.Now().UnixMilli(), args, nil)
 		// A stream replaced by another type keeps the client waiting,
 		// as in Redis; only the first read answers WRONGTYPE.
 		if string(reply) == "*-1\r\n" || !first && bytes.HasPrefix(reply, []byte("-WRONGTYPE")) {
@@ -293,7 +298,7 @@ func (s *Server) blockingReadGroup(conn redcon.Conn, c *client, rep *replica.Rep
 			// As in Redis, a stream deleted or replaced while the
 			// client waits ends the wait.
 			for _, k := range waitOn {
-				typ := rep.Store().Read(time.Now().UnixMilli(), [][]byte{[]byte("type"), []byte(k)}, nil)
+				typ := rep.Store().ReadDB(c.db, time.Now().UnixMilli(), [][]byte{[]byte("type"), []byte(k)}, nil)
 				if string(typ) != "+stream\r\n" {
 					conn.WriteError("UNBLOCKED the stream key no longer exists")
 					return true
@@ -352,7 +357,8 @@ func (s *Server) proposeBlocking(conn redcon.Conn, rep *replica.Replica, sc *sto
 		conn.WriteError(errNoReplicas)
 		return true
 	}
-	v, err := rep.Node().Propose(ctx, replica.EncodeCommand(nil, time.Now().UnixMilli(), args))
+	db := dbOf(clientOf(conn))
+	v, err := rep.Node().Propose(ctx, replica.EncodeEntryDB(nil, replica.KindCommand, db, time.Now().UnixMilli(), args))
 	reply, ok := v.([]byte)
 	if err != nil || !ok {
 		s.writeResult(conn, sc, args, consensus.Result{Val: v, Err: err})
@@ -369,14 +375,14 @@ func (s *Server) proposeBlocking(conn redcon.Conn, rep *replica.Replica, sc *sto
 // blocking command of group ("list" or "sorted-set") pops on the replica
 // now. A key that became another type keeps its clients waiting, as in
 // Redis: only the first try answers WRONGTYPE.
-func (s *Server) anyReady(rep *replica.Replica, keys []string, group string) bool {
+func (s *Server) anyReady(rep *replica.Replica, db int, keys []string, group string) bool {
 	want := "+list\r\n"
 	if group == "sorted-set" {
 		want = "+zset\r\n"
 	}
 	now := time.Now().UnixMilli()
 	for _, k := range keys {
-		if string(rep.Store().Read(now, [][]byte{[]byte("type"), []byte(k)}, nil)) == want {
+		if string(rep.Store().ReadDB(db, now, [][]byte{[]byte("type"), []byte(k)}, nil)) == want {
 			return true
 		}
 	}

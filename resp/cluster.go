@@ -21,7 +21,12 @@ import (
 func (s *Server) cmdRole(conn redcon.Conn, _ *client, _ [][]byte) {
 	st := s.home.Node().Status()
 	if st.State == consensus.StateLeader {
-		others := s.otherMembers(st)
+		var others []replica.Member
+		for _, m := range s.otherMembers(st) {
+			if s.reachable(st, m.ID) {
+				others = append(others, m)
+			}
+		}
 		conn.WriteArray(3)
 		conn.WriteBulkString("master")
 		conn.WriteInt64(int64(st.Commit))
@@ -123,7 +128,9 @@ func (s *Server) clusterSlots(conn redcon.Conn, st consensus.Status) {
 		conn.WriteArray(0)
 		return
 	}
-	replicas := s.replicaMembers(st)
+	// A replica that does not answer is left out, as Redis leaves out a
+	// failed one, so that cluster clients do not send reads to it.
+	replicas := s.replicaMembers(st, true)
 	conn.WriteArray(1)
 	conn.WriteArray(3 + len(replicas))
 	conn.WriteInt(0)
@@ -137,13 +144,39 @@ func (s *Server) clusterSlots(conn redcon.Conn, st consensus.Status) {
 	}
 }
 
-// replicaMembers returns every member but the leader, sorted by id.
-func (s *Server) replicaMembers(st consensus.Status) []replica.Member {
+// reachable reports whether member id answers as far as this node can
+// tell. The leader judges every member by its heartbeats: one that has
+// answered none for an election timeout is down, as Redis Cluster marks a
+// node fail after cluster-node-timeout. A follower hears only from the
+// leader: it judges the leader, which it reached if it still follows
+// one, and counts the others up.
+func (s *Server) reachable(st consensus.Status, id consensus.NodeID) bool {
+	if st.State != consensus.StateLeader || id == s.cfg.ID {
+		return true
+	}
+	since := st.Progress[id].SinceAck
+	return since >= 0 && since < s.electionTicks()
+}
+
+// electionTicks is the election timeout in Raft ticks (heartbeat
+// intervals).
+func (s *Server) electionTicks() int64 {
+	return max(int64(s.cfg.ElectionTimeout/s.cfg.HeartbeatInterval), 2)
+}
+
+// ackLag is how long ago member id last answered the leader's heartbeat.
+func (s *Server) ackLag(st consensus.Status, id consensus.NodeID) time.Duration {
+	return time.Duration(st.Progress[id].SinceAck) * s.cfg.HeartbeatInterval
+}
+
+// replicaMembers returns every member but the leader, sorted by id;
+// with liveOnly, only those reachable (see reachable).
+func (s *Server) replicaMembers(st consensus.Status, liveOnly bool) []replica.Member {
 	var out []replica.Member
 	ids := append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...)
 	slices.Sort(ids)
 	for _, id := range ids {
-		if id == st.Lead {
+		if id == st.Lead || liveOnly && !s.reachable(st, id) {
 			continue
 		}
 		if m, ok := s.home.Members().Get(id); ok {
@@ -159,7 +192,7 @@ func (s *Server) clusterShards(conn redcon.Conn, st consensus.Status) {
 		conn.WriteArray(0)
 		return
 	}
-	nodes := append([]replica.Member{lm}, s.replicaMembers(st)...)
+	nodes := append([]replica.Member{lm}, s.replicaMembers(st, false)...)
 	conn.WriteArray(1)
 	conn.WriteArray(4)
 	conn.WriteBulkString("slots")
@@ -188,7 +221,11 @@ func (s *Server) clusterShards(conn redcon.Conn, st consensus.Status) {
 		conn.WriteBulkString("replication-offset")
 		conn.WriteInt64(int64(st.Applied))
 		conn.WriteBulkString("health")
-		conn.WriteBulkString("online")
+		if s.reachable(st, m.ID) {
+			conn.WriteBulkString("online")
+		} else {
+			conn.WriteBulkString("offline")
+		}
 	}
 }
 
@@ -209,6 +246,10 @@ func (s *Server) clusterNodes(st consensus.Status) string {
 		}
 		master := "-"
 		slotsCol := ""
+		link := "connected"
+		if !s.reachable(st, id) {
+			link = "disconnected"
+		}
 		if id == st.Lead {
 			flags = append(flags, "master")
 			slotsCol = " 0-16383"
@@ -218,8 +259,11 @@ func (s *Server) clusterNodes(st consensus.Status) string {
 				master = nodeName(st.Lead)
 			}
 		}
-		fmt.Fprintf(&b, "%s %s:%d@%d %s %s 0 0 %d connected%s\n",
-			nodeName(id), host, port, bus, strings.Join(flags, ","), master, st.Term, slotsCol)
+		if link == "disconnected" {
+			flags = append(flags, "fail")
+		}
+		fmt.Fprintf(&b, "%s %s:%d@%d %s %s 0 0 %d %s%s\n",
+			nodeName(id), host, port, bus, strings.Join(flags, ","), master, st.Term, link, slotsCol)
 	}
 	return b.String()
 }

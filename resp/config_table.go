@@ -252,7 +252,7 @@ var configTable = []cfgParam{
 	specialCfg("shutdown-on-sigint", "", 0, "default", parseShutdownFlags).stored(whyProcess),
 	specialCfg("shutdown-on-sigterm", "", 0, "default", parseShutdownFlags).stored(whyProcess),
 
-	intCfg("databases", "", immut, 1, intMax, 1).fixed(constant("1"), "rkv has one database, as Redis Cluster"),
+	intCfg("databases", "", immut, 1, intMax, 16).fixed(func(s *Server) string { return strconv.Itoa(s.home.Store().Databases()) }, "set by --databases"),
 	intCfg("port", "", 0, 0, 65535, 6379).fixed(func(s *Server) string {
 		_, port := splitHostPort(s.cfg.Addr)
 		return strconv.Itoa(port)

@@ -46,7 +46,7 @@ func (s *Server) cmdReset(conn redcon.Conn, c *client, _ [][]byte) {
 	}
 	authed := !s.acl.PasswordRequired()
 	s.setClient(c, func(c *client) {
-		c.readonly, c.name, c.user, c.authed = false, "", "default", authed
+		c.readonly, c.name, c.user, c.authed, c.db = false, "", "default", authed, 0
 	})
 	s.setProtocol(c, false)
 	s.tracking.disable(c.id)
@@ -64,16 +64,26 @@ func (s *Server) cmdQuit(conn redcon.Conn, c *client, _ [][]byte) {
 	}
 }
 
-func (s *Server) cmdSelect(conn redcon.Conn, _ *client, args [][]byte) {
-	db, err := strconv.Atoi(string(args[1]))
-	switch {
-	case err != nil:
-		conn.WriteError(errNotInteger)
-	case db != 0:
-		conn.WriteError("ERR SELECT is not allowed in cluster mode")
-	default:
-		conn.WriteString("OK")
+// cmdSelect chooses the connection's database. Redis refuses SELECT in
+// cluster mode; rkv, whose one Raft group holds every slot, keeps
+// Redis's standalone databases beside its MOVED redirects, as Valkey 9
+// does in cluster mode.
+func (s *Server) cmdSelect(conn redcon.Conn, c *client, args [][]byte) {
+	db, msg := s.home.Store().ParseDB(args[1])
+	if msg != "" {
+		conn.WriteError(msg)
+		return
 	}
+	s.setClient(c, func(c *client) { c.db = db })
+	conn.WriteString("OK")
+}
+
+// dbOf is the database c addresses, 0 without a client.
+func dbOf(c *client) int {
+	if c == nil {
+		return 0
+	}
+	return c.db
 }
 
 func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
@@ -135,7 +145,7 @@ func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
 	conn.WriteBulkString("server")
 	conn.WriteBulkString("redis")
 	conn.WriteBulkString("version")
-	conn.WriteBulkString(redisVersion)
+	conn.WriteBulkString(RedisVersion)
 	conn.WriteBulkString("proto")
 	conn.WriteInt(proto)
 	conn.WriteBulkString("id")
@@ -148,9 +158,9 @@ func (s *Server) cmdHello(conn redcon.Conn, c *client, args [][]byte) {
 	conn.WriteArray(0)
 }
 
-// redisVersion is the Redis version whose behaviour rkv follows; clients
+// RedisVersion is the Redis version whose behaviour rkv follows; clients
 // pick features by it.
-const redisVersion = "7.0.15"
+const RedisVersion = "7.0.15"
 
 func (s *Server) cmdReadonly(conn redcon.Conn, c *client, _ [][]byte) {
 	s.setClient(c, func(c *client) { c.readonly = true })

@@ -51,7 +51,7 @@ var debugHelp = []string{
 	"    Print this help.",
 }
 
-func (s *Server) cmdDebug(conn redcon.Conn, _ *client, args [][]byte) {
+func (s *Server) cmdDebug(conn redcon.Conn, c *client, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	switch {
 	case sub == "digest" && len(args) == 2:
@@ -62,7 +62,7 @@ func (s *Server) cmdDebug(conn redcon.Conn, _ *client, args [][]byte) {
 			conn.WriteString(h)
 		}
 	case sub == "object" && len(args) == 3:
-		line, ok := s.route.forSlot(store.KeySlot(args[2])).Store().DebugObject(time.Now().UnixMilli(), args[2])
+		line, ok := s.route.forSlot(store.KeySlot(args[2])).Store().DebugObject(c.db, time.Now().UnixMilli(), args[2])
 		if !ok {
 			conn.WriteError("ERR no such key")
 			return

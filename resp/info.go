@@ -13,6 +13,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/internal/buildinfo"
 )
 
 func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
@@ -44,8 +45,9 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	_, port := splitHostPort(s.cfg.Addr)
 	uptime := int64(time.Since(s.started).Seconds())
 	section("Server",
-		"redis_version:"+redisVersion,
-		"rkv_version:0.1.0",
+		"redis_version:"+RedisVersion,
+		"rkv_version:"+buildinfo.Version(),
+		"redis_git_sha1:"+buildinfo.Revision(),
 		"redis_mode:cluster",
 		"os:"+runtime.GOOS,
 		"arch_bits:64",
@@ -98,11 +100,20 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	others := s.otherMembers(st)
 	repl := []string{"role:" + role}
 	if role == "master" {
-		repl = append(repl, fmt.Sprintf("connected_slaves:%d", len(others)))
-		for i, m := range others {
+		// As a Redis master lists only the replicas connected to it, the
+		// leader lists the followers that answer its heartbeats, lag
+		// being the seconds since the last answer.
+		var lines []string
+		for _, m := range others {
+			if !s.reachable(st, m.ID) {
+				continue
+			}
 			host, p := splitHostPort(m.ClientAddr)
-			repl = append(repl, fmt.Sprintf("slave%d:ip=%s,port=%d,state=online,offset=%d,lag=0", i, host, p, st.Progress[m.ID].Match))
+			lines = append(lines, fmt.Sprintf("slave%d:ip=%s,port=%d,state=online,offset=%d,lag=%d",
+				len(lines), host, p, st.Progress[m.ID].Match, int64(s.ackLag(st, m.ID)/time.Second)))
 		}
+		repl = append(repl, fmt.Sprintf("connected_slaves:%d", len(lines)))
+		repl = append(repl, lines...)
 	} else if lm, ok := s.home.Members().Get(st.Lead); ok {
 		host, p := splitHostPort(lm.ClientAddr)
 		repl = append(repl, "master_host:"+host, fmt.Sprintf("master_port:%d", p), "master_link_status:up")
@@ -123,7 +134,11 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	// Cluster clients (redis-py's RedisCluster) refuse a node whose INFO
 	// does not say cluster_enabled:1.
 	section("Cluster", "cluster_enabled:1")
-	section("Keyspace", fmt.Sprintf("db0:keys=%d,expires=%d,avg_ttl=0", s.home.Store().Len(), mst.KeysWithTTL))
+	var dbLines []string
+	for _, db := range s.home.Store().Keyspace() {
+		dbLines = append(dbLines, fmt.Sprintf("db%d:keys=%d,expires=%d,avg_ttl=0", db.DB, db.Keys, db.Expires))
+	}
+	section("Keyspace", dbLines...)
 	leader := ""
 	if m, ok := s.home.Members().Get(st.Lead); ok {
 		leader = m.ClientAddr

@@ -130,7 +130,7 @@ var memoryHelp = []string{
 // USAGE answers from this node's store (a follower's may be behind) with
 // the bytes the key counts for against maxmemory; rkv measures whole
 // values, so SAMPLES is checked but needs no sampling.
-func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
+func (s *Server) cmdMemory(conn redcon.Conn, c *client, args [][]byte) {
 	switch strings.ToLower(string(args[1])) {
 	case "usage":
 		for j := 3; j < len(args); j += 2 {
@@ -148,7 +148,7 @@ func (s *Server) cmdMemory(conn redcon.Conn, _ *client, args [][]byte) {
 				return
 			}
 		}
-		n, ok := s.route.forSlot(store.KeySlot(args[2])).Store().KeyMemory(time.Now().UnixMilli(), args[2])
+		n, ok := s.route.forSlot(store.KeySlot(args[2])).Store().KeyMemory(c.db, time.Now().UnixMilli(), args[2])
 		if !ok {
 			conn.WriteNull()
 			return

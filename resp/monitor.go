@@ -55,19 +55,19 @@ func (h *monitorHub) feed(c *client, args [][]byte) {
 	if strings.EqualFold(string(args[0]), "reset") {
 		except = c.sub
 	}
-	h.feedFrom(c.addr, args, except)
+	h.feedFrom(c.db, c.addr, args, except)
 }
 
 // feedFrom shows a command run for source (a client's address, or "lua")
 // to every monitor but except.
-func (h *monitorHub) feedFrom(source string, args [][]byte, except *subscriber) {
+func (h *monitorHub) feedFrom(db int, source string, args [][]byte, except *subscriber) {
 	sp, ok := specFor(args)
 	if !ok || !sp.ArityFits(len(args)) || sp.Has("admin") {
 		return
 	}
 	now := time.Now()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d.%06d [0 %s]", now.Unix(), now.Nanosecond()/1000, source)
+	fmt.Fprintf(&b, "%d.%06d [%d %s]", now.Unix(), now.Nanosecond()/1000, db, source)
 	redact := redactedArgs(sp.Name, args)
 	for i, a := range args {
 		b.WriteByte(' ')
@@ -165,7 +165,7 @@ func (s *Server) monitorStep(c *client, args [][]byte) {
 func (s *Server) monitorScript(args [][]byte) {
 	s.stats.ran([]redcon.Command{{Args: args}}, 0)
 	if s.monitors.count.Load() > 0 {
-		s.monitors.feedFrom("lua", args, nil)
+		s.monitors.feedFrom(0, "lua", args, nil)
 	}
 }
 

@@ -3,6 +3,7 @@ package resp
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +31,7 @@ type txState struct {
 	dirty   bool
 	queue   []queuedCommand
 	watches []store.WatchMark
-	watched map[string]bool
+	watched map[watchKey]bool
 	// session is registered with the server's watchRegistry while there
 	// are watches.
 	session *watchSession
@@ -138,8 +139,9 @@ func (s *Server) transaction(conn redcon.Conn, c *client, cmd redcon.Command, sc
 		}
 	}
 	// A script queued in a transaction runs inside the EXEC entry, so
-	// the transaction stays one atomic step of the log.
-	inLog := sc != nil || admin.spec.Runs == command.AsScript
+	// the transaction stays one atomic step of the log; so does a SELECT,
+	// which moves the commands after it to another database.
+	inLog := sc != nil || admin.spec.Runs == command.AsScript || admin.spec.Name == "select"
 	tx.queue = append(tx.queue, queuedCommand{args: cloneArgs(cmd.Args), sc: sc, inLog: inLog})
 	conn.WriteString("QUEUED")
 	return true
@@ -199,14 +201,14 @@ func (s *Server) cmdWatch(conn redcon.Conn, c *client, args [][]byte) {
 	}
 	tx := c.tx
 	if tx.watched == nil {
-		tx.watched = make(map[string]bool)
+		tx.watched = make(map[watchKey]bool)
 		tx.session = &watchSession{}
 	}
 	now := time.Now().UnixMilli()
 	for _, key := range args[1:] {
-		if !tx.watched[string(key)] {
-			tx.watched[string(key)] = true
-			mark := s.home.Store().Watch(now, key)
+		if wk := (watchKey{c.db, string(key)}); !tx.watched[wk] {
+			tx.watched[wk] = true
+			mark := s.home.Store().Watch(c.db, now, key)
 			tx.watches = append(tx.watches, mark)
 			s.watchers.add(tx.session, mark)
 		}
@@ -277,13 +279,14 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 		conn.WriteError("EXECABORT Transaction discarded because of: " + errNoReplicas)
 		return
 	}
-	entry := replica.EncodeEntry(nil, replica.KindExec, time.Now().UnixMilli(), store.ExecArgs(tx.watches, cmds))
+	entry := replica.EncodeEntryDB(nil, replica.KindExec, c.db, time.Now().UnixMilli(), store.ExecArgs(tx.watches, cmds))
 	v, err := s.home.Node().Propose(ctx, entry)
 	reply, ok := v.([]byte)
 	if err != nil || !ok {
 		s.writeResult(conn, route, routeArgs, consensus.Result{Val: v, Err: err})
 		return
 	}
+	s.selectedInExec(c, cmds, reply)
 	if len(cmds) < len(tx.queue) {
 		if _, arr := redcon.ReadNextRESP(reply); arr.Type == redcon.Array && arr.Count == len(cmds) {
 			s.interleave(conn, c, tx.queue, arr.Data)
@@ -302,6 +305,24 @@ func (s *Server) exec(conn redcon.Conn, c *client) {
 	}
 	if c.tracked && arr.Type == redcon.Array {
 		s.rememberQueuedReads(c, tx.queue)
+	}
+}
+
+// selectedInExec makes the database the last SELECT a transaction ran
+// (cmds, replied with reply) chose the connection's, as in Redis.
+func (s *Server) selectedInExec(c *client, cmds [][][]byte, reply []byte) {
+	_, arr := redcon.ReadNextRESP(reply)
+	if arr.Type != redcon.Array || arr.Count != len(cmds) {
+		return
+	}
+	elems := arr.Data
+	for _, args := range cmds {
+		n, _ := redcon.ReadNextRESP(elems)
+		if strings.EqualFold(string(args[0]), "select") && string(elems[:n]) == "+OK\r\n" {
+			db, _ := strconv.Atoi(string(args[1]))
+			s.setClient(c, func(c *client) { c.db = db })
+		}
+		elems = elems[n:]
 	}
 }
 
@@ -353,7 +374,7 @@ func (s *Server) execReads(conn redcon.Conn, c *client, queue []queuedCommand) {
 		}
 	}
 	replies := make([][]byte, len(reads))
-	s.home.Store().ReadEach(time.Now().UnixMilli(), reads, func(i int, out []byte) {
+	s.home.Store().ReadEach(c.db, time.Now().UnixMilli(), reads, func(i int, out []byte) {
 		replies[i] = append([]byte(nil), out...)
 	})
 	conn.WriteArray(len(queue))

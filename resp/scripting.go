@@ -136,7 +136,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 	if rep.Node().IsLeader() {
 		noReplicas := s.noReplicas(rep)
 		var r script.Result
-		rep.Store().ReadScript(time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
+		rep.Store().ReadScript(c.db, time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
 			r = run(replica.ReadScriptHost(exec, nowMs, nil), script.Options{UntilWrite: true, Budget: replica.ScriptBudget, NoReplicas: noReplicas})
 		})
 		if r.Killed {
@@ -166,7 +166,7 @@ func (s *Server) cmdEval(conn redcon.Conn, c *client, args [][]byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
 		oom := !rep.Removal().AdmitWrite(ctx)
-		return replica.EncodeScript(nil, time.Now().UnixMilli(), oom, c.resp3, replica.ScriptBudget, rand.Uint64(), cmd)
+		return replica.EncodeScript(nil, time.Now().UnixMilli(), c.db, oom, c.resp3, replica.ScriptBudget, rand.Uint64(), cmd)
 	})
 }
 
@@ -204,7 +204,7 @@ func (s *Server) readScript(conn redcon.Conn, c *client, rep *replica.Replica, r
 		return
 	}
 	var r script.Result
-	rep.Store().ReadScript(time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
+	rep.Store().ReadScript(c.db, time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
 		r = run(replica.ReadScriptHost(exec, nowMs, s.monitorScript))
 	})
 	conn.WriteRaw(r.Reply)

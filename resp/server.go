@@ -130,6 +130,8 @@ type client struct {
 	libName  string
 	libVer   string
 	readonly bool
+	// db is the database SELECT chose.
+	db int
 	// resp3 is set by HELLO 3: replies go out in RESP3.
 	resp3    bool
 	created  time.Time
@@ -535,13 +537,14 @@ func (s *Server) writes(conn redcon.Conn, rep *replica.Replica, cmds []redcon.Co
 	}
 	ctx := s.requests.get()
 	stamp := time.Now().UnixMilli()
+	db := dbOf(clientOf(conn))
 	oom := denyOOM(scs) && !rep.Removal().AdmitWrite(ctx)
 	datas := make([][]byte, 0, len(cmds))
 	valid := make([]bool, len(cmds))
 	for i, cmd := range cmds {
 		if scs[i].ArityOK(len(cmd.Args)) && !(oom && scs[i].DenyOOM()) {
 			valid[i] = true
-			datas = append(datas, replica.EncodeCommand(nil, stamp, cmd.Args))
+			datas = append(datas, replica.EncodeEntryDB(nil, replica.KindCommand, db, stamp, cmd.Args))
 		}
 	}
 	// No results (on a follower) means every valid command is redirected.
@@ -635,7 +638,7 @@ func (s *Server) reads(conn redcon.Conn, c *client, rep *replica.Replica, cmds [
 				if sc.Keyless() {
 					// Keyless reads (DBSIZE, KEYS, SCAN) are served by the
 					// node asked, as a Redis replica does.
-					writeReply(conn, c, cmd.Args, rep.Store().Read(now, cmd.Args, nil))
+					writeReply(conn, c, cmd.Args, rep.Store().ReadDB(dbOf(c), now, cmd.Args, nil))
 					continue
 				}
 				s.redirect(conn, sc, cmd.Args, rep.Node().Leader())
@@ -662,7 +665,7 @@ func (s *Server) reads(conn redcon.Conn, c *client, rep *replica.Replica, cmds [
 		if !checkArity(conn, scs[i], cmd.Args) {
 			continue
 		}
-		out = rep.Store().Read(now, cmd.Args, out[:0])
+		out = rep.Store().ReadDB(c.db, now, cmd.Args, out[:0])
 		writeReply(conn, c, cmd.Args, out)
 		if c.tracked {
 			s.rememberRead(c, cmd.Args)

@@ -185,7 +185,7 @@ func TestSingleNodeCommands(t *testing.T) {
 		{[]any{"get"}, "ERR wrong number of arguments for 'get' command"},
 		{[]any{"set", "k"}, "ERR wrong number of arguments for 'set' command"},
 		{[]any{"nosuch", "a"}, "ERR unknown command 'nosuch', with args beginning with: 'a' "},
-		{[]any{"select", "1"}, "ERR SELECT is not allowed in cluster mode"},
+		{[]any{"select", "16"}, "ERR DB index is out of range"},
 		{[]any{"hello", "4"}, "NOPROTO unsupported protocol version"},
 		{[]any{"cluster", "keyslot", "{user1}.name"}, fmt.Sprint(store.KeySlot([]byte("user1")))},
 		{[]any{"cluster", "myid"}, nodeName(1)},

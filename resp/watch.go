@@ -24,24 +24,31 @@ type watchRegistry struct {
 	mu sync.Mutex
 	// byKey holds, per key, each session watching it with the store seq
 	// of its mark.
-	byKey map[string]map[*watchSession]uint64
+	byKey map[watchKey]map[*watchSession]uint64
 	// watching counts the registered keys, so that the applier takes the
 	// lock only when someone watches.
 	watching atomic.Int64
 }
 
 func newWatchRegistry() *watchRegistry {
-	return &watchRegistry{byKey: make(map[string]map[*watchSession]uint64)}
+	return &watchRegistry{byKey: make(map[watchKey]map[*watchSession]uint64)}
+}
+
+// watchKey is a key in its database.
+type watchKey struct {
+	db  int
+	key string
 }
 
 // add registers the session's mark of a key.
 func (w *watchRegistry) add(ws *watchSession, mark store.WatchMark) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	sessions := w.byKey[string(mark.Key)]
+	wk := watchKey{mark.DB, string(mark.Key)}
+	sessions := w.byKey[wk]
 	if sessions == nil {
 		sessions = make(map[*watchSession]uint64)
-		w.byKey[string(mark.Key)] = sessions
+		w.byKey[wk] = sessions
 	}
 	sessions[ws] = mark.Seq
 	w.watching.Add(1)
@@ -55,14 +62,15 @@ func (w *watchRegistry) forget(ws *watchSession, marks []store.WatchMark) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, m := range marks {
-		sessions := w.byKey[string(m.Key)]
+		wk := watchKey{m.DB, string(m.Key)}
+		sessions := w.byKey[wk]
 		if _, ok := sessions[ws]; !ok {
 			continue
 		}
 		delete(sessions, ws)
 		w.watching.Add(-1)
 		if len(sessions) == 0 {
-			delete(w.byKey, string(m.Key))
+			delete(w.byKey, wk)
 		}
 	}
 }
@@ -87,7 +95,7 @@ func (w *watchRegistry) changed(c store.Changes) {
 		// goes to the log, which aborts it if one did.
 		return
 	}
-	for _, k := range c.Keys {
-		breakOlder(w.byKey[k])
+	for i, k := range c.Keys {
+		breakOlder(w.byKey[watchKey{c.DBs[i], k}])
 	}
 }

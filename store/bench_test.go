@@ -80,7 +80,7 @@ func BenchmarkEvictionCandidates(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if keys, _ := s.EvictionCandidates(int64(1000+i), 1<<30, 1024); len(keys) != 1024 {
+		if keys, _ := s.EvictionCandidates(0, int64(1000+i), 1<<30, 1024); len(keys) != 1024 {
 			b.Fatalf("%d keys", len(keys))
 		}
 	}

@@ -189,7 +189,7 @@ func TestBitNoChangeKeepsVersion(t *testing.T) {
 	for _, cmd := range []string{"setbit k 0 0", "bitfield k set u4 0 3", "bitfield k overflow fail incrby u4 0 100"} {
 		s := New()
 		apply(s, 1000, "set k 1")
-		marks := []WatchMark{s.Watch(1000, []byte("k"))}
+		marks := []WatchMark{s.Watch(0, 1000, []byte("k"))}
 		apply(s, 1000, cmd)
 		if got := read(s, 1000, "object encoding k"); got != bulk("raw") {
 			t.Fatalf("%s: encoding %q", cmd, got)
@@ -198,7 +198,7 @@ func TestBitNoChangeKeepsVersion(t *testing.T) {
 			t.Fatalf("%s: EXEC = %q, want it run", cmd, got)
 		}
 		apply(s, 1000, "setbit k 0 1")
-		if got := execEntry(s, 1000, []WatchMark{s.Watch(1000, []byte("k"))}, "setbit k 7 1"); got != arr(num(1)) {
+		if got := execEntry(s, 1000, []WatchMark{s.Watch(0, 1000, []byte("k"))}, "setbit k 7 1"); got != arr(num(1)) {
 			t.Fatalf("%s: EXEC = %q", cmd, got)
 		}
 	}

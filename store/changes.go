@@ -12,6 +12,8 @@ type Changes struct {
 	// are valid only until the next entry is applied: a receiver that
 	// keeps one copies it.
 	Keys []string
+	// DBs are the databases of Keys, DBs[i] that of Keys[i].
+	DBs []int
 	// All: the whole keyspace was replaced or emptied (FLUSHALL, a
 	// snapshot restored); Keys are then incomplete.
 	All bool
@@ -22,6 +24,8 @@ type Changes struct {
 	// key did not change as WATCH sees it (XGROUP DESTROY, as Redis's
 	// signalKeyAsReady); valid, like Keys, until the next entry.
 	Ready []string
+	// ReadyDBs are the databases of Ready, as DBs are of Keys.
+	ReadyDBs []int
 }
 
 // RecordChanges turns on or off the recording that TakeChanges returns;
@@ -33,8 +37,10 @@ func (s *Store) RecordChanges(on bool) { s.recordChanges.Store(on) }
 func (s *Store) TakeChanges() Changes {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Changes{Seq: s.seq, Keys: s.changedKeys, All: s.changedAll, Events: s.events, Ready: s.readyKeys}
-	s.changedKeys, s.changedAll, s.events, s.readyKeys = s.changedKeys[:0], false, s.events[:0], s.readyKeys[:0]
+	c := Changes{Seq: s.seq, Keys: s.changedKeys, DBs: s.changedDBs, All: s.changedAll, Events: s.events,
+		Ready: s.readyKeys, ReadyDBs: s.readyDBs}
+	s.changedKeys, s.changedDBs, s.changedAll = s.changedKeys[:0], s.changedDBs[:0], false
+	s.events, s.readyKeys, s.readyDBs = s.events[:0], s.readyKeys[:0], s.readyDBs[:0]
 	return c
 }
 
@@ -43,6 +49,7 @@ func (s *Store) TakeChanges() Changes {
 func (s *Store) readyKey(key string) {
 	if s.recording {
 		s.readyKeys = append(s.readyKeys, key)
+		s.readyDBs = append(s.readyDBs, s.db)
 	}
 }
 
@@ -51,5 +58,6 @@ func (s *Store) readyKey(key string) {
 func (s *Store) changedKey(it *item) {
 	if s.recording {
 		s.changedKeys = append(s.changedKeys, it.key())
+		s.changedDBs = append(s.changedDBs, s.db)
 	}
 }

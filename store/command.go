@@ -87,7 +87,7 @@ func ArityFits(arity, n int) bool {
 
 // commands is the table, sorted by name: each file's commands, beside their
 // code.
-var commands = table(stringCommands, keyCommands, hashCommands, listCommands,
+var commands = table(stringCommands, keyCommands, databaseCommands, hashCommands, listCommands,
 	setCommands, zsetCommands, streamCommands, streamGroupCommands, blockingCommands, hllCommands,
 	bitmapCommands, geoCommands, dumpCommands, sortCommands)
 

@@ -11,9 +11,8 @@ import (
 // its LRU clock and idle seconds, and a list's quicklist figures as
 // DUMP would write its nodes. ok is false when the key does not exist at
 // nowMs.
-func (s *Store) DebugObject(nowMs int64, key []byte) (line string, ok bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+func (s *Store) DebugObject(db int, nowMs int64, key []byte) (line string, ok bool) {
+	defer s.lockDB(db)()
 	now := s.queryNow(nowMs)
 	it, ok := s.peek(mode{now: now}, probe(key))
 	if !ok {
@@ -49,8 +48,7 @@ func objectValue(it item) container {
 func (s *Store) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.snapGen++
-	sn := &Snapshot{keys: s.keys.Copy(), clock: s.clock, seq: s.seq, deleted: *s.deleted, enc: s.enc}
+	sn := s.snapshot()
 	var buf bytes.Buffer
 	if _, err := sn.WriteTo(&buf); err != nil {
 		return err

@@ -38,12 +38,12 @@ func TestDebugObject(t *testing.T) {
 		"s":  `^Value at:0x[0-9a-f]+ refcount:1 encoding:int serializedlength:3 lru:\d+ lru_seconds_idle:\d+$`,
 		"s2": `^Value at:0x[0-9a-f]+ refcount:1 encoding:embstr serializedlength:6 lru:\d+ lru_seconds_idle:\d+$`,
 	} {
-		line, ok := s.DebugObject(1000, []byte(key))
+		line, ok := s.DebugObject(0, 1000, []byte(key))
 		if !ok || !regexp.MustCompile(want).MatchString(line) {
 			t.Errorf("%s: %q", key, line)
 		}
 	}
-	if _, ok := s.DebugObject(1000, []byte("missing")); ok {
+	if _, ok := s.DebugObject(0, 1000, []byte("missing")); ok {
 		t.Error("a missing key has an object")
 	}
 }

@@ -87,6 +87,21 @@
 // object holding the key and a container (one file per type implements
 // it). A second B-tree indexes deadlines for active expiry.
 //
+// # Databases
+//
+// Each of Redis's numbered databases is a keyspace of its own: its two
+// trees, its slot counts and its bytes. Every log entry names the
+// database of the client that sent it (database 0 entries are laid out as
+// before databases existed), and a WATCH mark its key's. While an entry
+// is applied, its database is the store's current keyspace, the fields
+// every command reads (Store.keys...), so no command needs to know
+// databases; SELECT inside a transaction or a script, MOVE, COPY ... DB
+// and SWAPDB switch it. Outside an entry database 0 is current, so reads
+// of it keep the read lock and run in parallel; a read of another
+// database must switch, and so takes the write lock. That trades the
+// parallel reads of databases other than 0, which cluster clients never
+// use, for leaving every command unaware of databases.
+//
 // # Encoding settings
 //
 // The thresholds of the compact encodings (hash-max-listpack-entries and
@@ -130,5 +145,7 @@
 // # Concurrency
 //
 // Apply, Snapshot and Restore take the store's write lock; Read and the
-// other queries take its read lock.
+// other queries take its read lock, but for databases other than 0 (see
+// Databases) and scripts run outside the log (ReadScript: a script may
+// SELECT), which take the write lock.
 package store

@@ -11,7 +11,7 @@ func config(s *Store, pairs ...string) string {
 	for i, p := range pairs {
 		args[i] = []byte(p)
 	}
-	return string(s.ApplyOp(OpConfig, 1, args, nil))
+	return string(s.ApplyOp(OpConfig, 0, 1, args, nil))
 }
 
 // Values convert at the thresholds in force when they grow, and stay

@@ -218,7 +218,7 @@ func (s *Store) SetPolicy(p Policy, samples int, nowMs int64) {
 	case !p.lru() && !p.lfu():
 		s.access.Store(nil)
 	case t == nil || t.lfu != p.lfu():
-		s.access.Store(newAccessTable(p.lfu(), s.queryNow(nowMs), s.keys.Len()))
+		s.access.Store(newAccessTable(p.lfu(), s.queryNow(nowMs), s.keysLen()))
 		s.idleSet = nil
 	}
 }
@@ -234,7 +234,7 @@ func (s *Store) touch(it item, now int64) {
 // growAccess keeps the access table at least as long as the keyspace, so
 // that few keys share a slot. The caller holds the write lock.
 func (s *Store) growAccess() {
-	if t := s.access.Load(); t != nil && s.keys.Len() > len(t.slots) {
+	if t := s.access.Load(); t != nil && s.keysLen() > len(t.slots) {
 		s.access.Store(t.grown())
 	}
 }
@@ -274,9 +274,8 @@ func keyMemory(it item) int64 {
 
 // KeyMemory answers MEMORY USAGE: the bytes the key costs, as counted
 // against maxmemory, and whether it exists at nowMs.
-func (s *Store) KeyMemory(nowMs int64, key []byte) (int64, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+func (s *Store) KeyMemory(db int, nowMs int64, key []byte) (int64, bool) {
+	defer s.lockDB(db)()
 	it, ok := s.peek(mode{now: s.queryNow(nowMs)}, probe(key))
 	if !ok {
 		return 0, false
@@ -299,9 +298,8 @@ type evictionCandidate struct {
 // what they free. None means there is nothing the policy may evict (no key,
 // or no key with a TTL for a volatile policy) or the policy is noeviction.
 // nowMs is the local clock, as for Read.
-func (s *Store) EvictionCandidates(nowMs int64, need int64, maxKeys int) ([][]byte, int64) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+func (s *Store) EvictionCandidates(db int, nowMs int64, need int64, maxKeys int) ([][]byte, int64) {
+	defer s.lockDB(db)()
 	p := s.policy
 	if p == NoEviction || need <= 0 || maxKeys <= 0 {
 		return nil, 0

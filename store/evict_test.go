@@ -54,7 +54,7 @@ func TestEvictionPrefersColdKeys(t *testing.T) {
 					read(s, 2000+int64(round), fmt.Sprintf("get key:%d", i))
 				}
 			}
-			keys, freed := s.EvictionCandidates(3000, s.MemoryBytes()/2, 5000)
+			keys, freed := s.EvictionCandidates(0, 3000, s.MemoryBytes()/2, 5000)
 			if len(keys) == 0 || freed < s.MemoryBytes()/2 && len(keys) < 5000 {
 				t.Fatalf("%d candidates freeing %d of %d", len(keys), freed, s.MemoryBytes()/2)
 			}
@@ -72,7 +72,7 @@ func TestEvictionFromWriteHistory(t *testing.T) {
 	writeKeys(s, 1_000, 0, 3000)
 	writeKeys(s, 61_000, 3000, 3000)
 	s.SetPolicy(AllKeysLRU, 5, 62_000)
-	keys, _ := s.EvictionCandidates(62_000, 1<<30, 500)
+	keys, _ := s.EvictionCandidates(0, 62_000, 1<<30, 500)
 	if len(keys) != 500 {
 		t.Fatalf("%d candidates", len(keys))
 	}
@@ -99,7 +99,7 @@ func TestEvictionAfterRestore(t *testing.T) {
 	if err := r.Restore(&buf); err != nil {
 		t.Fatal(err)
 	}
-	keys, _ := r.EvictionCandidates(5000, r.MemoryBytes()/4, 2000)
+	keys, _ := r.EvictionCandidates(0, 5000, r.MemoryBytes()/4, 2000)
 	if len(keys) == 0 || len(keys) > 1000 {
 		t.Fatalf("%d candidates to free a quarter of 2000 keys", len(keys))
 	}
@@ -118,13 +118,13 @@ func TestVolatilePolicies(t *testing.T) {
 			s := New()
 			s.SetPolicy(p, 5, 1000)
 			writeKeys(s, 1000, 0, 1000)
-			if keys, _ := s.EvictionCandidates(1000, 1<<20, 100); len(keys) != 0 {
+			if keys, _ := s.EvictionCandidates(0, 1000, 1<<20, 100); len(keys) != 0 {
 				t.Fatalf("%d candidates without any key with a TTL", len(keys))
 			}
 			for i := 0; i < 1000; i += 2 {
 				apply(s, 1000, fmt.Sprintf("pexpire key:%d %d", i, 100_000+i))
 			}
-			keys, _ := s.EvictionCandidates(1000, 1<<30, 100)
+			keys, _ := s.EvictionCandidates(0, 1000, 1<<30, 100)
 			if len(keys) != 100 {
 				t.Fatalf("%d candidates, want 100", len(keys))
 			}
@@ -145,7 +145,7 @@ func TestVolatilePolicies(t *testing.T) {
 func TestNoEvictionChoosesNothing(t *testing.T) {
 	s := New()
 	writeKeys(s, 1000, 0, 100)
-	if keys, _ := s.EvictionCandidates(1000, 1<<20, 100); keys != nil {
+	if keys, _ := s.EvictionCandidates(0, 1000, 1<<20, 100); keys != nil {
 		t.Fatalf("noeviction chose %d keys", len(keys))
 	}
 }
@@ -154,7 +154,7 @@ func TestEvictOp(t *testing.T) {
 	s := New()
 	writeKeys(s, 1000, 0, 3)
 	before := s.MemoryBytes()
-	if got := string(s.ApplyOp(OpEvict, 1000, argv("key:0 key:2 missing"), nil)); got != num(2) {
+	if got := string(s.ApplyOp(OpEvict, 0, 1000, argv("key:0 key:2 missing"), nil)); got != num(2) {
 		t.Fatalf("OpEvict = %q", got)
 	}
 	if got := read(s, 1000, "dbsize"); got != num(1) {
@@ -256,7 +256,7 @@ func TestExpiryCounters(t *testing.T) {
 	if st := s.Stats(2000); st.KeysWithTTL != 3 || st.StalePercent < 66 || st.StalePercent > 67 {
 		t.Fatalf("before expiry: %+v", st)
 	}
-	s.ApplyOp(OpExpire, 2000, argv("a"), nil)
+	s.ApplyOp(OpExpire, 0, 2000, argv("a"), nil)
 	apply(s, 2000, "get b") // deleted on access in a write run
 	if st := s.Stats(2000); st.Expired != 2 || st.StalePercent != 0 || st.KeysWithTTL != 1 {
 		t.Fatalf("after expiry: %+v", st)
@@ -266,11 +266,11 @@ func TestExpiryCounters(t *testing.T) {
 func TestKeyMemory(t *testing.T) {
 	s := New()
 	apply(s, 1, "set k "+string(bytes.Repeat([]byte("v"), 1000)))
-	n, ok := s.KeyMemory(1, []byte("k"))
+	n, ok := s.KeyMemory(0, 1, []byte("k"))
 	if !ok || n < 1000 || n != s.MemoryBytes() {
 		t.Fatalf("KeyMemory = %d, %v; MemoryBytes = %d", n, ok, s.MemoryBytes())
 	}
-	if _, ok := s.KeyMemory(1, []byte("missing")); ok {
+	if _, ok := s.KeyMemory(0, 1, []byte("missing")); ok {
 		t.Fatal("KeyMemory found a missing key")
 	}
 }

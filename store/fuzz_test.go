@@ -113,7 +113,7 @@ func checkRestored(t *testing.T, s *Store) {
 	for _, k := range keys {
 		s.Apply(now, [][]byte{[]byte("del"), k}, nil)
 	}
-	if s.Len() != 0 || s.ttls.Len() != 0 || s.bytes != 0 || s.slots != ([NumSlots]uint32{}) {
+	if s.Len() != 0 || s.ttls.Len() != 0 || s.bytes != 0 || *s.slots != ([NumSlots]uint32{}) {
 		t.Fatalf("after deleting every key: %d keys, %d TTLs, %d bytes", s.Len(), s.ttls.Len(), s.bytes)
 	}
 }

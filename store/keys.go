@@ -357,13 +357,18 @@ func dbsizeCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	return appendInt(out, int64(s.keys.Len()))
 }
 
-// flushCmd serves FLUSHDB and FLUSHALL; ASYNC and SYNC are accepted and
-// equivalent, since dropping the trees is O(1) and the GC frees the rest.
+// flushCmd serves FLUSHDB (the current database) and FLUSHALL (every
+// one); ASYNC and SYNC are accepted and equivalent, since dropping the
+// trees is O(1) and the GC frees the rest.
 func flushCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if len(args) > 2 || len(args) == 2 && !eqFold(args[1], "sync") && !eqFold(args[1], "async") {
 		return appendErr(out, errSyntax)
 	}
-	s.reset()
+	if eqFold(args[0], "flushdb") {
+		s.resetDB(s.db)
+	} else {
+		s.reset()
+	}
 	return append(out, okReply...)
 }
 
@@ -401,26 +406,18 @@ func renameGeneric(s *Store, m mode, args [][]byte, out []byte, nx bool) []byte 
 	return append(out, okReply...)
 }
 
-// copyCmd follows Redis 7.0's copyCommand in cluster mode: DB must be 0.
+// copyCmd follows Redis 7.0's copyCommand.
 func copyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	replace := false
-	db := int64(0)
+	db := s.db
 	for j := 3; j < len(args); j++ {
 		switch {
 		case eqFold(args[j], "replace"):
 			replace = true
 		case eqFold(args[j], "db") && j+1 < len(args):
-			// Redis's getIntFromObjectOrReply: a long first, then the
-			// int range, each with its own message.
-			n, ok := parseInt(b2s(args[j+1]))
-			if !ok {
-				return appendErr(out, errNotInt)
-			}
-			if n < math.MinInt32 || n > math.MaxInt32 {
-				return appendErr(out, "ERR value is out of range, value must between -2147483648 and 2147483647")
-			}
-			if n < 0 || n >= 16 {
-				return appendErr(out, "ERR DB index is out of range")
+			n, msg := s.parseDB(args[j+1], "")
+			if msg != "" {
+				return appendErr(out, msg)
 			}
 			db = n
 			j++
@@ -428,22 +425,33 @@ func copyCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 			return appendErr(out, errSyntax)
 		}
 	}
-	if db != 0 {
-		return appendErr(out, "ERR Copying to another database is not allowed in cluster mode")
-	}
-	if bytes.Equal(args[1], args[2]) {
+	if db == s.db && bytes.Equal(args[1], args[2]) {
 		return appendErr(out, errSameObj)
 	}
 	it, found := s.get(m, probe(args[1]))
 	if !found {
 		return append(out, zeroReply...)
 	}
+	src := s.db
+	defer s.selectDB(src)
+	s.selectDB(db)
 	dst := probe(args[2])
 	if _, exists := s.get(m, dst); exists && !replace {
 		return append(out, zeroReply...)
 	}
 	s.put(s.rekeyed(it, dst, true))
 	return append(out, oneReply...)
+}
+
+// copyTarget is the database a COPY's DB option names, ok false without one.
+func copyTarget(s *Store, args [][]byte) (db int, ok bool) {
+	for j := 3; j+1 < len(args); j++ {
+		if eqFold(args[j], "db") {
+			db, msg := s.parseDB(args[j+1], "")
+			return db, msg == ""
+		}
+	}
+	return 0, false
 }
 
 // rekeyed returns the value of it under the key dst (a probe), with it's

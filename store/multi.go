@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/tidwall/redcon"
 
@@ -12,6 +13,9 @@ import (
 // An EXEC becomes one OpExec entry, whose arguments are
 //
 //	<nwatch> (<key> <seq> <live>)... <ncmd> (<argc> <arg>...)...
+//
+// where live is 1 or 0, followed by @<db> for a key of a database other
+// than 0.
 //
 // ApplyOp aborts it with a null array when a watched key changed after the
 // leader took its WatchMark; otherwise it runs every queued command, as
@@ -23,18 +27,19 @@ import (
 // when it looked, and whether the key was live then.
 type WatchMark struct {
 	Key  []byte
+	DB   int
 	Seq  uint64
 	Live bool
 }
 
-// Watch returns the mark of key at nowMs (the local wall clock, raised to
-// the store's clock if behind, as for Read). The caller makes the read
-// linearizable (a ReadIndex round on the leader) before calling it.
-func (s *Store) Watch(nowMs int64, key []byte) WatchMark {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+// Watch returns the mark of key in database db at nowMs (the local wall
+// clock, raised to the store's clock if behind, as for Read). The caller
+// makes the read linearizable (a ReadIndex round on the leader) before
+// calling it.
+func (s *Store) Watch(db int, nowMs int64, key []byte) WatchMark {
+	defer s.lockDB(db)()
 	it, found := s.keys.Get(probe(key))
-	return WatchMark{Key: bytes.Clone(key), Seq: s.seq, Live: found && !it.expired(s.queryNow(nowMs))}
+	return WatchMark{Key: bytes.Clone(key), DB: db, Seq: s.seq, Live: found && !it.expired(s.queryNow(nowMs))}
 }
 
 // ExecArgs builds the arguments of the OpExec that runs cmds (each a command's
@@ -50,6 +55,9 @@ func ExecArgs(marks []WatchMark, cmds [][][]byte) [][]byte {
 		live := []byte("0")
 		if w.Live {
 			live = []byte("1")
+		}
+		if w.DB != 0 {
+			live = strconv.AppendInt(append(live, '@'), int64(w.DB), 10)
 		}
 		args = append(args, w.Key, strconv.AppendUint(nil, w.Seq, 10), live)
 	}
@@ -70,8 +78,12 @@ func (s *Store) execCmd(m mode, args [][]byte, out []byte) []byte {
 	if !ok {
 		return appendErr(out, errBadExec)
 	}
+	db := s.db
 	for _, w := range marks {
-		if s.watchBroken(m, w) {
+		s.selectDB(w.DB)
+		broken := s.watchBroken(m, w)
+		s.selectDB(db)
+		if broken {
 			return append(out, nullArray...)
 		}
 	}
@@ -80,7 +92,10 @@ func (s *Store) execCmd(m mode, args [][]byte, out []byte) []byte {
 		if sp, ok := command.Lookup(c[0]); ok && sp.Runs == command.AsScript && s.scripts != nil {
 			sm := m
 			sm.script = true
+			// A script's SELECT lasts until it ends, as in Redis.
+			db := s.db
 			out = s.scripts(m.now, func(args [][]byte, out []byte) []byte { return s.dispatch(sm, args, out) }, c, out)
+			s.selectDB(db)
 			continue
 		}
 		out = s.dispatch(m, c, out)
@@ -93,7 +108,7 @@ func (s *Store) execCmd(m mode, args [][]byte, out []byte) []byte {
 // which FLUSHALL sets too), or live then and gone or expired now.
 func (s *Store) watchBroken(m mode, w WatchMark) bool {
 	p := probe(w.Key)
-	if s.deleted[deletedBucket(p.ord)] > w.Seq {
+	if s.deleted[deletedBucket(s.db, p.ord)] > w.Seq {
 		return true
 	}
 	it, found := s.keys.Get(p)
@@ -120,11 +135,15 @@ func decodeExec(args [][]byte) (marks []WatchMark, cmds [][][]byte, ok bool) {
 	marks = make([]WatchMark, nw)
 	for i := range marks {
 		seq, err := strconv.ParseUint(b2s(args[1]), 10, 64)
-		live := string(args[2])
-		if err != nil || live != "0" && live != "1" {
+		live, inDB, hasDB := strings.Cut(string(args[2]), "@")
+		db, dbErr := 0, error(nil)
+		if hasDB {
+			db, dbErr = strconv.Atoi(inDB)
+		}
+		if err != nil || live != "0" && live != "1" || dbErr != nil || db < 0 || db >= MaxDatabases {
 			return nil, nil, false
 		}
-		marks[i] = WatchMark{Key: args[0], Seq: seq, Live: live == "1"}
+		marks[i] = WatchMark{Key: args[0], DB: db, Seq: seq, Live: live == "1"}
 		args = args[3:]
 	}
 	nc, ok := count()

@@ -13,7 +13,7 @@ func execEntry(s *Store, stamp int64, marks []WatchMark, cmds ...string) string 
 	for _, c := range cmds {
 		argvs = append(argvs, argv(c))
 	}
-	return string(s.ApplyOp(OpExec, stamp, ExecArgs(marks, argvs), nil))
+	return string(s.ApplyOp(OpExec, 0, stamp, ExecArgs(marks, argvs), nil))
 }
 
 // aborted is the reply of an EXEC a watch aborted.
@@ -60,10 +60,10 @@ func TestExecWatch(t *testing.T) {
 			for _, cmd := range c.before {
 				apply(s, 1000, cmd)
 			}
-			marks := []WatchMark{s.Watch(c.watch, []byte("k"))}
+			marks := []WatchMark{s.Watch(0, c.watch, []byte("k"))}
 			for _, cmd := range c.after {
 				if keys, ok := strings.CutPrefix(cmd, "expire: "); ok {
-					s.ApplyOp(OpExpire, 2000, argv(keys), nil)
+					s.ApplyOp(OpExpire, 0, 2000, argv(keys), nil)
 				} else {
 					apply(s, 2000, cmd)
 				}
@@ -84,23 +84,23 @@ func TestWatchMark(t *testing.T) {
 	s := New()
 	apply(s, 1000, "set k 1 px 500")
 	apply(s, 1000, "set j 1")
-	w := s.Watch(1200, []byte("k"))
+	w := s.Watch(0, 1200, []byte("k"))
 	if !w.Live || w.Seq != 2 || string(w.Key) != "k" {
 		t.Fatalf("mark of a live key: %+v", w)
 	}
-	if w := s.Watch(1500, []byte("k")); w.Live {
+	if w := s.Watch(0, 1500, []byte("k")); w.Live {
 		t.Fatalf("mark of a key at its deadline: %+v", w)
 	}
-	if w := s.Watch(1200, []byte("none")); w.Live {
+	if w := s.Watch(0, 1200, []byte("none")); w.Live {
 		t.Fatalf("mark of a missing key: %+v", w)
 	}
 	// The local clock behind the store's is raised to it, as for reads.
 	apply(s, 3000, "set j 2")
-	if w := s.Watch(0, []byte("k")); w.Live || w.Seq != 3 {
+	if w := s.Watch(0, 0, []byte("k")); w.Live || w.Seq != 3 {
 		t.Fatalf("mark at a clock behind the store's: %+v", w)
 	}
 	key := []byte("j")
-	w = s.Watch(3000, key)
+	w = s.Watch(0, 3000, key)
 	key[0] = 'x'
 	if string(w.Key) != "j" {
 		t.Fatal("the mark aliases the caller's key")
@@ -111,7 +111,7 @@ func TestExecMixedCommands(t *testing.T) {
 	s := New()
 	apply(s, 1000, "set str abc")
 	apply(s, 1000, "set n 10")
-	other := s.Watch(1000, []byte("unrelated"))
+	other := s.Watch(0, 1000, []byte("unrelated"))
 	got := execEntry(s, 1000, []WatchMark{other},
 		"incr n", "incr str", "get str", "nosuch a b", "get", "set n", "append str def",
 		"getrange str 0 -1", "del n", "exists n", "incrby n 5", "mget n str missing",
@@ -131,7 +131,7 @@ func TestExecMixedCommands(t *testing.T) {
 	}
 	// An EXEC is one command of the log: every change it makes carries
 	// its seq, and only one seq passes.
-	seq := s.Watch(1000, []byte("n")).Seq
+	seq := s.Watch(0, 1000, []byte("n")).Seq
 	execEntry(s, 1000, nil, "set a 1", "set b 2")
 	for _, k := range []string{"a", "b"} {
 		it, _ := s.keys.Get(probe([]byte(k)))
@@ -139,7 +139,7 @@ func TestExecMixedCommands(t *testing.T) {
 			t.Fatalf("%s: ver %d, want %d", k, it.ver, seq+1)
 		}
 	}
-	if got := s.Watch(1000, []byte("n")).Seq; got != seq+1 {
+	if got := s.Watch(0, 1000, []byte("n")).Seq; got != seq+1 {
 		t.Fatalf("seq after EXEC = %d, want %d", got, seq+1)
 	}
 }
@@ -176,7 +176,7 @@ func TestExecMalformed(t *testing.T) {
 		set(5, "0"), set(5, "2"), set(5, "99"),
 	} {
 		s := New()
-		if got := string(s.ApplyOp(OpExec, 1000, args, nil)); got != errs(errBadExec) {
+		if got := string(s.ApplyOp(OpExec, 0, 1000, args, nil)); got != errs(errBadExec) {
 			t.Errorf("%q: got %q", bytes.Join(args, []byte(" ")), got)
 		}
 		if got := read(s, 1000, "exists a"); got != num(0) {
@@ -193,7 +193,7 @@ func TestExecDeterministicAcrossRestore(t *testing.T) {
 	for i, c := range []string{"set k 1", "set j 2 px 5000", "set gone 1", "del gone", "incr n"} {
 		apply(a, int64(1000+i), c)
 	}
-	marks := []WatchMark{a.Watch(1100, []byte("k")), a.Watch(1100, []byte("j")), a.Watch(1100, []byte("gone"))}
+	marks := []WatchMark{a.Watch(0, 1100, []byte("k")), a.Watch(0, 1100, []byte("j")), a.Watch(0, 1100, []byte("gone"))}
 	apply(a, 1200, "set unrelated 1")
 	var buf bytes.Buffer
 	if _, err := a.Snapshot().WriteTo(&buf); err != nil {
@@ -234,7 +234,7 @@ func TestExecDeterministicAcrossRestore(t *testing.T) {
 func TestExecWatchAppendNothing(t *testing.T) {
 	s := New()
 	apply(s, 1000, "set k v")
-	marks := []WatchMark{s.Watch(1000, []byte("k"))}
+	marks := []WatchMark{s.Watch(0, 1000, []byte("k"))}
 	if got := string(s.Apply(1000, [][]byte{[]byte("append"), []byte("k"), {}}, nil)); got != num(1) {
 		t.Fatalf("APPEND k \"\" = %q", got)
 	}

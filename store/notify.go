@@ -99,7 +99,9 @@ func formatNotifyFlags(f int64) string {
 // front end publishes it to __keyspace@0__:<Key> and
 // __keyevent@0__:<Name>, as the flags Keyspace and Keyevent ask.
 type Event struct {
-	Name, Key          string
+	Name, Key string
+	// DB is the database of Key.
+	DB                 int
 	Keyspace, Keyevent bool
 }
 
@@ -132,7 +134,7 @@ func (s *Store) notify(class int64, name, key string) {
 	if f&class == 0 || f&(notifyKeyspace|notifyKeyevent) == 0 {
 		return
 	}
-	s.events = append(s.events, Event{Name: name, Key: strings.Clone(key),
+	s.events = append(s.events, Event{Name: name, Key: strings.Clone(key), DB: s.db,
 		Keyspace: f&notifyKeyspace != 0, Keyevent: f&notifyKeyevent != 0})
 }
 
@@ -471,6 +473,10 @@ func notifyRename(s *Store, args [][]byte, reply []byte, fates []keyFate) {
 func notifyCopy(s *Store, args [][]byte, reply []byte, fates []keyFate) {
 	if string(reply) != ":1\r\n" {
 		return
+	}
+	if db, ok := copyTarget(s, args); ok {
+		defer s.selectDB(s.db)
+		s.selectDB(db)
 	}
 	s.notify(notifyNew, "new", string(args[2]))
 	s.notify(notifyGeneric, "copy_to", string(args[2]))

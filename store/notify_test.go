@@ -84,11 +84,11 @@ func TestNotifyExpiryAndExec(t *testing.T) {
 	apply(s, 1000, "set gone 1 px 10")
 	apply(s, 1000, "set e 1")
 	s.TakeChanges()
-	s.ApplyOp(OpExpire, 5000, [][]byte{[]byte("gone")}, nil)
+	s.ApplyOp(OpExpire, 0, 5000, [][]byte{[]byte("gone")}, nil)
 	if e := s.TakeChanges().Events; len(e) != 1 || e[0].Name != "expired" || e[0].Key != "gone" {
 		t.Errorf("expire: %+v", e)
 	}
-	s.ApplyOp(OpEvict, 5000, [][]byte{[]byte("e")}, nil)
+	s.ApplyOp(OpEvict, 0, 5000, [][]byte{[]byte("e")}, nil)
 	if e := s.TakeChanges().Events; len(e) != 1 || e[0].Name != "evicted" {
 		t.Errorf("evict: %+v", e)
 	}

@@ -21,7 +21,7 @@ func TestRandomkeyDeterministicInLog(t *testing.T) {
 		if ra, rb := apply(a, stamp, "randomkey"), apply(b, stamp, "randomkey"); ra != rb {
 			t.Fatalf("randomkey %d: %q on one replica, %q on the other", i, ra, rb)
 		}
-		ra, rb := a.ApplyOp(OpExec, stamp, exec, nil), b.ApplyOp(OpExec, stamp, exec, nil)
+		ra, rb := a.ApplyOp(OpExec, 0, stamp, exec, nil), b.ApplyOp(OpExec, 0, stamp, exec, nil)
 		if !bytes.Equal(ra, rb) {
 			t.Fatalf("exec randomkey %d: %q on one replica, %q on the other", i, ra, rb)
 		}

@@ -20,22 +20,27 @@ func (s *Store) SetScriptRunner(run ScriptRunner) { s.scripts = run }
 // and writes take effect at one point of the log and every replica that
 // runs the same script decides the same. fn's nowMs is the time the
 // script sees (TIME): the store's clock.
-func (s *Store) ApplyScript(stampMs int64, fn func(nowMs int64, exec Exec)) {
+func (s *Store) ApplyScript(db int, stampMs int64, fn func(nowMs int64, exec Exec)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.beginEntry(stampMs)
 	defer s.applied()
+	s.selectDB(db)
+	defer s.selectDB(0)
 	m.script = true
 	fn(m.now, func(args [][]byte, out []byte) []byte { return s.dispatch(m, args, out) })
 }
 
-// ReadScript runs a read-only script against the current state at nowMs
-// (the local wall clock, raised to the store's clock if behind) under the
-// read lock, so that its commands see one state; a write command is
-// refused.
-func (s *Store) ReadScript(nowMs int64, fn func(nowMs int64, exec Exec)) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+// ReadScript runs a read-only script in database db against the current
+// state at nowMs (the local wall clock, raised to the store's clock if
+// behind), so that its commands see one state; a write command is
+// refused. It holds the write lock, not the read lock, because the script
+// may SELECT another database (see selectDB).
+func (s *Store) ReadScript(db int, nowMs int64, fn func(nowMs int64, exec Exec)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.selectDB(db)
+	defer s.selectDB(0)
 	m := mode{now: s.queryNow(nowMs), script: true}
 	fn(m.now, func(args [][]byte, out []byte) []byte {
 		return s.read(m, args, out, "' is not allowed from a read-only script")

@@ -17,24 +17,29 @@ import (
 
 // Snapshot format (all integers little-endian or varint):
 //
-//	magic   "RKVSNAP3"
+//	magic   "RKVSNAP4"
 //	clock   int64     the store's clock
 //	seq     uint64    the store's command count
-//	count   uint64    number of records
+//	count   uint64    number of records, in all databases
 //	deleted 4096 × uvarint: Store.deleted
 //	enc     uvarint count, then per encoding setting that differs from its
 //	        default its uvarint name length, name and varint value
-//	count × record:   kind byte, uvarint keylen, key, varint deadline (0 = none), uvarint ver,
-//	                  then a string's uvarint vallen and value, or a container's
-//	                  uvarint n and n × (uvarint len, bytes) as its encode lists them
+//	dbs     uvarint count of databases with keys, then per database in
+//	        increasing order its uvarint number, uvarint record count and
+//	        records:
+//	record: kind byte, uvarint keylen, key, varint deadline (0 = none), uvarint ver,
+//	        then a string's uvarint vallen and value, or a container's
+//	        uvarint n and n × (uvarint len, bytes) as its encode lists them
 //	crc     uint32    CRC-32C of every byte above
 //
 // Records are in tree order, so Restore loads them in one sorted pass.
-// Restore also reads "RKVSNAP2", the same without enc, and "RKVSNAP1", the
-// strings-only format before it: after the clock, count and records of key,
-// value and deadline.
+// Restore also reads "RKVSNAP3", the same with the records of database 0
+// only and no database list; "RKVSNAP2", that without enc; and
+// "RKVSNAP1", the strings-only format before it: after the clock, count
+// and records of key, value and deadline.
 const (
-	snapMagic   = "RKVSNAP3"
+	snapMagic   = "RKVSNAP4"
+	snapMagicV3 = "RKVSNAP3"
 	snapMagicV2 = "RKVSNAP2"
 	snapMagicV1 = "RKVSNAP1"
 )
@@ -47,11 +52,17 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Snapshot is a point-in-time copy of a Store. It shares the store's tree
 // copy-on-write, so taking it is O(1) and writes go on while it is written.
 type Snapshot struct {
-	keys    *btree.BTreeG[item]
+	dbs     []snapDB
 	clock   int64
 	seq     uint64
 	deleted [deletedBuckets]uint64
 	enc     encodings
+}
+
+// snapDB is a database with keys in a snapshot.
+type snapDB struct {
+	db   int
+	keys *btree.BTreeG[item]
 }
 
 // Snapshot returns a point-in-time copy of the state. Containers are not
@@ -59,12 +70,29 @@ type Snapshot struct {
 func (s *Store) Snapshot() *Snapshot {
 	s.mu.Lock() // Copy re-stamps the tree's ownership, a write
 	defer s.mu.Unlock()
+	return s.snapshot()
+}
+
+// snapshot is Snapshot; the caller holds the write lock.
+func (s *Store) snapshot() *Snapshot {
 	s.snapGen++
-	return &Snapshot{keys: s.keys.Copy(), clock: s.clock, seq: s.seq, deleted: *s.deleted, enc: s.enc}
+	sn := &Snapshot{clock: s.clock, seq: s.seq, deleted: *s.deleted, enc: s.enc}
+	s.eachDB(func(db int, ks *keyspace) {
+		if ks.keys.Len() > 0 {
+			sn.dbs = append(sn.dbs, snapDB{db, ks.keys.Copy()})
+		}
+	})
+	return sn
 }
 
 // Len returns the number of keys in the snapshot.
-func (sn *Snapshot) Len() int { return sn.keys.Len() }
+func (sn *Snapshot) Len() int {
+	n := 0
+	for _, d := range sn.dbs {
+		n += d.keys.Len()
+	}
+	return n
+}
 
 // WriteTo serializes the snapshot to w. It may run on any goroutine, while
 // the store it came from keeps applying commands.
@@ -76,14 +104,30 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	copy(hdr[:], snapMagic)
 	binary.LittleEndian.PutUint64(hdr[8:], uint64(sn.clock))
 	binary.LittleEndian.PutUint64(hdr[16:], sn.seq)
-	binary.LittleEndian.PutUint64(hdr[24:], uint64(sn.keys.Len()))
+	binary.LittleEndian.PutUint64(hdr[24:], uint64(sn.Len()))
 	bw.Write(hdr[:])
 	var b [binary.MaxVarintLen64 * 3]byte
 	for _, v := range sn.deleted {
 		bw.Write(binary.AppendUvarint(b[:0], v))
 	}
 	bw.Write(sn.enc.appendChanged(nil))
-	sn.keys.Scan(func(it item) bool {
+	bw.Write(binary.AppendUvarint(b[:0], uint64(len(sn.dbs))))
+	for _, d := range sn.dbs {
+		bw.Write(binary.AppendUvarint(b[:0], uint64(d.db)))
+		bw.Write(binary.AppendUvarint(b[:0], uint64(d.keys.Len())))
+		writeRecords(bw, d.keys)
+	}
+	if err := bw.Flush(); err != nil {
+		return cw.n, err
+	}
+	_, err := cw.Write(binary.LittleEndian.AppendUint32(b[:0], crc.Sum32()))
+	return cw.n, err
+}
+
+// writeRecords writes the records of keys in tree order.
+func writeRecords(bw *bufio.Writer, keys *btree.BTreeG[item]) {
+	var b [binary.MaxVarintLen64 * 3]byte
+	keys.Scan(func(it item) bool {
 		h := append(b[:0], byte(it.kind()))
 		h = binary.AppendUvarint(h, uint64(it.keyLen()))
 		bw.Write(h)
@@ -107,11 +151,6 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		_, err := bw.Write(nil)
 		return err == nil
 	})
-	if err := bw.Flush(); err != nil {
-		return cw.n, err
-	}
-	_, err := cw.Write(binary.LittleEndian.AppendUint32(b[:0], crc.Sum32()))
-	return cw.n, err
 }
 
 type countWriter struct {
@@ -145,17 +184,16 @@ func readSnapshot(r io.Reader) (*Store, error) {
 	if err := sr.read(magic[:]); err != nil {
 		return nil, err
 	}
-	v1 := string(magic[:]) == snapMagicV1
-	v2 := string(magic[:]) == snapMagicV2
-	if !v1 && !v2 && string(magic[:]) != snapMagic {
+	version := slices.Index([]string{snapMagicV1, snapMagicV2, snapMagicV3, snapMagic}, string(magic[:])) + 1
+	if version == 0 {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
 	fresh := New()
 	var err error
-	if v1 {
+	if version == 1 {
 		err = fresh.loadV1(sr)
 	} else {
-		err = fresh.load(sr, v2)
+		err = fresh.load(sr, version)
 	}
 	if err != nil {
 		return nil, err
@@ -174,14 +212,14 @@ func readSnapshot(r io.Reader) (*Store, error) {
 // install makes fresh's state the store's. The caller holds the write
 // lock.
 func (s *Store) install(fresh *Store) {
-	s.keys, s.ttls, s.clock, s.slots, s.bytes = fresh.keys, fresh.ttls, fresh.clock, fresh.slots, fresh.bytes
+	s.keyspace, s.dbs, s.clock = fresh.keyspace, fresh.dbs, fresh.clock
 	s.seq, s.deleted, s.enc = fresh.seq, fresh.deleted, fresh.enc
 	s.changedAll = s.recordChanges.Load()
 	// The log's history of the keys starts again at the snapshot: what
 	// the marks and any access history said was about the old keyspace.
 	s.marks, s.markStep = []clockMark{{s.seq, s.clock}}, markEveryMs
 	if t := s.access.Load(); t != nil {
-		s.access.Store(newAccessTable(t.lfu, s.clock, s.keys.Len()))
+		s.access.Store(newAccessTable(t.lfu, s.clock, s.keysLen()))
 	}
 	s.idleSet = nil
 	s.used.Store(s.memoryBytes())
@@ -190,9 +228,9 @@ func (s *Store) install(fresh *Store) {
 	s.snapGen = 0
 }
 
-// load reads the body of an RKVSNAP3 snapshot, or with v2 of an RKVSNAP2
-// one, into the empty store s.
-func (s *Store) load(sr *snapReader, v2 bool) error {
+// load reads the body of a snapshot of a version from 2 to 4 into the
+// empty store s.
+func (s *Store) load(sr *snapReader, version int) error {
 	var hdr [24]byte
 	if err := sr.read(hdr[:]); err != nil {
 		return err
@@ -207,11 +245,48 @@ func (s *Store) load(sr *snapReader, v2 bool) error {
 		}
 		s.deleted[i] = v
 	}
-	if !v2 {
+	if version > 2 {
 		if err := s.loadEncodings(sr); err != nil {
 			return err
 		}
 	}
+	if version < 4 {
+		return s.loadRecords(sr, count)
+	}
+	ndbs, err := sr.uvarint()
+	if err != nil {
+		return err
+	}
+	var total uint64
+	for i := uint64(0); i < ndbs; i++ {
+		db, err := sr.uvarint()
+		if err != nil {
+			return err
+		}
+		if db >= MaxDatabases || i > 0 && int(db) <= s.db {
+			return fmt.Errorf("%w: bad database %d", ErrCorrupt, db)
+		}
+		n, err := sr.uvarint()
+		if err != nil {
+			return err
+		}
+		if total += n; total > count {
+			return fmt.Errorf("%w: more records than counted", ErrCorrupt)
+		}
+		s.selectDB(int(db))
+		if err := s.loadRecords(sr, n); err != nil {
+			return err
+		}
+	}
+	s.selectDB(0)
+	if total != count {
+		return fmt.Errorf("%w: fewer records than counted", ErrCorrupt)
+	}
+	return nil
+}
+
+// loadRecords reads count records into the current database.
+func (s *Store) loadRecords(sr *snapReader, count uint64) error {
 	var prev item
 	for i := uint64(0); i < count; i++ {
 		k, err := sr.r.ReadByte()

@@ -42,7 +42,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		if r.Digest() != s.Digest() || r.Len() != s.Len() {
 			t.Fatalf("n=%d: restored state differs", n)
 		}
-		if r.MemoryBytes() != s.MemoryBytes() || r.ttls.Len() != s.ttls.Len() || r.slots != s.slots {
+		if r.MemoryBytes() != s.MemoryBytes() || r.ttls.Len() != s.ttls.Len() || *r.slots != *s.slots {
 			t.Fatalf("n=%d: restored indexes differ", n)
 		}
 		if got := read(r, 0, "get stale"); got != null {
@@ -170,7 +170,7 @@ func TestSnapshotDeterministic(t *testing.T) {
 	for _, c := range cmds {
 		apply(forward, 1_000_000, c)
 		read(forward, 2_000_000, "get key:00000")
-		forward.ExpiredSample(2_000_000, 10)
+		forward.ExpiredSample(0, 2_000_000, 10)
 	}
 	for _, c := range tail {
 		apply(forward, 1_000_100, c)

@@ -39,12 +39,18 @@ const (
 // other query methods take the read lock, so reads run concurrently with each
 // other and serialize with writes. A Snapshot's WriteTo needs no lock.
 type Store struct {
-	mu    sync.RWMutex
-	keys  *btree.BTreeG[item]     // every key, ordered by (ord, key)
-	ttls  *btree.BTreeG[ttlEntry] // one entry per distinct (deadline, ord) of keys with a TTL
-	clock int64                   // largest stamp applied: the replicated "now"
-	slots [NumSlots]uint32        // keys per cluster slot
-	bytes int64                   // sum of item buffer sizes
+	mu sync.RWMutex
+	// keyspace is the current database's: the one the command being run
+	// addresses, database 0 outside one (see selectDB).
+	keyspace
+	// db is the current database's number; dbs holds every database's
+	// keyspace but the current one's entry, which is stale while it is
+	// current (space reads through it).
+	db  int
+	dbs []keyspace
+	// databases is how many databases commands may name (SetDatabases).
+	databases int
+	clock     int64 // largest stamp applied: the replicated "now"
 
 	// seq counts the commands applied: a replicated clock of changes that
 	// items' ver fields and WATCH are measured on.
@@ -97,7 +103,9 @@ type Store struct {
 	recordChanges atomic.Bool
 	recording     bool
 	changedKeys   []string
+	changedDBs    []int
 	readyKeys     []string
+	readyDBs      []int
 	changedAll    bool
 	// touches are what the running command did to keys and events the
 	// keyspace notifications of the entry so far (notify.go), recorded
@@ -109,6 +117,53 @@ type Store struct {
 	xaddTrimmed bool
 }
 
+// keyspace is one of Redis's numbered databases.
+type keyspace struct {
+	keys  *btree.BTreeG[item]     // every key, ordered by (ord, key)
+	ttls  *btree.BTreeG[ttlEntry] // one entry per distinct (deadline, ord) of keys with a TTL
+	slots *[NumSlots]uint32       // keys per cluster slot
+	bytes int64                   // sum of item buffer sizes
+}
+
+func newKeyspace() keyspace {
+	return keyspace{keys: btree.NewBTreeGOptions(less, btree.Options{NoLocks: true}),
+		ttls: btree.NewBTreeGOptions(ttlLess, btree.Options{NoLocks: true}), slots: new([NumSlots]uint32)}
+}
+
+// MaxDatabases bounds the database numbers the store accepts; the front
+// end's databases setting picks how many clients may use.
+const MaxDatabases = 1 << 12
+
+// selectDB makes database db current, creating it when new. Commands in
+// another database than 0 run under the write lock (even reads), because
+// which keyspace is current is the store's state while they run; every
+// lock holder makes database 0 current again before it unlocks, so the
+// read lock's holders always find database 0 current.
+func (s *Store) selectDB(db int) {
+	if db == s.db {
+		return
+	}
+	for len(s.dbs) <= db {
+		s.dbs = append(s.dbs, newKeyspace())
+	}
+	s.dbs[s.db] = s.keyspace
+	s.keyspace, s.db = s.dbs[db], db
+}
+
+// space returns database db's keyspace, nil when it was never used.
+func (s *Store) space(db int) *keyspace {
+	switch {
+	case db == s.db:
+		return &s.keyspace
+	case db < len(s.dbs):
+		return &s.dbs[db]
+	}
+	return nil
+}
+
+// numDBs is the number of databases that were ever used, at least 1.
+func (s *Store) numDBs() int { return max(len(s.dbs), s.db+1, 1) }
+
 // deletedBuckets is the size of Store.deleted: enough that a WATCH is
 // rarely aborted by the deletion of an unrelated key, small in snapshots.
 const deletedBuckets = 4096
@@ -116,7 +171,8 @@ const deletedBuckets = 4096
 // New returns an empty store.
 func New() *Store {
 	s := &Store{deleted: new([deletedBuckets]uint64), rngSrc: rand.NewPCG(0, 0), samples: 5, markStep: markEveryMs,
-		enc: defaultEncodings()}
+		databases: DefaultDatabases,
+		enc:       defaultEncodings()}
 	s.rng = rand.New(s.rngSrc)
 	s.reset()
 	return s
@@ -127,24 +183,47 @@ func New() *Store {
 // Redis. Marking stops once every bucket is marked: past a few tens of
 // thousands of keys, that is all of them.
 func (s *Store) reset() {
-	if s.keys != nil {
-		marked := 0
-		s.keys.Scan(func(it item) bool {
-			if b := deletedBucket(it.ord); s.deleted[b] != s.seq {
-				s.deleted[b] = s.seq
-				marked++
-			}
-			return marked < deletedBuckets
-		})
+	for db := range s.numDBs() {
+		if s.space(db) != nil {
+			s.resetDB(db)
+		}
 	}
-	s.keys = btree.NewBTreeGOptions(less, btree.Options{NoLocks: true})
-	s.ttls = btree.NewBTreeGOptions(ttlLess, btree.Options{NoLocks: true})
-	s.slots = [NumSlots]uint32{}
-	s.bytes = 0
+}
+
+// resetDB empties database db (FLUSHDB), as reset does all of them.
+func (s *Store) resetDB(db int) {
+	s.markDeleted(db, db)
+	*s.space(db) = newKeyspace()
 	s.changedAll = s.recording
 }
 
-func deletedBucket(ord uint64) int { return int(ord % deletedBuckets) }
+// markDeleted counts every key of database db as deleted now in each of
+// the databases in, for WATCH: db itself for a flush, both databases for
+// a SWAPDB, after which the key is in the other.
+func (s *Store) markDeleted(db int, in ...int) {
+	ks := s.space(db)
+	if ks.keys == nil {
+		return
+	}
+	marked := 0
+	ks.keys.Scan(func(it item) bool {
+		for _, d := range in {
+			if b := deletedBucket(d, it.ord); s.deleted[b] != s.seq {
+				s.deleted[b] = s.seq
+				marked++
+			}
+		}
+		return marked < deletedBuckets
+	})
+}
+
+// deletedBucket is the bucket of Store.deleted of the key at ord in
+// database db: one key name falls in different buckets in different
+// databases, so that a deletion in one never aborts a WATCH of the same
+// name in another.
+func deletedBucket(db int, ord uint64) int {
+	return int((ord + uint64(db)*0x9e3779b9) % deletedBuckets)
+}
 
 // mode is how a command runs: at which time, and whether it may change state.
 // A read-only run hides keys past their deadline; a write run deletes them,
@@ -162,19 +241,24 @@ type mode struct {
 // keys past their deadline by it are treated as missing and deleted. Read-only
 // commands are accepted too.
 func (s *Store) Apply(stampMs int64, args [][]byte, out []byte) []byte {
-	return s.ApplyOp(OpCommand, stampMs, args, out)
+	return s.ApplyOp(OpCommand, 0, stampMs, args, out)
 }
 
 // ApplyOp applies an entry of kind op from the Raft log, as Apply does a
-// client's command; args are op's arguments.
-func (s *Store) ApplyOp(op Op, stampMs int64, args [][]byte, out []byte) []byte {
+// client's command, in database db; args are op's arguments.
+func (s *Store) ApplyOp(op Op, db int, stampMs int64, args [][]byte, out []byte) []byte {
 	if op == OpCommand && len(args) == 0 {
 		return append(out, "-ERR empty command\r\n"...)
+	}
+	if db < 0 || db >= MaxDatabases {
+		return append(out, "-ERR DB index is out of range\r\n"...)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.beginEntry(stampMs)
 	defer s.applied()
+	s.selectDB(db)
+	defer s.selectDB(0)
 	switch op {
 	case OpExpire:
 		return s.expiredCmd(m, args, out)
@@ -198,7 +282,7 @@ func (s *Store) beginEntry(stampMs int64) mode {
 	s.seq++
 	s.mark()
 	s.recording = s.recordChanges.Load()
-	s.changedKeys, s.changedAll = s.changedKeys[:0], false
+	s.changedKeys, s.changedDBs, s.changedAll = s.changedKeys[:0], s.changedDBs[:0], false
 	s.touches, s.events = s.touches[:0], s.events[:0]
 	return mode{now: s.clock, write: true}
 }
@@ -219,6 +303,9 @@ func (s *Store) applied() {
 func (s *Store) dispatch(m mode, args [][]byte, out []byte) []byte {
 	cmd, ok := Lookup(args[0])
 	if !ok {
+		if eqFold(args[0], "select") {
+			return s.selectCmd(args, out)
+		}
 		return appendUnknown(out, args)
 	}
 	if !cmd.ArityOK(len(args)) {
@@ -239,20 +326,46 @@ func (s *Store) dispatch(m mode, args [][]byte, out []byte) []byte {
 // command is refused with an error: running it here would make this replica
 // diverge.
 func (s *Store) Read(nowMs int64, args [][]byte, out []byte) []byte {
+	return s.ReadDB(0, nowMs, args, out)
+}
+
+// ReadDB is Read in database db.
+func (s *Store) ReadDB(db int, nowMs int64, args [][]byte, out []byte) []byte {
 	if len(args) == 0 {
 		return append(out, "-ERR empty command\r\n"...)
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	if db == 0 {
+		// Not through lockDB: its function value would cost every read
+		// an allocation.
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+	} else {
+		defer s.lockDB(db)()
+	}
 	return s.read(mode{now: s.queryNow(nowMs)}, args, out, "' must go through the log")
 }
 
-// ReadEach serves several read commands at one point in time, under one
-// read lock (a read-only transaction served locally), calling reply with
-// each one's reply, which it must not keep.
-func (s *Store) ReadEach(nowMs int64, cmds [][][]byte, reply func(i int, out []byte)) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+// lockDB takes the lock a query of database db needs and makes db
+// current; the function it returns undoes both. Database 0 is current
+// under the read lock; another one needs the write lock (see selectDB).
+func (s *Store) lockDB(db int) (unlock func()) {
+	if db == 0 {
+		s.mu.RLock()
+		return s.mu.RUnlock
+	}
+	s.mu.Lock()
+	s.selectDB(db)
+	return func() {
+		s.selectDB(0)
+		s.mu.Unlock()
+	}
+}
+
+// ReadEach serves several read commands of database db at one point in
+// time, under one lock (a read-only transaction served locally), calling
+// reply with each one's reply, which it must not keep.
+func (s *Store) ReadEach(db int, nowMs int64, cmds [][][]byte, reply func(i int, out []byte)) {
+	defer s.lockDB(db)()
 	m := mode{now: s.queryNow(nowMs)}
 	var out []byte
 	for i, args := range cmds {
@@ -266,6 +379,9 @@ func (s *Store) ReadEach(nowMs int64, cmds [][][]byte, reply func(i int, out []b
 func (s *Store) read(m mode, args [][]byte, out []byte, refusal string) []byte {
 	cmd, ok := Lookup(args[0])
 	switch {
+	case !ok && m.script && eqFold(args[0], "select"):
+		// ReadScript holds the write lock.
+		return s.selectCmd(args, out)
 	case !ok:
 		return appendUnknown(out, args)
 	case !cmd.ArityOK(len(args)):
@@ -345,7 +461,7 @@ func (s *Store) remove(it item) {
 	s.changedKey(&it)
 	s.touched(it.key(), touchRemove)
 	s.keys.Delete(it)
-	s.deleted[deletedBucket(it.ord)] = s.seq
+	s.deleted[deletedBucket(s.db, it.ord)] = s.seq
 	s.slots[it.ord>>50]--
 	s.bytes -= int64(it.bufCap())
 	s.unindexTTL(it)
@@ -386,12 +502,11 @@ func (s *Store) expiredCmd(m mode, keys [][]byte, out []byte) []byte {
 // leader to propose with OpExpire. Rather than sampling at random as
 // Redis does, it walks the deadline index from the earliest, so the work is
 // bounded by max and the oldest garbage goes first.
-func (s *Store) ExpiredSample(nowMs int64, max int) [][]byte {
+func (s *Store) ExpiredSample(db int, nowMs int64, max int) [][]byte {
 	if max <= 0 {
 		return nil
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.lockDB(db)()
 	now := s.queryNow(nowMs)
 	var keys [][]byte
 	s.forTTLKeys(func(it item) bool {
@@ -409,7 +524,55 @@ func (s *Store) ExpiredSample(nowMs int64, max int) [][]byte {
 func (s *Store) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.keys.Len()
+	return s.keysLen()
+}
+
+// eachDB calls fn with every database that was ever used, in order.
+func (s *Store) eachDB(fn func(db int, ks *keyspace)) {
+	for db := range s.numDBs() {
+		if ks := s.space(db); ks != nil && ks.keys != nil {
+			fn(db, ks)
+		}
+	}
+}
+
+// keysLen is the number of keys in every database. The caller holds the
+// lock.
+func (s *Store) keysLen() int {
+	n := 0
+	s.eachDB(func(_ int, ks *keyspace) { n += ks.keys.Len() })
+	return n
+}
+
+// UsedDBs lists the databases that hold keys, in order.
+func (s *Store) UsedDBs() []int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var dbs []int
+	s.eachDB(func(db int, ks *keyspace) {
+		if ks.keys.Len() > 0 {
+			dbs = append(dbs, db)
+		}
+	})
+	return dbs
+}
+
+// DBInfo is one database's line of INFO keyspace.
+type DBInfo struct {
+	DB, Keys, Expires int
+}
+
+// Keyspace describes the databases that hold keys, in order.
+func (s *Store) Keyspace() []DBInfo {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var dbs []DBInfo
+	s.eachDB(func(db int, ks *keyspace) {
+		if n := ks.keys.Len(); n > 0 {
+			dbs = append(dbs, DBInfo{DB: db, Keys: n, Expires: ks.ttls.Len()})
+		}
+	})
+	return dbs
 }
 
 // Digest hashes the whole logical state (clock, seq, deletion marks, and
@@ -426,7 +589,19 @@ func (s *Store) Digest() uint64 {
 		d.Write(binary.AppendUvarint(b[:0], v))
 	}
 	d.Write(s.enc.appendChanged(b[:0]))
-	s.keys.Scan(func(it item) bool {
+	s.eachDB(func(db int, ks *keyspace) {
+		if ks.keys.Len() > 0 {
+			d.Write(binary.AppendUvarint(b[:0], uint64(db)))
+			s.digestKeys(d, ks)
+		}
+	})
+	return d.Sum64()
+}
+
+// digestKeys hashes every key of ks into d, for Digest.
+func (s *Store) digestKeys(d *xxhash.Digest, ks *keyspace) {
+	var b [binary.MaxVarintLen64 * 4]byte
+	ks.keys.Scan(func(it item) bool {
 		h := append(b[:0], byte(it.kind()))
 		h = binary.AppendUvarint(h, uint64(it.keyLen()))
 		h = binary.AppendVarint(h, it.deadline)
@@ -444,7 +619,6 @@ func (s *Store) Digest() uint64 {
 		})
 		return true
 	})
-	return d.Sum64()
 }
 
 // Approximate per-entry overheads: an item in a B-tree node at typical fill,
@@ -460,6 +634,9 @@ const (
 func (s *Store) MemoryBytes() int64 { return s.used.Load() }
 
 func (s *Store) memoryBytes() int64 {
-	n := int64(s.keys.Len())
-	return s.bytes + n*(itemOverhead+allocSlack) + int64(s.ttls.Len())*ttlOverhead
+	var used int64
+	s.eachDB(func(_ int, ks *keyspace) {
+		used += ks.bytes + int64(ks.keys.Len())*(itemOverhead+allocSlack) + int64(ks.ttls.Len())*ttlOverhead
+	})
+	return used
 }

@@ -185,7 +185,7 @@ func TestDeterminism(t *testing.T) {
 		}
 		read(a, stamp+5000, "get a")
 		read(b, stamp-5000, "keys *")
-		a.ExpiredSample(stamp+99999, 10)
+		a.ExpiredSample(0, stamp+99999, 10)
 	}
 	if a.Digest() != b.Digest() {
 		t.Fatal("digests differ")
@@ -202,20 +202,20 @@ func TestExpireOp(t *testing.T) {
 	apply(s, 1000, "set b 1 px 10")
 	apply(s, 1000, "set c 1 px 5000")
 	apply(s, 1000, "set d 1")
-	got := s.ExpiredSample(1010, 10)
+	got := s.ExpiredSample(0, 1010, 10)
 	if len(got) != 2 {
 		t.Fatalf("ExpiredSample = %q", got)
 	}
-	if n := len(s.ExpiredSample(1010, 1)); n != 1 {
+	if n := len(s.ExpiredSample(0, 1010, 1)); n != 1 {
 		t.Fatalf("ExpiredSample max 1 gave %d", n)
 	}
-	if n := len(s.ExpiredSample(999, 10)); n != 0 {
+	if n := len(s.ExpiredSample(0, 999, 10)); n != 0 {
 		t.Fatalf("ExpiredSample before deadlines gave %d", n)
 	}
 	// b is set again before the deletion is applied: it survives.
 	apply(s, 1005, "set b 2")
 	args := append(got, []byte("c"), []byte("d"), []byte("missing"))
-	if r := string(s.ApplyOp(OpExpire, 1010, args, nil)); r != num(1) {
+	if r := string(s.ApplyOp(OpExpire, 0, 1010, args, nil)); r != num(1) {
 		t.Fatalf("OpExpire = %q", r)
 	}
 	if r := apply(s, 1010, "mget a b c d"); r != arr(null, bulk("2"), bulk("1"), bulk("1")) {
@@ -224,7 +224,7 @@ func TestExpireOp(t *testing.T) {
 	if s.Len() != 3 || s.ttls.Len() != 1 {
 		t.Fatalf("Len %d, ttl index %d", s.Len(), s.ttls.Len())
 	}
-	if n := len(s.ExpiredSample(1_000_000, 10)); n != 1 {
+	if n := len(s.ExpiredSample(0, 1_000_000, 10)); n != 1 {
 		t.Fatalf("sample after = %d", n)
 	}
 }
@@ -250,7 +250,7 @@ func TestTTLIndexSharedOrd(t *testing.T) {
 		t.Fatalf("ttl entries %d", s.ttls.Len())
 	}
 	s.mu.Unlock()
-	if got := s.ExpiredSample(300, 10); len(got) != 1 || string(got[0]) != "z" {
+	if got := s.ExpiredSample(0, 300, 10); len(got) != 1 || string(got[0]) != "z" {
 		t.Fatalf("sample %q", got)
 	}
 }
@@ -351,11 +351,11 @@ func TestExpiryNeverJudgedBehindStoreClock(t *testing.T) {
 			t.Fatalf("randomkey = %q, want nil", got)
 		}
 	}
-	keys := s.ExpiredSample(behind, 10)
+	keys := s.ExpiredSample(0, behind, 10)
 	if len(keys) != 1 || string(keys[0]) != "k" {
 		t.Fatalf("ExpiredSample at local clock %d = %q, want [k]", behind, keys)
 	}
-	if got := string(s.ApplyOp(OpExpire, behind, keys, nil)); got != num(1) {
+	if got := string(s.ApplyOp(OpExpire, 0, behind, keys, nil)); got != num(1) {
 		t.Fatalf("OpExpire = %q", got)
 	}
 	if got := read(s, behind, "dbsize"); got != num(0) {

@@ -260,7 +260,7 @@ func TestStreamBlockFromScript(t *testing.T) {
 	s := New()
 	apply(s, 1, "xgroup create s g $ mkstream")
 	var got []string
-	s.ApplyScript(1, func(_ int64, exec Exec) {
+	s.ApplyScript(0, 1, func(_ int64, exec Exec) {
 		got = append(got, string(exec(argv("xreadgroup group g c block 0 streams s >"), nil)))
 		got = append(got, string(exec(argv("xreadgroup group g c streams s >"), nil)))
 	})

@@ -146,7 +146,7 @@ func (s *Store) setValue(m mode, p item, deadline int64, vals ...string) {
 	if deadline != 0 && deadline <= m.now {
 		// Redis stores the key and then finds it expired: a change that
 		// aborts a WATCH on it even when there was no key before.
-		s.deleted[deletedBucket(p.ord)] = s.seq
+		s.deleted[deletedBucket(s.db, p.ord)] = s.seq
 		if it, ok := s.keys.Get(p); ok {
 			s.remove(it)
 		}

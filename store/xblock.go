@@ -2,9 +2,8 @@ package store
 
 // LastStreamIDs returns, for XREAD BLOCK's "$", the last ID each stream
 // generated ("0-0" for a key that holds none), read at nowMs as Read reads.
-func (s *Store) LastStreamIDs(nowMs int64, keys [][]byte) []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+func (s *Store) LastStreamIDs(db int, nowMs int64, keys [][]byte) []string {
+	defer s.lockDB(db)()
 	m := mode{now: s.queryNow(nowMs)}
 	out := make([]string, len(keys))
 	for i, k := range keys {

@@ -37,6 +37,7 @@ type config struct {
 	snapshotLogPct    uint64
 	snapshotCatchUp   uint64
 	maxClients        int
+	databases         int
 	maxMemory         int64
 	maxMemoryPolicy   store.Policy
 	maxMemorySamples  int
@@ -65,6 +66,7 @@ func parseFlags(args []string) (*config, error) {
 	snapLogPercent := fs.Uint64("snapshot-log-percent", 50, "also wait until the log written since the last snapshot is this percent of its size (0: entries alone decide)")
 	snapCatchUp := fs.Uint64("snapshot-catchup-entries", 0, "keep this many entries behind a snapshot, for followers that install an older one (0: back to the previous snapshot)")
 	maxClients := fs.Int("maxclients", 10000, "maximum number of client connections")
+	databases := fs.Int("databases", store.DefaultDatabases, "number of databases clients may SELECT (the same on every node of a cluster)")
 	maxMemory := fs.String("maxmemory", "0", "bound on the data set in `bytes` (k, kb, m, mb, g, gb as in redis.conf; 0: none)")
 	maxMemoryPolicy := fs.String("maxmemory-policy", "noeviction", "what goes at maxmemory: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random or volatile-ttl")
 	maxMemorySamples := fs.Int("maxmemory-samples", 5, "keys sampled per key evicted by the LRU, LFU and random policies")
@@ -93,7 +95,7 @@ func parseFlags(args []string) (*config, error) {
 		id: consensus.NodeID(*id), addr: *addr, dir: *dir, join: *join,
 		electionTimeout: *election, heartbeatInterval: *heartbeat, readMode: *readMode,
 		snapshotEntries: *snapEntries, snapshotLogPct: *snapLogPercent, snapshotCatchUp: *snapCatchUp,
-		maxClients: *maxClients, pprofAddr: *pprofAddr,
+		maxClients: *maxClients, databases: *databases, pprofAddr: *pprofAddr,
 	}
 	if cfg.id == 0 {
 		return nil, &usageError{"--id must be a positive integer"}
@@ -132,6 +134,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.maxClients <= 0 {
 		return nil, &usageError{"--maxclients must be positive"}
+	}
+	if cfg.databases < 1 || cfg.databases > store.MaxDatabases {
+		return nil, &usageError{fmt.Sprintf("--databases must be between 1 and %d", store.MaxDatabases)}
 	}
 	var ok bool
 	if cfg.maxMemory, ok = resp.ParseMemory(*maxMemory); !ok {

@@ -11,9 +11,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/rkv/rkv/internal/buildinfo"
+	"github.com/rkv/rkv/resp"
 )
 
 // usageError is a bad flag or configuration: one message, exit status 2.
@@ -40,6 +44,10 @@ func (e *usageError) Error() string {
 
 func main() {
 	var err error
+	if len(os.Args) == 2 && (os.Args[1] == "--version" || os.Args[1] == "-version" || os.Args[1] == "version") {
+		fmt.Printf("rkv %s (Redis %s compatible, %s)\n", buildinfo.Version(), resp.RedisVersion, runtime.Version())
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "local" {
 		err = runLocal(os.Args[2:])
 	} else {

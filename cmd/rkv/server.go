@@ -40,6 +40,9 @@ func runServer(args []string) error {
 	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
 		return fmt.Errorf("creating --dir: %w", err)
 	}
+	if err := lockDir(cfg.dir); err != nil {
+		return err
+	}
 	ident, err := loadIdentity(cfg.dir)
 	if err != nil {
 		return err
@@ -120,6 +123,7 @@ func runServer(args []string) error {
 	}
 	electionTick := int(cfg.electionTimeout / cfg.heartbeatInterval)
 	rep, err := replica.Start(replica.Config{
+		Databases: cfg.databases,
 		Node: consensus.NodeConfig{
 			Raft: consensus.Config{
 				ID: cfg.id, Group: 1, ElectionTick: electionTick, HeartbeatTick: 1,
