@@ -192,7 +192,10 @@ func TestDifferentialMonitor(t *testing.T) {
 		{"EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "k"}, {"MULTI"}, {"SET", "a", "1"}, {"INCR", "a"}, {"EXEC"},
 		{"AUTH", "nosuch", "pw"}, {"HELLO", "2", "AUTH", "default", "pw"}, {"CLIENT", "SETNAME", "mon"},
 		{"CONFIG", "SET", "maxmemory", "0"}, {"CONFIG", "GET", "maxmemory"}, {"SELECT", "3"}, {"SET", "k", "v3"},
-		{"EVAL", "return redis.call('get', KEYS[1])", "1", "k"}, {"SELECT", "0"}, {"PING"}, {"ECHO", "monitor-end"},
+		{"EVAL", "return redis.call('get', KEYS[1])", "1", "k"}, {"SELECT", "0"}, {"SELECT", "99999"},
+		{"MULTI"}, {"SELECT", "2"}, {"SET", "k", "m"}, {"EXEC"}, {"GET", "k"}, {"SELECT", "0"},
+		{"EVAL", "redis.call('select', 5) return redis.call('set', KEYS[1], 's')", "1", "k"}, {"GET", "k"},
+		{"PING"}, {"ECHO", "monitor-end"},
 	}
 	client := diffDial(t, rd, rk, false)
 	for _, args := range cmds {

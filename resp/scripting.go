@@ -205,7 +205,7 @@ func (s *Server) readScript(conn redcon.Conn, c *client, rep *replica.Replica, r
 	}
 	var r script.Result
 	rep.Store().ReadScript(c.db, time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
-		r = run(replica.ReadScriptHost(exec, nowMs, s.monitorScript))
+		r = run(replica.ReadScriptHost(exec, nowMs, s.monitorScript(rep)))
 	})
 	conn.WriteRaw(r.Reply)
 	if r.Read && c.tracked {

@@ -225,7 +225,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.maxClients.Store(int64(cfg.MaxClients))
 	s.initConfig()
 	rep.Removal().SetLatencyMonitor(s.latency.record)
-	rep.MonitorScripts(s.monitorScript)
+	rep.MonitorScripts(s.monitorScript(rep))
 	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
 	s.stopTracking = rep.Subscribe(s.tracking.changed)
 	return s
@@ -450,7 +450,7 @@ func (s *Server) run(conn redcon.Conn, c *client, cmds []redcon.Command, scs []*
 	for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blocks(scs[j], cmds[j].Args) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
 		s.route.forCommand(scs[j], cmds[j].Args) == rep {
 		if s.monitors.count.Load() > 0 {
-			s.monitors.feed(c, cmds[j].Args)
+			s.monitors.feed(c, c.db, cmds[j].Args)
 		}
 		j++
 	}
