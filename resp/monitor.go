@@ -2,8 +2,8 @@ package resp
 
 // MONITOR: every command this node runs, as Redis shows it, streamed to
 // the connections that asked. Each node shows the commands its own
-// clients send; scripts' inner commands run in the log on every replica
-// and are not shown.
+// clients send, and the commands of the scripts it runs (from "lua"):
+// those that write run in the log, so every node shows them.
 
 import (
 	"fmt"
