@@ -291,14 +291,15 @@ func (g *guardConn) skipEmpty() {
 // watchHangup reads the connection while its handler waits in a blocking
 // command, when nothing else reads it: gone closes if the client hangs
 // up, so the wait ends as Redis unblocks a client it frees. What the
-// client sends meanwhile stays in the buffer for Read, up to
-// client-query-buffer-limit. stop ends the watch and must be called
-// before the handler returns.
+// client sends meanwhile stays in the buffer for Read; past one read's
+// worth (16 KB) it is left to TCP, which makes the client wait, so a
+// blocked client cannot make the node hold more. stop ends the watch and
+// must be called before the handler returns.
 func (g *guardConn) watchHangup() (gone <-chan struct{}, stop func()) {
 	hangup, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		for g.err == nil && g.held() <= g.limits.Load().QueryBufferMax {
+		for g.err == nil && g.held() < ioBufLen {
 			err := g.fill()
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -319,10 +320,10 @@ func (g *guardConn) watchHangup() (gone <-chan struct{}, stop func()) {
 }
 
 // held is how many bytes the buffer holds.
-func (g *guardConn) held() int64 {
+func (g *guardConn) held() int {
 	g.qmu.Lock()
 	defer g.qmu.Unlock()
-	return int64(len(g.buf) - g.off)
+	return len(g.buf) - g.off
 }
 
 // queryBuffer is CLIENT LIST's qbuf and qbuf-free: the bytes held and the
