@@ -121,7 +121,7 @@ type cfgChange struct {
 // made.
 func (s *Server) configSet(conn redcon.Conn, pairs [][]byte) {
 	if len(pairs)%2 != 0 {
-		conn.WriteError("ERR syntax error")
+		conn.WriteError(errSyntax)
 		return
 	}
 	changes := make([]cfgChange, 0, len(pairs)/2)

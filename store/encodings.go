@@ -90,13 +90,6 @@ func lookupEncSetting(name string) (encSetting, bool) {
 	return 0, false
 }
 
-// IsEncodingSetting reports whether name (or its alias) is one of the
-// replicated encoding settings.
-func IsEncodingSetting(name string) bool {
-	_, ok := lookupEncSetting(name)
-	return ok
-}
-
 // CheckEncodingSetting parses value for the encoding setting name as
 // Redis's CONFIG SET does. It returns the setting's canonical name and the
 // value in decimal, the arguments of an OpConfig entry, or Redis's
