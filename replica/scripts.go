@@ -158,10 +158,12 @@ type storeHost struct {
 }
 
 func (h storeHost) Call(args [][]byte, resp int) []byte {
+	reply := h.call(args)
+	// Shown once run, as Redis shows it: a SELECT in the database it
+	// chose.
 	if h.monitor != nil {
 		h.monitor(args)
 	}
-	reply := h.call(args)
 	if resp == 3 {
 		return command.ToRESP3(nil, args, reply)
 	}

@@ -393,14 +393,12 @@ func (s *Server) proposeACL(conn redcon.Conn, args [][]byte) {
 	})
 }
 
-// setRequirepass is CONFIG SET requirepass: the default user's only
-// password becomes pass ("" for none), through the log.
-func (s *Server) setRequirepass(conn redcon.Conn, pass string) {
+// requirepassRules are the ACL entry of CONFIG SET requirepass: the
+// default user's only password becomes pass ("" for none).
+func requirepassRules(pass string) [][]byte {
 	rules := [][]byte{[]byte("setuser"), []byte("default"), []byte("resetpass")}
 	if pass == "" {
-		rules = append(rules, []byte("nopass"))
-	} else {
-		rules = append(rules, []byte("#"+hashPassword(pass)))
+		return append(rules, []byte("nopass"))
 	}
-	s.proposeACL(conn, rules)
+	return append(rules, []byte("#"+hashPassword(pass)))
 }

@@ -204,9 +204,9 @@ func (s *Server) block(conn redcon.Conn, c *client, rep *replica.Replica, keys [
 	s.blocked.add(bc)
 	defer s.blocked.remove(bc)
 	var hangup <-chan struct{}
-	if g, ok := conn.NetConn().(*guardConn); ok && c.outConn == nil {
+	if c.guard != nil && c.outConn == nil {
 		var stop func()
-		hangup, stop = g.watchHangup()
+		hangup, stop = c.guard.watchHangup()
 		defer stop()
 	}
 	for {

@@ -178,12 +178,17 @@ func (s *Server) clientLine(c, caller *client, args [][]byte) string {
 	if inMulti {
 		multi = len(c.tx.queue)
 	}
-	cmd, qbuf := orDefault(c.lastCmd, "NULL"), 0
+	cmd, qbuf, qfree := orDefault(c.lastCmd, "NULL"), 0, 0
+	if c.guard != nil {
+		qbuf, qfree = c.guard.queryBuffer()
+	}
 	if self {
 		if sp, ok := specFor(args); ok {
 			cmd = sp.Name
 		}
-		qbuf = len(redcon.AppendArray(nil, len(args)))
+		// The command being run is still held by the reading side, as
+		// it is in Redis's query buffer.
+		qbuf += len(redcon.AppendArray(nil, len(args)))
 		for _, a := range args {
 			qbuf += len(redcon.AppendBulk(nil, a))
 		}
@@ -193,9 +198,9 @@ func (s *Server) clientLine(c, caller *client, args [][]byte) string {
 		resp = 3
 	}
 	now := time.Now()
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d lib-name=%s lib-ver=%s",
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d lib-name=%s lib-ver=%s",
 		c.id, c.addr, c.laddr, c.name, int(now.Sub(c.created).Seconds()), int(now.Sub(c.lastSeen).Seconds()),
-		flags, c.db, c.nsub, c.npsub, c.nssub, multi, qbuf, cmd, c.user, redirect, resp, c.libName, c.libVer)
+		flags, c.db, c.nsub, c.npsub, c.nssub, multi, qbuf, qfree, cmd, c.user, redirect, resp, c.libName, c.libVer)
 }
 
 // clientListFilter reads CLIENT LIST's TYPE and ID options.

@@ -1,97 +1,66 @@
 package resp
 
-// CONFIG of the replicated encoding settings and of lazyfree-lazy-*.
+// CONFIG SET of the parameters that go through the log: the encoding
+// thresholds and notify-keyspace-events, which every replica must apply
+// alike (the store holds them), and requirepass, an ACL change.
 
 import (
-	"fmt"
-	"strings"
+	"context"
 	"time"
 
 	"github.com/tidwall/redcon"
 
+	"github.com/rkv/rkv/consensus"
 	"github.com/rkv/rkv/replica"
-	"github.com/rkv/rkv/store"
 )
 
-// lazyfreeSettings are Redis's lazyfree-lazy-* switches, by their
-// store.LazyFree bit (1 << index): which deletions release their values
-// in the background (store/lazyfree.go).
-var lazyfreeSettings = []string{"lazyfree-lazy-eviction", "lazyfree-lazy-expire",
-	"lazyfree-lazy-server-del", "lazyfree-lazy-user-del", "lazyfree-lazy-user-flush"}
-
-// setLazyfree makes a setter for the lazyfree-lazy-* setting of bit.
-func setLazyfree(bit store.LazyFree) func(s *Server, v string) string {
-	return func(s *Server, v string) string {
-		switch strings.ToLower(v) {
-		case "yes":
-			s.home.Store().SetLazyFree(bit, true)
-		case "no":
-			s.home.Store().SetLazyFree(bit, false)
-		default:
-			return "argument must be 'yes' or 'no'"
-		}
-		return ""
-	}
-}
-
-func init() {
-	for i, n := range lazyfreeSettings {
-		runtimeSettings[n] = setLazyfree(store.LazyFree(1) << i)
-	}
-}
-
-// addReplicatedSettings adds to settings the encoding settings, which the
-// store holds, and the lazyfree switches.
-func (s *Server) addReplicatedSettings(settings map[string]string) {
-	for k, v := range s.home.Store().EncodingSettings() {
-		settings[k] = v
-	}
-	bits := s.home.Store().LazyFree()
-	for i, n := range lazyfreeSettings {
-		settings[n] = yesNo(bits&(1<<i) != 0)
-	}
-}
-
-// checkSetNames checks the names of CONFIG SET's pairs in Redis's order:
-// each must be a setting and appear once (under one spelling).
-func checkSetNames(settings map[string]string, pairs [][]byte) string {
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		k := strings.ToLower(string(pairs[i]))
-		if _, ok := settings[k]; !ok {
-			return fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", k)
-		}
-		if seen[k] {
-			return fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - duplicate parameter", pairs[i])
-		}
-		seen[k] = true
-	}
-	return ""
-}
-
-// encodingEntry checks the encoding settings among CONFIG SET's pairs and
-// returns them as a replica.KindConfig entry's arguments (none when there
-// are none), or Redis's error for the first bad value.
-func encodingEntry(pairs [][]byte) (entry [][]byte, errMsg string) {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if !store.IsEncodingSetting(string(pairs[i])) {
+// proposeConfig proposes changes, whose values the table checked: the
+// store's settings as one KindConfig entry, requirepass as a KindACL
+// one. It returns false, having written the error, when one was not
+// applied; the settings entry is then proposed back with the old values
+// if it was.
+func (s *Server) proposeConfig(conn redcon.Conn, changes []cfgChange) bool {
+	var enc, old [][]byte
+	pass, setPass := "", false
+	for _, c := range changes {
+		if c.p.name == "requirepass" {
+			pass, setPass = c.val, true
 			continue
 		}
-		name, v, msg := store.CheckEncodingSetting(string(pairs[i]), string(pairs[i+1]))
-		if msg != "" {
-			// Redis lowercases the names before it looks them up.
-			return nil, fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-				strings.ToLower(string(pairs[i])), msg)
-		}
-		entry = append(entry, []byte(name), []byte(v))
+		enc = append(enc, []byte(c.p.name), []byte(c.val))
+		old = append(old, []byte(c.p.name), []byte(c.old))
 	}
-	return entry, ""
+	if len(enc) > 0 && !s.proposeQuiet(conn, replica.KindConfig, "config", enc) {
+		return false
+	}
+	if setPass && !s.proposeQuiet(conn, replica.KindACL, "acl", requirepassRules(pass)) {
+		if len(old) > 0 {
+			s.proposeQuiet(nil, replica.KindConfig, "config", old)
+		}
+		return false
+	}
+	return true
 }
 
-// proposeEncodings changes the encoding settings through the log: every
-// replica must convert values at the same thresholds.
-func (s *Server) proposeEncodings(conn redcon.Conn, entry [][]byte) {
-	s.propose(conn, s.home, routeOf("config"), nil, func() []byte {
-		return replica.EncodeEntry(nil, replica.KindConfig, time.Now().UnixMilli(), entry)
-	})
+// proposeQuiet proposes an entry of kind on the home replica and reports
+// whether it was applied with +OK; if not, the reply (a redirection, the
+// store's error) is written to conn unless it is nil.
+func (s *Server) proposeQuiet(conn redcon.Conn, kind replica.Kind, cmd string, args [][]byte) bool {
+	rep, route := s.home, routeOf(cmd)
+	if !rep.Node().IsLeader() {
+		if conn != nil {
+			s.redirect(conn, route, nil, rep.Node().Leader())
+		}
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	v, err := rep.Node().Propose(ctx, replica.EncodeEntry(nil, kind, time.Now().UnixMilli(), args))
+	if out, ok := v.([]byte); err == nil && ok && len(out) > 0 && out[0] == '+' {
+		return true
+	}
+	if conn != nil {
+		s.writeResult(conn, route, nil, consensus.Result{Val: v, Err: err})
+	}
+	return false
 }

@@ -78,6 +78,9 @@ func (s *Server) admin(conn redcon.Conn, c *client, cmd redcon.Command) {
 	captured := &capturedConn{Conn: conn}
 	sc.run(s, captured, c, cmd.Args)
 	writeReply(conn, c, cmd.Args, captured.buf)
+	if captured.closed {
+		conn.Close()
+	}
 }
 
 // checkServerCommand returns the error for a server command of the wrong

@@ -40,7 +40,12 @@
 // refuses (counts, lengths and lines past the limits) and hands redcon
 // whole commands where it can, so redcon's buffer shrinks back; replies are
 // written out every 64 KB as a pipeline is served, so a client that does
-// not read stops being read instead of growing the node's memory.
+// not read stops being read instead of growing the node's memory. What the
+// guard holds is the connection's query buffer (querybuf.go), sized and
+// released as Redis's is.
+//
+// CONFIG (config.go) works from one table of Redis 7.0's parameters
+// (config_table.go), each with what rkv does with it.
 //
 // Pub/Sub (pubsub.go) proposes each PUBLISH through the log and delivers
 // it on every node as the replica applies it; PUBLISH's reply counts the

@@ -3,13 +3,12 @@ package resp
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/store"
 )
 
 // Protocol limits. Every client connection is read through a guardConn,
@@ -46,12 +45,17 @@ type Limits struct {
 	// the messages pushed to it (outbox.go).
 	PubsubHard, PubsubSoft int64
 	PubsubSoftFor          time.Duration
+	// client-output-buffer-limit replica: kept for CONFIG GET, as rkv has
+	// no Redis replicas to apply it to.
+	ReplicaHard, ReplicaSoft int64
+	ReplicaSoftFor           time.Duration
 }
 
 // DefaultLimits are Redis's defaults.
 func DefaultLimits() Limits {
 	return Limits{ProtoMaxBulkLen: 512 << 20, QueryBufferMax: 1 << 30,
-		PubsubHard: 32 << 20, PubsubSoft: 8 << 20, PubsubSoftFor: 60 * time.Second}
+		PubsubHard: 32 << 20, PubsubSoft: 8 << 20, PubsubSoftFor: 60 * time.Second,
+		ReplicaHard: 256 << 20, ReplicaSoft: 64 << 20, ReplicaSoftFor: 60 * time.Second}
 }
 
 // ParseLimits reads the limits as the command line gives them.
@@ -73,146 +77,6 @@ const maxLineLen = 64 << 10
 const maxMultibulk = 1<<31 - 1
 
 var errClosedByLimit = errors.New("resp: connection closed by a protocol limit")
-
-type guardListener struct {
-	net.Listener
-	limits *atomic.Pointer[Limits]
-}
-
-func (l guardListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &guardConn{Conn: c, limits: l.limits}, nil
-}
-
-// guardConn checks a client's byte stream (see the top of this file).
-type guardConn struct {
-	net.Conn
-	limits *atomic.Pointer[Limits]
-	scan   respScanner
-	// err is set once a limit is broken; reply is the error the client
-	// is still owed.
-	err   error
-	reply string
-	// carry holds bytes read and scanned but not handed on yet: the start
-	// of a command whose end has not arrived.
-	carry []byte
-	// rerr is the read error to return once carry is handed on.
-	rerr error
-	// subscribed is set while the connection subscribes: as in Redis, the
-	// idle timeout spares subscribers, which only listen.
-	subscribed atomic.Bool
-	// peeked holds what watchHangup read while a blocking command
-	// waited, not scanned yet: Read hands it on first.
-	peeked []byte
-}
-
-// readRaw reads what watchHangup peeked, else from the connection.
-func (g *guardConn) readRaw(p []byte) (int, error) {
-	if len(g.peeked) > 0 {
-		n := copy(p, g.peeked)
-		g.peeked = g.peeked[n:]
-		return n, nil
-	}
-	return g.Conn.Read(p)
-}
-
-// watchHangup reads the connection while its handler waits in a blocking
-// command, when nothing else reads it: gone closes if the client hangs
-// up, so the wait ends as Redis unblocks a client it frees. What the
-// client sends meanwhile is kept for Read. stop ends the watch and must
-// be called before the handler returns.
-func (g *guardConn) watchHangup() (gone <-chan struct{}, stop func()) {
-	hangup, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		n, err := g.Conn.Read(buf)
-		g.peeked = append(g.peeked, buf[:n]...)
-		var ne net.Error
-		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
-			close(hangup)
-		}
-	}()
-	return hangup, func() {
-		g.Conn.SetReadDeadline(time.Now())
-		<-done
-		g.Conn.SetReadDeadline(time.Time{})
-	}
-}
-
-func (g *guardConn) Read(p []byte) (int, error) {
-	if g.err != nil {
-		return 0, g.refuse()
-	}
-	// What was held back comes first; it is an unfinished command, so
-	// what is read next is needed before redcon can go on.
-	held := copy(p, g.carry)
-	if g.carry = g.carry[held:]; len(g.carry) > 0 || held == len(p) {
-		return held, nil
-	}
-	g.carry = nil
-	if g.rerr != nil {
-		err := g.rerr
-		if held > 0 {
-			return held, nil
-		}
-		g.rerr = nil
-		return 0, err
-	}
-	lim := g.limits.Load()
-	switch {
-	case lim.IdleTimeout > 0 && g.subscribed.Load():
-		g.Conn.SetReadDeadline(time.Time{})
-	case lim.IdleTimeout > 0:
-		g.Conn.SetReadDeadline(time.Now().Add(lim.IdleTimeout))
-	}
-	n, err := g.readRaw(p[held:])
-	if n == 0 {
-		if held > 0 {
-			g.rerr = err
-			return held, nil
-		}
-		return 0, err
-	}
-	if ok, reply := g.scan.feed(p[held:held+n], lim); !ok {
-		g.err, g.reply = errClosedByLimit, reply
-		if held+g.scan.good == 0 {
-			return 0, g.refuse()
-		}
-		// The commands before the bad one are delivered and answered
-		// first; the next read answers the error.
-		return held + g.scan.good, nil
-	}
-	if len(g.scan.empty) > 0 {
-		n = g.skipEmpty(p[held:held+n], n)
-	}
-	if end := g.scan.end; end >= 0 && end < n {
-		g.carry = append([]byte(nil), p[held+end:held+n]...)
-		g.rerr = err
-		return held + end, nil
-	}
-	return held + n, err
-}
-
-// skipEmpty removes the empty multibulks the scan found from b, the n
-// bytes just read, and returns how many are left; the scan's end moves
-// with them.
-func (g *guardConn) skipEmpty(b []byte, n int) int {
-	kept, from, end := 0, 0, g.scan.end
-	for _, span := range g.scan.empty {
-		kept += copy(b[kept:], b[from:span[0]])
-		if g.scan.end >= span[1] {
-			end -= span[1] - span[0]
-		}
-		from = span[1]
-	}
-	kept += copy(b[kept:], b[from:n])
-	g.scan.end = end
-	return kept
-}
 
 // refuse writes the pending protocol error, once, and returns the error
 // that makes redcon close the connection.
@@ -289,12 +153,14 @@ type respScanner struct {
 	bulks   int64 // bulks left in the current multibulk
 	body    int64 // bytes left of the current bulk, with its CRLF
 	pending int64 // bytes of the current command so far
+	bulk    int64 // the length of the current bulk
 	good    int   // set by feed when it fails: the bytes before the failure
 	end     int   // set by feed: the offset just past the last command that ended, -1 if none
+	ends    []int // set by feed: the offset just past each command that ended
 	// start is where the current command began in what feed scans, -1
 	// when it began in an earlier read; empty holds the spans of empty
-	// multibulks ("*0", "*-1") feed found, which Redis skips and redcon
-	// would refuse.
+	// multibulks ("*0", "*-1") feed found (from start), which Redis skips
+	// and redcon would refuse.
 	start int
 	empty [][2]int
 }
@@ -313,7 +179,7 @@ const (
 // feed scans b; on a violation it returns false, with Redis's error reply
 // ("" to close without one) and sets good.
 func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
-	s.end, s.start, s.empty = -1, -1, s.empty[:0]
+	s.end, s.start, s.empty, s.ends = -1, -1, s.empty[:0], s.ends[:0]
 	for i := 0; i < len(b); {
 		switch s.state {
 		case scanStart:
@@ -322,7 +188,7 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 			case '*':
 				s.state, s.line, s.num, s.neg, s.bad = scanMultibulk, 0, 0, false, false
 			case '\r', '\n':
-				s.end = i + 1
+				s.ended(i + 1)
 			default:
 				s.state, s.line = scanInline, 0
 				continue
@@ -335,10 +201,9 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 						return s.fail(i, "ERR Protocol error: invalid multibulk length")
 					}
 					if s.neg || s.num <= 0 {
-						s.state, s.end = scanStart, i+1
-						if s.start >= 0 {
-							s.empty = append(s.empty, [2]int{s.start, i + 1})
-						}
+						s.state = scanStart
+						s.ended(i + 1)
+						s.empty = append(s.empty, [2]int{s.start, i + 1})
 					} else {
 						s.bulks, s.state = s.num, scanBulkType
 					}
@@ -346,7 +211,7 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 					if s.bad || s.neg || s.num > lim.ProtoMaxBulkLen {
 						return s.fail(i, "ERR Protocol error: invalid bulk length")
 					}
-					s.body, s.state = s.num+2, scanBulkBody
+					s.bulk, s.body, s.state = s.num, s.num+2, scanBulkBody
 				}
 				break
 			}
@@ -387,7 +252,8 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 			}
 			if s.body == 0 {
 				if s.bulks--; s.bulks == 0 {
-					s.state, s.end = scanStart, i
+					s.state = scanStart
+					s.ended(i)
 				} else {
 					s.state = scanBulkType
 				}
@@ -395,7 +261,8 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 			continue
 		case scanInline:
 			if b[i] == '\n' {
-				s.state, s.end = scanStart, i+1
+				s.state = scanStart
+				s.ended(i + 1)
 				break
 			}
 			if s.line++; s.line > maxLineLen {
@@ -411,17 +278,30 @@ func (s *respScanner) feed(b []byte, lim *Limits) (bool, string) {
 	return true, ""
 }
 
+func (s *respScanner) ended(at int) {
+	s.end = at
+	s.ends = append(s.ends, at)
+}
+
+// bigBulkLeft is how many bytes of the current bulk have yet to come, if
+// it is a big one (Redis's PROTO_MBULK_BIG_ARG, 32 KB), else 0.
+func (s *respScanner) bigBulkLeft() int64 {
+	if s.state == scanBulkBody && s.bulk >= 32<<10 {
+		return s.body
+	}
+	return 0
+}
+
 func (s *respScanner) fail(at int, reply string) (bool, string) {
 	s.good = at
 	return false, reply
 }
 
 // parseOutputLimit reads "<class> <hard> <soft> <seconds>" (repeated) into
-// lim and returns Redis's complaint, or "" (the replica class, which rkv has
-// no clients of, is checked and ignored).
+// lim, the classes it names and no other, or returns Redis's complaint.
 func parseOutputLimit(v string, lim *Limits) string {
-	f := strings.Fields(v)
-	if len(f) == 0 || len(f)%4 != 0 {
+	f := multiArgs(v)
+	if len(f)%4 != 0 {
 		return "Wrong number of arguments in buffer limit configuration."
 	}
 	next := *lim
@@ -430,17 +310,21 @@ func parseOutputLimit(v string, lim *Limits) string {
 		if class != "normal" && class != "replica" && class != "slave" && class != "pubsub" {
 			return "Invalid client class specified in buffer limit configuration."
 		}
-		hard, ok1 := ParseMemory(f[i+1])
-		soft, ok2 := ParseMemory(f[i+2])
-		secs, err := strconv.ParseInt(f[i+3], 10, 64)
-		if !ok1 || !ok2 || err != nil || secs < 0 {
+		hard, ok1 := store.ParseConfigNumber(f[i+1], true)
+		soft, ok2 := store.ParseConfigNumber(f[i+2], true)
+		secs, ok3 := cStrtoll(f[i+3])
+		if !ok1 || !ok2 || !ok3 || secs < 0 {
 			return "Error in hard, soft or soft_seconds setting in buffer limit configuration."
 		}
+		// soft_seconds is a C int.
+		softFor := time.Duration(int32(secs)) * time.Second
 		switch class {
 		case "normal":
-			next.OutputHard, next.OutputSoft, next.OutputSoftFor = hard, soft, time.Duration(secs)*time.Second
+			next.OutputHard, next.OutputSoft, next.OutputSoftFor = hard, soft, softFor
 		case "pubsub":
-			next.PubsubHard, next.PubsubSoft, next.PubsubSoftFor = hard, soft, time.Duration(secs)*time.Second
+			next.PubsubHard, next.PubsubSoft, next.PubsubSoftFor = hard, soft, softFor
+		default:
+			next.ReplicaHard, next.ReplicaSoft, next.ReplicaSoftFor = hard, soft, softFor
 		}
 	}
 	*lim = next
@@ -448,7 +332,8 @@ func parseOutputLimit(v string, lim *Limits) string {
 }
 
 func formatOutputLimit(lim Limits) string {
-	return fmt.Sprintf("normal %d %d %d replica 268435456 67108864 60 pubsub %d %d %d",
-		lim.OutputHard, lim.OutputSoft, int64(lim.OutputSoftFor/time.Second),
-		lim.PubsubHard, lim.PubsubSoft, int64(lim.PubsubSoftFor/time.Second))
+	return fmt.Sprintf("normal %d %d %d slave %d %d %d pubsub %d %d %d",
+		uint64(lim.OutputHard), uint64(lim.OutputSoft), int64(lim.OutputSoftFor/time.Second),
+		uint64(lim.ReplicaHard), uint64(lim.ReplicaSoft), int64(lim.ReplicaSoftFor/time.Second),
+		uint64(lim.PubsubHard), uint64(lim.PubsubSoft), int64(lim.PubsubSoftFor/time.Second))
 }

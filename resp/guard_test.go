@@ -134,7 +134,7 @@ func newTestGuard(chunks [][]byte) (*guardConn, *chunkConn) {
 	lim := DefaultLimits()
 	limits.Store(&lim)
 	cc := &chunkConn{chunks: chunks}
-	return &guardConn{Conn: cc, limits: &limits}, cc
+	return newGuardConn(cc, &limits), cc
 }
 
 // TestGuardHandsOnWholeCommands: however the network cuts a pipeline,
@@ -203,9 +203,95 @@ func TestGuardCutsAnywhere(t *testing.T) {
 // skips; redcon never sees them, so the commands around them run.
 func TestGuardSkipsEmptyMultibulks(t *testing.T) {
 	in := "*-10\r\nPING\r\n*0\r\n*1\r\n$4\r\nPING\r\n*-1\r\n"
-	g, _ := newTestGuard([][]byte{[]byte(in)})
-	got, _, err := readGuard(g, 4096)
-	if want := "PING\r\n*1\r\n$4\r\nPING\r\n"; err != io.EOF || string(got) != want {
-		t.Fatalf("handed on %q, %v; want %q", got, err, want)
+	// Whole, and cut at every offset: an empty multibulk the network cut
+	// is dropped too.
+	for cutAt := range len(in) {
+		chunks := [][]byte{[]byte(in)}
+		if cutAt > 0 {
+			chunks = [][]byte{[]byte(in[:cutAt]), []byte(in[cutAt:])}
+		}
+		g, _ := newTestGuard(chunks)
+		got, _, err := readGuard(g, 4096)
+		if want := "PING\r\n*1\r\n$4\r\nPING\r\n"; err != io.EOF || string(got) != want {
+			t.Fatalf("cut at %d: handed on %q, %v; want %q", cutAt, got, err, want)
+		}
+	}
+}
+
+// tcpGuard is a guard over a real TCP connection, and the client's end.
+func tcpGuard(t *testing.T) (*guardConn, net.Conn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	var limits atomic.Pointer[Limits]
+	lim := DefaultLimits()
+	limits.Store(&lim)
+	return newGuardConn(server, &limits), client
+}
+
+// sendAndRead sends cmd and reads it back through g, as redcon would.
+func sendAndRead(t *testing.T, g *guardConn, client net.Conn, cmd []byte) {
+	t.Helper()
+	go client.Write(cmd)
+	p := make([]byte, 4096)
+	for got := 0; got < len(cmd); {
+		n, err := g.Read(p)
+		if err != nil {
+			t.Fatalf("read %d of %d bytes, then %v", got, len(cmd), err)
+		}
+		got += n
+	}
+}
+
+// TestQueryBufferSizes: the query buffer is 16 KB after a small command,
+// the size of a big argument after one, cut toward the recent peak when
+// it is much larger than that, and released after 2 seconds idle; a
+// released buffer is taken again at the next read.
+func TestQueryBufferSizes(t *testing.T) {
+	g, client := tcpGuard(t)
+	total := func() int {
+		used, free := g.queryBuffer()
+		return used + free
+	}
+	small := []byte("*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\ny\r\n")
+	sendAndRead(t, g, client, small)
+	if n := total(); n != ioBufLen {
+		t.Fatalf("after a small command: %d bytes, want %d", n, ioBufLen)
+	}
+	big := fmt.Appendf(nil, "*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$400000\r\n%s\r\n", strings.Repeat("A", 400000))
+	sendAndRead(t, g, client, big)
+	afterBig := total()
+	if afterBig < 400000 {
+		t.Fatalf("after a 400000-byte argument: %d bytes", afterBig)
+	}
+	// The cron notes the peak, then finds the buffer far larger than
+	// what small commands use.
+	now := time.Now()
+	g.resizeQueryBuffer(now)
+	sendAndRead(t, g, client, small)
+	g.resizeQueryBuffer(now)
+	if n := total(); n == 0 || n >= afterBig {
+		t.Fatalf("not idle, after small commands: %d bytes, want between 0 and %d", n, afterBig)
+	}
+	// The next read takes 16 KB again, which idleness releases.
+	sendAndRead(t, g, client, small)
+	g.resizeQueryBuffer(time.Now().Add(idleRelease + time.Second))
+	if used, free := g.queryBuffer(); used != 0 || free != 0 {
+		t.Fatalf("idle: qbuf=%d qbuf-free=%d, want none", used, free)
+	}
+	sendAndRead(t, g, client, small)
+	if n := total(); n != ioBufLen {
+		t.Fatalf("after a read on a released buffer: %d bytes, want %d", n, ioBufLen)
 	}
 }

@@ -60,7 +60,7 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	)
 	section("Clients",
 		fmt.Sprintf("connected_clients:%d", s.ConnectedClients()),
-		fmt.Sprintf("maxclients:%d", s.cfg.MaxClients),
+		fmt.Sprintf("maxclients:%d", s.maxClients.Load()),
 		fmt.Sprintf("blocked_clients:%d", s.blocked.count()),
 		fmt.Sprintf("tracking_clients:%d", s.tracking.tracking.Load()),
 	)

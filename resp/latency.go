@@ -259,11 +259,3 @@ var latencyHelp = []string{
 	"    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
 	"    If no commands are specified then all histograms are replied.",
 }
-
-func (s *Server) setLatencyThreshold(v string) string {
-	n, msg := parseIntSetting(v, 0, 1<<63-1)
-	if msg == "" {
-		s.latency.thresholdMs.Store(n)
-	}
-	return msg
-}

@@ -2,8 +2,8 @@ package resp
 
 // MONITOR: every command this node runs, as Redis shows it, streamed to
 // the connections that asked. Each node shows the commands its own
-// clients send; scripts' inner commands run in the log on every replica
-// and are not shown.
+// clients send, and the commands of the scripts it runs (from "lua"):
+// those that write run in the log, so every node shows them.
 
 import (
 	"fmt"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/replica"
 )
 
 type monitorHub struct {
@@ -47,15 +49,16 @@ func (h *monitorHub) remove(sub *subscriber) {
 // keeps it from them: unknown or of the wrong arity (refused before it
 // runs), or an admin command. Commands are shown as they start, so a
 // script (flagged skip_monitor: Redis shows it itself before it runs)
-// comes before the commands it runs.
-func (h *monitorHub) feed(c *client, args [][]byte) {
+// comes before the commands it runs. db is the database the command
+// leaves the connection in, which Redis shows (SELECT's new one).
+func (h *monitorHub) feed(c *client, db int, args [][]byte) {
 	// A RESET ends the monitoring of the connection sending it before
 	// Redis shows the command, so that one does not see it.
 	var except *subscriber
 	if strings.EqualFold(string(args[0]), "reset") {
 		except = c.sub
 	}
-	h.feedFrom(c.db, c.addr, args, except)
+	h.feedFrom(db, c.addr, args, except)
 }
 
 // feedFrom shows a command run for source (a client's address, or "lua")
@@ -81,8 +84,9 @@ func (h *monitorHub) feedFrom(db int, source string, args [][]byte, except *subs
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.watchers {
+		// A simple string in RESP3 too, as Redis sends it: not a push.
 		if sub != except {
-			sub.push(line)
+			sub.out.Write(line)
 		}
 	}
 }
@@ -159,12 +163,14 @@ func quoteRepr(b []byte) string {
 // transaction queues is shown when EXEC runs it, before the EXEC.
 func (s *Server) monitorStep(c *client, args [][]byte) {
 	name := strings.ToLower(string(args[0]))
+	db := c.db
 	if c.tx.multi {
 		switch name {
 		case "exec":
 			if !c.tx.dirty {
 				for _, q := range c.tx.queue {
-					s.monitors.feed(c, q.args)
+					db = s.selectedDB(db, q.args)
+					s.monitors.feed(c, db, q.args)
 				}
 			}
 		case "multi", "discard", "watch", "unwatch", "reset", "quit":
@@ -172,16 +178,29 @@ func (s *Server) monitorStep(c *client, args [][]byte) {
 			return
 		}
 	}
-	s.monitors.feed(c, args)
+	s.monitors.feed(c, s.selectedDB(db, args), args)
 }
 
-// monitorScript counts a command a script runs on this node in
+// selectedDB is the database a connection in db is in after args: a
+// SELECT's, if it is one that succeeds.
+func (s *Server) selectedDB(db int, args [][]byte) int {
+	if len(args) == 2 && strings.EqualFold(string(args[0]), "select") {
+		if n, msg := s.home.Store().ParseDB(args[1]); msg == "" {
+			return n
+		}
+	}
+	return db
+}
+
+// monitorScript is what counts a command a script runs on rep in
 // commandstats and shows it to the monitors, as Redis shows it: from
-// "lua".
-func (s *Server) monitorScript(args [][]byte) {
-	s.stats.ran([]redcon.Command{{Args: args}}, 0)
-	if s.monitors.count.Load() > 0 {
-		s.monitors.feedFrom(0, "lua", args, nil)
+// "lua", in the database the script is in.
+func (s *Server) monitorScript(rep *replica.Replica) func(args [][]byte) {
+	return func(args [][]byte) {
+		s.stats.ran([]redcon.Command{{Args: args}}, 0)
+		if s.monitors.count.Load() > 0 {
+			s.monitors.feedFrom(rep.Store().ScriptDB(), "lua", args, nil)
+		}
 	}
 }
 

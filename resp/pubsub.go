@@ -349,15 +349,14 @@ func (s *Server) openOutbox(conn redcon.Conn, c *client) {
 		w.Flush()
 	}
 	raw := conn.NetConn()
-	guard, _ := raw.(*guardConn)
-	if guard != nil {
-		raw = guard.Conn
+	if c.guard != nil {
+		raw = c.guard.Conn
 	}
 	out := newOutbox(raw, &s.conns)
 	sub := newSubscriber(out)
 	sub.resp3.Store(c.resp3)
 	oc := newOutConn(conn, out)
-	s.setClient(c, func(c *client) { c.sub, c.outConn, c.guard = sub, oc, guard })
+	s.setClient(c, func(c *client) { c.sub, c.outConn = sub, oc })
 }
 
 // subscribedRefusal is Redis's error for a command a subscribed RESP2

@@ -30,19 +30,3 @@ func (s *Server) noReplicas(rep *replica.Replica) bool {
 	}
 	return good < want
 }
-
-func (s *Server) setMinReplicas(v string) string {
-	n, msg := parseIntSetting(v, 0, 1<<31-1)
-	if msg == "" {
-		s.minReplicas.Store(n)
-	}
-	return msg
-}
-
-func (s *Server) setMinReplicasLag(v string) string {
-	n, msg := parseIntSetting(v, 0, 1<<31-1)
-	if msg == "" {
-		s.minReplicasLag.Store(n)
-	}
-	return msg
-}

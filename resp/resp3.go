@@ -45,10 +45,18 @@ func replyEach(conn redcon.Conn, c *client, cmds [][][]byte, elems []byte) {
 }
 
 // capturedConn collects a server command's reply, for conversion before
-// it is written to a RESP3 connection.
+// it is written to a RESP3 connection. A command that closes the
+// connection after its reply (QUIT, CLIENT KILL of itself) closes it
+// once the reply is written: closed records it.
 type capturedConn struct {
 	redcon.Conn
-	buf []byte
+	buf    []byte
+	closed bool
+}
+
+func (cc *capturedConn) Close() error {
+	cc.closed = true
+	return nil
 }
 
 func (cc *capturedConn) WriteString(str string)      { cc.buf = redcon.AppendString(cc.buf, str) }

@@ -10,7 +10,6 @@ package resp
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -41,14 +40,6 @@ const (
 	errBusyEval     = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 	errBusyFunction = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
 )
-
-func (s *Server) setBusyThreshold(v string) string {
-	n, msg := parseIntSetting(v, 0, math.MaxInt64)
-	if msg == "" {
-		s.busyMs.Store(n)
-	}
-	return msg
-}
 
 // busyRefusal is the -BUSY reply for a command that arrives while a
 // script on this node has run past busy-reply-threshold, unless the
@@ -214,7 +205,7 @@ func (s *Server) readScript(conn redcon.Conn, c *client, rep *replica.Replica, r
 	}
 	var r script.Result
 	rep.Store().ReadScript(c.db, time.Now().UnixMilli(), func(nowMs int64, exec store.Exec) {
-		r = run(replica.ReadScriptHost(exec, nowMs, s.monitorScript))
+		r = run(replica.ReadScriptHost(exec, nowMs, s.monitorScript(rep)))
 	})
 	conn.WriteRaw(r.Reply)
 	if r.Read && c.tracked {

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -110,6 +111,14 @@ type Server struct {
 	// busyMs is busy-reply-threshold: after a script has run this many
 	// milliseconds, other clients' commands are answered -BUSY.
 	busyMs atomic.Int64
+	// maxClients is maxclients: more connections are refused.
+	maxClients atomic.Int64
+	// cfgStored holds the CONFIG parameters rkv only stores, under cfgMu;
+	// cfgSetMu lets one CONFIG SET run at a time, so that one's undoing
+	// does not mix with another's changes (config.go).
+	cfgMu     sync.Mutex
+	cfgStored map[string]string
+	cfgSetMu  sync.Mutex
 
 	// serveMu orders Serve and Close; stopped is set by Close.
 	serveMu sync.Mutex
@@ -158,12 +167,14 @@ type client struct {
 	// dropped is set when writing its replies failed, or by QUIT: the
 	// rest of its pipeline is not run.
 	dropped bool
-	// sub, outConn and guard are set at the connection's first SUBSCRIBE,
+	// guard reads the connection (nil for one not from Serve's
+	// listener), set at accept.
+	guard *guardConn
+	// sub and outConn are set at the connection's first SUBSCRIBE,
 	// PSUBSCRIBE or SSUBSCRIBE (pubsub.go); nsub, npsub and nssub count
 	// its channels, patterns and shard channels.
 	sub                *subscriber
 	outConn            *outConn
-	guard              *guardConn
 	nsub, npsub, nssub int
 }
 
@@ -218,8 +229,10 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.slowlog = newSlowlog()
 	s.latency = newLatencyMonitor()
 	s.minReplicasLag.Store(10)
+	s.maxClients.Store(int64(cfg.MaxClients))
+	s.initConfig()
 	rep.Removal().SetLatencyMonitor(s.latency.record)
-	rep.MonitorScripts(s.monitorScript)
+	rep.MonitorScripts(s.monitorScript(rep))
 	s.tracking.deliver, s.tracking.redirBroken = s.deliverInvalidation, s.redirectBroken
 	s.stopTracking = rep.Subscribe(s.tracking.changed)
 	dropUsers := s.dropUsers
@@ -253,6 +266,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	rs := redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
 	s.rs, s.ln = rs, ln
 	s.serveMu.Unlock()
+	go s.clientsCron()
 	return rs.Serve(guardListener{ln, &s.conns})
 }
 
@@ -282,7 +296,7 @@ func (s *Server) Close() error {
 func (s *Server) accept(conn redcon.Conn) bool {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
-	if len(s.clients) >= s.cfg.MaxClients {
+	if int64(len(s.clients)) >= s.maxClients.Load() {
 		s.rejected.Add(1)
 		conn.WriteError("ERR max number of clients reached")
 		return false
@@ -292,6 +306,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		user: "default", authed: !s.acl.PasswordRequired(), close: conn.Close, wantsOutbox: new(atomic.Bool), stats: s.stats}
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
+		c.guard, _ = nc.(*guardConn)
 	}
 	s.clients[c.id] = c
 	conn.SetContext(c)
@@ -373,8 +388,9 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 			conn.Close()
 			return
 		}
-		// CLIENT REPLY itself runs with replies on, whatever the mode.
-		if c.reply == replyOn || isClientSub(cmds[i].Args, "reply") {
+		// CLIENT REPLY ON turns replies on before it answers; any other
+		// command, CLIENT REPLY's errors too, answers in the mode.
+		if args := cmds[i].Args; c.reply == replyOn || len(args) == 3 && isClientSub(args, "reply") && bytes.EqualFold(args[2], []byte("on")) {
 			i = s.step(conn, c, cmds, scs, i, refused)
 			continue
 		}
@@ -383,7 +399,11 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 		if c.reply == replySkip {
 			c.reply = replyOn
 		}
-		i = s.step(&capturedConn{Conn: conn}, c, cmds[:i+1], scs[:i+1], i, refused)
+		dropped := &capturedConn{Conn: conn}
+		i = s.step(dropped, c, cmds[:i+1], scs[:i+1], i, refused)
+		if dropped.closed {
+			conn.Close()
+		}
 	}
 	var last string
 	if sc := scs[len(cmds)-1]; sc != nil {
@@ -459,7 +479,7 @@ func (s *Server) run(conn redcon.Conn, c *client, cmds []redcon.Command, scs []*
 	for j < len(cmds) && scs[j] != nil && scs[j].Writes() == sc.Writes() && !blocks(scs[j], cmds[j].Args) && refused(j) == "" && !crossProtocol(cmds[j].Args) &&
 		s.route.forCommand(scs[j], cmds[j].Args) == rep {
 		if s.monitors.count.Load() > 0 {
-			s.monitors.feed(c, cmds[j].Args)
+			s.monitors.feed(c, c.db, cmds[j].Args)
 		}
 		j++
 	}

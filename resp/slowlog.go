@@ -170,23 +170,10 @@ var slowlogHelp = []string{
 	"    Reset the slowlog.",
 }
 
-// setSlowlogSlowerThan and setSlowlogMaxLen are CONFIG SET of
-// slowlog-log-slower-than and slowlog-max-len.
-func (s *Server) setSlowlogSlowerThan(v string) string {
-	n, msg := parseIntSetting(v, -1, 1<<63-1)
-	if msg == "" {
-		s.slowlog.slowerThan.Store(n)
-	}
-	return msg
-}
-
-func (s *Server) setSlowlogMaxLen(v string) string {
-	n, msg := parseIntSetting(v, 0, 1<<63-1)
-	if msg == "" {
-		s.slowlog.maxLen.Store(n)
-		s.slowlog.mu.Lock()
-		s.slowlog.trim()
-		s.slowlog.mu.Unlock()
-	}
-	return msg
+// setSlowlogMaxLen is CONFIG SET slowlog-max-len: the log is cut to it.
+func (s *Server) setSlowlogMaxLen(n int64) {
+	s.slowlog.maxLen.Store(n)
+	s.slowlog.mu.Lock()
+	s.slowlog.trim()
+	s.slowlog.mu.Unlock()
 }

@@ -90,13 +90,6 @@ func lookupEncSetting(name string) (encSetting, bool) {
 	return 0, false
 }
 
-// IsEncodingSetting reports whether name (or its alias) is one of the
-// replicated encoding settings.
-func IsEncodingSetting(name string) bool {
-	_, ok := lookupEncSetting(name)
-	return ok
-}
-
 // CheckEncodingSetting parses value for the encoding setting name as
 // Redis's CONFIG SET does. It returns the setting's canonical name and the
 // value in decimal, the arguments of an OpConfig entry, or Redis's
@@ -114,7 +107,7 @@ func CheckEncodingSetting(name, value string) (canonical, decimal, complaint str
 		}
 		return sp.name, value, ""
 	}
-	n, ok := parseSettingNumber(value, sp.memory)
+	n, ok := ParseConfigNumber(value, sp.memory)
 	switch {
 	case !ok && sp.memory:
 		return "", "", "argument must be a memory value"
@@ -126,10 +119,10 @@ func CheckEncodingSetting(name, value string) (canonical, decimal, complaint str
 	return sp.name, strconv.FormatInt(n, 10), ""
 }
 
-// parseSettingNumber reads an integer as Redis's string2ll, or for a
-// memory setting as its memtoull: digits and an optional unit, where no
-// digits read as 0 and an overflow wraps, as in C.
-func parseSettingNumber(v string, memory bool) (int64, bool) {
+// ParseConfigNumber reads a CONFIG parameter's integer as Redis's
+// string2ll, or for a memory parameter as its memtoull: digits and an
+// optional unit, where no digits read as 0 and an overflow wraps, as in C.
+func ParseConfigNumber(v string, memory bool) (int64, bool) {
 	if !memory {
 		return parseInt(v)
 	}

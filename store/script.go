@@ -31,6 +31,11 @@ func (s *Store) ApplyScript(db int, stampMs int64, fn func(nowMs int64, exec Exe
 	fn(m.now, func(args [][]byte, out []byte) []byte { return s.dispatch(m, args, out) })
 }
 
+// ScriptDB is the database a script's commands run in now (a SELECT in
+// the script changes it). Only for the callbacks of ApplyScript,
+// ReadScript and a transaction's scripts, which hold the store's lock.
+func (s *Store) ScriptDB() int { return s.db }
+
 // ReadScript runs a read-only script in database db against the current
 // state at nowMs (the local wall clock, raised to the store's clock if
 // behind), so that its commands see one state; a write command is
