@@ -102,6 +102,13 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 }
 
+func fmtPtr(p *int64) string {
+	if p == nil {
+		return "unset"
+	}
+	return strconv.FormatInt(*p, 10)
+}
+
 func servicesAsObjects(s []*corev1.Service) []metav1.Object {
 	var out []metav1.Object
 	for _, x := range s {
@@ -235,7 +242,7 @@ func checkObjects(t *testing.T, o *objects, founders int) {
 	}
 	grace := pod.Spec.TerminationGracePeriodSeconds
 	if grace == nil || time.Duration(*grace)*time.Second < 3*election+5*time.Second {
-		t.Errorf("terminationGracePeriodSeconds %v: want at least 3 election timeouts (%v) and 5s to spare", grace, election)
+		t.Errorf("terminationGracePeriodSeconds %s: want at least 3 election timeouts (%v) and 5s to spare", fmtPtr(grace), election)
 	}
 
 	// Names: the headless Service governs the pods' DNS names, which
@@ -497,8 +504,11 @@ func tryRenderChart(name, version, appVersion string, values map[string]any) (ma
 			err := root.ExecuteTemplate(&b, name, data)
 			return b.String(), err
 		},
-		"quote":  func(v any) string { return strconv.Quote(fmt.Sprint(v)) },
-		"toYaml": func(v any) (string, error) { b, err := yaml.Marshal(v); return strings.TrimSuffix(string(b), "\n"), err },
+		"quote": func(v any) string { return strconv.Quote(fmt.Sprint(v)) },
+		"toYaml": func(v any) (string, error) {
+			b, err := yaml.Marshal(v)
+			return strings.TrimSuffix(string(b), "\n"), err
+		},
 		"nindent": func(n int, s string) string {
 			pad := strings.Repeat(" ", n)
 			return "\n" + pad + strings.ReplaceAll(s, "\n", "\n"+pad)
@@ -567,4 +577,128 @@ func hasContent(doc string) bool {
 		}
 	}
 	return false
+}
+
+// TestCompose checks ../docker-compose.yml: three nodes founding one
+// cluster, each announcing the host address its client port is
+// published on, so that MOVED works from the host, with the password
+// from .env.
+func TestCompose(t *testing.T) {
+	var compose struct {
+		Services map[string]struct {
+			Command     []string          `json:"command"`
+			Ports       []string          `json:"ports"`
+			Environment map[string]string `json:"environment"`
+			Volumes     []string          `json:"volumes"`
+		} `json:"services"`
+	}
+	readYAML(t, "../docker-compose.yml", &compose, false)
+	if len(compose.Services) != 3 {
+		t.Fatalf("%d services, want 3", len(compose.Services))
+	}
+	var cluster string
+	ids := map[string]bool{}
+	for name, svc := range compose.Services {
+		flags := parseArgs(t, svc.Command)
+		if cluster == "" {
+			cluster = flags["cluster"]
+		}
+		if flags["cluster"] != cluster || cluster == "" {
+			t.Errorf("%s: --cluster %q, others %q", name, flags["cluster"], cluster)
+		}
+		id := flags["id"]
+		ids[id] = true
+		// The announced address is this node's entry in --cluster, and
+		// its client port is published on the host at the same port.
+		entry := ""
+		for _, m := range strings.Split(cluster, ",") {
+			if mid, addr, _ := strings.Cut(m, "="); mid == id {
+				entry = addr
+			}
+		}
+		if entry == "" || flags["announce-addr"] != entry {
+			t.Errorf("%s: --id %s --announce-addr %q, --cluster lists %q", name, id, flags["announce-addr"], entry)
+			continue
+		}
+		client, bus, _ := strings.Cut(entry, "@")
+		host, clientPort, _ := net.SplitHostPort(client)
+		if host != "127.0.0.1" || port(t, "--addr", flags["addr"]) != port(t, "--announce-addr", client) {
+			t.Errorf("%s: announces %s, listens on %s: want 127.0.0.1 and the same port", name, client, flags["addr"])
+		}
+		if want := "127.0.0.1:" + clientPort + ":" + clientPort; !slices.Contains(svc.Ports, want) {
+			t.Errorf("%s: ports %q do not publish %s", name, svc.Ports, want)
+		}
+		if busHost, _, _ := net.SplitHostPort(bus); busHost != name {
+			t.Errorf("%s: bus announced as %s, want the service name, which the other containers resolve", name, bus)
+		}
+		if svc.Environment["RKV_REQUIREPASS"] == "" {
+			t.Errorf("%s: no RKV_REQUIREPASS", name)
+		}
+		if len(svc.Volumes) != 1 || !strings.HasSuffix(svc.Volumes[0], ":/data") {
+			t.Errorf("%s: volumes %q, want one at /data", name, svc.Volumes)
+		}
+	}
+	if len(ids) != 3 || len(strings.Split(cluster, ",")) != 3 {
+		t.Errorf("ids %v, --cluster %q: want three distinct founders", ids, cluster)
+	}
+	env, err := os.ReadFile("../.env")
+	if err != nil || !regexp.MustCompile(`(?m)^RKV_PASSWORD=.+$`).Match(env) {
+		t.Errorf(".env does not set RKV_PASSWORD (%v)", err)
+	}
+}
+
+// TestDockerfile: the runtime image runs as nonroot, its /data is made
+// in the build stage and copied owned by that user, rkv's --dir is it,
+// and protected mode is chosen explicitly.
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	final := s[strings.LastIndex(s, "\nFROM "):]
+	for _, re := range []string{
+		`(?m)^FROM gcr\.io/distroless/static-debian12:nonroot$`,
+		`(?m)^COPY --from=build --chown=65532:65532 \S+ /data$`,
+		`(?m)^USER 65532:65532$`,
+		`(?m)^VOLUME /data$`,
+		`(?m)^EXPOSE 6379 16379 9121$`,
+		`(?m)^ENTRYPOINT \[.*"--dir=/data".*"--protected-mode=yes".*\]$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(final) {
+			t.Errorf("the runtime stage does not match %s", re)
+		}
+	}
+}
+
+// TestSystemdUnit: the unit runs rkv in its StateDirectory as a user of
+// its own, restarts it on failure but not on a bad configuration, and
+// waits for a leader's hand-over on stop.
+func TestSystemdUnit(t *testing.T) {
+	b, err := os.ReadFile("systemd/rkv.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
+			unit[k] = v
+		}
+	}
+	for k, v := range map[string]string{
+		"DynamicUser": "yes", "StateDirectory": "rkv", "Restart": "on-failure", "KillSignal": "SIGTERM",
+		"RestartPreventExitStatus": "2", "NoNewPrivileges": "yes", "ProtectSystem": "strict",
+	} {
+		if unit[k] != v {
+			t.Errorf("%s=%q, want %q", k, unit[k], v)
+		}
+	}
+	if !strings.Contains(unit["ExecStart"], " --dir=/var/lib/"+unit["StateDirectory"]+" ") ||
+		!strings.Contains(unit["ExecStart"], "--requirepass-file=%d/") {
+		t.Errorf("ExecStart=%s: want --dir in the StateDirectory and the password from a credential", unit["ExecStart"])
+	}
+	stop, err := time.ParseDuration(unit["TimeoutStopSec"])
+	if err != nil || stop < 3*time.Second+5*time.Second {
+		t.Errorf("TimeoutStopSec=%s: want 3 default election timeouts and 5s to spare", unit["TimeoutStopSec"])
+	}
 }
