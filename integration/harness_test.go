@@ -110,6 +110,9 @@ type node struct {
 	dir     string
 	logPath string
 	args    []string
+	// env is added to the process's environment (the test's own, less
+	// RKV_REQUIREPASS, which would give every node a password).
+	env []string
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -258,6 +261,8 @@ func (nd *node) start() {
 	nd.starts++
 	fmt.Fprintf(f, "==== harness: start %d of node %d: rkv %s\n", nd.starts, nd.id, strings.Join(nd.args, " "))
 	cmd := exec.Command(rkvBin, nd.args...)
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "RKV_REQUIREPASS=") })
+	cmd.Env = append(cmd.Env, nd.env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = nodeProcAttr()
 	if err := cmd.Start(); err != nil {

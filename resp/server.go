@@ -29,8 +29,9 @@ type Config struct {
 	Shutdown func()
 	// ClusterID is handed to joining nodes for the transport handshake.
 	ClusterID uint64
-	// Addr is the client address to listen on; it is also what MOVED
-	// replies and CLUSTER SLOTS name for this node.
+	// Addr is the client address this node listens on: INFO and CONFIG
+	// GET port give its port. (MOVED and CLUSTER SLOTS name the member
+	// list's address, which --announce-addr may set apart.)
 	Addr string
 	// ReadMode is "linearizable" or "lease" (reported by INFO; the core
 	// decides how ReadIndex is served).

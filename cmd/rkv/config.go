@@ -24,12 +24,18 @@ import (
 
 // config is the validated command line of one node.
 type config struct {
-	id                consensus.NodeID
-	addr              string
-	busAddr           string
-	dir               string
-	cluster           []replica.Member
-	join              string
+	id consensus.NodeID
+	// addr and busAddr are the addresses other nodes and clients are
+	// told (MOVED, CLUSTER SLOTS, the member list); listenAddr and
+	// busListen are where this node listens. They differ only with
+	// --announce-addr.
+	addr, busAddr         string
+	listenAddr, busListen string
+	dir                   string
+	cluster               []replica.Member
+	// join lists client addresses of members of the cluster to join,
+	// tried in turn; nil for a founding member.
+	join              []string
 	electionTimeout   time.Duration
 	heartbeatInterval time.Duration
 	readMode          string
@@ -54,15 +60,19 @@ type config struct {
 	metricsAddr            string
 }
 
-func parseFlags(args []string) (*config, error) {
+// parseFlags reads a node's command line; getenv is the environment's
+// lookup (RKV_REQUIREPASS, HOSTNAME).
+func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	fs := flag.NewFlagSet("rkv", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	id := fs.Uint64("id", 1, "this node's id in the cluster (a positive integer)")
+	idFromHost := fs.Bool("id-from-hostname", false, "take the id from the host name's trailing ordinal: NAME-N is node N+1 (a Kubernetes StatefulSet's pod rkv-0 is node 1); the host name is $HOSTNAME, else the system's")
 	addr := fs.String("addr", "127.0.0.1:6379", "client address to listen on (`host:port`); the Raft bus listens on port+10000")
+	announce := fs.String("announce-addr", "", "the client address (`host:port[@busport]`) other nodes and clients are told, when it is not --addr's (a DNS name, a published port); --addr and --bus are then where this node listens")
 	bus := fs.String("bus", "", "Raft bus address (`host:port`); default: the client port + 10000")
 	dir := fs.String("dir", "rkv-data", "data directory (Raft log, hard state, snapshots)")
-	cluster := fs.String("cluster", "", "every member of a new cluster as `id=host:port[@busport],...`; default: this node alone")
-	join := fs.String("join", "", "client address (`host:port`) of a member of an existing cluster to join as a new node")
+	cluster := fs.String("cluster", "", "every member of a new cluster as `id=host:port[@busport],...`; default: this node alone. A node whose id is not listed joins the cluster through the listed members")
+	join := fs.String("join", "", "client addresses (`host:port,...`) of members of an existing cluster to join as a new node, tried in turn")
 	election := fs.Duration("election-timeout", time.Second, "time without a leader before a follower starts an election")
 	heartbeat := fs.Duration("heartbeat-interval", 100*time.Millisecond, "time between leader heartbeats (the Raft tick)")
 	readMode := fs.String("read-mode", "linearizable", "how the leader confirms reads: linearizable (ReadIndex round) or lease")
@@ -74,7 +84,8 @@ func parseFlags(args []string) (*config, error) {
 	maxMemory := fs.String("maxmemory", "0", "bound on the data set in `bytes` (k, kb, m, mb, g, gb as in redis.conf; 0: none)")
 	maxMemoryPolicy := fs.String("maxmemory-policy", "noeviction", "what goes at maxmemory: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random or volatile-ttl")
 	maxMemorySamples := fs.Int("maxmemory-samples", 5, "keys sampled per key evicted by the LRU, LFU and random policies")
-	requirepass := fs.String("requirepass", "", "password of the default user, which clients give with AUTH (\"\": none)")
+	requirepass := fs.String("requirepass", "", "password of the default user, which clients give with AUTH (\"\": none; default: $RKV_REQUIREPASS)")
+	requirepassFile := fs.String("requirepass-file", "", "file whose first line is --requirepass, so that the password is not on the command line")
 	masterUser := fs.String("masteruser", "", "user --join authenticates as at the cluster it joins (\"\": the default user)")
 	masterAuth := fs.String("masterauth", "", "password --join authenticates with at the cluster it joins (\"\": --requirepass's)")
 	aclFile := fs.String("aclfile", "", "file of ACL users (as ACL LIST writes them) loaded at start and by ACL LOAD, written by ACL SAVE")
@@ -98,29 +109,57 @@ func parseFlags(args []string) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, &usageError{fmt.Sprintf("unexpected argument %q (run rkv -h for the flags)", fs.Arg(0))}
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	cfg := &config{
-		id: consensus.NodeID(*id), addr: *addr, dir: *dir, join: *join,
+		id: consensus.NodeID(*id), listenAddr: *addr, dir: *dir,
 		electionTimeout: *election, heartbeatInterval: *heartbeat, readMode: *readMode,
 		snapshotEntries: *snapEntries, snapshotLogPct: *snapLogPercent, snapshotCatchUp: *snapCatchUp,
 		maxClients: *maxClients, databases: *databases, pprofAddr: *pprofAddr, metricsAddr: *metricsAddr,
 	}
+	if *idFromHost {
+		if given["id"] {
+			return nil, &usageError{"--id and --id-from-hostname: give one"}
+		}
+		host := getenv("HOSTNAME")
+		if host == "" {
+			var err error
+			if host, err = os.Hostname(); err != nil {
+				return nil, &usageError{fmt.Sprintf("--id-from-hostname: %v", err)}
+			}
+		}
+		n, err := idFromHostname(host)
+		if err != nil {
+			return nil, &usageError{"--id-from-hostname: " + err.Error()}
+		}
+		cfg.id = n
+	}
 	if cfg.id == 0 {
 		return nil, &usageError{"--id must be a positive integer"}
 	}
-	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
-		return nil, &usageError{fmt.Sprintf("--addr %q: %v", cfg.addr, err)}
+	if _, _, err := net.SplitHostPort(cfg.listenAddr); err != nil {
+		return nil, &usageError{fmt.Sprintf("--addr %q: %v", cfg.listenAddr, err)}
 	}
-	cfg.busAddr = *bus
-	if cfg.busAddr != "" {
-		if _, _, err := net.SplitHostPort(cfg.busAddr); err != nil {
-			return nil, &usageError{fmt.Sprintf("--bus %q: %v", cfg.busAddr, err)}
+	cfg.busListen = *bus
+	if cfg.busListen != "" {
+		if _, _, err := net.SplitHostPort(cfg.busListen); err != nil {
+			return nil, &usageError{fmt.Sprintf("--bus %q: %v", cfg.busListen, err)}
 		}
 	} else {
-		b, err := defaultBus(cfg.addr)
+		b, err := defaultBus(cfg.listenAddr)
 		if err != nil {
-			return nil, &usageError{fmt.Sprintf("--addr %q: %v", cfg.addr, err)}
+			return nil, &usageError{fmt.Sprintf("--addr %q: %v", cfg.listenAddr, err)}
 		}
-		cfg.busAddr = b
+		cfg.busListen = b
+	}
+	cfg.addr, cfg.busAddr = cfg.listenAddr, cfg.busListen
+	announceBus := false
+	if *announce != "" {
+		m, err := parseMember(*announce)
+		if err != nil {
+			return nil, &usageError{"--announce-addr: " + err.Error()}
+		}
+		cfg.addr, cfg.busAddr, announceBus = m.ClientAddr, m.BusAddr, strings.Contains(*announce, "@")
 	}
 	if cfg.metricsAddr != "" {
 		if _, _, err := net.SplitHostPort(cfg.metricsAddr); err != nil {
@@ -160,11 +199,23 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.maxMemorySamples = *maxMemorySamples; cfg.maxMemorySamples <= 0 {
 		return nil, &usageError{"--maxmemory-samples must be positive"}
 	}
+	password := *requirepass
+	if *requirepassFile != "" {
+		if given["requirepass"] {
+			return nil, &usageError{"--requirepass and --requirepass-file: give one"}
+		}
+		var err error
+		if password, err = readFirstLine("--requirepass-file", *requirepassFile); err != nil {
+			return nil, err
+		}
+	} else if !given["requirepass"] {
+		password = getenv("RKV_REQUIREPASS")
+	}
 	cfg.masterUser, cfg.masterAuth = *masterUser, *masterAuth
 	if cfg.masterAuth == "" {
-		cfg.masterAuth = *requirepass
+		cfg.masterAuth = password
 	}
-	if err := cfg.security(*requirepass, *aclFile, *protected); err != nil {
+	if err := cfg.security(password, *aclFile, *protected); err != nil {
 		return nil, err
 	}
 	if cfg.limits, ok = resp.ParseLimits(*idle, *maxBulk, *queryBuf, *outputBuf); !ok {
@@ -177,14 +228,17 @@ func parseFlags(args []string) (*config, error) {
 	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, &usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", *logLevel)}
 	}
-	if *cluster != "" && cfg.join != "" {
+	if *cluster != "" && *join != "" {
 		return nil, &usageError{"--cluster and --join exclude each other: a new cluster is listed, an existing one is joined"}
 	}
-	if cfg.join != "" {
-		if _, _, err := net.SplitHostPort(cfg.join); err != nil {
-			return nil, &usageError{fmt.Sprintf("--join %q: %v", cfg.join, err)}
+	if *join != "" {
+		for _, a := range strings.Split(*join, ",") {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, &usageError{fmt.Sprintf("--join %q: %v", a, err)}
+			}
+			cfg.join = append(cfg.join, a)
 		}
-		return cfg, nil
+		return cfg, cfg.reachable()
 	}
 	if *cluster == "" {
 		cfg.cluster = []replica.Member{{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr}}
@@ -196,17 +250,75 @@ func parseFlags(args []string) (*config, error) {
 	}
 	self := slices.IndexFunc(members, func(m replica.Member) bool { return m.ID == cfg.id })
 	if self < 0 {
-		return nil, &usageError{fmt.Sprintf("--cluster does not list this node's --id %d", cfg.id)}
+		// Not a founder: one pod template (a StatefulSet's) serves the
+		// founding members and the nodes added later, which join
+		// through the founders.
+		for _, m := range members {
+			cfg.join = append(cfg.join, m.ClientAddr)
+		}
+		return cfg, cfg.reachable()
 	}
 	if members[self].ClientAddr != cfg.addr {
-		return nil, &usageError{fmt.Sprintf("--cluster lists node %d at %s but --addr is %s", cfg.id, members[self].ClientAddr, cfg.addr)}
+		flagName := "--addr"
+		if *announce != "" {
+			flagName = "--announce-addr"
+		}
+		return nil, &usageError{fmt.Sprintf("--cluster lists node %d at %s but %s is %s", cfg.id, members[self].ClientAddr, flagName, cfg.addr)}
 	}
-	if *bus != "" && members[self].BusAddr != *bus {
+	switch {
+	case announceBus && members[self].BusAddr != cfg.busAddr:
+		return nil, &usageError{fmt.Sprintf("--cluster lists node %d's bus at %s but --announce-addr's is %s", cfg.id, members[self].BusAddr, cfg.busAddr)}
+	case *announce == "" && *bus != "" && members[self].BusAddr != *bus:
 		return nil, &usageError{fmt.Sprintf("--cluster lists node %d's bus at %s but --bus is %s", cfg.id, members[self].BusAddr, *bus)}
 	}
 	cfg.busAddr = members[self].BusAddr
+	if *announce == "" {
+		cfg.busListen = cfg.busAddr
+	}
 	cfg.cluster = members
-	return cfg, nil
+	return cfg, cfg.reachable()
+}
+
+// reachable refuses to tell other nodes an address such as 0.0.0.0:6379,
+// which names no host: a node that listens on every interface and is
+// part of a cluster says where it is reached with --announce-addr.
+func (cfg *config) reachable() error {
+	if len(cfg.cluster) == 1 && cfg.join == nil {
+		return nil
+	}
+	for _, a := range []string{cfg.addr, cfg.busAddr} {
+		host, _, _ := net.SplitHostPort(a)
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			return &usageError{fmt.Sprintf("%s listens on every interface but names none to other nodes: give --announce-addr host:port", a)}
+		}
+	}
+	return nil
+}
+
+// idFromHostname reads the ordinal a StatefulSet gives its pods (NAME-0,
+// NAME-1, ...) and returns it plus one, as node ids start at 1.
+func idFromHostname(host string) (consensus.NodeID, error) {
+	host, _, _ = strings.Cut(host, ".")
+	i := strings.LastIndexByte(host, '-')
+	n, err := strconv.ParseUint(host[i+1:], 10, 63)
+	if i < 0 || err != nil {
+		return 0, fmt.Errorf("host name %q does not end in -N", host)
+	}
+	return consensus.NodeID(n + 1), nil
+}
+
+// readFirstLine reads a secret from a file: its first line, without the
+// line ending; an empty one is an error.
+func readFirstLine(flagName, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", &usageError{fmt.Sprintf("%s: %v", flagName, err)}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if line = strings.TrimSuffix(line, "\r"); line == "" {
+		return "", &usageError{fmt.Sprintf("%s %s: the first line is empty", flagName, path)}
+	}
+	return line, nil
 }
 
 func printUsage(fs *flag.FlagSet) {
@@ -228,27 +340,42 @@ func parseCluster(spec string) ([]replica.Member, error) {
 		if err != nil || id == 0 {
 			return nil, fmt.Errorf("%q: id must be a positive integer", part)
 		}
-		client, bus, hasBus := strings.Cut(addr, "@")
-		if _, _, err := net.SplitHostPort(client); err != nil {
-			return nil, fmt.Errorf("%q: %v", part, err)
-		}
-		if hasBus {
-			if _, err := strconv.ParseUint(bus, 10, 16); err == nil {
-				host, _, _ := net.SplitHostPort(client)
-				bus = net.JoinHostPort(host, bus)
-			} else if _, _, err := net.SplitHostPort(bus); err != nil {
-				return nil, fmt.Errorf("%q: bus %v", part, err)
-			}
-		} else if bus, err = defaultBus(client); err != nil {
+		m, err := parseMember(addr)
+		if err != nil {
 			return nil, fmt.Errorf("%q: %v", part, err)
 		}
 		if slices.ContainsFunc(out, func(m replica.Member) bool { return m.ID == consensus.NodeID(id) }) {
 			return nil, fmt.Errorf("node id %d is listed twice", id)
 		}
-		out = append(out, replica.Member{ID: consensus.NodeID(id), ClientAddr: client, BusAddr: bus})
+		m.ID = consensus.NodeID(id)
+		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b replica.Member) int { return int(a.ID) - int(b.ID) })
 	return out, nil
+}
+
+// parseMember reads "host:port[@busport]" or "host:port@host:port": a
+// member's client address and bus address, the bus by default on the
+// client port + 10000.
+func parseMember(addr string) (replica.Member, error) {
+	client, bus, hasBus := strings.Cut(addr, "@")
+	if _, _, err := net.SplitHostPort(client); err != nil {
+		return replica.Member{}, err
+	}
+	if hasBus {
+		if _, err := strconv.ParseUint(bus, 10, 16); err == nil {
+			host, _, _ := net.SplitHostPort(client)
+			bus = net.JoinHostPort(host, bus)
+		} else if _, _, err := net.SplitHostPort(bus); err != nil {
+			return replica.Member{}, fmt.Errorf("bus %v", err)
+		}
+	} else {
+		var err error
+		if bus, err = defaultBus(client); err != nil {
+			return replica.Member{}, err
+		}
+	}
+	return replica.Member{ClientAddr: client, BusAddr: bus}, nil
 }
 
 // defaultBus is Redis Cluster's convention: the client port + 10000.
@@ -361,11 +488,11 @@ func (cfg *config) security(requirepass, aclFile, protected string) error {
 		return &usageError{fmt.Sprintf("--aclfile %s: %v", aclFile, err)}
 	}
 	cfg.acl, cfg.aclFile = acl, aclFile
-	host, _, _ := net.SplitHostPort(cfg.addr)
+	host, _, _ := net.SplitHostPort(cfg.listenAddr)
 	if cfg.protectedMode && !acl.PasswordRequired() && !isLoopback(host) {
 		return &usageError{fmt.Sprintf("protected mode: --addr %s accepts clients beyond this machine, and the default user has no password. "+
-			"Set one with --requirepass (or an --aclfile giving the default user a password), listen on 127.0.0.1, "+
-			"or, on a network you trust, start with --protected-mode no", cfg.addr)}
+			"Set one with --requirepass, --requirepass-file or $RKV_REQUIREPASS (or an --aclfile giving the default user a password), listen on 127.0.0.1, "+
+			"or, on a network you trust, start with --protected-mode no", cfg.listenAddr)}
 	}
 	return nil
 }

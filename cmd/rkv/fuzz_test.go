@@ -26,6 +26,9 @@ func FuzzParseFlags(f *testing.F) {
 		{"--election-timeout", "300ms", "--heartbeat-interval", "1s", "--read-mode", "lease"},
 		{"--cluster", "1=127.0.0.1:6379@7000", "--snapshot-entries", "0", "--log-level", "debug"},
 		{"--metrics-addr", "127.0.0.1:9121"},
+		{"--id-from-hostname", "--addr", "0.0.0.0:6379", "--announce-addr", "rkv-2.rkv.ns.svc:6379", "--requirepass-file", "pw",
+			"--cluster", "1=rkv-0.rkv.ns.svc:6379,2=rkv-1.rkv.ns.svc:6379,3=rkv-2.rkv.ns.svc:6379"},
+		{"--id", "4", "--addr", "0.0.0.0:7004", "--announce-addr", "10.0.0.4:7004@17004", "--join", "10.0.0.1:7001,10.0.0.2:7002"},
 		{"--metrics-addr", "9121"},
 		{"--addr", "127.0.0.1:60000", "extra"},
 		{"--addr", "0.0.0.0:7000", "--requirepass", "pw", "--protected-mode", "yes", "--timeout", "30",
@@ -43,7 +46,7 @@ func FuzzParseFlags(f *testing.F) {
 		if slices.ContainsFunc(args, asksForHelp) {
 			return // -h prints the usage to stdout, which is not parsing
 		}
-		cfg, err := parseFlags(args)
+		cfg, err := parseFlags(args, fuzzEnv)
 		if err != nil {
 			var ue *usageError
 			if !errors.As(err, &ue) {
@@ -55,7 +58,7 @@ func FuzzParseFlags(f *testing.F) {
 			return
 		}
 		checkConfig(t, args, cfg)
-		again, err := parseFlags(args)
+		again, err := parseFlags(args, fuzzEnv)
 		if err != nil {
 			t.Fatalf("parseFlags(%q) fails the second time: %v", args, err)
 		}
@@ -68,6 +71,12 @@ func FuzzParseFlags(f *testing.F) {
 			t.Fatalf("parseFlags(%q) differs the second time: %+v", args, again)
 		}
 	})
+}
+
+// fuzzEnv is the environment the fuzzed command lines see: a pod's host
+// name, so that --id-from-hostname gives node 3, and a password.
+func fuzzEnv(name string) string {
+	return map[string]string{"HOSTNAME": "rkv-2", "RKV_REQUIREPASS": "from-env"}[name]
 }
 
 // asksForHelp reports whether a might be read as -h or -help.
@@ -87,7 +96,7 @@ func checkConfig(t *testing.T, args []string, cfg *config) {
 	switch {
 	case cfg.id == 0:
 		fail("node id 0")
-	case !hostPort(cfg.addr), !hostPort(cfg.busAddr):
+	case !hostPort(cfg.addr), !hostPort(cfg.busAddr), !hostPort(cfg.listenAddr), !hostPort(cfg.busListen):
 		fail("an address that is not host:port")
 	case cfg.dir == "":
 		fail("an empty --dir")
@@ -95,12 +104,14 @@ func checkConfig(t *testing.T, args []string, cfg *config) {
 		fail("timeouts the Raft ticker cannot run on")
 	case cfg.maxClients <= 0 || cfg.maxMemory < 0 || cfg.maxMemorySamples <= 0:
 		fail("a limit out of range")
-	case cfg.join != "" && (cfg.cluster != nil || !hostPort(cfg.join)):
-		fail("a join that is not one host:port alone")
-	case cfg.join == "" && len(cfg.cluster) == 0:
+	case cfg.join != nil && (cfg.cluster != nil || len(cfg.join) == 0 || slices.ContainsFunc(cfg.join, func(a string) bool { return !hostPort(a) })):
+		fail("a join that is not a list of host:port alone")
+	case cfg.join == nil && len(cfg.cluster) == 0:
 		fail("no members")
 	case cfg.metricsAddr != "" && !hostPort(cfg.metricsAddr):
 		fail("a --metrics-addr that is not host:port")
+	case (cfg.join != nil || len(cfg.cluster) > 1) && (unspecified(cfg.addr) || unspecified(cfg.busAddr)):
+		fail("telling other nodes an address that names no host")
 	}
 	self := 0
 	for i, m := range cfg.cluster {
@@ -114,7 +125,7 @@ func checkConfig(t *testing.T, args []string, cfg *config) {
 			}
 		}
 	}
-	if cfg.join == "" && self != 1 {
+	if cfg.join == nil && self != 1 {
 		fail("a member list without this node")
 	}
 }
@@ -131,7 +142,7 @@ func TestClusterSecretFile(t *testing.T) {
 		return p
 	}
 	good := write("good", "s3cret\r\nignored\n")
-	cfg, err := parseFlags([]string{"--cluster-secret-file", good})
+	cfg, err := parseFlags([]string{"--cluster-secret-file", good}, noEnv)
 	if err != nil || cfg.tls.secret != "s3cret" {
 		t.Fatalf("secret %q, %v; want s3cret", cfg.tls.secret, err)
 	}
@@ -141,8 +152,18 @@ func TestClusterSecretFile(t *testing.T) {
 		{"--cluster-secret-file", good, "--cluster-secret", "other"},
 	} {
 		var ue *usageError
-		if _, err := parseFlags(args); !errors.As(err, &ue) {
+		if _, err := parseFlags(args, noEnv); !errors.As(err, &ue) {
 			t.Errorf("parseFlags(%q) = %v, want a usage error", args, err)
 		}
 	}
 }
+
+// unspecified reports whether addr's host is empty or 0.0.0.0 / ::.
+func unspecified(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
+}
+
+// noEnv is an empty environment.
+func noEnv(string) string { return "" }

@@ -28,7 +28,7 @@ import (
 )
 
 func runServer(args []string) error {
-	cfg, err := parseFlags(args)
+	cfg, err := parseFlags(args, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func runServer(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if ident == nil {
-		if cfg.join != "" {
+		if cfg.join != nil {
 			ident, err = joinCluster(ctx, cfg, tlsc.client, logger)
 			if err != nil {
 				return err
@@ -76,7 +76,7 @@ func runServer(args []string) error {
 
 	// Listen first so that a port in use stops the node before it touches
 	// the cluster.
-	clientLn, err := net.Listen("tcp", cfg.addr)
+	clientLn, err := net.Listen("tcp", cfg.listenAddr)
 	if err != nil {
 		return fmt.Errorf("listening for clients: %w", err)
 	}
@@ -93,15 +93,15 @@ func runServer(args []string) error {
 	}
 	hist := metrics.NewHistograms()
 	tr, err := transport.New(transport.Config{ClusterID: ident.ClusterID, NodeID: cfg.id,
-		ListenAddr: cfg.busAddr, Logger: logger, Secret: []byte(cfg.tls.secret), TLS: tlsc.bus})
+		ListenAddr: cfg.busListen, Logger: logger, Secret: []byte(cfg.tls.secret), TLS: tlsc.bus})
 	if err != nil {
 		clientLn.Close()
 		return fmt.Errorf("starting the Raft bus: %w", err)
 	}
 	defer tr.Close()
-	if busHost, _, _ := net.SplitHostPort(cfg.busAddr); cfg.tls.secret == "" && tlsc.bus == nil && !isLoopback(busHost) {
+	if busHost, _, _ := net.SplitHostPort(cfg.busListen); cfg.tls.secret == "" && tlsc.bus == nil && !isLoopback(busHost) {
 		logger.Warn("the Raft bus listens beyond loopback with no --cluster-secret and no --tls-cluster: anyone who can reach it and knows the member list can send Raft messages",
-			"bus", cfg.busAddr)
+			"bus", cfg.busListen)
 	}
 	members := replica.NewMembers(nil, func(m replica.Member, removed bool) {
 		if m.ID == cfg.id {
@@ -173,7 +173,7 @@ func runServer(args []string) error {
 			default:
 			}
 		},
-		ID: cfg.id, ClusterID: ident.ClusterID, Addr: cfg.addr, ReadMode: cfg.readMode, MaxClients: cfg.maxClients,
+		ID: cfg.id, ClusterID: ident.ClusterID, Addr: cfg.listenAddr, ReadMode: cfg.readMode, MaxClients: cfg.maxClients,
 		ElectionTimeout: cfg.electionTimeout, HeartbeatInterval: cfg.heartbeatInterval,
 		SnapshotEntries: cfg.snapshotEntries, Dir: cfg.dir, Logger: logger,
 		ACL: cfg.acl, ACLFile: cfg.aclFile, ProtectedMode: cfg.protectedMode, Limits: cfg.limits,
@@ -189,7 +189,7 @@ func runServer(args []string) error {
 		}()
 		defer hs.Close()
 	}
-	logger.Info("rkv serving", "addr", cfg.addr, "bus", cfg.busAddr, "dir", cfg.dir, "members", len(ident.Members))
+	logger.Info("rkv serving", "addr", cfg.listenAddr, "bus", cfg.busListen, "announced", cfg.addr, "dir", cfg.dir, "members", len(ident.Members))
 
 	var runErr error
 	select {
@@ -247,15 +247,16 @@ func handOver(node *consensus.Node, cfg *config, logger *slog.Logger) bool {
 	return true
 }
 
-// joinCluster asks the cluster reachable at cfg.join to add this node as a
-// learner, following MOVED to the leader, and returns the identity it
-// learns.
+// joinCluster asks the cluster reachable at cfg.join's addresses, tried in
+// turn, to add this node as a learner, following MOVED to the leader, and
+// returns the identity it learns.
 func joinCluster(ctx context.Context, cfg *config, tlsConf *tls.Config, logger *slog.Logger) (*identity, error) {
-	target := cfg.join
+	via := strings.Join(cfg.join, ",")
+	target := cfg.join[0]
 	deadline := time.Now().Add(60 * time.Second)
 	for attempt := 0; ; attempt++ {
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("joining via %s: gave up after 60s", cfg.join)
+			return nil, fmt.Errorf("joining via %s: gave up after 60s", via)
 		}
 		c := redis.NewClient(&redis.Options{Addr: target, MaxRetries: -1, DialTimeout: 2 * time.Second, TLSConfig: tlsConf,
 			Username: cfg.masterUser, Password: cfg.masterAuth})
@@ -281,7 +282,7 @@ func joinCluster(ctx context.Context, cfg *config, tlsConf *tls.Config, logger *
 			}
 		}
 		logger.Warn("join attempt failed; retrying", "via", target, "err", err)
-		target = cfg.join
+		target = cfg.join[(attempt+1)%len(cfg.join)]
 		select {
 		case <-time.After(time.Duration(min(attempt+1, 10)) * 200 * time.Millisecond):
 		case <-ctx.Done():

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/rkv/rkv/consensus/transport"
 )
@@ -36,13 +35,9 @@ func tlsFlags(fs *flag.FlagSet) func() (tlsOptions, error) {
 			if o.secret != "" {
 				return o, &usageError{"--cluster-secret and --cluster-secret-file: give one"}
 			}
-			b, err := os.ReadFile(*secretFile)
-			if err != nil {
-				return o, &usageError{fmt.Sprintf("--cluster-secret-file: %v", err)}
-			}
-			line, _, _ := strings.Cut(string(b), "\n")
-			if o.secret = strings.TrimSuffix(line, "\r"); o.secret == "" {
-				return o, &usageError{fmt.Sprintf("--cluster-secret-file %s: the first line is empty", *secretFile)}
+			var err error
+			if o.secret, err = readFirstLine("--cluster-secret-file", *secretFile); err != nil {
+				return o, err
 			}
 		}
 		switch *auth {
