@@ -410,18 +410,7 @@ const agreeDBs = 2
 func agreeRenderDB(t *testing.T, nd *node, rdb *redis.Client) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	var keys []string
-	var cursor uint64
-	for {
-		page, next, err := rdb.Scan(ctx, cursor, "*", 1000).Result()
-		if err != nil {
-			t.Fatalf("node %d: SCAN: %v", nd.id, err)
-		}
-		keys = append(keys, page...)
-		if cursor = next; cursor == 0 {
-			break
-		}
-	}
+	keys := scanKeys(t, nd, rdb)
 	out := map[string]string{}
 	for _, k := range keys {
 		typ := rdb.Type(ctx, k).Val()

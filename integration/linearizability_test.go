@@ -532,6 +532,23 @@ func checkReplicas(t *testing.T, c *cluster, what string) uint64 {
 	return commit
 }
 
+// scanKeys returns every key rdb, a client of nd, finds with SCAN.
+func scanKeys(t *testing.T, nd *node, rdb *redis.Client) []string {
+	t.Helper()
+	var keys []string
+	var cursor uint64
+	for {
+		page, next, err := rdb.Scan(context.Background(), cursor, "*", 1000).Result()
+		if err != nil {
+			t.Fatalf("SCAN on node %d: %v", nd.id, err)
+		}
+		keys = append(keys, page...)
+		if cursor = next; cursor == 0 {
+			return keys
+		}
+	}
+}
+
 // dumpKeys returns every key and string value a node holds.
 func dumpKeys(t *testing.T, nd *node) map[string]string {
 	t.Helper()
@@ -540,18 +557,7 @@ func dumpKeys(t *testing.T, nd *node) map[string]string {
 	defer rdb.Close()
 	ctx := context.Background()
 	out := map[string]string{}
-	var keys []string
-	var cursor uint64
-	for {
-		ks, next, err := rdb.Scan(ctx, cursor, "*", 1000).Result()
-		if err != nil {
-			t.Fatalf("SCAN on node %d: %v", nd.id, err)
-		}
-		keys = append(keys, ks...)
-		if cursor = next; cursor == 0 {
-			break
-		}
-	}
+	keys := scanKeys(t, nd, rdb)
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
 	for i := 0; i < len(keys); i += 500 {
