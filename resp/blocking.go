@@ -40,7 +40,7 @@ type blockedClient struct {
 // blockRegistry finds the clients blocked on each key, oldest first.
 type blockRegistry struct {
 	mu    sync.Mutex
-	byKey map[watchKey][]*blockedClient
+	byKey map[dbKey][]*blockedClient
 	byID  map[int64]*blockedClient
 	// waiting mirrors len(byID), so that the applier takes the lock only
 	// when someone waits.
@@ -48,7 +48,7 @@ type blockRegistry struct {
 }
 
 func newBlockRegistry() *blockRegistry {
-	return &blockRegistry{byKey: make(map[watchKey][]*blockedClient), byID: make(map[int64]*blockedClient)}
+	return &blockRegistry{byKey: make(map[dbKey][]*blockedClient), byID: make(map[int64]*blockedClient)}
 }
 
 func (r *blockRegistry) add(bc *blockedClient) {
@@ -57,7 +57,7 @@ func (r *blockRegistry) add(bc *blockedClient) {
 	r.byID[bc.id] = bc
 	r.waiting.Store(int64(len(r.byID)))
 	for _, k := range bc.keys {
-		wk := watchKey{bc.db, k}
+		wk := dbKey{bc.db, k}
 		r.byKey[wk] = append(r.byKey[wk], bc)
 	}
 }
@@ -70,7 +70,7 @@ func (r *blockRegistry) remove(bc *blockedClient) {
 	delete(r.byID, bc.id)
 	r.waiting.Store(int64(len(r.byID)))
 	for _, key := range bc.keys {
-		k := watchKey{bc.db, key}
+		k := dbKey{bc.db, key}
 		q := r.byKey[k]
 		for i, w := range q {
 			if w == bc {
@@ -103,7 +103,7 @@ func (r *blockRegistry) changed(c store.Changes) {
 	}
 	wake := func(keys []string, dbs []int) {
 		for i, k := range keys {
-			if q := r.byKey[watchKey{dbs[i], k}]; len(q) > 0 {
+			if q := r.byKey[dbKey{dbs[i], k}]; len(q) > 0 {
 				signal(q[0].wake)
 			}
 		}
@@ -322,12 +322,16 @@ func (s *Server) blockingReadGroup(conn redcon.Conn, c *client, rep *replica.Rep
 // db on this node now.
 func (s *Server) allStreams(rep *replica.Replica, db int, keys []string) bool {
 	for _, k := range keys {
-		typ := rep.Store().ReadDB(db, time.Now().UnixMilli(), [][]byte{[]byte("type"), []byte(k)}, nil)
-		if string(typ) != "+stream\r\n" {
+		if typeOf(rep, db, k) != "+stream\r\n" {
 			return false
 		}
 	}
 	return true
+}
+
+// typeOf is TYPE's reply for key in database db on the replica now.
+func typeOf(rep *replica.Replica, db int, key string) string {
+	return string(rep.Store().ReadDB(db, time.Now().UnixMilli(), [][]byte{[]byte("type"), []byte(key)}, nil))
 }
 
 // xreadBlock finds the BLOCK timeout (ms) of XREAD or XREADGROUP and where
@@ -410,9 +414,8 @@ func (s *Server) anyReady(rep *replica.Replica, db int, keys []string, group str
 	if group == "sorted-set" {
 		want = "+zset\r\n"
 	}
-	now := time.Now().UnixMilli()
 	for _, k := range keys {
-		if string(rep.Store().ReadDB(db, now, [][]byte{[]byte("type"), []byte(k)}, nil)) == want {
+		if typeOf(rep, db, k) == want {
 			return true
 		}
 	}

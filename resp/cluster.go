@@ -21,12 +21,7 @@ import (
 func (s *Server) cmdRole(conn redcon.Conn, _ *client, _ [][]byte) {
 	st := s.home.Node().Status()
 	if st.State == consensus.StateLeader {
-		var others []replica.Member
-		for _, m := range s.otherMembers(st) {
-			if s.reachable(st, m.ID) {
-				others = append(others, m)
-			}
-		}
+		others := s.connectedFollowers(st)
 		conn.WriteArray(3)
 		conn.WriteBulkString("master")
 		conn.WriteInt64(int64(st.Commit))
@@ -54,12 +49,13 @@ func (s *Server) cmdRole(conn redcon.Conn, _ *client, _ [][]byte) {
 	conn.WriteInt64(int64(st.Applied))
 }
 
-// otherMembers returns the members other than this node, voters first,
-// sorted by id.
-func (s *Server) otherMembers(st consensus.Status) []replica.Member {
+// connectedFollowers returns the members other than this node that answer
+// its heartbeats (see reachable), voters first: the replicas a Redis
+// master would list as connected to it.
+func (s *Server) connectedFollowers(st consensus.Status) []replica.Member {
 	var out []replica.Member
 	for _, id := range append(append([]consensus.NodeID(nil), st.Conf.Voters...), st.Conf.Learners...) {
-		if id == s.cfg.ID {
+		if id == s.cfg.ID || !s.reachable(st, id) {
 			continue
 		}
 		m, ok := s.home.Members().Get(id)

@@ -97,17 +97,13 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	if st.State == consensus.StateLeader {
 		role = "master"
 	}
-	others := s.otherMembers(st)
 	repl := []string{"role:" + role}
 	if role == "master" {
 		// As a Redis master lists only the replicas connected to it, the
 		// leader lists the followers that answer its heartbeats, lag
 		// being the seconds since the last answer.
 		var lines []string
-		for _, m := range others {
-			if !s.reachable(st, m.ID) {
-				continue
-			}
+		for _, m := range s.connectedFollowers(st) {
 			host, p := splitHostPort(m.ClientAddr)
 			lines = append(lines, fmt.Sprintf("slave%d:ip=%s,port=%d,state=online,offset=%d,lag=%d",
 				len(lines), host, p, st.Progress[m.ID].Match, int64(s.ackLag(st, m.ID)/time.Second)))

@@ -31,7 +31,7 @@ type txState struct {
 	dirty   bool
 	queue   []queuedCommand
 	watches []store.WatchMark
-	watched map[watchKey]bool
+	watched map[dbKey]bool
 	// session is registered with the server's watchRegistry while there
 	// are watches.
 	session *watchSession
@@ -201,12 +201,12 @@ func (s *Server) cmdWatch(conn redcon.Conn, c *client, args [][]byte) {
 	}
 	tx := c.tx
 	if tx.watched == nil {
-		tx.watched = make(map[watchKey]bool)
+		tx.watched = make(map[dbKey]bool)
 		tx.session = &watchSession{}
 	}
 	now := time.Now().UnixMilli()
 	for _, key := range args[1:] {
-		if wk := (watchKey{c.db, string(key)}); !tx.watched[wk] {
+		if wk := (dbKey{c.db, string(key)}); !tx.watched[wk] {
 			tx.watched[wk] = true
 			mark := s.home.Store().Watch(c.db, now, key)
 			tx.watches = append(tx.watches, mark)

@@ -24,18 +24,18 @@ type watchRegistry struct {
 	mu sync.Mutex
 	// byKey holds, per key, each session watching it with the store seq
 	// of its mark.
-	byKey map[watchKey]map[*watchSession]uint64
+	byKey map[dbKey]map[*watchSession]uint64
 	// watching counts the registered keys, so that the applier takes the
 	// lock only when someone watches.
 	watching atomic.Int64
 }
 
 func newWatchRegistry() *watchRegistry {
-	return &watchRegistry{byKey: make(map[watchKey]map[*watchSession]uint64)}
+	return &watchRegistry{byKey: make(map[dbKey]map[*watchSession]uint64)}
 }
 
-// watchKey is a key in its database.
-type watchKey struct {
+// dbKey is a key in its database.
+type dbKey struct {
 	db  int
 	key string
 }
@@ -44,7 +44,7 @@ type watchKey struct {
 func (w *watchRegistry) add(ws *watchSession, mark store.WatchMark) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	wk := watchKey{mark.DB, string(mark.Key)}
+	wk := dbKey{mark.DB, string(mark.Key)}
 	sessions := w.byKey[wk]
 	if sessions == nil {
 		sessions = make(map[*watchSession]uint64)
@@ -62,7 +62,7 @@ func (w *watchRegistry) forget(ws *watchSession, marks []store.WatchMark) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, m := range marks {
-		wk := watchKey{m.DB, string(m.Key)}
+		wk := dbKey{m.DB, string(m.Key)}
 		sessions := w.byKey[wk]
 		if _, ok := sessions[ws]; !ok {
 			continue
@@ -96,6 +96,6 @@ func (w *watchRegistry) changed(c store.Changes) {
 		return
 	}
 	for i, k := range c.Keys {
-		breakOlder(w.byKey[watchKey{c.DBs[i], k}])
+		breakOlder(w.byKey[dbKey{c.DBs[i], k}])
 	}
 }

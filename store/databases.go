@@ -127,13 +127,10 @@ func swapdbCmd(s *Store, m mode, args [][]byte, out []byte) []byte {
 	if a == b {
 		return append(out, okReply...)
 	}
-	cur := s.db
-	s.selectDB(max(a, b)) // both exist from here
-	s.selectDB(0)
+	s.ensureDBs(max(a, b) + 1)
 	s.markDeleted(a, a, b)
 	s.markDeleted(b, a, b)
 	*s.space(a), *s.space(b) = *s.space(b), *s.space(a)
-	s.selectDB(cur)
 	s.changedAll = s.recording
 	return append(out, okReply...)
 }

@@ -156,9 +156,7 @@ func (s *Store) selectDB(db int) {
 	if db == s.db {
 		return
 	}
-	for len(s.dbs) <= db {
-		s.dbs = append(s.dbs, newKeyspace())
-	}
+	s.ensureDBs(db + 1)
 	s.dbs[s.db] = s.keyspace
 	s.keyspace, s.db = s.dbs[db], db
 }
@@ -174,8 +172,16 @@ func (s *Store) space(db int) *keyspace {
 	return nil
 }
 
-// numDBs is the number of databases that were ever used, at least 1.
-func (s *Store) numDBs() int { return max(len(s.dbs), s.db+1, 1) }
+// ensureDBs creates databases up to n-1 that do not exist yet.
+func (s *Store) ensureDBs(n int) {
+	for len(s.dbs) < n {
+		s.dbs = append(s.dbs, newKeyspace())
+	}
+}
+
+// numDBs is the number of databases that were ever used, at least 1
+// (selectDB makes s.dbs hold the current one).
+func (s *Store) numDBs() int { return max(len(s.dbs), 1) }
 
 // deletedBuckets is the size of Store.deleted: enough that a WATCH is
 // rarely aborted by the deletion of an unrelated key, small in snapshots.

@@ -41,9 +41,11 @@ func runServer(args []string) error {
 	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
 		return fmt.Errorf("creating --dir: %w", err)
 	}
-	if err := lockDir(cfg.dir); err != nil {
+	lock, err := lockDir(cfg.dir)
+	if err != nil {
 		return err
 	}
+	defer lock.Close()
 	ident, err := loadIdentity(cfg.dir)
 	if err != nil {
 		return err
