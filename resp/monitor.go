@@ -197,7 +197,7 @@ func (s *Server) selectedDB(db int, args [][]byte) int {
 // "lua", in the database the script is in.
 func (s *Server) monitorScript(rep *replica.Replica) func(args [][]byte) {
 	return func(args [][]byte) {
-		s.stats.ran([]redcon.Command{{Args: args}}, 0)
+		s.stats.ran([]redcon.Command{{Args: args}}, 0, nil)
 		if s.monitors.count.Load() > 0 {
 			s.monitors.feedFrom(rep.Store().ScriptDB(), "lua", args, nil)
 		}

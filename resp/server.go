@@ -157,6 +157,10 @@ type client struct {
 	caching int
 	// stats counts the error replies of its commands.
 	stats *commandStats
+	// redirects holds the commands of the running step that were
+	// redirected; a pointer so that copies (CLIENT LIST) do not race with
+	// the connection's own use of it.
+	redirects *redirectedCommands
 	// reply is CLIENT REPLY's mode.
 	reply replyMode
 	// close closes the connection (CLIENT KILL from another one).
@@ -303,7 +307,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		return false
 	}
 	now := time.Now()
-	c := &client{id: s.clientSeq.Add(1), addr: conn.RemoteAddr(), created: now, lastSeen: now, tx: &txState{},
+	c := &client{id: s.clientSeq.Add(1), addr: conn.RemoteAddr(), created: now, lastSeen: now, tx: &txState{}, redirects: &redirectedCommands{},
 		user: "default", authed: !s.acl.PasswordRequired(), close: conn.Close, wantsOutbox: new(atomic.Bool), stats: s.stats}
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
@@ -445,9 +449,10 @@ func (s *Server) step(conn redcon.Conn, c *client, cmds []redcon.Command, scs []
 		}
 	}
 	start := time.Now()
+	c.redirects.reset()
 	next := s.run(conn, c, cmds, scs, i, refused)
 	elapsed := time.Since(start)
-	s.stats.ran(cmds[i:next], elapsed)
+	s.stats.ran(cmds[i:next], elapsed, c.redirects)
 	s.slowlog.ran(c, cmds[i:next], elapsed)
 	s.latency.ranCommands(cmds[i:next], elapsed)
 	return next
@@ -541,8 +546,15 @@ const (
 // or CLUSTERDOWN when none is known.
 func (s *Server) redirect(conn redcon.Conn, sc *store.Command, args [][]byte, leader consensus.NodeID) {
 	// A redirect refuses the command before it runs, as Redis's cluster
-	// redirections do.
+	// redirections do: counted as rejected, not as a call, and its error
+	// once, though writeResult's conn counts the errors it writes.
+	if ec, ok := conn.(*errorCountingConn); ok {
+		conn = ec.Conn
+	}
 	s.stats.replied(args, "MOVED", true)
+	if c := clientOf(conn); c != nil && c.redirects != nil {
+		c.redirects.add(args)
+	}
 	if leader == consensus.None || leader == s.cfg.ID {
 		conn.WriteError(errNoLeader)
 		return

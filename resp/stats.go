@@ -59,15 +59,16 @@ func (st *commandStats) of(args [][]byte) *commandStat {
 }
 
 // ran counts commands run in elapsed time, each its share of it; one of
-// the wrong arity was refused instead (checkArity counts it).
-func (st *commandStats) ran(cmds []redcon.Command, elapsed time.Duration) {
+// the wrong arity (checkArity counts it) or one redirected (redirect
+// counts it) was refused instead.
+func (st *commandStats) ran(cmds []redcon.Command, elapsed time.Duration, redirected *redirectedCommands) {
 	if st == nil {
 		return
 	}
 	usec := elapsed.Microseconds() / int64(len(cmds))
 	for _, cmd := range cmds {
 		sp, ok := specFor(cmd.Args)
-		if !ok || !sp.ArityFits(len(cmd.Args)) {
+		if !ok || !sp.ArityFits(len(cmd.Args)) || redirected.has(cmd.Args) {
 			continue
 		}
 		if cs := st.byName[sp.Name]; cs != nil {
@@ -151,6 +152,28 @@ func (st *commandStats) errorLines() []string {
 		lines = append(lines, fmt.Sprintf("errorstat_%s:count=%d", code, st.errors[code]))
 	}
 	return lines
+}
+
+// redirectedCommands are the commands of a connection's step that were
+// redirected, known by their name's bytes: a handler may copy the
+// argument list, never the arguments.
+type redirectedCommands struct {
+	names []*byte
+}
+
+func (r *redirectedCommands) reset() { r.names = r.names[:0] }
+
+func (r *redirectedCommands) add(args [][]byte) {
+	if len(args) > 0 && len(args[0]) > 0 {
+		r.names = append(r.names, &args[0][0])
+	}
+}
+
+func (r *redirectedCommands) has(args [][]byte) bool {
+	if r == nil || len(r.names) == 0 || len(args) == 0 || len(args[0]) == 0 {
+		return false
+	}
+	return slices.Contains(r.names, &args[0][0])
 }
 
 // errorCountingConn counts the error replies a server command writes.

@@ -46,3 +46,37 @@ func TestCommandStats(t *testing.T) {
 		t.Errorf("after CONFIG RESETSTAT:\n%s", info)
 	}
 }
+
+// TestRedirectCountedAsRejected: a follower's MOVED refuses the command
+// before it runs, as Redis's cluster redirections do: a rejected call,
+// not a call, with one MOVED in errorstats per command.
+func TestRedirectCountedAsRejected(t *testing.T) {
+	nodes := startCluster(t, 3)
+	leader := leaderOf(t, nodes)
+	var follower *testNode
+	for _, n := range nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	ctx := context.Background()
+	c := follower.client
+	c.ConfigResetStat(ctx)
+	c.Set(ctx, "k", "v", 0)
+	c.Get(ctx, "k")
+	pipe := c.Pipeline()
+	pipe.Set(ctx, "a", "1", 0)
+	pipe.Set(ctx, "b", "2", 0)
+	pipe.Exec(ctx)
+	info := c.Info(ctx, "commandstats", "errorstats").Val()
+	for _, want := range []string{
+		"cmdstat_set:calls=0,usec=0,usec_per_call=0.00,rejected_calls=3,failed_calls=0\r\n",
+		"cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0\r\n",
+		"errorstat_MOVED:count=4\r\n",
+	} {
+		if !strings.Contains(info, want) {
+			t.Errorf("INFO commandstats errorstats lacks %q:\n%s", want, info)
+		}
+	}
+}
