@@ -86,17 +86,35 @@ func (s *Store) lazy(cause LazyFree) bool {
 
 // release gives up the value of it, which the keyspace no longer holds,
 // deleted for cause. A costly one goes to the lazyfree goroutine (see
-// lazyfreer). The caller holds the write lock.
+// lazyfreer), or, when cause's setting is no, is freed here, on the apply
+// path, as Redis's synchronous free: its memory is back before the next
+// command, and the command (or expire cycle) pays the time it takes. The
+// caller holds the write lock.
 func (s *Store) release(it item, cause LazyFree) {
-	if !it.isObj() || !s.lazy(cause) {
+	if !it.isObj() {
 		return
 	}
 	o := it.obj()
 	if freeEffort(o.val) <= lazyfreeThreshold {
 		return
 	}
+	if !s.lazy(cause) {
+		s.freeNow(o.charged)
+		return
+	}
 	s.lazyPending.Add(1)
 	lazyfree.push(lazyJob{st: s, n: 1, bytes: o.charged, hold: o})
+}
+
+// freeNow counts bytes of a costly value released on the apply path and
+// collects at once when worthCollecting says so, which bounds the
+// collection's work (marking what stays live) by what it gives back.
+func (s *Store) freeNow(bytes int64) {
+	s.syncReleased += bytes
+	if worthCollecting(s.syncReleased, s.memoryBytes()) {
+		s.syncReleased = 0
+		debug.FreeOSMemory()
+	}
 }
 
 // releaseKeyspace gives up a database a flush replaced, in the
@@ -221,4 +239,7 @@ type lazyCounters struct {
 	lazyMode    atomic.Uint32 // the LazyFree settings
 	lazyPending atomic.Int64  // objects queued and not yet released
 	lazyFreed   atomic.Int64  // objects released since start or ResetStats
+	// syncReleased is the bytes of costly values freed on the apply path
+	// since its last collection (freeNow); under the write lock.
+	syncReleased int64
 }

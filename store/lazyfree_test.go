@@ -201,3 +201,45 @@ func TestWorthCollecting(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncFreeCollects: with lazyfree-lazy-user-del no, DEL of a costly
+// value bigger than the live keyspace collects on the apply path, as
+// Redis frees synchronously: the value is reclaimed without waiting for
+// the collector's own pace.
+func TestSyncFreeCollects(t *testing.T) {
+	s := New()
+	n := int(minCollect/setMemberCost) + 1
+	for i := 0; i < n; i += 10000 {
+		apply(s, 1, "sadd big"+members(fmt.Sprintf("m%d-", i), 10000))
+	}
+	apply(s, 1, "set small v")
+	it, _ := s.keys.Get(probe([]byte("big")))
+	reclaimed := make(chan struct{})
+	runtime.AddCleanup(it.obj(), func(ch chan struct{}) { close(ch) }, reclaimed)
+	it = item{}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if got := apply(s, 1, "del big"); got != num(1) {
+		t.Fatalf("DEL = %q", got)
+	}
+	runtime.ReadMemStats(&after)
+	if after.NumForcedGC == before.NumForcedGC {
+		t.Fatal("DEL of a value larger than the live keyspace did not collect")
+	}
+	if pending, freed := s.LazyFreeStats(); pending+freed != 0 {
+		t.Fatalf("pending %d, released %d in the background: the deletion was synchronous", pending, freed)
+	}
+	select {
+	case <-reclaimed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the deleted value was not reclaimed by the collection")
+	}
+	runtime.ReadMemStats(&before)
+	if got := apply(s, 1, "del small"); got != num(1) {
+		t.Fatalf("DEL = %q", got)
+	}
+	runtime.ReadMemStats(&after)
+	if after.NumForcedGC != before.NumForcedGC {
+		t.Fatal("DEL of a cheap value collected")
+	}
+}
