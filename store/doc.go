@@ -150,7 +150,10 @@
 // settings name hand a value whose free effort passes Redis's threshold
 // (or a whole flushed keyspace) to a background goroutine, which holds
 // it until released and has the memory returned when what it released
-// outweighs what stays live (lazyfree.go). INFO counts the values
+// outweighs what stays live (lazyfree.go). The other deletions of such a
+// value count its bytes and collect on the apply path by the same rule,
+// as Redis frees synchronously: memory back before the next command, the
+// deletion (or expire cycle) paying for it. INFO counts the values
 // pending and released, as Redis's lazyfree_pending_objects and
 // lazyfreed_objects.
 //
