@@ -2,8 +2,8 @@ package command
 
 // extras are the commands and subcommands rkv has that Redis 7.0 does
 // not: CLIENT SETINFO as Redis 7.2 has it (clients send it when they
-// connect), and CLUSTER RKV-JOIN, which a node started with --join sends
-// to the leader.
+// connect), CLUSTER RKV-JOIN, which a node started with --join sends to
+// the leader, and CLUSTER RKV-BACKUP, which rkv backup sends.
 var extras = []*Spec{
 	{Name: "client|setinfo", Arity: 4, Flags: []string{"noscript", "loading", "stale"},
 		ACL: []string{"slow", "connection"}, Group: "connection", Since: "7.2.0",
@@ -14,4 +14,6 @@ var extras = []*Spec{
 		ACL: []string{"admin", "slow", "dangerous"}, Group: "cluster", Since: "1.0.0",
 		Args: []Arg{{Name: "node-id", Type: "integer"}, {Name: "client-address", Type: "string"},
 			{Name: "bus-address", Type: "string"}}},
+	{Name: "cluster|rkv-backup", Arity: 2, Flags: []string{"admin", "noscript", "no_multi"},
+		ACL: []string{"admin", "slow", "dangerous"}, Group: "cluster", Since: "1.0.0"},
 }

@@ -58,6 +58,7 @@ var summaries = map[string]string{
 	"cluster|keyslot":         "Computes which hash slot a key name maps to",
 	"cluster|myid":            "Reports the node id of the server it is sent to",
 	"cluster|nodes":           "Lists the members in Redis Cluster text format, leader as master",
+	"cluster|rkv-backup":      "Returns a backup of everything committed, taken by the leader",
 	"cluster|rkv-join":        "Adds a new node as a Raft learner and lists the members",
 	"cluster|shards":          "Describes the single shard the leader and its replicas serve",
 	"cluster|slots":           "Maps all hash slots to the leader and its followers as replicas",

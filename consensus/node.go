@@ -462,6 +462,32 @@ func (n *Node) ReadIndex(ctx context.Context) error {
 	}
 }
 
+// SnapshotApplied returns a snapshot of the state machine as it is now,
+// and its metadata: the index applied, that entry's term and the
+// membership applied then. It is for backups; like the snapshots the node
+// takes itself, it is captured on the driver's goroutine, between two
+// applies, and written out later on any. After a ReadIndex it holds
+// everything committed before that call.
+func (n *Node) SnapshotApplied(ctx context.Context) (SnapshotMeta, SnapshotWriter, error) {
+	var (
+		meta  SnapshotMeta
+		write SnapshotWriter
+		err   error
+	)
+	if derr := n.do(ctx, func() {
+		applied := n.core.log.applied
+		var term uint64
+		if term, err = n.core.log.term(applied); err != nil {
+			return
+		}
+		meta = SnapshotMeta{Index: applied, Term: term, Conf: n.core.AppliedConf()}
+		write = n.sm.Snapshot()
+	}); derr != nil {
+		return SnapshotMeta{}, nil, derr
+	}
+	return meta, write, err
+}
+
 // joinRead adds a reader to the round that starts next.
 func (n *Node) joinRead() *readRound {
 	n.readMu.Lock()

@@ -584,3 +584,54 @@ func TestNodeObservers(t *testing.T) {
 		t.Fatalf("stats %+v, %d snapshots observed", st, snaps)
 	}
 }
+
+// TestNodeSnapshotApplied: after a ReadIndex, the leader's snapshot holds
+// every write acknowledged before it, at an index no lower than what was
+// applied then and with that entry's term; a follower's holds a prefix of
+// the log as it applied it.
+func TestNodeSnapshotApplied(t *testing.T) {
+	_, nodes := startTestCluster(t, 3, true)
+	leader := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const writes = 30
+	for i := range writes {
+		if _, err := leader.Propose(ctx, fmt.Appendf(nil, "w%d", i)); err != nil {
+			t.Fatalf("propose: %v", err)
+		}
+	}
+	applied := leader.Applied()
+	if err := leader.ReadIndex(ctx); err != nil {
+		t.Fatalf("ReadIndex: %v", err)
+	}
+	meta, write, err := leader.SnapshotApplied(ctx)
+	if err != nil {
+		t.Fatalf("SnapshotApplied: %v", err)
+	}
+	var data bytes.Buffer
+	if err := write(&data); err != nil {
+		t.Fatal(err)
+	}
+	if data.String() != strconv.Itoa(writes) {
+		t.Fatalf("snapshot holds %q writes, want %d", data.String(), writes)
+	}
+	if meta.Index < applied || meta.Term != leader.Status().Term || len(meta.Conf.Voters) != 3 {
+		t.Fatalf("snapshot meta %+v: want index >= %d, term %d, 3 voters", meta, applied, leader.Status().Term)
+	}
+	for _, n := range nodes {
+		if n == leader {
+			continue
+		}
+		fmeta, write, err := n.SnapshotApplied(ctx)
+		if err != nil {
+			t.Fatalf("SnapshotApplied on a follower: %v", err)
+		}
+		data.Reset()
+		if err := write(&data); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := strconv.Atoi(data.String()); fmeta.Index > meta.Index || got > writes {
+			t.Fatalf("follower's snapshot at %d holds %d writes; the leader's at %d holds %d", fmeta.Index, got, meta.Index, writes)
+		}
+	}
+}

@@ -147,6 +147,9 @@ type clusterOpts struct {
 	// metrics: each node serves /metrics, /livez and /readyz on a port
 	// of its own.
 	metrics bool
+	// seed, if set, is called for each node, its flags set, before it
+	// starts: it prepares the node's data directory (rkv restore).
+	seed func(nd *node)
 }
 
 // newCluster starts n nodes forming one new cluster and registers their
@@ -167,6 +170,9 @@ func newCluster(t *testing.T, n int, opts clusterOpts) *cluster {
 		nd.args = append(nd.args, opts.extraArgs...)
 	}
 	for _, nd := range c.nodes {
+		if opts.seed != nil {
+			opts.seed(nd)
+		}
 		nd.start()
 	}
 	return c

@@ -423,52 +423,21 @@ func appendString(b []byte, s string) []byte {
 func (m *machine) Restore(src io.Reader) error {
 	r := bufio.NewReaderSize(src, 1<<16)
 	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(r, magic); err != nil {
+	if _, err := io.ReadFull(r, magic); err != nil || !knownMagic(string(magic)) {
 		return fmt.Errorf("replica: snapshot does not start with %q", snapshotMagic)
 	}
 	v1 := string(magic) == snapshotMagicV1
-	v2 := string(magic) == snapshotMagicV2
-	v3 := string(magic) == snapshotMagicV3
-	if !v1 && !v2 && !v3 && string(magic) != snapshotMagic {
-		return fmt.Errorf("replica: snapshot does not start with %q", snapshotMagic)
+	members, err := readMembers(r)
+	if err != nil {
+		return err
 	}
-	count, err := binary.ReadUvarint(r)
-	if err != nil || count > 1<<16 {
-		return fmt.Errorf("replica: corrupt snapshot member list")
+	users, scripts, libraries, err := readReplicated(r, string(magic))
+	if err != nil {
+		return err
 	}
-	members := make([]Member, 0, count)
-	for range count {
-		id, err := binary.ReadUvarint(r)
-		if err != nil {
-			return fmt.Errorf("replica: corrupt snapshot member list: %w", err)
-		}
-		client, err := readString(r, 1<<12)
-		if err != nil {
-			return err
-		}
-		bus, err := readString(r, 1<<12)
-		if err != nil {
-			return err
-		}
-		members = append(members, Member{ID: consensus.NodeID(id), ClientAddr: client, BusAddr: bus})
-	}
-	var users, scripts, libraries []string
-	if !v1 && !v2 {
-		if users, err = readStrings(r, 1<<20, maxACLLine); err != nil {
-			return fmt.Errorf("replica: corrupt snapshot user list: %w", err)
-		}
-		for _, line := range users {
-			if err := m.users.CheckLine(line); err != nil {
-				return fmt.Errorf("replica: corrupt snapshot user: %w", err)
-			}
-		}
-	}
-	if !v1 && !v2 && !v3 {
-		if scripts, err = readStrings(r, 1<<24, maxScript); err != nil {
-			return fmt.Errorf("replica: corrupt snapshot script cache: %w", err)
-		}
-		if libraries, err = readStrings(r, 1<<20, maxScript); err != nil {
-			return fmt.Errorf("replica: corrupt snapshot function libraries: %w", err)
+	for _, line := range users {
+		if err := m.users.CheckLine(line); err != nil {
+			return fmt.Errorf("replica: corrupt snapshot user: %w", err)
 		}
 	}
 	if err := m.store.Restore(r); err != nil {
@@ -486,6 +455,69 @@ func (m *machine) Restore(src io.Reader) error {
 	}
 	m.restoreMembers(members, v1)
 	return nil
+}
+
+// knownMagic reports whether a snapshot's magic is one Restore reads.
+func knownMagic(magic string) bool {
+	switch magic {
+	case snapshotMagic, snapshotMagicV3, snapshotMagicV2, snapshotMagicV1:
+		return true
+	}
+	return false
+}
+
+// byteReader is what the snapshot header is read from: a bufio.Reader
+// when restoring, a bytes.Reader for a backup file in memory.
+type byteReader interface {
+	io.Reader
+	io.ByteReader
+}
+
+// readMembers reads a snapshot's member list, which follows its magic.
+func readMembers(r byteReader) ([]Member, error) {
+	count, err := binary.ReadUvarint(r)
+	if err != nil || count > 1<<16 {
+		return nil, fmt.Errorf("replica: corrupt snapshot member list")
+	}
+	members := make([]Member, 0, count)
+	for range count {
+		id, err := binary.ReadUvarint(r)
+		if err != nil {
+			return nil, fmt.Errorf("replica: corrupt snapshot member list: %w", err)
+		}
+		client, err := readString(r, 1<<12)
+		if err != nil {
+			return nil, err
+		}
+		bus, err := readString(r, 1<<12)
+		if err != nil {
+			return nil, err
+		}
+		members = append(members, Member{ID: consensus.NodeID(id), ClientAddr: client, BusAddr: bus})
+	}
+	return members, nil
+}
+
+// readReplicated reads what follows the member list in a snapshot of the
+// version magic names: the ACL users' lines, the cached scripts and the
+// function libraries (none in the versions before them).
+func readReplicated(r byteReader, magic string) (users, scripts, libraries []string, err error) {
+	if magic == snapshotMagicV1 || magic == snapshotMagicV2 {
+		return nil, nil, nil, nil
+	}
+	if users, err = readStrings(r, 1<<20, maxACLLine); err != nil {
+		return nil, nil, nil, fmt.Errorf("replica: corrupt snapshot user list: %w", err)
+	}
+	if magic == snapshotMagicV3 {
+		return users, nil, nil, nil
+	}
+	if scripts, err = readStrings(r, 1<<24, maxScript); err != nil {
+		return nil, nil, nil, fmt.Errorf("replica: corrupt snapshot script cache: %w", err)
+	}
+	if libraries, err = readStrings(r, 1<<20, maxScript); err != nil {
+		return nil, nil, nil, fmt.Errorf("replica: corrupt snapshot function libraries: %w", err)
+	}
+	return users, scripts, libraries, nil
 }
 
 // restoreMembers makes the directory the snapshot's. This node's own entry
@@ -529,7 +561,7 @@ func (m *machine) restoreMembers(snap []Member, v1 bool) {
 // readString reads a uvarint length, at most limit, and that many bytes.
 // readStrings reads a count, at most maxCount, and that many strings of at
 // most limit bytes each.
-func readStrings(r *bufio.Reader, maxCount, limit uint64) ([]string, error) {
+func readStrings(r byteReader, maxCount, limit uint64) ([]string, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil || n > maxCount {
 		return nil, fmt.Errorf("bad count")
@@ -545,7 +577,7 @@ func readStrings(r *bufio.Reader, maxCount, limit uint64) ([]string, error) {
 	return out, nil
 }
 
-func readString(r *bufio.Reader, limit uint64) (string, error) {
+func readString(r byteReader, limit uint64) (string, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil || n > limit {
 		return "", fmt.Errorf("replica: corrupt snapshot header string")

@@ -109,6 +109,8 @@ func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
 		s.clusterFailover(conn, st)
 	case "rkv-join":
 		s.clusterJoin(conn, args)
+	case "rkv-backup":
+		s.clusterBackup(conn)
 	case "forget":
 		s.clusterForget(conn, args)
 	default:
@@ -435,6 +437,8 @@ var clusterHelp = []string{
 	"    Return this node's id.",
 	"NODES",
 	"    Describe the members in Redis Cluster's text format, the leader as master.",
+	"RKV-BACKUP",
+	"    On the leader: a backup of everything committed, as one bulk string (rkv backup).",
 	"SHARDS",
 	"    Describe the shard the leader and its followers serve.",
 	"SLOTS",

@@ -70,10 +70,12 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	section("Persistence",
 		"loading:0",
 		"aof_enabled:1",
-		"rdb_changes_since_last_save:0",
+		fmt.Sprintf("rdb_changes_since_last_save:%d", s.home.Store().Dirty()-s.saves.dirty.Load()),
 		fmt.Sprintf("rdb_bgsave_in_progress:%d", s.bgsaveRunning()),
 		fmt.Sprintf("rdb_last_save_time:%d", s.lastSave()),
 		"rdb_last_bgsave_status:"+s.lastSaveStatus(),
+		fmt.Sprintf("rdb_last_bgsave_time_sec:%d", s.lastSaveTook()),
+		fmt.Sprintf("rdb_saves:%d", s.saves.count.Load()),
 		fmt.Sprintf("raft_log_dir:%s", s.cfg.Dir),
 	)
 	mst := s.home.Store().Stats(time.Now().UnixMilli())

@@ -1,7 +1,9 @@
 package resp
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,14 +12,19 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/rkv/rkv/consensus"
 )
 
-// SAVE, BGSAVE and LASTSAVE write this node's keyspace, as a store
-// snapshot (what Store.Restore reads), to dump.rkv in the data directory:
-// a point-in-time copy for backups, as Redis's dump.rdb. The Raft log and
-// its own snapshots stay the durable state; this file is no part of
-// recovery. Taking the snapshot is O(1) (copy-on-write), so writes go on
-// while it is written, SAVE's included.
+// SAVE, BGSAVE and LASTSAVE write this node's state, as a backup file
+// (replica.WriteBackup: the group's snapshot at the index this node has
+// applied, with its index and term), to dump.rkv in the data directory: a
+// point-in-time copy, as Redis's dump.rdb, that rkv restore seeds a new
+// cluster from. The Raft log and its own snapshots stay the durable state;
+// this file is no part of recovery. Taking the snapshot is O(1)
+// (copy-on-write), so writes go on while it is written, SAVE's included.
+// CLUSTER RKV-BACKUP, which rkv backup sends, streams the leader's backup
+// of everything committed before it instead.
 func init() {
 	addServerCommands(map[string]func(s *Server, conn redcon.Conn, c *client, args [][]byte){
 		"save":     (*Server).cmdSave,
@@ -71,6 +78,12 @@ type saveState struct {
 	// failed reports whether the last attempt failed.
 	last   atomic.Int64
 	failed atomic.Bool
+	// dirty is the store's Dirty count when the last successful save
+	// captured it; count is the number of successful saves and took the
+	// seconds the last one took (-1: none yet).
+	dirty atomic.Uint64
+	count atomic.Int64
+	took  atomic.Int64
 }
 
 const errBgsaveRunning = "ERR Background save already in progress"
@@ -145,25 +158,29 @@ func (s *Server) lastSave() int64 {
 	return s.started.Unix()
 }
 
-// saveSnapshot writes the home store's snapshot to a temporary file,
-// syncs it and renames it over saveFile, so the file is always whole.
+// saveSnapshot writes a backup of what this node applied to a temporary
+// file, syncs it and renames it over saveFile, so the file is always whole.
 func (s *Server) saveSnapshot() (err error) {
+	start := time.Now()
+	dirty := s.home.Store().Dirty()
 	defer func() {
 		s.saves.failed.Store(err != nil)
 		if err == nil {
 			s.saves.last.Store(time.Now().Unix())
+			s.saves.dirty.Store(dirty)
+			s.saves.count.Add(1)
+			s.saves.took.Store(int64(time.Since(start).Seconds()))
 		}
 	}()
-	dir := s.cfg.Dir
-	if dir == "" {
-		dir = "."
-	}
+	dir := s.dataDir()
 	f, err := os.CreateTemp(dir, saveFile+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("saving: %w", err)
 	}
 	defer os.Remove(f.Name()) // fails harmlessly once renamed
-	_, err = s.home.Store().Snapshot().WriteTo(f)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	_, err = s.home.WriteBackup(ctx, f, false)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -180,6 +197,72 @@ func (s *Server) saveSnapshot() (err error) {
 		return fmt.Errorf("saving: %w", err)
 	}
 	return nil
+}
+
+// dataDir is the directory SAVE and CLUSTER RKV-BACKUP write in.
+func (s *Server) dataDir() string {
+	if s.cfg.Dir == "" {
+		return "."
+	}
+	return s.cfg.Dir
+}
+
+// clusterBackup serves CLUSTER RKV-BACKUP: the leader answers, after a
+// ReadIndex round, with one bulk string holding a backup file of
+// everything committed before the command (replica.WriteBackup); any
+// other node with MOVED to the leader. The backup goes to an unlinked
+// temporary file in the data directory first, which gives the bulk
+// string's length and keeps the serialized state out of memory; nothing
+// is left behind however the node stops.
+func (s *Server) clusterBackup(conn redcon.Conn) {
+	if !s.home.Node().IsLeader() {
+		s.redirectKeyless(conn)
+		return
+	}
+	f, err := os.CreateTemp(s.dataDir(), "backup.tmp-*")
+	if err != nil {
+		conn.WriteError("ERR backup: " + err.Error())
+		return
+	}
+	defer f.Close()
+	os.Remove(f.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	if _, err := s.home.WriteBackup(ctx, f, true); err != nil {
+		s.writeResult(conn, nil, nil, consensus.Result{Err: err})
+		return
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		conn.WriteError("ERR backup: " + err.Error())
+		return
+	}
+	writeBulkFile(conn, f, size)
+}
+
+// writeBulkFile answers size bytes of f as one bulk string: streamed from
+// the file when the reply goes straight to the connection, read into
+// memory when it is captured first (a RESP3 connection's).
+func writeBulkFile(conn redcon.Conn, f *os.File, size int64) {
+	if ec, ok := conn.(*errorCountingConn); ok {
+		conn = ec.Conn
+	}
+	if w := redcon.BaseWriter(conn); w != nil {
+		// WriteBulkFrom writes ahead of the replies still buffered (a
+		// pipeline's before this command): they go out first.
+		w.Flush()
+		w.WriteBulkFrom(size, f)
+		return
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		conn.WriteError("ERR backup: " + err.Error())
+		return
+	}
+	conn.WriteBulk(b)
 }
 
 // syncDir makes a rename in dir durable.
@@ -208,4 +291,12 @@ func (s *Server) lastSaveStatus() string {
 		return "err"
 	}
 	return "ok"
+}
+
+// lastSaveTook is INFO's rdb_last_bgsave_time_sec: -1 before any save.
+func (s *Server) lastSaveTook() int64 {
+	if s.saves.count.Load() == 0 {
+		return -1
+	}
+	return s.saves.took.Load()
 }

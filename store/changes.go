@@ -28,6 +28,10 @@ type Changes struct {
 	ReadyDBs []int
 }
 
+// Dirty returns how many key writes and deletions this node applied since
+// it started, a flush counting each key it removed.
+func (s *Store) Dirty() uint64 { return s.dirty.Load() }
+
 // RecordChanges turns on or off the recording that TakeChanges returns;
 // off, the write path records nothing.
 func (s *Store) RecordChanges(on bool) { s.recordChanges.Store(on) }
@@ -56,6 +60,7 @@ func (s *Store) readyKey(key string) {
 // changedKey records a key the current entry writes or deletes. The
 // caller holds the write lock.
 func (s *Store) changedKey(it *item) {
+	s.dirty.Add(1)
 	if s.recording {
 		s.changedKeys = append(s.changedKeys, it.key())
 		s.changedDBs = append(s.changedDBs, s.db)

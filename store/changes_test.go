@@ -65,3 +65,34 @@ func TestTakeChanges(t *testing.T) {
 		t.Fatalf("recorded after turned off: %q", c.Keys)
 	}
 }
+
+// TestDirty: Dirty counts the keys each write changed, whether or not
+// changes are recorded; a write that leaves the value as it was (SETBIT
+// and BITFIELD of the bit it has) counts nothing, as in Redis, and a
+// flush counts the keys it removed.
+func TestDirty(t *testing.T) {
+	s := New()
+	cases := []struct {
+		cmd  string
+		want uint64
+	}{
+		{"SETBIT foo 0 0", 1},
+		{"BITFIELD foo2 SET i5 0 0", 1},
+		{"SETBIT foo 0 0", 0},
+		{"BITFIELD foo2 SET i5 0 0", 0},
+		{"SETBIT foo 0 1", 1},
+		{"SETBIT foo 0 1", 0},
+		{"BITFIELD foo2 SET i5 0 1", 1},
+		{"GET foo", 0},
+		{"DEL foo missing", 1},
+		{"SET a 1", 1},
+		{"FLUSHALL", 2},
+	}
+	for i, tc := range cases {
+		before := s.Dirty()
+		apply(s, 1000+int64(i), tc.cmd)
+		if got := s.Dirty() - before; got != tc.want {
+			t.Errorf("%s: dirty grew by %d, want %d", tc.cmd, got, tc.want)
+		}
+	}
+}

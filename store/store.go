@@ -101,6 +101,10 @@ type Store struct {
 	// the log, never in snapshots.
 	marks    []clockMark
 	markStep int64
+	// dirty counts the keys written and deleted on this node since it
+	// started: INFO's rdb_changes_since_last_save is its growth since the
+	// last SAVE. Local, never in snapshots.
+	dirty atomic.Uint64
 
 	// recordChanges asks for the keys each entry changes (RecordChanges);
 	// recording is its value for the entry being applied, changedKeys and
@@ -214,6 +218,9 @@ func (s *Store) reset() {
 // resetDB empties database db (FLUSHDB), as reset does all of them.
 func (s *Store) resetDB(db int) {
 	s.markDeleted(db, db)
+	if ks := s.space(db); ks.keys != nil {
+		s.dirty.Add(uint64(ks.keys.Len()))
+	}
 	*s.space(db) = newKeyspace()
 	s.changedAll = s.recording
 }

@@ -325,6 +325,8 @@ func printUsage(fs *flag.FlagSet) {
 	fs.SetOutput(os.Stdout)
 	fmt.Println("usage: rkv [flags]        serve one node (alone, in a new --cluster, or --join an existing one)")
 	fmt.Println("       rkv local [flags]  run a local N-node cluster on 127.0.0.1 (rkv local -h)")
+	fmt.Println("       rkv backup [flags] write a backup of a running cluster to a file (rkv backup -h)")
+	fmt.Println("       rkv restore --file FILE [node flags]  seed a new node's --dir from a backup")
 	fs.PrintDefaults()
 }
 

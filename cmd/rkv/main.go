@@ -4,6 +4,8 @@
 //	rkv --id 1 --addr 127.0.0.1:7001 --dir d1 --cluster 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
 //	rkv --id 4 --addr 127.0.0.1:7004 --dir d4 --join 127.0.0.1:7001
 //	rkv local --nodes 3                   a local 3-node cluster for trying it out
+//	rkv backup --from 127.0.0.1:7001 --out b.rkv
+//	rkv restore --file b.rkv --id 1 --addr 127.0.0.1:7001 --dir d1 --cluster ...
 package main
 
 import (
@@ -48,9 +50,14 @@ func main() {
 		fmt.Printf("rkv %s (Redis %s compatible, %s)\n", buildinfo.Version(), resp.RedisVersion, runtime.Version())
 		return
 	}
-	if len(os.Args) > 1 && os.Args[1] == "local" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "local":
 		err = runLocal(os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "backup":
+		err = runBackup(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "restore":
+		err = runRestore(os.Args[2:])
+	default:
 		if os.Getenv("GOGC") == "" {
 			go tuneGC()
 		}
