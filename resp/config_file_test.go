@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rkv/rkv/internal/conffile"
 )
 
 // TestFileConfigAdd: a file's lines of CONFIG parameters, read as Redis
@@ -131,5 +133,66 @@ func TestConfigRewrite(t *testing.T) {
 	}, "\n")
 	if string(got) != want {
 		t.Fatalf("rewritten file:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestConfigRewriteReadsBack: every parameter CONFIG REWRITE writes reads
+// back from the file as the value CONFIG GET shows, as Redis's "CONFIG
+// REWRITE sanity" test checks with every parameter forced into the file
+// (here by a file that names them all).
+func TestConfigRewriteReadsBack(t *testing.T) {
+	tn := startCluster(t, 1)[0]
+	s := tn.srv
+	ctx := context.Background()
+	for _, kv := range [][2]string{{"maxmemory", "3mb"}, {"maxmemory-clients", "10%"}, {"save", "60 1 300 10"},
+		{"client-output-buffer-limit", "pubsub 1gb 1025 5"}, {"ignore-warnings", "a\t\"b\"\n"}, {"shutdown-on-sigterm", "nosave now"},
+		{"oom-score-adj-values", "1 2 3"}, {"latency-tracking-info-percentiles", "50.5 99"}} {
+		if err := tn.client.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatalf("CONFIG SET %s: %v", kv[0], err)
+		}
+	}
+	var names []string
+	for _, p := range configTable {
+		if p.effect != effFixed && p.effect != effLog {
+			names = append(names, p.name+" placeholder")
+		}
+	}
+	path := filepath.Join(t.TempDir(), "rkv.conf")
+	if err := os.WriteFile(path, []byte(strings.Join(names, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.cfg.ConfigFile = path
+	if err := s.rewriteConfigFile(); err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := conffile.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFileConfig(func(string) bool { return false })
+	for _, d := range dirs {
+		if _, msg := f.Add(d.Args[0], d.Args[1:]); msg != "" {
+			t.Errorf("%s:%d %q: %s", d.Path, d.Line, d.Text, msg)
+		}
+	}
+	_, values := f.Params()
+	for i := range configTable {
+		p := &configTable[i]
+		if p.effect == effFixed || p.effect == effLog {
+			continue
+		}
+		want := s.configValue(p)
+		got, ok := values[p.name]
+		if p.name == "client-output-buffer-limit" {
+			l := DefaultLimits()
+			parseOutputLimit(got, &l)
+			got = formatOutputLimit(l)
+		}
+		if !ok && want == "" && p.flags&cfgEmptyIsNull != 0 {
+			continue
+		}
+		if got != want {
+			t.Errorf("%s reads back as %q (present %v), CONFIG GET %q", p.name, got, ok, want)
+		}
 	}
 }
