@@ -182,7 +182,7 @@ func (s *Server) rewriteParam(r *conffile.Rewrite, p *cfgParam) {
 		r.Set(p.name, p.name+" "+v, true)
 		return
 	case "client-output-buffer-limit":
-		s.rewriteOutputLimits(r, p.name, v)
+		rewriteOutputLimits(r, p.name, v)
 		return
 	}
 	switch {
@@ -200,7 +200,7 @@ func (s *Server) rewriteParam(r *conffile.Rewrite, p *cfgParam) {
 
 // rewriteOutputLimits writes client-output-buffer-limit a line a class,
 // those at their defaults only in place of old lines.
-func (s *Server) rewriteOutputLimits(r *conffile.Rewrite, name, v string) {
+func rewriteOutputLimits(r *conffile.Rewrite, name, v string) {
 	defaults := multiArgs(formatOutputLimit(DefaultLimits()))
 	f := multiArgs(v)
 	for i := 0; i+3 < len(f); i += 4 {
