@@ -47,9 +47,11 @@ func (s *Server) cmdConfig(conn redcon.Conn, _ *client, args [][]byte) {
 		s.resetStats()
 		conn.WriteString("OK")
 	case "rewrite":
-		// There is no configuration file to write: the flags are the
-		// configuration.
-		conn.WriteError("ERR The server is running without a config file")
+		if msg := s.configRewrite(); msg != "" {
+			conn.WriteError(msg)
+			return
+		}
+		conn.WriteString("OK")
 	default:
 		conn.WriteError(unknownSubcommand("config", args[1]))
 	}

@@ -16,13 +16,15 @@ import (
 type cfgFlags uint16
 
 const (
-	cfgImmutable cfgFlags = 1 << iota // set at start only: CONFIG SET refuses it
-	cfgHidden                         // not matched by CONFIG GET patterns, only by name
-	cfgProtected                      // refused, as Redis does with enable-protected-configs no
-	cfgUnsigned                       // bounds compared (and printed) unsigned, as for size_t
-	cfgMemory                         // a number may carry a unit: 10mb, 1gb
-	cfgPercent                        // or be a percentage: 50%
-	cfgOctal                          // read and shown in octal
+	cfgImmutable   cfgFlags = 1 << iota // set at start only: CONFIG SET refuses it
+	cfgHidden                           // not matched by CONFIG GET patterns, only by name
+	cfgProtected                        // refused, as Redis does with enable-protected-configs no
+	cfgUnsigned                         // bounds compared (and printed) unsigned, as for size_t
+	cfgMemory                           // a number may carry a unit: 10mb, 1gb
+	cfgPercent                          // or be a percentage: 50%
+	cfgOctal                            // read and shown in octal
+	cfgMultiArg                         // takes several words on a config file's line
+	cfgEmptyIsNull                      // a string whose "" is no value: CONFIG REWRITE leaves it out
 )
 
 // cfgEffect is what rkv does with a parameter (the README's table).
@@ -35,10 +37,20 @@ const (
 	effFixed                   // a fact of rkv: the same value is accepted, another refused
 )
 
+// cfgKind is how CONFIG REWRITE writes a parameter's value.
+type cfgKind uint8
+
+const (
+	kindString cfgKind = iota // quoted as sdscatrepr does
+	kindWord                  // as is: yes/no, an enum's names
+	kindNumber                // a memory value with a unit where one fits
+)
+
 // cfgParam is one parameter.
 type cfgParam struct {
 	name, alias string
 	flags       cfgFlags
+	kind        cfgKind
 	def         string // the default, as CONFIG GET shows it
 	// parse turns a value into the form CONFIG GET shows, or returns
 	// Redis's complaint about it.
@@ -69,15 +81,15 @@ const (
 )
 
 func boolCfg(name, alias string, flags cfgFlags, def bool) cfgParam {
-	return cfgParam{name: name, alias: alias, flags: flags, def: yesNo(def), parse: parseYesNo}
+	return cfgParam{name: name, alias: alias, flags: flags, kind: kindWord, def: yesNo(def), parse: parseYesNo}
 }
 
 func enumCfg(name, alias string, flags cfgFlags, def string, names ...string) cfgParam {
-	return cfgParam{name: name, alias: alias, flags: flags, def: def, parse: enumParser(names)}
+	return cfgParam{name: name, alias: alias, flags: flags, kind: kindWord, def: def, parse: enumParser(names)}
 }
 
 func intCfg(name, alias string, flags cfgFlags, lo, hi, def int64) cfgParam {
-	p := cfgParam{name: name, alias: alias, flags: flags}
+	p := cfgParam{name: name, alias: alias, flags: flags, kind: kindNumber}
 	p.parse = func(v string) (string, string) { return parseNumber(v, flags, lo, hi) }
 	p.def = formatNumber(def, flags)
 	return p
@@ -87,8 +99,8 @@ func strCfg(name, alias string, flags cfgFlags, def string) cfgParam {
 	return cfgParam{name: name, alias: alias, flags: flags, def: def, parse: func(v string) (string, string) { return v, "" }}
 }
 
-func specialCfg(name, alias string, flags cfgFlags, def string, parse func(string) (string, string)) cfgParam {
-	return cfgParam{name: name, alias: alias, flags: flags, def: def, parse: parse}
+func specialCfg(name, alias string, flags cfgFlags, kind cfgKind, def string, parse func(string) (string, string)) cfgParam {
+	return cfgParam{name: name, alias: alias, flags: flags, kind: kind, def: def, parse: parse}
 }
 
 // lazyfreeCfg is a lazyfree-lazy-* switch: whether the deletions it names
@@ -197,7 +209,7 @@ var configTable = []cfgParam{
 	boolCfg("replica-read-only", "slave-read-only", 0, true).stored(whyRepl + "; followers always redirect writes"),
 	boolCfg("replica-ignore-maxmemory", "slave-ignore-maxmemory", 0, true).stored(whyRepl),
 	boolCfg("jemalloc-bg-thread", "", 0, true).stored(whyMemory),
-	specialCfg("activedefrag", "", 0, "no", func(v string) (string, string) {
+	specialCfg("activedefrag", "", 0, kindWord, "no", func(v string) (string, string) {
 		if v, msg := parseYesNo(v); msg != "" || v == "no" {
 			return v, msg
 		}
@@ -219,27 +231,27 @@ var configTable = []cfgParam{
 	boolCfg("replica-ignore-disk-write-errors", "", 0, false).stored(whyRepl),
 
 	strCfg("aclfile", "", immut, "").fixed(func(s *Server) string { return s.cfg.ACLFile }, "set by --aclfile"),
-	strCfg("unixsocket", "", immut, "").stored(whyNet),
-	strCfg("pidfile", "", immut, "").stored(whyProcess),
-	strCfg("replica-announce-ip", "slave-announce-ip", 0, "").stored(whyRepl),
-	strCfg("masteruser", "", 0, "").stored(whyRepl),
-	strCfg("cluster-announce-ip", "", 0, "").stored(whyCluster),
+	strCfg("unixsocket", "", immut|cfgEmptyIsNull, "").stored(whyNet),
+	strCfg("pidfile", "", immut|cfgEmptyIsNull, "").stored(whyProcess),
+	strCfg("replica-announce-ip", "slave-announce-ip", cfgEmptyIsNull, "").stored(whyRepl),
+	strCfg("masteruser", "", cfgEmptyIsNull, "").stored(whyRepl),
+	strCfg("cluster-announce-ip", "", cfgEmptyIsNull, "").stored(whyCluster),
 	strCfg("cluster-config-file", "", immut, "nodes.conf").stored(whyCluster),
-	specialCfg("cluster-announce-hostname", "", 0, "", checkHostname).stored(whyCluster),
+	specialCfg("cluster-announce-hostname", "", cfgEmptyIsNull, kindString, "", checkHostname).stored(whyCluster),
 	strCfg("syslog-ident", "", immut, "redis").stored(whyProcess),
-	specialCfg("dbfilename", "", cfgProtected, "dump.rdb", checkBaseName("dbfilename", false, "a filename")).stored(whyPersist),
-	specialCfg("appendfilename", "", immut, "appendonly.aof", checkBaseName("appendfilename", true, "a filename")).stored(whyPersist),
-	specialCfg("appenddirname", "", immut, "appendonlydir", checkBaseName("appenddirname", true, "a dirname")).stored(whyPersist),
-	strCfg("server_cpulist", "", immut, "").stored(whyProcess),
-	strCfg("bio_cpulist", "", immut, "").stored(whyProcess),
-	strCfg("aof_rewrite_cpulist", "", immut, "").stored(whyPersist),
-	strCfg("bgsave_cpulist", "", immut, "").stored(whyPersist),
+	specialCfg("dbfilename", "", cfgProtected, kindString, "dump.rdb", checkBaseName("dbfilename", false, "a filename")).stored(whyPersist),
+	specialCfg("appendfilename", "", immut, kindString, "appendonly.aof", checkBaseName("appendfilename", true, "a filename")).stored(whyPersist),
+	specialCfg("appenddirname", "", immut, kindString, "appendonlydir", checkBaseName("appenddirname", true, "a dirname")).stored(whyPersist),
+	strCfg("server_cpulist", "", immut|cfgEmptyIsNull, "").stored(whyProcess),
+	strCfg("bio_cpulist", "", immut|cfgEmptyIsNull, "").stored(whyProcess),
+	strCfg("aof_rewrite_cpulist", "", immut|cfgEmptyIsNull, "").stored(whyPersist),
+	strCfg("bgsave_cpulist", "", immut|cfgEmptyIsNull, "").stored(whyPersist),
 	strCfg("ignore-warnings", "", 0, "").stored(whyProcess),
-	specialCfg("proc-title-template", "", 0, "{title} {listen-addr} {server-mode}", checkProcTitle).stored(whyProcess),
-	strCfg("bind-source-addr", "", 0, "").stored(whyRepl),
+	specialCfg("proc-title-template", "", 0, kindString, "{title} {listen-addr} {server-mode}", checkProcTitle).stored(whyProcess),
+	strCfg("bind-source-addr", "", cfgEmptyIsNull, "").stored(whyRepl),
 	strCfg("logfile", "", immut, "").stored(whyProcess),
 
-	strCfg("masterauth", "", 0, "").stored(whyRepl),
+	strCfg("masterauth", "", cfgEmptyIsNull, "").stored(whyRepl),
 	cfgParam{name: "requirepass", def: "", parse: func(v string) (string, string) { return v, "" }, effect: effLog,
 		why: "an ACL change of the default user; CONFIG GET answers \"\" (passwords are kept hashed)",
 		// The password is kept only as a hash (acl.go): CONFIG GET
@@ -261,8 +273,8 @@ var configTable = []cfgParam{
 	enumCfg("enable-module-command", "", immut, "no", "no", "yes", "local").stored("rkv loads no modules"),
 	enumCfg("cluster-preferred-endpoint-type", "", 0, "ip", "ip", "hostname", "unknown-endpoint").stored(whyCluster),
 	enumCfg("propagation-error-behavior", "", 0, "ignore", "ignore", "panic", "panic-on-replicas").stored(whyRepl),
-	specialCfg("shutdown-on-sigint", "", 0, "default", parseShutdownFlags).stored(whyProcess),
-	specialCfg("shutdown-on-sigterm", "", 0, "default", parseShutdownFlags).stored(whyProcess),
+	specialCfg("shutdown-on-sigint", "", cfgMultiArg, kindWord, "default", parseShutdownFlags).stored(whyProcess),
+	specialCfg("shutdown-on-sigterm", "", cfgMultiArg, kindWord, "default", parseShutdownFlags).stored(whyProcess),
 
 	intCfg("databases", "", immut, 1, intMax, 16).fixed(func(s *Server) string { return strconv.Itoa(s.home.Store().Databases()) }, "set by --databases"),
 	intCfg("port", "", 0, 0, 65535, 6379).fixed(func(s *Server) string {
@@ -362,22 +374,22 @@ var configTable = []cfgParam{
 	enumCfg("tls-auth-clients", "", 0, "yes", "no", "yes", "optional").stored(whyTLS),
 	boolCfg("tls-prefer-server-ciphers", "", 0, false).stored(whyTLS),
 	boolCfg("tls-session-caching", "", 0, true).stored(whyTLS),
-	strCfg("tls-cert-file", "", 0, "").stored(whyTLS),
-	strCfg("tls-key-file", "", 0, "").stored(whyTLS),
-	strCfg("tls-key-file-pass", "", 0, "").stored(whyTLS),
-	strCfg("tls-client-cert-file", "", 0, "").stored(whyTLS),
-	strCfg("tls-client-key-file", "", 0, "").stored(whyTLS),
-	strCfg("tls-client-key-file-pass", "", 0, "").stored(whyTLS),
-	strCfg("tls-dh-params-file", "", 0, "").stored(whyTLS),
-	strCfg("tls-ca-cert-file", "", 0, "").stored(whyTLS),
-	strCfg("tls-ca-cert-dir", "", 0, "").stored(whyTLS),
-	strCfg("tls-protocols", "", 0, "").stored(whyTLS),
-	strCfg("tls-ciphers", "", 0, "").stored(whyTLS),
-	strCfg("tls-ciphersuites", "", 0, "").stored(whyTLS),
+	strCfg("tls-cert-file", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-key-file", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-key-file-pass", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-client-cert-file", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-client-key-file", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-client-key-file-pass", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-dh-params-file", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-ca-cert-file", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-ca-cert-dir", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-protocols", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-ciphers", "", cfgEmptyIsNull, "").stored(whyTLS),
+	strCfg("tls-ciphersuites", "", cfgEmptyIsNull, "").stored(whyTLS),
 
 	strCfg("dir", "", cfgProtected, "").fixed(func(s *Server) string { return s.cfg.Dir }, "set by --dir"),
-	specialCfg("save", "", 0, "", parseSave).stored(whyPersist + " (--snapshot-entries decides when to snapshot)"),
-	specialCfg("client-output-buffer-limit", "", 0, "", checkOutputLimit).local(func(s *Server) string { return formatOutputLimit(*s.conns.Load()) },
+	specialCfg("save", "", cfgMultiArg, kindWord, "", parseSave).stored(whyPersist + " (--snapshot-entries decides when to snapshot)"),
+	specialCfg("client-output-buffer-limit", "", cfgMultiArg, kindWord, "", checkOutputLimit).local(func(s *Server) string { return formatOutputLimit(*s.conns.Load()) },
 		func(s *Server, v string) string {
 			l := *s.conns.Load()
 			if msg := parseOutputLimit(v, &l); msg != "" {
@@ -386,14 +398,14 @@ var configTable = []cfgParam{
 			s.conns.Store(&l)
 			return ""
 		}),
-	specialCfg("oom-score-adj-values", "", 0, "0 200 800", parseOOMValues).stored(whyProcess),
+	specialCfg("oom-score-adj-values", "", cfgMultiArg, kindWord, "0 200 800", parseOOMValues).stored(whyProcess),
 	strCfg("notify-keyspace-events", "", 0, "").replicated(""),
-	specialCfg("bind", "", 0, "", parseBind).fixed(func(s *Server) string {
+	specialCfg("bind", "", cfgMultiArg, kindWord, "", parseBind).fixed(func(s *Server) string {
 		host, _ := splitHostPort(s.cfg.Addr)
 		return host
 	}, "rkv's client address is --addr, which the other members know it by"),
-	strCfg("replicaof", "slaveof", immut, "").stored(whyRepl),
-	specialCfg("latency-tracking-info-percentiles", "", 0, "50 99 99.9", parsePercentiles).stored("rkv keeps no per-command latency histograms"),
+	strCfg("replicaof", "slaveof", immut|cfgMultiArg, "").stored(whyRepl),
+	specialCfg("latency-tracking-info-percentiles", "", cfgMultiArg, kindWord, "50 99 99.9", parsePercentiles).stored("rkv keeps no per-command latency histograms"),
 
 	// rkv's own, set on its command line; hidden, so that patterns
 	// answer as Redis's do.

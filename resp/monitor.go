@@ -7,7 +7,6 @@ package resp
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/rkv/rkv/internal/sds"
 	"github.com/rkv/rkv/replica"
 )
 
@@ -78,7 +78,7 @@ func (h *monitorHub) feedFrom(db int, source string, args [][]byte, except *subs
 			b.WriteString(`"(redacted)"`)
 			continue
 		}
-		b.WriteString(quoteRepr(a))
+		b.WriteString(sds.Repr(a))
 	}
 	line := redcon.AppendString(nil, b.String())
 	h.mu.Lock()
@@ -126,37 +126,6 @@ func redactedArgs(name string, args [][]byte) []bool {
 		}
 	}
 	return red
-}
-
-// quoteRepr quotes b as Redis's sdscatrepr does.
-func quoteRepr(b []byte) string {
-	var s strings.Builder
-	s.WriteByte('"')
-	for _, c := range b {
-		switch c {
-		case '\\', '"':
-			s.WriteByte('\\')
-			s.WriteByte(c)
-		case '\n':
-			s.WriteString(`\n`)
-		case '\r':
-			s.WriteString(`\r`)
-		case '\t':
-			s.WriteString(`\t`)
-		case '\a':
-			s.WriteString(`\a`)
-		case '\b':
-			s.WriteString(`\b`)
-		default:
-			if c >= 0x20 && c < 0x7f {
-				s.WriteByte(c)
-			} else {
-				s.WriteString(`\x` + strconv.FormatInt(int64(c)|0x100, 16)[1:])
-			}
-		}
-	}
-	s.WriteByte('"')
-	return s.String()
 }
 
 // monitorStep shows cmds[i] (about to run) to the monitors: a command a

@@ -56,6 +56,15 @@ type Config struct {
 	// Limits bound what one client may send and leave unread (zero
 	// value: DefaultLimits).
 	Limits Limits
+	// ConfigFile is the file CONFIG REWRITE writes ("": none, and CONFIG
+	// REWRITE fails as Redis's does without one).
+	ConfigFile string
+	// FileDirectives are the names of the file's directives that are not
+	// CONFIG parameters (rkv's flags): CONFIG REWRITE keeps their lines.
+	FileDirectives []string
+	// Params are values of CONFIG parameters the node starts with (from
+	// the file and the flags), by parameter name.
+	Params map[string]string
 }
 
 // Server is the RESP front end of one node.
@@ -242,6 +251,7 @@ func NewServer(cfg Config, rep *replica.Replica) *Server {
 	s.stopTracking = rep.Subscribe(s.tracking.changed)
 	dropUsers := s.dropUsers
 	s.acl.removed.Store(&dropUsers)
+	s.applyStartParams()
 	return s
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rkv/rkv/internal/sds"
 )
 
 // functions is the function libraries and the Lua state they live in.
@@ -108,7 +110,7 @@ func parseLibraryHeader(code string) (name, engine, body string, err error) {
 	if end < 0 {
 		return "", "", "", ReplyError("ERR Invalid library metadata")
 	}
-	parts, ok := splitArgs(code[:end])
+	parts, ok := sds.SplitArgs(code[:end])
 	if !ok || len(parts) == 0 {
 		return "", "", "", ReplyError("ERR Invalid library metadata")
 	}

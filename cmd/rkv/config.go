@@ -58,13 +58,20 @@ type config struct {
 	logLevel               slog.Level
 	pprofAddr              string
 	metricsAddr            string
+	// configFile is --config's file, absolute ("": none); fileDirectives
+	// are the names of rkv's own directives in it (its flags), and
+	// params the CONFIG parameters the node starts with.
+	configFile     string
+	fileDirectives []string
+	params         map[string]string
 }
 
 // parseFlags reads a node's command line; getenv is the environment's
 // lookup (RKV_REQUIREPASS, HOSTNAME).
-func parseFlags(args []string, getenv func(string) string) (*config, error) {
+func parseFlags(args []string, getenv func(string) string) (_ *config, err error) {
 	fs := flag.NewFlagSet("rkv", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	configFile := fs.String("config", "", "read directives from this file in redis.conf's syntax: Redis's CONFIG parameters and these flags, by name (bind and port set --addr's host and port); a flag on the command line overrides the file, and CONFIG REWRITE writes the file")
 	id := fs.Uint64("id", 1, "this node's id in the cluster (a positive integer)")
 	idFromHost := fs.Bool("id-from-hostname", false, "take the id from the host name's trailing ordinal: NAME-N is node N+1 (a Kubernetes StatefulSet's pod rkv-0 is node 1); the host name is $HOSTNAME, else the system's")
 	addr := fs.String("addr", "127.0.0.1:6379", "client address to listen on (`host:port`); the Raft bus listens on port+10000")
@@ -111,11 +118,40 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	file := &fileConfig{params: map[string]string{}}
+	if *configFile != "" {
+		if given, file, err = loadConfigFile(fs, *configFile, args, given); err != nil {
+			return nil, err
+		}
+		defer func() {
+			var ue *usageError
+			if errors.As(err, &ue) {
+				ue.msg = fileOrigin(ue.msg, file.origin)
+			}
+		}()
+	}
 	cfg := &config{
 		id: consensus.NodeID(*id), listenAddr: *addr, dir: *dir,
 		electionTimeout: *election, heartbeatInterval: *heartbeat, readMode: *readMode,
 		snapshotEntries: *snapEntries, snapshotLogPct: *snapLogPercent, snapshotCatchUp: *snapCatchUp,
 		maxClients: *maxClients, databases: *databases, pprofAddr: *pprofAddr, metricsAddr: *metricsAddr,
+		params: file.params,
+	}
+	if *configFile != "" {
+		if cfg.configFile, err = filepath.Abs(*configFile); err != nil {
+			return nil, &usageError{fmt.Sprintf("--config: %v", err)}
+		}
+		fs.VisitAll(func(f *flag.Flag) {
+			if f.Name != "config" {
+				cfg.fileDirectives = append(cfg.fileDirectives, f.Name)
+			}
+		})
+	}
+	// CONFIG GET shows the parameters that are also flags as given.
+	for name := range given {
+		if resp.IsConfigParam(name) {
+			cfg.params[name] = fs.Lookup(name).Value.String()
+		}
 	}
 	if *idFromHost {
 		if given["id"] {
@@ -221,7 +257,6 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	if cfg.limits, ok = resp.ParseLimits(*idle, *maxBulk, *queryBuf, *outputBuf); !ok {
 		return nil, &usageError{"--timeout, --proto-max-bulk-len, --client-query-buffer-limit or --client-output-buffer-limit: want seconds, memory sizes (at least 1mb) and `<class> <hard> <soft> <seconds>`"}
 	}
-	var err error
 	if cfg.tls, err = tlsDone(); err != nil {
 		return nil, err
 	}

@@ -179,6 +179,7 @@ func runServer(args []string) error {
 		ElectionTimeout: cfg.electionTimeout, HeartbeatInterval: cfg.heartbeatInterval,
 		SnapshotEntries: cfg.snapshotEntries, Dir: cfg.dir, Logger: logger,
 		ACL: cfg.acl, ACLFile: cfg.aclFile, ProtectedMode: cfg.protectedMode, Limits: cfg.limits,
+		ConfigFile: cfg.configFile, FileDirectives: cfg.fileDirectives, Params: cfg.params,
 	}, rep)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(clientLn) }()
