@@ -49,6 +49,11 @@ func TestRollingUpgrade(t *testing.T) {
 		if code, _ := nd.terminate(20 * time.Second); code != 0 {
 			t.Errorf("node %d exited with status %d after SIGTERM", nd.id, code)
 		}
+		// The new binary starts from the old one's snapshot and the log
+		// after it.
+		if snaps, _ := filepath.Glob(filepath.Join(nd.dir, "snap-*.snap")); len(snaps) == 0 {
+			t.Fatalf("node %d's data directory holds no snapshot of the previous release", nd.id)
+		}
 		nd.bin = rkvBin
 		nd.start()
 		checkServerVersion(t, []*node{nd}, newVersion)
