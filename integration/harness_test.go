@@ -602,10 +602,11 @@ func keySlot(key string) int {
 	return int(crc) % 16384
 }
 
-// writeLoad is a stream of SETs of unique keys from several goroutines
-// that follow MOVED and move on to the next node on errors, recording which
-// writes were acknowledged with OK. Unacknowledged writes may or may not
-// have happened; acknowledged ones must never be lost.
+// writeLoad is a stream of SETs of unique keys, recording which writes
+// were acknowledged with OK and which failed: from several goroutines that
+// follow MOVED and move on to the next node on errors (startWriteLoad), or
+// from a cluster client (startClusterWriteLoad). Unacknowledged writes may
+// or may not have happened; acknowledged ones must never be lost.
 type writeLoad struct {
 	mu        sync.Mutex
 	acked     map[string]string

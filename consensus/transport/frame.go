@@ -35,9 +35,9 @@ const frameHeaderSize = 8
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// appendFrame appends m as one frame to b, encoded by c. If the payload would exceed
-// maxSize it returns b unchanged and ErrFrameTooLarge: the receiver would
-// refuse the frame and drop the connection with it.
+// appendFrame appends m as one frame to b, encoded by c. If the payload
+// would exceed maxSize it returns b unchanged and ErrFrameTooLarge: the
+// receiver would refuse the frame and drop the connection with it.
 func appendFrame(b []byte, m *consensus.Message, maxSize int, c codec) ([]byte, error) {
 	start := len(b)
 	b = append(b, make([]byte, frameHeaderSize)...)
@@ -51,8 +51,8 @@ func appendFrame(b []byte, m *consensus.Message, maxSize int, c codec) ([]byte, 
 	return b, nil
 }
 
-// readFrame reads one frame from r and decodes its message with c. Each payload
-// gets a fresh buffer, so the decoded message may alias it safely.
+// readFrame reads one frame from r and decodes its message with c. Each
+// payload gets a fresh buffer, so the decoded message may alias it safely.
 func readFrame(r io.Reader, hdr *[frameHeaderSize]byte, maxSize int, c codec) (consensus.Message, error) {
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return consensus.Message{}, err

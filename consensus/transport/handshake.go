@@ -82,7 +82,7 @@ func readHello(r io.Reader, cluster uint64, self, want consensus.NodeID) (hello,
 	}
 	h := hello{lo: b[len(helloMagic)], hi: b[len(helloMagic)]}
 	if h.hi < baseVersion {
-		return h, fmt.Errorf("%w: the peer speaks bus version %d, which no release since has", ErrVersion, h.hi)
+		return h, fmt.Errorf("%w: the peer speaks bus version %d, retired before version negotiation", ErrVersion, h.hi)
 	}
 	if h.hi > baseVersion {
 		if _, err := io.ReadFull(r, b[head:head+1]); err != nil {
