@@ -195,11 +195,7 @@ func TestDataDirLocked(t *testing.T) {
 
 // TestVersion: --version and INFO server name the same build.
 func TestVersion(t *testing.T) {
-	out, err := exec.Command(rkvBin, "--version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "rkv ") {
-		t.Fatalf("rkv --version: %v\n%s", err, out)
-	}
-	version := strings.Fields(string(out))[1]
+	version := binVersion(t, rkvBin)
 	c := newCluster(t, 1, clusterOpts{})
 	nd := c.leader(10 * time.Second)
 	info, err := nd.info(context.Background(), "server")

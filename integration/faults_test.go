@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // firstWrite polls the given nodes with a SET until one answers OK and
@@ -193,37 +191,8 @@ func TestGracefulShutdown(t *testing.T) {
 func TestRollingRestart(t *testing.T) {
 	c := newCluster(t, 3, clusterOpts{})
 	c.leader(10 * time.Second)
-	var addrs []string
-	for _, nd := range c.nodes {
-		addrs = append(addrs, nd.addr)
-	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
-	defer cc.Close()
-	ctx := context.Background()
-	stop := make(chan struct{})
-	type result struct {
-		acked  []string
-		failed []error
-	}
-	done := make(chan result)
-	go func() {
-		var r result
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				done <- r
-				return
-			default:
-			}
-			key := fmt.Sprintf("roll:%d", i)
-			if err := cc.Set(ctx, key, i, 0).Err(); err != nil {
-				r.failed = append(r.failed, fmt.Errorf("SET %s: %w", key, err))
-			} else {
-				r.acked = append(r.acked, key)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}()
+	load := startClusterWriteLoad(c, "roll")
+	defer load.stop()
 	for _, nd := range c.nodes {
 		if code, _ := nd.terminate(20 * time.Second); code != 0 {
 			t.Errorf("node %d exited with status %d after SIGTERM", nd.id, code)
@@ -231,16 +200,11 @@ func TestRollingRestart(t *testing.T) {
 		nd.start()
 		c.waitConverged(30 * time.Second)
 	}
-	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	r := <-done
-	if len(r.failed) > 0 {
-		t.Errorf("%d of %d writes failed across the rolling restart; first: %v", len(r.failed), len(r.failed)+len(r.acked), r.failed[0])
+	load.waitAcked(t, load.count()+20, 20*time.Second)
+	acked := load.stop()
+	if n, first := load.failures(); n > 0 {
+		t.Errorf("%d of %d writes failed across the rolling restart; first: %v", n, n+len(acked), first)
 	}
-	for _, key := range r.acked {
-		if err := cc.Get(ctx, key).Err(); err != nil {
-			t.Fatalf("acknowledged %s lost: %v", key, err)
-		}
-	}
-	t.Logf("%d writes acknowledged across the rolling restart", len(r.acked))
+	checkValues(t, client(t, c.waitConverged(30*time.Second).addr), acked)
+	t.Logf("%d writes acknowledged across the rolling restart", len(acked))
 }

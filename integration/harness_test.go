@@ -47,7 +47,9 @@ func runMain(m *testing.M) int {
 	rkvBin = filepath.Join(dir, "rkv")
 	// go test runs in the package directory and puts GOROOT/bin first on
 	// PATH, so this builds the module's binary with the same toolchain.
-	build := exec.Command("go", "build", "-o", rkvBin, "./cmd/rkv")
+	// With -trimpath the build of the previous release (upgrade_test.go),
+	// from another directory, reuses every package that did not change.
+	build := exec.Command("go", "build", "-trimpath", "-o", rkvBin, "./cmd/rkv")
 	build.Dir = ".."
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -113,6 +115,9 @@ type node struct {
 	// env is added to the process's environment (the test's own, less
 	// RKV_REQUIREPASS, which would give every node a password).
 	env []string
+	// bin is the rkv binary the node starts; "" means rkvBin, the build
+	// under test.
+	bin string
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -134,6 +139,8 @@ type cluster struct {
 	password string
 	// metrics gives every node a --metrics-addr.
 	metrics bool
+	// bin is the binary new nodes start; "" means rkvBin.
+	bin string
 }
 
 // clusterOpts are extra flags given to every node, and the password the
@@ -150,6 +157,9 @@ type clusterOpts struct {
 	// seed, if set, is called for each node, its flags set, before it
 	// starts: it prepares the node's data directory (rkv restore).
 	seed func(nd *node)
+	// bin is the rkv binary the nodes start with, "" for the build under
+	// test (the rolling upgrade starts them on the previous release).
+	bin string
 }
 
 // newCluster starts n nodes forming one new cluster and registers their
@@ -158,7 +168,7 @@ func newCluster(t *testing.T, n int, opts clusterOpts) *cluster {
 	t.Helper()
 	// TempDir is registered before the cleanup that kills the processes,
 	// so it runs after it: the processes are gone before their dirs go.
-	c := &cluster{t: t, root: t.TempDir(), clientTLS: opts.clientTLS, password: opts.password, metrics: opts.metrics}
+	c := &cluster{t: t, root: t.TempDir(), clientTLS: opts.clientTLS, password: opts.password, metrics: opts.metrics, bin: opts.bin}
 	t.Cleanup(c.cleanup)
 	var spec []string
 	for i := 1; i <= n; i++ {
@@ -187,6 +197,7 @@ func (c *cluster) newNode(id int) *node {
 		bus:     fmt.Sprintf("127.0.0.1:%d", freePort(c.t)),
 		dir:     filepath.Join(c.root, fmt.Sprintf("node%d", id)),
 		logPath: filepath.Join(c.root, fmt.Sprintf("node%d.log", id)),
+		bin:     c.bin,
 	}
 	if c.metrics {
 		nd.metrics = fmt.Sprintf("127.0.0.1:%d", freePort(c.t))
@@ -264,9 +275,13 @@ func (nd *node) start() {
 	if err != nil {
 		nd.t.Fatal(err)
 	}
+	bin := nd.bin
+	if bin == "" {
+		bin = rkvBin
+	}
 	nd.starts++
-	fmt.Fprintf(f, "==== harness: start %d of node %d: rkv %s\n", nd.starts, nd.id, strings.Join(nd.args, " "))
-	cmd := exec.Command(rkvBin, nd.args...)
+	fmt.Fprintf(f, "==== harness: start %d of node %d: %s %s\n", nd.starts, nd.id, filepath.Base(bin), strings.Join(nd.args, " "))
+	cmd := exec.Command(bin, nd.args...)
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "RKV_REQUIREPASS=") })
 	cmd.Env = append(cmd.Env, nd.env...)
 	cmd.Stdout, cmd.Stderr = f, f
@@ -593,14 +608,16 @@ func keySlot(key string) int {
 	return int(crc) % 16384
 }
 
-// writeLoad is a stream of SETs of unique keys from several goroutines
-// that follow MOVED and move on to the next node on errors, recording which
-// writes were acknowledged with OK. Unacknowledged writes may or may not
-// have happened; acknowledged ones must never be lost.
+// writeLoad is a stream of SETs of unique keys, recording which writes
+// were acknowledged with OK and which failed: from several goroutines that
+// follow MOVED and move on to the next node on errors (startWriteLoad), or
+// from a cluster client (startClusterWriteLoad). Unacknowledged writes may
+// or may not have happened; acknowledged ones must never be lost.
 type writeLoad struct {
-	mu    sync.Mutex
-	acked map[string]string
-	fails int
+	mu        sync.Mutex
+	acked     map[string]string
+	fails     int
+	firstFail error
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -668,9 +685,7 @@ func (w *writeLoad) run(ctx context.Context, addrs []string, g int, prefix strin
 			w.mu.Unlock()
 			continue
 		}
-		w.mu.Lock()
-		w.fails++
-		w.mu.Unlock()
+		w.fail(fmt.Errorf("SET %s: %w", key, err))
 		if _, addr, ok := movedTarget(err); ok {
 			target = addr
 			continue
@@ -684,6 +699,57 @@ func (w *writeLoad) run(ctx context.Context, addrs []string, g int, prefix strin
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// startClusterWriteLoad is a writeLoad of one go-redis ClusterClient with
+// its default options, as an application would set it up, writing a key
+// every 10ms. The client follows leadership changes by itself, so a write
+// it reports failed is one an application would have seen fail.
+func startClusterWriteLoad(c *cluster, prefix string) *writeLoad {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &writeLoad{acked: map[string]string{}, cancel: cancel}
+	var addrs []string
+	for _, nd := range c.nodes {
+		addrs = append(addrs, nd.addr)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer cc.Close()
+		for i := 0; ctx.Err() == nil; i++ {
+			key, val := fmt.Sprintf("%s:%d", prefix, i), strconv.Itoa(i)
+			// Not ctx: stopping the load must not fail the write in flight.
+			if err := cc.Set(context.Background(), key, val, 0).Err(); err != nil {
+				w.fail(fmt.Errorf("SET %s: %w", key, err))
+			} else {
+				w.mu.Lock()
+				w.acked[key] = val
+				w.mu.Unlock()
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return w
+}
+
+func (w *writeLoad) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fails++
+	if w.firstFail == nil {
+		w.firstFail = err
+	}
+}
+
+// failures returns how many writes failed and the first failure.
+func (w *writeLoad) failures() (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fails, w.firstFail
 }
 
 // count returns how many writes have been acknowledged so far.

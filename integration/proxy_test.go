@@ -13,11 +13,12 @@ import (
 	"time"
 )
 
-// The Raft bus seen by the fault proxy (consensus/transport/doc.go): the
-// dialer opens with a 45-byte hello (magic "rkvB", version, cluster id,
-// sender id, receiver id, nonce), the receiver answers with its own hello
-// and a 32-byte proof, the dialer sends its 32-byte proof, and from then
-// on only the dialer sends, as frames of
+// The Raft bus seen by the fault proxy (consensus/transport/doc.go), in
+// wire version 2, the only one rkv speaks yet: the dialer opens with a
+// 45-byte hello (magic "rkvB", version, cluster id, sender id, receiver
+// id, nonce), the receiver answers with its own hello and a 32-byte
+// proof, the dialer sends its 32-byte proof, and from then on only the
+// dialer sends, as frames of
 // length uint32 | CRC-32C uint32 | payload, the payload's first byte being
 // the message type. A node's messages to a peer therefore all travel on
 // the connection it dialed to that peer, so a proxy in front of each

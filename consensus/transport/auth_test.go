@@ -55,7 +55,7 @@ func TestStrangerHasNoEffect(t *testing.T) {
 		// receiver's proof does not check, and sends its best guess of a
 		// proof and then a frame, which must never be read.
 		c.SetDeadline(time.Now().Add(5 * time.Second))
-		mine := newHello(7, 1, 2).marshal()
+		mine := newHello(baseVersion, baseVersion, 7, 1, 2).marshal()
 		if _, err := c.Write(mine); err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestStrangerHasNoEffect(t *testing.T) {
 			t.Fatal(err)
 		}
 		guess := proof(secret, labelDial, mine, theirs.marshal())
-		frame, err := appendFrame(guess, &heartbeat(1, 2)[0], DefaultMaxFrameSize)
+		frame, err := appendFrame(guess, &heartbeat(1, 2)[0], DefaultMaxFrameSize, codecV2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestSilentConnectionTimesOut(t *testing.T) {
 	}
 	defer c.Close()
 	// A valid hello gets the receiver's hello and proof; then silence.
-	if _, err := c.Write(newHello(7, 5, 2).marshal()); err != nil {
+	if _, err := c.Write(newHello(baseVersion, baseVersion, 7, 5, 2).marshal()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := io.ReadFull(c, make([]byte, helloSize+macSize)); err != nil {
@@ -224,16 +224,17 @@ func TestTLSUntrustedRefused(t *testing.T) {
 // without the key no input may pass.
 func FuzzAcceptHandshake(f *testing.F) {
 	cfg := &Config{ClusterID: 7, NodeID: 2, Secret: []byte("shared")}
-	good := newHello(7, 5, 2).marshal()
+	good := newHello(baseVersion, baseVersion, 7, 5, 2).marshal()
 	f.Add(good)
 	f.Add(append(good, make([]byte, macSize)...))
+	f.Add(newHello(3, 5, 7, 5, 2).marshal())
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		rw := struct {
 			io.Reader
 			io.Writer
 		}{bytes.NewReader(in), io.Discard}
-		if id, err := acceptHandshake(rw, cfg); err == nil {
+		if id, _, err := acceptHandshake(rw, cfg, fakeVersions(2, 4)); err == nil {
 			t.Fatalf("input %x passed the handshake as node %d", in, id)
 		}
 	})

@@ -17,18 +17,26 @@
 //
 // # Wire format
 //
-// A connection opens with a handshake that authenticates both ends. The
-// dialer sends a hello, 45 bytes:
+// A connection opens with a handshake that authenticates both ends and
+// settles the wire version of the connection. The dialer sends a hello:
 //
-//	magic "rkvB" | version (1 byte, 2) | cluster id | sender node id | expected receiver node id | nonce (16 random bytes)
+//	magic "rkvB" | highest version (1 byte) | lowest version (1 byte, only if the highest is above 2) |
+//	cluster id | sender node id | expected receiver node id | nonce (16 random bytes)
 //
-// with the ids as big-endian uint64. The receiver closes the connection,
-// without answering, if the magic, version, cluster id or receiver id is
-// wrong; otherwise it answers with its own hello followed by
+// with the ids as big-endian uint64. A hello of version 2 has no lowest
+// version: it is the 45 bytes releases before version negotiation send
+// and read, and names version 2 alone. The receiver closes the connection,
+// without answering, if the magic, cluster id or receiver id is wrong, or
+// if it speaks none of the versions offered; otherwise it answers with its
+// own hello, naming as both highest and lowest the version the connection
+// will use, the highest both speak, followed by
 // HMAC-SHA256(key, "rkv bus accept\0" | dialer's hello | receiver's hello).
-// The dialer checks that the node answering is the peer it dialed and
-// that proof, then sends HMAC-SHA256(key, "rkv bus dial\0" | the same two
-// hellos), which the receiver checks. Proofs are compared in constant time.
+// The dialer checks that the node answering is the peer it dialed, that it
+// offered the version named, and the proof, then sends
+// HMAC-SHA256(key, "rkv bus dial\0" | the same two hellos), which the
+// receiver checks. Proofs are compared in constant time; as they cover
+// both hellos, no one without the key can change the version either side
+// sees.
 // The key is Config.Secret (rkv's --cluster-secret) or, when there is no
 // secret, the cluster id: then the handshake only keeps apart clusters that
 // are not trying to meet, as before the secret existed. The nonces make
@@ -48,14 +56,14 @@
 // frames after it: against someone who can rewrite traffic on the path,
 // use TLS.
 //
-// Then the dialer sends frames, one message each, until the connection
-// closes:
+// Then the dialer sends frames, one message each, in the connection's
+// version, until the connection closes:
 //
 //	length (uint32 BE) | CRC-32C of payload (uint32 BE) | payload (length bytes)
 //
 // A frame longer than Config.MaxFrameSize or with a wrong checksum closes
-// the connection. The payload is a message with integers as uvarints and
-// byte strings as a uvarint length followed by the bytes:
+// the connection. In version 2 the payload is a message with integers as
+// uvarints and byte strings as a uvarint length followed by the bytes:
 //
 //	type (1 byte) | flags (1 byte: 1 Reject, 2 SnapDone, 4 Snapshot present)
 //	Group | From | To | Term | LogTerm | Index | Commit | RejectHint | HintTerm | SnapOffset
@@ -69,4 +77,31 @@
 // bits, a truncated field, a count or length larger than the bytes left,
 // and trailing bytes are all errors. Decoding allocates no more than the
 // input size justifies, so a forged count cannot exhaust memory.
+//
+// # Versions and rolling upgrades
+//
+// A wire version fixes the hello after its version byte and the encoding
+// of messages in frames. This build speaks version 2 alone, as releases
+// before negotiation did. A release that adds a version must keep speaking
+// the previous release's highest one, and a version may go only in the
+// release after the one that superseded it: so a node and one of the
+// release before or after always share a version, and a rolling upgrade,
+// one release at a time, never splits the cluster. Releases further apart
+// may share none (a hello above version 2 is read only by releases from
+// this one on); a node refuses such a peer, with both ranges in its log.
+//
+// The bus version covers messages, not the log entries and snapshots they
+// carry: every member applies those, and they outlive the connection (they
+// reach a follower through whichever node leads later, and stay on disk
+// across restarts), so they cannot follow one connection's version. Hence
+// the rule for entry and snapshot formats (packages replica and store): a
+// release reads every format an earlier release wrote, and writes only
+// formats the previous release applies until every member runs it; a new
+// format waits for a cluster-wide switch, never for a connection's
+// version. Breaking the rule diverges the replicas: an old node skips an
+// entry it cannot decode while new ones apply it. The order of a rolling
+// upgrade (README, Upgrading), followers first and the leader last, has
+// old nodes write the entries until the end, but a failover mid-upgrade
+// can make a new node lead old ones, which the rule keeps safe. This
+// release writes exactly the entries and snapshots the previous one did.
 package transport

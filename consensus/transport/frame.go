@@ -16,8 +16,8 @@ var (
 	ErrFrameTooLarge = errors.New("transport: frame too large")
 	// ErrChecksum means a frame's CRC-32C does not match its payload.
 	ErrChecksum = errors.New("transport: frame checksum mismatch")
-	// ErrHandshake means a peer's hello is not an rkv transport hello of
-	// this version.
+	// ErrHandshake means a peer's hello is not an rkv transport hello,
+	// or the peer broke off the handshake.
 	ErrHandshake = errors.New("transport: bad handshake")
 	// ErrClusterMismatch means a peer belongs to another cluster.
 	ErrClusterMismatch = errors.New("transport: peer belongs to another cluster")
@@ -35,13 +35,13 @@ const frameHeaderSize = 8
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// appendFrame appends m as one frame to b. If the payload would exceed
-// maxSize it returns b unchanged and ErrFrameTooLarge: the receiver would
-// refuse the frame and drop the connection with it.
-func appendFrame(b []byte, m *consensus.Message, maxSize int) ([]byte, error) {
+// appendFrame appends m as one frame to b, encoded by c. If the payload
+// would exceed maxSize it returns b unchanged and ErrFrameTooLarge: the
+// receiver would refuse the frame and drop the connection with it.
+func appendFrame(b []byte, m *consensus.Message, maxSize int, c codec) ([]byte, error) {
 	start := len(b)
 	b = append(b, make([]byte, frameHeaderSize)...)
-	b = EncodeMessage(b, m)
+	b = c.encode(b, m)
 	payload := b[start+frameHeaderSize:]
 	if len(payload) > maxSize {
 		return b[:start], fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, len(payload), maxSize)
@@ -51,9 +51,9 @@ func appendFrame(b []byte, m *consensus.Message, maxSize int) ([]byte, error) {
 	return b, nil
 }
 
-// readFrame reads one frame from r and decodes its message. Each payload
-// gets a fresh buffer, so the decoded message may alias it safely.
-func readFrame(r io.Reader, hdr *[frameHeaderSize]byte, maxSize int) (consensus.Message, error) {
+// readFrame reads one frame from r and decodes its message with c. Each
+// payload gets a fresh buffer, so the decoded message may alias it safely.
+func readFrame(r io.Reader, hdr *[frameHeaderSize]byte, maxSize int, c codec) (consensus.Message, error) {
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return consensus.Message{}, err
 	}
@@ -71,5 +71,5 @@ func readFrame(r io.Reader, hdr *[frameHeaderSize]byte, maxSize int) (consensus.
 	if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
 		return consensus.Message{}, ErrChecksum
 	}
-	return DecodeMessage(payload)
+	return c.decode(payload)
 }

@@ -14,15 +14,16 @@ import (
 	"github.com/rkv/rkv/consensus"
 )
 
-// The hello both sides send when a connection opens: magic, version,
-// cluster id, the sender's node id, the node id it expects at the other
-// end, and a fresh random nonce, fixed-size big-endian.
+// The hello both sides send when a connection opens: magic, the sender's
+// wire versions, cluster id, the sender's node id, the node id it expects
+// at the other end, and a fresh random nonce, fixed-size big-endian.
 const (
-	helloMagic   = "rkvB" // rkv bus
-	helloVersion = 2
-	nonceSize    = 16
-	helloSize    = len(helloMagic) + 1 + 8 + 8 + 8 + nonceSize
-	macSize      = sha256.Size
+	helloMagic = "rkvB" // rkv bus
+	nonceSize  = 16
+	// helloSize is the length of a hello of baseVersion; a hello whose
+	// highest version is above it has one more byte, the lowest.
+	helloSize = len(helloMagic) + 1 + 8 + 8 + 8 + nonceSize
+	macSize   = sha256.Size
 )
 
 // Labels keep the two proofs apart, so that what a receiver sends can
@@ -34,23 +35,30 @@ const (
 
 // hello is the content of a handshake message.
 type hello struct {
+	lo, hi  uint8 // the wire versions the sender accepts on this connection
 	cluster uint64
 	from    consensus.NodeID
 	to      consensus.NodeID
 	nonce   [nonceSize]byte
 }
 
-// newHello returns a hello with a fresh nonce.
-func newHello(cluster uint64, from, to consensus.NodeID) hello {
-	h := hello{cluster: cluster, from: from, to: to}
+// newHello returns a hello offering versions lo..hi, with a fresh nonce.
+func newHello(lo, hi uint8, cluster uint64, from, to consensus.NodeID) hello {
+	h := hello{lo: lo, hi: hi, cluster: cluster, from: from, to: to}
 	rand.Read(h.nonce[:])
 	return h
 }
 
+// marshal lays h out as the package documentation says: a hello of
+// baseVersion is the 45 bytes every release reads; only a higher version
+// adds the byte of the lowest.
 func (h hello) marshal() []byte {
-	b := make([]byte, 0, helloSize)
+	b := make([]byte, 0, helloSize+1)
 	b = append(b, helloMagic...)
-	b = append(b, helloVersion)
+	b = append(b, h.hi)
+	if h.hi > baseVersion {
+		b = append(b, h.lo)
+	}
 	b = binary.BigEndian.AppendUint64(b, h.cluster)
 	b = binary.BigEndian.AppendUint64(b, uint64(h.from))
 	b = binary.BigEndian.AppendUint64(b, uint64(h.to))
@@ -59,11 +67,12 @@ func (h hello) marshal() []byte {
 
 // readHello reads a hello from r and checks that it comes from cluster
 // and is addressed to self. A non-zero want also pins the sender's id.
+// Whether its versions meet the reader's is for the caller to decide.
 func readHello(r io.Reader, cluster uint64, self, want consensus.NodeID) (hello, error) {
 	// The magic and version are checked before the rest is read, so that
 	// another protocol (an HTTP request, a RESP command) is refused at
 	// once rather than at the handshake timeout.
-	var b [helloSize]byte
+	var b [helloSize + 1]byte
 	head := len(helloMagic) + 1
 	if _, err := io.ReadFull(r, b[:head]); err != nil {
 		return hello{}, fmt.Errorf("%w: %w", ErrHandshake, err)
@@ -71,18 +80,27 @@ func readHello(r io.Reader, cluster uint64, self, want consensus.NodeID) (hello,
 	if string(b[:len(helloMagic)]) != helloMagic {
 		return hello{}, fmt.Errorf("%w: bad magic %q", ErrHandshake, b[:len(helloMagic)])
 	}
-	if v := b[len(helloMagic)]; v != helloVersion {
-		return hello{}, fmt.Errorf("%w: version %d, want %d", ErrHandshake, v, helloVersion)
+	h := hello{lo: b[len(helloMagic)], hi: b[len(helloMagic)]}
+	if h.hi < baseVersion {
+		return h, fmt.Errorf("%w: the peer speaks bus version %d, retired before version negotiation", ErrVersion, h.hi)
 	}
-	if _, err := io.ReadFull(r, b[head:]); err != nil {
-		return hello{}, fmt.Errorf("%w: %w", ErrHandshake, err)
+	if h.hi > baseVersion {
+		if _, err := io.ReadFull(r, b[head:head+1]); err != nil {
+			return h, fmt.Errorf("%w: %w", ErrHandshake, err)
+		}
+		h.lo = b[head]
+		head++
+		if h.lo > h.hi {
+			return h, fmt.Errorf("%w: versions %d..%d", ErrHandshake, h.lo, h.hi)
+		}
 	}
-	p := b[head:]
-	h := hello{
-		cluster: binary.BigEndian.Uint64(p),
-		from:    consensus.NodeID(binary.BigEndian.Uint64(p[8:])),
-		to:      consensus.NodeID(binary.BigEndian.Uint64(p[16:])),
+	p := b[head : head+helloSize-len(helloMagic)-1]
+	if _, err := io.ReadFull(r, p); err != nil {
+		return h, fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
+	h.cluster = binary.BigEndian.Uint64(p)
+	h.from = consensus.NodeID(binary.BigEndian.Uint64(p[8:]))
+	h.to = consensus.NodeID(binary.BigEndian.Uint64(p[16:]))
 	copy(h.nonce[:], p[24:])
 	switch {
 	case h.cluster != cluster:
@@ -118,43 +136,67 @@ func proof(key []byte, label string, dialer, receiver []byte) []byte {
 // DialHandshake runs the dialer's side of the handshake on rw as node
 // cfg.NodeID of cfg.ClusterID with cfg.Secret, towards node peer: send its
 // hello, check the receiver's hello and proof (ErrAuth if the receiver has
-// another key), then send its own proof. The transport runs it on every
-// connection it dials; it is exported for tools and tests that speak to a
-// node's bus directly.
+// another key), then send its own proof. It offers only baseVersion, the
+// encoding of EncodeMessage, so that the caller can frame what it sends
+// next. The transport runs its own offer on every connection it dials;
+// this is exported for tools and tests that speak to a node's bus directly.
 func DialHandshake(rw io.ReadWriter, cfg *Config, peer consensus.NodeID) error {
-	mine := newHello(cfg.ClusterID, cfg.NodeID, peer).marshal()
-	if _, err := rw.Write(mine); err != nil {
-		return err
-	}
-	theirs, err := readHello(rw, cfg.ClusterID, cfg.NodeID, peer)
-	if err != nil {
-		return err
-	}
-	key := authKey(cfg)
-	if err := readProof(rw, proof(key, labelAccept, mine, theirs.marshal())); err != nil {
-		return err
-	}
-	_, err = rw.Write(proof(key, labelDial, mine, theirs.marshal()))
+	_, err := dialHandshake(rw, cfg, peer, baseOnly)
 	return err
 }
 
-// acceptHandshake runs the receiver's side on rw and returns the dialer's
-// node id once the dialer has proved it knows the key. A hello that is
-// wrong gets no answer at all.
-func acceptHandshake(rw io.ReadWriter, cfg *Config) (consensus.NodeID, error) {
+// dialHandshake runs the dialer's side offering vs and returns the
+// version the receiver chose.
+func dialHandshake(rw io.ReadWriter, cfg *Config, peer consensus.NodeID, vs versions) (uint8, error) {
+	mine := newHello(vs.lo, vs.hi(), cfg.ClusterID, cfg.NodeID, peer).marshal()
+	if _, err := rw.Write(mine); err != nil {
+		return 0, err
+	}
+	theirs, err := readHello(rw, cfg.ClusterID, cfg.NodeID, peer)
+	if errors.Is(err, io.EOF) {
+		// A receiver answers a hello it refuses with nothing at all.
+		return 0, fmt.Errorf("%w: the peer closed the connection (other cluster, node id or bus version? its log says which)", ErrHandshake)
+	}
+	if err != nil {
+		return 0, err
+	}
+	// The receiver answers with the one version it chose.
+	if theirs.lo != theirs.hi || !vs.speaks(theirs.hi) {
+		return 0, fmt.Errorf("%w: the peer answered bus versions %s, this node speaks %s", ErrVersion, versionRange(theirs.lo, theirs.hi), vs)
+	}
+	key := authKey(cfg)
+	if err := readProof(rw, proof(key, labelAccept, mine, theirs.marshal())); err != nil {
+		return 0, err
+	}
+	if _, err := rw.Write(proof(key, labelDial, mine, theirs.marshal())); err != nil {
+		return 0, err
+	}
+	return theirs.hi, nil
+}
+
+// acceptHandshake runs the receiver's side on rw, speaking vs, and returns
+// the dialer's node id and the version the connection uses once the dialer
+// has proved it knows the key: the highest both speak. A hello that is
+// wrong, or shares no version with vs, gets no answer at all.
+func acceptHandshake(rw io.ReadWriter, cfg *Config, vs versions) (consensus.NodeID, uint8, error) {
 	theirs, err := readHello(rw, cfg.ClusterID, cfg.NodeID, consensus.None)
 	if err != nil {
-		return consensus.None, err
+		return consensus.None, 0, err
 	}
-	mine := newHello(cfg.ClusterID, cfg.NodeID, theirs.from).marshal()
+	v, ok := vs.common(theirs.lo, theirs.hi)
+	if !ok {
+		return consensus.None, 0, fmt.Errorf("%w: node %d speaks bus versions %s, this node %s; upgrade one release at a time",
+			ErrVersion, theirs.from, versionRange(theirs.lo, theirs.hi), vs)
+	}
+	mine := newHello(v, v, cfg.ClusterID, cfg.NodeID, theirs.from).marshal()
 	key := authKey(cfg)
 	if _, err := rw.Write(append(mine, proof(key, labelAccept, theirs.marshal(), mine)...)); err != nil {
-		return consensus.None, err
+		return consensus.None, 0, err
 	}
 	if err := readProof(rw, proof(key, labelDial, theirs.marshal(), mine)); err != nil {
-		return consensus.None, err
+		return consensus.None, 0, err
 	}
-	return theirs.from, nil
+	return theirs.from, v, nil
 }
 
 // readProof reads the other side's proof and compares it with want in

@@ -49,16 +49,16 @@ func (p *peer) run() {
 	var buf []byte
 	failures := 0
 	for {
-		conn, err := p.dial()
+		conn, version, err := p.dial()
 		if err == nil {
 			if failures > 0 {
-				log.Info("connected to peer", "after_failures", failures)
+				log.Info("connected to peer", "after_failures", failures, "version", version)
 			} else {
-				log.Debug("connected to peer")
+				log.Debug("connected to peer", "version", version)
 			}
 			p.t.connects.Add(1)
 			failures, backoff = 0, minBackoff
-			buf, err = p.stream(conn, buf)
+			buf, err = p.stream(conn, p.t.cfg.versions.codec(version), buf)
 			conn.Close()
 		}
 		if p.ctx.Err() != nil {
@@ -86,12 +86,13 @@ func (p *peer) run() {
 }
 
 // dial connects to the peer, runs TLS if configured, and exchanges
-// hellos and proofs.
-func (p *peer) dial() (net.Conn, error) {
+// hellos and proofs. It returns the connection and the wire version the
+// peer chose.
+func (p *peer) dial() (net.Conn, uint8, error) {
 	d := net.Dialer{Timeout: dialTimeout}
 	raw, err := d.DialContext(p.ctx, "tcp", p.addr)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if tc, ok := raw.(*net.TCPConn); ok {
 		// Raft messages are latency-bound and already batched per write.
@@ -111,25 +112,26 @@ func (p *peer) dial() (net.Conn, error) {
 		}
 		conn = tc
 	}
+	var version uint8
 	if err == nil {
-		err = DialHandshake(conn, cfg, p.id)
+		version, err = dialHandshake(conn, cfg, p.id, cfg.versions)
 	}
 	if err != nil {
 		raw.Close()
 		if p.ctx.Err() == nil {
 			p.t.handshakeFailures.Add(1)
 		}
-		return nil, err
+		return nil, 0, err
 	}
 	raw.SetDeadline(time.Time{})
-	return conn, nil
+	return conn, version, nil
 }
 
-// stream writes queued messages to conn until the connection breaks or
-// the peer is canceled. Every message waiting when the writer wakes goes
-// out in a single Write. buf is the reused write buffer, returned for the
-// next connection.
-func (p *peer) stream(conn net.Conn, buf []byte) ([]byte, error) {
+// stream writes queued messages to conn, encoded by enc, until the
+// connection breaks or the peer is canceled. Every message waiting when
+// the writer wakes goes out in a single Write. buf is the reused write
+// buffer, returned for the next connection.
+func (p *peer) stream(conn net.Conn, enc codec, buf []byte) ([]byte, error) {
 	// The receiver never writes after the handshake, so a read returns
 	// only when the connection dies: that tells an idle writer to
 	// reconnect now rather than lose its next batch to a dead socket.
@@ -158,13 +160,13 @@ func (p *peer) stream(conn net.Conn, buf []byte) ([]byte, error) {
 		case m = <-p.queue:
 		}
 		var n int
-		buf, n = p.appendMsg(buf[:0], &m, maxFrame)
+		buf, n = p.appendMsg(buf[:0], &m, maxFrame, enc)
 	drain:
 		for len(buf) < maxBatchBytes {
 			select {
 			case m = <-p.queue:
 				var k int
-				buf, k = p.appendMsg(buf, &m, maxFrame)
+				buf, k = p.appendMsg(buf, &m, maxFrame, enc)
 				n += k
 			default:
 				break drain
@@ -186,8 +188,8 @@ func (p *peer) stream(conn net.Conn, buf []byte) ([]byte, error) {
 
 // appendMsg appends m's frame to buf and reports how many messages it
 // added: zero when m is too large to send, which is counted and logged.
-func (p *peer) appendMsg(buf []byte, m *consensus.Message, maxFrame int) ([]byte, int) {
-	buf, err := appendFrame(buf, m, maxFrame)
+func (p *peer) appendMsg(buf []byte, m *consensus.Message, maxFrame int, enc codec) ([]byte, int) {
+	buf, err := appendFrame(buf, m, maxFrame, enc)
 	if err != nil {
 		p.t.dropTooLarge.Add(1)
 		p.t.log.Error("dropping message", "peer", uint64(p.id), "msg", m.String(), "err", err)

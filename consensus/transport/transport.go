@@ -87,6 +87,10 @@ type Config struct {
 	// server for inbound and a client for outbound connections (see
 	// MutualTLS); the handshake then runs inside TLS.
 	TLS *tls.Config
+
+	// versions, when set, replaces the wire versions this build speaks:
+	// tests give a transport versions that no release has yet.
+	versions versions
 }
 
 // Stats counts what a Transport did since New. Drops are normal under
@@ -155,6 +159,9 @@ func New(cfg Config) (*Transport, error) {
 	}
 	if cfg.QueueSize < 0 {
 		return nil, fmt.Errorf("%w: queue size %d", ErrConfig, cfg.QueueSize)
+	}
+	if cfg.versions.codecs == nil {
+		cfg.versions = spoken
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -348,7 +355,7 @@ func (t *Transport) serveInbound(raw net.Conn) {
 		raw.Close()
 	}()
 	remote := raw.RemoteAddr().String()
-	peerID, c, err := t.acceptPeer(raw)
+	peerID, c, version, err := t.acceptPeer(raw)
 	t.mu.Lock()
 	t.handshakes--
 	host := remoteHost(raw)
@@ -364,12 +371,13 @@ func (t *Transport) serveInbound(raw net.Conn) {
 		return
 	}
 	t.adoptInbound(raw, peerID)
-	t.log.Debug("inbound connection from peer", "peer", uint64(peerID), "remote", remote)
+	t.log.Debug("inbound connection from peer", "peer", uint64(peerID), "remote", remote, "version", version)
 
 	r := bufio.NewReaderSize(c, readBufferSize)
 	var hdr [frameHeaderSize]byte
+	dec := t.cfg.versions.codec(version)
 	for {
-		m, err := readFrame(r, &hdr, t.cfg.MaxFrameSize)
+		m, err := readFrame(r, &hdr, t.cfg.MaxFrameSize, dec)
 		if err == nil && (m.From != peerID || m.To != t.cfg.NodeID) {
 			err = fmt.Errorf("%w: message %d->%d on connection from %d to %d",
 				ErrWrongNode, m.From, m.To, peerID, t.cfg.NodeID)
@@ -397,24 +405,24 @@ func (t *Transport) serveInbound(raw net.Conn) {
 }
 
 // acceptPeer runs TLS, if configured, and the handshake on raw within
-// handshakeTimeout, and returns the authenticated peer and the connection
-// to read its frames from.
-func (t *Transport) acceptPeer(raw net.Conn) (consensus.NodeID, net.Conn, error) {
+// handshakeTimeout, and returns the authenticated peer, the connection to
+// read its frames from and the wire version they are in.
+func (t *Transport) acceptPeer(raw net.Conn) (consensus.NodeID, net.Conn, uint8, error) {
 	raw.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
 	c := raw
 	if t.cfg.TLS != nil {
 		tc := tls.Server(raw, t.cfg.TLS)
 		if err := tc.HandshakeContext(t.ctx); err != nil {
-			return consensus.None, nil, fmt.Errorf("%w: tls: %w", ErrAuth, err)
+			return consensus.None, nil, 0, fmt.Errorf("%w: tls: %w", ErrAuth, err)
 		}
 		c = tc
 	}
-	id, err := acceptHandshake(c, &t.cfg)
+	id, version, err := acceptHandshake(c, &t.cfg, t.cfg.versions)
 	if err != nil {
-		return consensus.None, nil, err
+		return consensus.None, nil, 0, err
 	}
 	raw.SetDeadline(time.Time{})
-	return id, c, nil
+	return id, c, version, nil
 }
 
 // remoteHost is the host part of c's remote address.

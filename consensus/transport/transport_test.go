@@ -199,18 +199,18 @@ func TestWrongClusterRefused(t *testing.T) {
 // the connection without answering.
 func TestHandshakeRefused(t *testing.T) {
 	tr := newTestTransport(t, 2, 7)
-	good := newHello(7, 5, 2).marshal()
-	badVersion := append([]byte(nil), good...)
-	badVersion[len(helloMagic)] = helloVersion + 1
+	good := newHello(baseVersion, baseVersion, 7, 5, 2).marshal()
 	tests := []struct {
 		name  string
 		hello []byte
 	}{
 		{"garbage", []byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")},
-		{"bad version", badVersion},
-		{"other cluster", newHello(8, 5, 2).marshal()},
-		{"other receiver", newHello(7, 5, 3).marshal()},
-		{"no sender", newHello(7, 0, 2).marshal()},
+		{"retired version", newHello(1, 1, 7, 5, 2).marshal()},
+		{"only later versions", newHello(3, 4, 7, 5, 2).marshal()},
+		{"lowest above highest", newHello(4, 3, 7, 5, 2).marshal()},
+		{"other cluster", newHello(baseVersion, baseVersion, 8, 5, 2).marshal()},
+		{"other receiver", newHello(baseVersion, baseVersion, 7, 5, 3).marshal()},
+		{"no sender", newHello(baseVersion, baseVersion, 7, 0, 2).marshal()},
 		{"short then closed", good[:10]},
 	}
 	for i, tt := range tests {
@@ -248,7 +248,7 @@ func TestDialerChecksPeerID(t *testing.T) {
 func TestBadFrameClosesConnection(t *testing.T) {
 	good := consensus.Message{Group: testGroup, Type: consensus.MsgHeartbeat, From: 5, To: 2, Term: 1}
 	frame := func(m consensus.Message) []byte {
-		b, err := appendFrame(nil, &m, DefaultMaxFrameSize)
+		b, err := appendFrame(nil, &m, DefaultMaxFrameSize, codecV2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -412,13 +412,13 @@ func TestWriterBatchesIntoOneWrite(t *testing.T) {
 	conn := &countingConn{Conn: local}
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.stream(conn, nil)
+		_, err := p.stream(conn, codecV2, nil)
 		done <- err
 	}()
 	r := bufio.NewReader(remote)
 	var hdr [frameHeaderSize]byte
 	for i := range n {
-		m, err := readFrame(r, &hdr, DefaultMaxFrameSize)
+		m, err := readFrame(r, &hdr, DefaultMaxFrameSize, codecV2)
 		if err != nil || m.Index != uint64(i) {
 			t.Fatalf("frame %d: %v, %v", i, m, err)
 		}
