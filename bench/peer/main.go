@@ -1,8 +1,9 @@
 // Command peer is the comparison system of rkv's benchmark harness: the Go
-// ecosystem's standard Raft stack as Consul, Nomad and rqlite run it.
-// hashicorp/raft replicates, raft-boltdb/v2 is the log and stable store
-// (every log write fsynced), redcon is the RESP front end, and GET, SET and
-// DEL act on a map. The leader answers a write once it has applied it,
+// ecosystem's standard Raft stack at its fastest durable setting, the one
+// tidwall/uhaha runs: hashicorp/raft replicates, a log store on tidwall/wal
+// writes each batch of logs with one write and one fsync (walstore.go),
+// raft-boltdb/v2 keeps only the stable store (term and vote), redcon is
+// the RESP front end, and GET, SET and DEL act on a map. The leader answers a write once it has applied it,
 // after a majority stored it. Reads are served from the local map without
 // a leadership check: the peer has no linearizable read to compare with.
 //
@@ -26,8 +27,10 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -88,7 +91,18 @@ func run(addr, dir string, servers []raft.Server, self raft.Server) error {
 	conf.ElectionTimeout = time.Second
 	conf.LeaderLeaseTimeout = 500 * time.Millisecond
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	logs, err := openWALStore(filepath.Join(dir, "log"))
+	if err != nil {
+		return err
+	}
+	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "stable.db")})
+	if err != nil {
+		return err
+	}
+	stable := &countingStable{StableStore: bolt}
+	// The cache of recent logs Consul and Nomad put in front of their log
+	// store: replication reads new logs from memory.
+	cached, err := raft.NewLogCache(512, logs)
 	if err != nil {
 		return err
 	}
@@ -105,7 +119,7 @@ func run(addr, dir string, servers []raft.Server, self raft.Server) error {
 		return err
 	}
 	fsm := &kv{m: make(map[string][]byte)}
-	r, err := raft.NewRaft(conf, fsm, store, store, snaps, trans)
+	r, err := raft.NewRaft(conf, fsm, cached, stable, snaps, trans)
 	if err != nil {
 		return err
 	}
@@ -114,7 +128,7 @@ func run(addr, dir string, servers []raft.Server, self raft.Server) error {
 	if err := r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 		return err
 	}
-	s := &server{r: r, fsm: fsm}
+	s := &server{r: r, fsm: fsm, logs: logs, stable: stable}
 	return redcon.ListenAndServe(addr, s.handle, nil, nil)
 }
 
@@ -238,8 +252,27 @@ func (s snapshot) Persist(sink raft.SnapshotSink) error {
 func (s snapshot) Release() {}
 
 type server struct {
-	r   *raft.Raft
-	fsm *kv
+	r      *raft.Raft
+	fsm    *kv
+	logs   *walStore
+	stable *countingStable
+}
+
+// countingStable counts the stable store's writes: each is a bbolt
+// commit, which fsyncs twice (the pages, then the meta page).
+type countingStable struct {
+	raft.StableStore
+	writes atomic.Uint64
+}
+
+func (c *countingStable) Set(key, val []byte) error {
+	c.writes.Add(1)
+	return c.StableStore.Set(key, val)
+}
+
+func (c *countingStable) SetUint64(key []byte, val uint64) error {
+	c.writes.Add(1)
+	return c.StableStore.SetUint64(key, val)
 }
 
 // handle serves one command and everything pipelined behind it: the writes
@@ -299,9 +332,10 @@ func (s *server) handle(conn redcon.Conn, first redcon.Command) {
 	}
 }
 
-// info is INFO's reply, in the fields the harness reads of rkv's INFO
-// raft: the role, and the log counters hashicorp/raft does not keep (so
-// they are absent).
+// info is INFO's reply, in the fields the harness reads of rkv's INFO:
+// the role and the counters of log writes and fsyncs (the log store's
+// and the stable store's; snapshots' are not counted), and the goroutine
+// runs as rkv estimates them.
 func (s *server) info() string {
 	role := "follower"
 	switch s.r.State() {
@@ -311,6 +345,23 @@ func (s *server) info() string {
 		role = "candidate"
 	}
 	st := s.r.Stats()
-	return fmt.Sprintf("# Raft\r\nraft_role:%s\r\nraft_term:%s\r\nraft_applied_index:%s\r\nraft_commit_index:%s\r\n",
-		role, st["term"], st["applied_index"], st["commit_index"])
+	writes := s.logs.writes.Load()
+	return fmt.Sprintf("# CPU\r\ngo_goroutine_runs:%d\r\n\r\n"+
+		"# Raft\r\nraft_role:%s\r\nraft_term:%s\r\nraft_applied_index:%s\r\nraft_commit_index:%s\r\n"+
+		"raft_log_writes:%d\r\nraft_log_entries_written:%d\r\nraft_log_bytes_written:%d\r\nraft_log_fsyncs:%d\r\n",
+		goroutineRuns(), role, st["term"], st["applied_index"], st["commit_index"],
+		writes, s.logs.entries.Load(), s.logs.bytes.Load(), writes+2*s.stable.writes.Load())
+}
+
+// goroutineRuns estimates how many times a goroutine was put on a thread
+// to run, most of them wake-ups: the runtime samples one in 8 of these
+// transitions into /sched/latencies:seconds. rkv's INFO counts the same way.
+func goroutineRuns() uint64 {
+	sample := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(sample)
+	var n uint64
+	for _, c := range sample[0].Value.Float64Histogram().Counts {
+		n += c
+	}
+	return 8 * n
 }
