@@ -315,9 +315,9 @@ func (r *Report) costsMarkdown(b *strings.Builder) {
 	fmt.Fprintf(b, "## What each request costs\n\n")
 	fmt.Fprintf(b, "Read around every redis-benchmark run of the table above, on every node: CPU time (user + system, `/proc/<pid>/stat`), "+
 		"read and write system calls (`/proc/<pid>/io` syscr + syscw: socket and file reads and writes; fsync, epoll_wait and futex are not among them), "+
-		"context switches (`/proc/<pid>/task/*/status`), and, from INFO, goroutine runs (`go_goroutine_runs`: the Go runtime's sampled count of goroutines put on a thread, most of them wake-ups), "+
+		"context switches (`/proc/<pid>/task/*/status`), and, from INFO, goroutine runs (`go_goroutine_runs`: the Go runtime's count, sampled one in 8, of goroutines put on a thread to run: wake-ups, and the garbage collector's workers, so it rises with allocation and varies from run to run), "+
 		"fsyncs (`raft_log_fsyncs`: rkv's log files and directories; the peer's log store, one per batch, and two per stable-store write) "+
-		"and entries per log write (`raft_log_entries_written / raft_log_writes`: one fsync of entries each). "+
+		"and entries per log write (`raft_log_entries_written / raft_log_writes`: one fsync of entries each; the peer's entries are batches of commands, and its column counts the commands). "+
 		"Each is divided by the requests of the run (every one acknowledged). A cell with several nodes leads with the sum over the nodes, "+
 		"then each node, the leader (L) first; each value is the median over the runs. \"—\": not reported (redis has no goroutines and no fsync count in INFO; a baseline build may predate a counter).\n\n")
 	fmt.Fprintf(b, "| Figure | system | req/s |")

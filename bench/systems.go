@@ -254,6 +254,11 @@ func (c *rkvCluster) counters(ctx context.Context) ([]raftCounters, error) {
 		if v, ok := cpu["go_goroutine_runs"]; ok {
 			m["go_goroutine_runs"] = v
 		}
+		// The peer's entries are batches of commands (uhaha's write
+		// applier): what a log write carried is its commands.
+		if v, ok := m["raft_log_commands_written"]; ok {
+			m["raft_log_entries_written"] = v
+		}
 		rc := &out[i]
 		rc.up, rc.leader = true, m["raft_role"] == "leader"
 		for _, f := range []struct {

@@ -26,7 +26,9 @@ type walStore struct {
 	batch wal.Batch
 	buf   []byte
 
-	writes, entries, bytes atomic.Uint64
+	// commands counts the client commands in the entries written: an
+	// entry is a batch of them, led by their count.
+	writes, entries, commands, bytes atomic.Uint64
 }
 
 var _ raft.LogStore = (*walStore)(nil)
@@ -202,17 +204,22 @@ func (s *walStore) StoreLogs(logs []*raft.Log) error {
 		}
 	}
 	s.batch.Clear()
-	n := 0
+	n, cmds := 0, uint64(0)
 	for _, l := range logs {
 		s.buf = appendRecord(s.buf[:0], l)
 		n += len(s.buf)
 		s.batch.Write(l.Index, s.buf)
+		if l.Type == raft.LogCommand {
+			c, _ := binary.Uvarint(l.Data)
+			cmds += c
+		}
 	}
 	if err := s.log.WriteBatch(&s.batch); err != nil {
 		return err
 	}
 	s.writes.Add(1)
 	s.entries.Add(uint64(len(logs)))
+	s.commands.Add(cmds)
 	s.bytes.Add(uint64(n))
 	return nil
 }
