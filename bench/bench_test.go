@@ -47,7 +47,9 @@ func TestHarnessQuick(t *testing.T) {
 	if exec.Command("git", "rev-parse", "HEAD").Run() == nil {
 		cfg.Baseline = "HEAD"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Generous: on a shared 2-core machine under load the quick suite has
+	// taken over 3 minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, cfg)
 	if err != nil {
@@ -57,9 +59,25 @@ func TestHarnessQuick(t *testing.T) {
 		t.Errorf("figures not measured: %v", m)
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| Figure |", "## Goals", "fsync", "restart after kill -9", "entries per write", "reads per confirmation round", "rkv / peer", "rkv-1 / redis-aof"} {
+	for _, want := range []string{"| Figure |", "## Goals", "fsync", "restart after kill -9", "entries per write", "reads per confirmation round", "rkv / hraft-wal", "rkv-1 / redis-aof",
+		"## What each request costs", "| SET -c 50 -P 1 -d 3 | hraft-wal |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	// Every SET run's costs were read from each node of rkv and the peer.
+	for _, c := range rep.Costs {
+		if !strings.HasPrefix(c.Figure, "SET") || (c.System != RKV && c.System != Peer) {
+			continue
+		}
+		if len(c.Nodes) != 3 || !c.Nodes[0].Leader {
+			t.Errorf("%s %s: costs of %d nodes, leader first %v; want 3, the leader first", c.Figure, c.System, len(c.Nodes), c.Nodes)
+			continue
+		}
+		for _, n := range c.Nodes {
+			if n.LogWrites == 0 || n.LogEntries < n.LogWrites || !n.HasFsyncs || n.Fsyncs == 0 || !n.HasGoRuns {
+				t.Errorf("%s %s node %d: %+v; want log writes, entries, fsyncs and goroutine runs counted", c.Figure, c.System, n.ID, n)
+			}
 		}
 	}
 	if cfg.Baseline != "" && !strings.Contains(md, "| rkv-1 now / before |") {

@@ -55,7 +55,7 @@ func (h *harness) eviction(ctx context.Context, run int) error {
 	preload := 2 * (16 << 20) / (valueSize + 80)
 	args := []string{"-t", "set", "-n", strconv.Itoa(h.cfg.N1), "-c", strconv.Itoa(clients), "-P", "1",
 		"-d", strconv.Itoa(batchCase.size), "-r", "100000000"}
-	for _, t := range []target{{RedisAOF.String(), RedisAOF, fixed(aof.addr), nil}, {cl.name, RKV, cl.leaderFunc(ctx), cl}} {
+	for _, t := range []target{{RedisAOF.String(), RedisAOF, fixed(aof.addr), nil, nil}, {cl.name, RKV, cl.leaderFunc(ctx), cl, nil}} {
 		if _, _, err := loadKeys(ctx, t.addr, preload); err != nil {
 			return fmt.Errorf("%s: preloading: %w", t.name, err)
 		}
@@ -85,7 +85,7 @@ func (h *harness) eviction(ctx context.Context, run int) error {
 		if err != nil {
 			return err
 		}
-		for _, t := range []target{{Redis.String(), Redis, fixed(rd.addr), nil}, {cl.name, RKV, cl.leaderFunc(ctx), cl}} {
+		for _, t := range []target{{Redis.String(), Redis, fixed(rd.addr), nil, nil}, {cl.name, RKV, cl.leaderFunc(ctx), cl, nil}} {
 			rate, err := h.hitRate(ctx, t)
 			if err != nil {
 				return err

@@ -199,14 +199,18 @@ func rpsKey(cmd string, c benchCase) string {
 	return fmt.Sprintf("%s -c %d -P %d -d %d", cmd, clients, c.pipeline, c.size)
 }
 
+// requests is how many requests redis-benchmark sends in setting c.
+func (h *harness) requests(c benchCase) int {
+	if c.pipeline > 1 {
+		return h.cfg.N16
+	}
+	return h.cfg.N1
+}
+
 // benchArgs are the redis-benchmark arguments of test (set or get) in
 // setting c.
 func (h *harness) benchArgs(test string, c benchCase) []string {
-	n := h.cfg.N1
-	if c.pipeline > 1 {
-		n = h.cfg.N16
-	}
-	return []string{"-t", test, "-n", strconv.Itoa(n), "-c", strconv.Itoa(clients),
+	return []string{"-t", test, "-n", strconv.Itoa(h.requests(c)), "-c", strconv.Itoa(clients),
 		"-P", strconv.Itoa(c.pipeline), "-d", strconv.Itoa(c.size), "-r", strconv.Itoa(keyspace)}
 }
 
@@ -217,19 +221,28 @@ type target struct {
 	// addr is looked up before every run: redis-benchmark does not follow
 	// MOVED, and a leader change would otherwise turn into errors.
 	addr func() (string, error)
-	// rkv is the rkv cluster behind the target, whose counters are read
-	// around the batching workload; nil for the other systems.
+	// rkv is the cluster behind the target (rkv's builds or the peer),
+	// whose counters are read around each run; nil for redis.
 	rkv *rkvCluster
+	// procs are redis's process, whose costs are read around each run.
+	procs []*proc
 }
 
 // bench runs redis-benchmark against t, again (at most twice more) if
 // rkv's or the peer's leadership moved during the run, which shows up as error replies;
 // such retries are counted in the notes.
 func (h *harness) bench(ctx context.Context, t target, args ...string) (map[string]benchResult, error) {
+	res, _, err := h.benchAttempts(ctx, t, args...)
+	return res, err
+}
+
+// benchAttempts is bench, also returning how many times redis-benchmark
+// ran.
+func (h *harness) benchAttempts(ctx context.Context, t target, args ...string) (map[string]benchResult, int, error) {
 	for attempt := 0; ; attempt++ {
 		addr, err := t.addr()
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		res, err := redisBenchmark(ctx, addr, args...)
 		var re *replyErrors
@@ -238,9 +251,9 @@ func (h *harness) bench(ctx context.Context, t target, args ...string) (map[stri
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t.name, err)
+			return nil, 0, fmt.Errorf("%s: %w", t.name, err)
 		}
-		return res, nil
+		return res, attempt + 1, nil
 	}
 }
 
@@ -278,17 +291,17 @@ func (h *harness) throughput(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	peer, err := h.startPeer(ctx, "peer", 3)
+	peer, err := h.startPeer(ctx, Peer.String(), 3)
 	if err != nil {
 		return err
 	}
 	fixed := func(a string) func() (string, error) { return func() (string, error) { return a, nil } }
 	targets := []target{
-		{Redis.String(), Redis, fixed(plain.addr), nil},
-		{RedisAOF.String(), RedisAOF, fixed(aof.addr), nil},
-		{cl.name, RKV, cl.leaderFunc(ctx), cl},
-		{one.name, RKV1, one.leaderFunc(ctx), one},
-		{peer.name, Peer, peer.leaderFunc(ctx), nil},
+		{Redis.String(), Redis, fixed(plain.addr), nil, []*proc{plain.p}},
+		{RedisAOF.String(), RedisAOF, fixed(aof.addr), nil, []*proc{aof.p}},
+		{cl.name, RKV, cl.leaderFunc(ctx), cl, nil},
+		{one.name, RKV1, one.leaderFunc(ctx), one, nil},
+		{peer.name, Peer, peer.leaderFunc(ctx), peer, nil},
 	}
 	defer h.electionNote(cl, 1)
 	defer h.electionNote(one, 1)
@@ -303,8 +316,8 @@ func (h *harness) throughput(ctx context.Context) error {
 		}
 		// Each baseline runs next to its counterpart, so that the two
 		// builds share the same moments of a busy machine.
-		targets = slices.Insert(targets, 4, target{baseOne.name, RKV1Base, baseOne.leaderFunc(ctx), baseOne})
-		targets = slices.Insert(targets, 3, target{base.name, RKVBase, base.leaderFunc(ctx), base})
+		targets = slices.Insert(targets, 4, target{baseOne.name, RKV1Base, baseOne.leaderFunc(ctx), baseOne, nil})
+		targets = slices.Insert(targets, 3, target{base.name, RKVBase, base.leaderFunc(ctx), base, nil})
 		defer h.electionNote(base, 1)
 		defer h.electionNote(baseOne, 1)
 	}
@@ -325,29 +338,39 @@ func (h *harness) throughput(ctx context.Context) error {
 		for _, c := range cases {
 			for _, t := range order {
 				rps := map[string]float64{}
-				counted := t.rkv != nil && c == batchCase
+				var costs []string
 				for _, cmd := range []string{"SET", "GET"} {
-					var before []raftCounters
-					if counted {
-						if before, err = t.rkv.counters(ctx); err != nil {
-							return err
-						}
+					before, err := t.sample(ctx)
+					if err != nil {
+						return err
 					}
-					res, err := h.bench(ctx, t, h.benchArgs(strings.ToLower(cmd), c)...)
+					args := h.benchArgs(strings.ToLower(cmd), c)
+					res, attempts, err := h.benchAttempts(ctx, t, args...)
+					if err != nil {
+						return err
+					}
+					after, err := t.sample(ctx)
 					if err != nil {
 						return err
 					}
 					rps[cmd] = res[cmd].rps
 					h.rep.add(rpsKey(cmd, c), t.sys, rps[cmd])
-					if counted {
-						after, err := t.rkv.counters(ctx)
-						if err != nil {
-							return err
+					// A run cut short by a leader change and repeated leaves
+					// its cost in the counters too: count its requests, as
+					// an upper bound.
+					cost := costOf(rpsKey(cmd, c), t.sys, attempts*h.requests(c), before, after)
+					h.rep.Costs = append(h.rep.Costs, cost)
+					costs = append(costs, cmd+": "+costLine(cost))
+					if t.rkv != nil && t.sys != Peer && c == batchCase {
+						var bc, ac []raftCounters
+						for i := range before {
+							bc, ac = append(bc, *before[i].raft), append(ac, *after[i].raft)
 						}
-						batching = append(batching, t.rkv.name+" "+t.rkv.batching(cmd, c, before, after))
+						batching = append(batching, t.rkv.name+" "+t.rkv.batching(cmd, c, bc, ac))
 					}
 				}
-				h.logf("run %d %-14s -P %-2d -d %-4d SET %8.0f GET %8.0f rps", run, t.sys, c.pipeline, c.size, rps["SET"], rps["GET"])
+				h.logf("run %d %-14s -P %-2d -d %-4d SET %8.0f GET %8.0f rps; per request %s", run, t.sys, c.pipeline, c.size,
+					rps["SET"], rps["GET"], strings.Join(costs, "; "))
 			}
 		}
 		for _, t := range order {
@@ -409,7 +432,7 @@ func (h *harness) leaseReads(ctx context.Context, run int) error {
 		}
 	}()
 	defer h.electionNote(cl, 1)
-	t := target{cl.name, RKV, cl.leaderFunc(ctx), nil}
+	t := target{cl.name, RKV, cl.leaderFunc(ctx), nil, nil}
 	for _, c := range leaseCases {
 		if _, err := h.bench(ctx, t, h.benchArgs("set", c)...); err != nil {
 			return err

@@ -223,11 +223,16 @@ func raftInfo(ctx context.Context, addr string) (map[string]string, error) {
 	return info(ctx, addr, "raft")
 }
 
-// raftCounters are a node's INFO raft counters of batched work, which show
-// how many client requests share one fsync or one leadership confirmation.
+// raftCounters are a node's INFO counters of batched work, which show how
+// many client requests share one fsync or one leadership confirmation, and
+// what the log's writes cost. The peer reports the log counters and the
+// goroutine runs but no read rounds; a baseline build may predate the
+// fsync and goroutine counters (has* false).
 type raftCounters struct {
 	up, leader                               bool
 	logWrites, logEntries, readRounds, reads uint64
+	fsyncs, goRuns                           uint64
+	hasFsyncs, hasGoRuns                     bool
 }
 
 // counters reads the counters of every running node of c, indexed like
@@ -242,15 +247,36 @@ func (c *rkvCluster) counters(ctx context.Context) ([]raftCounters, error) {
 		if err != nil {
 			return nil, err
 		}
+		cpu, err := info(ctx, n.addr, "cpu")
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := cpu["go_goroutine_runs"]; ok {
+			m["go_goroutine_runs"] = v
+		}
+		// The peer's entries are batches of commands (uhaha's write
+		// applier): what a log write carried is its commands.
+		if v, ok := m["raft_log_commands_written"]; ok {
+			m["raft_log_entries_written"] = v
+		}
 		rc := &out[i]
 		rc.up, rc.leader = true, m["raft_role"] == "leader"
 		for _, f := range []struct {
-			key string
-			dst *uint64
-		}{{"raft_log_writes", &rc.logWrites}, {"raft_log_entries_written", &rc.logEntries},
-			{"raft_read_rounds", &rc.readRounds}, {"raft_reads_confirmed", &rc.reads}} {
-			if *f.dst, err = strconv.ParseUint(m[f.key], 10, 64); err != nil {
-				return nil, fmt.Errorf("%s: INFO raft %s: %w", n.p.name, f.key, err)
+			key      string
+			dst      *uint64
+			reported *bool // nil: every build reports it
+		}{{"raft_log_writes", &rc.logWrites, nil}, {"raft_log_entries_written", &rc.logEntries, nil},
+			{"raft_read_rounds", &rc.readRounds, new(bool)}, {"raft_reads_confirmed", &rc.reads, new(bool)},
+			{"raft_log_fsyncs", &rc.fsyncs, &rc.hasFsyncs}, {"go_goroutine_runs", &rc.goRuns, &rc.hasGoRuns}} {
+			v, ok := m[f.key]
+			if !ok && f.reported != nil {
+				continue
+			}
+			if *f.dst, err = strconv.ParseUint(v, 10, 64); err != nil {
+				return nil, fmt.Errorf("%s: INFO %s: %w", n.p.name, f.key, err)
+			}
+			if f.reported != nil {
+				*f.reported = true
 			}
 		}
 	}

@@ -236,6 +236,9 @@ type Stats struct {
 	// SnapshotsInstalled the number it installed from a leader, and
 	// SnapshotBytes the size of the data of the latest of either.
 	Snapshots, SnapshotsInstalled, SnapshotBytes uint64
+	// Storage is the LogStore's own count where it keeps one
+	// (StorageCounter), else zero.
+	Storage StorageStats
 }
 
 type snapshotOutcome struct {
@@ -547,10 +550,14 @@ func (n *Node) Status() Status {
 
 // Stats returns the node's counters, without waiting.
 func (n *Node) Stats() Stats {
-	return Stats{LogWrites: n.stats.logWrites.Load(), LogEntries: n.stats.logEntries.Load(),
+	st := Stats{LogWrites: n.stats.logWrites.Load(), LogEntries: n.stats.logEntries.Load(),
 		ReadRounds: n.stats.readRounds.Load(), Reads: n.stats.reads.Load(), Proposals: n.stats.proposals.Load(),
 		Snapshots: n.stats.snapshots.Load(), SnapshotsInstalled: n.stats.snapshotsInstalled.Load(),
 		SnapshotBytes: n.stats.snapshotBytes.Load()}
+	if c, ok := n.storage.(StorageCounter); ok {
+		st.Storage = c.StorageStats()
+	}
+	return st
 }
 
 // Leader returns the leader this node knows, without waiting.

@@ -86,6 +86,19 @@ type LogStore interface {
 	Close() error
 }
 
+// StorageCounter is implemented by a LogStore that counts its own work,
+// which Node.Stats then reports.
+type StorageCounter interface {
+	StorageStats() StorageStats
+}
+
+// StorageStats is a LogStore's work since it was opened.
+type StorageStats struct {
+	// Syncs counts fsyncs of files and directories, BytesWritten the
+	// bytes of the entries' records.
+	Syncs, BytesWritten uint64
+}
+
 // MemoryStorage is a LogStore held in memory. The simulation uses it to
 // model a node's disk: what was saved survives a simulated crash.
 type MemoryStorage struct {

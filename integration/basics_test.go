@@ -99,6 +99,20 @@ func TestSingleNodeBasics(t *testing.T) {
 	if inf["raft_commit_index"] == "" || inf["raft_applied_index"] == "" || inf["raft_term"] == "" {
 		t.Errorf("INFO raft lacks index or term fields: %v", inf)
 	}
+	// Every log write syncs at least once (entries or hard state), and
+	// the writes above carried entries.
+	counts := map[string]uint64{}
+	for _, k := range []string{"raft_log_writes", "raft_log_entries_written", "raft_log_bytes_written", "raft_log_fsyncs"} {
+		if counts[k], err = nd.raftUint(ctx, k); err != nil || counts[k] == 0 {
+			t.Errorf("INFO raft %s = %d, %v; want a count above 0", k, counts[k], err)
+		}
+	}
+	if counts["raft_log_fsyncs"] < counts["raft_log_writes"] {
+		t.Errorf("INFO raft: %d fsyncs for %d log writes", counts["raft_log_fsyncs"], counts["raft_log_writes"])
+	}
+	if cpu, err := nd.info(ctx, "cpu"); err != nil || cpu["go_goroutine_runs"] == "" || cpu["go_goroutine_runs"] == "0" {
+		t.Errorf("INFO cpu go_goroutine_runs = %q, %v; want a count above 0", cpu["go_goroutine_runs"], err)
+	}
 
 	slots, err := rdb.ClusterSlots(ctx).Result()
 	if err != nil {

@@ -130,6 +130,7 @@ var (
 	proposalsDesc   = desc("rkv_raft_proposals_total", "Entries this node proposed as leader.")
 	logWritesDesc   = desc("rkv_raft_log_writes_total", "Synced writes of the Raft log.")
 	logEntriesDesc  = desc("rkv_raft_log_entries_written_total", "Entries the log writes carried.")
+	logFsyncsDesc   = desc("rkv_raft_log_fsyncs_total", "fsyncs of the log's files and directories (entries, hard state, snapshots).")
 	readRoundsDesc  = desc("rkv_raft_read_rounds_total", "ReadIndex rounds (leadership confirmations) started.")
 	readsDesc       = desc("rkv_raft_reads_total", "Linearizable reads that waited on a ReadIndex round.")
 	snapshotsDesc   = desc("rkv_snapshots_total", "Snapshots taken by this node (origin local) or installed from a leader (origin leader).", "origin")
@@ -151,7 +152,7 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{commandsDesc, commandDurationDesc, errorsDesc, clientsDesc, termDesc, roleDesc,
-		leaderDesc, commitDesc, appliedDesc, proposalsDesc, logWritesDesc, logEntriesDesc, readRoundsDesc, readsDesc,
+		leaderDesc, commitDesc, appliedDesc, proposalsDesc, logWritesDesc, logEntriesDesc, logFsyncsDesc, readRoundsDesc, readsDesc,
 		snapshotsDesc, snapSizeDesc, reachableDesc, ackAgeDesc, matchDesc, keysDesc, expiringDesc, memoryDesc,
 		memoryPeakDesc, maxMemoryDesc, evictedDesc, expiredDesc, hitsDesc, missesDesc} {
 		ch <- d
@@ -195,6 +196,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(proposalsDesc, float64(ns.Proposals))
 	counter(logWritesDesc, float64(ns.LogWrites))
 	counter(logEntriesDesc, float64(ns.LogEntries))
+	counter(logFsyncsDesc, float64(ns.Storage.Syncs))
 	counter(readRoundsDesc, float64(ns.ReadRounds))
 	counter(readsDesc, float64(ns.Reads))
 	counter(snapshotsDesc, float64(ns.Snapshots), "local")

@@ -122,7 +122,8 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 	section("Replication", repl...)
 	user, sys := cpuTimes()
 	section("CPU", fmt.Sprintf("used_cpu_sys:%.6f", sys), fmt.Sprintf("used_cpu_user:%.6f", user),
-		"used_cpu_sys_children:0.000000", "used_cpu_user_children:0.000000")
+		"used_cpu_sys_children:0.000000", "used_cpu_user_children:0.000000",
+		fmt.Sprintf("go_goroutine_runs:%d", goroutineRuns()))
 	if want("commandstats") {
 		section("Commandstats", s.stats.commandLines()...)
 	}
@@ -155,10 +156,20 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		"raft_read_mode:"+s.cfg.ReadMode,
 		fmt.Sprintf("raft_log_writes:%d", counts.LogWrites),
 		fmt.Sprintf("raft_log_entries_written:%d", counts.LogEntries),
+		fmt.Sprintf("raft_log_entries_per_write:%.2f", perWrite(counts.LogEntries, counts.LogWrites)),
+		fmt.Sprintf("raft_log_bytes_written:%d", counts.Storage.BytesWritten),
+		fmt.Sprintf("raft_log_fsyncs:%d", counts.Storage.Syncs),
 		fmt.Sprintf("raft_read_rounds:%d", counts.ReadRounds),
 		fmt.Sprintf("raft_reads_confirmed:%d", counts.Reads),
 	)
 	conn.WriteBulkString(b.String())
+}
+
+func perWrite(n, writes uint64) float64 {
+	if writes == 0 {
+		return 0
+	}
+	return float64(n) / float64(writes)
 }
 
 // ConnectedClients is the number of client connections open.

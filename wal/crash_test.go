@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rkv/rkv/consensus"
@@ -384,7 +385,7 @@ func TestCrashAfterSnapshotStored(t *testing.T) {
 				t.Fatal(err)
 			}
 			l.Close()
-			if err := writeSnapshot(dir, tt.snap); err != nil {
+			if err := writeSnapshot(dir, tt.snap, new(atomic.Uint64)); err != nil {
 				t.Fatal(err)
 			}
 			l = openT(t, dir, Options{})
@@ -503,7 +504,7 @@ func TestCrashDuringTruncation(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, logDirName, segmentName(2)+".START"), data[offs[1]:], 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeSnapshot(dir, &consensus.Snapshot{Meta: consensus.SnapshotMeta{Index: 1, Term: 1}}); err != nil {
+	if err := writeSnapshot(dir, &consensus.Snapshot{Meta: consensus.SnapshotMeta{Index: 1, Term: 1}}, new(atomic.Uint64)); err != nil {
 		t.Fatal(err)
 	}
 	l = openT(t, dir, Options{SegmentSize: 400})

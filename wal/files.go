@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rkv/rkv/consensus"
 )
@@ -284,12 +285,17 @@ func checkSnapshotFile(f *os.File, path string, index uint64) (int64, uint64, er
 
 // writeSnapshot stores s atomically in dir and removes older snapshot files,
 // which the new one supersedes.
-func writeSnapshot(dir string, s *consensus.Snapshot) error {
-	tmp, _, err := writeSnapshotTemp(dir, s.Meta, consensus.SnapshotBytes(s.Data))
+// syncs counts the fsyncs.
+func writeSnapshot(dir string, s *consensus.Snapshot, syncs *atomic.Uint64) error {
+	tmp, _, err := writeSnapshotTemp(dir, s.Meta, consensus.SnapshotBytes(s.Data), syncs)
 	if err != nil {
 		return err
 	}
-	return commitSnapshot(dir, tmp, s.Meta.Index)
+	if err := commitSnapshot(dir, tmp, s.Meta.Index); err != nil {
+		return err
+	}
+	syncs.Add(1)
+	return nil
 }
 
 // crcWriter passes writes through and keeps their CRC-32C and length.
@@ -314,6 +320,7 @@ const snapSyncEvery = 16 << 20
 type syncingWriter struct {
 	f       *os.File
 	pending int
+	syncs   *atomic.Uint64
 }
 
 func (s *syncingWriter) Write(p []byte) (int, error) {
@@ -322,6 +329,7 @@ func (s *syncingWriter) Write(p []byte) (int, error) {
 	if err == nil && s.pending >= snapSyncEvery {
 		s.pending = 0
 		err = s.f.Sync()
+		s.syncs.Add(1)
 	}
 	return n, err
 }
@@ -329,8 +337,9 @@ func (s *syncingWriter) Write(p []byte) (int, error) {
 // writeSnapshotTemp streams a snapshot into a synced temporary file in dir
 // and returns its path and the size of the data. The data goes straight
 // to the file, so a snapshot is never held in memory whole; the checksum,
-// which precedes the data, is filled in once the data is written.
-func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.SnapshotWriter) (string, uint64, error) {
+// which precedes the data, is filled in once the data is written. syncs
+// counts the fsyncs.
+func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.SnapshotWriter, syncs *atomic.Uint64) (string, uint64, error) {
 	tmp := filepath.Join(dir, snapName(meta.Index)+tmpSuffix)
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
 	if err != nil {
@@ -339,7 +348,7 @@ func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.
 	var size uint64
 	err = func() error {
 		h := encodeSnapHeader(meta)
-		bw := bufio.NewWriterSize(&syncingWriter{f: f}, 1<<20)
+		bw := bufio.NewWriterSize(&syncingWriter{f: f, syncs: syncs}, 1<<20)
 		cw := &crcWriter{w: bw, crc: crc32.Checksum(h[len(snapMagic)+4:], castagnoli)}
 		if _, err := bw.Write(h); err != nil {
 			return err
@@ -354,6 +363,7 @@ func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.
 		if _, err := f.WriteAt(binary.LittleEndian.AppendUint32(nil, cw.crc), int64(len(snapMagic))); err != nil {
 			return err
 		}
+		syncs.Add(1)
 		return f.Sync()
 	}()
 	if cerr := f.Close(); err == nil {

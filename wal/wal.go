@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	twal "github.com/tidwall/wal"
@@ -76,6 +77,11 @@ type Log struct {
 	smu        sync.RWMutex
 	snapFiles  []*snapFile
 	snapClosed bool
+
+	// syncs counts the fsyncs since Open of files and directories, those
+	// tidwall/wal does itself included; written counts the bytes of the
+	// entries' records.
+	syncs, written atomic.Uint64
 }
 
 // maxSnapFiles is how many snapshot files stay open for chunk reads: a
@@ -94,7 +100,15 @@ type snapFile struct {
 	size    uint64 // bytes of data
 }
 
-var _ consensus.LogStore = (*Log)(nil)
+var (
+	_ consensus.LogStore       = (*Log)(nil)
+	_ consensus.StorageCounter = (*Log)(nil)
+)
+
+// StorageStats implements consensus.StorageCounter.
+func (l *Log) StorageStats() consensus.StorageStats {
+	return consensus.StorageStats{Syncs: l.syncs.Load(), BytesWritten: l.written.Load()}
+}
 
 // Open opens the log in dir, creating it if needed, and repairs a torn
 // tail left by a crash. Damage anywhere else is returned as a *CorruptError.
@@ -289,6 +303,7 @@ func (l *Log) compact(i uint64) error {
 	if err := syncDir(l.logDir); err != nil {
 		return err
 	}
+	l.syncs.Add(2) // tidwall/wal's of the new first segment, then the directory's
 	var err error
 	l.tail, err = tailSize(l.logDir)
 	return err
@@ -668,7 +683,7 @@ func (l *Log) installIfNewer(snap *consensus.Snapshot) error {
 // install stores a snapshot from the leader and replaces the log with an
 // empty one that continues after it.
 func (l *Log) install(snap *consensus.Snapshot) error {
-	if err := writeSnapshot(l.dir, snap); err != nil {
+	if err := writeSnapshot(l.dir, snap, &l.syncs); err != nil {
 		return err
 	}
 	l.snap, l.snapSize = snap.Meta, uint64(len(snap.Data))
@@ -681,6 +696,7 @@ func (l *Log) install(snap *consensus.Snapshot) error {
 	if err := resetSegments(l.logDir, l.snap.Index+1); err != nil {
 		return err
 	}
+	l.syncs.Add(2)
 	return l.openEntries()
 }
 
@@ -733,6 +749,7 @@ func (l *Log) append(ents []consensus.Entry) error {
 	if err != nil {
 		return l.fail(fmt.Errorf("wal: entries %d-%d: %w", ents[0].Index, ents[len(ents)-1].Index, err))
 	}
+	l.written.Add(uint64(len(buf)))
 	l.last = ents[len(ents)-1].Index
 	off := 0
 	for k := range ents {
@@ -765,11 +782,15 @@ func (l *Log) writeBatch(rolled bool) error {
 		if err := l.tw.Sync(); err != nil {
 			return fmt.Errorf("sync: %w", err)
 		}
+		l.syncs.Add(1)
 		if l.opts.ObserveSync != nil {
 			l.opts.ObserveSync(time.Since(start))
 		}
 	}
 	if rolled {
+		// tidwall/wal synced the segment it finished; this is the new one's
+		// directory entry.
+		l.syncs.Add(2)
 		return syncDir(l.logDir)
 	}
 	return nil
@@ -783,6 +804,7 @@ func (l *Log) truncateBack(i uint64) error {
 	if err := syncDir(l.logDir); err != nil {
 		return err
 	}
+	l.syncs.Add(2) // tidwall/wal's of the cut segment, then the directory's
 	l.last = i
 	if len(l.cache) > 0 {
 		if first := l.cache[0].Index; i < first {
@@ -805,7 +827,9 @@ func (l *Log) saveHardState(hs consensus.HardState) error {
 	if err := writeFileAtomic(l.dir, hardStateName, encodeHardState(hs)); err != nil {
 		return err
 	}
+	l.syncs.Add(1)
 	if hs.Term != l.hs.Term || hs.Vote != l.hs.Vote {
+		l.syncs.Add(1)
 		return syncDir(l.dir)
 	}
 	return nil
@@ -822,7 +846,7 @@ func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, write consensus
 		return err
 	}
 	// The data is written without the lock, so appends go on meanwhile.
-	tmp, size, werr := writeSnapshotTemp(l.dir, meta, write)
+	tmp, size, werr := writeSnapshotTemp(l.dir, meta, write, &l.syncs)
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	return l.publishSnapshot(meta, tmp, size, werr)
@@ -888,6 +912,7 @@ func (l *Log) publishSnapshot(meta consensus.SnapshotMeta, tmp string, size uint
 	if err := commitSnapshot(l.dir, tmp, i); err != nil {
 		return l.fail(err)
 	}
+	l.syncs.Add(1)
 	l.snap, l.snapSize = meta, size
 	if err := l.setFirst(); err != nil {
 		return l.fail(err)

@@ -541,3 +541,34 @@ func TestObserveSync(t *testing.T) {
 		}
 	}
 }
+
+// TestStorageStats counts the fsyncs a Save makes: one for a batch of
+// entries, one for the hard state file and one more for its directory
+// when the term or vote changed; and the bytes of the entries' records.
+func TestStorageStats(t *testing.T) {
+	l := openT(t, t.TempDir(), Options{})
+	defer l.Close()
+	before := l.StorageStats()
+	step := func(hs consensus.HardState, es []consensus.Entry, syncs uint64) {
+		t.Helper()
+		if err := l.Save(hs, es, nil); err != nil {
+			t.Fatal(err)
+		}
+		after := l.StorageStats()
+		if got := after.Syncs - before.Syncs; got != syncs {
+			t.Fatalf("Save of %d entries and %+v: %d syncs, want %d", len(es), hs, got, syncs)
+		}
+		want := uint64(0)
+		for _, e := range es {
+			want += uint64(recordHeaderSize + len(e.Data))
+		}
+		if got := after.BytesWritten - before.BytesWritten; got != want {
+			t.Fatalf("Save of %d entries: %d bytes counted, want %d", len(es), got, want)
+		}
+		before = after
+	}
+	step(consensus.HardState{Term: 1, Vote: 1}, ents(1, 4, 1), 3)
+	step(consensus.HardState{}, ents(5, 9, 1), 1)
+	step(consensus.HardState{Term: 1, Vote: 1, Commit: 9}, nil, 1)
+	step(consensus.HardState{}, nil, 0)
+}
