@@ -62,9 +62,9 @@ type Log struct {
 	// dummy whose term Term still answers: the snapshot, right after a
 	// reset, or else the entry tidwall/wal holds first (it cannot hold
 	// anything before its first entry). first <= snap.Index+1.
-	first  uint64
-	last   uint64 // index of the last entry; first-1 when the log is empty
-	tail int // size of the last segment file, mirroring tidwall/wal's rollover rule
+	first uint64
+	last  uint64 // index of the last entry; first-1 when the log is empty
+	tail  int    // size of the last segment file, mirroring tidwall/wal's rollover rule
 	// failed is a failed write the entries could not be repaired after
 	// (see failWrite); every write tries the repair again first.
 	failed error
