@@ -246,8 +246,8 @@ type nodeCounters struct {
 // Stats counts work the node has done since it started, for INFO and
 // benchmarks: how well writes share a sync and reads share a round.
 type Stats struct {
-	// LogWrites is the number of log writes, LogWriteFailures those
-	// that failed, LogEntries the entries the others carried.
+	// LogWrites is the number of synced log writes, LogEntries the
+	// entries they carried, LogWriteFailures the writes that failed.
 	LogWrites, LogWriteFailures, LogEntries uint64
 	// ReadRounds is the number of leadership confirmations started for
 	// Reads reads.
@@ -1145,13 +1145,13 @@ func (n *Node) writeJobs(jobs []persistJob) bool {
 	var out persisted
 	if !job.hs.IsEmpty() || len(job.ents) > 0 {
 		out.fault = n.storage.Save(job.hs, job.ents, nil)
-		n.stats.logWrites.Add(1)
 		if out.fault != nil {
 			n.stats.logWriteFailures.Add(1)
 			n.persist.requeue(job)
 			n.persist.report(0, out)
 			return false
 		}
+		n.stats.logWrites.Add(1)
 		n.stats.logEntries.Add(uint64(len(job.ents)))
 		if n.cfg.ObserveLogWrite != nil && len(job.ents) > 0 {
 			n.cfg.ObserveLogWrite(len(job.ents))
