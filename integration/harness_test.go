@@ -147,6 +147,8 @@ type clusterOpts struct {
 	// metrics: each node serves /metrics, /livez and /readyz on a port
 	// of its own.
 	metrics bool
+	// prepare, when set, is called for each node before it first starts.
+	prepare func(nd *node)
 }
 
 // newCluster starts n nodes forming one new cluster and registers their
@@ -167,6 +169,9 @@ func newCluster(t *testing.T, n int, opts clusterOpts) *cluster {
 		nd.args = append(nd.args, opts.extraArgs...)
 	}
 	for _, nd := range c.nodes {
+		if opts.prepare != nil {
+			opts.prepare(nd)
+		}
 		nd.start()
 	}
 	return c
