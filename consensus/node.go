@@ -793,6 +793,8 @@ func (n *Node) onTick() {
 	n.stepQueuedMessages()
 	n.catchUpClock()
 	n.publish()
+	// A failed snapshot is due again at a time, not at a step.
+	n.maybeSnapshot()
 }
 
 // stepQueuedMessages steps the messages already queued, a bounded number so

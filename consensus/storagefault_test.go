@@ -98,6 +98,46 @@ func (s *fullStorage) Save(hs HardState, ents []Entry, snap *Snapshot) error {
 	return s.MemoryStorage.Save(hs, ents, snap)
 }
 
+// fullSnapshots is a MemoryStorage whose snapshots fail while full is set.
+type fullSnapshots struct {
+	*MemoryStorage
+	full atomic.Bool
+}
+
+func (s *fullSnapshots) CreateSnapshot(i uint64, conf ConfState, write SnapshotWriter) error {
+	if s.full.Load() {
+		return errDiskFull
+	}
+	return s.MemoryStorage.CreateSnapshot(i, conf, write)
+}
+
+// TestNodeSnapshotFailure: a snapshot that storage refuses does not stop
+// the node; it is reported and tried again, and succeeds once it can.
+func TestNodeSnapshotFailure(t *testing.T) {
+	var disk *fullSnapshots
+	_, nodes := startTestCluster(t, 1, true, func(cfg *NodeConfig) {
+		disk = &fullSnapshots{MemoryStorage: cfg.Storage.(*MemoryStorage)}
+		disk.full.Store(true)
+		cfg.Storage = disk
+		cfg.SnapshotEntries = 10
+		cfg.StorageRetry, cfg.StorageRetryMax = 10*time.Millisecond, 40*time.Millisecond
+	})
+	n := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	proposeOneByOne(t, ctx, n, 20, []byte("x"))
+	poll(t, "a failed snapshot reported", func() bool { return errors.Is(n.SnapshotError(), syscall.ENOSPC) })
+	proposeOneByOne(t, ctx, n, 5, []byte("y"))
+	if n.Stats().Snapshots != 0 {
+		t.Fatal("a snapshot counted while storage refuses them")
+	}
+	disk.full.Store(false)
+	poll(t, "a snapshot taken", func() bool { return n.Stats().Snapshots > 0 && n.SnapshotError() == nil })
+	if err := n.Failed(); err != nil {
+		t.Fatalf("the node failed: %v", err)
+	}
+}
+
 // startFullableCluster starts size nodes whose storage can be filled up,
 // retrying failed writes every 10 ms.
 func startFullableCluster(t *testing.T, size int) ([]*Node, []*fullStorage) {
