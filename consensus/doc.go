@@ -105,7 +105,16 @@
 // reused the entry's index) or the context's error; a membership change is
 // proposed on its own, so one refused as pending fails alone.
 // [Node.ReadIndex] batches every waiting read into one confirmation round.
-// A failed write stops the node (ErrStorageFailed) rather than pretend.
+// A failed write of the log (a full disk) neither stops the node nor
+// acknowledges anything: the job is written again, with the jobs queued
+// since, after a wait that doubles up to a cap, its messages held until
+// then. Meanwhile proposals fail with ErrStorageFailed wrapping the cause
+// ([Node.StorageError]) and the core is told ([Raft.SetStorageFault]):
+// a leader hands its leadership to a voter that can write, and the node
+// stays out of elections and ignores the entries leaders send. A received
+// snapshot that storage refuses stays restored in the state machine and
+// its Ready with the core, stored by a later retry. A failed local
+// snapshot is tried again later too ([Node.SnapshotError]).
 //
 // The snapshot chunks a leader's core asks for are read from storage
 // ([Storage.ReadSnapshotChunk]) by a reader goroutine per follower, never
@@ -114,10 +123,10 @@
 // and at most one waiting (the newest). A chunk of a snapshot that storage
 // has replaced is reported to the core ([Raft.ReportSnapshotReplaced]),
 // which starts the follower on the current one; any other read error
-// stops the node, as a failed write does. Integrity is checked at both
-// ends: wal checks a snapshot file's checksum once, when its first chunk
-// is read, and the follower's state machine refuses a snapshot that does
-// not restore before anything of it is saved.
+// stops the node. Integrity is checked at both ends: wal checks a
+// snapshot file's checksum once, when its first chunk is read, and the
+// follower's state machine refuses a snapshot that does not restore
+// before anything of it is saved.
 //
 // # Testing
 //

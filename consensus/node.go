@@ -71,6 +71,13 @@ type NodeConfig struct {
 	// metrics, they must not block.
 	ObserveLogWrite func(entries int)
 	ObserveSnapshot func(took time.Duration)
+	// StorageRetry is how long after a failed write of the log, or of a
+	// snapshot, the driver tries again, doubling after each failure up to
+	// StorageRetryMax; zero means one second and 16 seconds. While the log
+	// cannot be written the node refuses proposals (ErrStorageFailed) and
+	// its core makes no progress of its own (see Raft.SetStorageFault);
+	// the first successful retry ends that.
+	StorageRetry, StorageRetryMax time.Duration
 }
 
 // ErrOutcomeUnknown is returned to a proposer whose entry may or may not
@@ -170,7 +177,22 @@ type Node struct {
 	snapSize      uint64
 	snapshotting  bool
 	snapDone      chan snapshotOutcome
-	failed        error
+	// snapRetryAt is when a snapshot may be tried again after one failed,
+	// snapRetry the wait that led to it (zero after a success).
+	snapRetryAt time.Time
+	snapRetry   time.Duration
+	// restored is the index of a received snapshot the state machine
+	// holds but storage refused to store, zero when none: its Ready stays
+	// with the core and is taken again, without restoring again, from
+	// installRetryAt on (installRetry is the wait that led there).
+	restored       uint64
+	installRetryAt time.Time
+	installRetry   time.Duration
+	failed         error
+	// storageErr is the error of the write of the log that failed last,
+	// nil once a write succeeds again; snapshotErr the same for local
+	// snapshots. Set by the run goroutine, read by anyone.
+	storageErr, snapshotErr atomic.Pointer[error]
 	// snaps are the snapshot chunks waiting to be read and sent.
 	snaps *snapReads
 
@@ -217,16 +239,16 @@ type Node struct {
 
 // nodeCounters are updated by the node's goroutines and read by Stats.
 type nodeCounters struct {
-	logWrites, logEntries, readRounds, reads, proposals atomic.Uint64
-	snapshots, snapshotsInstalled, snapshotBytes        atomic.Uint64
+	logWrites, logWriteFailures, logEntries, readRounds, reads, proposals atomic.Uint64
+	snapshots, snapshotsInstalled, snapshotBytes                          atomic.Uint64
 }
 
 // Stats counts work the node has done since it started, for INFO and
 // benchmarks: how well writes share a sync and reads share a round.
 type Stats struct {
 	// LogWrites is the number of synced log writes, LogEntries the
-	// entries they carried.
-	LogWrites, LogEntries uint64
+	// entries they carried, LogWriteFailures the writes that failed.
+	LogWrites, LogWriteFailures, LogEntries uint64
 	// ReadRounds is the number of leadership confirmations started for
 	// Reads reads.
 	ReadRounds, Reads uint64
@@ -287,6 +309,12 @@ func newNode(cfg NodeConfig) (*Node, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.StorageRetry <= 0 {
+		cfg.StorageRetry = time.Second
+	}
+	if cfg.StorageRetryMax < cfg.StorageRetry {
+		cfg.StorageRetryMax = max(cfg.StorageRetry, 16*time.Second)
 	}
 	cfg.Raft.Storage = cfg.Storage
 	if cfg.Raft.Logger == nil {
@@ -410,6 +438,9 @@ func (n *Node) proposeEntries(ctx context.Context, ents []Entry) []Result {
 	}
 	if StateType(n.state.Load()) != StateLeader {
 		return fail(&NotLeaderError{Leader: NodeID(n.lead.Load())})
+	}
+	if err := n.StorageError(); err != nil {
+		return fail(err)
 	}
 	n.stats.proposals.Add(uint64(len(ents)))
 	b := n.enqueueProposal(ents)
@@ -550,7 +581,8 @@ func (n *Node) Status() Status {
 
 // Stats returns the node's counters, without waiting.
 func (n *Node) Stats() Stats {
-	st := Stats{LogWrites: n.stats.logWrites.Load(), LogEntries: n.stats.logEntries.Load(),
+	st := Stats{LogWrites: n.stats.logWrites.Load(), LogWriteFailures: n.stats.logWriteFailures.Load(),
+		LogEntries: n.stats.logEntries.Load(),
 		ReadRounds: n.stats.readRounds.Load(), Reads: n.stats.reads.Load(), Proposals: n.stats.proposals.Load(),
 		Snapshots: n.stats.snapshots.Load(), SnapshotsInstalled: n.stats.snapshotsInstalled.Load(),
 		SnapshotBytes: n.stats.snapshotBytes.Load()}
@@ -566,7 +598,26 @@ func (n *Node) Leader() NodeID { return NodeID(n.lead.Load()) }
 // IsLeader reports whether this node is the leader, without waiting.
 func (n *Node) IsLeader() bool { return StateType(n.state.Load()) == StateLeader }
 
-// Failed returns the storage error that stopped the node, if any.
+// StorageError returns, while the log cannot be written, an error
+// wrapping ErrStorageFailed and the cause of the last failed write; nil
+// once a write succeeds again.
+func (n *Node) StorageError() error {
+	if p := n.storageErr.Load(); p != nil {
+		return fmt.Errorf("%w: %w", ErrStorageFailed, *p)
+	}
+	return nil
+}
+
+// SnapshotError returns the error of the last local snapshot if it
+// failed, nil once one succeeds.
+func (n *Node) SnapshotError() error {
+	if p := n.snapshotErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Failed returns the error that stopped the node, if any.
 func (n *Node) Failed() error {
 	select {
 	case <-n.donec:
@@ -687,7 +738,8 @@ func (n *Node) run() {
 // now. A Ready that installs a snapshot replaces the log under the writes
 // still queued, so it waits until they are done.
 func (n *Node) readyToHandle() bool {
-	return n.core.HasReady() && (n.persistQueued == 0 || n.core.log.unstable.snapshot == nil)
+	return n.core.HasReady() && (n.persistQueued == 0 || n.core.log.unstable.snapshot == nil) &&
+		(n.restored == 0 || !n.clock().Before(n.installRetryAt))
 }
 
 // ready handles one Ready; false means the node failed and stops.
@@ -717,7 +769,7 @@ func (n *Node) onPersisted() bool {
 // log write under 50 clients. A proposal arriving at an idle leader is
 // stepped at once.
 func (n *Node) onProposals() {
-	if n.persistQueued > 0 && n.core.state == StateLeader {
+	if n.persistQueued > 0 && n.core.state == StateLeader && n.storageErr.Load() == nil {
 		n.propsHeld = true
 		return
 	}
@@ -736,21 +788,23 @@ func (n *Node) survived(err error) bool {
 	return true
 }
 
-// onSnapshotDone records a local snapshot's outcome; false means the node
-// failed and stops.
+// onSnapshotDone records a local snapshot's outcome. A failed one leaves
+// the previous snapshot and the log as they were, and is tried again
+// after a while.
 func (n *Node) onSnapshotDone(out snapshotOutcome) bool {
 	n.snapshotting = false
 	switch {
 	case errors.Is(out.err, ErrSnapOutOfDate):
 		// A newer snapshot from the leader was installed meanwhile.
 		n.logger.Info("local snapshot superseded", "index", out.index)
-	case errors.Is(out.err, ErrStorageFailed):
-		n.logger.Error("snapshot failed", "index", out.index, "err", out.err)
-		n.failed = out.err
-		return false
 	case out.err != nil:
-		n.logger.Error("snapshot failed", "index", out.index, "err", out.err)
+		n.snapRetry = n.nextRetry(n.snapRetry)
+		n.snapRetryAt = n.clock().Add(n.snapRetry)
+		n.snapshotErr.Store(&out.err)
+		n.logger.Error("snapshot failed", "index", out.index, "err", out.err, "retry in", n.snapRetry)
 	default:
+		n.snapRetry, n.snapRetryAt = 0, time.Time{}
+		n.snapshotErr.Store(nil)
 		n.snapIndex = out.index
 		n.snapBytesMark, n.snapSize = out.appliedBytes, out.size
 		n.stats.snapshots.Add(1)
@@ -772,6 +826,8 @@ func (n *Node) onTick() {
 	n.stepQueuedMessages()
 	n.catchUpClock()
 	n.publish()
+	// A failed snapshot is due again at a time, not at a step.
+	n.maybeSnapshot()
 }
 
 // stepQueuedMessages steps the messages already queued, a bounded number so
@@ -826,6 +882,14 @@ func (n *Node) stepBatches(batches []*proposalBatch) {
 		total += len(b.ents)
 	}
 	if total == 0 {
+		return
+	}
+	if err := n.StorageError(); err != nil {
+		for _, b := range batches {
+			for slot := range b.ents {
+				b.settle(slot, Result{Err: err})
+			}
+		}
 		return
 	}
 	ents := make([]Entry, 0, total)
@@ -932,16 +996,20 @@ type persistJob struct {
 	hs   HardState
 	ents []Entry
 	msgs []Message
+	// jobs is how many jobs pushed this one stands for, merged.
+	jobs int
 }
 
 // persisted reports that writes up to an entry are durable (ok false when
 // the jobs carried no entries) and the hard state written (empty when
-// none was), or that writing failed.
+// none was). fault is the error of the write that failed, nil when the
+// last write reported succeeded; reported says that any write reported.
 type persisted struct {
 	index, term uint64
 	ok          bool
 	hs          HardState
-	err         error
+	fault       error
+	reported    bool
 }
 
 // persistQueue hands jobs from the run goroutine to the persist goroutine
@@ -972,10 +1040,38 @@ func signal(c chan struct{}) {
 }
 
 func (q *persistQueue) push(job persistJob) {
+	job.jobs = 1
 	q.mu.Lock()
 	q.jobs = append(q.jobs, job)
 	q.mu.Unlock()
 	signal(q.work)
+}
+
+// requeue puts back a job whose write failed, ahead of the jobs queued
+// since, to be written again with them.
+func (q *persistQueue) requeue(job persistJob) {
+	q.mu.Lock()
+	q.jobs = append([]persistJob{job}, q.jobs...)
+	q.mu.Unlock()
+}
+
+// sleep waits d, or until the queue is closed; false means it is closed.
+func (q *persistQueue) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		q.mu.Lock()
+		closed := q.closed
+		q.mu.Unlock()
+		if closed {
+			return false
+		}
+		select {
+		case <-t.C:
+			return true
+		case <-q.work:
+		}
+	}
 }
 
 func (q *persistQueue) close() {
@@ -1017,9 +1113,7 @@ func (q *persistQueue) report(count int, out persisted) {
 	if !out.hs.IsEmpty() {
 		q.mark.hs = out.hs
 	}
-	if out.err != nil {
-		q.mark.err = out.err
-	}
+	q.mark.fault, q.mark.reported = out.fault, true
 	q.mu.Unlock()
 	signal(q.written)
 }
@@ -1038,9 +1132,11 @@ func (q *persistQueue) results() (int, persisted) {
 // persistLoop writes jobs in order in the background, so the core goes on
 // taking proposals and acknowledgements while the disk syncs. Jobs queued
 // during one write are merged into the next: one write and one sync for all
-// of them (group commit).
+// of them (group commit). A write that fails is tried again, with the jobs
+// queued meanwhile, after a wait that doubles with each failure.
 func (n *Node) persistLoop() {
 	defer close(n.persistDone)
+	var wait time.Duration
 	for {
 		jobs := n.persist.take()
 		if len(jobs) == 0 {
@@ -1052,14 +1148,30 @@ func (n *Node) persistLoop() {
 		// in that P's queue until its own fsync returns, and the
 		// followers' writes run after the leader's instead of beside it.
 		runtime.Gosched()
-		if !n.writeJobs(jobs) {
+		if n.writeJobs(jobs) {
+			wait = 0
+			continue
+		}
+		wait = n.nextRetry(wait)
+		if !n.persist.sleep(wait) {
 			return
 		}
 	}
 }
 
+// nextRetry returns the wait before the next retry of a failed write,
+// after waiting wait before the last (zero: none yet).
+func (n *Node) nextRetry(wait time.Duration) time.Duration {
+	if wait == 0 {
+		return n.cfg.StorageRetry
+	}
+	return min(2*wait, n.cfg.StorageRetryMax)
+}
+
 // writeJobs writes jobs as one, then sends the messages that waited for
-// them and reports back; false means the write failed.
+// them and reports back; false means the write failed, and the job is
+// queued again. Its messages wait with it: nothing it vouches for is
+// durable.
 func (n *Node) writeJobs(jobs []persistJob) bool {
 	job := jobs[0]
 	for _, next := range jobs[1:] {
@@ -1067,22 +1179,26 @@ func (n *Node) writeJobs(jobs []persistJob) bool {
 	}
 	var out persisted
 	if !job.hs.IsEmpty() || len(job.ents) > 0 {
-		out.err = n.storage.Save(job.hs, job.ents, nil)
+		out.fault = n.storage.Save(job.hs, job.ents, nil)
+		if out.fault != nil {
+			n.stats.logWriteFailures.Add(1)
+			n.persist.requeue(job)
+			n.persist.report(0, out)
+			return false
+		}
 		n.stats.logWrites.Add(1)
 		n.stats.logEntries.Add(uint64(len(job.ents)))
 		if n.cfg.ObserveLogWrite != nil && len(job.ents) > 0 {
 			n.cfg.ObserveLogWrite(len(job.ents))
 		}
 	}
-	if out.err == nil {
-		n.send(job.msgs)
-		if k := len(job.ents); k > 0 {
-			out.index, out.term, out.ok = job.ents[k-1].Index, job.ents[k-1].Term, true
-		}
-		out.hs = job.hs
+	n.send(job.msgs)
+	if k := len(job.ents); k > 0 {
+		out.index, out.term, out.ok = job.ents[k-1].Index, job.ents[k-1].Term, true
 	}
-	n.persist.report(len(jobs), out)
-	return out.err == nil
+	out.hs = job.hs
+	n.persist.report(job.jobs, out)
+	return true
 }
 
 // mergeJobs folds b, written after a, into one job: b's entries replace
@@ -1100,6 +1216,7 @@ func mergeJobs(a, b persistJob) persistJob {
 		}
 	}
 	a.msgs = append(a.msgs, b.msgs...)
+	a.jobs += b.jobs
 	return a
 }
 
@@ -1150,7 +1267,18 @@ func (n *Node) handleReady() error {
 			if errors.Is(err, errSnapshotRefused) {
 				return n.restartCore(err)
 			}
-			return err
+			// Storage refused the snapshot: the Ready stays with the core
+			// (its messages too, unsent) and is taken again once the
+			// retry is due.
+			n.queued = n.durable
+			n.installRetry = n.nextRetry(n.installRetry)
+			n.installRetryAt = n.clock().Add(n.installRetry)
+			n.setStorageError(err)
+			return nil
+		}
+		if n.installRetry != 0 {
+			n.installRetry, n.installRetryAt = 0, time.Time{}
+			n.setStorageError(nil)
 		}
 	} else if !hs.IsEmpty() || len(rd.Entries) > 0 || len(later) > 0 {
 		n.persist.push(persistJob{hs: hs, ents: rd.Entries, msgs: later})
@@ -1222,12 +1350,17 @@ var errSnapshotRefused = errors.New("consensus: received snapshot does not resto
 // two senders) must not replace the log on disk, where it would fail the
 // node at every restart.
 func (n *Node) installSnapshot(hs HardState, rd Ready, msgs []Message) error {
-	if err := n.sm.Restore(bytes.NewReader(rd.Snapshot.Data)); err != nil {
-		return fmt.Errorf("%w: index %d: %w", errSnapshotRefused, rd.Snapshot.Meta.Index, err)
+	if n.restored != rd.Snapshot.Meta.Index {
+		if err := n.sm.Restore(bytes.NewReader(rd.Snapshot.Data)); err != nil {
+			return fmt.Errorf("%w: index %d: %w", errSnapshotRefused, rd.Snapshot.Meta.Index, err)
+		}
+		n.restored = rd.Snapshot.Meta.Index
 	}
 	if err := n.storage.Save(hs, rd.Entries, rd.Snapshot); err != nil {
+		n.stats.logWriteFailures.Add(1)
 		return err
 	}
+	n.restored = 0
 	if !hs.IsEmpty() {
 		n.durable = hs
 	}
@@ -1277,8 +1410,8 @@ func (n *Node) restartCore(cause error) error {
 func (n *Node) handlePersisted() error {
 	done, p := n.persist.results()
 	n.persistQueued -= done
-	if p.err != nil {
-		return p.err
+	if p.reported {
+		n.setStorageError(p.fault)
 	}
 	if !p.hs.IsEmpty() {
 		n.durable = p.hs
@@ -1288,6 +1421,25 @@ func (n *Node) handlePersisted() error {
 		n.afterStep()
 	}
 	return nil
+}
+
+// setStorageError records whether the log can be written (err nil) or
+// not, and tells the core.
+func (n *Node) setStorageError(err error) {
+	failing := n.storageErr.Load() != nil
+	if err == nil {
+		if failing {
+			n.storageErr.Store(nil)
+			n.core.SetStorageFault(false)
+			n.logger.Info("the log is written again; accepting writes")
+		}
+		return
+	}
+	n.storageErr.Store(&err)
+	if !failing {
+		n.logger.Error("cannot write the log; refusing writes and retrying", "err", err)
+		n.core.SetStorageFault(true)
+	}
 }
 
 func (n *Node) apply(ents []Entry) {
@@ -1335,7 +1487,10 @@ func (n *Node) maybeSnapshot() {
 	every := n.cfg.SnapshotEntries
 	applied := n.core.log.applied
 	if every == 0 || n.snapshotting || applied < n.snapIndex+every ||
-		(n.appliedBytes-n.snapBytesMark)*100 < n.snapSize*n.cfg.SnapshotLogPercent {
+		(n.appliedBytes-n.snapBytesMark)*100 < n.snapSize*n.cfg.SnapshotLogPercent ||
+		n.clock().Before(n.snapRetryAt) || n.restored != 0 {
+		// (The state machine holds a received snapshot storage refused,
+		// not the applied index.)
 		return
 	}
 	// The log keeps a margin behind the new snapshot for followers that

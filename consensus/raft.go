@@ -203,6 +203,10 @@ type Raft struct {
 
 	snapRecv *snapReceive
 
+	// storageFault is set while the driver cannot write the log (see
+	// SetStorageFault).
+	storageFault bool
+
 	prevHardState HardState
 	prevSoftState SoftState
 
@@ -670,12 +674,53 @@ func (r *Raft) becomeLeader() {
 		r.maybeCommit()
 	}
 	r.bcastAppend()
+	if r.storageFault {
+		r.handOff()
+	}
+}
+
+// SetStorageFault tells the core whether its driver can write the log.
+// A node that cannot must not acknowledge, vote or lead on what it has not
+// persisted, and makes no progress of its own: it stays out of elections
+// (it neither campaigns nor answers vote requests, which it could not
+// persist), ignores the entries and snapshots a leader sends (the leader
+// sends them again once it acknowledges), and a leader hands its
+// leadership to the voter whose log is longest among those heard from
+// lately; with none it stays leader, for reads, as a lone voter does.
+// Pre-votes, which it need not persist, it answers as usual.
+func (r *Raft) SetStorageFault(fault bool) {
+	if r.storageFault == fault {
+		return
+	}
+	r.storageFault = fault
+	if fault && r.state == StateLeader {
+		r.handOff()
+	}
+}
+
+// handOff asks the voter with the longest log among those heard from
+// lately to take over from this leader, which cannot write its log.
+func (r *Raft) handOff() {
+	best, match := None, uint64(0)
+	for _, id := range r.conf.Voters {
+		pr := r.prs[id]
+		if id == r.id || pr == nil || !pr.recentActive {
+			continue
+		}
+		if best == None || pr.match > match {
+			best, match = id, pr.match
+		}
+	}
+	if best != None {
+		r.logger.Warn("cannot write the log; handing leadership over", "to", best, "term", r.term)
+		r.transferLeadership(best)
+	}
 }
 
 // hup starts an election (with a pre-vote first when enabled); transfer is
 // the vote context of a campaign for a leadership transfer, nil otherwise.
 func (r *Raft) hup(transfer []byte) {
-	if r.state == StateLeader || !r.promotable() {
+	if r.state == StateLeader || !r.promotable() || r.storageFault {
 		return
 	}
 	if r.cfg.PreVote && transfer == nil {
@@ -782,6 +827,9 @@ func (r *Raft) tickHeartbeat() {
 		if r.leadTransferee != None {
 			r.logger.Info("leadership transfer timed out", "to", r.leadTransferee)
 			r.leadTransferee = None
+			if r.storageFault {
+				r.handOff()
+			}
 		}
 	}
 	if r.heartbeatElapsed >= r.cfg.HeartbeatTick {
@@ -874,6 +922,9 @@ func (r *Raft) mayHaveForgottenLease() bool {
 // Step feeds one message into the core: a local request (MsgHup, MsgProp,
 // MsgReadIndex, MsgTransferLeader) or a message from a peer.
 func (r *Raft) Step(m Message) error {
+	if r.storageFault && m.Type == MsgVote {
+		return nil // see SetStorageFault
+	}
 	switch {
 	case m.Term == 0:
 		// Local message.
@@ -1267,6 +1318,9 @@ func (r *Raft) stepFollower(m Message) error {
 }
 
 func (r *Raft) handleAppend(m Message) {
+	if r.storageFault {
+		return // see SetStorageFault
+	}
 	if m.Index < r.log.committed {
 		r.send(Message{To: m.From, Type: MsgAppResp, Index: r.log.committed})
 		return
@@ -1293,8 +1347,8 @@ func (r *Raft) handleHeartbeat(m Message) {
 }
 
 func (r *Raft) handleSnapshot(m Message) {
-	if m.Snapshot == nil {
-		return
+	if m.Snapshot == nil || r.storageFault {
+		return // see SetStorageFault
 	}
 	meta := *m.Snapshot
 	if meta.Index <= r.log.committed {

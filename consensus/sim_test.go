@@ -48,7 +48,10 @@ import (
 // write acknowledged before it started; at the end, that no acknowledged
 // write was lost, that the group makes progress once healed and, with
 // PreVote and CheckQuorum, that a voter cut off from a stable leader and
-// brought back does not move its term.
+// brought back does not move its term. A node's disk may fill up for a
+// while: its log writes (entries, hard state, a received snapshot) fail
+// and are retried until it is freed, and the checks above hold
+// throughout.
 
 var (
 	simSeeds = flag.Int("sim.seeds", 0, "number of simulation seeds (0: 2000, fewer under -race)")
@@ -149,10 +152,11 @@ func TestSim(t *testing.T) {
 		simSpares, float64(totalSteps.Load())/1e6, time.Since(start).Round(time.Second))
 	t.Logf("sim: %d acknowledged proposals, %d linearizable reads checked, %d leaders, %d snapshots installed, "+
 		"%d refused, %d transfers of a replaced snapshot restarted, %d crashes with %d writes lost (%d inside a write), "+
-		"%d membership changes applied, %d messages replayed, %d stalls, %d term stability checks, %d lease stall checks",
+		"%d membership changes applied, %d messages replayed, %d stalls, %d term stability checks, %d lease stall checks, "+
+		"%d full disks with %d failed writes (%d of a received snapshot)",
 		stats.acked, stats.reads, stats.leaders, stats.snapsInstalled, stats.snapsRefused, stats.snapsReplaced,
 		stats.crashes, stats.writesLost, stats.jobCrashes, stats.confChanges, stats.replayed, stats.stalls,
-		stats.termChecks, stats.leaseStalls)
+		stats.termChecks, stats.leaseStalls, stats.fullDisks, stats.failedWrites, stats.installsRefused)
 }
 
 // simFailure is panicked by a failed check and recovered by run.
@@ -232,12 +236,16 @@ func (m *simSM) Restore(r io.Reader) error {
 }
 
 // simDisk is a node's disk: what was saved survives a crash. It records
-// every entry saved for the log matching check.
+// every entry saved for the log matching check. While full, every Save
+// fails and changes nothing, as wal's do.
 type simDisk struct {
 	*MemoryStorage
-	s  *sim
-	id NodeID
+	s    *sim
+	id   NodeID
+	full bool
 }
+
+var errSimDiskFull = errors.New("sim: no space left on device")
 
 // simCrash is panicked to crash a node in the middle of a persist job,
 // and recovered by writeAny.
@@ -251,6 +259,13 @@ const (
 )
 
 func (d *simDisk) Save(hs HardState, ents []Entry, snap *Snapshot) error {
+	if d.full {
+		d.s.stats.failedWrites++
+		if snap != nil {
+			d.s.stats.installsRefused++
+		}
+		return errSimDiskFull
+	}
 	if err := d.MemoryStorage.Save(hs, ents, snap); err != nil {
 		return err
 	}
@@ -358,7 +373,7 @@ type simRead struct {
 // simStats counts what a run exercised, to show that the faults happen.
 type simStats struct {
 	acked, reads, leaders, snapsInstalled, snapsRefused, snapsReplaced, crashes, writesLost, confChanges, replayed int64
-	jobCrashes, stalls, termChecks, leaseStalls                                                                    int64
+	jobCrashes, stalls, termChecks, leaseStalls, fullDisks, failedWrites, installsRefused                          int64
 }
 
 func (a *simStats) add(b simStats) {
@@ -376,6 +391,9 @@ func (a *simStats) add(b simStats) {
 	a.stalls += b.stalls
 	a.termChecks += b.termChecks
 	a.leaseStalls += b.leaseStalls
+	a.fullDisks += b.fullDisks
+	a.failedWrites += b.failedWrites
+	a.installsRefused += b.installsRefused
 }
 
 type simEvent struct {
@@ -626,6 +644,8 @@ func (s *sim) run(faultSteps int) (err error) {
 		{5, s.confChange},
 		{5, s.transfer},
 		{3, s.corruptSnapshot},
+		{2, s.fillDisk},
+		{4, s.freeDisk},
 	}
 	for range faultSteps {
 		s.step++
@@ -881,7 +901,7 @@ func (s *sim) writeAny() {
 			s.crashNode(n)
 		}
 	}()
-	if !n.node.writeJobs(jobs) {
+	if !n.node.writeJobs(jobs) && !n.disk.full {
 		s.failf("n%d: write failed", n.id)
 	}
 }
@@ -1142,6 +1162,22 @@ func (s *sim) partition() {
 	}
 }
 
+// fillDisk fills a node's disk: its writes fail until freeDisk.
+func (s *sim) fillDisk() {
+	if n := s.pick(func(n *simNode) bool { return !n.stopped && !n.disk.full }); n != nil {
+		s.event("disk full", n.id, nil)
+		s.stats.fullDisks++
+		n.disk.full = true
+	}
+}
+
+func (s *sim) freeDisk() {
+	if n := s.pick(func(n *simNode) bool { return n.disk.full }); n != nil {
+		s.event("disk freed", n.id, nil)
+		n.disk.full = false
+	}
+}
+
 func (s *sim) heal() {
 	if len(s.cut) > 0 {
 		clear(s.cut)
@@ -1199,8 +1235,8 @@ func (s *sim) restart() {
 // node's maybeSnapshot does, so that laggards need InstallSnapshot.
 func (s *sim) snapshot() {
 	n := s.pick(func(n *simNode) bool {
-		if !n.running() {
-			return false
+		if !n.running() || n.node.restored != 0 {
+			return false // the state machine holds a snapshot the disk refused
 		}
 		snap, _ := n.disk.Snapshot()
 		return n.sm.applied > snap.Meta.Index
@@ -1396,6 +1432,7 @@ func (s *sim) progress() {
 	clear(s.cut)
 	for _, n := range s.nodes {
 		n.stalledUntil = 0
+		n.disk.full = false
 		if s.removed[n.id] {
 			n.stopped = true
 			n.node = nil

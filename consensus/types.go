@@ -276,7 +276,7 @@ var (
 	ErrCorruptConfChange              = errors.New("consensus: corrupt conf change")
 	ErrConfChangePending              = errors.New("consensus: a membership change is already in progress")
 	ErrUnsafeConfChange               = errors.New("consensus: the only voter cannot be removed")
-	ErrStorageFailed                  = errors.New("consensus: storage failed; node no longer accepts writes")
+	ErrStorageFailed                  = errors.New("consensus: storage failed")
 )
 
 // NotLeaderError is returned to a proposer on a node that is not the leader.

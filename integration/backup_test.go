@@ -137,7 +137,7 @@ func TestBackupRestoreCluster(t *testing.T) {
 		t.Fatalf("the source's digest moved from %s to %s with no writes", want, got)
 	}
 
-	dst := newCluster(t, 3, clusterOpts{seed: restoreInto(t, file)})
+	dst := newCluster(t, 3, clusterOpts{prepare: restoreInto(t, file)})
 	dstLeader := dst.leader(30 * time.Second)
 	if got := waitSameDigest(t, dst); got != want {
 		t.Fatalf("restored cluster's digest %s, the source's %s", got, want)
@@ -212,7 +212,7 @@ func TestBackupIsConsistentPrefix(t *testing.T) {
 	}
 	t.Logf("%s (writes acknowledged: %d before, %d after)", strings.TrimSpace(out), before, after.acked)
 
-	dst := newCluster(t, 1, clusterOpts{seed: restoreInto(t, file)})
+	dst := newCluster(t, 1, clusterOpts{prepare: restoreInto(t, file)})
 	first := dst.leader(30 * time.Second)
 	dst.addJoiner(2, first.addr)
 	dst.waitConverged(30 * time.Second)
@@ -292,7 +292,7 @@ func TestRestoreRefuses(t *testing.T) {
 		}
 	}
 
-	dst := newCluster(t, 1, clusterOpts{seed: restoreInto(t, filepath.Join(tmp, "good.rkv"))})
+	dst := newCluster(t, 1, clusterOpts{prepare: restoreInto(t, filepath.Join(tmp, "good.rkv"))})
 	dst.leader(30 * time.Second)
 	if got := waitSameDigest(t, dst); got != want {
 		t.Fatalf("node restored from dump.rkv: digest %s, the source's %s", got, want)

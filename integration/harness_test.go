@@ -154,9 +154,10 @@ type clusterOpts struct {
 	// metrics: each node serves /metrics, /livez and /readyz on a port
 	// of its own.
 	metrics bool
-	// seed, if set, is called for each node, its flags set, before it
-	// starts: it prepares the node's data directory (rkv restore).
-	seed func(nd *node)
+	// prepare, if set, is called for each node, its flags set, before it
+	// first starts: it prepares the node's data directory (rkv restore,
+	// a small filesystem).
+	prepare func(nd *node)
 	// bin is the rkv binary the nodes start with, "" for the build under
 	// test (the rolling upgrade starts them on the previous release).
 	bin string
@@ -180,8 +181,8 @@ func newCluster(t *testing.T, n int, opts clusterOpts) *cluster {
 		nd.args = append(nd.args, opts.extraArgs...)
 	}
 	for _, nd := range c.nodes {
-		if opts.seed != nil {
-			opts.seed(nd)
+		if opts.prepare != nil {
+			opts.prepare(nd)
 		}
 		nd.start()
 	}

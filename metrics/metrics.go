@@ -105,6 +105,14 @@ func notReady(ctx context.Context, status func() consensus.Status) string {
 	return ""
 }
 
+// boolGauge is 1 for true, 0 for false.
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // collector reads the node's counters and state at scrape time.
 type collector struct {
 	srv *resp.Server
@@ -131,6 +139,10 @@ var (
 	logWritesDesc   = desc("rkv_raft_log_writes_total", "Synced writes of the Raft log.")
 	logEntriesDesc  = desc("rkv_raft_log_entries_written_total", "Entries the log writes carried.")
 	logFsyncsDesc   = desc("rkv_raft_log_fsyncs_total", "fsyncs of the log's files and directories (entries, hard state, snapshots).")
+	logWritableDesc = desc("rkv_raft_log_writable",
+		"1 while the Raft log can be written; 0 while its writes fail (a full disk), writes are refused with MISCONF and the node retries.")
+	logFailuresDesc = desc("rkv_raft_log_write_failures_total", "Writes of the Raft log that failed.")
+	snapFailingDesc = desc("rkv_snapshot_failing", "1 if the last snapshot this node took failed (it retries), else 0.")
 	readRoundsDesc  = desc("rkv_raft_read_rounds_total", "ReadIndex rounds (leadership confirmations) started.")
 	readsDesc       = desc("rkv_raft_reads_total", "Linearizable reads that waited on a ReadIndex round.")
 	snapshotsDesc   = desc("rkv_snapshots_total", "Snapshots taken by this node (origin local) or installed from a leader (origin leader).", "origin")
@@ -152,7 +164,8 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{commandsDesc, commandDurationDesc, errorsDesc, clientsDesc, termDesc, roleDesc,
-		leaderDesc, commitDesc, appliedDesc, proposalsDesc, logWritesDesc, logEntriesDesc, logFsyncsDesc, readRoundsDesc, readsDesc,
+		leaderDesc, commitDesc, appliedDesc, proposalsDesc, logWritesDesc, logEntriesDesc, logFsyncsDesc, logWritableDesc,
+		logFailuresDesc, snapFailingDesc, readRoundsDesc, readsDesc,
 		snapshotsDesc, snapSizeDesc, reachableDesc, ackAgeDesc, matchDesc, keysDesc, expiringDesc, memoryDesc,
 		memoryPeakDesc, maxMemoryDesc, evictedDesc, expiredDesc, hitsDesc, missesDesc} {
 		ch <- d
@@ -197,6 +210,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(logWritesDesc, float64(ns.LogWrites))
 	counter(logEntriesDesc, float64(ns.LogEntries))
 	counter(logFsyncsDesc, float64(ns.Storage.Syncs))
+	gauge(logWritableDesc, boolGauge(node.StorageError() == nil))
+	counter(logFailuresDesc, float64(ns.LogWriteFailures))
+	gauge(snapFailingDesc, boolGauge(node.SnapshotError() != nil))
 	counter(readRoundsDesc, float64(ns.ReadRounds))
 	counter(readsDesc, float64(ns.Reads))
 	counter(snapshotsDesc, float64(ns.Snapshots), "local")

@@ -186,7 +186,7 @@ var configTable = []cfgParam{
 	boolCfg("rdbcompression", "", 0, true).stored(whyPersist),
 	boolCfg("rdb-del-sync-files", "", 0, false).stored(whyPersist),
 	boolCfg("activerehashing", "", 0, true).stored("Go's maps rehash by themselves"),
-	boolCfg("stop-writes-on-bgsave-error", "", 0, true).stored(whyPersist + "; a failed log write stops writes (MISCONF)"),
+	boolCfg("stop-writes-on-bgsave-error", "", 0, true).stored(whyPersist + "; writes stop (MISCONF) while the log cannot be written, whatever this says"),
 	boolCfg("set-proc-title", "", immut, true).stored(whyProcess),
 	boolCfg("dynamic-hz", "", 0, true).stored(whyLoop),
 	lazyfreeCfg("lazyfree-lazy-eviction", store.LazyEviction),

@@ -76,7 +76,13 @@ func (s *Server) cmdInfo(conn redcon.Conn, _ *client, args [][]byte) {
 		"rdb_last_bgsave_status:"+s.lastSaveStatus(),
 		fmt.Sprintf("rdb_last_bgsave_time_sec:%d", s.lastSaveTook()),
 		fmt.Sprintf("rdb_saves:%d", s.saves.count.Load()),
+		"aof_last_bgrewrite_status:"+okOrErr(s.home.Node().SnapshotError()),
+		"aof_last_write_status:"+okOrErr(s.home.Node().StorageError()),
 		fmt.Sprintf("raft_log_dir:%s", s.cfg.Dir),
+		"log_write_status:"+okOrErr(s.home.Node().StorageError()),
+		"log_write_error:"+storageCause(s.home.Node().StorageError()),
+		fmt.Sprintf("log_write_failures:%d", s.home.Node().Stats().LogWriteFailures),
+		"log_snapshot_error:"+storageCause(s.home.Node().SnapshotError()),
 	)
 	mst := s.home.Store().Stats(time.Now().UnixMilli())
 	trackedKeys, trackedItems, trackedPrefixes := s.tracking.stats()

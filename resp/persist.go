@@ -2,6 +2,7 @@ package resp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -299,4 +301,36 @@ func (s *Server) lastSaveTook() int64 {
 		return -1
 	}
 	return s.saves.took.Load()
+}
+
+// okOrErr is an INFO status field: ok, or err when err is set.
+func okOrErr(err error) string {
+	if err != nil {
+		return "err"
+	}
+	return "ok"
+}
+
+// storageCause names what a failed write ran into, as the system names
+// it ("no space left on device"), or the whole error when it is not a
+// system error; empty when err is nil.
+func storageCause(err error) string {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &errno):
+		return errno.Error()
+	}
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(err.Error())
+}
+
+// errMisconf is the error a write gets while the log cannot be written,
+// worded after Redis's MISCONF (which it sends while it cannot persist
+// its RDB snapshots). The node retries the write by itself and takes
+// writes again once it succeeds.
+func errMisconf(err error) string {
+	return "MISCONF Errors writing to the log: " + storageCause(err) +
+		". Writes are refused until the log can be written again (the node retries by itself); " +
+		"reads are served. Check the disk of this node and INFO persistence."
 }

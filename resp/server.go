@@ -675,7 +675,7 @@ func (s *Server) writeResult(conn redcon.Conn, sc *store.Command, args [][]byte,
 	case errors.Is(r.Err, consensus.ErrUnsafeConfChange):
 		conn.WriteError("ERR cannot remove the only voter of the cluster")
 	case errors.Is(r.Err, consensus.ErrStorageFailed):
-		conn.WriteError("MISCONF the node's log failed to write; it no longer accepts writes")
+		conn.WriteError(errMisconf(r.Err))
 	// An outcome rkv cannot know gets TIMEOUT, a prefix of its own. Clients
 	// take an error reply to mean the command did not run: ERR would say
 	// so, and TRYAGAIN (like LOADING or CLUSTERDOWN) is one go-redis and

@@ -51,9 +51,21 @@
 // segment boundary). tidwall/wal never fsyncs the directory, so this
 // package does after every operation that creates, removes or renames
 // files: segment rollover, truncation, snapshot and hard-state renames.
-// A write or sync that fails fails the Log: the state on disk is unknown,
-// so every later Save and CreateSnapshot returns ErrFailed wrapping the
-// first error, and the Raft driver stops accepting writes.
+//
+// A failed write or sync (a full disk, above all) returns its error and
+// leaves the Log usable, holding what was written before the failure, so
+// that the caller may retry the call: a failed hard state or snapshot
+// write leaves the previous file whole; after a failed write of entries,
+// which may leave part of the batch in the segment and tidwall/wal's
+// memory out of step with its files, the segments are cut back to the
+// last entry published (synced before it was) and reopened, so that a
+// retry writes the batch afresh rather than trust a sync of pages that
+// already failed one. Cutting needs no space, so this works on a full
+// disk; should it fail anyway, writes return ErrFailed wrapping the first
+// error until a retry of the repair, made by each write, succeeds. A
+// retried Save skips the entries it finds written with the same term (a
+// batch whose hard state failed after it), since a truncation copies a
+// segment and needs space.
 //
 // # Recovery
 //

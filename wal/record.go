@@ -13,9 +13,9 @@ import (
 var (
 	// ErrCorrupt is wrapped by every error that reports damaged data on disk.
 	ErrCorrupt = errors.New("wal: corrupt data")
-	// ErrFailed is wrapped by every write after a write or sync failed: the
-	// state on disk is unknown, so the log accepts no more writes.
-	ErrFailed = errors.New("wal: log failed earlier; no further writes")
+	// ErrFailed is wrapped by every write while the log cannot be repaired
+	// after a failed write (see Durability in the package doc).
+	ErrFailed = errors.New("wal: log failed earlier and is not repaired")
 	// ErrClosed is returned by calls on a closed Log.
 	ErrClosed = errors.New("wal: log closed")
 	// ErrNotContiguous is returned by Save when entries would leave a gap

@@ -226,6 +226,42 @@ func resetSegments(dir string, next uint64) error {
 	return syncDir(dir)
 }
 
+// rewindSegments cuts the segments in dir back to the entries up to last:
+// a failed write may have left part of a batch after it (whole records or
+// a torn one), and a failed rollover a segment that starts after it. The
+// changes are synced.
+func rewindSegments(dir string, last uint64) error {
+	segs, err := listSegments(dir)
+	if err != nil {
+		return err
+	}
+	k := len(segs) - 1
+	for k >= 0 && segs[k].index > last+1 {
+		k--
+	}
+	if k < 0 {
+		return fmt.Errorf("wal: no segment in %s holds entry %d", dir, last+1)
+	}
+	for _, s := range segs[k+1:] {
+		if err := os.Remove(s.path); err != nil {
+			return err
+		}
+	}
+	data, err := os.ReadFile(segs[k].path)
+	if err != nil {
+		return err
+	}
+	if off := recordOffset(data, segs[k].index, last+1); off < int64(len(data)) {
+		if err := cutFile(segs[k].path, off); err != nil {
+			return err
+		}
+	}
+	if k < len(segs)-1 {
+		return syncDir(dir)
+	}
+	return nil
+}
+
 // tailSize returns the size of the last segment in dir, which tidwall/wal
 // compares with the segment size to decide when to start a new segment.
 func tailSize(dir string) (int, error) {

@@ -32,6 +32,10 @@ type Options struct {
 	// ObserveSync, when set, is told how long each fsync of a batch of
 	// entries took (for a latency histogram); it must not block.
 	ObserveSync func(time.Duration)
+	// WriteFault is for tests: when set, it is called before each write
+	// of entries, hard state, snapshot or compaction, and an error it
+	// returns fails that write as the disk's own error would.
+	WriteFault func() error
 }
 
 // Log is a durable consensus.LogStore kept in a directory. All methods are
@@ -59,11 +63,16 @@ type Log struct {
 	// dummy whose term Term still answers: the snapshot, right after a
 	// reset, or else the entry tidwall/wal holds first (it cannot hold
 	// anything before its first entry). first <= snap.Index+1.
-	first  uint64
-	last   uint64 // index of the last entry; first-1 when the log is empty
-	tail   int    // size of the last segment file, mirroring tidwall/wal's rollover rule
-	failed error  // the first failed write or sync; set once
-	closed bool
+	first uint64
+	last  uint64 // index of the last entry; first-1 when the log is empty
+	tail  int    // size of the last segment file, mirroring tidwall/wal's rollover rule
+	// failed is a failed write the entries could not be repaired after
+	// (see failWrite); every write tries the repair again first.
+	failed error
+	// resetPending is set when an installed snapshot's log reset failed:
+	// the repair resets the log instead of rewinding it.
+	resetPending bool
+	closed       bool
 	// beforeSync, when set by a test, runs while Save is about to sync.
 	beforeSync func()
 	// cache holds the entries from cache[0].Index to last, with no gap,
@@ -361,13 +370,86 @@ func (l *Log) unusable() error {
 	return fmt.Errorf("%w: %w", ErrFailed, l.failed)
 }
 
-// fail records the first failed write; the log accepts no writes after it
-// because what reached the disk is unknown.
-func (l *Log) fail(err error) error {
-	if l.failed == nil {
-		l.failed = err
+// failWrite handles a failed write of the entries (or of their
+// truncation, compaction or reset), with wmu and mu held. What reached
+// the files is unknown, and tidwall/wal's memory no longer matches them
+// (it appends a batch to its buffers before writing it), so the entries
+// are brought back at once to what the log published; should that fail
+// too, every later write tries again first. It returns err.
+func (l *Log) failWrite(err error) error {
+	l.failed = err
+	if rerr := l.repair(); rerr != nil {
+		l.opts.Logger.Error("wal: cannot repair the log after a failed write; retrying at the next write", "dir", l.dir, "err", rerr)
 	}
 	return err
+}
+
+// usable returns ErrClosed on a closed log and repairs one whose repair
+// after a failed write failed, with wmu held.
+func (l *Log) usable() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.failed == nil {
+		return nil
+	}
+	return l.repair()
+}
+
+// repair reopens the entries after a failed write, with wmu and mu held.
+func (l *Log) repair() error {
+	if err := l.reopenEntries(); err != nil {
+		return fmt.Errorf("%w: %w; repairing the log: %w", ErrFailed, l.failed, err)
+	}
+	if l.failed != nil {
+		l.opts.Logger.Info("wal: log repaired after a failed write", "dir", l.dir, "last", l.last)
+	}
+	l.failed = nil
+	return nil
+}
+
+// reopenEntries brings the segment files back to the entries up to l.last,
+// the last the log published, and reopens them with tidwall/wal: it
+// finishes a truncation tidwall/wal had begun, cuts off what a failed write
+// left after entry l.last (part of a batch, or a segment a failed rollover
+// started), or after a failed install resets the log to start after the
+// snapshot. Entries up to l.last were synced, so what remains is durable.
+func (l *Log) reopenEntries() error {
+	if l.tw != nil {
+		// Its buffers are what failed; the files are reopened below, and
+		// what a failing sync here might not flush is cut off anyway.
+		l.tw.Close()
+		l.tw = nil
+	}
+	if l.resetPending {
+		if err := resetSegments(l.logDir, l.snap.Index+1); err != nil {
+			return err
+		}
+		l.syncs.Add(2)
+	} else if err := rewindSegments(l.logDir, l.last); err != nil {
+		return err
+	}
+	cache := l.cache
+	if err := l.openEntries(); err != nil {
+		return err
+	}
+	l.resetPending = false
+	// A truncation finished above may have left fewer entries.
+	if len(cache) > 0 && l.last >= cache[0].Index {
+		l.cache = cache[:min(uint64(len(cache)), l.last-cache[0].Index+1)]
+	}
+	return nil
+}
+
+// fault returns the error Options.WriteFault injects before a write, if
+// any.
+func (l *Log) fault() error {
+	if l.opts.WriteFault == nil {
+		return nil
+	}
+	return l.opts.WriteFault()
 }
 
 // InitialState implements consensus.Storage.
@@ -637,6 +719,9 @@ func (l *Log) closeSnapFiles() {
 func (l *Log) Save(hs consensus.HardState, ents []consensus.Entry, snap *consensus.Snapshot) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	if err := l.usable(); err != nil {
+		return err
+	}
 	if err := l.installIfNewer(snap); err != nil {
 		return err
 	}
@@ -652,52 +737,49 @@ func (l *Log) Save(hs consensus.HardState, ents []consensus.Entry, snap *consens
 		}
 	}
 	if !hs.IsEmpty() && hs != l.hs {
-		err := l.saveHardState(hs)
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if err != nil {
-			return l.fail(err)
+		// A failed write leaves the old file whole: nothing to repair.
+		if err := l.saveHardState(hs); err != nil {
+			return err
 		}
+		l.mu.Lock()
 		l.hs = hs
+		l.mu.Unlock()
 	}
 	return nil
 }
 
-// installIfNewer checks that the log is usable and installs snap when it
-// is newer than the stored snapshot. A snapshot from the leader replaces
-// the whole log, so readers wait for it.
+// installIfNewer installs snap when it is newer than the stored snapshot.
+// A snapshot from the leader replaces the whole log, so readers wait for
+// it.
 func (l *Log) installIfNewer(snap *consensus.Snapshot) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || l.failed != nil {
-		return l.unusable()
-	}
 	if !snap.IsEmpty() && snap.Meta.Index > l.snap.Index {
-		if err := l.install(snap); err != nil {
-			return l.fail(err)
-		}
+		return l.install(snap)
 	}
 	return nil
 }
 
 // install stores a snapshot from the leader and replaces the log with an
-// empty one that continues after it.
+// empty one that continues after it. A failed write of the snapshot
+// changes nothing; once it is stored, the log is empty after it in memory
+// at once, and a failed reset of the files is finished by the repair.
 func (l *Log) install(snap *consensus.Snapshot) error {
+	if err := l.fault(); err != nil {
+		return fmt.Errorf("wal: write snapshot %s: %w", snapName(snap.Meta.Index), err)
+	}
 	if err := writeSnapshot(l.dir, snap, &l.syncs); err != nil {
 		return err
 	}
 	l.snap, l.snapSize = snap.Meta, uint64(len(snap.Data))
 	l.snap.Conf = snap.Meta.Conf.Clone()
-	err := l.tw.Close()
-	l.tw = nil
-	if err != nil {
+	l.first, l.last, l.cache = l.snap.Index+1, l.snap.Index, nil
+	l.resetPending = true
+	if err := l.reopenEntries(); err != nil {
+		l.failed = err // the next write repairs
 		return err
 	}
-	if err := resetSegments(l.logDir, l.snap.Index+1); err != nil {
-		return err
-	}
-	l.syncs.Add(2)
-	return l.openEntries()
+	return nil
 }
 
 // append writes ents, whose first index is at most one past the last.
@@ -710,16 +792,30 @@ func (l *Log) append(ents []consensus.Entry) error {
 			return fmt.Errorf("%w: entry %d follows entry %d", ErrNotContiguous, ents[k].Index, ents[0].Index+uint64(k)-1)
 		}
 	}
-	if ents[0].Index <= l.last {
+	// Entries the log holds with the same term are the same entries: a
+	// write retried after its hard state failed finds them written, and
+	// need not truncate (which copies a segment) to write them again.
+	from := ents[0].Index
+	for len(ents) > 0 && ents[0].Index <= l.last {
+		if t, err := l.term(ents[0].Index); err != nil || t != ents[0].Term {
+			break
+		}
+		ents = ents[1:]
+		from++
+	}
+	if from <= l.last {
 		l.mu.Lock()
-		err := l.truncateBack(ents[0].Index - 1)
+		err := l.truncateBack(from - 1)
 		if err != nil {
-			err = l.fail(err)
+			err = l.failWrite(err)
 		}
 		l.mu.Unlock()
 		if err != nil {
 			return err
 		}
+	}
+	if len(ents) == 0 {
+		return nil
 	}
 	size := 0
 	for k := range ents {
@@ -747,7 +843,7 @@ func (l *Log) append(ents []consensus.Entry) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
-		return l.fail(fmt.Errorf("wal: entries %d-%d: %w", ents[0].Index, ents[len(ents)-1].Index, err))
+		return l.failWrite(fmt.Errorf("wal: entries %d-%d: %w", ents[0].Index, ents[len(ents)-1].Index, err))
 	}
 	l.written.Add(uint64(len(buf)))
 	l.last = ents[len(ents)-1].Index
@@ -771,6 +867,9 @@ func (l *Log) append(ents []consensus.Entry) error {
 // writeBatch writes and syncs l.batch, without mu: readers meanwhile see
 // the log as it was, and the new entries once append publishes them.
 func (l *Log) writeBatch(rolled bool) error {
+	if err := l.fault(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
 	if err := l.tw.WriteBatch(&l.batch); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
@@ -798,6 +897,9 @@ func (l *Log) writeBatch(rolled bool) error {
 
 // truncateBack removes the entries after i.
 func (l *Log) truncateBack(i uint64) error {
+	if err := l.fault(); err != nil {
+		return fmt.Errorf("wal: truncate entries after %d: %w", i, err)
+	}
 	if err := l.tw.TruncateBack(i); err != nil {
 		return fmt.Errorf("wal: truncate entries after %d: %w", i, err)
 	}
@@ -824,6 +926,9 @@ func (l *Log) truncateBack(i uint64) error {
 // leaves the previous file, which is whole and safe (the commit index is
 // learned again from the leader), and saves a sync on every commit.
 func (l *Log) saveHardState(hs consensus.HardState) error {
+	if err := l.fault(); err != nil {
+		return fmt.Errorf("wal: write %s: %w", hardStateName, err)
+	}
 	if err := writeFileAtomic(l.dir, hardStateName, encodeHardState(hs)); err != nil {
 		return err
 	}
@@ -846,7 +951,14 @@ func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, write consensus
 		return err
 	}
 	// The data is written without the lock, so appends go on meanwhile.
-	tmp, size, werr := writeSnapshotTemp(l.dir, meta, write, &l.syncs)
+	werr := l.fault()
+	var tmp string
+	var size uint64
+	if werr == nil {
+		tmp, size, werr = writeSnapshotTemp(l.dir, meta, write, &l.syncs)
+	} else {
+		werr = fmt.Errorf("wal: write snapshot %s: %w", snapName(i), werr)
+	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	return l.publishSnapshot(meta, tmp, size, werr)
@@ -857,13 +969,20 @@ func (l *Log) CreateSnapshot(i uint64, conf consensus.ConfState, write consensus
 func (l *Log) Compact(i uint64) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	if err := l.usable(); err != nil {
+		return err
+	}
 	if drop, err := l.raiseFirst(i); !drop || err != nil {
 		return err
 	}
-	if err := l.compact(i); err != nil {
+	err := l.fault()
+	if err == nil {
+		err = l.compact(i)
+	}
+	if err != nil {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return l.fail(fmt.Errorf("wal: compact entries up to %d: %w", i, err))
+		return l.failWrite(fmt.Errorf("wal: compact entries up to %d: %w", i, err))
 	}
 	return nil
 }
@@ -875,8 +994,6 @@ func (l *Log) raiseFirst(i uint64) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
-	case l.closed || l.failed != nil:
-		return false, l.unusable()
 	case i < l.first:
 		return false, nil
 	case i > l.snap.Index:
@@ -893,12 +1010,13 @@ func (l *Log) raiseFirst(i uint64) (bool, error) {
 
 // publishSnapshot makes the snapshot written to tmp, with size bytes of
 // data, the log's snapshot, unless writing it failed or a newer one was
-// installed meanwhile.
+// installed meanwhile. A failed snapshot leaves the log as it was: the
+// previous snapshot stays, and the next one may succeed.
 func (l *Log) publishSnapshot(meta consensus.SnapshotMeta, tmp string, size uint64, werr error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if werr != nil {
-		return l.fail(werr)
+		return werr
 	}
 	i := meta.Index
 	if l.closed || l.failed != nil || i <= l.snap.Index {
@@ -910,14 +1028,11 @@ func (l *Log) publishSnapshot(meta consensus.SnapshotMeta, tmp string, size uint
 		return l.unusable()
 	}
 	if err := commitSnapshot(l.dir, tmp, i); err != nil {
-		return l.fail(err)
+		return err
 	}
 	l.syncs.Add(1)
 	l.snap, l.snapSize = meta, size
-	if err := l.setFirst(); err != nil {
-		return l.fail(err)
-	}
-	return nil
+	return l.setFirst()
 }
 
 // snapshotMeta checks that a snapshot may be taken at i and returns its

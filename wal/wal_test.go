@@ -387,53 +387,6 @@ func TestClose(t *testing.T) {
 	}
 }
 
-// TestFailedWriteFailsLog checks that after a failed write every later
-// write returns an error wrapping the first failure.
-func TestFailedWriteFailsLog(t *testing.T) {
-	dir := t.TempDir()
-	l := openT(t, dir, Options{})
-	defer l.Close()
-	if err := l.Save(consensus.HardState{Term: 1}, ents(1, 3, 1), nil); err != nil {
-		t.Fatal(err)
-	}
-	// The hard state's temporary file cannot be created in a missing
-	// directory.
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	first := l.Save(consensus.HardState{Term: 2}, nil, nil)
-	if first == nil {
-		t.Fatal("Save into a removed directory succeeded")
-	}
-	for _, err := range []error{
-		l.Save(consensus.HardState{Term: 2}, ents(4, 4, 2), nil),
-		l.CreateSnapshot(2, consensus.ConfState{}, consensus.SnapshotBytes(nil)),
-		l.Compact(1),
-	} {
-		if !errors.Is(err, ErrFailed) || !errors.Is(err, first) {
-			t.Fatalf("write after failure = %v, want ErrFailed wrapping %v", err, first)
-		}
-	}
-	// Reads of what was saved still work.
-	if got, err := l.Entries(1, 4, 1<<20); err != nil || len(got) != 3 {
-		t.Fatalf("Entries after failure = %v, %v", got, err)
-	}
-}
-
-// TestFailedEntryWrite makes tidwall/wal's write itself fail.
-func TestFailedEntryWrite(t *testing.T) {
-	l := openT(t, t.TempDir(), Options{})
-	defer l.Close() // reports the segment closed twice; only the files matter here
-	l.tw.Close()    // the next write hits a closed file
-	first := l.Save(consensus.HardState{}, ents(1, 1, 1), nil)
-	if first == nil {
-		t.Fatal("Save to a closed segment succeeded")
-	}
-	if err := l.Save(consensus.HardState{}, ents(1, 1, 1), nil); !errors.Is(err, ErrFailed) || !errors.Is(err, first) {
-		t.Fatalf("Save after failure = %v, want ErrFailed wrapping %v", err, first)
-	}
-}
-
 // TestConcurrent has the driver append while another goroutine snapshots,
 // compacts and reads, as rkv does; run with -race.
 func TestConcurrent(t *testing.T) {

@@ -120,7 +120,8 @@ func runServer(args []string) error {
 	}
 	members.Set(replica.Member{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr})
 
-	log, err := wal.Open(cfg.dir, wal.Options{Logger: logger, ObserveSync: hist.ObserveSync})
+	log, err := wal.Open(cfg.dir, wal.Options{Logger: logger, ObserveSync: hist.ObserveSync,
+		WriteFault: diskFullFault(os.Getenv)})
 	if err != nil {
 		clientLn.Close()
 		return fmt.Errorf("opening the log: %w", err)
