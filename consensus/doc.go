@@ -36,8 +36,10 @@
 //     (SnapOffset, SnapLen) that the driver reads;
 //   - single-server membership changes carried by EntryConfChange entries:
 //     new servers join as learners and the leader promotes them once they
-//     are caught up; a removed leader steps down once its removal is
-//     applied. Only one change is in flight at a time, and a new leader
+//     are caught up, unless Config.AutoPromote keeps one a learner for good
+//     (a non-voter: it receives the log and never counts in a quorum, until
+//     a ConfPromote, refused for a learner not caught up, makes it a voter);
+//     a removed leader steps down once its removal is applied. Only one change is in flight at a time, and a new leader
 //     must commit its no-op first.
 //
 // # Membership

@@ -214,3 +214,66 @@ func TestReadRoundReleasedWhenQuorumShrinks(t *testing.T) {
 		t.Fatalf("read states %v after 2 was removed, want the read released", l.readStates)
 	}
 }
+
+// TestLearnerKeptByAutoPromote: a learner that Config.AutoPromote refuses
+// receives the log but stays a learner however long it follows, and the
+// voters alone make a quorum: with two of the three voters cut off, the
+// leader commits nothing though the learner acknowledges everything. An
+// explicit ConfPromote makes it a voter once it has caught up, and is
+// refused for anything but a caught-up learner.
+func TestLearnerKeptByAutoPromote(t *testing.T) {
+	keep := func(c *Config) { c.AutoPromote = func(id NodeID) bool { return id != 4 } }
+	nw := newNetwork(t, peers3, keep)
+	nw.nodes[4] = newTestNode(t, 4, nil, keep)
+	nw.campaign(1)
+	l := nw.nodes[1].r
+	nw.cut[[2]NodeID{1, 4}] = true
+	proposeConf(t, nw, 1, ConfChange{Type: ConfAddLearner, Node: 4})
+	err := l.Step(Message{Type: MsgProp, Entries: []Entry{{Type: EntryConfChange, Data: ConfChange{Type: ConfPromote, Node: 4}.Marshal()}}})
+	if !errors.Is(err, ErrLearnerNotReady) {
+		t.Fatalf("promoting a learner that has nothing yet: %v, want ErrLearnerNotReady", err)
+	}
+	nw.heal()
+	if err := nw.propose(1, "x"); err != nil {
+		t.Fatal(err)
+	}
+	nw.tick(1, 10*l.cfg.ElectionTick)
+	for _, id := range []NodeID{1, 2, 3, 4} {
+		if conf := nw.nodes[id].r.conf; !slices.Equal(conf.Voters, peers3) || !slices.Equal(conf.Learners, []NodeID{4}) {
+			t.Fatalf("n%d conf %v, want voters %v and learner 4", id, conf, peers3)
+		}
+	}
+	if got, want := nw.nodes[4].r.log.applied, l.log.committed; got != want {
+		t.Fatalf("learner applied %d, want the leader's commit index %d", got, want)
+	}
+
+	nw.isolate(2)
+	nw.isolate(3)
+	commit := l.log.committed
+	if err := nw.propose(1, "no quorum"); err != nil {
+		t.Fatal(err)
+	}
+	nw.tick(1, 3)
+	if l.log.committed != commit || nw.nodes[4].r.LastIndex() != l.LastIndex() {
+		t.Fatalf("commit %d -> %d with only the leader and the learner (learner's last %d, leader's %d); want no commit",
+			commit, l.log.committed, nw.nodes[4].r.LastIndex(), l.LastIndex())
+	}
+	nw.heal()
+	nw.tick(1, 3)
+	if l.log.committed != l.LastIndex() {
+		t.Fatalf("commit %d, last %d: want the entry committed once the voters hear again", l.log.committed, l.LastIndex())
+	}
+
+	for _, node := range []NodeID{2, 5} {
+		err := l.Step(Message{Type: MsgProp, Entries: []Entry{{Type: EntryConfChange, Data: ConfChange{Type: ConfPromote, Node: node}.Marshal()}}})
+		if !errors.Is(err, ErrNotLearner) {
+			t.Fatalf("promoting n%d, not a learner: %v, want ErrNotLearner", node, err)
+		}
+	}
+	proposeConf(t, nw, 1, ConfChange{Type: ConfPromote, Node: 4})
+	for _, id := range []NodeID{1, 2, 3, 4} {
+		if conf := nw.nodes[id].r.conf; !slices.Equal(conf.Voters, []NodeID{1, 2, 3, 4}) || len(conf.Learners) != 0 {
+			t.Fatalf("n%d conf %v after ConfPromote, want 4 a voter", id, conf)
+		}
+	}
+}

@@ -82,6 +82,13 @@ type Config struct {
 	// AutoPromoteLag is how close (in entries) to the commit index a learner
 	// must be before the leader promotes it to voter.
 	AutoPromoteLag uint64
+	// AutoPromote reports whether the leader promotes learner id once it has
+	// caught up; nil promotes every learner. A learner it refuses stays one
+	// (a non-voting replica) until a ConfPromote is proposed for it. It is
+	// called on the goroutine that drives the core, after every conf entry
+	// up to the leader's last one was applied, so an application that keeps
+	// the answer in its replicated state has the entry that added id.
+	AutoPromote func(id NodeID) bool
 	// Rand supplies randomized election timeouts; nil means a fixed seed
 	// derived from ID.
 	Rand *rand.Rand
@@ -1094,16 +1101,34 @@ func (r *Raft) propose(m Message) error {
 }
 
 // checkConfChange refuses a change that would leave the group without a
-// voter: a lone voter removing itself.
+// voter (a lone voter removing itself), and a promotion of anything but a
+// learner that has caught up: a voter far behind would count towards the
+// quorum without helping it commit.
 func (r *Raft) checkConfChange(e Entry) error {
 	cc, err := UnmarshalConfChange(e.Data)
 	if err != nil {
 		return err
 	}
-	if cc.Type == ConfRemove && r.isVoter(cc.Node) && len(r.conf.Voters) == 1 {
-		return ErrUnsafeConfChange
+	switch cc.Type {
+	case ConfRemove:
+		if r.isVoter(cc.Node) && len(r.conf.Voters) == 1 {
+			return ErrUnsafeConfChange
+		}
+	case ConfPromote:
+		if !r.isLearner(cc.Node) {
+			return ErrNotLearner
+		}
+		if !r.caughtUp(r.prs[cc.Node]) {
+			return ErrLearnerNotReady
+		}
 	}
 	return nil
+}
+
+// caughtUp reports whether a member's log follows the leader's closely
+// enough for it to become a voter.
+func (r *Raft) caughtUp(pr *progress) bool {
+	return pr != nil && pr.state == replicateState && pr.match+r.cfg.AutoPromoteLag >= r.log.committed
 }
 
 func (r *Raft) handleAppendResponse(m Message, pr *progress) {
@@ -1153,13 +1178,14 @@ func (r *Raft) handleAppendResponse(m Message, pr *progress) {
 	r.maybePromote(m.From, pr)
 }
 
-// maybePromote turns a caught-up learner into a voter: learners join
-// without a vote so that a slow newcomer cannot stall commits.
+// maybePromote turns a caught-up learner into a voter, unless
+// Config.AutoPromote keeps it a learner: learners join without a vote so
+// that a slow newcomer cannot stall commits.
 func (r *Raft) maybePromote(id NodeID, pr *progress) {
-	if !pr.learner || pr.state != replicateState || r.pendingConfIndex > r.log.applied {
+	if !pr.learner || !r.caughtUp(pr) || r.pendingConfIndex > r.log.applied {
 		return
 	}
-	if pr.match+r.cfg.AutoPromoteLag < r.log.committed {
+	if r.cfg.AutoPromote != nil && !r.cfg.AutoPromote(id) {
 		return
 	}
 	r.logger.Info("promoting caught-up learner", "node", id, "match", pr.match)

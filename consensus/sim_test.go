@@ -32,7 +32,8 @@ import (
 // leader's snapshot chunks are read from its disk in steps of their own,
 // as its reader goroutines do, so snapshots are taken and replaced while
 // a transfer waits for them.
-// Groups start with 1 to 5 voters; spare nodes join as learners and
+// Groups start with 1 to 5 voters; spare nodes join as learners (in half
+// the seeds the last one stays a learner, AutoPromote refusing it) and
 // members are removed (a leader and one of two voters too), so the
 // membership passes through other sizes. A node may crash in the middle of
 // a disk write (after the write, before the messages that waited for it
@@ -438,7 +439,10 @@ type sim struct {
 	reads     []*simRead
 	acked     []string
 	removed   map[NodeID]bool
-	seq       int
+	// keptLearner is the spare that AutoPromote never promotes; None in
+	// seeds where every learner is promoted.
+	keptLearner NodeID
+	seq         int
 
 	stats simStats
 
@@ -467,6 +471,11 @@ func newSim(seed int64, logf func(string, ...any)) *sim {
 	s.commitSaveEvery = []time.Duration{0, commitSaveInterval, time.Second, time.Hour}[s.rng.IntN(4)]
 	for i := 1; i <= size; i++ {
 		s.voters = append(s.voters, NodeID(i))
+	}
+	// Decided apart from rng, so that the seeds' other choices stay as
+	// they were.
+	if seed/int64(len(simSizes))%2 == 1 {
+		s.keptLearner = NodeID(size + simSpares)
 	}
 	for i := 1; i <= size+simSpares; i++ {
 		n := &simNode{id: NodeID(i), disk: &simDisk{MemoryStorage: NewMemoryStorage(), s: s, id: NodeID(i)},
@@ -548,6 +557,7 @@ func (s *sim) start(n *simNode) {
 			CheckQuorum:      s.checkQ,
 			LeaseRead:        s.lease,
 			AutoPromoteLag:   8,
+			AutoPromote:      func(id NodeID) bool { return id != s.keptLearner },
 			Rand:             rand.New(rand.NewPCG(uint64(s.seed), uint64(n.id)<<32|n.incarnation)),
 			Logger:           discardLogger,
 		},
@@ -1310,6 +1320,9 @@ func (s *sim) check() {
 			continue
 		}
 		r := n.core()
+		if s.keptLearner != None && r.isVoter(s.keptLearner) {
+			s.failf("n%d counts n%d a voter, which AutoPromote keeps a learner", n.id, s.keptLearner)
+		}
 		// A leader counts once the term and vote it won are on its disk:
 		// until then it can neither send nor commit anything, and a crash
 		// makes it as if it never campaigned (a lone voter takes office

@@ -276,6 +276,8 @@ var (
 	ErrCorruptConfChange              = errors.New("consensus: corrupt conf change")
 	ErrConfChangePending              = errors.New("consensus: a membership change is already in progress")
 	ErrUnsafeConfChange               = errors.New("consensus: the only voter cannot be removed")
+	ErrNotLearner                     = errors.New("consensus: only a learner can be promoted")
+	ErrLearnerNotReady                = errors.New("consensus: the learner has not caught up with the leader yet")
 	ErrStorageFailed                  = errors.New("consensus: storage failed")
 )
 
