@@ -60,6 +60,7 @@ var summaries = map[string]string{
 	"cluster|nodes":           "Lists the members in Redis Cluster text format, leader as master",
 	"cluster|rkv-backup":      "Returns a backup of everything committed, taken by the leader",
 	"cluster|rkv-join":        "Adds a new node as a Raft learner and lists the members",
+	"cluster|rkv-promote":     "Makes a Raft learner a voter",
 	"cluster|shards":          "Describes the single shard the leader and its replicas serve",
 	"cluster|slots":           "Maps all hash slots to the leader and its followers as replicas",
 	"command":                 "Describes every command the server knows",

@@ -136,7 +136,7 @@ func snapshotKeys(data []byte) (uint64, error) {
 	if _, err := io.ReadFull(r, magic); err != nil || !knownMagic(string(magic)) {
 		return 0, fmt.Errorf("replica: snapshot does not start with %q", snapshotMagic)
 	}
-	if _, err := readMembers(r); err != nil {
+	if _, _, err := readMembers(r, string(magic)); err != nil {
 		return 0, err
 	}
 	if _, _, _, err := readReplicated(r, string(magic)); err != nil {
@@ -162,10 +162,15 @@ func Seed(data []byte, members []Member) ([]byte, error) {
 	if _, err := io.ReadFull(r, magic); err != nil || !knownMagic(string(magic)) {
 		return nil, fmt.Errorf("replica: snapshot does not start with %q", snapshotMagic)
 	}
-	if _, err := readMembers(r); err != nil {
+	if _, _, err := readMembers(r, string(magic)); err != nil {
 		return nil, err
 	}
 	rest := data[len(data)-r.Len():]
+	// The learners that stayed learners were members of the old group:
+	// without them the list is what snapshotMagicV4 holds.
+	if string(magic) == snapshotMagic {
+		magic = []byte(snapshotMagicV4)
+	}
 	out := append([]byte(nil), magic...)
 	out = binary.AppendUvarint(out, uint64(len(members)))
 	for _, m := range members {

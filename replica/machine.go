@@ -2,7 +2,6 @@ package replica
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -203,15 +202,26 @@ func (ms *Members) remove(id consensus.NodeID) {
 }
 
 // MemberContext is the conf change context that carries a joining node's
-// addresses: "client bus".
-func MemberContext(m Member) []byte { return []byte(m.ClientAddr + " " + m.BusAddr) }
-
-func parseMemberContext(id consensus.NodeID, ctx []byte) (Member, bool) {
-	client, bus, ok := bytes.Cut(ctx, []byte(" "))
-	if !ok {
-		return Member{}, false
+// addresses, and whether it stays a learner (--learner): "client bus" or
+// "client bus learner". Releases before learners that stay read the
+// latter's bus address wrong, so --learner waits until every member runs
+// one that knows it.
+func MemberContext(m Member, learner bool) []byte {
+	ctx := m.ClientAddr + " " + m.BusAddr
+	if learner {
+		ctx += " " + learnerMark
 	}
-	return Member{ID: id, ClientAddr: string(client), BusAddr: string(bus)}, true
+	return []byte(ctx)
+}
+
+const learnerMark = "learner"
+
+func parseMemberContext(id consensus.NodeID, ctx []byte) (mem Member, learner, ok bool) {
+	f := strings.Split(string(ctx), " ")
+	if len(f) < 2 || len(f) > 3 || len(f) == 3 && f[2] != learnerMark {
+		return Member{}, false, false
+	}
+	return Member{ID: id, ClientAddr: f[0], BusAddr: f[1]}, len(f) == 3, true
 }
 
 // machine is the consensus.StateMachine of rkv: the store plus the member
@@ -232,6 +242,10 @@ type machine struct {
 	// coming from each node's --cluster list rather than the log. Only the
 	// driver's goroutine uses it (Apply, Snapshot, Restore).
 	advertised map[consensus.NodeID]string
+	// kept holds the learners that joined to stay learners: the leader
+	// does not promote them (AutoPromote). Replicated state, which
+	// snapshots carry; only the driver's goroutine uses it.
+	kept map[consensus.NodeID]bool
 	// changes receives what each entry changed in the store.
 	changes *changeFeed
 	// scripts are the cached scripts and function libraries, replicated
@@ -260,7 +274,7 @@ type Users interface {
 // this node's own removal is applied.
 func NewStateMachine(st *store.Store, members *Members, users Users, self consensus.NodeID, logger *slog.Logger, removed func()) consensus.StateMachine {
 	m := &machine{store: st, members: members, users: users, self: self, logger: logger, removed: removed,
-		advertised: make(map[consensus.NodeID]string), changes: newChangeFeed(), scripts: script.New(scriptLogger(logger)),
+		advertised: make(map[consensus.NodeID]string), kept: make(map[consensus.NodeID]bool), changes: newChangeFeed(), scripts: script.New(scriptLogger(logger)),
 		publishes: &publishFeed{}, monitor: new(atomic.Pointer[func(args [][]byte)])}
 	st.SetScriptRunner(m.runTransactionScript)
 	return m
@@ -331,11 +345,17 @@ func (m *machine) applyConfChange(e consensus.Entry) {
 	}
 	switch cc.Type {
 	case consensus.ConfAddLearner:
-		if mem, ok := parseMemberContext(cc.Node, cc.Context); ok {
+		if mem, learner, ok := parseMemberContext(cc.Node, cc.Context); ok {
 			m.advertised[mem.ID] = mem.BusAddr
+			if learner {
+				m.kept[mem.ID] = true
+			}
 			m.members.Set(mem)
 		}
+	case consensus.ConfPromote:
+		delete(m.kept, cc.Node)
 	case consensus.ConfRemove:
+		delete(m.kept, cc.Node)
 		if cc.Node == m.self {
 			if m.removed != nil {
 				m.removed()
@@ -346,6 +366,10 @@ func (m *machine) applyConfChange(e consensus.Entry) {
 	}
 }
 
+// autoPromote is the core's Config.AutoPromote: a learner that joined
+// with --learner stays one.
+func (m *machine) autoPromote(id consensus.NodeID) bool { return !m.kept[id] }
+
 // removeMember drops a member from the directory, telling the transport.
 func (m *machine) removeMember(id consensus.NodeID) {
 	delete(m.advertised, id)
@@ -354,7 +378,8 @@ func (m *machine) removeMember(id consensus.NodeID) {
 
 // A snapshot is snapshotMagic, the member count and each member by
 // increasing id (uvarint id, client address, advertised bus address or
-// empty, each address a uvarint length and its bytes), the count of ACL
+// empty, each address a uvarint length and its bytes), the count of
+// learners that stay learners and their ids, increasing, the count of ACL
 // users and each as its ACL LIST line (none until a change of the users
 // came through the log; a uvarint length and the bytes), the count of
 // cached scripts and each body by increasing sha, the count of function
@@ -368,8 +393,14 @@ func (m *machine) removeMember(id consensus.NodeID) {
 // are local, and Restore keeps the installing node's. Client addresses are
 // replicated in effect: the bootstrap ones must agree across --cluster lists
 // (the cluster id is derived from them), the others come from conf changes.
+//
+// While no learner stays one (none joined with --learner), a snapshot is
+// written as snapshotMagicV4, which has no list of them: the previous
+// release's format, byte for byte.
 const (
-	snapshotMagic = "RKVSNAP4"
+	snapshotMagic = "RKVSNAP5"
+	// snapshotMagicV4 snapshots have no learners that stay learners.
+	snapshotMagicV4 = "RKVSNAP4"
 	// snapshotMagicV3 snapshots have no scripts; they are still read.
 	snapshotMagicV3 = "RKVSNAP3"
 	// snapshotMagicV2 snapshots have no ACL users; they are still read.
@@ -389,12 +420,22 @@ const (
 // members now and serializes them later.
 func (m *machine) Snapshot() consensus.SnapshotWriter {
 	members := m.members.All()
-	hdr := []byte(snapshotMagic)
+	hdr := []byte(snapshotMagicV4)
+	if len(m.kept) > 0 {
+		hdr = []byte(snapshotMagic)
+	}
 	hdr = binary.AppendUvarint(hdr, uint64(len(members)))
 	for _, mem := range members {
 		hdr = binary.AppendUvarint(hdr, uint64(mem.ID))
 		hdr = appendString(hdr, mem.ClientAddr)
 		hdr = appendString(hdr, m.advertised[mem.ID])
+	}
+	if len(m.kept) > 0 {
+		kept := slices.Sorted(maps.Keys(m.kept))
+		hdr = binary.AppendUvarint(hdr, uint64(len(kept)))
+		for _, id := range kept {
+			hdr = binary.AppendUvarint(hdr, uint64(id))
+		}
 	}
 	for _, lines := range [][]string{m.users.SnapshotLines(), m.scripts.SnapshotScripts(), m.scripts.SnapshotLibraries()} {
 		hdr = binary.AppendUvarint(hdr, uint64(len(lines)))
@@ -427,7 +468,7 @@ func (m *machine) Restore(src io.Reader) error {
 		return fmt.Errorf("replica: snapshot does not start with %q", snapshotMagic)
 	}
 	v1 := string(magic) == snapshotMagicV1
-	members, err := readMembers(r)
+	members, kept, err := readMembers(r, string(magic))
 	if err != nil {
 		return err
 	}
@@ -454,13 +495,14 @@ func (m *machine) Restore(src io.Reader) error {
 		return err
 	}
 	m.restoreMembers(members, v1)
+	m.kept = kept
 	return nil
 }
 
 // knownMagic reports whether a snapshot's magic is one Restore reads.
 func knownMagic(magic string) bool {
 	switch magic {
-	case snapshotMagic, snapshotMagicV3, snapshotMagicV2, snapshotMagicV1:
+	case snapshotMagic, snapshotMagicV4, snapshotMagicV3, snapshotMagicV2, snapshotMagicV1:
 		return true
 	}
 	return false
@@ -473,29 +515,45 @@ type byteReader interface {
 	io.ByteReader
 }
 
-// readMembers reads a snapshot's member list, which follows its magic.
-func readMembers(r byteReader) ([]Member, error) {
+// readMembers reads a snapshot's member list, which follows its magic,
+// and the learners that stay learners (none before snapshotMagic).
+func readMembers(r byteReader, magic string) ([]Member, map[consensus.NodeID]bool, error) {
 	count, err := binary.ReadUvarint(r)
 	if err != nil || count > 1<<16 {
-		return nil, fmt.Errorf("replica: corrupt snapshot member list")
+		return nil, nil, fmt.Errorf("replica: corrupt snapshot member list")
 	}
 	members := make([]Member, 0, count)
 	for range count {
 		id, err := binary.ReadUvarint(r)
 		if err != nil {
-			return nil, fmt.Errorf("replica: corrupt snapshot member list: %w", err)
+			return nil, nil, fmt.Errorf("replica: corrupt snapshot member list: %w", err)
 		}
 		client, err := readString(r, 1<<12)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		bus, err := readString(r, 1<<12)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		members = append(members, Member{ID: consensus.NodeID(id), ClientAddr: client, BusAddr: bus})
 	}
-	return members, nil
+	kept := make(map[consensus.NodeID]bool)
+	if magic != snapshotMagic {
+		return members, kept, nil
+	}
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n > count {
+		return nil, nil, fmt.Errorf("replica: corrupt snapshot learner list")
+	}
+	for range n {
+		id, err := binary.ReadUvarint(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("replica: corrupt snapshot learner list: %w", err)
+		}
+		kept[consensus.NodeID(id)] = true
+	}
+	return members, kept, nil
 }
 
 // readReplicated reads what follows the member list in a snapshot of the

@@ -369,3 +369,34 @@ func (u *testUsers) RestoreLines(lines []string) error {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// A learner that joined with --learner stays out of AutoPromote, on every
+// node and across a snapshot, until it is promoted or removed; one that
+// joined without it is promoted as before.
+func TestKeptLearner(t *testing.T) {
+	a := newTestMachine(1, bootstrapDir(1))
+	a.Apply(append(history(),
+		confEntry(12, consensus.ConfAddLearner, 6, string(MemberContext(Member{ClientAddr: "127.0.0.1:7006", BusAddr: "127.0.0.1:17006"}, true))),
+		confEntry(13, consensus.ConfAddLearner, 7, string(MemberContext(Member{ClientAddr: "127.0.0.1:7007", BusAddr: "127.0.0.1:17007"}, false)))))
+	if a.autoPromote(6) || !a.autoPromote(7) {
+		t.Fatalf("autoPromote(6) = %v, autoPromote(7) = %v; want 6 kept a learner, 7 promoted", a.autoPromote(6), a.autoPromote(7))
+	}
+	if got := a.directory()[6]; got.ClientAddr != "127.0.0.1:7006" || got.BusAddr != "127.0.0.1:17006" {
+		t.Fatalf("member 6 = %+v, want its addresses without the learner mark", got)
+	}
+	b := newTestMachine(2, bootstrapDir(2))
+	if err := b.Restore(bytes.NewReader(a.snapshot(t))); err != nil {
+		t.Fatal(err)
+	}
+	if b.autoPromote(6) || !b.autoPromote(7) {
+		t.Fatal("a restored node does not keep learner 6 as the snapshot's writer did")
+	}
+	b.Apply([]consensus.Entry{confEntry(14, consensus.ConfPromote, 6, "")})
+	if !b.autoPromote(6) {
+		t.Fatal("learner 6 still kept after its promotion")
+	}
+	a.Apply([]consensus.Entry{confEntry(14, consensus.ConfRemove, 6, "")})
+	if len(a.kept) != 0 {
+		t.Fatalf("kept %v after learner 6 was removed", a.kept)
+	}
+}

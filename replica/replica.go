@@ -64,6 +64,7 @@ func Start(cfg Config) (*Replica, error) {
 	}
 	r.publishes.from = hs.Commit + 1
 	cfg.Node.StateMachine = m
+	cfg.Node.Raft.AutoPromote = m.(*machine).autoPromote
 	node, err := consensus.StartNode(cfg.Node)
 	if err != nil {
 		return nil, err

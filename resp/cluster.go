@@ -5,6 +5,7 @@ package resp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -111,6 +112,8 @@ func (s *Server) cmdCluster(conn redcon.Conn, c *client, args [][]byte) {
 		s.clusterJoin(conn, args)
 	case "rkv-backup":
 		s.clusterBackup(conn)
+	case "rkv-promote":
+		s.clusterPromote(conn, args)
 	case "forget":
 		s.clusterForget(conn, args)
 	default:
@@ -263,6 +266,10 @@ func (s *Server) clusterNodes(st consensus.Status) string {
 				master = nodeName(st.Lead)
 			}
 		}
+		if slices.Contains(st.Conf.Learners, id) {
+			// Redis's flag for a replica that never takes over.
+			flags = append(flags, "nofailover")
+		}
 		if link == "disconnected" {
 			flags = append(flags, "fail")
 		}
@@ -307,12 +314,19 @@ func (s *Server) clusterFailover(conn redcon.Conn, st consensus.Status) {
 }
 
 // clusterJoin adds a node as a learner: CLUSTER RKV-JOIN <id> <client-addr>
-// <bus-addr>. The reply is the cluster id, then every member as "id client
-// bus", so the new node can reach them before it has the log.
+// <bus-addr> [LEARNER]. With LEARNER it stays one (--learner) until CLUSTER
+// RKV-PROMOTE; without, the leader promotes it once it has caught up. The
+// reply is the cluster id, then every member as "id client bus", so the
+// new node can reach them before it has the log.
 func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
 	id, err := strconv.ParseUint(string(args[2]), 10, 64)
 	if err != nil || id == 0 {
 		conn.WriteError("ERR Invalid node id")
+		return
+	}
+	learner := len(args) == 6 && strings.EqualFold(string(args[5]), "learner")
+	if len(args) > 5 && !learner {
+		conn.WriteError(errSyntax)
 		return
 	}
 	if !s.home.Node().IsLeader() {
@@ -330,7 +344,7 @@ func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
 		err := s.home.Node().ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfAddLearner,
-			Node: mem.ID, Context: replica.MemberContext(mem)})
+			Node: mem.ID, Context: replica.MemberContext(mem, learner)})
 		if err != nil {
 			s.writeResult(conn, nil, nil, consensus.Result{Err: err})
 			return
@@ -344,15 +358,26 @@ func (s *Server) clusterJoin(conn redcon.Conn, args [][]byte) {
 	}
 }
 
-// clusterForget removes a member: CLUSTER FORGET <id> (a number, or the
-// 40-character name CLUSTER NODES shows).
-func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
-	id, err := strconv.ParseUint(string(args[2]), 10, 64)
-	if err != nil || len(args[2]) == 40 {
-		id, err = strconv.ParseUint(string(args[2]), 16, 64)
+// nodeIDArg reads a node id given as a number or as the 40-character name
+// CLUSTER NODES shows; it answers the error itself.
+func nodeIDArg(conn redcon.Conn, arg []byte) (consensus.NodeID, bool) {
+	id, err := strconv.ParseUint(string(arg), 10, 64)
+	if err != nil || len(arg) == 40 {
+		id, err = strconv.ParseUint(string(arg), 16, 64)
 	}
 	if err != nil || id == 0 {
-		conn.WriteError(fmt.Sprintf("ERR Unknown node %s", args[2]))
+		conn.WriteError(fmt.Sprintf("ERR Unknown node %s", arg))
+		return 0, false
+	}
+	return consensus.NodeID(id), true
+}
+
+// clusterPromote makes a learner a voter: CLUSTER RKV-PROMOTE <id>, for a
+// node that joined with --learner (others are promoted by the leader once
+// they have caught up). It is refused until the learner has caught up.
+func (s *Server) clusterPromote(conn redcon.Conn, args [][]byte) {
+	id, ok := nodeIDArg(conn, args[2])
+	if !ok {
 		return
 	}
 	if !s.home.Node().IsLeader() {
@@ -361,7 +386,33 @@ func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	err = s.home.Node().ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfRemove, Node: consensus.NodeID(id)})
+	err := s.home.Node().ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfPromote, Node: id})
+	switch {
+	case errors.Is(err, consensus.ErrNotLearner):
+		conn.WriteError(fmt.Sprintf("ERR node %d is not a learner", id))
+	case errors.Is(err, consensus.ErrLearnerNotReady):
+		conn.WriteError(fmt.Sprintf("ERR node %d has not caught up with the leader yet; try again", id))
+	case err != nil:
+		s.writeResult(conn, nil, nil, consensus.Result{Err: err})
+	default:
+		conn.WriteString("OK")
+	}
+}
+
+// clusterForget removes a member: CLUSTER FORGET <id> (a number, or the
+// 40-character name CLUSTER NODES shows).
+func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
+	id, ok := nodeIDArg(conn, args[2])
+	if !ok {
+		return
+	}
+	if !s.home.Node().IsLeader() {
+		s.redirectKeyless(conn)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	err := s.home.Node().ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfRemove, Node: id})
 	if err != nil {
 		s.writeResult(conn, nil, nil, consensus.Result{Err: err})
 		return
@@ -436,9 +487,12 @@ var clusterHelp = []string{
 	"MYID",
 	"    Return this node's id.",
 	"NODES",
-	"    Describe the members in Redis Cluster's text format, the leader as master.",
+	"    Describe the members in Redis Cluster's text format, the leader as master",
+	"    and learners (non-voters) flagged nofailover.",
 	"RKV-BACKUP",
 	"    On the leader: a backup of everything committed, as one bulk string (rkv backup).",
+	"RKV-PROMOTE <node-id>",
+	"    Make a learner (a node started with --learner) a voter once it has caught up.",
 	"SHARDS",
 	"    Describe the shard the leader and its followers serve.",
 	"SLOTS",

@@ -35,7 +35,9 @@ type config struct {
 	cluster               []replica.Member
 	// join lists client addresses of members of the cluster to join,
 	// tried in turn; nil for a founding member.
-	join              []string
+	join []string
+	// learner joins as a non-voter that stays one.
+	learner           bool
 	electionTimeout   time.Duration
 	heartbeatInterval time.Duration
 	readMode          string
@@ -80,6 +82,7 @@ func parseFlags(args []string, getenv func(string) string) (_ *config, err error
 	dir := fs.String("dir", "rkv-data", "data directory (Raft log, hard state, snapshots)")
 	cluster := fs.String("cluster", "", "every member of a new cluster as `id=host:port[@busport],...`; default: this node alone. A node whose id is not listed joins the cluster through the listed members")
 	join := fs.String("join", "", "client addresses (`host:port,...`) of members of an existing cluster to join as a new node, tried in turn")
+	learner := fs.Bool("learner", false, "join (--join) as a learner: a member that receives the log and serves reads but never votes nor counts towards the quorum, until CLUSTER RKV-PROMOTE makes it a voter")
 	election := fs.Duration("election-timeout", time.Second, "time without a leader before a follower starts an election")
 	heartbeat := fs.Duration("heartbeat-interval", 100*time.Millisecond, "time between leader heartbeats (the Raft tick)")
 	readMode := fs.String("read-mode", "linearizable", "how the leader confirms reads: linearizable (ReadIndex round) or lease")
@@ -131,7 +134,7 @@ func parseFlags(args []string, getenv func(string) string) (_ *config, err error
 		}()
 	}
 	cfg := &config{
-		id: consensus.NodeID(*id), listenAddr: *addr, dir: *dir,
+		id: consensus.NodeID(*id), listenAddr: *addr, dir: *dir, learner: *learner,
 		electionTimeout: *election, heartbeatInterval: *heartbeat, readMode: *readMode,
 		snapshotEntries: *snapEntries, snapshotLogPct: *snapLogPercent, snapshotCatchUp: *snapCatchUp,
 		maxClients: *maxClients, databases: *databases, pprofAddr: *pprofAddr, metricsAddr: *metricsAddr,
@@ -276,6 +279,9 @@ func parseFlags(args []string, getenv func(string) string) (_ *config, err error
 		return cfg, cfg.reachable()
 	}
 	if *cluster == "" {
+		if cfg.learner {
+			return nil, &usageError{"--learner joins an existing cluster: give --join"}
+		}
 		cfg.cluster = []replica.Member{{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr}}
 		return cfg, nil
 	}
@@ -292,6 +298,9 @@ func parseFlags(args []string, getenv func(string) string) (_ *config, err error
 			cfg.join = append(cfg.join, m.ClientAddr)
 		}
 		return cfg, cfg.reachable()
+	}
+	if cfg.learner {
+		return nil, &usageError{fmt.Sprintf("--learner: node %d is a founding member in --cluster; a learner joins an existing cluster", cfg.id)}
 	}
 	if members[self].ClientAddr != cfg.addr {
 		flagName := "--addr"

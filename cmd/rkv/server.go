@@ -252,8 +252,8 @@ func handOver(node *consensus.Node, cfg *config, logger *slog.Logger) bool {
 }
 
 // joinCluster asks the cluster reachable at cfg.join's addresses, tried in
-// turn, to add this node as a learner, following MOVED to the leader, and
-// returns the identity it learns.
+// turn, to add this node as a learner (to stay one with --learner),
+// following MOVED to the leader, and returns the identity it learns.
 func joinCluster(ctx context.Context, cfg *config, tlsConf *tls.Config, logger *slog.Logger) (*identity, error) {
 	via := strings.Join(cfg.join, ",")
 	target := cfg.join[0]
@@ -264,7 +264,11 @@ func joinCluster(ctx context.Context, cfg *config, tlsConf *tls.Config, logger *
 		}
 		c := redis.NewClient(&redis.Options{Addr: target, MaxRetries: -1, DialTimeout: 2 * time.Second, TLSConfig: tlsConf,
 			Username: cfg.masterUser, Password: cfg.masterAuth})
-		res, err := c.Do(ctx, "cluster", "rkv-join", strconv.FormatUint(uint64(cfg.id), 10), cfg.addr, cfg.busAddr).StringSlice()
+		req := []any{"cluster", "rkv-join", strconv.FormatUint(uint64(cfg.id), 10), cfg.addr, cfg.busAddr}
+		if cfg.learner {
+			req = append(req, "learner")
+		}
+		res, err := c.Do(ctx, req...).StringSlice()
 		c.Close()
 		if err == nil {
 			return parseJoinReply(cfg, res)
