@@ -371,6 +371,8 @@ func printUsage(fs *flag.FlagSet) {
 	fmt.Println("       rkv local [flags]  run a local N-node cluster on 127.0.0.1 (rkv local -h)")
 	fmt.Println("       rkv backup [flags] write a backup of a running cluster to a file (rkv backup -h)")
 	fmt.Println("       rkv restore --file FILE [node flags]  seed a new node's --dir from a backup")
+	fmt.Println("       rkv recover --dir D --force-new-cluster")
+	fmt.Println("                          make a stopped node the only member of a new cluster (rkv recover -h)")
 	fs.PrintDefaults()
 }
 

@@ -6,6 +6,8 @@
 //	rkv local --nodes 3                   a local 3-node cluster for trying it out
 //	rkv backup --from 127.0.0.1:7001 --out b.rkv
 //	rkv restore --file b.rkv --id 1 --addr 127.0.0.1:7001 --dir d1 --cluster ...
+//	rkv recover --dir d1 --force-new-cluster
+//	                                      make a stopped node the only member of a new cluster
 package main
 
 import (
@@ -57,6 +59,8 @@ func main() {
 		err = runBackup(os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == "restore":
 		err = runRestore(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "recover":
+		err = runRecover(os.Args[2:])
 	default:
 		if os.Getenv("GOGC") == "" {
 			go tuneGC()
