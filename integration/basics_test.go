@@ -154,6 +154,10 @@ func TestBadFlags(t *testing.T) {
 		{"--tls-auth-clients", "sometimes"},
 		{"--tls-cert-file", "node.crt", "--tls-key-file", "node.key"},
 		{"--tls-cert-file", "missing.crt", "--tls-key-file", "missing.key", "--tls-auth-clients", "no"},
+		{"--learner"},
+		{"--learner", "--cluster", "1=127.0.0.1:6379"},
+		{"recover", "--dir", "d"},
+		{"recover", "--force-new-cluster", "extra"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			cmd := exec.Command(rkvBin, args...)

@@ -9,7 +9,8 @@ import (
 )
 
 // rkvOnlyCommands are what rkv has beyond Redis 7.0.
-var rkvOnlyCommands = map[string]bool{"client|setinfo": true, "cluster|rkv-join": true, "cluster|rkv-backup": true}
+var rkvOnlyCommands = map[string]bool{"client|setinfo": true, "cluster|rkv-join": true, "cluster|rkv-backup": true,
+	"cluster|rkv-promote": true}
 
 // TestDifferentialCommandTable compares COMMAND's replies with
 // redis-server's for every command and subcommand rkv has: COMMAND LIST

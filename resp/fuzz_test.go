@@ -60,7 +60,7 @@ func FuzzServer(f *testing.F) {
 
 // changesTheNode matches commands whose effects outlast the connection in
 // ways the reset cannot undo: membership, leadership and users.
-var changesTheNode = regexp.MustCompile(`(?i)rkv-join|forget|failover|requirepass|setuser|deluser`)
+var changesTheNode = regexp.MustCompile(`(?i)rkv-join|rkv-promote|forget|failover|requirepass|setuser|deluser`)
 
 // converse sends in on a new connection, closes its sending half and
 // returns every byte the node sent until it closed the connection; whole

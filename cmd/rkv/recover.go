@@ -42,7 +42,7 @@ func runRecover(args []string) error {
 		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if !*force {
-		return &usageError{"rkv recover: give --force-new-cluster (the only recovery there is)"}
+		return &usageError{"recover needs --force-new-cluster, the only recovery it makes (run rkv recover -h)"}
 	}
 	ident, err := loadIdentity(*dir)
 	if err != nil {
