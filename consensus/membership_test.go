@@ -277,3 +277,34 @@ func TestLearnerKeptByAutoPromote(t *testing.T) {
 		}
 	}
 }
+
+// TestBugSecondLearnerNeverPromoted: two learners caught up at once; the
+// second one's promotion waited for the first one's, and once that was
+// applied the second, already caught up, sent no acknowledgement that
+// moved its progress, which was the only moment the leader reconsidered
+// it: with no more writes it stayed a learner for good. Heartbeat
+// responses now retry a deferred promotion.
+func TestBugSecondLearnerNeverPromoted(t *testing.T) {
+	nw := newNetwork(t, peers3)
+	nw.nodes[4] = newTestNode(t, 4, nil)
+	nw.nodes[5] = newTestNode(t, 5, nil)
+	nw.campaign(1)
+	nw.cut[[2]NodeID{1, 4}] = true
+	nw.cut[[2]NodeID{1, 5}] = true
+	proposeConf(t, nw, 1, ConfChange{Type: ConfAddLearner, Node: 4})
+	proposeConf(t, nw, 1, ConfChange{Type: ConfAddLearner, Node: 5})
+	nw.heal()
+	// Both catch up while nothing commits: 4's promotion is proposed, 5's
+	// deferred behind it.
+	nw.hook = func(m Message) bool { return m.Type != MsgAppResp || m.From > 3 }
+	l := nw.nodes[1].r
+	nw.tick(1, 3)
+	if !slices.Equal(l.conf.Voters, []NodeID{1, 2, 3, 4}) || nw.nodes[5].r.LastIndex() != l.LastIndex() {
+		t.Fatalf("conf %v, learner 5 at %d of %d: want 4's promotion proposed and 5 caught up", l.conf, nw.nodes[5].r.LastIndex(), l.LastIndex())
+	}
+	nw.heal()
+	nw.tick(1, 3*l.cfg.ElectionTick)
+	if want := []NodeID{1, 2, 3, 4, 5}; !slices.Equal(l.conf.Voters, want) {
+		t.Fatalf("leader's conf %v with both learners caught up and no writes, want voters %v", l.conf, want)
+	}
+}

@@ -1049,6 +1049,9 @@ func (r *Raft) stepLeader(m Message) error {
 		if len(m.Context) > 0 {
 			r.handleReadAck(m)
 		}
+		// A promotion deferred behind another change: a learner that
+		// has caught up sends no more acknowledgements that move it.
+		r.maybePromote(m.From, pr)
 	case MsgSnapResp:
 		pr.recentActive = true
 		if pr.state != snapshotState || m.Commit != pr.snap.Index {

@@ -209,6 +209,9 @@ func TestMembershipLearner(t *testing.T) {
 	if _, addr, ok := movedTarget(err); !ok || addr != leader.addr {
 		t.Errorf("SET on the learner: err = %v; want MOVED to %s", err, leader.addr)
 	}
+	if err := n4.rdb.ClusterFailover(ctx).Err(); err == nil || !strings.Contains(err.Error(), "learner") {
+		t.Errorf("CLUSTER FAILOVER on the learner: %v, want refused", err)
+	}
 
 	// Without the learner the three voters go on.
 	n4.kill()
@@ -257,9 +260,12 @@ func TestMembershipLearner(t *testing.T) {
 // stopped survivor the only member of a new cluster with every
 // acknowledged key, which then leads, takes writes and grows back to three
 // voters with fresh nodes joining it. An old member that comes back with
-// its data is refused at the bus handshake.
+// its data is refused at the bus handshake. Snapshots every 50 entries
+// put part of the survivor's state in a snapshot, and the new nodes catch
+// up from one.
 func TestMembershipForceNewCluster(t *testing.T) {
-	c := newCluster(t, 3, clusterOpts{})
+	snapshots := []string{"--snapshot-entries", "50", "--snapshot-log-percent", "0"}
+	c := newCluster(t, 3, clusterOpts{extraArgs: snapshots})
 	leader := c.leader(10 * time.Second)
 	ctx := context.Background()
 	lc := client(t, leader.addr)
@@ -308,8 +314,8 @@ func TestMembershipForceNewCluster(t *testing.T) {
 	}
 	want["after-recover"] = "1"
 
-	n4 := c.addJoiner(4, survivor.addr)
-	n5 := c.addJoiner(5, survivor.addr)
+	n4 := c.addJoiner(4, survivor.addr, snapshots...)
+	n5 := c.addJoiner(5, survivor.addr, snapshots...)
 	n4.waitVoter(t, 30*time.Second)
 	n5.waitVoter(t, 30*time.Second)
 	c.waitConverged(20 * time.Second)

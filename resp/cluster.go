@@ -304,6 +304,10 @@ func (s *Server) clusterFailover(conn redcon.Conn, st consensus.Status) {
 		conn.WriteError("ERR You should send CLUSTER FAILOVER to a replica")
 		return
 	}
+	if slices.Contains(st.Conf.Learners, s.cfg.ID) {
+		conn.WriteError("ERR a learner cannot take over: make it a voter with CLUSTER RKV-PROMOTE first")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	if err := s.home.Node().TransferLeadership(ctx, s.cfg.ID); err != nil {
