@@ -375,6 +375,11 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // joined without it is promoted as before.
 func TestKeptLearner(t *testing.T) {
 	a := newTestMachine(1, bootstrapDir(1))
+	a.Apply(history())
+	if snap := a.snapshot(t); !bytes.HasPrefix(snap, []byte(snapshotMagicV4)) {
+		t.Fatalf("snapshot with no learner kept starts %q, want the previous release's %q", snap[:8], snapshotMagicV4)
+	}
+	a = newTestMachine(1, bootstrapDir(1))
 	a.Apply(append(history(),
 		confEntry(12, consensus.ConfAddLearner, 6, string(MemberContext(Member{ClientAddr: "127.0.0.1:7006", BusAddr: "127.0.0.1:17006"}, true))),
 		confEntry(13, consensus.ConfAddLearner, 7, string(MemberContext(Member{ClientAddr: "127.0.0.1:7007", BusAddr: "127.0.0.1:17007"}, false)))))
@@ -384,8 +389,12 @@ func TestKeptLearner(t *testing.T) {
 	if got := a.directory()[6]; got.ClientAddr != "127.0.0.1:7006" || got.BusAddr != "127.0.0.1:17006" {
 		t.Fatalf("member 6 = %+v, want its addresses without the learner mark", got)
 	}
+	snap := a.snapshot(t)
+	if !bytes.HasPrefix(snap, []byte(snapshotMagic)) {
+		t.Fatalf("snapshot with learner 6 kept starts %q, want %q", snap[:8], snapshotMagic)
+	}
 	b := newTestMachine(2, bootstrapDir(2))
-	if err := b.Restore(bytes.NewReader(a.snapshot(t))); err != nil {
+	if err := b.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatal(err)
 	}
 	if b.autoPromote(6) || !b.autoPromote(7) {
@@ -395,8 +404,19 @@ func TestKeptLearner(t *testing.T) {
 	if !b.autoPromote(6) {
 		t.Fatal("learner 6 still kept after its promotion")
 	}
+	seeded, err := Seed(snap, bootstrapDir(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestMachine(1, bootstrapDir(1))
+	if err := c.Restore(bytes.NewReader(seeded)); err != nil || !bytes.HasPrefix(seeded, []byte(snapshotMagicV4)) || len(c.kept) != 0 {
+		t.Fatalf("seeded a new group from it: %v, magic %q, kept %v; want the old group's learners dropped", err, seeded[:8], c.kept)
+	}
 	a.Apply([]consensus.Entry{confEntry(14, consensus.ConfRemove, 6, "")})
 	if len(a.kept) != 0 {
 		t.Fatalf("kept %v after learner 6 was removed", a.kept)
+	}
+	if snap := a.snapshot(t); !bytes.HasPrefix(snap, []byte(snapshotMagicV4)) {
+		t.Fatalf("snapshot after the kept learner left starts %q, want %q", snap[:8], snapshotMagicV4)
 	}
 }

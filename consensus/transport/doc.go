@@ -103,5 +103,10 @@
 // upgrade (README, Upgrading), followers first and the leader last, has
 // old nodes write the entries until the end, but a failover mid-upgrade
 // can make a new node lead old ones, which the rule keeps safe. This
-// release writes exactly the entries and snapshots the previous one did.
+// release writes exactly the entries and snapshots the previous one did
+// until an operator joins a node with --learner, the switch for the one
+// new format: that join's conf change context names the learner that stays
+// one, and snapshots list such learners (replica's RKVSNAP5), neither of
+// which the previous release reads right. The README asks for every member
+// on this release first; nothing checks it.
 package transport
