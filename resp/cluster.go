@@ -380,18 +380,9 @@ func nodeIDArg(conn redcon.Conn, arg []byte) (consensus.NodeID, bool) {
 // node that joined with --learner (others are promoted by the leader once
 // they have caught up). It is refused until the learner has caught up.
 func (s *Server) clusterPromote(conn redcon.Conn, args [][]byte) {
-	id, ok := nodeIDArg(conn, args[2])
-	if !ok {
-		return
-	}
-	if !s.home.Node().IsLeader() {
-		s.redirectKeyless(conn)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	defer cancel()
-	err := s.home.Node().ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfPromote, Node: id})
+	id, answered, err := s.changeMember(conn, args[2], consensus.ConfPromote)
 	switch {
+	case answered:
 	case errors.Is(err, consensus.ErrNotLearner):
 		conn.WriteError(fmt.Sprintf("ERR node %d is not a learner", id))
 	case errors.Is(err, consensus.ErrLearnerNotReady):
@@ -406,22 +397,32 @@ func (s *Server) clusterPromote(conn redcon.Conn, args [][]byte) {
 // clusterForget removes a member: CLUSTER FORGET <id> (a number, or the
 // 40-character name CLUSTER NODES shows).
 func (s *Server) clusterForget(conn redcon.Conn, args [][]byte) {
-	id, ok := nodeIDArg(conn, args[2])
+	_, answered, err := s.changeMember(conn, args[2], consensus.ConfRemove)
+	switch {
+	case answered:
+	case err != nil:
+		s.writeResult(conn, nil, nil, consensus.Result{Err: err})
+	default:
+		conn.WriteString("OK")
+	}
+}
+
+// changeMember proposes a membership change of kind typ for the node arg
+// names, on the leader, and returns the node and the outcome; answered is
+// set when it has replied itself instead (a bad id, or MOVED from a
+// follower).
+func (s *Server) changeMember(conn redcon.Conn, arg []byte, typ consensus.ConfChangeType) (id consensus.NodeID, answered bool, err error) {
+	id, ok := nodeIDArg(conn, arg)
 	if !ok {
-		return
+		return id, true, nil
 	}
 	if !s.home.Node().IsLeader() {
 		s.redirectKeyless(conn)
-		return
+		return id, true, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	err := s.home.Node().ProposeConfChange(ctx, consensus.ConfChange{Type: consensus.ConfRemove, Node: id})
-	if err != nil {
-		s.writeResult(conn, nil, nil, consensus.Result{Err: err})
-		return
-	}
-	conn.WriteString("OK")
+	return id, false, s.home.Node().ProposeConfChange(ctx, consensus.ConfChange{Type: typ, Node: id})
 }
 
 // cmdWait is WAIT numreplicas timeout. Under Raft every acknowledged write

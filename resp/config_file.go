@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rkv/rkv/internal/atomicfile"
 	"github.com/rkv/rkv/internal/conffile"
 	"github.com/rkv/rkv/internal/sds"
 )
@@ -147,7 +148,7 @@ func (s *Server) rewriteConfigFile() error {
 	for i := range configTable {
 		s.rewriteParam(r, &configTable[i])
 	}
-	return conffile.WriteAtomic(s.cfg.ConfigFile, r.Content())
+	return atomicfile.WriteBytes(s.cfg.ConfigFile, 0o644, r.Content())
 }
 
 // rewriteParam gives one parameter its lines, in the form of Redis's

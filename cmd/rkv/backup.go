@@ -12,13 +12,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rkv/rkv/consensus/transport"
+	"github.com/rkv/rkv/internal/atomicfile"
 	"github.com/rkv/rkv/replica"
 )
 
@@ -213,7 +213,7 @@ func (d *backupDialer) fetch(ctx context.Context, addr, out string) (info replic
 	if !strings.HasPrefix(line, "$") || err != nil || size < 0 {
 		return info, 0, "", fmt.Errorf("backup: %s answered %q, not a backup", addr, line)
 	}
-	err = writeAtomically(out, func(f *os.File) error {
+	err = atomicfile.Write(out, 0o600, func(f *os.File) error {
 		if _, err := io.CopyN(f, rd, size); err != nil {
 			return fmt.Errorf("backup: reading from %s: %w", addr, err)
 		}
@@ -259,35 +259,4 @@ func readLine(rd *bufio.Reader) (string, error) {
 		return "", errors.New("malformed reply")
 	}
 	return strings.TrimSuffix(line, "\r\n"), nil
-}
-
-// writeAtomically writes path with fill through a temporary file beside
-// it, synced and renamed into place, the directory synced after: path is
-// the old file or the whole new one, never part of it.
-func writeAtomically(path string, fill func(*os.File) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // fails harmlessly once renamed
-	err = fill(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/internal/atomicfile"
 	"github.com/rkv/rkv/replica"
 	"github.com/rkv/rkv/resp"
 	"github.com/rkv/rkv/store"
@@ -487,31 +488,7 @@ func saveIdentity(dir string, id *identity) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, identityFile+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, identityFile)); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.WriteBytes(filepath.Join(dir, identityFile), 0o644, b)
 }
 
 // security reads the password, the ACL file and protected mode. Protected

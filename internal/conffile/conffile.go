@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/rkv/rkv/internal/sds"
@@ -189,44 +188,4 @@ func (r *Rewrite) Content() []byte {
 		b.WriteByte('\n')
 	}
 	return []byte(b.String())
-}
-
-// WriteAtomic replaces the file at path with content: a temporary file
-// beside it, synced, renamed over it, and the directory synced, so that a
-// crash leaves the old file or the new one. The file keeps its mode (new:
-// 0644).
-func WriteAtomic(path string, content []byte) error {
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	err = func() error {
-		defer f.Close()
-		if _, err := f.Write(content); err != nil {
-			return err
-		}
-		if err := f.Sync(); err != nil {
-			return err
-		}
-		return f.Chmod(mode)
-	}()
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

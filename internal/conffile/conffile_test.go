@@ -161,29 +161,3 @@ func TestRewrite(t *testing.T) {
 		t.Fatalf("rewrite of an empty file: %q", got)
 	}
 }
-
-// TestWriteAtomic: the file is replaced whole, keeps its mode, and no
-// temporary file is left beside it.
-func TestWriteAtomic(t *testing.T) {
-	dir := t.TempDir()
-	p := writeFile(t, dir, "rkv.conf", "old\n")
-	if err := os.Chmod(p, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteAtomic(p, []byte("new\n")); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil || string(b) != "new\n" {
-		t.Fatalf("content %q, %v", b, err)
-	}
-	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("mode %v, %v; want 0600", st.Mode(), err)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Fatalf("directory holds %d entries, want the file alone", len(entries))
-	}
-	if err := WriteAtomic(filepath.Join(dir, "missing", "rkv.conf"), nil); err == nil {
-		t.Fatal("writing into a missing directory succeeded")
-	}
-}
