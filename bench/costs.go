@@ -173,6 +173,15 @@ type Cost struct {
 	Nodes    []NodeCost // the leader first, then the others by id
 }
 
+// leaderEntriesPerWrite is the entries the leader's log writes carried
+// on average; ok is false without a leader that wrote.
+func (c Cost) leaderEntriesPerWrite() (float64, bool) {
+	if len(c.Nodes) == 0 || !c.Nodes[0].Leader || c.Nodes[0].LogWrites == 0 {
+		return 0, false
+	}
+	return float64(c.Nodes[0].LogEntries) / float64(c.Nodes[0].LogWrites), true
+}
+
 // costOf is the difference between two samples of the same nodes; a node
 // down at either end is left out.
 func costOf(fig string, sys System, requests int, before, after []nodeSample) Cost {

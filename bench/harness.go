@@ -360,6 +360,11 @@ func (h *harness) throughput(ctx context.Context) error {
 					// an upper bound.
 					cost := costOf(rpsKey(cmd, c), t.sys, attempts*h.requests(c), before, after)
 					h.rep.Costs = append(h.rep.Costs, cost)
+					if cmd == "SET" && c == batchCase {
+						if per, ok := cost.leaderEntriesPerWrite(); ok {
+							h.rep.add(figLeaderBatch, t.sys, per)
+						}
+					}
 					costs = append(costs, cmd+": "+costLine(cost))
 					if t.rkv != nil && t.sys != Peer && c == batchCase {
 						var bc, ac []raftCounters
@@ -618,9 +623,12 @@ func hashRSSFigure(keys int) string {
 }
 
 const (
-	figRestart   = "restart after kill -9 until serving (s)"
-	figNewLeader = "kill -9 of the leader until a new leader (s)"
-	figCatchUp   = "new replica caught up (s)"
+	figRestart = "restart after kill -9 until serving (s)"
+	// figLeaderBatch is the leader's entries per synced log write under
+	// SET -c 50 -P 1 -d 3: its group commit, Redis's 29-43 per fdatasync.
+	figLeaderBatch = "entries per log write on the leader, SET -c 50 -P 1 -d 3"
+	figNewLeader   = "kill -9 of the leader until a new leader (s)"
+	figCatchUp     = "new replica caught up (s)"
 )
 
 // servesValue returns a check of a GET's reply against the sentinel's
