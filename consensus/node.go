@@ -180,6 +180,9 @@ type Node struct {
 	// snapRetryAt is when a snapshot may be tried again after one failed,
 	// snapRetry the wait that led to it (zero after a success).
 	snapRetryAt time.Time
+	// compactPending is the index a stored snapshot allows the log to be
+	// compacted to, after the compaction failed; 0 for none.
+	compactPending uint64
 	snapRetry   time.Duration
 	// restored is the index of a received snapshot the state machine
 	// holds but storage refused to store, zero when none: its Ready stays
@@ -269,6 +272,11 @@ type snapshotOutcome struct {
 	// appliedBytes when it was taken.
 	size, appliedBytes uint64
 	took               time.Duration
+	// saved: the snapshot was stored, though err may tell that the
+	// compaction after it failed; compactOnly: the outcome of a retried
+	// compaction alone (compactTo).
+	saved, compactOnly bool
+	compactTo          uint64
 	err                error
 }
 
@@ -793,18 +801,7 @@ func (n *Node) survived(err error) bool {
 // after a while.
 func (n *Node) onSnapshotDone(out snapshotOutcome) bool {
 	n.snapshotting = false
-	switch {
-	case errors.Is(out.err, ErrSnapOutOfDate):
-		// A newer snapshot from the leader was installed meanwhile.
-		n.logger.Info("local snapshot superseded", "index", out.index)
-	case out.err != nil:
-		n.snapRetry = n.nextRetry(n.snapRetry)
-		n.snapRetryAt = n.clock().Add(n.snapRetry)
-		n.snapshotErr.Store(&out.err)
-		n.logger.Error("snapshot failed", "index", out.index, "err", out.err, "retry in", n.snapRetry)
-	default:
-		n.snapRetry, n.snapRetryAt = 0, time.Time{}
-		n.snapshotErr.Store(nil)
+	if out.saved {
 		n.snapIndex = out.index
 		n.snapBytesMark, n.snapSize = out.appliedBytes, out.size
 		n.stats.snapshots.Add(1)
@@ -813,6 +810,33 @@ func (n *Node) onSnapshotDone(out snapshotOutcome) bool {
 			n.cfg.ObserveSnapshot(out.took)
 		}
 		n.logger.Info("snapshot taken", "index", out.index)
+	}
+	switch {
+	case errors.Is(out.err, ErrSnapOutOfDate):
+		// The log holds a snapshot at this index or later already: one
+		// from the leader installed meanwhile, or this one, placed by an
+		// attempt that failed after. Another at the same index would be
+		// refused the same way, so none is due until more is applied.
+		n.logger.Info("local snapshot superseded", "index", out.index)
+		if out.index > n.snapIndex {
+			n.snapIndex, n.snapBytesMark = out.index, out.appliedBytes
+		}
+	case out.err != nil:
+		n.snapRetry = n.nextRetry(n.snapRetry)
+		n.snapRetryAt = n.clock().Add(n.snapRetry)
+		n.snapshotErr.Store(&out.err)
+		if out.saved || out.compactOnly {
+			// The snapshot is stored; only the log's compaction is
+			// retried, on its own, rather than snapshotting again.
+			n.compactPending = out.compactTo
+			n.logger.Error("log compaction failed", "to", out.compactTo, "err", out.err, "retry in", n.snapRetry)
+		} else {
+			n.logger.Error("snapshot failed", "index", out.index, "err", out.err, "retry in", n.snapRetry)
+		}
+	default:
+		n.snapRetry, n.snapRetryAt = 0, time.Time{}
+		n.snapshotErr.Store(nil)
+		n.compactPending = 0
 	}
 	return true
 }
@@ -1401,6 +1425,8 @@ func (n *Node) restartCore(cause error) error {
 		return err
 	}
 	n.core = core
+	// A new core knows nothing of a storage fault that lasts.
+	n.core.SetStorageFault(n.storageErr.Load() != nil)
 	// Nothing of the refused Ready was written.
 	n.queued = n.durable
 	n.failReads(&NotLeaderError{Leader: None})
@@ -1484,6 +1510,10 @@ func (n *Node) failReads(err error) {
 }
 
 func (n *Node) maybeSnapshot() {
+	if n.compactPending > 0 && !n.snapshotting && !n.clock().Before(n.snapRetryAt) {
+		n.retryCompaction()
+		return
+	}
 	every := n.cfg.SnapshotEntries
 	applied := n.core.log.applied
 	if every == 0 || n.snapshotting || applied < n.snapIndex+every ||
@@ -1512,7 +1542,8 @@ func (n *Node) maybeSnapshot() {
 			size = cw.n
 			return err
 		})
-		if err == nil && compactTo > 0 {
+		saved := err == nil
+		if saved && compactTo > 0 {
 			err = n.storage.Compact(compactTo)
 		}
 		if err != nil && !errors.Is(err, ErrSnapOutOfDate) {
@@ -1521,7 +1552,23 @@ func (n *Node) maybeSnapshot() {
 		// Writing the snapshot churned through a copy's worth of buffers;
 		// hand the memory back rather than carry it as resident.
 		debug.FreeOSMemory()
-		n.snapDone <- snapshotOutcome{index: applied, size: size, appliedBytes: mark, took: time.Since(start), err: err}
+		n.snapDone <- snapshotOutcome{index: applied, size: size, appliedBytes: mark, took: time.Since(start),
+			saved: saved, compactTo: compactTo, err: err}
+	}()
+}
+
+// retryCompaction compacts the log to compactPending, which a stored
+// snapshot allowed but whose compaction failed (a full disk: truncating
+// the front copies a segment).
+func (n *Node) retryCompaction() {
+	n.snapshotting = true
+	to, index := n.compactPending, n.snapIndex
+	go func() {
+		err := n.storage.Compact(to)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrStorageFailed, err)
+		}
+		n.snapDone <- snapshotOutcome{index: index, compactOnly: true, compactTo: to, err: err}
 	}()
 }
 

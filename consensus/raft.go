@@ -211,8 +211,10 @@ type Raft struct {
 	snapRecv *snapReceive
 
 	// storageFault is set while the driver cannot write the log (see
-	// SetStorageFault).
+	// SetStorageFault); handOffTried are the voters a hand-off of
+	// leadership timed out on during it.
 	storageFault bool
+	handOffTried map[NodeID]bool
 
 	prevHardState HardState
 	prevSoftState SoftState
@@ -239,13 +241,14 @@ func NewRaft(cfg Config) (*Raft, error) {
 		return nil, err
 	}
 	r := &Raft{
-		id:       cfg.ID,
-		group:    cfg.Group,
-		log:      l,
-		prs:      make(map[NodeID]*progress),
-		readOnly: newReadOnly(),
-		cfg:      cfg,
-		logger:   cfg.Logger.With("node", cfg.ID, "group", cfg.Group),
+		id:           cfg.ID,
+		group:        cfg.Group,
+		log:          l,
+		prs:          make(map[NodeID]*progress),
+		readOnly:     newReadOnly(),
+		handOffTried: map[NodeID]bool{},
+		cfg:          cfg,
+		logger:       cfg.Logger.With("node", cfg.ID, "group", cfg.Group),
 	}
 	r.conf = cs.Clone()
 	r.appliedConf = cs.Clone()
@@ -700,28 +703,42 @@ func (r *Raft) SetStorageFault(fault bool) {
 		return
 	}
 	r.storageFault = fault
+	clear(r.handOffTried)
 	if fault && r.state == StateLeader {
 		r.handOff()
 	}
 }
 
 // handOff asks the voter with the longest log among those heard from
-// lately to take over from this leader, which cannot write its log.
+// lately to take over from this leader, which cannot write its log. Those
+// a hand-off already timed out on during this fault (their disk may be
+// full too) come last, so that every other voter gets its turn.
 func (r *Raft) handOff() {
+	best := r.handOffTarget()
+	if best == None && len(r.handOffTried) > 0 {
+		clear(r.handOffTried)
+		best = r.handOffTarget()
+	}
+	if best != None {
+		r.logger.Warn("cannot write the log; handing leadership over", "to", best, "term", r.term)
+		r.transferLeadership(best)
+	}
+}
+
+// handOffTarget is the recently active voter, not yet tried, with the
+// longest log; None if there is none.
+func (r *Raft) handOffTarget() NodeID {
 	best, match := None, uint64(0)
 	for _, id := range r.conf.Voters {
 		pr := r.prs[id]
-		if id == r.id || pr == nil || !pr.recentActive {
+		if id == r.id || pr == nil || !pr.recentActive || r.handOffTried[id] {
 			continue
 		}
 		if best == None || pr.match > match {
 			best, match = id, pr.match
 		}
 	}
-	if best != None {
-		r.logger.Warn("cannot write the log; handing leadership over", "to", best, "term", r.term)
-		r.transferLeadership(best)
-	}
+	return best
 }
 
 // hup starts an election (with a pre-vote first when enabled); transfer is
@@ -826,17 +843,23 @@ func (r *Raft) tickHeartbeat() {
 	r.electionElapsed++
 	if r.electionElapsed >= r.cfg.ElectionTick {
 		r.electionElapsed = 0
-		if r.cfg.CheckQuorum && !r.checkQuorumActive() {
-			r.logger.Warn("stepping down: no quorum heard within an election timeout", "term", r.term)
-			r.becomeFollower(r.term, None)
-			return
-		}
+		// A timed-out transfer is handled first: a new hand-off goes by
+		// the voters heard from in the round that ends here, which the
+		// quorum check below starts anew.
 		if r.leadTransferee != None {
 			r.logger.Info("leadership transfer timed out", "to", r.leadTransferee)
+			if r.storageFault {
+				r.handOffTried[r.leadTransferee] = true
+			}
 			r.leadTransferee = None
 			if r.storageFault {
 				r.handOff()
 			}
+		}
+		if r.cfg.CheckQuorum && !r.checkQuorumActive() {
+			r.logger.Warn("stepping down: no quorum heard within an election timeout", "term", r.term)
+			r.becomeFollower(r.term, None)
+			return
 		}
 	}
 	if r.heartbeatElapsed >= r.cfg.HeartbeatTick {

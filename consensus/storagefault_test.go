@@ -52,6 +52,33 @@ func TestStorageFaultHandsOverLeadership(t *testing.T) {
 	}
 }
 
+// TestStorageFaultHandOffSkipsFullVoters: when the voter a faulted leader
+// hands over to cannot take over either (its disk is full too), the next
+// hand-off tries another voter instead of the same one again.
+func TestStorageFaultHandOffSkipsFullVoters(t *testing.T) {
+	nw := newNetwork(t, []NodeID{1, 2, 3, 4, 5}, withPreVote, withCheckQuorum)
+	nw.campaign(1)
+	if nw.leader() != 1 {
+		t.Fatalf("leader %d, want 1", nw.leader())
+	}
+	if err := nw.propose(1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	// Every follower is as up to date as the others, so the first
+	// hand-off goes to the lowest id, 2, which cannot write either.
+	nw.nodes[2].r.SetStorageFault(true)
+	n1 := nw.nodes[1].r
+	n1.SetStorageFault(true)
+	nw.flush()
+	for range 10 {
+		if lead := nw.leader(); lead != None && lead != 1 && lead != 2 {
+			return
+		}
+		nw.tick(1, 10) // a transfer times out after an election timeout
+	}
+	t.Fatalf("leader %d after ten election timeouts, want a healthy voter (3, 4 or 5)", nw.leader())
+}
+
 // TestStorageFaultIgnoresVotes: a node that cannot write its log answers
 // no vote request (it could not persist its vote), nor campaigns when
 // asked to.

@@ -291,7 +291,7 @@ func writeSnapshot(dir string, s *consensus.Snapshot, syncs *atomic.Uint64) erro
 	if err != nil {
 		return err
 	}
-	if err := commitSnapshot(dir, tmp, s.Meta.Index); err != nil {
+	if _, err := commitSnapshot(dir, tmp, s.Meta.Index); err != nil {
 		return err
 	}
 	syncs.Add(1)
@@ -377,22 +377,24 @@ func writeSnapshotTemp(dir string, meta consensus.SnapshotMeta, write consensus.
 }
 
 // commitSnapshot renames a written temporary snapshot into place, removes
-// the older snapshot files it supersedes and syncs the directory.
-func commitSnapshot(dir, tmp string, index uint64) error {
+// the older snapshot files it supersedes and syncs the directory. placed
+// tells whether the rename was done: then the older files may be gone,
+// even when err says that what followed failed.
+func commitSnapshot(dir, tmp string, index uint64) (placed bool, err error) {
 	if err := os.Rename(tmp, filepath.Join(dir, snapName(index))); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("wal: write snapshot %s: %w", snapName(index), err)
+		return false, fmt.Errorf("wal: write snapshot %s: %w", snapName(index), err)
 	}
 	des, err := os.ReadDir(dir)
 	if err != nil {
-		return err
+		return true, err
 	}
 	for _, de := range des {
 		if i, ok := parseSnapName(de.Name()); ok && i < index {
 			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
-				return err
+				return true, err
 			}
 		}
 	}
-	return syncDir(dir)
+	return true, syncDir(dir)
 }

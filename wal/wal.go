@@ -715,7 +715,8 @@ func (l *Log) closeSnapFiles() {
 // than the stored snapshot (replacing the whole log), then writes ents with
 // one write and one fsync (truncating any stored entries from the first of
 // them on, but skipping those the snapshot covers, which are committed),
-// then hs when it changed. A failed write or sync fails the Log.
+// then hs when it changed. A failed write or sync leaves the log to be
+// repaired by the next Save, which the caller retries.
 func (l *Log) Save(hs consensus.HardState, ents []consensus.Entry, snap *consensus.Snapshot) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -1027,12 +1028,22 @@ func (l *Log) publishSnapshot(meta consensus.SnapshotMeta, tmp string, size uint
 		}
 		return l.unusable()
 	}
-	if err := commitSnapshot(l.dir, tmp, i); err != nil {
+	placed, err := commitSnapshot(l.dir, tmp, i)
+	if placed {
+		// Chunk reads must find the file in place, the older ones being
+		// perhaps removed. The error still fails the snapshot, so the
+		// log is not compacted before a later snapshot syncs the
+		// directory that makes the rename durable.
+		l.snap, l.snapSize = meta, size
+		if ferr := l.setFirst(); err == nil {
+			err = ferr
+		}
+	}
+	if err != nil {
 		return err
 	}
 	l.syncs.Add(1)
-	l.snap, l.snapSize = meta, size
-	return l.setFirst()
+	return nil
 }
 
 // snapshotMeta checks that a snapshot may be taken at i and returns its
