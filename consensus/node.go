@@ -183,7 +183,7 @@ type Node struct {
 	// compactPending is the index a stored snapshot allows the log to be
 	// compacted to, after the compaction failed; 0 for none.
 	compactPending uint64
-	snapRetry   time.Duration
+	snapRetry      time.Duration
 	// restored is the index of a received snapshot the state machine
 	// holds but storage refused to store, zero when none: its Ready stays
 	// with the core and is taken again, without restoring again, from
