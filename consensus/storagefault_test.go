@@ -165,6 +165,61 @@ func TestNodeSnapshotFailure(t *testing.T) {
 	}
 }
 
+// fullCompactions is a MemoryStorage whose compactions fail while full
+// is set; it counts the snapshots asked of it and the compactions tried.
+type fullCompactions struct {
+	*MemoryStorage
+	full                atomic.Bool
+	snapshots, compacts atomic.Int64
+}
+
+func (s *fullCompactions) CreateSnapshot(i uint64, conf ConfState, write SnapshotWriter) error {
+	s.snapshots.Add(1)
+	return s.MemoryStorage.CreateSnapshot(i, conf, write)
+}
+
+func (s *fullCompactions) Compact(i uint64) error {
+	s.compacts.Add(1)
+	if s.full.Load() {
+		return errDiskFull
+	}
+	return s.MemoryStorage.Compact(i)
+}
+
+// TestNodeCompactionFailure: when the snapshot is stored but the log's
+// compaction after it fails, only the compaction is tried again (the
+// snapshot is not retaken while nothing more is applied), and it succeeds
+// once it can.
+func TestNodeCompactionFailure(t *testing.T) {
+	var disk *fullCompactions
+	_, nodes := startTestCluster(t, 1, true, func(cfg *NodeConfig) {
+		disk = &fullCompactions{MemoryStorage: cfg.Storage.(*MemoryStorage)}
+		disk.full.Store(true)
+		cfg.Storage = disk
+		cfg.SnapshotEntries = 10
+		cfg.StorageRetry, cfg.StorageRetryMax = 10*time.Millisecond, 20*time.Millisecond
+	})
+	n := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// The second snapshot compacts the log up to the first.
+	proposeOneByOne(t, ctx, n, 30, []byte("x"))
+	poll(t, "a failed compaction reported", func() bool { return errors.Is(n.SnapshotError(), syscall.ENOSPC) })
+	snapshots, compacts := disk.snapshots.Load(), disk.compacts.Load()
+	poll(t, "the compaction tried again", func() bool { return disk.compacts.Load() >= compacts+3 })
+	if got := disk.snapshots.Load(); got != snapshots {
+		t.Fatalf("%d snapshots taken while only the compaction failed and nothing was applied", got-snapshots)
+	}
+	disk.full.Store(false)
+	poll(t, "the log compacted", func() bool {
+		first, _ := disk.MemoryStorage.FirstIndex()
+		return n.SnapshotError() == nil && first > 1
+	})
+	if err := n.Failed(); err != nil {
+		t.Fatalf("the node failed: %v", err)
+	}
+}
+
 // startFullableCluster starts size nodes whose storage can be filled up,
 // retrying failed writes every 10 ms.
 func startFullableCluster(t *testing.T, size int) ([]*Node, []*fullStorage) {
