@@ -125,26 +125,38 @@ func (s *fullStorage) Save(hs HardState, ents []Entry, snap *Snapshot) error {
 	return s.MemoryStorage.Save(hs, ents, snap)
 }
 
-// fullSnapshots is a MemoryStorage whose snapshots fail while full is set.
-type fullSnapshots struct {
+// faultySnapshots is a MemoryStorage whose snapshots, or the compactions
+// after them, fail while snapshotsFull, or compactsFull, is set; it counts
+// the snapshots asked of it and the compactions tried.
+type faultySnapshots struct {
 	*MemoryStorage
-	full atomic.Bool
+	snapshotsFull, compactsFull atomic.Bool
+	snapshots, compacts         atomic.Int64
 }
 
-func (s *fullSnapshots) CreateSnapshot(i uint64, conf ConfState, write SnapshotWriter) error {
-	if s.full.Load() {
+func (s *faultySnapshots) CreateSnapshot(i uint64, conf ConfState, write SnapshotWriter) error {
+	s.snapshots.Add(1)
+	if s.snapshotsFull.Load() {
 		return errDiskFull
 	}
 	return s.MemoryStorage.CreateSnapshot(i, conf, write)
 }
 
+func (s *faultySnapshots) Compact(i uint64) error {
+	s.compacts.Add(1)
+	if s.compactsFull.Load() {
+		return errDiskFull
+	}
+	return s.MemoryStorage.Compact(i)
+}
+
 // TestNodeSnapshotFailure: a snapshot that storage refuses does not stop
 // the node; it is reported and tried again, and succeeds once it can.
 func TestNodeSnapshotFailure(t *testing.T) {
-	var disk *fullSnapshots
+	var disk *faultySnapshots
 	_, nodes := startTestCluster(t, 1, true, func(cfg *NodeConfig) {
-		disk = &fullSnapshots{MemoryStorage: cfg.Storage.(*MemoryStorage)}
-		disk.full.Store(true)
+		disk = &faultySnapshots{MemoryStorage: cfg.Storage.(*MemoryStorage)}
+		disk.snapshotsFull.Store(true)
 		cfg.Storage = disk
 		cfg.SnapshotEntries = 10
 		cfg.StorageRetry, cfg.StorageRetryMax = 10*time.Millisecond, 40*time.Millisecond
@@ -158,32 +170,11 @@ func TestNodeSnapshotFailure(t *testing.T) {
 	if n.Stats().Snapshots != 0 {
 		t.Fatal("a snapshot counted while storage refuses them")
 	}
-	disk.full.Store(false)
+	disk.snapshotsFull.Store(false)
 	poll(t, "a snapshot taken", func() bool { return n.Stats().Snapshots > 0 && n.SnapshotError() == nil })
 	if err := n.Failed(); err != nil {
 		t.Fatalf("the node failed: %v", err)
 	}
-}
-
-// fullCompactions is a MemoryStorage whose compactions fail while full
-// is set; it counts the snapshots asked of it and the compactions tried.
-type fullCompactions struct {
-	*MemoryStorage
-	full                atomic.Bool
-	snapshots, compacts atomic.Int64
-}
-
-func (s *fullCompactions) CreateSnapshot(i uint64, conf ConfState, write SnapshotWriter) error {
-	s.snapshots.Add(1)
-	return s.MemoryStorage.CreateSnapshot(i, conf, write)
-}
-
-func (s *fullCompactions) Compact(i uint64) error {
-	s.compacts.Add(1)
-	if s.full.Load() {
-		return errDiskFull
-	}
-	return s.MemoryStorage.Compact(i)
 }
 
 // TestNodeCompactionFailure: when the snapshot is stored but the log's
@@ -191,10 +182,10 @@ func (s *fullCompactions) Compact(i uint64) error {
 // snapshot is not retaken while nothing more is applied), and it succeeds
 // once it can.
 func TestNodeCompactionFailure(t *testing.T) {
-	var disk *fullCompactions
+	var disk *faultySnapshots
 	_, nodes := startTestCluster(t, 1, true, func(cfg *NodeConfig) {
-		disk = &fullCompactions{MemoryStorage: cfg.Storage.(*MemoryStorage)}
-		disk.full.Store(true)
+		disk = &faultySnapshots{MemoryStorage: cfg.Storage.(*MemoryStorage)}
+		disk.compactsFull.Store(true)
 		cfg.Storage = disk
 		cfg.SnapshotEntries = 10
 		cfg.StorageRetry, cfg.StorageRetryMax = 10*time.Millisecond, 20*time.Millisecond
@@ -210,7 +201,7 @@ func TestNodeCompactionFailure(t *testing.T) {
 	if got := disk.snapshots.Load(); got != snapshots {
 		t.Fatalf("%d snapshots taken while only the compaction failed and nothing was applied", got-snapshots)
 	}
-	disk.full.Store(false)
+	disk.compactsFull.Store(false)
 	poll(t, "the log compacted", func() bool {
 		first, _ := disk.MemoryStorage.FirstIndex()
 		return n.SnapshotError() == nil && first > 1
