@@ -172,7 +172,10 @@ type client struct {
 	redirects *redirectedCommands
 	// reply is CLIENT REPLY's mode.
 	reply replyMode
-	// close closes the connection (CLIENT KILL from another one).
+	// close closes the connection from another one (CLIENT KILL, ACL
+	// DELUSER): its socket, not redcon's Conn, whose Close flushes the
+	// connection's reply buffer and so would race with the connection's
+	// own flush, sending a reply it already sent a second time.
 	close func() error
 	// wantsOutbox is set when another connection redirects invalidations
 	// to this one: it opens its outbox (where pushes go) at its next
@@ -322,6 +325,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
 		c.guard, _ = nc.(*guardConn)
+		c.close = nc.Close
 	}
 	s.clients[c.id] = c
 	conn.SetContext(c)
