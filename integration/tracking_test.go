@@ -30,6 +30,21 @@ func TestRueidisClientSideCaching(t *testing.T) {
 			opt.SendToReplicas = func(cmd rueidis.Completed) bool { return cmd.IsReadOnly() }
 		}
 		t.Run(name, func(t *testing.T) {
+			if viaFollower {
+				// rueidis reads the topology when it starts, and CLUSTER
+				// SLOTS lists a follower only once the leader has heard it
+				// answer: until then, reads go to the leader.
+				waitFor(t, 10*time.Second, "followers listed by CLUSTER SLOTS", func() error {
+					sl, err := leader.rdb.ClusterSlots(context.Background()).Result()
+					if err != nil {
+						return err
+					}
+					if len(sl) == 0 || len(sl[0].Nodes) < 3 {
+						return fmt.Errorf("CLUSTER SLOTS: %v", sl)
+					}
+					return nil
+				})
+			}
 			rc, err := rueidis.NewClient(opt)
 			if err != nil {
 				t.Fatal(err)
