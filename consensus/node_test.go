@@ -20,6 +20,8 @@ type chanNet struct {
 	nodes map[NodeID]*Node
 	// observe, when set, sees every message sent.
 	observe func(Message)
+	// deliver, when set, decides whether a message reaches its recipient.
+	deliver func(Message) bool
 }
 
 func (c *chanNet) Send(msgs []Message) {
@@ -28,6 +30,9 @@ func (c *chanNet) Send(msgs []Message) {
 	for _, m := range msgs {
 		if c.observe != nil {
 			c.observe(m)
+		}
+		if c.deliver != nil && !c.deliver(m) {
+			continue
 		}
 		if n := c.nodes[m.To]; n != nil {
 			n.Step(m)
@@ -271,6 +276,112 @@ func TestNodeStopFailsWaiting(t *testing.T) {
 	if _, err := leader.Propose(context.Background(), []byte("late")); err == nil {
 		t.Fatal("propose after Stop succeeded")
 	}
+}
+
+// TestNodeHoldsProposalsUntilCommit: a leader with a batch not yet
+// committed holds new proposals and sends them once it commits; a leader
+// that steps down fails the proposals it holds with NotLeaderError
+// instead of logging them.
+func TestNodeHoldsProposalsUntilCommit(t *testing.T) {
+	net, nodes := startTestCluster(t, 3, true)
+	leader := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := leader.Propose(ctx, []byte("warm")); err != nil {
+		t.Fatal(err)
+	}
+	// Acknowledgements of appends are kept back while holdAcks is set
+	// (and heartbeat answers too while holdBeats is), so the leader's
+	// batch stays uncommitted.
+	var (
+		mu                  sync.Mutex
+		holdAcks, holdBeats bool
+		keptAcks            []Message
+		sent                = map[string]bool{}
+	)
+	net.mu.Lock()
+	net.deliver = func(m Message) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range m.Entries {
+			if m.Type == MsgApp {
+				sent[string(e.Data)] = true
+			}
+		}
+		switch {
+		case holdAcks && m.Type == MsgAppResp:
+			keptAcks = append(keptAcks, m)
+			return false
+		case holdBeats && m.Type == MsgHeartbeatResp:
+			return false
+		}
+		return true
+	}
+	net.mu.Unlock()
+	wasSent := func(data string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return sent[data]
+	}
+	isHeld := func() bool {
+		held := false
+		if err := leader.do(ctx, func() { held = leader.propsHeld }); err != nil {
+			t.Fatal(err)
+		}
+		return held
+	}
+	propose := func(data string) chan error {
+		errc := make(chan error, 1)
+		go func() {
+			_, err := leader.Propose(ctx, []byte(data))
+			errc <- err
+		}()
+		return errc
+	}
+
+	mu.Lock()
+	holdAcks = true
+	mu.Unlock()
+	first := propose("first")
+	poll(t, "the first batch to go out", func() bool { return wasSent("first") })
+	second := propose("second")
+	poll(t, "the leader to hold the second proposal", isHeld)
+	if wasSent("second") {
+		t.Fatal("a proposal went out while the batch before it was uncommitted")
+	}
+	mu.Lock()
+	holdAcks = false
+	kept := keptAcks
+	keptAcks = nil
+	mu.Unlock()
+	net.Send(kept)
+	for _, errc := range []chan error{first, second} {
+		if err := <-errc; err != nil {
+			t.Fatalf("proposal after the commit: %v", err)
+		}
+	}
+
+	// A leader that hears from no quorum steps down (CheckQuorum) and
+	// fails what it holds.
+	mu.Lock()
+	holdAcks, holdBeats = true, true
+	mu.Unlock()
+	third := propose("third")
+	poll(t, "the third batch to go out", func() bool { return wasSent("third") })
+	fourth := propose("fourth")
+	poll(t, "the leader to hold the fourth proposal", isHeld)
+	var nle *NotLeaderError
+	if err := <-fourth; !errors.As(err, &nle) {
+		t.Fatalf("held proposal of a leader that stepped down got %v, want NotLeaderError", err)
+	}
+	if wasSent("fourth") {
+		t.Fatal("the held proposal was sent")
+	}
+	mu.Lock()
+	holdAcks, holdBeats = false, false
+	mu.Unlock()
+	cancel()
+	<-third
 }
 
 // TestNodeReadRoundsBatch: concurrent reads all complete, and reads that
