@@ -95,7 +95,10 @@
 // [Node] runs a core in one goroutine. Each Ready is persisted through a
 // [LogStore] with one write and one sync for the whole batch (group commit)
 // by a persist goroutine, so the core goes on stepping messages while the
-// disk syncs. A message leaves before the writes queued ahead of it only
+// disk syncs. A leader holds the proposals that arrive while a batch of
+// its is in flight (not yet written or not yet committed) and steps them
+// as one batch once it commits: one batch is replicated while the next
+// gathers. A message leaves before the writes queued ahead of it only
 // once the term and vote it was sent under are durable (as reported by the
 // persist goroutine, not merely queued); then a leader sends its appends
 // before its own write, as the thesis allows, and counts itself only once

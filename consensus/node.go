@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rkv/rkv/internal/countio"
 )
 
 // StateMachine is the application the driver applies committed entries to.
@@ -278,18 +280,6 @@ type snapshotOutcome struct {
 	saved, compactOnly bool
 	compactTo          uint64
 	err                error
-}
-
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n uint64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	k, err := c.w.Write(p)
-	c.n += uint64(k)
-	return k, err
 }
 
 // StartNode restores a core from cfg.Storage and starts its goroutine.
@@ -1561,9 +1551,9 @@ func (n *Node) maybeSnapshot() {
 		start := time.Now()
 		var size uint64
 		err := n.storage.CreateSnapshot(applied, conf, func(w io.Writer) error {
-			cw := &countingWriter{w: w}
+			cw := &countio.Writer{W: w}
 			err := write(cw)
-			size = cw.n
+			size = uint64(cw.N)
 			return err
 		})
 		saved := err == nil

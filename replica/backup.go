@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rkv/rkv/consensus"
+	"github.com/rkv/rkv/internal/countio"
 )
 
 // A backup file is the group's snapshot, as a follower installs it (see
@@ -79,26 +80,15 @@ func writeBackup(w io.Writer, info BackupInfo, write consensus.SnapshotWriter) e
 	if _, err := out.Write(hdr); err != nil {
 		return err
 	}
-	data := &countingWriter{w: out}
+	data := &countio.Writer{W: out}
 	if err := write(data); err != nil {
 		return err
 	}
-	trailer := binary.LittleEndian.AppendUint64(nil, data.n)
+	trailer := binary.LittleEndian.AppendUint64(nil, uint64(data.N))
 	crc.Write(trailer)
 	trailer = binary.LittleEndian.AppendUint32(trailer, crc.Sum32())
 	_, err := w.Write(trailer)
 	return err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n uint64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += uint64(n)
-	return n, err
 }
 
 // ReadBackup reads a whole backup file and checks it: its size, its

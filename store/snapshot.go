@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/btree"
+
+	"github.com/rkv/rkv/internal/countio"
 )
 
 // Snapshot format (all integers little-endian or varint):
@@ -111,7 +113,7 @@ func (sn *Snapshot) Len() int {
 // WriteTo serializes the snapshot to w. It may run on any goroutine, while
 // the store it came from keeps applying commands.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
-	cw := &countWriter{w: w}
+	cw := &countio.Writer{W: w}
 	crc := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(cw, crc), 64<<10)
 	var hdr [32]byte
@@ -132,10 +134,10 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		writeRecords(bw, d.keys)
 	}
 	if err := bw.Flush(); err != nil {
-		return cw.n, err
+		return cw.N, err
 	}
 	_, err := cw.Write(binary.LittleEndian.AppendUint32(b[:0], crc.Sum32()))
-	return cw.n, err
+	return cw.N, err
 }
 
 // writeRecords writes the records of keys in tree order.
@@ -165,17 +167,6 @@ func writeRecords(bw *bufio.Writer, keys *btree.BTreeG[item]) {
 		_, err := bw.Write(nil)
 		return err == nil
 	})
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // Restore replaces the whole state with a snapshot read from r. The state is

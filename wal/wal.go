@@ -890,8 +890,11 @@ func (l *Log) writeBatch(rolled bool) error {
 	if rolled {
 		// tidwall/wal synced the segment it finished; this is the new one's
 		// directory entry.
-		l.syncs.Add(2)
-		return syncDir(l.logDir)
+		l.syncs.Add(1)
+		if err := syncDir(l.logDir); err != nil {
+			return err
+		}
+		l.syncs.Add(1)
 	}
 	return nil
 }
@@ -935,8 +938,10 @@ func (l *Log) saveHardState(hs consensus.HardState) error {
 	}
 	l.syncs.Add(1)
 	if hs.Term != l.hs.Term || hs.Vote != l.hs.Vote {
+		if err := syncDir(l.dir); err != nil {
+			return err
+		}
 		l.syncs.Add(1)
-		return syncDir(l.dir)
 	}
 	return nil
 }
