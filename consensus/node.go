@@ -744,8 +744,9 @@ func (n *Node) readyToHandle() bool {
 // ready handles one Ready; false means the node failed and stops.
 func (n *Node) ready() bool { return n.survived(n.handleReady()) }
 
-// onPersisted takes the persist goroutine's reports, then steps the
-// proposals held, if nothing holds them now; false means the node failed and stops.
+// onPersisted takes the persist goroutine's reports, then steps the held
+// proposals if nothing holds them now, so that they join the Ready the
+// reports may have made; false means the node failed and stops.
 func (n *Node) onPersisted() bool {
 	n.syncLeaseClock()
 	if !n.survived(n.handlePersisted()) {

@@ -303,8 +303,8 @@ func TestNodeHoldsProposalsUntilCommit(t *testing.T) {
 	net.deliver = func(m Message) bool {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, e := range m.Entries {
-			if m.Type == MsgApp {
+		if m.Type == MsgApp {
+			for _, e := range m.Entries {
 				sent[string(e.Data)] = true
 			}
 		}
