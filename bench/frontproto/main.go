@@ -4,16 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -46,7 +42,7 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	self, err := parseMember(*addr)
+	self, err := replica.ParseMember(*addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
@@ -56,7 +52,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	members := []replica.Member{self}
 	if *cluster != "" {
-		if members, err = parseCluster(*cluster); err != nil {
+		if members, err = replica.ParseCluster(*cluster); err != nil {
 			return fmt.Errorf("--cluster: %w", err)
 		}
 	}
@@ -67,11 +63,7 @@ func run(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
 	}
-	h := fnv.New64a()
-	for _, m := range members {
-		fmt.Fprintf(h, "%d=%s,", m.ID, m.ClientAddr)
-	}
-	tr, err := transport.New(transport.Config{ClusterID: h.Sum64(), NodeID: self.ID, ListenAddr: self.BusAddr, Logger: logger})
+	tr, err := transport.New(transport.Config{ClusterID: replica.ClusterID(members), NodeID: self.ID, ListenAddr: self.BusAddr, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -146,41 +138,4 @@ func run(ctx context.Context, args []string) error {
 	rep.Stop()
 	srv.close()
 	return nil
-}
-
-// parseCluster reads --cluster's id=host:port[@busport] list.
-func parseCluster(spec string) ([]replica.Member, error) {
-	var out []replica.Member
-	for _, part := range strings.Split(spec, ",") {
-		idStr, addr, ok := strings.Cut(part, "=")
-		id, err := strconv.ParseUint(idStr, 10, 64)
-		if !ok || err != nil || id == 0 {
-			return nil, fmt.Errorf("%q: want id=host:port", part)
-		}
-		m, err := parseMember(addr)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %w", part, err)
-		}
-		m.ID = consensus.NodeID(id)
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-// parseMember reads host:port[@busport]; the bus port defaults to the
-// client port + 10000, as in rkv.
-func parseMember(addr string) (replica.Member, error) {
-	client, busPort, hasBus := strings.Cut(addr, "@")
-	host, port, err := net.SplitHostPort(client)
-	if err != nil {
-		return replica.Member{}, err
-	}
-	if !hasBus {
-		p, err := strconv.Atoi(port)
-		if err != nil {
-			return replica.Member{}, err
-		}
-		busPort = strconv.Itoa(p + 10000)
-	}
-	return replica.Member{ClientAddr: client, BusAddr: net.JoinHostPort(host, busPort)}, nil
 }

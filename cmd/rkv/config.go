@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -186,7 +185,7 @@ func parseFlags(args []string, getenv func(string) string) (_ *config, err error
 			return nil, &usageError{fmt.Sprintf("--bus %q: %v", cfg.busListen, err)}
 		}
 	} else {
-		b, err := defaultBus(cfg.listenAddr)
+		b, err := replica.DefaultBus(cfg.listenAddr)
 		if err != nil {
 			return nil, &usageError{fmt.Sprintf("--addr %q: %v", cfg.listenAddr, err)}
 		}
@@ -195,7 +194,7 @@ func parseFlags(args []string, getenv func(string) string) (_ *config, err error
 	cfg.addr, cfg.busAddr = cfg.listenAddr, cfg.busListen
 	announceBus := false
 	if *announce != "" {
-		m, err := parseMember(*announce)
+		m, err := replica.ParseMember(*announce)
 		if err != nil {
 			return nil, &usageError{"--announce-addr: " + err.Error()}
 		}
@@ -286,7 +285,7 @@ func parseFlags(args []string, getenv func(string) string) (_ *config, err error
 		cfg.cluster = []replica.Member{{ID: cfg.id, ClientAddr: cfg.addr, BusAddr: cfg.busAddr}}
 		return cfg, nil
 	}
-	members, err := parseCluster(*cluster)
+	members, err := replica.ParseCluster(*cluster)
 	if err != nil {
 		return nil, &usageError{"--cluster: " + err.Error()}
 	}
@@ -375,82 +374,6 @@ func printUsage(fs *flag.FlagSet) {
 	fmt.Println("       rkv recover --dir D --force-new-cluster")
 	fmt.Println("                          make a stopped node the only member of a new cluster (rkv recover -h)")
 	fs.PrintDefaults()
-}
-
-// parseCluster reads "1=host:port,2=host:port@bus,...".
-func parseCluster(spec string) ([]replica.Member, error) {
-	var out []replica.Member
-	for _, part := range strings.Split(spec, ",") {
-		idStr, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return nil, fmt.Errorf("%q: want id=host:port", part)
-		}
-		id, err := strconv.ParseUint(idStr, 10, 64)
-		if err != nil || id == 0 {
-			return nil, fmt.Errorf("%q: id must be a positive integer", part)
-		}
-		m, err := parseMember(addr)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %v", part, err)
-		}
-		if slices.ContainsFunc(out, func(m replica.Member) bool { return m.ID == consensus.NodeID(id) }) {
-			return nil, fmt.Errorf("node id %d is listed twice", id)
-		}
-		m.ID = consensus.NodeID(id)
-		out = append(out, m)
-	}
-	slices.SortFunc(out, func(a, b replica.Member) int { return int(a.ID) - int(b.ID) })
-	return out, nil
-}
-
-// parseMember reads "host:port[@busport]" or "host:port@host:port": a
-// member's client address and bus address, the bus by default on the
-// client port + 10000.
-func parseMember(addr string) (replica.Member, error) {
-	client, bus, hasBus := strings.Cut(addr, "@")
-	if _, _, err := net.SplitHostPort(client); err != nil {
-		return replica.Member{}, err
-	}
-	if hasBus {
-		if _, err := strconv.ParseUint(bus, 10, 16); err == nil {
-			host, _, _ := net.SplitHostPort(client)
-			bus = net.JoinHostPort(host, bus)
-		} else if _, _, err := net.SplitHostPort(bus); err != nil {
-			return replica.Member{}, fmt.Errorf("bus %v", err)
-		}
-	} else {
-		var err error
-		if bus, err = defaultBus(client); err != nil {
-			return replica.Member{}, err
-		}
-	}
-	return replica.Member{ClientAddr: client, BusAddr: bus}, nil
-}
-
-// defaultBus is Redis Cluster's convention: the client port + 10000.
-func defaultBus(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", err
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p <= 0 || p+10000 > 65535 {
-		return "", fmt.Errorf("port %q leaves no room for the bus port (+10000); give host:port@busport", port)
-	}
-	return net.JoinHostPort(host, strconv.Itoa(p+10000)), nil
-}
-
-// clusterID names a cluster from its founding members' ids and client
-// addresses, so that peers of another cluster are refused at the transport
-// handshake. Bus addresses are left out: each node may reach a peer's bus
-// through its own route (a proxy, a NAT), so they may differ between the
-// founders' --cluster lists.
-func clusterID(members []replica.Member) uint64 {
-	h := fnv.New64a()
-	for _, m := range members {
-		fmt.Fprintf(h, "%d=%s,", m.ID, m.ClientAddr)
-	}
-	return h.Sum64()
 }
 
 // identity is what a node must remember across restarts beyond its log:

@@ -79,7 +79,7 @@ func runRestore(args []string) error {
 	}
 	// A restore that fails leaves a directory the next one refuses as not
 	// empty: it is removed and the restore run again.
-	ident := &identity{NodeID: uint64(cfg.id), ClusterID: clusterID(cfg.cluster), Members: cfg.cluster, Bootstrap: true}
+	ident := &identity{NodeID: uint64(cfg.id), ClusterID: replica.ClusterID(cfg.cluster), Members: cfg.cluster, Bootstrap: true}
 	if err := saveIdentity(cfg.dir, ident); err != nil {
 		return fmt.Errorf("writing %s: %w", identityFile, err)
 	}

@@ -69,7 +69,7 @@ func runServer(args []string) error {
 				return err
 			}
 		} else {
-			ident = &identity{NodeID: uint64(cfg.id), ClusterID: clusterID(cfg.cluster), Members: cfg.cluster, Bootstrap: true}
+			ident = &identity{NodeID: uint64(cfg.id), ClusterID: replica.ClusterID(cfg.cluster), Members: cfg.cluster, Bootstrap: true}
 		}
 		if err := saveIdentity(cfg.dir, ident); err != nil {
 			return fmt.Errorf("writing %s: %w", identityFile, err)
